@@ -1,0 +1,49 @@
+"""Errors raised by the geo core.
+
+GeoError
+├── ClusterError          the embedded PostgreSQL cluster cannot be set up or started
+│   └── MissingSystemPackage   a Debian package the cluster needs is not installed
+├── DatabaseUnavailable   the configured database cannot be reached
+├── MigrationError        the schema cannot be brought to the wanted revision
+└── AreaDataError         a boundary file cannot be read or is not what we expect
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AreaDataError",
+    "ClusterError",
+    "DatabaseUnavailable",
+    "GeoError",
+    "MigrationError",
+    "MissingSystemPackage",
+]
+
+
+class GeoError(Exception):
+    """Base for geo/ errors."""
+
+
+class ClusterError(GeoError, RuntimeError):
+    """The embedded PostgreSQL cluster cannot be set up or started."""
+
+
+class MissingSystemPackage(ClusterError):
+    """A Debian package the embedded cluster needs is not installed."""
+
+    def __init__(self, package: str, what: str) -> None:
+        self.package = package
+        super().__init__(f"{what} is not installed: install the Debian package {package} "
+                         f"(as root: apt-get install {package})")
+
+
+class DatabaseUnavailable(GeoError, ConnectionError):
+    """The configured database cannot be reached (the password is never in the message)."""
+
+
+class MigrationError(GeoError, RuntimeError):
+    """The schema cannot be brought to the wanted revision."""
+
+
+class AreaDataError(GeoError, ValueError):
+    """A boundary file cannot be read or is not what we expect."""

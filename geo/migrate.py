@@ -1,0 +1,62 @@
+"""Schema migrations with Alembic, driven from code (``carte db migrate``).
+
+The migration scripts live in ``geo/migrations/versions``; this module only points
+Alembic at them and at a connection, so there is no alembic.ini to keep in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from .errors import MigrationError
+
+__all__ = ["current_revision", "downgrade", "head_revision", "upgrade"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (``None``: never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the schema up to ``revision``; returns the revision reached."""
+    return _run(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> str | None:
+    """Take the schema down to ``revision`` (``base``: nothing of ours left)."""
+    return _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, action, revision: str) -> str | None:
+    cfg = _config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            action(cfg, revision)
+    except DBAPIError as exc:
+        raise MigrationError(f"migration to {revision} failed: {exc.orig}") from exc
+    return current_revision(engine)

@@ -1,0 +1,318 @@
+"""GeoAlchemy2 models of the schema that ``geo/migrations`` creates.
+
+The migrations are the source of truth (they also hold the CHECK constraints and the
+append-only triggers); these classes mirror their tables and columns for the ORM, and a
+test compares the two so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AppUser",
+    "Area",
+    "AreaKind",
+    "Base",
+    "Category",
+    "CategoryKind",
+    "Feature",
+    "FeatureStatus",
+    "FeatureVersion",
+    "Flag",
+    "FlagStatus",
+    "ModerationAction",
+    "ModerationEvent",
+    "Submission",
+    "SubmissionStatus",
+    "TileDirty",
+    "UserRole",
+]
+
+
+class AreaKind(enum.StrEnum):
+    """Administrative level of an area."""
+
+    city = "city"
+    arrondissement = "arrondissement"
+    quartier = "quartier"
+
+
+class CategoryKind(enum.StrEnum):
+    """What a category's pins are."""
+
+    place = "place"
+    event = "event"
+    offer = "offer"
+    mission = "mission"
+
+
+class SubmissionStatus(enum.StrEnum):
+    """Where a submission is in the pipeline."""
+
+    received = "received"
+    invalid = "invalid"
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
+    merged = "merged"
+
+
+class FeatureStatus(enum.StrEnum):
+    """Whether a feature is on the public map."""
+
+    published = "published"
+    hidden = "hidden"  # flagged by enough residents, waiting for a moderator
+    unpublished = "unpublished"
+
+
+class ModerationAction(enum.StrEnum):
+    """What an audit event records."""
+
+    approve = "approve"
+    refuse = "refuse"
+    edit = "edit"
+    merge = "merge"
+    unpublish = "unpublish"
+    restore = "restore"
+    hide = "hide"
+    dismiss_flags = "dismiss_flags"
+    import_ = "import"
+
+
+class FlagStatus(enum.StrEnum):
+    """A resident's flag, before and after review."""
+
+    open = "open"
+    upheld = "upheld"
+    dismissed = "dismissed"
+
+
+class UserRole(enum.StrEnum):
+    """Roles of accounts; residents need none."""
+
+    moderator = "moderator"
+    admin = "admin"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e],
+                create_type=False)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _point() -> Geometry:
+    return Geometry("POINT", srid=4326, spatial_index=False)
+
+
+class Area(Base):
+    """A city, arrondissement or quartier, with its boundary."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind, "area_kind"))
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+
+
+class AppUser(Base):
+    """A moderator or admin account."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Category(Base):
+    """A kind of pin, with its labels, fields, audiences and style."""
+
+    __tablename__ = "category"
+
+    slug: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[CategoryKind] = mapped_column(_enum(CategoryKind, "category_kind"))
+    label_fr: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str] = mapped_column(Text)
+    description_fr: Mapped[str] = mapped_column(Text, server_default="")
+    description_en: Mapped[str] = mapped_column(Text, server_default="")
+    colour: Mapped[str] = mapped_column(Text)
+    icon: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    audiences: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    accessibility: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
+class Feature(Base):
+    """A published (or once published) pin; ``id`` is its stable public identifier."""
+
+    __tablename__ = "feature"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[FeatureStatus] = mapped_column(_enum(FeatureStatus, "feature_status"),
+                                                  server_default="published")
+    category: Mapped[str] = mapped_column(ForeignKey("category.slug"))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[WKBElement] = mapped_column(_point())
+    arrondissement_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    quartier_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    source: Mapped[str] = mapped_column(Text, server_default="resident")
+    source_ref: Mapped[str | None] = mapped_column(Text)
+    attribution: Mapped[str | None] = mapped_column(Text)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    # The one FK of the feature <-> submission cycle that is added after both tables.
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", use_alter=True, name="feature_submission_id_fkey"))
+
+
+class Submission(Base):
+    """One submission exactly as received, then what validation and moderation made of it."""
+
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    source: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    client_key: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[SubmissionStatus] = mapped_column(
+        _enum(SubmissionStatus, "submission_status"), server_default="received")
+    errors: Mapped[list[Any] | None] = mapped_column(JSONB)
+    category: Mapped[str | None] = mapped_column(ForeignKey("category.slug"))
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    geom: Mapped[WKBElement | None] = mapped_column(_point())
+    arrondissement_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    quartier_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    spam_score: Mapped[float] = mapped_column(Float(precision=24), server_default="0")
+    spam_reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    tracking_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class FeatureVersion(Base):
+    """A feature as it was at one version: every edit keeps the previous state."""
+
+    __tablename__ = "feature_version"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[FeatureStatus] = mapped_column(_enum(FeatureStatus, "feature_status"))
+    category: Mapped[str] = mapped_column(ForeignKey("category.slug"))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    geom: Mapped[WKBElement] = mapped_column(_point())
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("moderation_event.id"))
+
+
+class ModerationEvent(Base):
+    """One audited moderation action (append-only)."""
+
+    __tablename__ = "moderation_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[ModerationAction] = mapped_column(
+        _enum(ModerationAction, "moderation_action"))
+    # The one FK of the feature <-> submission cycle that is added after both tables.
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", use_alter=True, name="feature_submission_id_fkey"))
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class Flag(Base):
+    """A resident's report on a published feature."""
+
+    __tablename__ = "flag"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    reason: Mapped[str] = mapped_column(Text)
+    client_key: Mapped[str] = mapped_column(Text)
+    status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"),
+                                               server_default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class TileDirty(Base):
+    """A tile to rebuild: the queue between publication and the tile pipeline."""
+
+    __tablename__ = "tile_dirty"
+
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    x: Mapped[int] = mapped_column(Integer, primary_key=True)
+    y: Mapped[int] = mapped_column(Integer, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())

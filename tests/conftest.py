@@ -1,0 +1,118 @@
+"""Shared fixtures: one throwaway PostGIS cluster per test session, started by the same
+code as ``carte db up``; the Flask ``app``, ``client`` and ``runner``.
+
+Tests that write call the ``clean_db`` fixture, which empties every table but the
+reference ones (areas, categories) so that tests do not see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from geo import migrate
+from geo.areas import load_paris_areas
+from geo.config import data_dir
+from geo.embedded import EmbeddedPostgres
+
+# Throwaway clusters trade durability for speed; nothing else differs from production.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+REFERENCE_TABLES = {"area", "category", "alembic_version", "spatial_ref_sys"}
+
+
+def make_cluster_dir(prefix: str = "carte-test-") -> Path:
+    """A directory the unprivileged ``postgres`` user can reach (pytest's tmp is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[EmbeddedPostgres]:
+    root = make_cluster_dir()
+    pg = EmbeddedPostgres(root / "pg", settings=FAST_SETTINGS)
+    pg.up()
+    try:
+        yield pg
+    finally:
+        pg.down()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(cluster: EmbeddedPostgres) -> str:
+    return cluster.url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The session database, migrated to head, with the real Paris areas loaded."""
+    eng = create_engine(database_url)
+    migrate.upgrade(eng)
+    from sqlalchemy.orm import Session
+
+    with Session(eng) as session, session.begin():
+        load_paris_areas(session, data_dir() / "paris")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def clean_db(engine: Engine) -> Engine:
+    """Empty every non-reference table before the test."""
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        mutable = [t for t in tables if t not in REFERENCE_TABLES]
+        if mutable:
+            conn.execute(text(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in mutable) + " RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str, var_dir: Path):
+    from webmap import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "VAR_DIR": var_dir,
+                       "SECRET_KEY": "test-secret-key"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_env(database_url: str, var_dir: Path) -> dict[str, str]:
+    """Environment for ``carte`` commands run through click's CliRunner."""
+    return {"CARTE_DATABASE_URL": database_url, "CARTE_VAR_DIR": str(var_dir),
+            "CARTE_SECRET_KEY": "test-secret-key"}
+
+
+@pytest.fixture
+def runner(cli_env: dict[str, str]):
+    from click.testing import CliRunner
+
+    return CliRunner(env=cli_env)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch a database configured in the developer's shell."""
+    for name in ("CARTE_DATABASE_URL", "CARTE_VAR_DIR"):
+        if name in os.environ:
+            monkeypatch.delenv(name)

@@ -1,0 +1,36 @@
+"""The Flask application: map page, APIs, tiles, downloads and the ``carte`` CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Parameters
+    ----------
+    config
+        Flask config keys overriding the settings read from ``CARTE_*`` variables
+        (``DATABASE_URL``, ``VAR_DIR``, ``SECRET_KEY``, ``TESTING``...).
+    """
+    from . import errors, health
+    from .settings import Settings
+
+    app = Flask(__name__)
+    overrides = dict(config or {})
+    if {"DATABASE_URL", "VAR_DIR", "SECRET_KEY"} <= overrides.keys():
+        app.config.update(MAX_CONTENT_LENGTH=Settings.MAX_CONTENT_LENGTH)
+    else:
+        app.config.update(Settings.from_env().as_config())
+    app.config.update(overrides)
+    app.config["VAR_DIR"] = Path(app.config["VAR_DIR"])
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    return app

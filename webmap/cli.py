@@ -1,0 +1,37 @@
+"""The ``carte`` command: one click group (Flask's), one small function per subcommand.
+
+Each command parses its options and calls a function of the core; output is one JSON
+object per line so that scripts can read it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from . import create_app
+from .commands.areas import areas
+from .commands.db import db
+from .commands.serve import demo, serve
+
+__all__ = ["main"]
+
+log = logging.getLogger("carte")
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False,
+             add_version_option=False, load_dotenv=False, set_debug_flag=False)
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+def main(verbose: int, quiet: int) -> None:
+    """Carte citoyenne: the participative map of a city's residents."""
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(logging.DEBUG, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for command in (db, areas, serve, demo):
+    main.add_command(command)

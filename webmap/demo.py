@@ -1,0 +1,52 @@
+"""``carte demo``: database up, schema migrated, real data loaded, map served.
+
+Whatever the demo started (the embedded cluster) it stops again on Ctrl-C; a database
+configured through ``CARTE_DATABASE_URL`` is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from geo import migrate
+from geo.areas import load_paris_areas
+from geo.config import configured_database_url, data_dir
+from geo.db import dispose_engines, embedded_cluster, get_engine, session_scope
+
+from . import create_app
+from .serve import default_workers, run_gunicorn
+
+__all__ = ["prepare", "run_demo"]
+
+
+def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
+    """Bring the database up and load the demo data. Returns whether we started it."""
+    started = False
+    if not configured_database_url():
+        cluster = embedded_cluster()
+        started = not cluster.status().running
+        echo({"step": "database", **cluster.up().as_dict()})
+    engine = get_engine()
+    echo({"step": "migrate", "revision": migrate.upgrade(engine)})
+    with session_scope(engine) as session:
+        report = load_paris_areas(session, data_dir() / "paris")
+    echo({"step": "areas", **report._asdict()})
+    # The pooled connections must not be shared with gunicorn's forked workers.
+    dispose_engines()
+    return started
+
+
+def run_demo(*, port: int, workers: int | None,
+             echo: Callable[[dict[str, Any]], None]) -> None:
+    """Prepare, then serve on 127.0.0.1 until Ctrl-C, then stop what we started."""
+    started = prepare(echo)
+    echo({"step": "serve", "url": f"http://127.0.0.1:{port}/"})
+    try:
+        run_gunicorn(create_app, host="127.0.0.1", port=port,
+                     workers=workers or default_workers())
+    finally:
+        if started:
+            dispose_engines()
+            embedded_cluster().down()
+            echo({"step": "stopped", "database": "embedded"})
