@@ -29,19 +29,23 @@ def _config() -> Config:
 
 
 def head_revision() -> str:
-    """The newest revision the code knows."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revisions the code knows, sorted and joined by '+'.
+
+    Each package may add its own branch on top of ``0001`` (so that work on ingestion and
+    moderation never fights over one chain); ``heads`` applies every branch.
+    """
+    heads = ScriptDirectory.from_config(_config()).get_heads()
+    return "+".join(sorted(heads))
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (``None``: never migrated)."""
+    """The revisions the database is at, as :func:`head_revision` (``None``: none)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return "+".join(sorted(heads)) or None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str | None:
+def upgrade(engine: Engine, revision: str = "heads") -> str | None:
     """Bring the schema up to ``revision``; returns the revision reached."""
     return _run(engine, command.upgrade, revision)
 

@@ -73,7 +73,7 @@ def db_status() -> None:
 
 
 @db.command("migrate")
-@click.option("--revision", default="head", show_default=True,
+@click.option("--revision", default="heads", show_default=True,
               help="Alembic revision to reach ('base' removes our schema).")
 def db_migrate(revision: str) -> None:
     """Bring the schema to REVISION (default: the newest)."""
@@ -83,7 +83,7 @@ def db_migrate(revision: str) -> None:
     engine = get_engine()
     try:
         before = migrate.current_revision(engine)
-        if revision == "base" or (before and revision != "head" and revision < before):
+        if revision == "base" or revision.startswith("-"):
             after = migrate.downgrade(engine, revision)
         else:
             after = migrate.upgrade(engine, revision)
