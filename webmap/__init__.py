@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Flask config keys overriding the settings read from ``CARTE_*`` variables
         (``DATABASE_URL``, ``VAR_DIR``, ``SECRET_KEY``, ``TESTING``...).
     """
-    from . import errors, health
+    from . import errors, health, security
     from .settings import Settings
 
     app = Flask(__name__)
@@ -32,5 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(overrides)
     app.config["VAR_DIR"] = Path(app.config["VAR_DIR"])
     errors.init_app(app)
+    security.init_app(app)
+    # Blueprints: one line each.
     app.register_blueprint(health.bp)
     return app

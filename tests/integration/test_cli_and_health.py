@@ -86,3 +86,11 @@ def test_factory_reads_settings_from_the_environment(monkeypatch, tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
     assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
+
+
+def test_security_headers_on_every_answer(client):
+    response = client.get("/healthz")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
