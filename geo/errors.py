@@ -5,7 +5,9 @@ GeoError
 │   └── MissingSystemPackage   a Debian package the cluster needs is not installed
 ├── DatabaseUnavailable   the configured database cannot be reached
 ├── MigrationError        the schema cannot be brought to the wanted revision
-└── AreaDataError         a boundary file cannot be read or is not what we expect
+├── AreaDataError         a boundary file cannot be read or is not what we expect
+├── FeatureNotFound       no feature has this id
+└── VersionConflict       someone else changed the feature since it was read
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ __all__ = [
     "AreaDataError",
     "ClusterError",
     "DatabaseUnavailable",
+    "FeatureNotFound",
     "GeoError",
     "MigrationError",
     "MissingSystemPackage",
+    "VersionConflict",
 ]
 
 
@@ -47,3 +51,16 @@ class MigrationError(GeoError, RuntimeError):
 
 class AreaDataError(GeoError, ValueError):
     """A boundary file cannot be read or is not what we expect."""
+
+
+class FeatureNotFound(GeoError, LookupError):
+    """No feature has this id."""
+
+
+class VersionConflict(GeoError):
+    """Someone else changed the feature since it was read (optimistic versioning)."""
+
+    def __init__(self, feature_id: int, expected: int, current: int) -> None:
+        self.feature_id, self.expected, self.current = feature_id, expected, current
+        super().__init__(f"feature {feature_id} is at version {current}, not {expected}: "
+                         "it was changed by someone else; reload it and decide again")
