@@ -1,0 +1,277 @@
+"""SQL behind the public feature APIs: pages of GeoJSON built by PostgreSQL itself.
+
+Why SQL builds the JSON: pygeoapi spends ~54 ms of Python per 1,000-feature page
+making one object per row (MEASURED.md). Here PostgreSQL writes each feature with
+``json_build_object`` and joins them with ``string_agg``; Python receives one string
+per page and wraps it. Only public columns are ever selected (:data:`PUBLIC_PROPERTIES`):
+no query here reads ``submission``, ``flag``, ``moderation_event`` or ``app_user``.
+
+Paging fetches ``limit + 1`` rows to know whether a next page exists without counting;
+``numberMatched`` is exact when the page is the last one (``offset + returned``), and
+otherwise counted with a cap (:data:`COUNT_CAP`) so that a whole-city page never scans
+a million rows just to report a total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, text
+
+from geo.types import BBox
+
+from .ogc_params import Interval
+
+__all__ = [
+    "COUNT_CAP",
+    "PRIVATE_ATTRIBUTE_KEYS",
+    "PUBLIC_PROPERTIES",
+    "AreaFilter",
+    "CategoryInfo",
+    "FeatureFilter",
+    "Page",
+    "area_item",
+    "area_page",
+    "categories",
+    "city_extent",
+    "count_matches",
+    "feature_item",
+    "feature_json_sql",
+    "feature_page",
+]
+
+COUNT_CAP = 100_000
+"""Above this many matches, ``numberMatched`` is left out rather than counted."""
+
+PRIVATE_ATTRIBUTE_KEYS = ("email", "contact_email", "phone", "telephone", "client_key",
+                          "tracking_token", "tracking_url", "ip", "moderator_note", "notes")
+"""Attribute keys dropped from every public output even if a form ever stored them."""
+
+PUBLIC_PROPERTIES = ("id", "category", "title", "description", "starts_at", "ends_at",
+                     "attributes", "arrondissement", "arrondissement_name", "quartier",
+                     "quartier_name", "source", "attribution", "published_at", "updated_at")
+"""The only properties a published feature shows outside (the same in every format)."""
+
+_PRIVATE_KEYS_SQL = "ARRAY[" + ", ".join(f"'{k}'" for k in PRIVATE_ATTRIBUTE_KEYS) + "]"
+
+
+def _iso(column: str) -> str:
+    return (f"to_char({column} AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+
+
+def feature_json_sql(alias: str = "p") -> str:
+    """SQL expression of one public GeoJSON feature (RFC 7946) for a row ``alias``.
+
+    The row needs the feature's columns plus ``a`` and ``q`` (arrondissement and
+    quartier rows, left-joined).
+    """
+    p = alias
+    return f"""json_build_object(
+      'type', 'Feature', 'id', {p}.id,
+      'geometry', ST_AsGeoJSON({p}.geom, 7)::json,
+      'properties', json_build_object(
+        'id', {p}.id, 'category', {p}.category, 'title', {p}.title,
+        'description', {p}.description,
+        'starts_at', {_iso(f'{p}.starts_at')}, 'ends_at', {_iso(f'{p}.ends_at')},
+        'attributes', {p}.attributes - {_PRIVATE_KEYS_SQL}::text[],
+        'arrondissement', a.code, 'arrondissement_name', a.name,
+        'quartier', q.code, 'quartier_name', q.name,
+        'source', {p}.source, 'attribution', {p}.attribution,
+        'published_at', {_iso(f'{p}.published_at')},
+        'updated_at', {_iso(f'{p}.updated_at')}))::text"""
+
+
+_PAGE_COLUMNS = ("f.id, f.geom, f.category, f.title, f.description, f.starts_at, f.ends_at, "
+                 "f.attributes, f.arrondissement_id, f.quartier_id, f.source, f.attribution, "
+                 "f.published_at, f.updated_at")
+
+
+@dataclass(frozen=True)
+class FeatureFilter:
+    """Which published features a request asks for (already validated values)."""
+
+    bbox: BBox | None = None
+    categories: tuple[str, ...] | None = None
+    at: datetime | None = None  # map semantics: undated features always match
+    interval: Interval | None = None  # OGC datetime: only dated features can match
+    audiences: tuple[str, ...] | None = None
+    accessible: tuple[str, ...] | None = None  # () means "any accessibility feature"
+
+    def where(self) -> tuple[str, dict[str, Any], bool]:
+        """SQL conditions on ``f`` (and ``c`` when the third value is true), parameters."""
+        clauses = ["f.status = 'published'"]
+        params: dict[str, Any] = {}
+        needs_category = False
+        if self.bbox is not None:
+            clauses.append("f.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
+            params.update(zip("wsen", self.bbox, strict=True))
+        if self.categories is not None:
+            clauses.append("f.category = ANY(:categories)")
+            params["categories"] = list(self.categories)
+        if self.at is not None:
+            clauses.append("(f.starts_at IS NULL OR (f.starts_at <= :at "
+                           "AND coalesce(f.ends_at, f.starts_at) >= :at))")
+            params["at"] = self.at
+        if self.interval is not None:
+            clauses.append("f.starts_at IS NOT NULL")
+            if self.interval.end is not None:
+                clauses.append("f.starts_at <= :dt_end")
+                params["dt_end"] = self.interval.end
+            if self.interval.start is not None:
+                clauses.append("coalesce(f.ends_at, f.starts_at) >= :dt_start")
+                params["dt_start"] = self.interval.start
+        if self.audiences is not None:
+            # A feature's own audiences, else its category's; "everyone" fits every audience.
+            needs_category = True
+            clauses.append("jsonb_exists_any(coalesce(f.attributes -> 'audiences', "
+                           "to_jsonb(c.audiences)), :audiences)")
+            params["audiences"] = [*self.audiences, "everyone"]
+        if self.accessible is not None:
+            if self.accessible:
+                clauses.append("jsonb_typeof(f.attributes -> 'accessibility') = 'array' "
+                               "AND jsonb_exists_all(f.attributes -> 'accessibility', "
+                               ":accessible)")
+                params["accessible"] = list(self.accessible)
+            else:
+                clauses.append("jsonb_typeof(f.attributes -> 'accessibility') = 'array' "
+                               "AND f.attributes -> 'accessibility' <> '[]'::jsonb")
+        return " AND ".join(clauses), params, needs_category
+
+
+class Page(NamedTuple):
+    """One page of features: the comma-joined GeoJSON features and the counts."""
+
+    features_json: str
+    returned: int
+    has_more: bool
+    matched: int | None
+
+
+def _from(needs_category: bool) -> str:
+    join = " JOIN category c ON c.slug = f.category" if needs_category else ""
+    return "feature f" + join
+
+
+def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: int,
+                 count: bool = True) -> Page:
+    """A page of published features ordered by id, as GeoJSON text.
+
+    Parameters
+    ----------
+    count
+        Work out ``numberMatched`` (free on the last page, a capped count otherwise).
+    """
+    where, params, needs_category = flt.where()
+    sql = f"""
+      WITH page AS MATERIALIZED (
+        SELECT {_PAGE_COLUMNS} FROM {_from(needs_category)}
+        WHERE {where} ORDER BY f.id LIMIT :limit_plus OFFSET :offset)
+      SELECT (SELECT count(*) FROM page),
+             (SELECT string_agg({feature_json_sql('p')}, ',' ORDER BY p.id)
+              FROM (SELECT * FROM page ORDER BY id LIMIT :limit) p
+              LEFT JOIN area a ON a.id = p.arrondissement_id
+              LEFT JOIN area q ON q.id = p.quartier_id)"""  # noqa: S608 (constant fragments)
+    params.update(limit=limit, limit_plus=limit + 1, offset=offset)
+    fetched, body = conn.execute(text(sql), params).one()
+    returned = min(fetched, limit)
+    has_more = fetched > limit
+    matched: int | None = None
+    if not has_more:
+        matched = offset + returned if (returned or offset == 0) else None
+    elif count:
+        matched = count_matches(conn, flt)
+    return Page(body or "", returned, has_more, matched)
+
+
+def count_matches(conn: Connection, flt: FeatureFilter, *, cap: int = COUNT_CAP) -> int | None:
+    """How many features match, or ``None`` when more than ``cap`` do."""
+    where, params, needs_category = flt.where()
+    sql = (f"SELECT count(*) FROM (SELECT 1 FROM {_from(needs_category)} "  # noqa: S608
+           f"WHERE {where} LIMIT :cap) s")
+    n = conn.execute(text(sql), {**params, "cap": cap + 1}).scalar_one()
+    return None if n > cap else int(n)
+
+
+def feature_item(conn: Connection, feature_id: int, *,
+                 category: str | None = None) -> str | None:
+    """One published feature as GeoJSON text, or ``None`` (unknown, hidden, other category)."""
+    sql = f"""
+      SELECT {feature_json_sql('p')}
+      FROM (SELECT {_PAGE_COLUMNS} FROM feature f
+            WHERE f.id = :id AND f.status = 'published'
+              AND (CAST(:category AS text) IS NULL OR f.category = :category)) p
+      LEFT JOIN area a ON a.id = p.arrondissement_id
+      LEFT JOIN area q ON q.id = p.quartier_id"""  # noqa: S608 (constant fragments)
+    return conn.execute(text(sql), {"id": feature_id, "category": category}).scalar()
+
+
+@dataclass(frozen=True)
+class AreaFilter:
+    """Which areas a request asks for."""
+
+    bbox: BBox | None = None
+
+
+_AREA_JSON = """json_build_object(
+  'type', 'Feature', 'id', r.code,
+  'geometry', ST_AsGeoJSON(r.geom, 6)::json,
+  'properties', json_build_object('code', r.code, 'name', r.name, 'kind', r.kind,
+                                  'parent', pa.code))::text"""
+
+
+def area_page(conn: Connection, flt: AreaFilter, *, limit: int, offset: int) -> Page:
+    """A page of areas (city, arrondissements, quartiers) ordered by kind then code."""
+    clauses, params = ["TRUE"], {}
+    if flt.bbox is not None:
+        clauses.append("ST_Intersects(r.geom, ST_MakeEnvelope(:w, :s, :e, :n, 4326))")
+        params.update(zip("wsen", flt.bbox, strict=True))
+    sql = f"""
+      WITH page AS MATERIALIZED (
+        SELECT r.*, row_number() OVER (ORDER BY r.kind, r.code) AS rn FROM area r
+        WHERE {' AND '.join(clauses)} ORDER BY r.kind, r.code
+        LIMIT :limit_plus OFFSET :offset)
+      SELECT (SELECT count(*) FROM page),
+             (SELECT string_agg({_AREA_JSON}, ',' ORDER BY r.rn)
+              FROM (SELECT * FROM page ORDER BY rn LIMIT :limit) r
+              LEFT JOIN area pa ON pa.id = r.parent_id),
+             (SELECT count(*) FROM area r WHERE {' AND '.join(clauses)})"""  # noqa: S608
+    params.update(limit=limit, limit_plus=limit + 1, offset=offset)
+    fetched, body, matched = conn.execute(text(sql), params).one()
+    return Page(body or "", min(fetched, limit), fetched > limit, int(matched))
+
+
+def area_item(conn: Connection, code: str) -> str | None:
+    """One area by its code as GeoJSON text, or ``None``."""
+    sql = f"""SELECT {_AREA_JSON} FROM area r LEFT JOIN area pa ON pa.id = r.parent_id
+              WHERE r.code = :code"""  # noqa: S608
+    return conn.execute(text(sql), {"code": code}).scalar()
+
+
+class CategoryInfo(NamedTuple):
+    """What a collection needs to know about a category."""
+
+    slug: str
+    kind: str
+    label_fr: str
+    label_en: str
+    description_fr: str
+    description_en: str
+
+
+def categories(conn: Connection) -> list[CategoryInfo]:
+    """Active categories in display order (one OGC collection each)."""
+    rows = conn.execute(text(
+        "SELECT slug, kind::text, label_fr, label_en, description_fr, description_en "
+        "FROM category WHERE active ORDER BY position, slug")).all()
+    return [CategoryInfo(*row) for row in rows]
+
+
+def city_extent(conn: Connection) -> list[float] | None:
+    """The bounding box of the service area (the city), a cheap stand-in for the data's."""
+    row = conn.execute(text(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+        "(SELECT ST_Extent(geom) AS e FROM area WHERE kind = 'city') s")).one()
+    return None if row[0] is None else [round(float(v), 6) for v in row]
