@@ -1,0 +1,163 @@
+"""Views of the residents' map: thin wrappers that parse, call a service and render.
+
+* ``GET /`` the page (template ``map.html``); its Leaflet script, built by folium, at
+  ``GET /map/carte.<lang>.<digest>.js`` (see :mod:`webmap.views.page`).
+* ``GET /api/v1/search?q=`` our published features, areas and Paris addresses.
+* ``GET /api/v1/walk?lon=&lat=&minutes=&category=&at=`` "Ma balade".
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from geo.config import data_dir
+from geo.db import get_engine
+from geo.models import Area, AreaKind, Category, Feature, FeatureStatus
+
+from ..errors import problem
+from ..security import CSP
+from . import walk_api
+from .addresses import load_index
+from .i18n import LOCALES, current_lang
+from .page import MAP_NAME, VECTOR_LAYER_NAME, build_map_script, map_labels
+from .strings import js_strings
+
+__all__ = ["bp"]
+
+bp = Blueprint("map", __name__)
+
+SEARCH_LIMIT = 8
+
+
+def _session() -> Session:
+    return Session(get_engine(current_app.config["DATABASE_URL"]))
+
+
+def _basemap() -> tuple[str | None, str]:
+    url = current_app.config.get("BASEMAP_URL") or os.environ.get("CARTE_BASEMAP_URL") or None
+    attribution = (current_app.config.get("BASEMAP_ATTRIBUTION")
+                   or os.environ.get("CARTE_BASEMAP_ATTRIBUTION") or "")
+    return url, attribution
+
+
+def _map_script(lang: str):
+    cache = current_app.extensions.setdefault("carte_map_scripts", {})
+    key = (lang, request.script_root)
+    if key not in cache:
+        url, attribution = _basemap()
+        cache[key] = build_map_script(labels=map_labels(gettext), root=request.script_root,
+                                      basemap_url=url, basemap_attribution=attribution)
+    return cache[key]
+
+
+def _categories(session: Session, lang: str) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Category).where(Category.active)
+                           .order_by(Category.position, Category.slug)).all()
+    return [{"slug": c.slug, "kind": str(c.kind),
+             "label": c.label_en if lang == "en" else c.label_fr,
+             "description": c.description_en if lang == "en" else c.description_fr,
+             "colour": c.colour, "fields": c.fields, "audiences": list(c.audiences or []),
+             "accessibility": list(c.accessibility or [])} for c in rows]
+
+
+def _quartiers(session: Session) -> list[dict[str, Any]]:
+    point = func.ST_PointOnSurface(Area.geom)
+    rows = session.execute(select(Area.code, Area.name, func.ST_X(point), func.ST_Y(point))
+                           .where(Area.kind == AreaKind.quartier).order_by(Area.name)).all()
+    return [{"code": c, "name": n, "lon": round(x, 6), "lat": round(y, 6)}
+            for c, n, x, y in rows]
+
+
+@bp.get("/")
+def index() -> Response:
+    """The map page."""
+    lang = current_lang()
+    built = _map_script(lang)
+    with _session() as session:
+        categories = _categories(session, lang)
+        quartiers = _quartiers(session)
+    data = {"lang": lang, "map": MAP_NAME, "vectorLayer": VECTOR_LAYER_NAME,
+            "categories": categories, "quartiers": quartiers,
+            "strings": js_strings()}
+    body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
+                           built=built, data=data, categories=categories)
+    response = Response(body, mimetype="text/html")
+    url, _ = _basemap()
+    if url:  # the configured external base map is the one other host the page may use
+        parts = urlsplit(url.replace("{s}", "a"))
+        host = f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "img-src 'self'", f"img-src 'self' {host}")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/map/carte.<lang>.<digest>.js")
+def map_script(lang: str, digest: str) -> Response:
+    """The folium-built Leaflet script of the page, cached for a year by its digest."""
+    if lang not in LOCALES:
+        abort(404)
+    built = _map_script(lang)
+    response = Response(built.script, mimetype="text/javascript")
+    if digest == built.digest:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/api/v1/search")
+def search() -> Response:
+    """Published features, areas and addresses matching ``q`` (at most 8 of each)."""
+    q = request.args.get("q", "").strip()
+    if len(q) > 100:
+        return problem(400, "Bad Request", detail="q: at most 100 characters",
+                       errors=[{"field": "q", "message": "at most 100 characters"}])
+    if len(q) < 2:
+        return jsonify({"features": [], "areas": [], "addresses": []})
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with _session() as session:
+        features = session.execute(
+            select(Feature.id, Feature.title, Feature.category,
+                   func.ST_X(Feature.geom), func.ST_Y(Feature.geom))
+            .where(Feature.status == FeatureStatus.published,
+                   Feature.title.ilike(like, escape="\\"))
+            .order_by(func.length(Feature.title), Feature.id).limit(SEARCH_LIMIT)).all()
+        centre = func.ST_PointOnSurface(Area.geom)
+        areas = session.execute(
+            select(Area.code, Area.name, Area.kind, func.ST_X(centre), func.ST_Y(centre),
+                   func.ST_XMin(Area.geom), func.ST_YMin(Area.geom),
+                   func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
+            .where(or_(Area.name.ilike(like, escape="\\"), Area.code == q))
+            .order_by(Area.kind, Area.name).limit(SEARCH_LIMIT)).all()
+    addresses = load_index(data_dir() / "paris" / "adresses-75.csv.gz").search(
+        q, limit=SEARCH_LIMIT)
+    response = jsonify({
+        "features": [{"id": i, "title": t, "category": c, "lon": x, "lat": y}
+                     for i, t, c, x, y in features],
+        "areas": [{"code": c, "name": n, "kind": str(k), "lon": x, "lat": y,
+                   "bbox": [a, b, cc, d]} for c, n, k, x, y, a, b, cc, d in areas],
+        "addresses": [{"label": h.label, "lon": h.lon, "lat": h.lat} for h in addresses],
+    })
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.get("/api/v1/walk")
+def walk() -> Response:
+    """An ordered walk from (lon, lat) through matching places within ``minutes``."""
+    try:
+        params = walk_api.parse(request.args)
+    except walk_api.BadParameter as exc:
+        return problem(400, "Bad Request", detail=f"{exc.field}: {exc.message}",
+                       errors=[{"field": exc.field, "message": exc.message}])
+    with _session() as session:
+        candidates = walk_api.candidates(session, params)
+    return jsonify(walk_api.plan(params, candidates))

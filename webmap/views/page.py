@@ -1,0 +1,194 @@
+"""The map page's Leaflet script, built with folium and served as a file of our own.
+
+Folium writes a page that loads Leaflet, jQuery, Bootstrap and Font Awesome from CDNs
+and runs its map in an inline ``<script>``. Here folium only builds the map (layers,
+layer control, scale) and:
+
+* every asset it asks for is swapped for our vendored copy under ``static/vendor``
+  (:data:`VENDORED`); an asset we do not vendor is refused at build time rather than
+  silently fetched from a CDN, and the ones our page does not need (jQuery, Bootstrap,
+  icon fonts, used by folium's markers and popups) are dropped (:data:`UNUSED`);
+* the map script is served from ``/map/carte.<lang>.<digest>.js`` so the
+  Content-Security-Policy can keep ``script-src 'self'`` with no inline script;
+* every string that passes through folium is made inert for all the contexts it
+  reaches (:func:`folium_text`): HTML (Leaflet inserts layer names and attributions
+  as markup), JavaScript string and template literals (folium writes some of them
+  between backticks), and ``</script>``. No feature text ever passes through folium:
+  popups and panels are built in ``static/map/app.js`` with text nodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import folium
+from branca.element import CssLink, Element, JavascriptLink
+from folium.plugins import VectorGridProtobuf
+
+__all__ = [
+    "MAP_NAME",
+    "PARIS_CENTRE",
+    "UNUSED",
+    "VECTOR_LAYER_NAME",
+    "VENDORED",
+    "MapScript",
+    "build_map_script",
+    "folium_text",
+]
+
+PARIS_CENTRE = (48.8566, 2.3522)
+MAP_NAME = "map_carte"  # the global variable (and element id) folium gives our map
+VECTOR_LAYER_NAME = "vector_grid_protobuf_features"
+FEATURES_MAX_NATIVE_ZOOM = 14  # the tile builder's deepest zoom; Leaflet overzooms beyond
+
+VENDORED = {
+    "leaflet": "vendor/leaflet/leaflet.js",
+    "leaflet_css": "vendor/leaflet/leaflet.css",
+    "vectorGrid": "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+}
+UNUSED = {"jquery", "bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css",
+          "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css"}
+
+# The vector layer's style is decided by app.js (category colours, filters, profile);
+# the function is looked up when a tile is drawn, after app.js has run.
+_VECTOR_OPTIONS = """{
+    "rendererFactory": L.canvas.tile,
+    "interactive": true,
+    "maxNativeZoom": %d,
+    "maxZoom": 19,
+    "attribution": %s,
+    "getFeatureId": function (f) { return f.properties.id; },
+    "vectorTileLayerStyles": {
+        "features": function (p, z) { return window.Carte ? window.Carte.style(p, z) : []; }
+    }
+}"""
+
+
+def folium_text(text: str) -> str:
+    r"""``text`` made inert wherever folium and Leaflet put it.
+
+    HTML-escaped (Leaflet shows layer names and attributions as markup), with the
+    backtick, dollar sign and backslash as character references too, so the result can
+    sit inside a JavaScript string or template literal unchanged and still displays as
+    the original text.
+
+    >>> folium_text("<b>${x}`\\")
+    '&lt;b&gt;&#36;{x}&#96;&#92;'
+    """
+    escaped = html.escape(text, quote=True)
+    return escaped.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+def _js_string(text: str) -> str:
+    """A JavaScript string literal of already-inert text."""
+    return '"' + folium_text(text) + '"'
+
+
+class MapScript(NamedTuple):
+    """The built map: its script, its digest (for the URL) and the assets it needs."""
+
+    script: str
+    digest: str
+    js: list[str]
+    css: list[str]
+
+
+def _walk(element: Element) -> Iterator[Element]:
+    yield element
+    for child in element._children.values():
+        yield from _walk(child)
+
+
+def _localise(root: Element) -> None:
+    """Point every folium asset at our vendored copy; refuse any we do not have."""
+    for element in _walk(root):
+        for attr in ("default_js", "default_css"):
+            assets = getattr(element, attr, None)
+            if not assets:
+                continue
+            local = []
+            for name, _url in assets:
+                if name in UNUSED:
+                    continue
+                if name not in VENDORED:
+                    raise LookupError(f"folium asset {name!r} is not vendored under static/")
+                local.append((name, VENDORED[name]))
+            setattr(element, attr, local)  # instance attribute: the class keeps folium's
+
+
+def build_map_script(*, labels: dict[str, str], root: str = "",
+                     basemap_url: str | None = None,
+                     basemap_attribution: str = "") -> MapScript:
+    """Build the map's Leaflet script with folium.
+
+    Parameters
+    ----------
+    labels
+        Translated layer names and attributions: ``base``, ``features``, ``density``,
+        ``external``, ``attribution``.
+    root
+        The application's URL prefix (``request.script_root``).
+    basemap_url, basemap_attribution
+        An external base map (``{z}/{x}/{y}`` URL), off unless configured.
+    """
+    m = folium.Map(location=PARIS_CENTRE, zoom_start=12, tiles=None, control_scale=True,
+                   min_zoom=10, max_zoom=19, prefer_canvas=True)
+    m._id = "carte"
+    m.default_js = list(folium.Map.default_js)
+    m.default_css = list(folium.Map.default_css)
+    attribution = folium_text(labels["attribution"])
+    base = folium.TileLayer(tiles=root + "/tiles/base/{z}/{x}/{y}.png", attr=attribution,
+                            name=folium_text(labels["base"]), max_zoom=19, overlay=False)
+    base._id = "base"
+    base.add_to(m)
+    if basemap_url:
+        credit = basemap_attribution or urlsplit(basemap_url).netloc
+        external = folium.TileLayer(tiles=basemap_url, attr=folium_text(credit),
+                                    name=folium_text(labels["external"]), max_zoom=19,
+                                    overlay=False, show=False)
+        external._id = "external"
+        external.add_to(m)
+    density = folium.TileLayer(tiles=root + "/tiles/density/{z}/{x}/{y}.png", attr=attribution,
+                               name=folium_text(labels["density"]), overlay=True, show=False,
+                               opacity=0.7, max_zoom=19)
+    density._id = "density"
+    density.add_to(m)
+    vector = VectorGridProtobuf(root + "/tiles/features/{z}/{x}/{y}.mvt",
+                                name=folium_text(labels["features"]),
+                                options=_VECTOR_OPTIONS % (FEATURES_MAX_NATIVE_ZOOM,
+                                                           _js_string(labels["attribution"])))
+    vector._id = "features"
+    vector.default_js = list(VectorGridProtobuf.default_js)
+    vector.add_to(m)
+    control = folium.LayerControl(collapsed=True)
+    control._id = "layers"
+    control.add_to(m)
+
+    figure = m.get_root()
+    _localise(figure)
+    figure.render()
+    script = figure.script.render()
+    js: list[str] = []
+    css: list[str] = []
+    for child in figure.header._children.values():
+        if isinstance(child, JavascriptLink):
+            js.append(child.url)
+        elif isinstance(child, CssLink):
+            css.append(child.url)
+    digest = hashlib.sha256(script.encode()).hexdigest()[:16]
+    return MapScript(script, digest, js, css)
+
+
+def map_labels(gettext: Any) -> dict[str, str]:
+    """The translated names folium needs, through ``gettext``."""
+    return {
+        "base": gettext("Plan (our own tiles)"),
+        "external": gettext("External base map"),
+        "features": gettext("Places and events"),
+        "density": gettext("Density"),
+        "attribution": gettext("Boundaries © Ville de Paris (ODbL); pins © their contributors"),
+    }

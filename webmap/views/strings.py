@@ -1,0 +1,46 @@
+"""Translated strings the page's script needs, handed to it as JSON data (not script)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+__all__ = ["js_strings"]
+
+
+def js_strings() -> dict[str, str]:
+    """The strings of ``static/map/app.js``, in the request's language."""
+    return {
+        "listEmpty": _("No place matches in this part of the map."),
+        "listCount": _("{n} places in view"),
+        "listMore": _("Showing the first {n}: zoom in to see the rest."),
+        "listUnavailable": _("The list is not available right now."),
+        "cluster": _("{n} places here: zoom in"),
+        "locating": _("Finding your position…"),
+        "locateFailed": _("Your position is not available."),
+        "youAreHere": _("You are here"),
+        "searchNone": _("Nothing found."),
+        "searchFeatures": _("Places"),
+        "searchAreas": _("Areas"),
+        "searchAddresses": _("Addresses"),
+        "profileSaved": _("Your profile is saved in this browser only."),
+        "walkNone": _("No matching place fits in this time. Try a longer walk or more interests."),
+        "walkSummary": _("{stops} stops, {km} km, about {minutes} min"),
+        "walkLeg": _("{m} m on foot, arrive after {min} min"),
+        "walkStart": _("Start"),
+        "pinClick": _("Click or tap the map where the place is, or use your position."),
+        "pinPlaced": _("Pin placed. Fill in the form below."),
+        "pinNeedPoint": _("Place the pin on the map first."),
+        "pinSending": _("Sending…"),
+        "pinThanks": _("Thank you! A moderator will review your pin."),
+        "pinTrack": _("Follow your submission"),
+        "pinKeep": _("Keep this link: it is the only way to follow your submission."),
+        "pinError": _("Please correct the fields marked below."),
+        "pinFailed": _("Sending failed; your text is still here, try again."),
+        "yes": _("yes"),
+        "no": _("no"),
+        "starts": _("Starts"),
+        "ends": _("Ends"),
+        "category": _("Category"),
+        "choose": _("Choose…"),
+        "tagsHint": _("separated by commas"),
+    }
