@@ -41,12 +41,15 @@ __all__ = [
     "FeatureVersion",
     "Flag",
     "FlagStatus",
+    "LoginFailure",
     "ModerationAction",
     "ModerationEvent",
+    "RateCounter",
     "Submission",
     "SubmissionStatus",
     "TileDirty",
     "UserRole",
+    "UserSession",
 ]
 
 
@@ -316,3 +319,39 @@ class TileDirty(Base):
     y: Mapped[int] = mapped_column(Integer, primary_key=True)
     marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
+
+
+class UserSession(Base):
+    """A moderator's login session; only the SHA-256 of its random id is stored."""
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                   server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """One failed login, keyed by hashes of the account and the client (throttling)."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    account_key: Mapped[str] = mapped_column(Text)
+    client_key: Mapped[str] = mapped_column(Text)
+
+
+class RateCounter(Base):
+    """Submissions of one client in one fixed window: rate limits shared by every worker."""
+
+    __tablename__ = "rate_counter"
+
+    client_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, server_default="1")

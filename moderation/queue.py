@@ -1,0 +1,210 @@
+"""What the moderation pages show: read-only queries, one per panel.
+
+The pending queue, one item with its duplicate candidates, flagged features, a
+feature's history.
+
+The queue is keyset-paginated on ``(received_at, id)`` over the partial index of pending
+submissions, so its cost does not grow with the queue (10,000 pending: see bench/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from .errors import InvalidInput, NotFound
+
+__all__ = [
+    "PAGE_SIZE",
+    "QueueFilters",
+    "area_choices",
+    "category_choices",
+    "feature_detail",
+    "flagged_features",
+    "history",
+    "nearby_features",
+    "pending_page",
+    "source_choices",
+    "submission_detail",
+]
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters, all optional: area code, category slug, source name."""
+
+    area: str = ""
+    category: str = ""
+    source: str = ""
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """A WHERE fragment (``AND ...``) and its parameters."""
+        where, params = [], {}
+        if self.area:
+            where.append("(s.arrondissement_id = (SELECT id FROM area WHERE code = :area) "
+                         "OR s.quartier_id = (SELECT id FROM area WHERE code = :area))")
+            params["area"] = self.area
+        if self.category:
+            where.append("s.category = :category")
+            params["category"] = self.category
+        if self.source:
+            where.append("s.source = :source")
+            params["source"] = self.source
+        return "".join(" AND " + w for w in where), params
+
+
+_ITEM_COLUMNS = """
+    s.id, s.version, s.received_at, s.source, s.status::text AS status, s.category,
+    c.label_fr AS category_label, c.colour, s.title, s.description, s.starts_at, s.ends_at,
+    s.attributes, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.spam_score, s.spam_reasons,
+    a.code AS arr_code, a.name AS arr_name, q.code AS quartier_code, q.name AS quartier_name,
+    s.possible_duplicate_of AS dup_id, f.title AS dup_title, f.description AS dup_description,
+    f.category AS dup_category, f.status::text AS dup_status, f.version AS dup_version,
+    ST_X(f.geom) AS dup_lon, ST_Y(f.geom) AS dup_lat,
+    ST_Distance(s.geom::geography, f.geom::geography) AS dup_distance_m,
+    (SELECT count(*) FROM flag fl WHERE fl.feature_id = s.possible_duplicate_of
+       AND fl.status = 'open') AS dup_open_flags
+"""
+_ITEM_JOINS = """
+    FROM submission s
+    LEFT JOIN category c ON c.slug = s.category
+    LEFT JOIN area a ON a.id = s.arrondissement_id
+    LEFT JOIN area q ON q.id = s.quartier_id
+    LEFT JOIN feature f ON f.id = s.possible_duplicate_of
+"""
+
+
+def pending_page(session: Session, filters: QueueFilters, *,
+                 after: tuple[datetime, int] | None = None,
+                 limit: int = PAGE_SIZE) -> tuple[list[Any], int]:
+    """Pending submissions oldest first (after the keyset ``after``), and how many match."""
+    where, params = filters.sql()
+    keyset = ""
+    if after is not None:
+        keyset = " AND (s.received_at, s.id) > (:after_at, :after_id)"
+        params.update(after_at=after[0], after_id=after[1])
+    rows = session.execute(text(
+        f"SELECT {_ITEM_COLUMNS} {_ITEM_JOINS} WHERE s.status = 'pending'{where}{keyset} "
+        "ORDER BY s.received_at, s.id LIMIT :lim"), {**params, "lim": limit}).all()
+    total = session.execute(text(
+        f"SELECT count(*) FROM submission s WHERE s.status = 'pending'{where}"),  # noqa: S608
+        params).scalar_one()
+    return rows, total
+
+
+def submission_detail(session: Session, submission_id: int) -> Any:
+    """One submission with its area and duplicate candidate; :class:`NotFound` if none."""
+    row = session.execute(text(f"SELECT {_ITEM_COLUMNS}, s.reason, s.feature_id, "
+                               f"s.decided_at, u.email AS decided_by {_ITEM_JOINS} "
+                               "LEFT JOIN app_user u ON u.id = s.decided_by "
+                               "WHERE s.id = :id AND s.status NOT IN ('received', 'invalid')"),
+                          {"id": submission_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no submission {submission_id} to moderate")
+    return row
+
+
+def nearby_features(session: Session, lon: float, lat: float, *, metres: float = 150,
+                    title: str = "", exclude: int | None = None, limit: int = 5) -> list[Any]:
+    """Features near a point, most similar title first: merge candidates."""
+    return session.execute(text("""
+        SELECT f.id, f.version, f.title, f.description, f.category, f.status::text AS status,
+               ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
+               ST_Distance(f.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
+                           ::geography) AS distance_m,
+               similarity(f.title, :title) AS similarity
+        FROM feature f
+        WHERE f.status <> 'unpublished' AND f.id IS DISTINCT FROM :ex
+          AND ST_DWithin(f.geom::geography,
+                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :m)
+        ORDER BY similarity DESC, distance_m LIMIT :lim
+    """), {"lon": lon, "lat": lat, "m": metres, "title": title, "ex": exclude,
+           "lim": limit}).all()
+
+
+def flagged_features(session: Session, *, limit: int = 50) -> list[Any]:
+    """Features with open flags, hidden ones first, then by oldest flag."""
+    return session.execute(text("""
+        SELECT f.id, f.version, f.title, f.status::text AS status, f.category,
+               count(fl.id) AS open_flags, min(fl.created_at) AS first_flag,
+               (array_agg(fl.reason ORDER BY fl.created_at))[1:5] AS reasons
+        FROM flag fl JOIN feature f ON f.id = fl.feature_id
+        WHERE fl.status = 'open'
+        GROUP BY f.id
+        ORDER BY (f.status = 'hidden') DESC, min(fl.created_at)
+        LIMIT :lim
+    """), {"lim": limit}).all()
+
+
+def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
+    """A feature (any status) with its area, and its flags."""
+    row = session.execute(text("""
+        SELECT f.id, f.version, f.status::text AS status, f.category, c.label_fr AS
+               category_label, f.title, f.description, f.starts_at, f.ends_at, f.source,
+               f.attribution, f.merged_into, f.published_at, f.updated_at, f.submission_id,
+               ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, a.code AS arr_code,
+               a.name AS arr_name, q.name AS quartier_name
+        FROM feature f LEFT JOIN category c ON c.slug = f.category
+        LEFT JOIN area a ON a.id = f.arrondissement_id
+        LEFT JOIN area q ON q.id = f.quartier_id
+        WHERE f.id = :id
+    """), {"id": feature_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no feature {feature_id}")
+    flags = session.execute(text("""
+        SELECT fl.id, fl.created_at, fl.reason, fl.status::text AS status, fl.resolved_at
+        FROM flag fl WHERE fl.feature_id = :id ORDER BY fl.created_at DESC LIMIT 100
+    """), {"id": feature_id}).all()
+    return row, flags
+
+
+def history(session: Session, *, submission_id: int | None = None,
+            feature_id: int | None = None, limit: int = 100) -> list[Any]:
+    """Audit events of a submission or a feature, newest first."""
+    return session.execute(text("""
+        SELECT e.id, e.at, e.action::text AS action, e.reason, e.before, e.after,
+               e.submission_id, e.feature_id, u.email AS actor
+        FROM moderation_event e LEFT JOIN app_user u ON u.id = e.actor_id
+        WHERE (CAST(:s AS bigint) IS NOT NULL AND e.submission_id = :s)
+           OR (CAST(:f AS bigint) IS NOT NULL AND e.feature_id = :f)
+        ORDER BY e.at DESC, e.id DESC LIMIT :lim
+    """), {"s": submission_id, "f": feature_id, "lim": limit}).all()
+
+
+def area_choices(session: Session) -> list[Any]:
+    """Arrondissements and their quartiers, for the area filter."""
+    return session.execute(text("""
+        SELECT a.code, a.name, a.kind::text AS kind, p.code AS parent
+        FROM area a LEFT JOIN area p ON p.id = a.parent_id
+        WHERE a.kind IN ('arrondissement', 'quartier')
+        ORDER BY coalesce(p.code, a.code), a.kind, a.code
+    """)).all()
+
+
+def category_choices(session: Session) -> list[Any]:
+    """Categories (slug, French label)."""
+    return session.execute(text(
+        "SELECT slug, label_fr, active FROM category ORDER BY position, slug")).all()
+
+
+def source_choices(session: Session) -> list[str]:
+    """Sources that have pending submissions."""
+    return list(session.scalars(text(
+        "SELECT DISTINCT source FROM submission WHERE status = 'pending' ORDER BY source")))
+
+
+def parse_after(value: str | None) -> tuple[datetime, int] | None:
+    """The queue's keyset from ``after=<iso>|<id>``; :class:`InvalidInput` when forged."""
+    if not value:
+        return None
+    try:
+        at, _, sid = value.rpartition("|")
+        return datetime.fromisoformat(at), int(sid)
+    except ValueError as exc:
+        raise InvalidInput({"after": "not a queue position"}) from exc

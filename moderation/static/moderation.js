@@ -1,0 +1,37 @@
+// Drag the point of the edit map to move it; typed coordinates move the point too.
+// Progressive enhancement only: every action works with the keyboard and no script.
+(function () {
+  "use strict";
+  var LAT0 = 48.8566, SCALE = 10000, COS = Math.cos(LAT0 * Math.PI / 180);
+  var map = document.querySelector("#edit-map svg");
+  var form = document.getElementById("edit-form");
+  if (!map || !form) { return; }
+  var point = map.querySelector(".point");
+  var lon = form.querySelector("[data-coord=lon]"), lat = form.querySelector("[data-coord=lat]");
+  if (!point || !lon || !lat) { return; }
+  function toLonLat(x, y) { return [x / (SCALE * COS) + 2.35, LAT0 - y / SCALE]; }
+  function toXY(lo, la) { return [(lo - 2.35) * SCALE * COS, (LAT0 - la) * SCALE]; }
+  function place() {
+    var lo = parseFloat(lon.value.replace(",", ".")), la = parseFloat(lat.value.replace(",", "."));
+    if (isFinite(lo) && isFinite(la)) {
+      var xy = toXY(lo, la);
+      point.setAttribute("cx", xy[0].toFixed(0));
+      point.setAttribute("cy", xy[1].toFixed(0));
+    }
+  }
+  var dragging = false;
+  function move(ev) {
+    if (!dragging) { return; }
+    var pt = map.createSVGPoint();
+    pt.x = ev.clientX; pt.y = ev.clientY;
+    var p = pt.matrixTransform(map.getScreenCTM().inverse());
+    var ll = toLonLat(p.x, p.y);
+    lon.value = ll[0].toFixed(6); lat.value = ll[1].toFixed(6);
+    place();
+  }
+  point.addEventListener("pointerdown", function (ev) { dragging = true; map.setPointerCapture(ev.pointerId); ev.preventDefault(); });
+  map.addEventListener("pointermove", move);
+  map.addEventListener("pointerup", function () { dragging = false; });
+  lon.addEventListener("input", place);
+  lat.addEventListener("input", place);
+})();

@@ -1,0 +1,119 @@
+"""Fixtures and helpers of the moderation tests (imported by name from the test modules).
+
+Pending submissions are inserted straight into ``submission`` (as ingestion would leave
+them), so these tests depend on nothing but the schema and geo.publish.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.publish import FeatureDraft, publish_feature
+from moderation.accounts import create_user
+
+PASSWORD = "correct horse battery staple"
+MOD = "mod@example.org"
+ADMIN = "admin@example.org"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+CATEGORIES = ("INSERT INTO category (slug, kind, label_fr, label_en, colour, icon) VALUES "
+              "('jardin-test', 'place', 'Jardin', 'Garden', '#2e7d32', 'leaf'), "
+              "('soupe-test', 'event', 'Disco Soupe', 'Disco Soup', '#c62828', 'pot') "
+              "ON CONFLICT (slug) DO NOTHING")
+
+
+@pytest.fixture
+def mdb(clean_db):
+    """A clean database with two test categories, a moderator and an admin."""
+    with clean_db.begin() as conn:
+        conn.execute(text(CATEGORIES))
+    with Session(clean_db) as s, s.begin():
+        create_user(s, MOD, "moderator", PASSWORD)
+        create_user(s, ADMIN, "admin", PASSWORD)
+    return clean_db
+
+
+@pytest.fixture
+def mod_app(app):
+    app.config.update(CHANGES_SETTLE_SECONDS=0, MODERATION_FLAG_THRESHOLD=3)
+    return app
+
+
+def csrf_of(client, path: str = "/auth/login") -> str:
+    """The CSRF token of a page's forms."""
+    page = client.get(path)
+    match = CSRF.search(page.get_data(as_text=True))
+    assert match, f"no csrf token on {path}: {page.status}"
+    return match.group(1)
+
+
+def login(client, email: str = MOD, password: str = PASSWORD):
+    """Log in through the form; returns the response."""
+    token = csrf_of(client)
+    return client.post("/auth/login", data={"csrf_token": token, "email": email,
+                                            "password": password})
+
+
+@pytest.fixture
+def moderator(mod_app, mdb):
+    client = mod_app.test_client()
+    assert login(client).status_code == 303
+    return client
+
+
+@pytest.fixture
+def admin(mod_app, mdb):
+    client = mod_app.test_client()
+    assert login(client, ADMIN).status_code == 303
+    return client
+
+
+def post(client, path: str, data: dict | None = None, *, page: str = "/moderation/"):
+    """POST a moderation form with a valid CSRF token taken from ``page``."""
+    return client.post(path, data={"csrf_token": csrf_of(client, page), **(data or {})})
+
+
+def pending(engine, *, title: str = "Jardin des Rosiers", lon: float = 2.3580,
+            lat: float = 48.8570, category: str = "jardin-test", source: str = "api",
+            age_minutes: float = 10, duplicate_of: int | None = None, spam: float = 0.0,
+            description: str = "Un jardin partagé.") -> int:
+    """Insert a pending submission as ingestion would leave it; returns its id."""
+    with engine.begin() as conn:
+        return conn.execute(text("""
+            INSERT INTO submission (source, raw, status, category, title, description, geom,
+                                    arrondissement_id, quartier_id, received_at,
+                                    possible_duplicate_of, spam_score, spam_reasons,
+                                    email, client_key)
+            SELECT :source, CAST(:raw AS bytea), 'pending', :cat, :title, :desc, p.g,
+                   (SELECT id FROM area WHERE kind = 'arrondissement' AND ST_Contains(geom, p.g)),
+                   (SELECT id FROM area WHERE kind = 'quartier' AND ST_Contains(geom, p.g)),
+                   :at, :dup, :spam, CAST(:reasons AS jsonb), 'resident@example.net', 'ck123'
+            FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g) p
+            RETURNING id
+        """), {"source": source, "raw": b'{"raw": true}', "cat": category, "title": title,
+               "desc": description, "lon": lon, "lat": lat,
+               "at": datetime.now(UTC) - timedelta(minutes=age_minutes), "dup": duplicate_of,
+               "spam": spam, "reasons": '["many links"]' if spam else "[]"}).scalar_one()
+
+
+def published(engine, *, title: str = "Jardin Saint-Merri", lon: float = 2.3522,
+              lat: float = 48.8566, category: str = "jardin-test") -> int:
+    """A published feature (through geo.publish); returns its id."""
+    with Session(engine) as s, s.begin():
+        return publish_feature(s, FeatureDraft(category=category, title=title, lon=lon,
+                                               lat=lat), max_zoom=14).id
+
+
+def row(engine, sql: str, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).one()
+
+
+def scalar(engine, sql: str, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
