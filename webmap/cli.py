@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from . import create_app
 from .commands.areas import areas
 from .commands.db import db
+from .commands.ingest import categories, import_command
 from .commands.serve import demo, serve
 
 __all__ = ["main"]
@@ -33,5 +34,5 @@ def main(verbose: int, quiet: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (db, areas, serve, demo):
+for command in (db, areas, serve, demo, categories, import_command):
     main.add_command(command)

@@ -1,0 +1,408 @@
+"""The submission blueprint: JSON API, residents' form, tracking pages, categories, OpenAPI.
+
+Views only parse the request and call :mod:`ingestion.intake`; every refusal of bad
+input is a 4xx ``application/problem+json`` (RFC 9457) under ``/api/`` and an HTML
+page for the form, and whatever body was read is kept first.
+
+Settings (Flask config, defaults in :data:`DEFAULTS`; ``CARTE_INGEST_*`` variables
+override them when the app is built):
+
+* ``INGEST_RATE_LIMIT`` ``"20/600"``: submissions per client per window (seconds).
+* ``INGEST_BUFFER_M`` ``500``: metres around the city outline still accepted.
+* ``INGEST_MAX_BODY`` ``65536``: bytes; bigger bodies get a 413.
+* ``INGEST_MAX_DEPTH`` ``16``: JSON nesting.
+* ``INGEST_DUPLICATE_DISTANCE_M`` ``50`` and ``INGEST_DUPLICATE_SIMILARITY`` ``0.4``.
+* ``INGEST_SPAM_RULES``: names or dotted paths of spam rules (default: all built-in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from geo.areas import city_outline
+from geo.clients import client_address, client_key, parse_proxies
+from geo.db import get_engine
+from geo.models import Submission
+
+from .categories import CategorySpec, specs_from_db
+from .errors import PayloadTooLarge, RateLimited, RequestRefused
+from .intake import IntakeSettings, Outcome, hash_token, submit
+from .openapi import openapi_document
+from .ratelimit import parse_limit
+from .spam import DEFAULT_RULES
+from .validation import ServiceArea
+
+__all__ = ["DEFAULTS", "bp"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ingestion", __name__, template_folder="templates")
+
+DEFAULTS: dict[str, Any] = {
+    "INGEST_RATE_LIMIT": "20/600",
+    "INGEST_BUFFER_M": 500.0,
+    "INGEST_MAX_BODY": 64 * 1024,
+    "INGEST_MAX_DEPTH": 16,
+    "INGEST_DUPLICATE_DISTANCE_M": 50.0,
+    "INGEST_DUPLICATE_SIMILARITY": 0.4,
+    "INGEST_SPAM_RULES": DEFAULT_RULES,
+    "INGEST_TIMEZONE": "Europe/Paris",
+}
+CATEGORY_TTL_S = 30.0
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_IDEMPOTENCY = re.compile(r"^[\x21-\x7e]{1,200}$")
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
+                   "Referrer-Policy": "no-referrer"}
+
+
+@bp.record_once
+def _configure(state: BlueprintSetupState) -> None:
+    app = state.app
+    for key, default in DEFAULTS.items():
+        env = os.environ.get(f"CARTE_{key}")
+        if key not in app.config:
+            app.config[key] = type(default)(env) if env and key != "INGEST_SPAM_RULES" \
+                else default
+    app.extensions["ingestion"] = _State()
+    # The form's raw body must be read before anything parses the form (the app's CSRF
+    # check does): run first, and keep the bytes for both.
+    app.before_request_funcs.setdefault(None, []).insert(0, _keep_form_body)
+
+
+def _keep_form_body() -> None:
+    if request.method == "POST" and request.path == "/submit":
+        with contextlib.suppress(PayloadTooLarge):  # the view answers 413
+            _read_body()
+
+
+class _State:
+    """Per-process caches: categories (short TTL) and the service area (once)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.categories: dict[str, CategorySpec] = {}
+        self.loaded_at = 0.0
+        self.area: ServiceArea | None = None
+        self.area_loaded = False
+
+    def get(self, engine: Engine, buffer_m: float) -> tuple[dict[str, CategorySpec],
+                                                            ServiceArea | None]:
+        now = time.monotonic()
+        if now - self.loaded_at > CATEGORY_TTL_S or not self.area_loaded:
+            with self.lock, Session(engine) as session:
+                self.categories = specs_from_db(session)
+                if not self.area_loaded:
+                    outline = city_outline(session)
+                    self.area = ServiceArea(outline, buffer_m=buffer_m) if outline else None
+                    self.area_loaded = outline is not None
+                    if outline is None:
+                        log.warning("no city outline loaded: the service area is not checked")
+                self.loaded_at = now
+        return self.categories, self.area
+
+
+def _engine() -> Engine:
+    return get_engine(current_app.config["DATABASE_URL"])
+
+
+def _state() -> tuple[dict[str, CategorySpec], ServiceArea | None]:
+    app: Flask = current_app  # type: ignore[assignment]
+    return app.extensions["ingestion"].get(_engine(), float(app.config["INGEST_BUFFER_M"]))
+
+
+def _settings() -> IntakeSettings:
+    cfg = current_app.config
+    return IntakeSettings(max_depth=int(cfg["INGEST_MAX_DEPTH"]),
+                          duplicate_distance_m=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
+                          duplicate_similarity=float(cfg["INGEST_DUPLICATE_SIMILARITY"]),
+                          spam_rules=tuple(cfg["INGEST_SPAM_RULES"]))
+
+
+def _client_key() -> str:
+    cfg = current_app.config
+    proxies = cfg.get("TRUSTED_PROXIES_PARSED")
+    if proxies is None:
+        proxies = parse_proxies(cfg.get("TRUSTED_PROXIES") or "")
+    addr = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), proxies)
+    return client_key(addr, cfg["SECRET_KEY"])
+
+
+def problem(status: int, title: str, *, detail: str | None = None,
+            headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
+    """An ``application/problem+json`` response (RFC 9457)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype="application/problem+json")
+    response.headers.update(headers or {})
+    return response
+
+
+def _read_body() -> bytes:
+    cap = int(current_app.config["INGEST_MAX_BODY"])
+    if request.content_length is not None and request.content_length > cap:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {cap}")
+    try:
+        raw = request.get_data(cache=True, parse_form_data=False)
+    except RequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the body is larger than {cap} bytes") from exc
+    if len(raw) > cap:
+        raise PayloadTooLarge(f"the body is larger than {cap} bytes")
+    return raw
+
+
+def _idempotency_key(ckey: str) -> str | None:
+    header = request.headers.get("Idempotency-Key")
+    if header is None:
+        return None
+    if not _IDEMPOTENCY.match(header):
+        raise RequestRefused("Idempotency-Key must be 1 to 200 printable ASCII characters")
+    # Scoped to the client, and stored as a hash: keys are the client's own strings.
+    return hashlib.sha256(f"{ckey}\0{header}".encode()).hexdigest()
+
+
+def _refused(exc: RequestRefused) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return problem(exc.status, exc.title, detail=exc.detail, headers=headers,
+                   submission_id=exc.submission_id)
+
+
+def _intake(raw: bytes, *, source: str, content_type: str | None, data: Any = None,
+            parsed: bool = False, idem: str | None = None, ckey: str) -> Outcome:
+    categories, area = _state()
+    return submit(_engine(), raw, source=source, content_type=content_type, client_key=ckey,
+                  categories=categories, area=area, settings=_settings(),
+                  idempotency_key=idem, secret=current_app.config["SECRET_KEY"],
+                  limit=parse_limit(current_app.config["INGEST_RATE_LIMIT"]), data=data,
+                  parsed=parsed)
+
+
+@bp.post("/api/v1/submissions")
+def create_submission() -> Response:
+    """Keep, validate and queue one JSON submission; 201 with a private tracking URL."""
+    try:
+        raw = _read_body()
+        ckey = _client_key()
+        outcome = _intake(raw, source="api", content_type=request.content_type,
+                          idem=_idempotency_key(ckey), ckey=ckey)
+    except RequestRefused as exc:
+        return _refused(exc)
+    if outcome.errors:
+        n = len(outcome.errors)
+        return problem(422, "Invalid submission",
+                       detail=f"{n} field{'s' if n > 1 else ''} refused; the submission is kept "
+                              "with its errors",
+                       errors=outcome.errors, submission_id=outcome.id)
+    body = {"id": outcome.id, "status": outcome.status,
+            "tracking_url": url_for("ingestion.track_page", token=outcome.tracking_token,
+                                    _external=True)}
+    response = Response(json.dumps(body), status=200 if outcome.replayed else 201,
+                        mimetype="application/json")
+    response.headers.update(PRIVATE_HEADERS)
+    response.headers["Location"] = body["tracking_url"]
+    return response
+
+
+def _status(token: str) -> dict[str, Any] | None:
+    if not _TOKEN.match(token):
+        return None
+    with Session(_engine()) as session:
+        sub = session.scalars(select(Submission).where(
+            Submission.tracking_token_hash == hash_token(token))).one_or_none()
+        if sub is None:
+            return None
+        return {"id": sub.id, "status": str(sub.status),
+                "received_at": sub.received_at.isoformat(), "title": sub.title,
+                "category": sub.category, "reason": sub.reason,
+                "decided_at": sub.decided_at.isoformat() if sub.decided_at else None,
+                "feature_id": sub.feature_id}
+
+
+@bp.get("/api/v1/track/<token>")
+def track_json(token: str) -> Response:
+    """A submission's status and the moderator's reason, as JSON."""
+    status = _status(token)
+    if status is None:
+        return problem(404, "Not Found", detail="no submission has this tracking link")
+    response = Response(json.dumps(status, ensure_ascii=False), mimetype="application/json")
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+@bp.get("/track/<token>")
+def track_page(token: str) -> Response | tuple[str, int, dict[str, str]]:
+    """The private tracking page a resident keeps after submitting."""
+    status = _status(token)
+    if status is None:
+        return render_template("ingestion/track.html", status=None), 404, PRIVATE_HEADERS
+    if "application/json" in request.accept_mimetypes.values() \
+            and request.accept_mimetypes.best == "application/json":
+        return track_json(token)
+    categories, _ = _state()
+    return (render_template("ingestion/track.html", status=status,
+                            category=categories.get(status["category"] or "")),
+            200, PRIVATE_HEADERS)
+
+
+@bp.get("/api/v1/categories")
+def categories_json() -> Response:
+    """The active categories: slug, kind, labels, fields, audiences, accessibility, style."""
+    categories, _ = _state()
+    body = {"categories": [
+        {"slug": c.slug, "kind": c.kind, "label": {"fr": c.label_fr, "en": c.label_en},
+         "description": {"fr": c.description_fr, "en": c.description_en},
+         "colour": c.colour, "icon": c.icon, "fields": [f.as_json() for f in c.fields],
+         "audiences": list(c.audiences), "accessibility": list(c.accessibility),
+         "requires_dates": c.needs_dates}
+        for c in categories.values()]}
+    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of these endpoints."""
+    categories, _ = _state()
+    doc = openapi_document(categories, server_url=request.host_url)
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/json")
+
+
+# --- the residents' form -------------------------------------------------------------
+
+def _form_number(value: str | None) -> Any:
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        return value
+
+
+def _form_datetime(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # validation says what is wrong with it
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(current_app.config["INGEST_TIMEZONE"]))
+    return dt.isoformat()
+
+
+def _form_availability(text: str) -> Any:
+    slots = []
+    for line in text.splitlines():
+        parts = line.replace("-", " ").split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            return text  # refused with its pointer by validation
+        slots.append({"day": parts[0].lower()[:3], "from": parts[1], "to": parts[2]})
+    return slots
+
+
+def _form_attributes(form: Any, cat: CategorySpec | None) -> dict[str, Any]:
+    if cat is None:
+        return {}
+    out: dict[str, Any] = {}
+    prefix = f"attr.{cat.slug}."
+    for spec in cat.fields:
+        key = prefix + spec.name
+        value = form.get(key)
+        if spec.type == "boolean":
+            if value:
+                out[spec.name] = True
+        elif value is None or not value.strip():
+            continue
+        elif spec.type in ("integer", "number"):
+            number = _form_number(value)
+            out[spec.name] = int(number) if spec.type == "integer" and isinstance(
+                number, float) and number.is_integer() else number
+        elif spec.type == "availability":
+            out[spec.name] = _form_availability(value)
+        elif spec.type == "tags":
+            out[spec.name] = form.getlist(key)
+        else:
+            out[spec.name] = value
+    for tag in ("audiences", "accessibility"):
+        chosen = form.getlist(prefix + tag)
+        if chosen:
+            out[tag] = chosen
+    return out
+
+
+def _form_data(form: Any, categories: Mapping[str, CategorySpec]) -> dict[str, Any]:
+    slug = form.get("category") or None
+    data: dict[str, Any] = {
+        "lon": _form_number(form.get("lon")), "lat": _form_number(form.get("lat")),
+        "title": form.get("title"), "description": form.get("description") or None,
+        "category": slug, "starts_at": _form_datetime(form.get("starts_at")),
+        "ends_at": _form_datetime(form.get("ends_at")), "email": form.get("email") or None,
+        "attributes": _form_attributes(form, categories.get(slug or "")),
+    }
+    return {k: v for k, v in data.items() if v is not None and v != {}}
+
+
+def _render_form(status: int, **context: Any) -> tuple[str, int]:
+    categories, _ = _state()
+    context.setdefault("values", {})
+    context.setdefault("errors", [])
+    return render_template("ingestion/submit.html", categories=list(categories.values()),
+                           **context), status
+
+
+@bp.get("/submit")
+def submit_form() -> tuple[str, int]:
+    """The residents' form (no JavaScript needed); ``?lon=&lat=`` pre-fills the place."""
+    values = {k: request.args.get(k, "") for k in ("lon", "lat", "category")}
+    return _render_form(200, values=values)
+
+
+@bp.post("/submit")
+def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """The form's POST (CSRF-checked by webmap.security): same intake as the API."""
+    try:
+        raw = _read_body()
+    except PayloadTooLarge as exc:
+        return _render_form(413, errors=[{"pointer": "", "detail": exc.detail}])
+    categories, _ = _state()
+    form = request.form
+    values = form.to_dict()
+    if not form.get("charter"):
+        return _render_form(422, values=values, errors=[{
+            "pointer": "/charter", "detail": "Acceptez la charte des contributeurs / "
+                                             "accept the contributor charter"}])
+    try:
+        outcome = _intake(raw, source="form", content_type=request.content_type,
+                          data=_form_data(form, categories), parsed=True, ckey=_client_key())
+    except RateLimited as exc:
+        html, _ = _render_form(429, values=values,
+                               errors=[{"pointer": "", "detail": exc.detail}])
+        return html, 429, {"Retry-After": str(exc.retry_after)}
+    if outcome.errors:
+        return _render_form(422, values=values, errors=outcome.errors)
+    url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
+    return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id), 201,
+            PRIVATE_HEADERS)

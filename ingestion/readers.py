@@ -1,0 +1,263 @@
+"""Readers of import files: every row as its raw bytes, its properties and a position.
+
+GeoJSON (a FeatureCollection, or the JSON array of records that opendata.paris.fr
+exports), CSV (``,`` or ``;``, optionally gzipped; lon/lat or x/y columns, a WKT
+column, or a ``"lat,lon"`` column as Paris exports have) and anything else GDAL
+reads through pyogrio (GeoPackage, Shapefile, FlatGeobuf...). A row whose geometry is
+missing or unreadable is still yielded, with ``geom_error`` saying why: the importer
+counts and reports it, it never disappears here.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import shapely
+from shapely.geometry import shape
+
+from .errors import BadSourceFile
+
+__all__ = ["SourceFile", "SourceRow", "open_source"]
+
+LON_KEYS = ("lon", "lng", "long", "longitude")
+LAT_KEYS = ("lat", "latitude")
+X_KEYS = ("x", "X", "easting", "coord_x")
+Y_KEYS = ("y", "Y", "northing", "coord_y")
+WKT_KEYS = ("wkt", "WKT", "geometry", "geom", "the_geom")
+LATLON_KEYS = ("geo_point_2d", "Geo point", "geo_point")
+
+
+class SourceRow(NamedTuple):
+    """One row as read: raw bytes, properties, a position in the file's CRS (or why not)."""
+
+    number: int  # 1-based, in file order
+    raw: bytes
+    props: dict[str, Any]
+    x: float | None
+    y: float | None
+    geom_error: str | None = None
+
+
+class SourceFile(NamedTuple):
+    """An opened source: its rows, its declared CRS (if any) and the raw rows' media type."""
+
+    rows: Iterator[SourceRow]
+    crs: str | None
+    content_type: str
+
+
+def _point_of(geom: Any) -> tuple[float | None, float | None, str | None]:
+    """A point for any geometry: itself, or a point on the surface of lines and polygons."""
+    if geom is None:
+        return None, None, "the row has no geometry"
+    try:
+        g = geom if isinstance(geom, shapely.Geometry) else shape(geom)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        return None, None, f"unreadable geometry ({exc})"
+    if g.is_empty:
+        return None, None, "the geometry is empty"
+    if g.geom_type != "Point":
+        try:
+            g = g.point_on_surface() if g.geom_type in ("Polygon", "MultiPolygon") \
+                else g.representative_point()
+        except shapely.errors.GEOSException as exc:
+            return None, None, f"unusable geometry ({exc})"
+    return float(g.x), float(g.y), None
+
+
+def _num(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return math.nan
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return math.nan
+
+
+def _latlon_field(value: Any) -> tuple[float | None, float | None]:
+    if isinstance(value, dict):
+        return _num(value.get("lon")), _num(value.get("lat"))
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return _num(value[1]), _num(value[0])
+    if isinstance(value, str) and "," in value:
+        lat, _, lon = value.partition(",")
+        return _num(lon), _num(lat)
+    return None, None
+
+
+def position_from_props(props: dict[str, Any], *, prefer_xy: bool) -> tuple[
+        float | None, float | None, str | None]:
+    """Find a position among a row's columns (see the module docstring for which)."""
+    def first(keys: tuple[str, ...]) -> Any:
+        return next((props[k] for k in keys if props.get(k) not in (None, "")), None)
+
+    groups = [(X_KEYS, Y_KEYS), (LON_KEYS, LAT_KEYS)]
+    for xs, ys in groups if prefer_xy else groups[::-1]:
+        x, y = first(xs), first(ys)
+        if x is not None or y is not None:
+            return _num(x), _num(y), None
+    wkt = first(WKT_KEYS)
+    if isinstance(wkt, str):
+        try:
+            return _point_of(shapely.from_wkt(wkt) if not wkt.lstrip().startswith("{")
+                             else json.loads(wkt))
+        except (shapely.errors.GEOSException, ValueError) as exc:
+            return None, None, f"unreadable WKT ({exc})"
+    latlon = first(LATLON_KEYS)
+    if latlon is not None:
+        x, y = _latlon_field(latlon)
+        if x is not None:
+            return x, y, None
+    shape_field = first(("geo_shape", "Geo Shape"))
+    if shape_field is not None:
+        try:
+            doc = json.loads(shape_field) if isinstance(shape_field, str) else shape_field
+            if isinstance(doc, dict) and doc.get("type") == "Feature":
+                doc = doc.get("geometry")
+            return _point_of(doc)
+        except ValueError as exc:
+            return None, None, f"unreadable geo_shape ({exc})"
+    return None, None, "the row has no coordinates"
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _geojson_rows(doc: Any, *, prefer_xy: bool) -> Iterator[SourceRow]:
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        items = doc.get("features")
+        if not isinstance(items, list):
+            raise BadSourceFile("a FeatureCollection without a features array")
+        for i, feat in enumerate(items, 1):
+            if not isinstance(feat, dict):
+                yield SourceRow(i, _dumps(feat), {}, None, None, "not a GeoJSON Feature")
+                continue
+            props = feat.get("properties") if isinstance(feat.get("properties"), dict) else {}
+            props = dict(props)
+            if feat.get("id") is not None:
+                props.setdefault("id", feat["id"])
+            if feat.get("geometry") is not None:
+                x, y, err = _point_of(feat["geometry"])
+            else:
+                x, y, err = position_from_props(props, prefer_xy=prefer_xy)
+                if err:
+                    err = "the row has no geometry"
+            yield SourceRow(i, _dumps(feat), props, x, y, err)
+    elif isinstance(doc, list):
+        for i, rec in enumerate(doc, 1):
+            if not isinstance(rec, dict):
+                yield SourceRow(i, _dumps(rec), {}, None, None, "not a JSON object")
+                continue
+            x, y, err = position_from_props(rec, prefer_xy=prefer_xy)
+            yield SourceRow(i, _dumps(rec), rec, x, y, err)
+    else:
+        raise BadSourceFile("expected a GeoJSON FeatureCollection or a JSON array of records")
+
+
+def _csv_rows(text: str, *, prefer_xy: bool) -> Iterator[SourceRow]:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise BadSourceFile("the CSV file is empty") from exc
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    for i, row in enumerate(reader, 1):
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        raw = out.getvalue().encode()
+        if len(row) != len(header):
+            yield SourceRow(i, raw, dict(zip(header, row, strict=False)), None, None,
+                            f"the row has {len(row)} columns, the header {len(header)}")
+            continue
+        props = dict(zip(header, row, strict=True))
+        x, y, err = position_from_props(props, prefer_xy=prefer_xy)
+        yield SourceRow(i, raw, props, x, y, err)
+
+
+def _ogr_rows(path: Path) -> SourceFile:
+    import pyogrio
+    from pyogrio.errors import DataSourceError
+
+    try:
+        meta, _, geometry, fields = pyogrio.raw.read(path)
+    except (DataSourceError, OSError, ValueError) as exc:
+        raise BadSourceFile(f"{path.name}: GDAL cannot read it ({exc})") from exc
+    names = list(meta["fields"])
+    geoms = shapely.from_wkb(geometry) if geometry is not None else [None] * (
+        len(fields[0]) if fields else 0)
+
+    def rows() -> Iterator[SourceRow]:
+        for i, geom in enumerate(geoms):
+            props = {n: _plain(col[i]) for n, col in zip(names, fields, strict=True)}
+            x, y, err = _point_of(geom)
+            raw = _dumps({"properties": props,
+                          "wkt": None if geom is None else shapely.to_wkt(geom)})
+            yield SourceRow(i + 1, raw, props, x, y, err)
+
+    crs = meta.get("crs")
+    return SourceFile(rows(), str(crs) if crs else None, "application/json")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
+    """Open an import file by its extension (``.gz`` is decompressed first).
+
+    Raises
+    ------
+    BadSourceFile
+        The file cannot be read at all (one bad row never raises: it is yielded).
+    """
+    name = path.name.lower()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadSourceFile(f"{path}: {exc.strerror}") from exc
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise BadSourceFile(f"{path.name}: not gzip ({exc})") from exc
+        name = name[:-3]
+    if name.endswith((".geojson", ".json")):
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadSourceFile(f"{path.name}: not JSON ({exc})") from exc
+        crs = None
+        if isinstance(doc, dict):
+            crs = ((doc.get("crs") or {}).get("properties") or {}).get("name")
+        return SourceFile(_geojson_rows(doc, prefer_xy=prefer_xy), crs, "application/geo+json")
+    if name.endswith((".csv", ".txt")):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", "replace")
+        return SourceFile(_csv_rows(text, prefer_xy=prefer_xy), None, "text/csv")
+    return _ogr_rows(path)

@@ -1,0 +1,88 @@
+"""``carte import`` and ``carte categories load``: the CLI only parses, ingestion/ works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import echo_json, fail
+
+__all__ = ["categories", "import_command"]
+
+
+@click.group()
+def categories() -> None:
+    """Categories of pins (data/categories.json)."""
+
+
+@categories.command("load")
+@click.option("--file", "path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Categories file (default: data/categories.json).")
+def categories_load(path: str | None) -> None:
+    """Load the categories into the database (idempotent upsert)."""
+    from geo.config import data_dir
+    from geo.db import session_scope
+    from ingestion.categories import load_categories, read_categories
+    from ingestion.errors import IngestError
+
+    where = Path(path) if path else data_dir() / "categories.json"
+    try:
+        specs = read_categories(where)
+        with session_scope() as session:
+            n = load_categories(session, specs)
+    except IngestError as exc:
+        raise fail(exc) from exc
+    echo_json({"categories": n, "from": str(where)})
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--source", required=True, help="Who the rows come from (stable name).")
+@click.option("--crs", default=None, help="CRS of the file when it does not say, e.g. EPSG:2154.")
+@click.option("--category", default=None, help="Category slug of every row.")
+@click.option("--publish", is_flag=True,
+              help="Publish valid rows at once (trusted partner or open data).")
+@click.option("--attribution", default=None, help="Attribution shown with published rows.")
+@click.option("--title", "title_template", default=None,
+              help="Title built from columns, e.g. '{numero} {nom_voie}'.")
+@click.option("--refused", "refused_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="File of refused rows (default: var/imports/...).")
+@click.option("--buffer-m", default=500.0, show_default=True, type=click.FloatRange(0, 50_000),
+              help="Metres around the city outline still accepted.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when it is a terminal).")
+def import_command(file: Path, source: str, crs: str | None, category: str | None,
+                   publish: bool, attribution: str | None, title_template: str | None,
+                   refused_path: Path | None, buffer_m: float, progress: bool | None) -> None:
+    """Import FILE (GeoJSON, CSV, GeoPackage...): every row kept, validated, counted."""
+    import sys
+
+    from geo.config import var_dir
+    from geo.db import session_scope
+    from geo.errors import GeoError
+    from ingestion.errors import IngestError
+    from ingestion.importer import run_import
+
+    if refused_path is None:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in source)
+        refused_path = var_dir() / "imports" / f"{safe}-{file.name}.refused.jsonl"
+    show = sys.stderr.isatty() if progress is None else progress
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if show:
+            click.echo(f"\r{file.name}: {done[0]:,} rows", nl=False, err=True)
+
+    try:
+        with session_scope() as session:
+            summary = run_import(file, session=session, source=source, crs=crs,
+                                 category=category, publish=publish, attribution=attribution,
+                                 title_template=title_template, refused_path=refused_path,
+                                 buffer_m=buffer_m, progress=tick)
+    except (IngestError, GeoError, ValueError) as exc:
+        raise fail(exc) from exc
+    if show:
+        click.echo("", err=True)
+    echo_json(summary.as_dict())
