@@ -90,3 +90,19 @@ def test_an_external_base_map_is_off_by_default_and_allowed_by_csp_when_set(app,
     app.extensions.pop("carte_map_scripts", None)
     csp = client.get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' https://*.tiles.example.org" in csp
+
+
+def test_every_message_has_a_french_translation_and_the_catalogue_is_compiled():
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).parents[2] / "webmap" / "translations" / "fr" / "LC_MESSAGES"
+    with (folder / "messages.po").open("rb") as fh:
+        po = read_po(fh)
+    with (folder / "messages.mo").open("rb") as fh:
+        mo = read_mo(fh)
+    missing = [m.id for m in po if m.id and not m.string]
+    assert missing == []
+    assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}

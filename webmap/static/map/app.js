@@ -336,6 +336,7 @@
 
   // ---------- Ma balade ----------
   var walkLayer = L.layerGroup().addTo(map);
+  window.Carte.walk = walkLayer;
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function defaultStart() {
     var d = new Date(), days = profile.days || [];
@@ -498,7 +499,7 @@
     var body = {
       lon: +pinLatLng.lng.toFixed(6), lat: +pinLatLng.lat.toFixed(6),
       title: $("f-title").value.trim(), description: $("f-description").value.trim(),
-      category: $("f-category").value, attributes: attributes(), charter_accepted: true
+      category: $("f-category").value, attributes: attributes()
     };
     if (!$("f-dates").hidden) { body.starts_at = localIso($("f-starts").value); body.ends_at = localIso($("f-ends").value); }
     if ($("f-email").value.trim()) body.email = $("f-email").value.trim();

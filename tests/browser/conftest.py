@@ -1,0 +1,114 @@
+"""Browser tests: a real server on 127.0.0.1 and Debian's Chromium driven by Playwright.
+
+Playwright cannot download its own browser here, so it drives the ``chromium`` found on
+PATH (``make test`` installs Debian's package). Every page records the requests it
+makes, so a test can check that none left the app's origin. Screenshots of the main
+screens go to ``tests/browser/artifacts/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: make test installs it (apt-get)"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The test app served by werkzeug on a free port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class Recorder:
+    """Every request a page made, and every dialog it tried to open."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.dialogs: list[str] = []
+        self.console_errors: list[str] = []
+
+    def foreign(self, origin: str) -> list[str]:
+        """Requests that went anywhere but ``origin`` (data: and blob: stay local)."""
+        own = urlsplit(origin)
+        return [u for u in self.urls
+                if urlsplit(u).scheme not in ("data", "blob")
+                and (urlsplit(u).scheme, urlsplit(u).netloc) != (own.scheme, own.netloc)]
+
+
+@pytest.fixture
+def page_factory(browser, live_server):
+    """Open pages on the live server, each in its own context, recording requests."""
+    contexts = []
+
+    def make(*, width: int = 1280, height: int = 800, locale: str = "fr-FR",
+             geolocation: dict | None = None):
+        options = {"viewport": {"width": width, "height": height}, "locale": locale}
+        if geolocation:
+            options.update(geolocation=geolocation, permissions=["geolocation"])
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        rec = Recorder()
+        page.on("request", lambda r: rec.urls.append(r.url))
+        page.on("console", lambda m: m.type == "error" and rec.console_errors.append(m.text))
+
+        def on_dialog(dialog):
+            rec.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        return page, rec
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def axe_violations(page, *, exclude: tuple[str, ...] = ("#map_carte",)) -> list[dict]:
+    """WCAG 2.1 A and AA violations axe-core finds, outside the map canvas."""
+    # Evaluated through the DevTools protocol: the page's CSP forbids inline script, and
+    # rightly so, so axe cannot be added as a <script> tag.
+    page.evaluate(AXE.read_text() + "\n;true")
+    return page.evaluate(
+        """async (exclude) => {
+            const r = await axe.run({include: [document], exclude: exclude.map(s => [s])},
+                {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+            return r.violations.map(v => ({id: v.id, impact: v.impact,
+                nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+        }""", list(exclude))

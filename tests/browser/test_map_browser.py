@@ -1,0 +1,133 @@
+"""The residents' map in a real Chromium: what people see and do, end to end."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import axe_violations, screenshot
+from tests.map_fixtures import NASTY_TITLE, seed_map_features
+
+HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
+
+
+@pytest.fixture
+def ids(clean_db):
+    return seed_map_features(clean_db)
+
+
+def list_titles(page) -> list[str]:
+    return page.locator("#list li button").all_inner_texts()
+
+
+def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_server, ids):
+    page, rec = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    expect(page.locator("#list li")).to_have_count(4)  # the far garden is out of view
+    expect(page.locator(".leaflet-control-scale")).to_be_visible()
+    expect(page.locator(".leaflet-control-layers")).to_be_visible()
+    assert rec.foreign(live_server) == []
+    assert any("/static/vendor/leaflet/leaflet.js" in u for u in rec.urls)
+    assert any(re.search(r"/map/carte\.fr\.[0-9a-f]+\.js$", u) for u in rec.urls)
+    assert any("/tiles/features/" in u and u.endswith(".mvt") for u in rec.urls)
+    assert axe_violations(page) == []
+    screenshot(page, "map-desktop")
+
+
+def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_server, ids):
+    page, rec = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    item = page.locator("#list li button", has_text="onerror")
+    expect(item).to_have_count(1)
+    assert NASTY_TITLE in item.inner_text()
+    item.click()
+    expect(page.locator("#detail-title")).to_have_text(NASTY_TITLE)
+    page.locator("#search").fill("onerror")
+    expect(page.locator("#search-results [role=option]").first).to_contain_text(NASTY_TITLE)
+    assert page.locator("img[src=x]").count() == 0
+    assert rec.dialogs == []
+    screenshot(page, "detail-hostile-title")
+
+
+def test_filters_change_the_list_and_live_in_the_permalink(page_factory, live_server, ids):
+    page, _ = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    expect(page.locator("#list li")).to_have_count(4)
+    page.locator("#filters input[value=soupe-map]").uncheck()
+    expect(page.locator("#list li")).to_have_count(2)
+    assert not any("Soupe" in t for t in list_titles(page))
+    page.wait_for_function("() => location.hash.includes('cat=')")
+    permalink = page.url
+    assert "soupe-map" not in permalink.split("cat=")[1]
+    other, _ = page_factory()
+    other.goto(permalink)
+    expect(other.locator("#filters input[value=soupe-map]")).not_to_be_checked()
+    expect(other.locator("#filters input[value=jardin-map]")).to_be_checked()
+    expect(other.locator("#list li")).to_have_count(2)
+
+
+def test_profile_filters_the_map_and_is_kept_in_the_browser(page_factory, live_server, ids):
+    page, _ = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    expect(page.locator("#list li")).to_have_count(4)
+    page.get_by_role("button", name="Mon profil").click()
+    page.locator("#profile-form input[name=interests][value=soupe-map]").check()
+    page.locator("#p-budget").fill("60")
+    assert axe_violations(page) == []
+    screenshot(page, "profile")
+    page.get_by_role("button", name="Enregistrer mon profil").click()
+    expect(page.locator("#use-profile")).to_be_checked()
+    expect(page.locator("#list li")).to_have_count(2)
+    assert all("Soupe" in t for t in list_titles(page))
+    page.reload()
+    stored = page.evaluate("JSON.parse(localStorage.getItem('carte.profile'))")
+    assert stored["interests"] == ["soupe-map"] and stored["budget"] == "60"
+    expect(page.locator("#use-profile")).to_be_checked()  # from the permalink
+    expect(page.locator("#list li")).to_have_count(2)
+
+
+def test_walk_is_planned_drawn_and_listed(page_factory, live_server, ids):
+    page, _ = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    page.get_by_role("button", name="Ma balade").click()
+    page.locator("#w-budget").fill("60")
+    page.get_by_role("button", name="Préparer ma balade").click()
+    expect(page.locator("#walk-list li")).to_have_count(3)  # not yesterday's, not the far one
+    expect(page.locator("#walk-summary")).to_contain_text("3 étapes")
+    # On the map: the line, the start and the three stops.
+    assert page.evaluate("Carte.walk.getLayers().length") == 5
+    assert axe_violations(page) == []
+    screenshot(page, "walk")
+
+
+def test_search_finds_an_address_and_moves_the_map(page_factory, live_server, ids):
+    page, rec = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    page.locator("#search").fill("12 rue de rivoli")
+    option = page.locator("#search-results [role=option]", has_text="12 Rue de Rivoli")
+    expect(option).to_have_count(1)
+    page.locator("#search").press("ArrowDown")
+    page.locator("#search").press("Enter")
+    page.wait_for_function("() => location.hash.startsWith('#map=18/48.8556')")
+    assert rec.foreign(live_server) == []
+
+
+def test_locate_me_centres_the_map_on_the_position(page_factory, live_server, ids):
+    page, _ = page_factory(geolocation={"latitude": 48.8606, "longitude": 2.3376})
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    page.get_by_role("button", name="Me localiser").click()
+    page.wait_for_function("() => location.hash.includes('/48.86060/2.33760')")
+    expect(page.locator("#status")).to_have_text("Vous êtes ici")
+
+
+def test_english_page_and_script_strings(page_factory, live_server, ids):
+    page, _ = page_factory(locale="en-GB")
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#list-status")).to_have_text("4 places in view")
+    expect(page.get_by_role("button", name="Add a place")).to_be_visible()
+    expect(page.locator(".leaflet-control-layers")).to_be_attached()
+    assert axe_violations(page) == []
+    screenshot(page, "map-english")
