@@ -34,6 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     # Blueprints: one line each.
+    from .tiles_views import bp as tiles_bp  # vector and raster tiles under /tiles/
+    app.register_blueprint(tiles_bp)
     from ingestion.api import bp as ingestion_bp  # submissions, form, tracking, categories
     app.register_blueprint(ingestion_bp)
     from .views import init_app as init_map  # the map page, search, walk, languages

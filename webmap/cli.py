@@ -17,6 +17,7 @@ from .commands.areas import areas
 from .commands.db import db
 from .commands.ingest import categories, import_command
 from .commands.serve import demo, serve
+from .commands.tiles import tiles
 
 __all__ = ["main"]
 
@@ -34,5 +35,5 @@ def main(verbose: int, quiet: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (db, areas, serve, demo, categories, import_command):
+for command in (db, areas, serve, demo, categories, import_command, tiles):
     main.add_command(command)

@@ -1,0 +1,371 @@
+"""Full and incremental builds of the ``features`` vector archive.
+
+``build_full`` renders every tile into a new MBTiles renamed over the live one, then
+the PMTiles snapshot, then the density raster. ``build_incremental`` claims rows of the
+``tile_dirty`` queue with ``FOR UPDATE SKIP LOCKED`` (two builders never take the same
+row), re-renders those tiles and their neighbours (whose buffers may show the changed
+point) from the same per-point decisions as a full build, and replaces them in the live
+MBTiles in one SQLite transaction; the queue rows are deleted in the same PostgreSQL
+transaction that claimed them, committed only after SQLite committed. A crash at any
+point leaves the rows queued and the archive whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from geo.tilemath import mercator_to_lonlat
+
+from .archive import MBTiles, pmtiles_snapshot, write_all
+from .errors import ArchiveMissing, BuildBusy, TileTooLarge
+from .options import EXTENT, LAYER, TileOptions
+from .points import PointSet
+from .pyramid import Plan, RenderedTile, plan, render, tile_key
+from .source import read_points
+
+__all__ = ["BuildReport", "PointCache", "build_full", "build_incremental", "build_lock",
+           "tiles_dir"]
+
+log = logging.getLogger(__name__)
+
+FEATURES_MBTILES = "features.mbtiles"
+FEATURES_PMTILES = "features.pmtiles"
+ATTRIBUTION = "Carte citoyenne contributors, ODbL; boundaries © Ville de Paris (ODbL)"
+PARIS_BOUNDS = (2.224, 48.815, 2.470, 48.902)
+
+
+def tiles_dir(var_dir: Path) -> Path:
+    """Where the archives live: ``$VAR_DIR/tiles``."""
+    return Path(var_dir) / "tiles"
+
+
+@contextlib.contextmanager
+def build_lock(directory: Path, *, wait: bool = True) -> Iterator[None]:
+    """One builder at a time per tile directory (released by the kernel on any death)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".build.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            raise BuildBusy(f"another build holds {directory}") from exc
+        yield
+
+
+@dataclass
+class BuildReport:
+    """What a build did, printed as one JSON line by the CLI."""
+
+    kind: str
+    mode: str
+    points: int = 0
+    tiles: int = 0
+    bytes: int = 0
+    largest: int = 0
+    removed: int = 0
+    dirty: int = 0
+    seconds: float = 0.0
+    per_zoom: dict[int, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        return dict(self.__dict__)
+
+
+def _bounds(points: PointSet) -> tuple[float, float, float, float]:
+    if not len(points):
+        return PARIS_BOUNDS
+    scale = 2 * np.pi * 6378137.0 / float(1 << (points.max_zoom + 12))
+    half = np.pi * 6378137.0
+    xs = np.array([points.gx.min(), points.gx.max() + 1]) * scale - half
+    ys = half - np.array([points.gy.max() + 1, points.gy.min()]) * scale
+    lon, lat = mercator_to_lonlat(xs, ys)
+    return (round(float(lon[0]), 6), round(float(lat[0]), 6), round(float(lon[1]), 6),
+            round(float(lat[1]), 6))
+
+
+def _metadata(p: Plan, options: TileOptions, generation: int) -> dict[str, Any]:
+    west, south, east, north = _bounds(p.points)
+    fields = {"id": "Number", "category": "String", "title": "String"}
+    if options.mode == "cluster":
+        fields.update({"cluster": "Boolean", "point_count": "Number",
+                       "point_count_abbreviated": "String"})
+        fields.update({f"count_{c}": "Number" for c in p.points.categories})
+    return {
+        "name": "Carte citoyenne: features", "format": "pbf", "type": "overlay",
+        "version": "1.0.0", "description": f"Published features ({options.mode} mode)",
+        "attribution": ATTRIBUTION, "minzoom": "0", "maxzoom": str(options.max_zoom),
+        "bounds": f"{west},{south},{east},{north}",
+        "center": f"{(west + east) / 2:.6f},{(south + north) / 2:.6f},"
+                  f"{min(12, options.max_zoom)}",
+        "json": {"vector_layers": [{"id": LAYER, "description": "Published pins",
+                                    "minzoom": 0, "maxzoom": options.max_zoom,
+                                    "fields": fields}]},
+        "carte": {"mode": options.mode, "max_zoom": options.max_zoom,
+                  "buffer": options.buffer, "extent": EXTENT,
+                  "drop_rate": options.drop_rate, "cap": p.cap,
+                  "factors": {str(k): v for k, v in p.factors.items()},
+                  "categories": list(p.points.categories), "generation": generation,
+                  "built_at": datetime.now(UTC).isoformat(timespec="seconds")},
+    }
+
+
+def render_checked(points: PointSet, options: TileOptions) -> tuple[Plan, list[RenderedTile]]:
+    """Render every tile; if one is over the byte limit, thin its zoom harder and redo."""
+    cap = None
+    for _ in range(5):
+        p = plan(points, options, cap=cap)
+        tiles = list(render(p))
+        largest = max((len(t.data) for t in tiles), default=0)
+        if largest <= options.max_tile_bytes:
+            return p, tiles
+        log.info("largest tile %d bytes > %d: thinning harder", largest,
+                 options.max_tile_bytes)
+        cap = max(1, int(p.cap * options.max_tile_bytes / largest * 0.97))
+    raise TileTooLarge(f"tiles stay over {options.max_tile_bytes} bytes")
+
+
+def _snapshot_dirty(dbapi: Any) -> tuple[list[int], list[int], list[int], list[Any]]:
+    rows = dbapi.execute("SELECT z, x, y, marked_at FROM tile_dirty").fetchall()
+    return ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+            [r[3] for r in rows])
+
+
+_FORGET = """
+    DELETE FROM tile_dirty d
+    USING unnest(%s::smallint[], %s::int[], %s::int[], %s::timestamptz[]) AS s(z, x, y, m)
+    WHERE d.z = s.z AND d.x = s.x AND d.y = s.y AND d.marked_at = s.m
+"""
+
+
+def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
+               density: bool = True) -> BuildReport:
+    """Render the whole published map into new archives (MBTiles, PMTiles, density).
+
+    The dirty rows visible when the points were read are forgotten afterwards: rows
+    queued by changes committed later stay for the next incremental build.
+    """
+    t0 = time.perf_counter()
+    directory = tiles_dir(var_dir)
+    report = BuildReport(kind="full", mode=options.mode)
+    with build_lock(directory), _psycopg(engine) as dbapi:
+        dbapi.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            points = read_points(dbapi, options)
+            dirty = _snapshot_dirty(dbapi)
+        finally:
+            dbapi.execute("COMMIT")
+        report.timings["read"] = round(time.perf_counter() - t0, 3)
+        p, tiles = render_checked(points, options)
+        report.timings["render"] = round(time.perf_counter() - t0, 3)
+        previous = _generation(directory / FEATURES_MBTILES)
+        write_all(directory / FEATURES_MBTILES,
+                  ((t.z, t.x, t.y, t.data) for t in tiles),
+                  _metadata(p, options, previous + 1))
+        report.timings["mbtiles"] = round(time.perf_counter() - t0, 3)
+        pmtiles_snapshot(directory / FEATURES_MBTILES, directory / FEATURES_PMTILES)
+        report.timings["pmtiles"] = round(time.perf_counter() - t0, 3)
+        if density and len(points):
+            from .raster import build_density
+
+            build_density(points, directory)
+            report.timings["density"] = round(time.perf_counter() - t0, 3)
+        with dbapi.transaction():
+            dbapi.execute(_FORGET, dirty)
+    report.points = len(points)
+    report.tiles = len(tiles)
+    report.bytes = sum(len(t.data) for t in tiles)
+    report.largest = max((len(t.data) for t in tiles), default=0)
+    report.dirty = len(dirty[0])
+    per_zoom: Counter[int] = Counter()
+    for t in tiles:
+        per_zoom[t.z] += t.features
+    report.per_zoom = dict(sorted(per_zoom.items()))
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _base_stale(dbapi: Any, path: Path) -> bool:
+    """The base layer is missing or older than the last load of the boundaries."""
+    loaded = dbapi.execute("SELECT extract(epoch FROM max(loaded_at)) FROM area").fetchone()[0]
+    if loaded is None:
+        return False
+    return not path.exists() or path.stat().st_mtime < float(loaded)
+
+
+def _generation(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with contextlib.suppress(Exception), MBTiles(path, readonly=True) as mb:
+        return int(json.loads(mb.metadata().get("carte", "{}")).get("generation", 0))
+    return 0
+
+
+@contextlib.contextmanager
+def _psycopg(engine: Engine) -> Iterator[Any]:
+    """A pooled psycopg connection in autocommit: transactions are opened explicitly."""
+    raw = engine.raw_connection()
+    dbapi = raw.driver_connection
+    try:
+        dbapi.autocommit = True
+        yield dbapi
+    finally:
+        with contextlib.suppress(Exception):
+            dbapi.autocommit = False
+        raw.close()
+
+
+class PointCache:
+    """The published points kept in memory by ``carte tiles watch``.
+
+    Refreshed from the features updated since the oldest claimed dirty row (the same
+    transaction marks the rows and stamps ``updated_at``), so that a watcher need not
+    re-read a million rows to show one approval within a second.
+    """
+
+    def __init__(self, options: TileOptions) -> None:
+        self.options = options
+        self.points: PointSet | None = None
+
+    def refresh(self, dbapi: Any, since: Any) -> PointSet:
+        """The current points, read in full the first time, by difference afterwards."""
+        if self.points is None or since is None:
+            self.points = read_points(dbapi, self.options)
+            return self.points
+        changed = [r[0] for r in dbapi.execute(
+            "SELECT id FROM feature WHERE updated_at >= %s", (since,)).fetchall()]
+        if changed:
+            added = read_points(dbapi, self.options, changed_since=since)
+            self.points = self.points.replace(np.asarray(changed, dtype=np.int64), added)
+        return self.points
+
+
+_CLAIM = """
+    SELECT z, x, y, marked_at FROM tile_dirty
+    ORDER BY marked_at LIMIT %s FOR UPDATE SKIP LOCKED
+"""
+
+
+def _affected(rows: list[tuple[int, int, int, Any]], max_zoom: int) -> dict[int, set[int]]:
+    """Dirty tiles and their 8 neighbours (their buffers may show the changed points)."""
+    out: dict[int, set[int]] = {}
+    for z, x, y, _ in rows:
+        if z > max_zoom:
+            continue
+        n = 1 << z
+        keys = out.setdefault(z, set())
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                if 0 <= x + dx < n and 0 <= y + dy < n:
+                    keys.add(int(tile_key(x + dx, y + dy)))
+    return out
+
+
+def build_incremental(engine: Engine, var_dir: Path, options: TileOptions, *,
+                      cache: PointCache | None = None, limit: int = 50_000,
+                      snapshot: bool = True) -> BuildReport:
+    """Rebuild the tiles queued in ``tile_dirty`` (and their neighbours) in place.
+
+    Without a live archive, a full build is made instead. A rebuilt tile over the size
+    limit means the zoom must be thinned as a whole: a full build is made too.
+    """
+    t0 = time.perf_counter()
+    directory = tiles_dir(var_dir)
+    path = directory / FEATURES_MBTILES
+    report = BuildReport(kind="incremental", mode=options.mode)
+    if not path.exists():
+        return build_full(engine, var_dir, options)
+    try:
+        return _incremental(engine, path, options, cache, limit, snapshot, report, t0)
+    except _Rebuild as exc:
+        log.info("%s: building in full", exc)
+        if cache is not None:
+            cache.points = None
+        return build_full(engine, var_dir, options)
+
+
+def _incremental(engine: Engine, path: Path, options: TileOptions, cache: PointCache | None,
+                 limit: int, snapshot: bool, report: BuildReport, t0: float) -> BuildReport:
+    directory = path.parent
+    with build_lock(directory):
+        with MBTiles(path, readonly=True) as mb:
+            carte = json.loads(mb.metadata().get("carte", "{}"))
+        if carte.get("mode") != options.mode or carte.get("max_zoom") != options.max_zoom:
+            raise _Rebuild("options changed since the last full build")
+        with _psycopg(engine) as dbapi, dbapi.transaction():
+            rows = dbapi.execute(_CLAIM, (limit,)).fetchall()
+            report.dirty = len(rows)
+            if not rows:
+                report.seconds = round(time.perf_counter() - t0, 3)
+                return report
+            since = min(r[3] for r in rows)
+            cache = cache or PointCache(options)
+            points = cache.refresh(dbapi, since)
+            if tuple(carte.get("categories", ())) != points.categories:
+                raise _Rebuild("the categories changed")
+            report.timings["read"] = round(time.perf_counter() - t0, 3)
+            factors = {int(k): float(v) for k, v in carte.get("factors", {}).items()}
+            p = plan(points, options, factors=factors, cap=int(carte.get("cap") or 0)
+                     or None)
+            only = _affected(rows, options.max_zoom)
+            tiles = list(render(p, zooms=sorted(only), only=only))
+            if any(len(t.data) > options.max_tile_bytes for t in tiles):
+                raise _Rebuild("a rebuilt tile is over the size limit")
+            report.timings["render"] = round(time.perf_counter() - t0, 3)
+            rendered = {(t.z, t.x, t.y) for t in tiles}
+            with MBTiles(path) as mb, mb.transaction():
+                for t in tiles:
+                    mb.put(t.z, t.x, t.y, t.data)
+                for z, keys in only.items():
+                    for key in keys:
+                        x, y = key >> 16, key & 0xFFFF
+                        if (z, x, y) not in rendered:
+                            mb.delete(z, x, y)
+                            report.removed += 1
+                mb.prune_images()
+                carte["generation"] = int(carte.get("generation", 0)) + 1
+                carte["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                mb.set_metadata({"carte": carte})
+            dbapi.execute("DELETE FROM tile_dirty WHERE (z, x, y, marked_at) IN "
+                          "(SELECT * FROM unnest(%s::smallint[], %s::int[], %s::int[], "
+                          "%s::timestamptz[]))", tuple(map(list, zip(*rows, strict=True))))
+        report.timings["mbtiles"] = round(time.perf_counter() - t0, 3)
+        if snapshot:
+            pmtiles_snapshot(path, directory / FEATURES_PMTILES)
+    report.points = len(points)
+    report.tiles = len(tiles)
+    report.bytes = sum(len(t.data) for t in tiles)
+    report.largest = max((len(t.data) for t in tiles), default=0)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+class _Rebuild(Exception):  # internal control flow, never escapes this module
+    """Only a full build can be consistent (options, categories or a zoom's thinning)."""
+
+
+def pending(engine: Engine) -> int:
+    """Rows waiting in ``tile_dirty``."""
+    with _psycopg(engine) as dbapi:
+        return int(dbapi.execute("SELECT count(*) FROM tile_dirty").fetchone()[0])
+
+
+def read_archive(var_dir: Path) -> MBTiles:
+    """The live vector archive, read-only."""
+    path = tiles_dir(var_dir) / FEATURES_MBTILES
+    if not path.exists():
+        raise ArchiveMissing("the tiles have not been built yet: run `carte tiles build`")
+    return MBTiles(path, readonly=True)

@@ -1,0 +1,111 @@
+"""``carte tiles build [--full]`` and ``carte tiles watch``: the tile pipeline's commands."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+
+from geo.config import var_dir
+from geo.db import get_engine
+from geo.errors import GeoError
+from tiles.errors import TilesError
+
+from .options import echo_json, fail
+
+__all__ = ["tiles"]
+
+log = logging.getLogger(__name__)
+
+
+def _options(mode: str | None, max_zoom: int | None):
+    from tiles.options import TileOptions
+
+    try:
+        return TileOptions.from_env(mode=mode, max_zoom=max_zoom)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+_mode = click.option("--mode", type=click.Choice(["cluster", "drop"]), default=None,
+                     help="low-zoom generalisation [default: $CARTE_TILES_MODE or cluster]")
+_max_zoom = click.option("--max-zoom", type=click.IntRange(0, 16), default=None,
+                         help="deepest zoom [default: $CARTE_TILES_MAX_ZOOM or 16]")
+
+
+@click.group("tiles")
+def tiles() -> None:
+    """Build the vector and raster tiles of the published map."""
+
+
+@tiles.command("build")
+@click.option("--full", is_flag=True, help="rebuild every tile, not only the dirty ones")
+@_mode
+@_max_zoom
+def build(full: bool, mode: str | None, max_zoom: int | None) -> None:
+    """Render the tiles: all of them with --full, else those queued in tile_dirty."""
+    from tiles.build import build_full, build_incremental
+
+    options = _options(mode, max_zoom)
+    try:
+        engine = get_engine()
+        if full:
+            report = build_full(engine, var_dir(), options)
+        else:
+            report = build_incremental(engine, var_dir(), options)
+    except (TilesError, GeoError) as exc:
+        raise fail(exc) from exc
+    echo_json(report.as_dict())
+
+
+@tiles.command("watch")
+@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.2, show_default=True,
+              help="seconds between polls of the dirty-tile queue")
+@click.option("--snapshot-every", type=click.FloatRange(0, 3600), default=30,
+              show_default=True, help="seconds between PMTiles snapshots (0: after each)")
+@click.option("--once", is_flag=True, hidden=True, help="stop after the first rebuild")
+@_mode
+@_max_zoom
+def watch(interval: float, snapshot_every: float, once: bool, mode: str | None,
+          max_zoom: int | None) -> None:
+    """Keep the tiles up to date: rebuild what the dirty-tile queue names, until Ctrl-C."""
+    from tiles.archive import pmtiles_snapshot
+    from tiles.build import (
+        FEATURES_MBTILES,
+        FEATURES_PMTILES,
+        PointCache,
+        build_incremental,
+        tiles_dir,
+    )
+
+    options = _options(mode, max_zoom)
+    engine = get_engine()
+    cache = PointCache(options)
+    directory = tiles_dir(var_dir())
+    last_snapshot = time.monotonic()
+    stale = False
+    echo_json({"watching": str(directory), "interval": interval})
+    try:
+        while True:
+            try:
+                report = build_incremental(engine, var_dir(), options, cache=cache,
+                                           snapshot=snapshot_every == 0)
+            except (TilesError, GeoError) as exc:
+                log.error("tile build failed: %s", exc)
+                time.sleep(max(interval, 1.0))
+                continue
+            if report.dirty or report.kind == "full":
+                echo_json(report.as_dict())
+                stale = report.kind != "full" and snapshot_every > 0
+                if once:
+                    break
+            if stale and time.monotonic() - last_snapshot >= snapshot_every:
+                pmtiles_snapshot(directory / FEATURES_MBTILES, directory / FEATURES_PMTILES)
+                last_snapshot, stale = time.monotonic(), False
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if stale:
+            pmtiles_snapshot(directory / FEATURES_MBTILES, directory / FEATURES_PMTILES)

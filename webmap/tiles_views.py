@@ -1,0 +1,153 @@
+"""Tile serving: ``/tiles/features.json`` and the z/x/y endpoints, from the archives.
+
+Views stay thin: parse the address, read one row of an MBTiles file, answer. Tiles are
+stored gzipped and sent as they are (``Content-Encoding: gzip``) to clients that accept
+it; the tile's content hash is its ETag, so a revalidation costs no bytes. ``204`` for a
+tile with nothing in it, ``400`` for an address that cannot exist, ``404`` beyond the
+archive's zooms or before the first build, ``503`` if an archive cannot be read: never
+a 500.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from geo.tilemath import valid_tile
+from tiles.archive import MBTiles, tilejson
+from tiles.errors import ArchiveError
+
+from .errors import problem
+
+__all__ = ["bp"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("tiles", __name__, url_prefix="/tiles")
+
+LAYERS = {  # url name: (archive, media type, stored gzipped)
+    "features": ("features.mbtiles", "application/vnd.mapbox-vector-tile", True),
+    "density": ("density.mbtiles", "image/png", False),
+    "base": ("base.mbtiles", "image/png", False),
+}
+EXTENSION = {"features": "mvt", "density": "png", "base": "png"}
+CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
+_NUMBER = re.compile(r"\d{1,10}")
+
+_local = threading.local()
+
+
+def _archive(name: str) -> tuple[MBTiles, dict[str, str]] | None:
+    """The calling thread's read-only connection to an archive, reopened after a full build.
+
+    A full build renames a new file over the old one: the inode changes, and the next
+    request opens the new file (a connection keeps reading the file it opened).
+    """
+    path = Path(current_app.config["VAR_DIR"]) / "tiles" / LAYERS[name][0]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    cache = getattr(_local, "archives", None)
+    if cache is None:
+        cache = _local.archives = {}
+    stamp = (st.st_ino, st.st_dev)
+    entry = cache.get(str(path))
+    if entry is not None and entry[0] == stamp:
+        mb, meta, gen = entry[1], entry[2], entry[3]
+        # In-place (incremental) updates change the metadata's generation.
+        if gen != st.st_mtime_ns:
+            meta = mb.metadata()
+            cache[str(path)] = (stamp, mb, meta, st.st_mtime_ns)
+        return mb, meta
+    if entry is not None:
+        entry[1].close()
+    mb = MBTiles(path, readonly=True)
+    meta = mb.metadata()
+    cache[str(path)] = (stamp, mb, meta, st.st_mtime_ns)
+    return mb, meta
+
+
+def _address(z: str, x: str, y: str) -> tuple[int, int, int] | None:
+    if not (_NUMBER.fullmatch(z) and _NUMBER.fullmatch(x) and _NUMBER.fullmatch(y)):
+        return None
+    zi, xi, yi = int(z), int(x), int(y)
+    return (zi, xi, yi) if valid_tile(zi, xi, yi, max_zoom=24) else None
+
+
+def _not_built(name: str) -> Response:
+    return problem(404, "Not Found", detail=f"The {name} tiles have not been built yet.")
+
+
+def _unreadable(exc: Exception) -> Response:
+    log.error("tile archive unreadable: %s", exc)
+    response = problem(503, "Service Unavailable",
+                       detail="The tile archive cannot be read right now; try again shortly.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+@bp.get("/<layer>.json")
+def layer_tilejson(layer: str) -> Response:
+    """TileJSON 3.0.0 of a layer, with an absolute tile URL template."""
+    if layer not in LAYERS:
+        return problem(404, "Not Found", detail=f"No tile layer named {layer!r}.")
+    try:
+        found = _archive(layer)
+    except (ArchiveError, sqlite3.Error) as exc:
+        return _unreadable(exc)
+    if found is None:
+        return _not_built(layer)
+    url = f"{request.url_root.rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.{EXTENSION[layer]}"
+    response = jsonify(tilejson(found[1], tiles_url=url))
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/<layer>/<z>/<x>/<y>.<ext>")
+def tile(layer: str, z: str, x: str, y: str, ext: str) -> Response:
+    """One tile of ``layer``: bytes, ETag and caching headers, or 204 when empty."""
+    if layer not in LAYERS or ext != EXTENSION[layer]:
+        return problem(404, "Not Found", detail="No such tile layer or format.")
+    address = _address(z, x, y)
+    if address is None:
+        return problem(400, "Bad Request",
+                       detail="z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2**z.")
+    try:
+        found = _archive(layer)
+        if found is None:
+            return _not_built(layer)
+        mb, meta = found
+        if address[0] > int(meta.get("maxzoom", 24)) or \
+                address[0] < int(meta.get("minzoom", 0)):
+            return problem(404, "Not Found",
+                           detail=f"This layer has zooms {meta.get('minzoom')} to "
+                                  f"{meta.get('maxzoom')}.")
+        row = mb.get(*address)
+    except (ArchiveError, sqlite3.Error, ValueError) as exc:
+        return _unreadable(exc)
+    headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"}
+    if row is None:
+        return Response(status=204, headers=headers)
+    data, tile_id = row
+    etag = f'"{tile_id}"'
+    headers["ETag"] = etag
+    media, gzipped = LAYERS[layer][1], LAYERS[layer][2]
+    if gzipped:
+        headers["Vary"] = "Accept-Encoding"
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers=headers)
+    if gzipped:
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+        else:
+            data = gzip.decompress(data)
+    return Response(data, status=200, mimetype=media, headers=headers)
