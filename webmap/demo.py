@@ -11,7 +11,7 @@ from typing import Any
 
 from geo import migrate
 from geo.areas import load_paris_areas
-from geo.config import configured_database_url, data_dir
+from geo.config import configured_database_url, data_dir, var_dir
 from geo.db import dispose_engines, embedded_cluster, get_engine, session_scope
 
 from . import create_app
@@ -32,6 +32,10 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
     with session_scope(engine) as session:
         report = load_paris_areas(session, data_dir() / "paris")
     echo({"step": "areas", **report._asdict()})
+    from ingestion.seed import load_seed  # categories, then the Paris open-data seed
+    with session_scope(engine) as session:
+        for summary in load_seed(session, refused_dir=var_dir() / "imports"):
+            echo({"step": "seed", **summary.as_dict()})
     # The pooled connections must not be shared with gunicorn's forked workers.
     dispose_engines()
     return started

@@ -1,0 +1,155 @@
+"""The demo's seed: real Paris open data, published as features attributed to the city.
+
+Each file in ``data/paris/`` (see ``data/README.md`` for sources and licences) has a
+small mapper from its own columns to the submission contract; rows then go through
+:func:`ingestion.importer.run_import` like any partner file. The service area here is
+the city itself (no buffer): fountains in Paris cemeteries in the suburbs, the
+placeholder points of "Du vert près de chez moi" and rows without geometry are
+refused with their reason and counted, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session
+
+from geo.config import data_dir
+
+from .categories import load_categories, read_categories
+from .importer import ImportSummary, Mapped, run_import
+from .readers import SourceRow
+
+__all__ = ["ATTRIBUTION", "SEEDS", "Seed", "load_seed"]
+
+ATTRIBUTION = "© Ville de Paris, ODbL"
+
+
+def _s(props: Mapping[str, Any], key: str) -> str:
+    value = props.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _address(*parts: str) -> str:
+    return " ".join(p for p in parts if p).strip()
+
+
+def _garden(row: SourceRow) -> Mapped:
+    p = row.props
+    attrs: dict[str, Any] = {"garden_type": "shared"}
+    address = _address(_s(p, "Adresse - Numéro"), _s(p, "Adresse - Complément"),
+                       _s(p, "Adresse - type voie"), _s(p, "Adresse - Libellé voie"),
+                       _s(p, "Code postal"))
+    if address:
+        attrs["address"] = address.lower().capitalize()
+    area = _s(p, "Superficie totale réelle") or _s(p, "Surface calculée")
+    try:
+        if area:
+            attrs["area_m2"] = float(area)
+    except ValueError:
+        pass
+    if _s(p, "Ouverture 24h_24h") == "Oui":
+        attrs["opening_hours"] = "24h/24"
+    year = _s(p, "Année de l'ouverture")
+    data = {"category": "jardin-partage", "title": _s(p, "Nom de l'espace vert"),
+            "description": f"Jardin partagé ouvert en {year}." if year else "",
+            "attributes": attrs}
+    return data, _s(p, "Identifiant espace vert") or f"row{row.number}"
+
+
+FOUNTAIN_TYPES = {"FONTAINE_BOIS": "Fontaine Bois", "FONTNE_WALLACE": "Fontaine Wallace",
+                  "FONTAINE_2EN1": "Fontaine 2 en 1", "FONTAINE_ARCEAU": "Fontaine Arceau",
+                  "BORNE_FONTAINE": "Borne-fontaine", "FTNE_PETILLANTE": "Fontaine pétillante",
+                  "FONTAINE_TOTEM": "Fontaine Totem", "FTNE_POING_EAU": "Point d'eau",
+                  "FONTAINE_ALBIEN": "Fontaine d'eau de l'Albien",
+                  "FTNE_MILLENAIRE": "Fontaine du Millénaire"}
+
+
+def _fountain(row: SourceRow) -> Mapped:
+    p = row.props
+    kind = FOUNTAIN_TYPES.get(_s(p, "type_objet"), _s(p, "type_objet").capitalize())
+    street = _s(p, "voie").lower().capitalize()
+    number = _s(p, "no_voirie_pair") or _s(p, "no_voirie_impair")
+    attrs: dict[str, Any] = {"fountain_type": kind, "in_service": _s(p, "dispo") == "OUI"}
+    if _s(p, "modele"):
+        attrs["model"] = _s(p, "modele")
+    if street:
+        attrs["address"] = _address(number, street)
+    description = ""
+    if _s(p, "dispo") == "NON" and _s(p, "motif_ind"):
+        description = f"Hors service : {_s(p, 'motif_ind')}"
+    data = {"category": "fontaine", "title": f"{kind} – {street}" if street else kind,
+            "description": description, "attributes": attrs}
+    return data, _s(p, "gid") or f"row{row.number}"
+
+
+def _hours(p: Mapping[str, Any]) -> str:
+    out = []
+    for label, start, end in (("semaine", "Heure début en semaine", "Heure fin en semaine"),
+                              ("samedi", "Heure début le samedi", "Heure fin le samedi"),
+                              ("dimanche", "Heure début le dimanche", "Heure fin le dimanche")):
+        if _s(p, start) and _s(p, end):
+            out.append(f"{label} {_s(p, start)}–{_s(p, end)}")
+    return ", ".join(out)
+
+
+def _market(row: SourceRow) -> Mapped:
+    p = row.props
+    attrs = {k: v for k, v in {"products": _s(p, "Produit"), "days": _s(p, "Jours de tenue"),
+                               "opening_hours": _hours(p),
+                               "address": _s(p, "Localisation")}.items() if v}
+    title = _s(p, "Nom complet") or _s(p, "Nom court")
+    data = {"category": "marche", "title": title.capitalize() if title.isupper() else title,
+            "description": "", "attributes": attrs}
+    return data, _s(p, "Identifiant marché") or f"row{row.number}"
+
+
+def _greening(row: SourceRow) -> Mapped:
+    p = row.props
+    kind = _s(p, "type_veget").replace("?", "'")  # the export lost its apostrophes
+    address = _s(p, "adresse")
+    attrs = {k: v for k, v in {"greening_type": kind, "progress": _s(p, "avancement"),
+                               "address": address}.items() if v and v != "-"}
+    comment = _s(p, "commentair")
+    data = {"category": "vegetalisation",
+            "title": f"{kind} – {address}"[:120] if address else kind or "Végétalisation",
+            "description": "" if comment in ("", "-") else comment, "attributes": attrs}
+    return data, _s(p, "numero") or f"row{row.number}"
+
+
+class Seed(NamedTuple):
+    """One seed file, its source name and its mapper."""
+
+    file: str
+    source: str
+    mapper: Callable[[SourceRow], Mapped]
+
+
+SEEDS: tuple[Seed, ...] = (
+    Seed("jardins_partages_from_espaces_verts.geojson", "paris-jardins-partages", _garden),
+    Seed("fontaines-a-boire.json", "paris-fontaines", _fountain),
+    Seed("marches-decouverts.csv", "paris-marches", _market),
+    Seed("du-vert-pres-de-chez-moi.geojson", "paris-du-vert", _greening),
+)
+
+
+def load_seed(session: Session, *, directory: Path | None = None,
+              refused_dir: Path | None = None,
+              progress: Callable[[int], None] | None = None) -> list[ImportSummary]:
+    """Load the categories, then import and publish every seed file (idempotent).
+
+    The caller commits. Returns one summary per file; refused rows are written to
+    ``refused_dir`` (one JSON-lines file per source) when it is given.
+    """
+    where = directory or data_dir() / "paris"
+    load_categories(session, read_categories(data_dir() / "categories.json"))
+    session.flush()
+    summaries = []
+    for seed in SEEDS:
+        refused = refused_dir / f"{seed.source}.refused.jsonl" if refused_dir else None
+        summaries.append(run_import(where / seed.file, session=session, source=seed.source,
+                                    mapper=seed.mapper, publish=True, attribution=ATTRIBUTION,
+                                    buffer_m=0.0, refused_path=refused, progress=progress))
+    return summaries
