@@ -159,7 +159,7 @@
 
   vector.on("click", function (e) {
     var p = e.layer.properties || {};
-    if (pinMode) { placePin(e.latlng); return; }
+    if (pinMode) return;  // the container's click handler places the pin
     if (p.point_count) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 19)); return; }
     showDetail(p, e.latlng);
   });
@@ -407,11 +407,19 @@
     $("pin-where").textContent = S.pinPlaced + " (" + ll.lat.toFixed(5) + ", " + ll.lng.toFixed(5) + ")";
     $("err-location").textContent = "";
   }
-  map.on("click", function (e) { if (pinMode) placePin(e.latlng); });
+  // The vector tiles' canvases take pointer events and keep clicks that hit no feature
+  // from Leaflet's map "click", so pin placing listens on the container itself.
+  var downAt = null;
+  map.getContainer().addEventListener("pointerdown", function (e) { downAt = [e.clientX, e.clientY]; });
+  map.getContainer().addEventListener("click", function (e) {
+    if (!pinMode || e.target.closest(".leaflet-control")) return;
+    if (downAt && Math.abs(downAt[0] - e.clientX) + Math.abs(downAt[1] - e.clientY) > 6) return;  // a drag
+    placePin(map.mouseEventToLatLng(e));
+  });
   $("btn-pin").addEventListener("click", function () {
     show("pin-section");
     pinMode = true;
-    pform2.hidden = false; $("pin-done").hidden = true;
+    pform2.hidden = false; $("pin-here").hidden = false; $("pin-done").hidden = true;
     if (!pinLatLng) $("pin-where").textContent = S.pinClick;
     renderFields();
   });
@@ -510,7 +518,7 @@
         if (!res.ok) { say(S.pinError); showErrors(res.body.errors || [{ field: "location", message: res.body.detail || res.body.title }]); return; }
         var url = new URL(res.body.tracking_url, location.href);
         if (url.origin !== location.origin) return;  // only ever link to our own site
-        pform2.hidden = true; $("pin-done").hidden = false; pinMode = false;
+        pform2.hidden = true; $("pin-here").hidden = true; $("pin-done").hidden = false; pinMode = false;
         $("pin-thanks").textContent = S.pinThanks;
         $("pin-tracking").textContent = S.pinTrack;
         $("pin-tracking").setAttribute("href", url.pathname + url.search);
