@@ -3,7 +3,8 @@
 Each version of a feature is one entry, typed from its status and the previous one:
 ``created`` (first published, or back on the map), ``changed`` (published again with new
 values) or ``removed`` (hidden, unpublished or merged). Only public fields are listed —
-never who decided, the contributor, notes or client keys. Entries are ordered by
+never who decided, the contributor, notes or client keys — and the content of a feature
+that is off the map now is not served again, even in its older entries. Entries are ordered by
 ``(changed_at, feature_id, version)`` and paged with an opaque cursor.
 
 A transaction's ``now()`` is its start time, so a slow transaction can commit an entry
@@ -86,8 +87,9 @@ _QUERY = text("""
            v.category, v.title, v.description, v.starts_at, v.ends_at,
            ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat,
            p.status::text AS previous_status, e.action::text AS action, e.reason,
-           (e.after ->> 'merged_into') AS merged_into
+           (e.after ->> 'merged_into') AS merged_into, f.status::text AS current_status
     FROM feature_version v
+    JOIN feature f ON f.id = v.feature_id
     LEFT JOIN feature_version p ON p.feature_id = v.feature_id AND p.version = v.version - 1
     LEFT JOIN moderation_event e ON e.id = v.event_id
     WHERE (v.changed_at, v.feature_id, v.version) > (:at, :fid, :ver)
@@ -113,6 +115,10 @@ def _entry(row: Any) -> dict[str, Any]:
             entry["reason"] = code
         if row.merged_into:
             entry["merged_into"] = int(row.merged_into)
+        return entry
+    if row.current_status != "published":
+        # Taken down since: its old content is not served again, only that it existed.
+        entry["withdrawn"] = True
         return entry
     entry["feature"] = {
         "type": "Feature", "id": row.feature_id,

@@ -1,4 +1,5 @@
 """Login, logout, sessions and throttling, over HTTP against the real database."""
+# ruff: noqa: F811 (pytest fixtures are imported by name from tests/moderation_fixtures.py)
 
 import re
 
