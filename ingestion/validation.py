@@ -45,7 +45,7 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 # mail server accepts is only known by sending, which moderation may do later.
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
                     r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,63}$")
+                    r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
@@ -172,7 +172,7 @@ def check_email(value: Any, *, max_length: int = 254) -> tuple[str | None, Field
     if not isinstance(value, str):
         return None, FieldError("/email", "type", "email must be a string")
     email = value.strip()
-    if len(email) > max_length or not _EMAIL.match(email):
+    if len(email) > max_length or not _EMAIL.fullmatch(email):
         return None, FieldError("/email", "format", "email is not a valid address")
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}", None

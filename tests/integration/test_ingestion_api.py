@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from tests.ingestion_fixtures import api, categories_loaded, good_submission, ingest_app  # noqa: F401
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+from tests.ingestion_fixtures import good_submission
 
 
 def rows(engine, sql, **params):
@@ -137,8 +138,9 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(ingest_app, engine)
 
 
 def test_duplicates_and_spam_are_flagged_not_deleted(api, engine):
-    from geo.publish import FeatureDraft, publish_feature
     from sqlalchemy.orm import Session
+
+    from geo.publish import FeatureDraft, publish_feature
 
     with Session(engine) as s, s.begin():
         fid = publish_feature(s, FeatureDraft(category="jardin-partage",
@@ -213,3 +215,69 @@ def test_the_form_submits_with_csrf_and_the_charter(ingest_app, engine):
     assert row[1]["expected_guests"] == 40
     assert row[2].utcoffset().total_seconds() == 0 and row[2].hour == 16  # 18:30 Paris = 16:30Z
     assert b"csrf_token=" in bytes(row[3]) and row[4] == "form"
+
+
+HOSTILE = [
+    (b'{"lon": NaN, "lat": 48.8, "title": "x", "category": "jardin-partage"}', 400),
+    (b'{"lon": Infinity, "lat": 48.8}', 400),
+    (b'{"lon": 1e999, "lat": 48.8}', 400),
+    (b'{"lon": "2.35", "lat": "48.86", "title": "x", "category": "jardin-partage"}', 422),
+    (b"[" * 20_000 + b"]" * 20_000, 400),
+    (b"[" * 40_000 + b"]" * 40_000, 413),
+    (b'{"a":' * 40 + b"1" + b"}" * 40, 400),
+    (b'{"title": "\xff\xfe\x00"}', 400),
+    (b"\x00\x01\x02", 400),
+    (b"", 400),
+    (b"null", 422),
+    (b"[1, 2]", 422),
+    (json.dumps({"lon": 2.35, "lat": 48.86, "category": "jardin-partage",
+                 "title": "<script>alert(1)</script> =SUM(A1) \u202eevil"}).encode(), 201),
+    (json.dumps({"lon": 2.35, "lat": 48.86, "category": "disco-soupe", "title": "x",
+                 "starts_at": "9999-12-31T23:59:59Z", "ends_at": "2026-01-01T00:00:00Z"}
+                ).encode(), 422),
+    (json.dumps({"lon": 2.35, "lat": 48.86, "category": "disco-soupe", "title": "x",
+                 "starts_at": "2099-06-02T10:00:00+02:00",
+                 "ends_at": "2099-06-01T10:00:00+02:00"}).encode(), 422),
+]
+
+
+def test_hostile_corpus_gets_the_right_4xx_and_nothing_is_lost(api, engine):
+    stored = 0
+    for raw, expected in HOSTILE:
+        r = post(api, raw)
+        assert r.status_code == expected, (raw[:60], r.get_json())
+        if expected != 413:
+            stored += 1
+            if expected != 201:
+                assert r.headers["Content-Type"] == "application/problem+json"
+                assert r.get_json()["submission_id"]
+    assert rows(engine, "SELECT count(*) FROM submission")[0][0] == stored
+    (title,) = rows(engine, "SELECT title FROM submission WHERE status = 'pending'")[0]
+    assert title == "<script>alert(1)</script> =SUM(A1) evil"  # plain text, bidi removed
+    # Every stored body is byte-for-byte what was sent, NUL and invalid UTF-8 included.
+    raws = {bytes(r[0]) for r in rows(engine, "SELECT raw FROM submission")}
+    assert b'{"title": "\xff\xfe\x00"}' in raws and b"\x00\x01\x02" in raws
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+garbage = st.one_of(
+    st.binary(max_size=200),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                 lambda c: st.lists(c, max_size=3) | st.dictionaries(
+                     st.sampled_from(["lon", "lat", "title", "category", "starts_at",
+                                      "attributes", "email", "x"]), c, max_size=6),
+                 max_leaves=15).map(lambda v: json.dumps(v).encode()))
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(raw=garbage, ctype=st.sampled_from(["application/json", "text/plain", "", "application/x"
+                                                                              "-www-form-urlencoded"]))
+def test_fuzz_never_500_and_every_body_kept(api, engine, raw, ctype):
+    before = rows(engine, "SELECT count(*) FROM submission")[0][0]
+    r = api.post("/api/v1/submissions", data=raw, content_type=ctype or None)
+    assert r.status_code in (201, 400, 415, 422), r.get_data()[:200]
+    assert r.headers["Content-Type"] in ("application/json", "application/problem+json")
+    assert rows(engine, "SELECT count(*) FROM submission")[0][0] == before + 1

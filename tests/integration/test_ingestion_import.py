@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.ingestion_fixtures import DATA, categories_loaded  # noqa: F401
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+from tests.ingestion_fixtures import DATA
 
 SAMPLES = DATA / "ingestion"
 
