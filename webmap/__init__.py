@@ -36,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Blueprints: one line each.
     from .tiles_views import bp as tiles_bp  # vector and raster tiles under /tiles/
     app.register_blueprint(tiles_bp)
+    from moderation import init_app as init_moderation  # login, queue, flags, change feed
+    init_moderation(app)
     from ingestion.api import bp as ingestion_bp  # submissions, form, tracking, categories
     app.register_blueprint(ingestion_bp)
     from .views import init_app as init_map  # the map page, search, walk, languages

@@ -18,6 +18,7 @@ from .commands.db import db
 from .commands.ingest import categories, import_command
 from .commands.serve import demo, serve
 from .commands.tiles import tiles
+from .commands.users import users
 
 __all__ = ["main"]
 
@@ -35,5 +36,5 @@ def main(verbose: int, quiet: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (db, areas, serve, demo, categories, import_command, tiles):
+for command in (db, areas, serve, demo, users, categories, import_command, tiles):
     main.add_command(command)
