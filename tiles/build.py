@@ -183,6 +183,11 @@ def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
 
             build_density(points, directory)
             report.timings["density"] = round(time.perf_counter() - t0, 3)
+        if density and _base_stale(dbapi, directory / "base.mbtiles"):
+            from .raster import build_base
+
+            build_base(engine, directory)
+            report.timings["base"] = round(time.perf_counter() - t0, 3)
         with dbapi.transaction():
             dbapi.execute(_FORGET, dirty)
     report.points = len(points)

@@ -86,8 +86,12 @@ def _place(gx: np.ndarray, gy: np.ndarray, z: int, buffer: int
     src = np.arange(len(gx), dtype=np.int64)
     parts = [(src, tx, ty, lx, ly)]
     if buffer:
-        west, east = (lx < buffer) & (tx > 0), (lx >= EXTENT - buffer) & (tx < n_tiles - 1)
-        north, south = (ly < buffer) & (ty > 0), (ly >= EXTENT - buffer) & (ty < n_tiles - 1)
+        # A point on the west or north edge (local 0) gets no copy at exactly 4096 in the
+        # neighbour: readers that clip to the closed extent (GDAL) would count it twice.
+        west = (lx > 0) & (lx < buffer) & (tx > 0)
+        east = (lx >= EXTENT - buffer) & (tx < n_tiles - 1)
+        north = (ly > 0) & (ly < buffer) & (ty > 0)
+        south = (ly >= EXTENT - buffer) & (ty < n_tiles - 1)
         for dx, mx in ((-1, west), (0, None), (1, east)):
             for dy, my in ((-1, north), (0, None), (1, south)):
                 if dx == 0 and dy == 0:

@@ -30,7 +30,7 @@ DENSITY_ZOOM = 13  # grid of 256-px tiles at z13: ~12.6 m pixels in Paris
 DENSITY_MIN_ZOOM = 8
 SNAP_ZOOM = 10  # the grid spans whole z10 tiles
 BLUR_RADIUS = 3  # pixels, each of the three passes
-BASE_ZOOMS = range(9, 16)
+BASE_ZOOMS = range(9, 15)  # clients overzoom beyond z14
 PIXEL = 256
 
 
@@ -175,9 +175,22 @@ def _rings(geom: Any) -> Iterator[list[tuple[float, float]]]:
             yield list(hole.coords)
 
 
+def _parts(geom: Any) -> Iterator[list[tuple[float, float]]]:
+    """Coordinate lists of the lines or polygon rings of any geometry."""
+    if geom.is_empty:
+        return
+    if hasattr(geom, "geoms"):
+        for g in geom.geoms:
+            yield from _parts(g)
+    elif geom.geom_type == "Polygon":
+        yield from _rings(geom)
+    else:
+        yield list(geom.coords)
+
+
 def render_base_tile(shapes: list[tuple[str, Any]], z: int, x: int, y: int) -> bytes | None:
     """One 256-px PNG of the boundaries (EPSG:3857 shapes), or None if nothing shows."""
-    from shapely import box
+    from shapely import box, clip_by_rect
 
     size = 2 * ORIGIN_SHIFT / (1 << z)
     west, north = -ORIGIN_SHIFT + x * size, ORIGIN_SHIFT - y * size
@@ -185,9 +198,11 @@ def render_base_tile(shapes: list[tuple[str, Any]], z: int, x: int, y: int) -> b
     scale = PIXEL / size
     img = Image.new("RGBA", (PIXEL, PIXEL), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
+    pad = size * 0.02
     visible = [(k, g) for k, g in shapes if g.intersects(bbox)]
     drawn = bool(visible)
-    # City fill first, then quartiers, arrondissements and the city outline on top.
+    # City fill first, then quartiers, arrondissements and the city outline on top; each
+    # outline is clipped to the tile (plus a margin) before Pillow draws it.
     for kind, what in (("city", "fill"), ("quartier", "line"), ("arrondissement", "line"),
                        ("city", "line")):
         fill, outline, width = _STYLE[kind]
@@ -195,12 +210,16 @@ def render_base_tile(shapes: list[tuple[str, Any]], z: int, x: int, y: int) -> b
         for k, geom in visible:
             if k != kind:
                 continue
-            for ring in _rings(geom):
-                pts = [((gx - west) * scale, (north - gy) * scale) for gx, gy in ring]
-                if what == "fill" and fill is not None:
+            part = clip_by_rect(geom if what == "fill" else geom.boundary,
+                                west - pad, north - size - pad, west + size + pad, north + pad)
+            for coords in _parts(part):
+                pts = [((gx - west) * scale, (north - gy) * scale) for gx, gy in coords]
+                if len(pts) < 2:
+                    continue
+                if what == "fill" and fill is not None and len(pts) > 2:
                     draw.polygon(pts, fill=fill)
                 elif what == "line":
-                    draw.line(pts, fill=outline, width=w, joint="curve")
+                    draw.line(pts, fill=outline, width=w)
     if not drawn:
         return None
     buf = io.BytesIO()
