@@ -26,7 +26,9 @@ import numpy as np
 
 from .points import EXTENT_BITS, PointSet
 
-__all__ = ["ClusterLevel", "cluster_levels", "drop_minzoom", "runs"]
+NEVER = 255  # minimum zoom of a point no zoom shows
+
+__all__ = ["NEVER", "ClusterLevel", "cluster_levels", "drop_minzoom", "runs"]
 
 
 def runs(keys: np.ndarray) -> np.ndarray:
@@ -52,6 +54,9 @@ def drop_minzoom(points: PointSet, *, rate: float = 2.5, cap: int = 20_000,
                  ) -> tuple[np.ndarray, dict[int, float]]:
     """Minimum zoom of every point (uint8) and the extra thinning factor used per zoom.
 
+    Points thinned out even at the deepest zoom (only when a tile there would be over
+    ``cap``) get :data:`NEVER`.
+
     Parameters
     ----------
     rate
@@ -64,7 +69,7 @@ def drop_minzoom(points: PointSet, *, rate: float = 2.5, cap: int = 20_000,
     """
     n = len(points)
     mz = points.max_zoom
-    minzoom = np.full(n, mz, dtype=np.uint8)
+    minzoom = np.full(n, NEVER, dtype=np.uint8)
     used: dict[int, float] = dict(factors or {})
     cand = np.arange(n, dtype=np.int64)
     for z in range(mz, -1, -1):
