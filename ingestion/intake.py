@@ -13,23 +13,22 @@ import hashlib
 import hmac
 import json
 import math
+import random
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, LargeBinary, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from geo.areas import locate
+from geo.areas import SLIVER_TOLERANCE_DEG
 from geo.models import Submission, SubmissionStatus
 
 from .categories import CategorySpec
-from .duplicates import find_duplicate
 from .errors import IdempotencyMismatch, MalformedBody, RateLimited, UnsupportedMediaType
-from .ratelimit import Limit, RateCheck, hit
+from .ratelimit import Limit, RateCheck, purge
 from .spam import DEFAULT_RULES, SpamContext, score
 from .types import FieldError, Record
 from .validation import ServiceArea, ValidationConfig, validate_submission
@@ -142,35 +141,86 @@ def parse_strict_json(raw: bytes, content_type: str | None, *, max_depth: int = 
     return data
 
 
-def receive(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
+_RECEIVE = text("""
+    WITH rl AS (
+      INSERT INTO rate_counter (client_key, bucket, window_start)
+      SELECT CAST(:key AS text), 'submit',
+             to_timestamp(floor(extract(epoch FROM clock_timestamp()) / :seconds) * :seconds)
+      WHERE CAST(:key AS text) IS NOT NULL AND :seconds > 0
+      ON CONFLICT (client_key, bucket, window_start) DO UPDATE SET hits = rate_counter.hits + 1
+      RETURNING hits, ceil(extract(epoch FROM window_start + make_interval(secs => :seconds)
+                                              - clock_timestamp()))::int AS retry_after
+    ), ins AS (
+      INSERT INTO submission (source, raw, content_type, client_key, idempotency_key, status)
+      SELECT :source, :raw, :ctype, :key, :idem, 'received'
+      WHERE coalesce((SELECT hits FROM rl), 0) <= :max_hits
+      ON CONFLICT (source, idempotency_key) DO NOTHING
+      RETURNING id
+    )
+    SELECT (SELECT id FROM ins), (SELECT hits FROM rl), (SELECT retry_after FROM rl)
+""").bindparams(bindparam("raw", type_=LargeBinary))
+
+_INVALID = text("""
+    UPDATE submission SET status = 'invalid', errors = CAST(:errors AS jsonb) WHERE id = :id
+""")
+
+# Placing and duplicate search in the same statement as the update: one round trip.
+# ST_Intersects uses the GiST index; the few-m² slivers between boundaries fall back to
+# the nearest area within geo.areas' tolerance.
+_QUEUE = text("""
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt)
+    UPDATE submission SET
+      status = 'pending', errors = NULL, category = :category, title = :title,
+      description = :description, starts_at = :starts_at, ends_at = :ends_at, email = :email,
+      attributes = CAST(:attributes AS jsonb), geom = p.pt,
+      arrondissement_id = coalesce(
+        (SELECT a.id FROM area a WHERE a.kind = 'arrondissement' AND ST_Intersects(a.geom, p.pt)
+         ORDER BY a.code LIMIT 1),
+        (SELECT a.id FROM area a WHERE a.kind = 'arrondissement'
+           AND ST_DWithin(a.geom, p.pt, :tol) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
+      quartier_id = coalesce(
+        (SELECT a.id FROM area a WHERE a.kind = 'quartier' AND ST_Intersects(a.geom, p.pt)
+         ORDER BY a.code LIMIT 1),
+        (SELECT a.id FROM area a WHERE a.kind = 'quartier'
+           AND ST_DWithin(a.geom, p.pt, :tol) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
+      possible_duplicate_of = (
+        SELECT f.id FROM feature f
+        WHERE f.status = 'published' AND f.category = :category
+          AND ST_DWithin(f.geom, p.pt, :deg)
+          AND ST_DWithin(f.geom::geography, p.pt::geography, :metres)
+          AND similarity(f.title, :title) >= :threshold
+        ORDER BY similarity(f.title, :title) DESC, f.id LIMIT 1),
+      spam_score = :spam_score, spam_reasons = CAST(:spam_reasons AS jsonb),
+      tracking_token_hash = :token_hash
+    FROM p
+    WHERE submission.id = :id
+""").bindparams(bindparam("token_hash", type_=LargeBinary))
+
+
+def receive(conn: Connection, raw: bytes, *, source: str, content_type: str | None,
             client_key: str | None, idempotency_key: str | None = None,
             limit: Limit | None = None) -> tuple[int | None, RateCheck | None]:
-    """Count the request against ``limit``, then commit the body exactly as received.
+    """Count the request against ``limit`` and commit the body exactly as received.
 
-    One transaction does both, so a submission costs a single commit here. Returns the
-    new id and the rate check; the id is ``None`` when the client is over its limit
-    (nothing stored but the count) or when ``idempotency_key`` was already used by
-    ``source`` (the caller then replays the first answer).
+    One statement and one commit do both. Returns the new id and the rate check; the
+    id is ``None`` when the client is over its limit (nothing stored but the count) or
+    when ``idempotency_key`` was already used by ``source`` (the caller then replays
+    the first answer).
     """
-    with Session(engine) as session:
-        check = None
-        if limit is not None and client_key:
-            check = hit(session, client_key, limit)
-            if not check.allowed:
-                session.commit()
-                return None, check
-        sub = Submission(source=source, raw=raw, content_type=content_type,
-                         client_key=client_key, idempotency_key=idempotency_key,
-                         status=SubmissionStatus.received)
-        session.add(sub)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if idempotency_key is None:
-                raise
-            return None, check
-        return sub.id, check
+    counted = limit is not None and client_key is not None
+    sid, hits, retry = conn.execute(_RECEIVE, {
+        "key": client_key if counted else None, "seconds": limit.seconds if limit else 0,
+        "max_hits": limit.count if counted and limit else 1 << 30, "source": source,
+        "raw": raw, "ctype": content_type, "idem": idempotency_key}).one()
+    if counted and limit is not None and random.random() < 0.001:  # noqa: S311 - housekeeping
+        purge(conn, limit)
+    conn.commit()
+    check = None
+    if counted and limit is not None and hits is not None:
+        check = RateCheck(hits=hits, allowed=hits <= limit.count, retry_after=max(1, retry))
+    if sid is None and check is None and idempotency_key is None:
+        raise RuntimeError("the submission was not stored")  # cannot happen: no conflict
+    return sid, check
 
 
 def _tracking_token(secret: str | bytes | None, idempotency_key: str | None) -> str:
@@ -183,37 +233,32 @@ def _tracking_token(secret: str | bytes | None, idempotency_key: str | None) -> 
     return secrets.token_urlsafe(24)
 
 
-def mark_invalid(engine: Engine, submission_id: int, errors: list[FieldError]) -> Outcome:
+def mark_invalid(conn: Connection, submission_id: int, errors: list[FieldError]) -> Outcome:
     """Keep a refused submission with its reasons (it is never deleted)."""
     errs = [e.as_json() for e in errors]
-    with Session(engine) as session, session.begin():
-        sub = session.get(Submission, submission_id)
-        assert sub is not None
-        sub.status = SubmissionStatus.invalid
-        sub.errors = errs
+    conn.execute(_INVALID, {"id": submission_id, "errors": json.dumps(errs, ensure_ascii=False)})
+    conn.commit()
     return Outcome(submission_id, SubmissionStatus.invalid.value, errs)
 
 
-def _queue(session: Session, sub: Submission, record: Record, *, settings: IntakeSettings,
+def _queue(conn: Connection, submission_id: int, record: Record, *, settings: IntakeSettings,
            recent_from_client: int, token: str | None) -> None:
-    where = locate(session, record.lon, record.lat)
-    sub.category, sub.title, sub.description = record.category, record.title, record.description
-    sub.starts_at, sub.ends_at, sub.email = record.starts_at, record.ends_at, record.email
-    sub.attributes = dict(record.attributes)
-    sub.geom = func.ST_SetSRID(func.ST_MakePoint(record.lon, record.lat), 4326)
-    sub.arrondissement_id = where.arrondissement.id if where.arrondissement else None
-    sub.quartier_id = where.quartier.id if where.quartier else None
-    sub.possible_duplicate_of = find_duplicate(
-        session, category=record.category, lon=record.lon, lat=record.lat, title=record.title,
-        distance_m=settings.duplicate_distance_m, threshold=settings.duplicate_similarity)
-    sub.spam_score, sub.spam_reasons = score(SpamContext(record, recent_from_client),
-                                             settings.spam_rules)
-    sub.tracking_token_hash = hash_token(token) if token else None
-    sub.status = SubmissionStatus.pending
-    sub.errors = None
+    spam, reasons = score(SpamContext(record, recent_from_client), settings.spam_rules)
+    metres = settings.duplicate_distance_m
+    conn.execute(_QUEUE, {
+        "id": submission_id, "lon": record.lon, "lat": record.lat, "category": record.category,
+        "title": record.title, "description": record.description,
+        "starts_at": record.starts_at, "ends_at": record.ends_at, "email": record.email,
+        "attributes": json.dumps(dict(record.attributes), ensure_ascii=False),
+        "tol": SLIVER_TOLERANCE_DEG, "metres": metres,
+        "deg": metres / (111_320.0 * max(math.cos(math.radians(record.lat)), 0.01)) * 1.01,
+        "threshold": settings.duplicate_similarity, "spam_score": spam,
+        "spam_reasons": json.dumps(reasons, ensure_ascii=False),
+        "token_hash": hash_token(token) if token else None})
+    conn.commit()
 
 
-def process(engine: Engine, submission_id: int, data: Any, *,
+def process(conn: Connection, submission_id: int, data: Any, *,
             categories: Mapping[str, CategorySpec], area: ServiceArea | None,
             settings: IntakeSettings, now: datetime | None = None,
             recent_from_client: int = 0, secret: str | bytes | None = None,
@@ -223,13 +268,10 @@ def process(engine: Engine, submission_id: int, data: Any, *,
     result = validate_submission(data, categories=categories, area=area, now=now,
                                  config=settings.validation)
     if isinstance(result, list):
-        return mark_invalid(engine, submission_id, result)
+        return mark_invalid(conn, submission_id, result)
     token = _tracking_token(secret, idempotency_key)
-    with Session(engine) as session, session.begin():
-        sub = session.get(Submission, submission_id)
-        assert sub is not None
-        _queue(session, sub, result, settings=settings,
-               recent_from_client=recent_from_client, token=token)
+    _queue(conn, submission_id, result, settings=settings,
+           recent_from_client=recent_from_client, token=token)
     return Outcome(submission_id, SubmissionStatus.pending.value, [], token)
 
 
@@ -265,7 +307,20 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
     IdempotencyMismatch
         The key was used before with another body.
     """
-    sid, check = receive(engine, raw, source=source, content_type=content_type,
+    with engine.connect() as conn:
+        return _submit(conn, engine, raw, source=source, content_type=content_type,
+                       client_key=client_key, categories=categories, area=area,
+                       settings=settings, idempotency_key=idempotency_key, secret=secret,
+                       limit=limit, data=data, parsed=parsed)
+
+
+def _submit(conn: Connection, engine: Engine, raw: bytes, *, source: str,
+            content_type: str | None, client_key: str | None,
+            categories: Mapping[str, CategorySpec], area: ServiceArea | None,
+            settings: IntakeSettings, idempotency_key: str | None,
+            secret: str | bytes | None, limit: Limit | None, data: Any,
+            parsed: bool) -> Outcome:
+    sid, check = receive(conn, raw, source=source, content_type=content_type,
                          client_key=client_key, idempotency_key=idempotency_key, limit=limit)
     if check is not None and not check.allowed:
         assert limit is not None
@@ -282,9 +337,9 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
         try:
             data = parse_strict_json(raw, content_type, max_depth=settings.max_depth)
         except (UnsupportedMediaType, MalformedBody) as exc:
-            mark_invalid(engine, sid, [FieldError("", type(exc).__name__, exc.detail)])
+            mark_invalid(conn, sid, [FieldError("", type(exc).__name__, exc.detail)])
             exc.submission_id = sid
             raise
-    return process(engine, sid, data, categories=categories, area=area, settings=settings,
+    return process(conn, sid, data, categories=categories, area=area, settings=settings,
                    recent_from_client=check.hits if check else 0, secret=secret,
                    idempotency_key=idempotency_key)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 from typing import NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-__all__ = ["Limit", "RateCheck", "hit", "parse_limit"]
+__all__ = ["Limit", "RateCheck", "hit", "parse_limit", "purge"]
 
 
 class Limit(NamedTuple):
@@ -69,3 +69,8 @@ def hit(session: Session, client_key: str, limit: Limit, *, bucket: str = "submi
     if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
         session.execute(_PURGE, {"s": 2 * limit.seconds})
     return RateCheck(hits=hits, allowed=hits <= limit.count, retry_after=max(1, int(left)))
+
+
+def purge(conn: Connection, limit: Limit) -> None:
+    """Delete the counters of windows long past (called now and then, not per request)."""
+    conn.execute(_PURGE, {"s": 2 * limit.seconds})

@@ -1,0 +1,96 @@
+"""Bulk import benchmark: N synthetic points in Paris through ``run_import`` (full
+validation, every row stored as a submission with its raw bytes) beside a plain
+``COPY`` + ``ST_MakePoint`` + GiST + ANALYZE of the same CSV, in the same run.
+
+    .venv/bin/python bench/ingest_import.py [--rows 1000000]
+
+Prints one JSON line per step and the ratio (plain time / our time: >= 1.0 means we
+are as fast as the plain load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from bench.ingest_common import cluster, paris_points
+from ingestion.importer import run_import
+
+
+def write_csv(path: Path, lons, lats) -> None:
+    with path.open("w") as fh:
+        fh.write("id,title,lon,lat\n")
+        for i, (x, y) in enumerate(zip(lons.tolist(), lats.tolist(), strict=True)):
+            fh.write(f"p{i},Point {i},{x:.7f},{y:.7f}\n")
+
+
+def plain_load(url: str, path: Path) -> float:
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg", "postgresql")
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("CREATE UNLOGGED TABLE plain_stage (id text, title text, lon float8, "
+                     "lat float8)")
+        with conn.cursor() as cur, cur.copy(
+                "COPY plain_stage FROM STDIN (FORMAT csv, HEADER true)") as copy, \
+                path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        conn.execute("CREATE TABLE plain (id text, title text, geom geometry(Point, 4326))")
+        conn.execute("INSERT INTO plain SELECT id, title, "
+                     "ST_SetSRID(ST_MakePoint(lon, lat), 4326) FROM plain_stage")
+        conn.execute("CREATE INDEX ON plain USING gist (geom)")
+        conn.execute("ANALYZE plain")
+        conn.commit()
+    return time.perf_counter() - t0
+
+
+def ours(url: str, path: Path) -> tuple[float, dict]:
+    engine = create_engine(url)
+    t0 = time.perf_counter()
+    with Session(engine) as s, s.begin():
+        summary = run_import(path, session=s, source="bench", category="service-municipal")
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE submission"))
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    return elapsed, summary.as_dict()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    with cluster(durable=True) as (url, root):
+        lons, lats = paris_points(args.rows, url=url)
+        path = root / "points.csv"
+        write_csv(path, lons, lats)
+        plain = plain_load(url, path)
+        print(json.dumps({"step": "plain COPY+ST_MakePoint+GiST+ANALYZE", "rows": args.rows,
+                          "seconds": round(plain, 2), "rows_per_s": round(args.rows / plain)}),
+              flush=True)
+        elapsed, summary = ours(url, path)
+        print(json.dumps({"step": "carte import (validate + store every row)",
+                          "rows": args.rows, "seconds": round(elapsed, 2),
+                          "rows_per_s": round(args.rows / elapsed),
+                          "accepted": summary["accepted"], "refused": summary["refused"]}),
+              flush=True)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM submission")).scalar_one()
+        engine.dispose()
+        print(json.dumps({"ratio_plain_over_ours": round(plain / elapsed, 3),
+                          "stored_rows": stored, "lost": args.rows - stored}))
+
+
+if __name__ == "__main__":
+    main()
