@@ -57,6 +57,7 @@ class Recorder:
         self.urls: list[str] = []
         self.dialogs: list[str] = []
         self.console_errors: list[str] = []
+        self.page_errors: list[str] = []  # uncaught exceptions of the page's scripts
 
     def foreign(self, origin: str) -> list[str]:
         """Requests that went anywhere but ``origin`` (data: and blob: stay local)."""
@@ -82,6 +83,7 @@ def page_factory(browser, live_server):
         rec = Recorder()
         page.on("request", lambda r: rec.urls.append(r.url))
         page.on("console", lambda m: m.type == "error" and rec.console_errors.append(m.text))
+        page.on("pageerror", lambda e: rec.page_errors.append(str(e)))
 
         def on_dialog(dialog):
             rec.dialogs.append(dialog.message)
@@ -112,3 +114,32 @@ def axe_violations(page, *, exclude: tuple[str, ...] = ("#map_carte",)) -> list[
             return r.violations.map(v => ({id: v.id, impact: v.impact,
                 nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
         }""", list(exclude))
+
+
+@pytest.fixture(scope="session")
+def base_tiles(engine, tmp_path_factory) -> Path:
+    """The offline base layer, rendered once per session (it takes ~10 s)."""
+    from tiles.raster import build_base
+
+    directory = tmp_path_factory.mktemp("base-tiles")
+    build_base(engine, directory)
+    return directory / "base.mbtiles"
+
+
+def build_tiles(engine, var_dir: Path, base: Path) -> None:
+    """Build the feature tiles as ``carte tiles build`` does, reusing the base layer."""
+    from tiles.build import build_full
+    from tiles.options import TileOptions
+
+    (var_dir / "tiles").mkdir(exist_ok=True)
+    shutil.copy2(base, var_dir / "tiles" / "base.mbtiles")
+    build_full(engine, var_dir, TileOptions(processes=1), density=True)
+
+
+def click_lonlat(page, lon: float, lat: float) -> None:
+    """Click the map where (lon, lat) is drawn."""
+    point = page.evaluate(
+        "([lat, lon]) => { const p = map_carte.latLngToContainerPoint([lat, lon]);"
+        " const r = map_carte.getContainer().getBoundingClientRect();"
+        " return [r.left + p.x, r.top + p.y]; }", [lat, lon])
+    page.mouse.click(point[0], point[1])

@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import NASTY_TITLE, seed_map_features
+from tiles.raster import BASE_ZOOMS
 
 HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
 
@@ -22,9 +23,12 @@ def list_titles(page) -> list[str]:
     return page.locator("#list li button").all_inner_texts()
 
 
-def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_server, ids):
+def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_server, ids,
+                                                        clean_db, var_dir, base_tiles):
+    build_tiles(clean_db, var_dir, base_tiles)
     page, rec = page_factory()
-    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    with page.expect_response(lambda r: r.url.endswith(".mvt") and r.status == 200):
+        page.goto(live_server + "/" + HOTEL_DE_VILLE)
     expect(page.locator("#list li")).to_have_count(4)  # the far garden is out of view
     expect(page.locator(".leaflet-control-scale")).to_be_visible()
     expect(page.locator(".leaflet-control-layers")).to_be_visible()
@@ -32,6 +36,21 @@ def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_serve
     assert any("/static/vendor/leaflet/leaflet.js" in u for u in rec.urls)
     assert any(re.search(r"/map/carte\.fr\.[0-9a-f]+\.js$", u) for u in rec.urls)
     assert any("/tiles/features/" in u and u.endswith(".mvt") for u in rec.urls)
+    # A permalink loads its own view's tiles, not the default view's first; at z16 the
+    # base layer is its deepest rendered zoom, scaled.
+    base_z = {int(m) for m in re.findall(r"/tiles/base/(\d+)/", " ".join(rec.urls))}
+    assert base_z == {BASE_ZOOMS[-1]}
+    feature_z = {int(m) for m in re.findall(r"/tiles/features/(\d+)/", " ".join(rec.urls))}
+    assert feature_z == {16}
+    # The vector tiles are drawn and clickable: the garden's dot opens its panel.
+    page.wait_for_timeout(300)
+    click_lonlat(page, 2.3509, 48.8590)
+    expect(page.locator("#detail-title")).to_have_text("Jardin Saint-Merri")
+    expect(page.locator("#detail-description")).to_have_text("about merri")
+    page.mouse.move(10, 400)  # hovering features and leaving them must not throw either
+    assert rec.console_errors == []  # no 404 tile
+    assert rec.page_errors == []
+    page.get_by_role("button", name="Retour à la liste").click()
     assert axe_violations(page) == []
     screenshot(page, "map-desktop")
 
@@ -47,7 +66,7 @@ def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_se
     page.locator("#search").fill("onerror")
     expect(page.locator("#search-results [role=option]").first).to_contain_text(NASTY_TITLE)
     assert page.locator("img[src=x]").count() == 0
-    assert rec.dialogs == []
+    assert rec.dialogs == [] and rec.page_errors == []
     screenshot(page, "detail-hostile-title")
 
 

@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from moderation.accounts import create_user
-from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import seed_map_features
+from tiles.build import build_incremental
+from tiles.options import TileOptions
 
 PHONE = {"width": 375, "height": 740}
 HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
@@ -81,7 +83,8 @@ def test_pin_form_is_accessible_on_a_phone(page_factory, live_server, ids):
 
 
 def test_a_moderator_approves_the_pin_in_the_browser_and_it_is_on_the_map(
-        page_factory, live_server, ids, clean_db):
+        page_factory, live_server, ids, clean_db, var_dir, base_tiles):
+    build_tiles(clean_db, var_dir, base_tiles)
     resident, _ = page_factory(**PHONE)
     resident.goto(live_server + "/" + HOTEL_DE_VILLE)
     drop_pin(resident)
@@ -98,14 +101,22 @@ def test_a_moderator_approves_the_pin_in_the_browser_and_it_is_on_the_map(
     with clean_db.connect() as conn:
         feature_id = conn.execute(text(
             "SELECT feature_id FROM submission WHERE id = :i"), {"i": sub_id}).scalar_one()
+        lon, lat = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM feature WHERE id = :i"), {"i": feature_id}).one()
     assert feature_id is not None
+    # What `carte tiles watch` does after every decision: rebuild the dirty tiles.
+    build_incremental(clean_db, var_dir, TileOptions(processes=1))
 
     viewer, rec = page_factory()
-    viewer.goto(live_server + "/" + HOTEL_DE_VILLE)
+    viewer.goto(live_server + f"/#map=16/{lat:.5f}/{lon:.5f}")
+    viewer.wait_for_timeout(500)
+    click_lonlat(viewer, lon, lat)  # the new dot, drawn from the rebuilt vector tile
+    expect(viewer.locator("#detail-title")).to_have_text(TITLE)
+    viewer.get_by_role("button", name="Retour à la liste").click()
     item = viewer.locator("#list li button", has_text="Incroyables Comestibles")
     expect(item).to_have_count(1)
     item.click()
     expect(viewer.locator("#detail-title")).to_have_text(TITLE)
     expect(viewer.locator("#detail-attributes")).to_contain_text("tous les jours")
     screenshot(viewer, "approved-pin-on-map")
-    assert rec.dialogs == []
+    assert rec.dialogs == [] and rec.page_errors == []

@@ -26,8 +26,12 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import folium
-from branca.element import CssLink, Element, JavascriptLink
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.plugins import VectorGridProtobuf
+from jinja2 import Template
+
+from tiles.options import TileOptions
+from tiles.raster import BASE_ZOOMS, DENSITY_MIN_ZOOM, DENSITY_ZOOM
 
 __all__ = [
     "MAP_NAME",
@@ -43,7 +47,6 @@ __all__ = [
 PARIS_CENTRE = (48.8566, 2.3522)
 MAP_NAME = "map_carte"  # the global variable (and element id) folium gives our map
 VECTOR_LAYER_NAME = "vector_grid_protobuf_features"
-FEATURES_MAX_NATIVE_ZOOM = 14  # the tile builder's deepest zoom; Leaflet overzooms beyond
 
 VENDORED = {
     "leaflet": "vendor/leaflet/leaflet.js",
@@ -81,6 +84,21 @@ def folium_text(text: str) -> str:
     """
     escaped = html.escape(text, quote=True)
     return escaped.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+class _ViewFromPermalink(MacroElement):
+    """Set the view from the URL's ``#map=z/lat/lon`` before any layer asks for tiles.
+
+    Rendered right after the map is created, so a permalink does not first load the
+    tiles of the default view. Constant code: nothing from the URL becomes script.
+    """
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        (function (m) {
+            var v = /map=(\\d+)\\/(-?[\\d.]+)\\/(-?[\\d.]+)/.exec(location.hash);
+            if (v) { m.setView([+v[2], +v[3]], +v[1], {animate: false}); }
+        })({{ this._parent.get_name() }});
+    {% endmacro %}""")
 
 
 def _js_string(text: str) -> str:
@@ -140,9 +158,12 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
     m._id = "carte"
     m.default_js = list(folium.Map.default_js)
     m.default_css = list(folium.Map.default_css)
+    _ViewFromPermalink().add_to(m)
     attribution = folium_text(labels["attribution"])
+    # Native zooms are the tile builder's: Leaflet scales the deepest tiles beyond them.
     base = folium.TileLayer(tiles=root + "/tiles/base/{z}/{x}/{y}.png", attr=attribution,
-                            name=folium_text(labels["base"]), max_zoom=19, overlay=False)
+                            name=folium_text(labels["base"]), max_zoom=19, overlay=False,
+                            min_native_zoom=BASE_ZOOMS.start, max_native_zoom=BASE_ZOOMS[-1])
     base._id = "base"
     base.add_to(m)
     if basemap_url:
@@ -154,12 +175,13 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
         external.add_to(m)
     density = folium.TileLayer(tiles=root + "/tiles/density/{z}/{x}/{y}.png", attr=attribution,
                                name=folium_text(labels["density"]), overlay=True, show=False,
-                               opacity=0.7, max_zoom=19)
+                               opacity=0.7, max_zoom=19, min_zoom=DENSITY_MIN_ZOOM,
+                               max_native_zoom=DENSITY_ZOOM)
     density._id = "density"
     density.add_to(m)
     vector = VectorGridProtobuf(root + "/tiles/features/{z}/{x}/{y}.mvt",
                                 name=folium_text(labels["features"]),
-                                options=_VECTOR_OPTIONS % (FEATURES_MAX_NATIVE_ZOOM,
+                                options=_VECTOR_OPTIONS % (TileOptions.from_env().max_zoom,
                                                            _js_string(labels["attribution"])))
     vector._id = "features"
     vector.default_js = list(VectorGridProtobuf.default_js)

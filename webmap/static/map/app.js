@@ -7,6 +7,22 @@
 (function () {
   "use strict";
 
+  // Leaflet.VectorGrid 1.3.0 (its last release) predates Leaflet 1.8: its canvas tiles
+  // call L.DomEvent.fakeStop (removed), and Leaflet's DOM event path asks its point
+  // symbols for a LatLng they do not have. Both throw on every click and hover over a
+  // feature, so events are fired on the feature directly, with the pointer's LatLng.
+  if (!L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+  if (L.Canvas.Tile) {
+    L.Canvas.Tile.prototype._fireEvent = function (layers, e, type) {
+      var m = this._map;
+      [].concat(layers).forEach(function (layer) {
+        if (layer && layer.fire) layer.fire(type || e.type, { latlng: m.mouseEventToLatLng(e), originalEvent: e }, true);
+      });
+    };
+  }
+
   var DATA = JSON.parse(document.getElementById("carte-data").textContent);
   var S = DATA.strings;
   var map = window[DATA.map];
@@ -159,9 +175,11 @@
 
   vector.on("click", function (e) {
     var p = e.layer.properties || {};
+    // VectorGrid's points have no LatLng of their own: take the click's.
+    var ll = map.mouseEventToLatLng(e.originalEvent);
     if (pinMode) return;  // the container's click handler places the pin
-    if (p.point_count) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 19)); return; }
-    showDetail(p, e.latlng);
+    if (p.point_count) { map.setView(ll, Math.min(map.getZoom() + 2, 19)); return; }
+    showDetail(p, ll);
   });
 
   // ---------- list kept in step with the map ----------
