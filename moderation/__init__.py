@@ -9,14 +9,35 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["init_app"]
+__all__ = ["SETTINGS", "init_app"]
+
+
+SETTINGS = {
+    # Flask config key: (environment variable, type, default)
+    "MODERATION_FLAG_THRESHOLD": ("CARTE_MODERATION_FLAG_THRESHOLD", int, 3),
+    "MODERATION_FLAGS_PER_HOUR": ("CARTE_MODERATION_FLAGS_PER_HOUR", int, 30),
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": ("CARTE_LOGIN_MAX_FAILURES_PER_ACCOUNT", int, 5),
+    "LOGIN_MAX_FAILURES_PER_CLIENT": ("CARTE_LOGIN_MAX_FAILURES_PER_CLIENT", int, 20),
+    "CHANGES_SETTLE_SECONDS": ("CARTE_CHANGES_SETTLE_SECONDS", float, 2.0),
+}
 
 
 def init_app(app: Any) -> None:
-    """Register the moderation blueprints on a Flask ``app``."""
+    """Register the moderation blueprints on a Flask ``app``.
+
+    Settings not given in the app's config are read from their ``CARTE_*`` variable
+    (see :data:`SETTINGS`), when the app is built, never at import time.
+    """
+    import os
+
     from . import api, auth, views
 
-    app.config.setdefault("MODERATION_FLAG_THRESHOLD", 3)
-    app.config.setdefault("CHANGES_SETTLE_SECONDS", 2.0)
+    for key, (env, kind, default) in SETTINGS.items():
+        if key not in app.config:
+            raw = os.environ.get(env)
+            try:
+                app.config[key] = kind(raw) if raw else default
+            except ValueError as exc:
+                raise ValueError(f"{env}={raw!r} is not a valid {kind.__name__}") from exc
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)

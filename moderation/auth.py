@@ -23,13 +23,15 @@ THROTTLED = ("Trop d'essais infructueux : réessayez dans quelques minutes. / "
 
 
 def _form(status: int, *, message: str | None = None, email: str = "",
-          next_url: str = "/moderation/") -> tuple[str, int]:
-    return render_template("moderation/login.html", message=message, email=email,
-                           next_url=next_url), status
+          next_url: str = "/moderation/") -> Response:
+    response = Response(render_template("moderation/login.html", message=message, email=email,
+                                        next_url=next_url), status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/login")
-def login_form() -> tuple[str, int] | Response:
+def login_form() -> Response:
     """The login form (already logged in: straight to the queue)."""
     next_url = safe_next(request.args.get("next"))
     if current_user() is not None:
@@ -38,7 +40,7 @@ def login_form() -> tuple[str, int] | Response:
 
 
 @bp.post("/login")
-def login() -> tuple[str, int] | Response:
+def login() -> Response:
     """Check the password; on success start a new session and go on."""
     from sqlalchemy.orm import Session
 
@@ -59,8 +61,7 @@ def login() -> tuple[str, int] | Response:
             refused = exc
     if isinstance(refused, LoginThrottled):
         log.warning("login throttled")
-        body, status = _form(429, message=THROTTLED, email=email, next_url=next_url)
-        response = Response(body, status=status)
+        response = _form(429, message=THROTTLED, email=email, next_url=next_url)
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
     if refused is not None:

@@ -42,6 +42,13 @@ MODERATOR = UserRole.moderator
 MAX_ID = 2**63 - 1
 
 
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Moderation pages hold unpublished content: never kept by browsers or proxies.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 @bp.errorhandler(Conflict)
 def _conflict(exc: Conflict) -> tuple[str, int]:
     back = (f"/moderation/submissions/{exc.item_id}" if exc.kind == "submission"
@@ -129,7 +136,7 @@ def queue_page() -> str:
 @bp.post("/bulk")
 @require_role(MODERATOR)
 def bulk() -> Response:
-    """Approve or refuse the ticked submissions, each in its own transaction."""
+    """Approve or refuse the ticked submissions; conflicts are reported, not fatal."""
     action = request.form.get("action")
     if action not in ("approve", "refuse"):
         raise InvalidInput({"action": "approve ou refuse / approve or refuse"})
@@ -146,17 +153,20 @@ def bulk() -> Response:
     if action == "refuse" and reason not in REASONS:
         raise InvalidInput({"reason": "choisissez une raison de la charte / pick a reason"})
     done, conflicts = [], []
-    for sid, version in pairs:
-        try:
-            with _write() as s, s.begin():
-                if action == "approve":
-                    actions.approve(s, sid, version, actor_id=g.user.id)
-                else:
-                    actions.refuse(s, sid, version, actor_id=g.user.id, reason=reason,
-                                   message=message)
-            done.append(sid)
-        except (Conflict, NotFound):
-            conflicts.append(sid)
+    # One transaction (one commit), a savepoint per item: a conflict on one item rolls
+    # back that item only.
+    with _write() as s, s.begin():
+        for sid, version in pairs:
+            try:
+                with s.begin_nested():
+                    if action == "approve":
+                        actions.approve(s, sid, version, actor_id=g.user.id)
+                    else:
+                        actions.refuse(s, sid, version, actor_id=g.user.id, reason=reason,
+                                       message=message)
+                done.append(sid)
+            except (Conflict, NotFound):
+                conflicts.append(sid)
     verb = "approuvée(s)" if action == "approve" else "refusée(s)"
     if done:
         flash(f"{len(done)} soumission(s) {verb} : n° {', '.join(map(str, done))}.", "ok")

@@ -118,12 +118,12 @@ def require_role(*roles: UserRole) -> Callable[[F], F]:
                                        message="Votre session a expiré ou vous n'êtes pas "
                                                "connecté·e. Connectez-vous puis recommencez."
                                        ), 401
+            g.user = user
             if user.role not in allowed:
                 return render_template("moderation/message.html", status=403,
                                        title="Accès refusé",
                                        message="Cette page est réservée aux "
                                                "administrateurs."), 403
-            g.user = user
             return view(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate

@@ -16,3 +16,29 @@ from moderation.web import safe_next
 ])
 def test_safe_next(target, expected):
     assert safe_next(target) == expected
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from pathlib import Path
+
+    from moderation import SETTINGS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for _key, (env, _kind, default) in SETTINGS.items():
+        assert f"`{env}`" in readme, env
+        assert str(default) in readme, env
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    from flask import Flask
+
+    from moderation import init_app
+
+    monkeypatch.setenv("CARTE_MODERATION_FLAG_THRESHOLD", "5")
+    app = Flask("t")
+    init_app(app)
+    assert app.config["MODERATION_FLAG_THRESHOLD"] == 5
+    assert app.config["CHANGES_SETTLE_SECONDS"] == 2.0
+    monkeypatch.setenv("CARTE_MODERATION_FLAG_THRESHOLD", "many")
+    with pytest.raises(ValueError, match="CARTE_MODERATION_FLAG_THRESHOLD"):
+        init_app(Flask("t2"))

@@ -41,9 +41,17 @@ CREATE INDEX login_failure_client_idx ON login_failure (client_key, at);
 
 -- Flags are rate-limited per client.
 CREATE INDEX flag_client_idx ON flag (client_key, created_at);
+
+-- The queue filtered by area, oldest first, without scanning every pending row.
+CREATE INDEX submission_pending_arrondissement_idx ON submission
+  (arrondissement_id, received_at, id) WHERE status = 'pending';
+CREATE INDEX submission_pending_quartier_idx ON submission
+  (quartier_id, received_at, id) WHERE status = 'pending';
 """
 
 DOWNGRADE = r"""
+DROP INDEX submission_pending_quartier_idx;
+DROP INDEX submission_pending_arrondissement_idx;
 DROP INDEX flag_client_idx;
 DROP TABLE login_failure;
 DROP TABLE user_session;
