@@ -53,6 +53,13 @@ def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_serve
     page.get_by_role("button", name="Retour à la liste").click()
     assert axe_violations(page) == []
     screenshot(page, "map-desktop")
+    # The density raster is an overlay of the layer control, off until asked for.
+    assert not any("/tiles/density/" in u for u in rec.urls)
+    page.locator(".leaflet-control-layers").hover()
+    with page.expect_response(lambda r: "/tiles/density/" in r.url and r.status == 200):
+        page.get_by_label("Densité").check()
+    screenshot(page, "map-density")
+    assert rec.foreign(live_server) == []
 
 
 def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_server, ids):
