@@ -35,6 +35,7 @@ from .options import EXTENT, LAYER, TileOptions
 from .points import PointSet
 from .pyramid import Plan, RenderedTile, plan, render, tile_key
 from .source import read_points
+from .thinning import STRIDE_CELL_BITS
 
 __all__ = ["BuildReport", "PointCache", "build_full", "build_incremental", "build_lock",
            "tiles_dir"]
@@ -265,17 +266,38 @@ _CLAIM = """
 
 
 def _affected(rows: list[tuple[int, int, int, Any]], max_zoom: int) -> dict[int, set[int]]:
-    """Dirty tiles and their 8 neighbours (their buffers may show the changed points)."""
+    """Dirty tiles plus the neighbours whose buffer may show a change.
+
+    Decisions change only inside the changed point's cell (1/16 of a tile for drop
+    strides, 1/32 for clusters); the deepest dirty tiles locate the points, and a
+    neighbour is rebuilt only when such a region lies along the shared edge or corner.
+    A dirty tile with no deeper dirty tile inside it takes all 8 neighbours.
+    """
+    deepest = max(r[0] for r in rows)
+    deep = [(x, y) for z, x, y, _ in rows if z == deepest]
     out: dict[int, set[int]] = {}
+    band = 1 / (1 << STRIDE_CELL_BITS)  # >= a cluster cell and the 64-unit buffer
     for z, x, y, _ in rows:
         if z > max_zoom:
             continue
         n = 1 << z
         keys = out.setdefault(z, set())
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                if 0 <= x + dx < n and 0 <= y + dy < n:
-                    keys.add(int(tile_key(x + dx, y + dy)))
+        keys.add(int(tile_key(x, y)))
+        shift = deepest - z
+        inner = [(dx, dy) for dx, dy in deep if (dx >> shift, dy >> shift) == (x, y)] \
+            if shift > 0 else []
+        sides: set[tuple[int, int]] = set()
+        if not inner:
+            sides = {(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)}
+        for dx, dy in inner:
+            size = 1.0 / (1 << shift)  # the deep tile's side, in units of this tile
+            fx, fy = (dx - (x << shift)) * size, (dy - (y << shift)) * size
+            xs = [0] + ([-1] if fx < band else []) + ([1] if fx + size > 1 - band else [])
+            ys = [0] + ([-1] if fy < band else []) + ([1] if fy + size > 1 - band else [])
+            sides |= {(a, b) for a in xs for b in ys}
+        for a, b in sides:
+            if 0 <= x + a < n and 0 <= y + b < n:
+                keys.add(int(tile_key(x + a, y + b)))
     return out
 
 

@@ -129,6 +129,17 @@ def zoom_layout(p: Plan, z: int, *, only: Collection[int] | None = None) -> Zoom
             mx, my = level.mean_xy()
             cl_gx, cl_gy = mx[many], my[many]
             cl_count, cl_cats = level.count[many], level.cats[many]
+    if only is not None:
+        # Keep the sources of the wanted tiles and of their neighbours (buffer copies)
+        # before placing anything: an incremental build touches a few tiles of millions.
+        wanted = np.fromiter(only, dtype=np.int64)
+        near = np.unique(np.concatenate([tile_key((wanted >> 16) + dx, (wanted & 0xFFFF) + dy)
+                                         for dx in (-1, 0, 1) for dy in (-1, 0, 1)]))
+        bits = EXTENT_BITS + shift
+        idx = idx[np.isin(tile_key(pts.gx[idx] >> bits, pts.gy[idx] >> bits), near)]
+        ckeep = np.isin(tile_key(cl_gx >> bits, cl_gy >> bits), near)
+        cl_gx, cl_gy, cl_count, cl_cats = cl_gx[ckeep], cl_gy[ckeep], cl_count[ckeep], \
+            cl_cats[ckeep]
     src, key, lx, ly = _place(pts.gx[idx] >> shift, pts.gy[idx] >> shift, z, buf)
     csrc, ckey, cx, cy = _place(cl_gx >> shift, cl_gy >> shift, z, buf)
     if only is not None:

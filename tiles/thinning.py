@@ -6,9 +6,10 @@ Two modes, as :class:`~tiles.options.TileOptions` chooses:
   keeps the first candidate of every stride of ``rate ** (max_zoom - z)`` points of its
   tile, candidates being the points kept one zoom deeper: thinning is nested (a point
   shown at z is shown at every deeper zoom), spatially even, and keeps tippecanoe's
-  rate of 2.5 per zoom. Strides restart at each tile, so a point's decisions depend only
-  on the points of the tiles that hold it: rebuilding one column of the pyramid stays
-  consistent with the tiles around it.
+  rate of 2.5 per zoom. Strides restart in each 1/16th-of-a-tile cell, so a point's
+  decisions at zoom z depend only on the points of its cell at z: adding or removing a
+  point changes one cell per zoom, and an incremental build rebuilds its column plus
+  only the neighbours that cell borders (whose 64-unit buffers show it).
 * **cluster**: the cells of a power-of-two grid are quadtree nodes, so a cell at zoom z
   is exactly four cells at z+1 and the clusters of each zoom aggregate the clusters of
   the zoom below (counts, category counts, position sums for the mean position).
@@ -27,6 +28,7 @@ import numpy as np
 from .points import EXTENT_BITS, PointSet
 
 NEVER = 255  # minimum zoom of a point no zoom shows
+STRIDE_CELL_BITS = 4  # strides restart in each of 16 x 16 cells of a tile
 
 __all__ = ["NEVER", "ClusterLevel", "cluster_levels", "drop_minzoom", "runs"]
 
@@ -75,17 +77,18 @@ def drop_minzoom(points: PointSet, *, rate: float = 2.5, cap: int = 20_000,
     for z in range(mz, -1, -1):
         shift = _tile_shift(mz, z)
         tk_all = points.morton >> shift
-        tk_c = tk_all[cand]
+        ck_all = points.morton >> (shift - np.uint64(2 * STRIDE_CELL_BITS))
+        ck_c = ck_all[cand]
         factor = used.get(z, 1.0)
         while True:
             interval = rate ** (mz - z) * factor
             if interval <= 1.0:
                 kept = cand
             else:
-                start = np.searchsorted(tk_all, tk_c, side="left")
+                start = np.searchsorted(ck_all, ck_c, side="left")
                 stride = np.floor((cand - start) / interval).astype(np.int64)
                 new = np.ones(len(cand), dtype=bool)
-                new[1:] = (stride[1:] != stride[:-1]) | (tk_c[1:] != tk_c[:-1])
+                new[1:] = (stride[1:] != stride[:-1]) | (ck_c[1:] != ck_c[:-1])
                 kept = cand[new]
             biggest = _max_run(tk_all[kept])
             if biggest <= cap or factors is not None:
