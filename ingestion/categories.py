@@ -88,7 +88,7 @@ class CategorySpec:
     @property
     def needs_dates(self) -> bool:
         """Events must say when they start and end."""
-        return self.kind == CategoryKind.event.value
+        return self.kind == "event"
 
     def field(self, name: str) -> FieldSpec | None:
         """The field called ``name``, if the category has one."""

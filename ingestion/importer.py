@@ -236,6 +236,14 @@ def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
     xs = np.array([math.nan if r.row.x is None else r.row.x for r in items], dtype=float)
     ys = np.array([math.nan if r.row.y is None else r.row.y for r in items], dtype=float)
     lons, lats, ok = to_lonlat_many(xs, ys, crs)
+    # The service area test, vectorised: rows inside skip the scalar test; the others
+    # go through it to get their exact message (outside, swapped...).
+    if area is not None:
+        with np.errstate(invalid="ignore"):
+            inside = ok & shapely.intersects_xy(area.geometry, np.nan_to_num(lons),
+                                                np.nan_to_num(lats))
+    else:
+        inside = ok
     for i, item in enumerate(items):
         if item.result is not None:
             continue
@@ -252,7 +260,8 @@ def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
         else:
             item.data["lon"], item.data["lat"] = float(lons[i]), float(lats[i])
         try:
-            result = validate_submission(item.data, categories=categories, area=area, now=now,
+            result = validate_submission(item.data, categories=categories,
+                                         area=None if inside[i] else area, now=now,
                                          config=config, allow_unknown=True)
         except Exception as exc:  # a validator bug must not lose the row either
             result = [FieldError("", "internal", f"validation failed: {exc}"[:200])]
@@ -275,14 +284,36 @@ def _ewkt(lon: float, lat: float) -> str:
     return f"SRID=4326;POINT({lon!r} {lat!r})"
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format (faster than adapting row by row)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return repr(value)
+    return str(value).translate(_COPY_ESCAPES)
+
+
 def _copy(session: Session, rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     conn = session.connection().connection.driver_connection
     with conn.cursor() as cur, cur.copy(
             f"COPY submission ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+        chunk: list[str] = []
         for r in rows:
-            copy.write_row(r)
+            chunk.append("\t".join(map(_copy_field, r)))
+            if len(chunk) >= 2000:
+                copy.write("\n".join(chunk) + "\n")
+                chunk = []
+        if chunk:
+            copy.write("\n".join(chunk) + "\n")
 
 
 def _publish_pending(session: Session, source: str, refs: list[str], *,

@@ -38,6 +38,8 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     >>> clean_text("  Jardin\\u202e des\\x00 Plantes ")
     'Jardin des Plantes'
     """
+    if value.isascii() and value.isprintable() and "  " not in value:
+        return value.strip()  # the common case: nothing to normalise or remove
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if not multiline:
         value = value.replace("\n", " ").replace("\t", " ")
