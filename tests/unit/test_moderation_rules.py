@@ -99,3 +99,13 @@ def test_emails_and_passwords_are_checked():
             validate_email(bad)
     with pytest.raises(AccountError, match="12"):
         validate_password("short")
+
+
+def test_unknown_emails_are_verified_against_a_hash_of_the_same_cost():
+    from moderation.accounts import _dummy_hash, hash_password
+
+    def params(h):
+        return h.rsplit("$", 2)[0]
+
+    assert params(_dummy_hash()) == params(hash_password("some password 123"))
+    assert _dummy_hash().startswith("$argon2id$")
