@@ -17,6 +17,7 @@ import gzip
 import re
 import threading
 import unicodedata
+from bisect import bisect_left
 from pathlib import Path
 from typing import NamedTuple
 
@@ -54,6 +55,14 @@ class AddressIndex:
 
     def __init__(self, streets: list[_Street]) -> None:
         self._streets = streets
+        # An inverted index: word (street words and the postcode) -> streets holding it;
+        # the sorted words let the last, unfinished word match as a prefix by bisection.
+        postings: dict[str, set[int]] = {}
+        for i, s in enumerate(streets):
+            for token in (*s.tokens, s.postcode):
+                postings.setdefault(token, set()).add(i)
+        self._postings = postings
+        self._words = sorted(postings)
 
     def __len__(self) -> int:
         return sum(len(s.numbers) for s in self._streets)
@@ -75,13 +84,15 @@ class AddressIndex:
         if not words or (len(words[-1]) < 2 and len(words) == 1):
             return []
         *full, last = words
+        candidates: set[int] = set()
+        for word in self._words[bisect_left(self._words, last):]:
+            if not word.startswith(last):
+                break
+            candidates |= self._postings[word]
+        for w in full:
+            candidates &= self._postings.get(w, set())
         hits: list[tuple[int, Hit]] = []
-        for s in self._streets:
-            if not all(w in s.tokens or w == s.postcode for w in full):
-                continue
-            if not (last in s.tokens or s.postcode.startswith(last)
-                    or any(t.startswith(last) for t in s.tokens)):
-                continue
+        for s in (self._streets[i] for i in candidates):
             if number is not None:
                 point = s.numbers.get(number)
                 if point is None:
