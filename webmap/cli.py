@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from . import create_app
 from .commands.areas import areas
 from .commands.db import db
+from .commands.export import export
 from .commands.ingest import categories, import_command
 from .commands.serve import demo, serve
 from .commands.tiles import tiles
@@ -36,5 +37,5 @@ def main(verbose: int, quiet: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (db, areas, serve, demo, users, categories, import_command, tiles):
+for command in (db, areas, serve, demo, users, categories, import_command, tiles, export):
     main.add_command(command)

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import DictLoader, Environment, select_autoescape
 
-__all__ = ["render"]
+__all__ = ["render", "render_string"]
 
 _BASE = """<!doctype html>
 <html lang="fr"><head><meta charset="utf-8">
@@ -103,3 +103,8 @@ def render(template: str, **context: Any) -> str:
     context.setdefault("root", url_for("ogc.landing"))
     context.setdefault("json_href", None)
     return _env.get_template(template).render(**context)
+
+
+def render_string(source: str, **context: Any) -> str:
+    """Render a template given as a string, with the same escaping."""
+    return _env.from_string(source).render(**context)

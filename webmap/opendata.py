@@ -1,0 +1,141 @@
+"""``/data/``: the open-data downloads, an index (HTML and JSON) and the files themselves.
+
+The index lists what ``carte export`` wrote (its manifest) and the tile archives the
+tile pipeline keeps in ``$CARTE_VAR_DIR/tiles`` (PMTiles, MBTiles, density GeoTIFF)
+when they exist. Files are served with ``ETag``, ``Last-Modified`` and HTTP ``Range``
+(``send_file(conditional=True)``), which PMTiles readers and resumed downloads rely
+on. Only names listed in the index are served: no path ever comes from the URL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file, url_for
+
+from .exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL, read_manifest
+from .ogc_html import render_string
+
+__all__ = ["TILE_FILES", "bp", "data_files"]
+
+bp = Blueprint("opendata", __name__, url_prefix="/data")
+
+TILE_FILES = {
+    "features.pmtiles": ("Tuiles vectorielles (PMTiles) / Vector tiles (PMTiles)",
+                         "application/vnd.pmtiles", "EPSG:3857 (Web Mercator tiles)"),
+    "features.mbtiles": ("Tuiles vectorielles (MBTiles) / Vector tiles (MBTiles)",
+                         "application/vnd.mapbox-vector-tile+sqlite3",
+                         "EPSG:3857 (Web Mercator tiles)"),
+    "density.tif": ("Densité des contributions (GeoTIFF COG) / Density raster (COG)",
+                    "image/tiff; application=geotiff; profile=cloud-optimized",
+                    "EPSG:3857"),
+}
+
+
+def _stat(path: Path) -> tuple[int, str] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, datetime.fromtimestamp(st.st_mtime, UTC).isoformat()
+
+
+def data_files() -> dict[str, dict[str, Any]]:
+    """Every downloadable file that exists now, by name, with its description and path."""
+    var_dir: Path = current_app.config["VAR_DIR"]
+    files: dict[str, dict[str, Any]] = {}
+    manifest = read_manifest(var_dir / "data") or {"files": []}
+    for item in manifest["files"]:
+        path = var_dir / "data" / item["name"]
+        st = _stat(path)
+        if st is None:
+            continue
+        files[item["name"]] = {**item, "size": st[0], "updated_at": st[1], "path": path}
+    for name, (title, media, crs) in TILE_FILES.items():
+        path = var_dir / "tiles" / name
+        st = _stat(path)
+        if st is None:
+            continue
+        files[name] = {
+            "name": name, "format": name.rsplit(".", 1)[1], "media_type": media,
+            "title": title, "description": title, "category": None, "count": None,
+            "crs": crs, "size": st[0], "updated_at": st[1], "licence": LICENCE_NAME,
+            "licence_url": LICENCE_URL, "attribution": ATTRIBUTION, "path": path}
+    return files
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in item.items() if k != "path"}
+    out["url"] = url_for(".download", name=item["name"], _external=True)
+    return out
+
+
+@bp.get("/")
+def index() -> Response:
+    """What can be downloaded, under which licence (HTML, or JSON on ``?f=json``)."""
+    files = [_public(f) for f in data_files().values()]
+    body = {"title": "Carte citoyenne – données ouvertes / open data",
+            "licence": LICENCE_NAME, "licence_url": LICENCE_URL, "attribution": ATTRIBUTION,
+            "ogc_api": url_for("ogc.landing", _external=True), "files": files}
+    fmt = request.args.get("f")
+    if fmt not in (None, "json", "html"):
+        abort(400, description="f must be json or html")
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"],
+                                               default="text/html")
+    if fmt == "json" or (fmt is None and best == "application/json"):
+        response = jsonify(body)
+    else:
+        response = Response(render_string(_INDEX, doc=body), mimetype="text/html")
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.get("/index.json")
+def index_json() -> Response:
+    """The index as JSON, at a stable address."""
+    files = [_public(f) for f in data_files().values()]
+    return jsonify({"licence": LICENCE_NAME, "licence_url": LICENCE_URL,
+                    "attribution": ATTRIBUTION, "files": files})
+
+
+@bp.get("/<name>")
+def download(name: str) -> Response:
+    """One file, with ETag, Last-Modified and Range support."""
+    item = data_files().get(name)
+    if item is None:
+        abort(404, description=f"There is no file {name[:80]!r}; see /data/.")
+    response = send_file(item["path"], mimetype=item["media_type"].split(";")[0],
+                         conditional=True, etag=True, max_age=300, download_name=name)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = \
+        "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges"
+    response.headers["Link"] = f'<{LICENCE_URL}>; rel="license"'
+    return response
+
+
+_INDEX = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ doc.title }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:1rem auto;padding:0 1rem}
+table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2rem .5rem;text-align:left}
+td.n{text-align:right}</style></head><body><main>
+<h1>{{ doc.title }}</h1>
+<p>Licence : <a href="{{ doc.licence_url }}" rel="license">{{ doc.licence }}</a>.
+{{ doc.attribution }}</p>
+<p>API : <a href="{{ doc.ogc_api }}">OGC API – Features</a>,
+<a href="/api/v1/features">/api/v1/features</a> (GeoJSON) ;
+<a href="?f=json">cet index en JSON / this index as JSON</a>.</p>
+{% if doc.files %}<table><thead><tr><th>Fichier / File</th><th>Description</th>
+<th>Format</th><th>Objets / Features</th><th>CRS</th><th>Taille / Size</th>
+<th>Mis à jour / Updated</th></tr></thead><tbody>{% for f in doc.files %}<tr>
+<td><a href="{{ f.url }}">{{ f.name }}</a></td><td>{{ f.title }}<br><small>
+{{ f.description }}</small></td><td>{{ f.format }}</td>
+<td class="n">{{ f.count if f.count is not none else "–" }}</td><td>{{ f.crs }}</td>
+<td class="n">{{ "{:,}".format(f.size).replace(",", " ") }} o</td><td>{{ f.updated_at }}</td>
+</tr>{% endfor %}</tbody></table>
+{% else %}<p>Aucun fichier pour l'instant : <code>carte export</code> les produit. /
+No file yet: <code>carte export</code> writes them.</p>{% endif %}
+</main></body></html>"""
