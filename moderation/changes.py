@@ -92,7 +92,8 @@ _QUERY = text("""
     JOIN feature f ON f.id = v.feature_id
     LEFT JOIN feature_version p ON p.feature_id = v.feature_id AND p.version = v.version - 1
     LEFT JOIN moderation_event e ON e.id = v.event_id
-    WHERE (v.changed_at, v.feature_id, v.version) > (:at, :fid, :ver)
+    WHERE v.changed_at >= :at  -- an index range; the row comparison breaks the ties
+      AND (v.changed_at, v.feature_id, v.version) > (:at, :fid, :ver)
       AND v.changed_at <= now() - make_interval(secs => :settle)
     ORDER BY v.changed_at, v.feature_id, v.version
     LIMIT :lim
