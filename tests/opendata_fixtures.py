@@ -80,7 +80,8 @@ def od_data(clean_db: Engine) -> Seeded:
                        "decided_at = now() WHERE id = :s"), {"f": f.id, "s": sub_id})
         ids["formula"] = publish_feature(s, _draft(
             "jardin-od", "=HYPERLINK(\"http://evil\")", 2.2945, 48.8584,
-            description="+33 1 23 45 67 89\tcall", attributes={"note": "-2+3"}),
+            description="+33 1 23 45 67 89\tcall",
+            attributes={"note": "-2+3", "audiences": ["seniors"]}),
             max_zoom=2).id
         ids["html"] = publish_feature(s, _draft(
             "atelier-od", "<script>alert('x')</script> & co", 2.3700, 48.8530,

@@ -9,8 +9,8 @@ Parameters (all optional; an unknown or malformed one is a 400 naming it):
 ``at``
     an RFC 3339 date-time: events happening then; undated features always match.
 ``audience``
-    ``children``, ``families``, ``seniors``...: features for that audience (a
-    feature's own ``audiences`` attribute, else its category's; ``everyone`` fits all).
+    ``children``, ``families``, ``seniors``...: features whose ``attributes.audiences``
+    name it or ``everyone``; a feature that names no audience is open to everyone.
 ``accessible``
     ``true`` for features with any accessibility attribute, or comma-separated
     accessibility slugs that must all be present.

@@ -124,10 +124,10 @@ class FeatureFilter:
                 clauses.append("coalesce(f.ends_at, f.starts_at) >= :dt_start")
                 params["dt_start"] = self.interval.start
         if self.audiences is not None:
-            # A feature's own audiences, else its category's; "everyone" fits every audience.
-            needs_category = True
+            # A pin's attributes.audiences; a pin that names none is open to everyone,
+            # and "everyone" fits every audience.
             clauses.append("jsonb_exists_any(coalesce(f.attributes -> 'audiences', "
-                           "to_jsonb(c.audiences)), :audiences)")
+                           "'[\"everyone\"]'::jsonb), :audiences)")
             params["audiences"] = [*self.audiences, "everyone"]
         if self.accessible is not None:
             if self.accessible:
