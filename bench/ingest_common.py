@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,9 @@ from ingestion.categories import load_categories, read_categories
 @contextmanager
 def cluster(durable: bool = True) -> Iterator[tuple[str, Path]]:
     """A fresh cluster (durable: fsync on, as in production), migrated and loaded."""
-    root = Path(tempfile.mkdtemp(prefix="carte-bench-", dir="/tmp"))
+    # A killed benchmark must still stop its cluster: SIGTERM unwinds like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    root = Path(tempfile.mkdtemp(prefix="carte-ingest-bench-", dir="/tmp"))
     root.chmod(0o755)
     settings = None if durable else {"fsync": "off", "synchronous_commit": "off"}
     pg = EmbeddedPostgres(root / "pg", settings=settings)

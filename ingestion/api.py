@@ -212,6 +212,10 @@ def create_submission() -> Response:
                        detail=f"{n} field{'s' if n > 1 else ''} refused; the submission is kept "
                               "with its errors",
                        errors=outcome.errors, submission_id=outcome.id)
+    if outcome.tracking_token is None:  # a retry while the first request is still running
+        return problem(409, "Conflict", detail="the first request with this Idempotency-Key "
+                       "is still being processed; retry in a moment",
+                       headers={"Retry-After": "1"}, submission_id=outcome.id)
     body = {"id": outcome.id, "status": outcome.status,
             "tracking_url": url_for("ingestion.track_page", token=outcome.tracking_token,
                                     _external=True)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -300,20 +301,46 @@ def _copy_field(value: Any) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def _copy(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    conn = session.connection().connection.driver_connection
-    with conn.cursor() as cur, cur.copy(
-            f"COPY submission ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-        chunk: list[str] = []
-        for r in rows:
-            chunk.append("\t".join(map(_copy_field, r)))
-            if len(chunk) >= 2000:
-                copy.write("\n".join(chunk) + "\n")
-                chunk = []
-        if chunk:
-            copy.write("\n".join(chunk) + "\n")
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
+    return "".join("\t".join(map(_copy_field, r)) + "\n" for r in rows)
+
+
+class _Writer:
+    """COPY batches on the session's connection from a second thread.
+
+    PostgreSQL parses, checks and indexes batch N (on the other core) while this
+    process validates batch N+1; the thread mostly waits on the socket, GIL released.
+    ``join`` before anything else uses the connection.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.conn = session.connection().connection.driver_connection
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _run(self, data: str) -> None:
+        try:
+            with self.conn.cursor() as cur, cur.copy(
+                    f"COPY submission ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+                for start in range(0, len(data), 1 << 20):
+                    copy.write(data[start:start + (1 << 20)])
+        except BaseException as exc:  # re-raised in the caller's thread by join()
+            self.error = exc
+
+    def start(self, rows: list[tuple[Any, ...]]) -> None:
+        self.join()
+        if rows:
+            self.thread = threading.Thread(target=self._run, args=(_copy_text(rows),),
+                                           daemon=True)
+            self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _publish_pending(session: Session, source: str, refs: list[str], *,
@@ -394,6 +421,7 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
         refused_out = refused_path.open("w", encoding="utf-8")
         summary.refused_file = str(refused_path)
     seen: set[str] = set()
+    writer = _Writer(session)
     try:
         for batch in _batches(opened.rows, batch_size):
             items = _validate_batch(batch, mapper=mapper, crs=file_crs, categories=categories,
@@ -405,6 +433,7 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                         item.result = [FieldError("/id", "repeated_ref",
                                                   "another row of this file has the same id")]
                 seen.add(item.ref)
+            writer.join()  # the previous batch is written: the connection is free
             existing = _existing(session, source, [i.ref for i in items])
             fresh = [i for i in items if i.ref not in existing]
             valid = [i for i in fresh if isinstance(i.result, Record)]
@@ -449,12 +478,14 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                             "row": item.row.number, "ref": item.ref, "errors": errs,
                             "raw": item.row.raw.decode("utf-8", "replace")},
                             ensure_ascii=False) + "\n")
-            _copy(session, copy_rows)
+            writer.start(copy_rows)
             if publish:
+                writer.join()
                 summary.published += _publish_pending(
                     session, source, [i.ref for i in items], attribution=attribution)
             if progress is not None:
                 progress(len(items))
+        writer.join()
         if not publish:
             summary.pending = session.execute(text(
                 "SELECT count(*) FROM submission WHERE source = :s AND status = 'pending'"),
@@ -463,6 +494,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
             "SELECT count(*) FROM feature WHERE source = :s AND status = 'published'"),
             {"s": source}).scalar_one() if publish else 0
     finally:
+        if writer.thread is not None:
+            writer.thread.join()
         if refused_out is not None:
             refused_out.close()
     summary.seconds = time.perf_counter() - t0

@@ -95,6 +95,8 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Submission"}}}},
                 "responses": {
+                    "200": {"description": "a retry with the same Idempotency-Key: "
+                                           "the first answer again"},
                     "201": {"description": "queued for moderation", "content": {
                         "application/json": {"schema": {
                             "type": "object", "required": ["id", "status", "tracking_url"],
@@ -103,6 +105,8 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                                            "tracking_url": {"type": "string",
                                                             "format": "uri"}}}}}},
                     "400": _problem_response("not JSON, not UTF-8, NaN/Infinity, too deep"),
+                    "409": _problem_response("a retry while the first request with this "
+                                             "Idempotency-Key is still being processed"),
                     "413": _problem_response("body over 64 KiB"),
                     "415": _problem_response("not application/json"),
                     "422": _problem_response("fields refused; each named by a JSON pointer"),
