@@ -7,7 +7,9 @@ Chromium, each run in a fresh browser context (empty cache, as a first visit):
 
 * navigation start -> first vector tile drawn (VectorGrid's first ``tileload``, which
   fires once the tile is painted on its canvas) and -> every visible vector tile drawn;
-* DOMContentLoaded; requests and bytes transferred (page and assets vs tiles).
+* DOMContentLoaded; requests and bytes transferred (page and assets vs tiles);
+* with the same 1M points, the page's own API calls: search (features by title through
+  the trigram index, areas, addresses) and "Ma balade" (nearest 200 candidates, plan).
 
 Views: all of Paris (z12, clusters) and a street view (z16, single points); desktop
 1280x800. Medians of ``--runs`` runs. Target: under 1.5 s to the first tiles.
@@ -83,9 +85,10 @@ def measure(browser, base: str, view: str) -> dict:
     page.goto(base + "/" + view)
     page.wait_for_function("() => window.__allTiles !== undefined", timeout=60_000)
     page.wait_for_load_state("networkidle")
-    first, every, dcl = page.evaluate(
-        "() => [window.__firstTile, window.__allTiles,"
-        " performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd]")
+    first, every, dcl, ttfb = page.evaluate(
+        "() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return [window.__firstTile, window.__allTiles, n.domContentLoadedEventEnd,"
+        " n.responseStart]; }")
     page_bytes = tile_bytes = 0
     n_tiles = 0
     for r in requests:
@@ -96,8 +99,25 @@ def measure(browser, base: str, view: str) -> dict:
         else:
             page_bytes += size
     context.close()
-    return {"first_ms": first, "all_ms": every, "dcl_ms": dcl, "requests": len(requests),
+    return {"first_ms": first, "all_ms": every, "dcl_ms": dcl, "ttfb_ms": ttfb,
+            "requests": len(requests),
             "page_kb": page_bytes / 1024, "tile_requests": n_tiles, "tiles_kb": tile_bytes / 1024}
+
+
+def time_api(base: str, paths: list[str], rounds: int = 10) -> dict[str, float]:
+    """Median milliseconds of each GET, after one warm-up call."""
+    from urllib.request import urlopen
+
+    out = {}
+    for path in paths:
+        urlopen(base + path).read()
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            urlopen(base + path).read()
+            times.append((time.perf_counter() - t0) * 1000)
+        out[path] = statistics.median(times)
+    return out
 
 
 def main() -> None:
@@ -112,14 +132,14 @@ def main() -> None:
 
     with cluster(durable=False) as (url, _root):
         lon, lat = paris_points(args.points, url=url)
-        print(f"seeded {args.points:,} points in {seed(url, lon, lat):.1f} s")
+        print(f"seeded {args.points:,} points in {seed(url, lon, lat):.1f} s", flush=True)
         var = Path(tempfile.mkdtemp(prefix="carte-bench-var-"))
         engine = create_engine(url)
         t0 = time.perf_counter()
         report = build_full(engine, var, TileOptions(), density=True)
         engine.dispose()
         print(f"tiles built in {time.perf_counter() - t0:.1f} s: {report.tiles:,} vector "
-              f"tiles, largest {report.largest / 1024:.0f} KB")
+              f"tiles, largest {report.largest / 1024:.0f} KB", flush=True)
         port = _free_port()
         server = _serve(url, var, port)
         try:
@@ -134,11 +154,19 @@ def main() -> None:
                     print(f"{name}: first vector tile drawn {med['first_ms']:.0f} ms "
                           f"(min {min(r['first_ms'] for r in runs):.0f}, max "
                           f"{max(r['first_ms'] for r in runs):.0f}), all visible "
-                          f"{med['all_ms']:.0f} ms, DOMContentLoaded {med['dcl_ms']:.0f} ms; "
+                          f"{med['all_ms']:.0f} ms, page's first byte {med['ttfb_ms']:.0f} ms, "
+                          f"DOMContentLoaded {med['dcl_ms']:.0f} ms; "
                           f"{med['requests']:.0f} requests, page and assets "
                           f"{med['page_kb']:.0f} KB, {med['tile_requests']:.0f} tiles "
-                          f"{med['tiles_kb']:.0f} KB (medians of {args.runs} cold runs)")
+                          f"{med['tiles_kb']:.0f} KB (medians of {args.runs} cold runs)",
+                          flush=True)
                 browser.close()
+            for path, ms in time_api(base, [
+                    "/api/v1/search?q=partag%C3%A9%20n%C2%B0123456",
+                    "/api/v1/search?q=12%20rue%20de%20rivoli",
+                    "/api/v1/walk?lon=2.3522&lat=48.8566&minutes=120",
+                    "/api/v1/features?bbox=2.35,48.855,2.36,48.86&limit=100"]).items():
+                print(f"GET {path}: median {ms:.1f} ms (10 calls, 1 connection)")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,14 +76,30 @@ def _quartiers(session: Session) -> list[dict[str, Any]]:
             for c, n, x, y in rows]
 
 
+REFERENCE_TTL = 60.0  # seconds a worker reuses categories and quartiers between reads
+
+
+def _reference(lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Categories and quartiers for the page, read at most once a minute per worker.
+
+    They change only when an admin reloads them; reading them (and computing 80
+    points on surfaces) on every page view would put the database on the page's path.
+    """
+    cache = current_app.extensions.setdefault("carte_map_reference", {})
+    hit = cache.get(lang)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > REFERENCE_TTL:
+        with _session() as session:
+            hit = cache[lang] = (now, _categories(session, lang), _quartiers(session))
+    return hit[1], hit[2]
+
+
 @bp.get("/")
 def index() -> Response:
     """The map page."""
     lang = current_lang()
     built = _map_script(lang)
-    with _session() as session:
-        categories = _categories(session, lang)
-        quartiers = _quartiers(session)
+    categories, quartiers = _reference(lang)
     data = {"lang": lang, "map": MAP_NAME, "vectorLayer": VECTOR_LAYER_NAME,
             "categories": categories, "quartiers": quartiers,
             "strings": js_strings()}
