@@ -26,14 +26,19 @@ MAP_CATEGORIES = [
 
 
 def seed_map_categories(engine: Engine) -> None:
-    """Two categories of our own (the ``category`` table is shared by the session)."""
+    """Two categories of our own, active (the ``category`` table is shared by the session
+    and other tests reload the categories file, which deactivates the ones it lacks)."""
     with engine.begin() as conn:
         for slug, kind, fr, en, colour, audiences, access in MAP_CATEGORIES:
             conn.execute(text(
                 "INSERT INTO category (slug, kind, label_fr, label_en, colour, icon, fields,"
                 " audiences, accessibility) VALUES (:slug, :kind, :fr, :en, :colour, 'leaf',"
                 " CAST(:fields AS jsonb), CAST(:aud AS text[]), CAST(:acc AS text[]))"
-                " ON CONFLICT (slug) DO NOTHING"),
+                " ON CONFLICT (slug) DO UPDATE SET kind = excluded.kind,"
+                " label_fr = excluded.label_fr, label_en = excluded.label_en,"
+                " colour = excluded.colour, fields = excluded.fields,"
+                " audiences = excluded.audiences, accessibility = excluded.accessibility,"
+                " active = true"),
                 {"slug": slug, "kind": kind, "fr": fr, "en": en, "colour": colour,
                  "aud": audiences, "acc": access,
                  "fields": '[{"name": "opening_hours", "type": "text", "required": false,'

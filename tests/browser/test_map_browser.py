@@ -6,6 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import text
 
 from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import NASTY_TITLE, seed_map_features
@@ -62,7 +63,8 @@ def test_page_loads_from_our_origin_only_and_passes_axe(page_factory, live_serve
     assert rec.foreign(live_server) == []
 
 
-def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_server, ids):
+def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_server, ids,
+                                                          clean_db):
     page, rec = page_factory()
     page.goto(live_server + "/" + HOTEL_DE_VILLE)
     item = page.locator("#list li button", has_text="onerror")
@@ -70,6 +72,14 @@ def test_hostile_titles_show_as_plain_text_and_run_nothing(page_factory, live_se
     assert NASTY_TITLE in item.inner_text()
     item.click()
     expect(page.locator("#detail-title")).to_have_text(NASTY_TITLE)
+    # A resident reports it to the moderators from the panel.
+    page.get_by_text("Signaler ce lieu aux modérateurs").click()
+    page.locator("#flag-reason").fill("Ce titre ressemble à une attaque")
+    page.get_by_role("button", name="Signaler", exact=True).click()
+    expect(page.locator("#flag-status")).to_have_text("Merci : un modérateur va examiner ce lieu.")
+    with clean_db.connect() as conn:
+        flags = conn.execute(text("SELECT feature_id, reason FROM flag")).all()
+    assert flags == [(ids["nasty"], "Ce titre ressemble à une attaque")]
     page.locator("#search").fill("onerror")
     expect(page.locator("#search-results [role=option]").first).to_contain_text(NASTY_TITLE)
     assert page.locator("img[src=x]").count() == 0

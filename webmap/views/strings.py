@@ -43,4 +43,8 @@ def js_strings() -> dict[str, str]:
         "category": _("Category"),
         "choose": _("Choose…"),
         "tagsHint": _("separated by commas"),
+        "flagNeedReason": _("Please say what is wrong."),
+        "flagThanks": _("Thank you: a moderator will review this place."),
+        "flagTooMany": _("Too many reports from this connection; try again later."),
+        "flagFailed": _("The report could not be sent; try again."),
     }

@@ -156,6 +156,7 @@
       if (Array.isArray(v)) v = v.join(", ");
       row(label(f), typeof v === "object" ? JSON.stringify(v) : v);
     });
+    if (selected !== props.id) { $("flag-status").textContent = ""; $("flag-box").open = false; }
     show("detail-section");
     selected = props.id;
     writeHash();
@@ -172,6 +173,20 @@
     }
   }
   var selected = null;
+
+  // ---------- flag a published place ----------
+  $("flag-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var reason = $("flag-reason").value.trim();
+    if (!reason || selected === null) { $("flag-status").textContent = S.flagNeedReason; return; }
+    fetch("/api/v1/features/" + encodeURIComponent(selected) + "/flags", {
+      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ reason: reason })
+    }).then(function (r) {
+      $("flag-status").textContent = r.ok ? S.flagThanks : (r.status === 429 ? S.flagTooMany : S.flagFailed);
+      if (r.ok) $("flag-reason").value = "";
+    }).catch(function () { $("flag-status").textContent = S.flagFailed; });
+  });
 
   vector.on("click", function (e) {
     var p = e.layer.properties || {};
