@@ -41,7 +41,7 @@ def test_search_treats_like_wildcards_as_text_and_refuses_long_queries(client, i
         "features": [], "areas": [], "addresses": []}
     response = client.get("/api/v1/search?q=" + "x" * 101)
     assert response.status_code == 400
-    assert response.get_json()["errors"][0]["field"] == "q"
+    assert response.get_json()["invalid_params"][0]["name"] == "q"
 
 
 def test_walk_orders_nearby_places_and_leaves_out_past_events_and_far_places(client, ids):
@@ -75,4 +75,4 @@ def test_walk_names_the_bad_parameter(client, engine, query, field):
     response = client.get("/api/v1/walk?" + query)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
-    assert response.get_json()["errors"][0]["field"] == field
+    assert response.get_json()["invalid_params"][0]["name"] == field

@@ -108,8 +108,8 @@ def index() -> Response:
     response = Response(body, mimetype="text/html")
     url, _ = _basemap()
     if url:  # the configured external base map is the one other host the page may use
-        parts = urlsplit(url.replace("{s}", "a"))
-        host = f"{parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}"
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
         response.headers["Content-Security-Policy"] = CSP.replace(
             "img-src 'self'", f"img-src 'self' {host}")
     response.headers["Cache-Control"] = "no-cache"
@@ -135,8 +135,8 @@ def search() -> Response:
     """Published features, areas and addresses matching ``q`` (at most 8 of each)."""
     q = request.args.get("q", "").strip()
     if len(q) > 100:
-        return problem(400, "Bad Request", detail="q: at most 100 characters",
-                       errors=[{"field": "q", "message": "at most 100 characters"}])
+        return problem(400, "Bad query parameter", detail="q: at most 100 characters",
+                       invalid_params=[{"name": "q", "reason": "at most 100 characters"}])
     if len(q) < 2:
         return jsonify({"features": [], "areas": [], "addresses": []})
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -173,8 +173,8 @@ def walk() -> Response:
     try:
         params = walk_api.parse(request.args)
     except walk_api.BadParameter as exc:
-        return problem(400, "Bad Request", detail=f"{exc.field}: {exc.message}",
-                       errors=[{"field": exc.field, "message": exc.message}])
+        return problem(400, "Bad query parameter", detail=str(exc),
+                       invalid_params=[{"name": exc.field, "reason": exc.message}])
     with _session() as session:
         candidates = walk_api.candidates(session, params)
     return jsonify(walk_api.plan(params, candidates))
