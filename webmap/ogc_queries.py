@@ -35,6 +35,7 @@ __all__ = [
     "area_item",
     "area_page",
     "categories",
+    "category",
     "city_extent",
     "count_matches",
     "feature_item",
@@ -267,6 +268,14 @@ def categories(conn: Connection) -> list[CategoryInfo]:
         "SELECT slug, kind::text, label_fr, label_en, description_fr, description_en "
         "FROM category WHERE active ORDER BY position, slug")).all()
     return [CategoryInfo(*row) for row in rows]
+
+
+def category(conn: Connection, slug: str) -> CategoryInfo | None:
+    """One active category by its slug (one indexed lookup per request)."""
+    row = conn.execute(text(
+        "SELECT slug, kind::text, label_fr, label_en, description_fr, description_en "
+        "FROM category WHERE active AND slug = :slug"), {"slug": slug}).first()
+    return CategoryInfo(*row) if row else None
 
 
 def city_extent(conn: Connection) -> list[float] | None:

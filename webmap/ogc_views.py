@@ -45,6 +45,7 @@ from .ogc_queries import (
     area_item,
     area_page,
     categories,
+    category,
     city_extent,
     feature_item,
     feature_page,
@@ -231,10 +232,10 @@ def _find(conn: Connection, cid: str) -> CategoryInfo | str:
     """The collection ``cid``: the string for the fixed ones, a category, or a 404."""
     if cid in (ALL, AREAS):
         return cid
-    for cat in categories(conn):
-        if cat.slug == cid:
-            return cat
-    abort(404, description=f"There is no collection {cid[:80]!r}.")
+    found = category(conn, cid) if len(cid) <= 64 else None
+    if found is None:
+        abort(404, description=f"There is no collection {cid[:80]!r}.")
+    return found
 
 
 @bp.get("/collections")
