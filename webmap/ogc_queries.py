@@ -28,6 +28,7 @@ __all__ = [
     "COUNT_CAP",
     "PRIVATE_ATTRIBUTE_KEYS",
     "PUBLIC_PROPERTIES",
+    "SMALL_BOX",
     "AreaFilter",
     "CategoryInfo",
     "FeatureFilter",
@@ -142,6 +143,15 @@ class FeatureFilter:
         return " AND ".join(clauses), params, needs_category
 
 
+SMALL_BOX = 0.002
+"""Square degrees (~15 km² at Paris, a seventh of the city) under which a box is small."""
+
+
+def _box_area(bbox: BBox) -> float:
+    w, s, e, n = bbox
+    return (e - w) * (n - s)
+
+
 class Page(NamedTuple):
     """One page of features: the comma-joined GeoJSON features and the counts."""
 
@@ -166,10 +176,15 @@ def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: in
         Work out ``numberMatched`` (free on the last page, a capped count otherwise).
     """
     where, params, needs_category = flt.where()
+    # With a small box, walking the primary key in order and filtering on the box (the
+    # planner's favourite for ORDER BY id LIMIT) reads ~100k rows to find 1,000 at 1M
+    # features: 63 ms against 10 ms for the GiST bitmap and a top-N sort (measured).
+    # "id + 0" takes the key order away from the planner for small boxes only.
+    order = "f.id + 0" if flt.bbox is not None and _box_area(flt.bbox) <= SMALL_BOX else "f.id"
     sql = f"""
       WITH page AS MATERIALIZED (
         SELECT {_PAGE_COLUMNS} FROM {_from(needs_category)}
-        WHERE {where} ORDER BY f.id LIMIT :limit_plus OFFSET :offset)
+        WHERE {where} ORDER BY {order} LIMIT :limit_plus OFFSET :offset)
       SELECT (SELECT count(*) FROM page),
              (SELECT string_agg({feature_json_sql('p')}, ',' ORDER BY p.id)
               FROM (SELECT * FROM page ORDER BY id LIMIT :limit) p
