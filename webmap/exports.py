@@ -300,10 +300,10 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
     progress
         Called with one dict per file written (``carte export`` prints them).
     """
-    formats = [f for f in FORMATS if f in set(formats)]
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown formats: {', '.join(sorted(unknown))}")
+    formats = [f for f in FORMATS if f in set(formats)]
     directory.mkdir(parents=True, exist_ok=True)
     previous = read_manifest(directory)
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
