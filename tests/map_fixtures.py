@@ -46,6 +46,18 @@ def seed_map_categories(engine: Engine) -> None:
                            ' "max_length": 200}]'})
 
 
+def drop_map_data(engine: Engine) -> None:
+    """Leave nothing behind: other tests count the categories (reference data)."""
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
+            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                          + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM category WHERE slug = ANY(:slugs)"),
+                     {"slugs": [c[0] for c in MAP_CATEGORIES]})
+
+
 def seed_map_features(engine: Engine) -> dict[str, int]:
     """A few published places around the Hôtel de Ville, one with a hostile title."""
     seed_map_categories(engine)

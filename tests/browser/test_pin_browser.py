@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from moderation.accounts import create_user
 from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
-from tests.map_fixtures import seed_map_features
+from tests.map_fixtures import drop_map_data, seed_map_features
 from tiles.build import build_incremental
 from tiles.options import TileOptions
 
@@ -26,7 +26,8 @@ def ids(clean_db):
     ids = seed_map_features(clean_db)
     with Session(clean_db) as s, s.begin():
         create_user(s, "mod-map@example.org", "moderator", PASSWORD)
-    return ids
+    yield ids
+    drop_map_data(clean_db)
 
 
 def drop_pin(page) -> str:

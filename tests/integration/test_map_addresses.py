@@ -43,3 +43,18 @@ def test_nothing_for_unknown_streets_or_one_letter(index):
     assert index.search("rue qui nexiste pas du tout") == []
     assert index.search("r") == []
     assert index.search("999 rue de rivoli") == []
+
+
+def test_a_search_never_waits_for_the_index_to_be_built(tmp_path):
+    import shutil
+    import time
+
+    from webmap.views.addresses import ready_index
+
+    copy = tmp_path / "adresses.csv.gz"
+    shutil.copy(data_dir() / "paris" / "adresses-75.csv.gz", copy)
+    assert ready_index(copy) is None  # not built yet: the caller answers without it
+    deadline = time.monotonic() + 60
+    while (built := ready_index(copy)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert built is not None and built.search("12 rue de rivoli")

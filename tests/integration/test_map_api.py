@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.map_fixtures import seed_map_features
+from tests.map_fixtures import drop_map_data, seed_map_features
+from webmap.views.addresses import load_index, paris_addresses
 
 
 @pytest.fixture
 def ids(clean_db):
-    return seed_map_features(clean_db)
+    yield seed_map_features(clean_db)
+    drop_map_data(clean_db)
 
 
 def test_search_finds_our_features_areas_and_addresses(client, ids):
+    load_index(paris_addresses())  # built in the background after the first page view
     body = client.get("/api/v1/search?q=merri").get_json()
     assert [f["title"] for f in body["features"]] == ["Jardin Saint-Merri"]
     assert body["features"][0]["id"] == ids["merri"]

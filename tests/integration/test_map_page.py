@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.map_fixtures import NASTY_TITLE, seed_map_categories
+from tests.map_fixtures import NASTY_TITLE, drop_map_data, seed_map_categories
 from webmap.views.page import build_map_script, folium_text
 
 CDN = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
@@ -68,10 +68,13 @@ def test_french_by_default_english_on_request(client, engine):
     assert '<html lang="fr">' in page.get_data(as_text=True)
 
 
-def test_category_labels_come_from_the_data_in_the_page_language(client, engine):
-    seed_map_categories(engine)
-    assert "Jardin partagé (test)" in client.get("/").get_data(as_text=True)
-    assert "Shared garden (test)" in client.get("/?lang=en").get_data(as_text=True)
+def test_category_labels_come_from_the_data_in_the_page_language(client, clean_db):
+    seed_map_categories(clean_db)
+    try:
+        assert "Jardin partagé (test)" in client.get("/").get_data(as_text=True)
+        assert "Shared garden (test)" in client.get("/?lang=en").get_data(as_text=True)
+    finally:
+        drop_map_data(clean_db)
 
 
 def test_text_passed_through_folium_cannot_leave_its_context():

@@ -21,7 +21,10 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["AddressIndex", "Hit", "fold", "load_index"]
+from geo.config import data_dir
+
+__all__ = ["AddressIndex", "Hit", "fold", "load_index", "paris_addresses", "ready_index",
+           "warm"]
 
 _REP = {"bis": "b", "ter": "t", "quater": "q"}
 _NUMBER = re.compile(r"^\s*(\d+)\s*(bis|ter|quater|[a-z])?\b[\s,]*", re.IGNORECASE)
@@ -133,6 +136,11 @@ _cache: dict[Path, AddressIndex] = {}
 _lock = threading.Lock()
 
 
+def paris_addresses() -> Path:
+    """The BAN file of Paris shipped in ``data/``."""
+    return data_dir() / "paris" / "adresses-75.csv.gz"
+
+
 def load_index(path: Path) -> AddressIndex:
     """The index of ``path``, read once per process (later calls reuse it)."""
     with _lock:
@@ -140,3 +148,34 @@ def load_index(path: Path) -> AddressIndex:
         if index is None:
             index = _cache[path] = _read(path)
         return index
+
+
+def ready_index(path: Path) -> AddressIndex | None:
+    """The index if it is built, else ``None`` (and its building is started).
+
+    A search never waits the second or so the index takes to build: it answers with
+    features and areas meanwhile.
+    """
+    index = _cache.get(path)
+    if index is None:
+        warm(path)
+    return index
+
+
+def warm(path: Path) -> None:
+    """Build the index of ``path`` in a background thread, unless it is built or underway."""
+    with _lock:
+        if path in _cache or path in _warming:
+            return
+        _warming.add(path)
+
+    def build() -> None:
+        try:
+            load_index(path)
+        finally:
+            _warming.discard(path)
+
+    threading.Thread(target=build, name="address-index", daemon=True).start()
+
+
+_warming: set[Path] = set()

@@ -18,14 +18,13 @@ from flask_babel import gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from geo.config import data_dir
 from geo.db import get_engine
 from geo.models import Area, AreaKind, Category, Feature, FeatureStatus
 
 from ..errors import problem
 from ..security import CSP
 from . import walk_api
-from .addresses import load_index
+from .addresses import paris_addresses, ready_index, warm
 from .i18n import LOCALES, current_lang
 from .page import MAP_NAME, VECTOR_LAYER_NAME, build_map_script, map_labels
 from .strings import js_strings
@@ -100,6 +99,7 @@ def index() -> Response:
     lang = current_lang()
     built = _map_script(lang)
     categories, quartiers = _reference(lang)
+    warm(paris_addresses())  # ready by the time someone types an address
     data = {"lang": lang, "map": MAP_NAME, "vectorLayer": VECTOR_LAYER_NAME,
             "categories": categories, "quartiers": quartiers,
             "strings": js_strings()}
@@ -154,8 +154,8 @@ def search() -> Response:
                    func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
             .where(or_(Area.name.ilike(like, escape="\\"), Area.code == q))
             .order_by(Area.kind, Area.name).limit(SEARCH_LIMIT)).all()
-    addresses = load_index(data_dir() / "paris" / "adresses-75.csv.gz").search(
-        q, limit=SEARCH_LIMIT)
+    index = ready_index(paris_addresses())
+    addresses = index.search(q, limit=SEARCH_LIMIT) if index is not None else []
     response = jsonify({
         "features": [{"id": i, "title": t, "category": c, "lon": x, "lat": y}
                      for i, t, c, x, y in features],
