@@ -14,14 +14,35 @@ DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def categories_loaded(engine):
-    """The real categories file, loaded once (categories are reference data)."""
+    """The real categories file, loaded for one test and taken away afterwards.
+
+    Categories are reference data that ``clean_db`` keeps, so other packages' tests
+    would otherwise see ours (and ours deactivate theirs): the table is put back as it
+    was, after the rows that point at our categories are gone.
+    """
+    from sqlalchemy import text
+
     from ingestion.categories import load_categories, read_categories
 
+    specs = read_categories(data_dir() / "categories.json")
+    with engine.begin() as conn:
+        before = dict(conn.execute(text("SELECT slug, active FROM category")).all())
     with Session(engine) as session, session.begin():
-        load_categories(session, read_categories(data_dir() / "categories.json"))
-    return engine
+        load_categories(session, specs)
+    yield engine
+    mine = [s.slug for s in specs if s.slug not in before]
+    with engine.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
+            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                          + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM category WHERE slug = ANY(:s)"), {"s": mine})
+        for slug, active in before.items():
+            conn.execute(text("UPDATE category SET active = :a WHERE slug = :s"),
+                         {"a": active, "s": slug})
 
 
 @pytest.fixture
