@@ -79,6 +79,14 @@ def seed(url: str, lon: np.ndarray, lat: np.ndarray) -> float:
     return time.perf_counter() - t0
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args: argparse.Namespace) -> None:
     """One build in this fresh process; prints one JSON line."""
     from tiles.build import build_full
@@ -89,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     report = build_full(engine, Path(args.var), options, density=False)
     wall = time.perf_counter() - t0
-    vector_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    vector_rss = peak_rss_mib()
     out = {"wall": wall, "report": report.as_dict(),
            "rss_parent_mib": vector_rss,
            "rss_worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
@@ -100,7 +108,7 @@ def child(args: argparse.Namespace) -> None:
         t1 = time.perf_counter()
         build_density(load_points(engine, options), Path(args.var) / "tiles")
         out["density_wall"] = time.perf_counter() - t1
-        out["density_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["density_rss_mib"] = peak_rss_mib()
     print(json.dumps(out))
 
 
@@ -211,7 +219,8 @@ def main() -> None:
                         r = res["report"]
                         print(f"{mode:8s} wall {res['wall']:6.2f} s  "
                               f"RSS parent {res['rss_parent_mib']:.0f} MiB, "
-                              f"largest worker {res['rss_worker_mib']:.0f} MiB  "
+                              f"largest worker {res['rss_worker_mib']:.0f} MiB "
+                              "(counts pages shared with the parent)  "
                               f"tiles {r['tiles']}  bytes {r['bytes'] / 1e6:.1f} MB  "
                               f"largest {r['largest'] / 1e3:.0f} KB")
                         print(f"         timings (cumulative s) {r['timings']}")
