@@ -292,7 +292,10 @@ def _copy_field(value: Any) -> str:
     """One value in PostgreSQL's COPY text format (faster than adapting row by row)."""
     if value is None:
         return "\\N"
-    if isinstance(value, bytes):
+    cls = type(value)
+    if cls is str:
+        return value.translate(_COPY_ESCAPES) if not value.isalnum() else value
+    if cls is bytes:
         return "\\\\x" + value.hex()
     if isinstance(value, datetime):
         return value.isoformat()
@@ -461,8 +464,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                     copy_rows.append((
                         source, opened.content_type, item.row.raw, item.ref, "pending", None,
                         res.category, res.title, res.description, res.starts_at, res.ends_at,
-                        res.email, json.dumps(dict(res.attributes), ensure_ascii=False),
-                        _ewkt(res.lon, res.lat), arr, qu))
+                        res.email, json.dumps(dict(res.attributes), ensure_ascii=False)
+                        if res.attributes else "{}", _ewkt(res.lon, res.lat), arr, qu))
                     summary.accepted += 1
                 else:
                     assert res is not None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import math
 from collections.abc import Iterator
@@ -166,30 +165,54 @@ def _geojson_rows(doc: Any, *, prefer_xy: bool) -> Iterator[SourceRow]:
         raise BadSourceFile("expected a GeoJSON FeatureCollection or a JSON array of records")
 
 
+def _csv_records(text: str) -> Iterator[str]:
+    """The file's records as their original text (a quoted field may span lines)."""
+    pending: list[str] = []
+    quotes = 0
+    for line in text.splitlines():
+        pending.append(line)
+        quotes += line.count('"')
+        if quotes % 2 == 0:
+            yield "\n".join(pending)
+            pending, quotes = [], 0
+    if pending:
+        yield "\n".join(pending)  # an unterminated quote: the row reports it
+
+
 def _csv_rows(text: str, *, prefer_xy: bool) -> Iterator[SourceRow]:
     if text.startswith("\ufeff"):
         text = text[1:]
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = _csv_records(text)
+
+    def split(record: str) -> list[str]:
+        if '"' not in record:
+            return record.split(delimiter)
+        return next(csv.reader([record], delimiter=delimiter), [])
+
     try:
-        header = next(reader)
+        header = split(next(records))
     except StopIteration as exc:
         raise BadSourceFile("the CSV file is empty") from exc
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    for i, row in enumerate(reader, 1):
-        out.seek(0)
-        out.truncate()
-        writer.writerow(row)
-        raw = out.getvalue().encode()
+    number = 0
+    for record in records:
+        if not record.strip():
+            continue
+        number += 1
+        raw = record.encode()  # the row exactly as it is in the file
+        try:
+            row = split(record)
+        except csv.Error as exc:
+            yield SourceRow(number, raw, {}, None, None, f"unreadable CSV row ({exc})")
+            continue
         if len(row) != len(header):
-            yield SourceRow(i, raw, dict(zip(header, row, strict=False)), None, None,
+            yield SourceRow(number, raw, dict(zip(header, row, strict=False)), None, None,
                             f"the row has {len(row)} columns, the header {len(header)}")
             continue
         props = dict(zip(header, row, strict=True))
         x, y, err = position_from_props(props, prefer_xy=prefer_xy)
-        yield SourceRow(i, raw, props, x, y, err)
+        yield SourceRow(number, raw, props, x, y, err)
 
 
 def _ogr_rows(path: Path) -> SourceFile:
