@@ -114,3 +114,18 @@ def test_strict_json_needs_a_json_content_type():
 def test_strict_json_never_raises_anything_else(raw):
     with contextlib.suppress(MalformedBody):
         parse_strict_json(raw, "application/json")
+
+
+def test_csv_rows_keep_their_original_text_and_bad_rows_are_yielded(tmp_path):
+    from ingestion.readers import open_source
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes('id;nom;lon;lat\r\n1;"Marché ""bio""\r\nsur deux lignes";2.35;48.86\r\n'
+                     '2;Sans coordonnées;;\r\n3;trop;de;colonnes;ici\r\n'.encode())
+    rows = list(open_source(path).rows)
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[0].raw == '1;"Marché ""bio""\nsur deux lignes";2.35;48.86'.encode()
+    assert rows[0].props["nom"] == 'Marché "bio"\nsur deux lignes'
+    assert (rows[0].x, rows[0].y) == (2.35, 48.86)
+    assert rows[1].geom_error == "the row has no coordinates"
+    assert "columns" in rows[2].geom_error
