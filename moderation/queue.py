@@ -28,6 +28,7 @@ __all__ = [
     "history",
     "nearby_features",
     "pending_page",
+    "recent_events",
     "source_choices",
     "submission_detail",
 ]
@@ -186,6 +187,20 @@ def history(session: Session, *, submission_id: int | None = None,
            OR (CAST(:f AS bigint) IS NOT NULL AND e.feature_id = :f)
         ORDER BY e.at DESC, e.id DESC LIMIT :lim
     """), {"s": submission_id, "f": feature_id, "lim": limit}).all()
+
+
+def recent_events(session: Session, *, actor: str = "", action: str = "",
+                  before_id: int | None = None, limit: int = 100) -> list[Any]:
+    """The audit trail across all items, newest first (keyset on the event id)."""
+    return session.execute(text("""
+        SELECT e.id, e.at, e.action::text AS action, e.reason, e.submission_id, e.feature_id,
+               u.email AS actor
+        FROM moderation_event e LEFT JOIN app_user u ON u.id = e.actor_id
+        WHERE (:actor = '' OR lower(u.email) = lower(:actor))
+          AND (:action = '' OR e.action::text = :action)
+          AND (CAST(:before AS bigint) IS NULL OR e.id < :before)
+        ORDER BY e.id DESC LIMIT :lim
+    """), {"actor": actor, "action": action, "before": before_id, "lim": limit}).all()
 
 
 def area_choices(session: Session) -> list[Any]:

@@ -321,6 +321,24 @@ def flags_page() -> str:
                                                                                   limit=500))
 
 
+@bp.get("/audit")
+@require_role(MODERATOR)
+def audit_page() -> str:
+    """Every moderation event, newest first, filterable by moderator and action."""
+    from geo.models import ModerationAction
+
+    actions_known = [a.value for a in ModerationAction]
+    action = request.args.get("action", "")
+    if action and action not in actions_known:
+        raise InvalidInput({"action": "action inconnue / unknown action"})
+    before = _int("before", request.args["before"]) if request.args.get("before") else None
+    actor = request.args.get("actor", "")[:254]
+    events = queue.recent_events(db(), actor=actor, action=action, before_id=before)
+    return render_template("moderation/audit.html", events=events, actor=actor,
+                           action=action, actions=actions_known,
+                           older=events[-1].id if len(events) == 100 else None)
+
+
 # --- accounts (admin only) ----------------------------------------------------------------
 
 @bp.get("/users")

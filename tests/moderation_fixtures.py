@@ -39,7 +39,15 @@ def mdb(clean_db):
             conn.execute(text("INSERT INTO app_user (email, role, password_hash) "
                               "VALUES (:e, CAST(:r AS user_role), :h)"),
                          {"e": email, "r": role, "h": _password_hash()})
-    return clean_db
+    yield clean_db
+    # Categories are reference data other tests count: leave none of ours behind.
+    with clean_db.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
+            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                          + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("DELETE FROM category WHERE slug IN ('jardin-test', 'soupe-test')"))
 
 
 @lru_cache(maxsize=1)

@@ -45,7 +45,8 @@ def test_approve_publishes_versions_audits_and_marks_every_zoom_dirty(moderator,
                   i=sub.feature_id) == 1
     [event] = events(mdb, submission_id=sid)
     assert event.action == "approve" and event.actor_id == sub.decided_by
-    dirty = {tuple(r) for r in mdb.connect().execute(text("SELECT z, x, y FROM tile_dirty"))}
+    with mdb.connect() as conn:
+        dirty = {tuple(r) for r in conn.execute(text("SELECT z, x, y FROM tile_dirty"))}
     assert {tuple(t) for t in tiles_for_point(2.3580, 48.8570, max_zoom=16)} <= dirty
     assert {z for z, _, _ in dirty} == set(range(17))
 
@@ -259,3 +260,17 @@ def test_history_is_shown_with_who_and_what(moderator, mdb):
     html = moderator.get(f"/moderation/submissions/{sid}").get_data(as_text=True)
     assert "approve" in html and "mod@example.org" in html
     assert re.search(r"<strong>approved</strong>", html)
+
+
+def test_audit_page_lists_every_decision_and_filters(moderator, mdb):
+    a, b = pending(mdb), pending(mdb, title="B")
+    post(moderator, f"/moderation/submissions/{a}/approve", {"version": "1"})
+    post(moderator, f"/moderation/submissions/{b}/refuse",
+         {"version": "1", "reason": "respect"})
+    html = moderator.get("/moderation/audit").get_data(as_text=True)
+    assert f"soumission n° {a}" in html and f"soumission n° {b}" in html
+    assert "mod@example.org" in html
+    only = moderator.get("/moderation/audit?action=refuse").get_data(as_text=True)
+    assert f"soumission n° {b}" in only and f"soumission n° {a}<" not in only
+    assert moderator.get("/moderation/audit?action=drop").status_code == 400
+    assert moderator.get("/moderation/audit?before=x").status_code == 400

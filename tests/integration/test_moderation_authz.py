@@ -15,7 +15,7 @@ from tests.moderation_fixtures import (  # noqa: F401
     scalar,
 )
 
-GETS = ["/moderation/", "/moderation/flags", "/moderation/users",
+GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/audit",
         "/moderation/submissions/{sid}", "/moderation/features/{fid}"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
@@ -38,6 +38,7 @@ def test_every_moderation_route_is_covered_here(mod_app):
     rules = {r.rule for r in mod_app.url_map.iter_rules()
              if r.rule.startswith("/moderation") and "static" not in r.rule}
     assert rules == {"/moderation/", "/moderation/flags", "/moderation/users",
+                     "/moderation/audit",
                      "/moderation/bulk", "/moderation/submissions/<int:submission_id>",
                      "/moderation/submissions/<int:submission_id>/<action>",
                      "/moderation/features/<int:feature_id>",
