@@ -6,6 +6,8 @@ import logging
 import time
 
 import click
+import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from geo.config import var_dir
 from geo.db import get_engine
@@ -91,8 +93,10 @@ def watch(interval: float, snapshot_every: float, once: bool, mode: str | None,
             try:
                 report = build_incremental(engine, var_dir(), options, cache=cache,
                                            snapshot=snapshot_every == 0)
-            except (TilesError, GeoError) as exc:
+            except (TilesError, GeoError, DBAPIError, psycopg.Error) as exc:
+                # The database restarting must not end the watcher: retry shortly.
                 log.error("tile build failed: %s", exc)
+                cache.points = None
                 time.sleep(max(interval, 1.0))
                 continue
             if report.dirty or report.kind == "full":
