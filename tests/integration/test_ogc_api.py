@@ -54,6 +54,11 @@ def test_items_paging_counts_and_links(client, od_data):  # noqa: F811
     assert [f["id"] for f in back["features"]] == [f["id"] for f in body["features"]]
     seen = [f["id"] for f in body["features"] + second["features"]]
     assert len(set(seen)) == 6 and seen == sorted(seen)
+    # a small box counts its matches in the same scan
+    small = client.get("/ogc/collections/features/items?bbox=2.29,48.85,2.38,48.87&limit=2")
+    small = small.get_json(force=True)
+    assert small["numberReturned"] == 2 and small["numberMatched"] == 4
+    assert [f["id"] for f in small["features"]] == sorted(f["id"] for f in small["features"])
 
 
 def test_items_bbox_datetime_and_category(client, od_data):  # noqa: F811
