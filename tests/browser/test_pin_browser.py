@@ -74,13 +74,16 @@ def test_pin_dropped_on_a_phone_reaches_postgis_with_a_tracking_link(
     assert rec.foreign(live_server) == [] and rec.dialogs == []
 
 
-def test_pin_form_is_accessible_on_a_phone(page_factory, live_server, ids):
+def test_pin_form_is_accessible_on_a_phone_and_usable_without_a_pointer(
+        page_factory, live_server, ids):
     page, _ = page_factory(**PHONE)
     page.goto(live_server + "/" + HOTEL_DE_VILLE)
     page.get_by_role("button", name="Ajouter un lieu").click()
     expect(page.locator("#attr-opening_hours")).to_be_visible()
     assert axe_violations(page) == []
     screenshot(page, "pin-phone-form")
+    page.get_by_role("button", name="Au centre de la carte").press("Enter")
+    expect(page.locator("#pin-where")).to_contain_text("(48.85700, 2.35400)")
 
 
 def test_a_moderator_approves_the_pin_in_the_browser_and_it_is_on_the_map(

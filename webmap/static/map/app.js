@@ -452,11 +452,14 @@
   $("btn-pin").addEventListener("click", function () {
     show("pin-section");
     pinMode = true;
-    pform2.hidden = false; $("pin-here").hidden = false; $("pin-done").hidden = true;
+    pform2.hidden = false; $("pin-here").hidden = $("pin-centre").hidden = false;
+    $("pin-done").hidden = true;
     if (!pinLatLng) $("pin-where").textContent = S.pinClick;
     renderFields();
   });
   $("pin-here").addEventListener("click", function () { locate(function (ll) { placePin(ll); map.setView(ll, 17); }); });
+  // Without a pointer: move the map with the arrow keys, then drop the pin at its centre.
+  $("pin-centre").addEventListener("click", function () { placePin(map.getCenter()); });
 
   function fieldInput(f) {
     var id = "attr-" + f.name, wrap = el("div"), input;
@@ -551,7 +554,8 @@
         if (!res.ok) { say(S.pinError); showErrors(res.body.errors || [{ field: "location", message: res.body.detail || res.body.title }]); return; }
         var url = new URL(res.body.tracking_url, location.href);
         if (url.origin !== location.origin) return;  // only ever link to our own site
-        pform2.hidden = true; $("pin-here").hidden = true; $("pin-done").hidden = false; pinMode = false;
+        pform2.hidden = true; $("pin-here").hidden = $("pin-centre").hidden = true;
+        $("pin-done").hidden = false; pinMode = false;
         $("pin-thanks").textContent = S.pinThanks;
         $("pin-tracking").textContent = S.pinTrack;
         $("pin-tracking").setAttribute("href", url.pathname + url.search);
