@@ -19,7 +19,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from .options import EXTENT, LAYER, TileOptions
 from .points import EXTENT_BITS, PointSet
 from .pyramid import Plan, RenderedTile, _encode, plan, render, tile_key, zoom_layout
 from .source import read_points
-from .thinning import STRIDE_CELL_BITS, runs
+from .thinning import NEVER, STRIDE_CELL_BITS, runs
 
 __all__ = ["BuildReport", "PointCache", "build_full", "build_incremental", "build_lock",
            "tiles_dir"]
@@ -46,6 +46,7 @@ FEATURES_MBTILES = "features.mbtiles"
 FEATURES_PMTILES = "features.pmtiles"
 ATTRIBUTION = "Carte citoyenne contributors, ODbL; boundaries © Ville de Paris (ODbL)"
 PARIS_BOUNDS = (2.224, 48.815, 2.470, 48.902)
+PROBE_POINTS = 30_000
 
 
 def tiles_dir(var_dir: Path) -> Path:
@@ -140,13 +141,19 @@ def probe_cap(points: PointSet, options: TileOptions) -> int | None:
     densest = int(np.argmax(sizes))
     if sizes[densest] < 1000:
         return None
-    gx = points.gx[starts[densest]] >> EXTENT_BITS
-    gy = points.gy[starts[densest]] >> EXTENT_BITS
-    probe = Plan(points, options, minzoom=np.zeros(len(points), dtype=np.uint8))
+    # A sample of at most PROBE_POINTS consecutive (so spatially compact) points of that
+    # tile: a hotspot tile can hold most of the map, and encoding it whole costs memory.
+    first = int(starts[densest])
+    sample = min(int(sizes[densest]), PROBE_POINTS)
+    gx = points.gx[first] >> EXTENT_BITS
+    gy = points.gy[first] >> EXTENT_BITS
+    minzoom = np.full(len(points), NEVER, dtype=np.uint8)
+    minzoom[first:first + sample] = 0
+    probe = Plan(points, replace(options, buffer=0), minzoom=minzoom)
     lay = zoom_layout(probe, mz, only=[int(tile_key(gx, gy))])
     tiles = _encode(probe, lay, 0, len(lay.tiles()))
     size = sum(len(t.data) for t in tiles)
-    return max(1, int(options.max_tile_bytes / (size / int(sizes[densest])) * 0.98))
+    return max(1, int(options.max_tile_bytes / (size / sample) * 0.98))
 
 
 def render_checked(points: PointSet, options: TileOptions) -> tuple[Plan, list[RenderedTile]]:
