@@ -97,8 +97,8 @@ def client(app):
 
 
 @pytest.fixture
-def cli_env(database_url: str, var_dir: Path) -> dict[str, str]:
-    """Environment for ``carte`` commands run through click's CliRunner."""
+def cli_env(engine: Engine, database_url: str, var_dir: Path) -> dict[str, str]:
+    """Environment for ``carte`` commands run through click's CliRunner (migrated DB)."""
     return {"CARTE_DATABASE_URL": database_url, "CARTE_VAR_DIR": str(var_dir),
             "CARTE_SECRET_KEY": "test-secret-key"}
 

@@ -24,7 +24,10 @@ def db(clean_db):
             "INSERT INTO category (slug, kind, label_fr, label_en, colour, icon) VALUES "
             "('jardin-test', 'place', 'Jardin', 'Garden', '#2e7d32', 'leaf') "
             "ON CONFLICT DO NOTHING"))
-    return clean_db
+    yield clean_db
+    with clean_db.begin() as conn:
+        conn.execute(text("TRUNCATE feature, submission, tile_dirty CASCADE"))
+        conn.execute(text("DELETE FROM category WHERE slug = 'jardin-test'"))
 
 
 def publish(db, **kw):
