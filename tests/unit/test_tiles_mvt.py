@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import mapbox_vector_tile
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mapbox_vector_tile
 from tiles.mvt import LayerSchema, abbreviate, encode_varints, pb_varint
 
 CATS = ("jardin", "disco-soupe", "fête")
