@@ -59,3 +59,27 @@ def test_refuses_other_schemes_and_unreachable_hosts():
         pages = {"http://a/x": b'{"type": "FeatureCollection", "features": [{"type": "Feature"}],'
                                b' "links": [{"rel": "next", "href": "http://b/y"}]}'}
         fetch_features("http://a/x", fetch=pages.__getitem__)
+
+
+def test_carte_import_takes_a_url(database_url, var_dir, od_data, runner):  # noqa: F811
+    import json
+
+    from webmap.cli import main
+
+    with serve(database_url, var_dir) as base:
+        url = f"{base}/ogc/collections/atelier-od"
+        result = runner.invoke(main, ["import", url, "--source", "partner-cli-test",
+                                      "--category", "jardin-od", "--publish"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["read"] == 2 and summary["file"] == url
+    assert [r.source_ref for r in partner_rows(od_data.engine, "partner-cli-test")] == \
+        [str(od_data.ids["html"])]
+
+
+def test_carte_import_names_a_missing_file(runner):
+    from webmap.cli import main
+
+    result = runner.invoke(main, ["import", "/nonexistent.geojson", "--source", "x"])
+    assert result.exit_code == 2
+    assert "neither a file nor an http(s) URL" in result.output

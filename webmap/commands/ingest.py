@@ -36,8 +36,12 @@ def categories_load(path: str | None) -> None:
     echo_json({"categories": n, "from": str(where)})
 
 
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
 @click.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("file")
 @click.option("--source", required=True, help="Who the rows come from (stable name).")
 @click.option("--crs", default=None, help="CRS of the file when it does not say, e.g. EPSG:2154.")
 @click.option("--category", default=None, help="Category slug of every row.")
@@ -52,10 +56,14 @@ def categories_load(path: str | None) -> None:
               help="Metres around the city outline still accepted.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when it is a terminal).")
-def import_command(file: Path, source: str, crs: str | None, category: str | None,
+def import_command(file: str, source: str, crs: str | None, category: str | None,
                    publish: bool, attribution: str | None, title_template: str | None,
                    refused_path: Path | None, buffer_m: float, progress: bool | None) -> None:
-    """Import FILE (GeoJSON, CSV, GeoPackage...): every row kept, validated, counted."""
+    """Import FILE or URL (GeoJSON, CSV, GeoPackage, OGC API collection): nothing dropped.
+
+    Every row is kept, validated and counted; a URL may be a GeoJSON file or an OGC API
+    - Features collection, whose ``next`` links are followed on the same host.
+    """
     import sys
 
     from geo.config import var_dir
@@ -64,23 +72,35 @@ def import_command(file: Path, source: str, crs: str | None, category: str | Non
     from ingestion.errors import IngestError
     from ingestion.importer import run_import
 
+    remote = _is_url(file)
+    if not remote and not Path(file).is_file():
+        raise click.BadParameter(f"{file!r} is neither a file nor an http(s) URL",
+                                 param_hint="FILE")
+    name = "url" if remote else Path(file).name
     if refused_path is None:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in source)
-        refused_path = var_dir() / "imports" / f"{safe}-{file.name}.refused.jsonl"
+        refused_path = var_dir() / "imports" / f"{safe}-{name}.refused.jsonl"
     show = sys.stderr.isatty() if progress is None else progress
     done = [0]
 
     def tick(n: int) -> None:
         done[0] += n
         if show:
-            click.echo(f"\r{file.name}: {done[0]:,} rows", nl=False, err=True)
+            click.echo(f"\r{name}: {done[0]:,} rows", nl=False, err=True)
 
     try:
+        options = {"crs": crs, "category": category, "publish": publish,
+                   "title_template": title_template, "refused_path": refused_path,
+                   "buffer_m": buffer_m, "progress": tick}
         with session_scope() as session:
-            summary = run_import(file, session=session, source=source, crs=crs,
-                                 category=category, publish=publish, attribution=attribution,
-                                 title_template=title_template, refused_path=refused_path,
-                                 buffer_m=buffer_m, progress=tick)
+            if remote:
+                from ingestion.sources import import_url
+
+                summary = import_url(file, session=session, source=source,
+                                     attribution=attribution, **options)
+            else:
+                summary = run_import(Path(file), session=session, source=source,
+                                     attribution=attribution, **options)
     except (IngestError, GeoError, ValueError) as exc:
         raise fail(exc) from exc
     if show:
