@@ -1,11 +1,16 @@
 """``carte demo``: database up, schema migrated, real data loaded, map served.
 
-Whatever the demo started (the embedded cluster) it stops again on Ctrl-C; a database
-configured through ``CARTE_DATABASE_URL`` is left alone.
+Steps: database, migrations, Paris areas, categories and the open-data seed, a full tile
+build, the open-data exports; then gunicorn serves the map while ``carte tiles watch``
+runs beside it, so that an approval shows in the tiles within seconds.
+Whatever the demo started (the watcher, the embedded cluster) it stops again on Ctrl-C;
+a database configured through ``CARTE_DATABASE_URL`` is left alone.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +41,15 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
     with session_scope(engine) as session:
         for summary in load_seed(session, refused_dir=var_dir() / "imports"):
             echo({"step": "seed", **summary.as_dict()})
+    from tiles.build import build_full
+    from tiles.options import TileOptions
+
+    echo({"step": "tiles", **build_full(engine, var_dir(), TileOptions.from_env()).as_dict()})
+    from .exports import run_export
+
+    manifest = run_export(engine, var_dir() / "data", if_changed=True)
+    echo({"step": "exports", "files": len(manifest["files"]),
+          "features": manifest["state"]["published"]})
     # The pooled connections must not be shared with gunicorn's forked workers.
     dispose_engines()
     return started
@@ -45,11 +59,18 @@ def run_demo(*, port: int, workers: int | None,
              echo: Callable[[dict[str, Any]], None]) -> None:
     """Prepare, then serve on 127.0.0.1 until Ctrl-C, then stop what we started."""
     started = prepare(echo)
-    echo({"step": "serve", "url": f"http://127.0.0.1:{port}/"})
+    watcher = subprocess.Popen([sys.executable, "-m", "webmap", "-q", "tiles", "watch"],
+                               stdin=subprocess.DEVNULL)
+    echo({"step": "serve", "url": f"http://127.0.0.1:{port}/", "tiles_watcher": watcher.pid})
     try:
         run_gunicorn(create_app, host="127.0.0.1", port=port,
                      workers=workers or default_workers())
     finally:
+        watcher.terminate()
+        try:
+            watcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
         if started:
             dispose_engines()
             embedded_cluster().down()
