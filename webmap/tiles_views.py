@@ -45,12 +45,17 @@ _local = threading.local()
 
 
 def _archive(name: str) -> tuple[MBTiles, dict[str, str]] | None:
+    """The archive of layer ``name`` under the app's ``VAR_DIR`` (see :func:`open_archive`)."""
+    return open_archive(Path(current_app.config["VAR_DIR"]), name)
+
+
+def open_archive(var_dir: Path, name: str) -> tuple[MBTiles, dict[str, str]] | None:
     """The calling thread's read-only connection to an archive, reopened after a full build.
 
     A full build renames a new file over the old one: the inode changes, and the next
     request opens the new file (a connection keeps reading the file it opened).
     """
-    path = Path(current_app.config["VAR_DIR"]) / "tiles" / LAYERS[name][0]
+    path = var_dir / "tiles" / LAYERS[name][0]
     try:
         st = os.stat(path)
     except FileNotFoundError:

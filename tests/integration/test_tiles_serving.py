@@ -116,3 +116,30 @@ def test_full_rebuild_is_served_without_restart(client, built, clean_db, var_dir
     assert second.headers["ETag"] != first.headers["ETag"]
     props = mapbox_vector_tile.decode(second.data)["features"]["features"][0]["properties"]
     assert props["point_count"] == 500
+
+
+@pytest.mark.parametrize("headers", [{"Accept-Encoding": "gzip"}, {}], ids=["gzip", "plain"])
+def test_fast_path_answers_as_the_flask_view_does(app, built, headers):
+    """The WSGI fast path and the Flask view give the same status, headers and bytes."""
+    from werkzeug.test import Client
+
+    fast = Client(app.wsgi_app)
+    slow = Client(app.wsgi_app.app)  # the Flask view alone, behind the fast path
+    z, x, y = _tile(12)
+    for path in (f"/tiles/features/{z}/{x}/{y}.mvt", "/tiles/features/12/0/0.mvt",
+                 f"/tiles/density/{z}/{x}/{y}.png", f"/tiles/base/{min(z, 12)}/{x}/{y}.png"):
+        a, b = fast.get(path, headers=headers), slow.get(path, headers=headers)
+        assert a.status_code == b.status_code, path
+        assert a.data == b.data, path
+        for name in ("Content-Encoding", "ETag", "Cache-Control",
+                     "Content-Security-Policy", "X-Content-Type-Options"):
+            assert a.headers.get(name) == b.headers.get(name), (path, name)
+        if a.status_code == 200:   # (a 204 has no body, so no type: Flask says text/html)
+            assert a.headers["Content-Type"] == b.headers["Content-Type"]
+        if a.status_code == 200:
+            etag = a.headers["ETag"]
+            assert fast.get(path, headers={"If-None-Match": etag}).status_code == 304
+    # What the fast path does not answer still gets the view's errors.
+    assert fast.get("/tiles/features/0/1/0.mvt").status_code == 400
+    assert fast.get("/tiles/features/13/0/0.mvt").status_code == 404
+    assert fast.post(f"/tiles/features/{z}/{x}/{y}.mvt").status_code in (400, 405)
