@@ -13,7 +13,7 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-__all__ = ["client_address", "client_key", "parse_proxies"]
+__all__ = ["client_address", "client_key", "parse_proxies", "request_key"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -66,3 +66,13 @@ def client_key(address: str, secret: str | bytes) -> str:
         pass
     key = secret.encode() if isinstance(secret, str) else secret
     return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def request_key(remote_addr: str | None, forwarded_for: str | None, *,
+                proxies: Sequence[Network] | str, secret: str | bytes) -> str:
+    """The key every HTTP edge stores for a request: :func:`client_key` of its client.
+
+    ``proxies`` may be given parsed or as the configuration string.
+    """
+    nets = parse_proxies(proxies) if isinstance(proxies, str) else proxies
+    return client_key(client_address(remote_addr, forwarded_for, nets), secret)

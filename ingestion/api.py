@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.areas import city_outline
-from geo.clients import client_address, client_key, parse_proxies
+from geo.clients import request_key
 from geo.db import get_engine
 from geo.models import Submission
 
@@ -138,10 +138,9 @@ def _settings() -> IntakeSettings:
 def _client_key() -> str:
     cfg = current_app.config
     proxies = cfg.get("TRUSTED_PROXIES_PARSED")
-    if proxies is None:
-        proxies = parse_proxies(cfg.get("TRUSTED_PROXIES") or "")
-    addr = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), proxies)
-    return client_key(addr, cfg["SECRET_KEY"])
+    return request_key(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                       proxies=cfg.get("TRUSTED_PROXIES") or "" if proxies is None else proxies,
+                       secret=cfg["SECRET_KEY"])
 
 
 def problem(status: int, title: str, *, detail: str | None = None,

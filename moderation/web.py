@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from flask import Response, current_app, g, redirect, render_template, request
 from sqlalchemy.orm import Session
 
-from geo.clients import client_address, client_key
+from geo.clients import request_key
 from geo.db import get_engine
 from geo.models import UserRole
 
@@ -59,10 +59,10 @@ def close_db(_exc: BaseException | None = None) -> None:
 def request_client_key() -> str:
     """Keyed hash of the client address, the same one webmap.security computes."""
     if "client_key" not in g:
-        proxies = current_app.config.get("TRUSTED_PROXIES_PARSED") or []
-        addr = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                              proxies)
-        g.client_key = client_key(addr, current_app.config["SECRET_KEY"])
+        g.client_key = request_key(
+            request.remote_addr, request.headers.get("X-Forwarded-For"),
+            proxies=current_app.config.get("TRUSTED_PROXIES_PARSED") or [],
+            secret=current_app.config["SECRET_KEY"])
     return g.client_key
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
-from geo.clients import client_address, client_key, parse_proxies
+from geo.clients import parse_proxies, request_key
 
 __all__ = ["CSP", "csrf", "current_client_key", "init_app"]
 
@@ -31,10 +31,10 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 def current_client_key() -> str:
     """The requesting client's key, computed once per request."""
     if "client_key" not in g:
-        proxies = current_app.config.get("TRUSTED_PROXIES_PARSED") or []
-        addr = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                              proxies)
-        g.client_key = client_key(addr, current_app.config["SECRET_KEY"])
+        g.client_key = request_key(
+            request.remote_addr, request.headers.get("X-Forwarded-For"),
+            proxies=current_app.config.get("TRUSTED_PROXIES_PARSED") or [],
+            secret=current_app.config["SECRET_KEY"])
     return g.client_key
 
 

@@ -26,3 +26,15 @@ def test_key_is_stable_keyed_and_not_the_address():
 def test_ipv6_clients_share_their_64():
     assert client_key("2001:db8::1", "s") == client_key("2001:db8::ffff", "s")
     assert client_key("2001:db8::1", "s") != client_key("2001:db8:0:1::1", "s")
+
+
+def test_request_key_is_the_key_of_the_believed_client():
+    from geo.clients import request_key
+
+    behind_proxy = request_key("10.0.0.2", "1.2.3.4, 203.0.113.9", proxies=PROXIES, secret="s")
+    assert behind_proxy == client_key("203.0.113.9", "s")
+    # The configuration string works as well as parsed networks.
+    assert request_key("10.0.0.2", "203.0.113.9", proxies="10.0.0.0/8", secret="s") == \
+        behind_proxy
+    assert request_key("198.51.100.7", "203.0.113.9", proxies=PROXIES, secret="s") == \
+        client_key("198.51.100.7", "s")
