@@ -43,11 +43,23 @@ from .readers import SourceRow, open_source
 from .types import FieldError, Record
 from .validation import ServiceArea, ValidationConfig, validate_submission
 
-__all__ = ["AreaIndex", "ImportSummary", "Mapped", "generic_mapper", "run_import",
+__all__ = ["AreaIndex", "ImportSummary", "Mapped", "RefuseRow", "generic_mapper", "run_import",
            "to_lonlat_many"]
 
 Mapped = tuple[dict[str, Any], str]  # the submission contract's keys, and a stable ref
 Mapper = Callable[[SourceRow], Mapped]
+
+
+class RefuseRow(Exception):
+    """Raised by a mapper to refuse a row with its own reason (counted, kept, written).
+
+    A seed file may hold rows another seed already publishes (the jardins partagés of
+    ``espaces_verts``): refusing them with a reason keeps ``read == accepted + refused``.
+    """
+
+    def __init__(self, ref: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.ref, self.code, self.message = ref, code, message
 
 TITLE_KEYS = ("title", "titre", "name", "nom", "Nom", "libelle", "label", "Nom complet",
               "Nom de l'espace vert")
@@ -229,6 +241,10 @@ def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
     for row in batch:
         try:
             data, ref = mapper(row)
+        except RefuseRow as refusal:
+            items.append(_Row(row, refusal.ref, {},
+                              [FieldError("", refusal.code, refusal.message)]))
+            continue
         except Exception as exc:  # a mapper bug must not lose the row
             data, ref = {}, _stable_ref({}, row.raw)
             items.append(_Row(row, ref, data, [FieldError("", "mapping", str(exc)[:200])]))

@@ -1,9 +1,9 @@
 """Readers of import files: every row as its raw bytes, its properties and a position.
 
 GeoJSON (a FeatureCollection, or the JSON array of records that opendata.paris.fr
-exports), CSV (``,`` or ``;``, optionally gzipped; lon/lat or x/y columns, a WKT
-column, or a ``"lat,lon"`` column as Paris exports have) and anything else GDAL
-reads through pyogrio (GeoPackage, Shapefile, FlatGeobuf...). A row whose geometry is
+exports), CSV (``,`` or ``;``, optionally gzipped or alone in a zip; lon/lat or x/y
+columns, a WKT column, or a ``"lat,lon"`` column as Paris exports have) and anything
+else GDAL reads through pyogrio (GeoPackage, Shapefile, FlatGeobuf...). A row whose geometry is
 missing or unreadable is still yielded, with ``geom_error`` saying why: the importer
 counts and reports it, it never disappears here.
 """
@@ -14,6 +14,7 @@ import csv
 import gzip
 import json
 import math
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -180,6 +181,8 @@ def _csv_records(text: str) -> Iterator[str]:
 
 
 def _csv_rows(text: str, *, prefer_xy: bool) -> Iterator[SourceRow]:
+    # Paris exports carry whole polygons in one field (``Geo Shape``), past csv's 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
     if text.startswith("\ufeff"):
         text = text[1:]
     first_line = text.split("\n", 1)[0]
@@ -249,8 +252,24 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
+def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
+    """The one CSV or JSON file inside a zip (opendata.paris.fr zips its big CSV exports)."""
+    import io
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and m.filename.lower().endswith((".csv", ".txt", ".geojson", ".json"))]
+            if len(members) != 1:
+                raise BadSourceFile(f"{path.name}: expected one CSV or JSON file in the zip, "
+                                    f"found {len(members)}")
+            return members[0].filename.lower(), archive.read(members[0])
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise BadSourceFile(f"{path.name}: not a readable zip ({exc})") from exc
+
+
 def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
-    """Open an import file by its extension (``.gz`` is decompressed first).
+    """Open an import file by its extension (``.gz`` and ``.zip`` are opened first).
 
     Raises
     ------
@@ -268,6 +287,8 @@ def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
         except (OSError, EOFError) as exc:
             raise BadSourceFile(f"{path.name}: not gzip ({exc})") from exc
         name = name[:-3]
+    elif name.endswith(".zip"):
+        name, data = _zip_member(path, data)
     if name.endswith((".geojson", ".json")):
         try:
             doc = json.loads(data.decode("utf-8-sig"))

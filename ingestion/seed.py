@@ -5,11 +5,14 @@ small mapper from its own columns to the submission contract; rows then go throu
 :func:`ingestion.importer.run_import` like any partner file. The service area here is
 the city itself (no buffer): fountains in Paris cemeteries in the suburbs, the
 placeholder points of "Du vert près de chez moi" and rows without geometry are
-refused with their reason and counted, never dropped.
+refused with their reason and counted, never dropped. The green spaces file also holds
+the 142 jardins partagés the first seed publishes: they are refused there as
+``already_seeded`` so that no garden is on the map twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from geo.config import data_dir
 
 from .categories import load_categories, read_categories
-from .importer import ImportSummary, Mapped, run_import
+from .importer import ImportSummary, Mapped, RefuseRow, run_import
 from .readers import SourceRow
 
 __all__ = ["ATTRIBUTION", "SEEDS", "Seed", "load_seed"]
@@ -119,6 +122,40 @@ def _greening(row: SourceRow) -> Mapped:
     return data, _s(p, "numero") or f"row{row.number}"
 
 
+def _green_space(row: SourceRow) -> Mapped:
+    p = row.props
+    name = _s(p, "Nom de l'espace vert")
+    # 107 rows have no identifier: their name and point identify them across exports.
+    ref = _s(p, "Identifiant espace vert") or "h" + hashlib.sha256(
+        f"{name}|{_s(p, 'Geo point')}|{_s(p, 'Catégorie')}".encode()).hexdigest()[:16]
+    kind = _s(p, "Catégorie")
+    if kind == "Jardin partage":
+        raise RefuseRow(ref, "already_seeded", "a jardin partagé, published by the "
+                        "paris-jardins-partages seed")
+    attrs: dict[str, Any] = {"green_space_type": kind,
+                             "typology": _s(p, "Typologie d'espace vert")}
+    address = _address(_s(p, "Adresse - Numéro"), _s(p, "Adresse - Complément"),
+                       _s(p, "Adresse - type voie"), _s(p, "Adresse - Libellé voie"),
+                       _s(p, "Code postal"))
+    if address:
+        attrs["address"] = address.lower().capitalize()
+    area = _s(p, "Superficie totale réelle") or _s(p, "Surface calculée")
+    try:
+        if area and float(area) >= 0:
+            attrs["area_m2"] = float(area)
+    except ValueError:
+        pass
+    if _s(p, "Ouverture 24h_24h") == "Oui":
+        attrs["opening_hours"] = "24h/24"
+    year = _s(p, "Année de l'ouverture")
+    if year.isdigit() and 1600 <= int(year) <= 2100:
+        attrs["opened_in"] = int(year)
+    title = name.capitalize() if name.isupper() else name
+    data = {"category": "espace-vert", "title": title or kind or "Espace vert",
+            "description": "", "attributes": {k: v for k, v in attrs.items() if v != ""}}
+    return data, ref
+
+
 class Seed(NamedTuple):
     """One seed file, its source name and its mapper."""
 
@@ -132,6 +169,7 @@ SEEDS: tuple[Seed, ...] = (
     Seed("fontaines-a-boire.json", "paris-fontaines", _fountain),
     Seed("marches-decouverts.csv", "paris-marches", _market),
     Seed("du-vert-pres-de-chez-moi.geojson", "paris-du-vert", _greening),
+    Seed("espaces_verts.csv.zip", "paris-espaces-verts", _green_space),
 )
 
 

@@ -1,0 +1,136 @@
+"""The green spaces of Paris in the demo seed: every row counted, no garden twice.
+
+``espaces_verts.csv.zip`` is the city's own zipped CSV export (2,316 rows). Its 142
+jardins partagés are already published by the gardens seed: they are refused here as
+``already_seeded``; the row without geometry and the 18 points outside Paris are refused
+with their reasons; all of them are kept in the refused file.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+
+
+@pytest.fixture
+def db(categories_loaded, clean_db):
+    return clean_db
+
+
+def count(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def seed(engine, *sources, refused_dir=None):
+    """Import the named seeds exactly as ``load_seed`` does, in its order."""
+    from geo.config import data_dir
+    from ingestion.importer import run_import
+    from ingestion.seed import ATTRIBUTION, SEEDS
+
+    out = {}
+    with Session(engine) as s, s.begin():
+        for entry in SEEDS:
+            if entry.source in sources:
+                refused = refused_dir / f"{entry.source}.refused.jsonl" if refused_dir else None
+                out[entry.source] = run_import(
+                    data_dir() / "paris" / entry.file, session=s, source=entry.source,
+                    mapper=entry.mapper, publish=True, attribution=ATTRIBUTION, buffer_m=0.0,
+                    refused_path=refused)
+    return out
+
+
+def test_carte_demo_seeds_the_green_spaces_from_the_shipped_zip():
+    from geo.config import data_dir
+    from ingestion.seed import SEEDS
+
+    entry = next(x for x in SEEDS if x.source == "paris-espaces-verts")
+    assert (data_dir() / "paris" / entry.file).is_file()  # never read from ../shared
+    # After the gardens, so that their published copies win.
+    order = [x.source for x in SEEDS]
+    assert order.index("paris-jardins-partages") < order.index("paris-espaces-verts")
+
+
+def test_green_spaces_are_published_and_their_dirt_refused_with_reasons(db, tmp_path):
+    summaries = seed(db, "paris-jardins-partages", "paris-espaces-verts", refused_dir=tmp_path)
+    green = summaries["paris-espaces-verts"]
+    assert green.read == 2316
+    assert green.read == green.accepted + green.refused
+    assert (green.accepted, green.refused) == (2155, 161)
+    assert dict(green.refused_by_reason) == {"already_seeded": 142, "outside_area": 18,
+                                             "no_geometry": 1}
+    assert green.published == green.accepted == count(
+        db, "SELECT count(*) FROM feature WHERE source = 'paris-espaces-verts' "
+            "AND status = 'published' AND category = 'espace-vert' "
+            "AND attribution = '© Ville de Paris, ODbL'")
+    # Every refused row is in the refused file, with its reason and its raw text.
+    lines = [json.loads(x) for x in
+             (tmp_path / "paris-espaces-verts.refused.jsonl").read_text().splitlines()]
+    assert len(lines) == green.refused
+    reasons = {}
+    for line in lines:
+        reasons[line["errors"][0]["code"]] = reasons.get(line["errors"][0]["code"], 0) + 1
+        assert line["raw"]
+    assert reasons == dict(green.refused_by_reason)
+    # ... and kept in the database as refused submissions, never dropped.
+    assert count(db, "SELECT count(*) FROM submission WHERE source = 'paris-espaces-verts' "
+                     "AND status = 'invalid'") == 161
+    # A park reads as a user expects: a readable title, its kind, address and surface.
+    row = db.connect().execute(text(
+        "SELECT title, attributes FROM feature WHERE source = 'paris-espaces-verts' "
+        "AND attributes->>'green_space_type' = 'Parc' ORDER BY title LIMIT 1")).one()
+    assert row.title and not row.title.isupper()
+    assert row.attributes["typology"] and row.attributes["address"]
+    # Every published green space lies inside the city.
+    assert count(db, "SELECT count(*) FROM feature f WHERE f.source = 'paris-espaces-verts' "
+                     "AND f.arrondissement_id IS NULL") == 0
+
+
+def test_no_shared_garden_is_on_the_map_twice(db):
+    seed(db, "paris-jardins-partages", "paris-espaces-verts")
+    assert count(db, "SELECT count(*) FROM feature WHERE source = 'paris-jardins-partages'") \
+        == 142
+    assert count(db, "SELECT count(*) FROM feature WHERE source = 'paris-espaces-verts' "
+                     "AND attributes->>'green_space_type' = 'Jardin partage'") == 0
+    assert count(db, "SELECT count(*) FROM feature g JOIN feature v ON "
+                     "v.source_ref = g.source_ref OR ST_DWithin(v.geom, g.geom, 0.00001) "
+                     "WHERE g.source = 'paris-jardins-partages' "
+                     "AND v.source = 'paris-espaces-verts'") == 0
+
+
+def test_reseeding_the_green_spaces_adds_nothing(db):
+    first = seed(db, "paris-espaces-verts")["paris-espaces-verts"]
+    features = count(db, "SELECT count(*) FROM feature")
+    submissions = count(db, "SELECT count(*) FROM submission")
+    again = seed(db, "paris-espaces-verts")["paris-espaces-verts"]
+    assert again.already_imported == again.read == 2316
+    assert (again.accepted, again.refused) == (first.accepted, first.refused)
+    assert dict(again.refused_by_reason) == dict(first.refused_by_reason)
+    assert count(db, "SELECT count(*) FROM feature") == features
+    assert count(db, "SELECT count(*) FROM submission") == submissions
+
+
+def test_a_zip_must_hold_exactly_one_data_file(tmp_path):
+    from ingestion.errors import BadSourceFile
+    from ingestion.readers import open_source
+
+    bad = tmp_path / "two.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("a.csv", "lon,lat\n2.35,48.85\n")
+        z.writestr("b.csv", "lon,lat\n2.35,48.85\n")
+    with pytest.raises(BadSourceFile, match="one CSV or JSON file"):
+        open_source(bad)
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    with pytest.raises(BadSourceFile, match="not a readable zip"):
+        open_source(tmp_path / "junk.zip")
+    good = tmp_path / "one.zip"
+    with zipfile.ZipFile(good, "w") as z:
+        z.writestr("points.csv", "\ufeffnom;Geo point\nA;48.85, 2.35\n")
+    rows = list(open_source(good).rows)
+    assert [(r.props["nom"], r.x, r.y) for r in rows] == [("A", 2.35, 48.85)]
