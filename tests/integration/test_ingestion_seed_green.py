@@ -82,9 +82,10 @@ def test_green_spaces_are_published_and_their_dirt_refused_with_reasons(db, tmp_
     assert count(db, "SELECT count(*) FROM submission WHERE source = 'paris-espaces-verts' "
                      "AND status = 'invalid'") == 161
     # A park reads as a user expects: a readable title, its kind, address and surface.
-    row = db.connect().execute(text(
-        "SELECT title, attributes FROM feature WHERE source = 'paris-espaces-verts' "
-        "AND attributes->>'green_space_type' = 'Parc' ORDER BY title LIMIT 1")).one()
+    with db.connect() as conn:
+        row = conn.execute(text(
+            "SELECT title, attributes FROM feature WHERE source = 'paris-espaces-verts' "
+            "AND attributes->>'green_space_type' = 'Parc' ORDER BY title LIMIT 1")).one()
     assert row.title and not row.title.isupper()
     assert row.attributes["typology"] and row.attributes["address"]
     # Every published green space lies inside the city.
