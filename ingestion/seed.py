@@ -39,9 +39,12 @@ def _address(*parts: str) -> str:
     return " ".join(p for p in parts if p).strip()
 
 
-def _garden(row: SourceRow) -> Mapped:
-    p = row.props
-    attrs: dict[str, Any] = {"garden_type": "shared"}
+def _espaces_verts_place(p: dict[str, Any]) -> dict[str, Any]:
+    """Address, area and opening of a row of the city's ``espaces_verts`` export.
+
+    Both the shared gardens (a derived file) and the green spaces carry these columns.
+    """
+    attrs: dict[str, Any] = {}
     address = _address(_s(p, "Adresse - Numéro"), _s(p, "Adresse - Complément"),
                        _s(p, "Adresse - type voie"), _s(p, "Adresse - Libellé voie"),
                        _s(p, "Code postal"))
@@ -49,12 +52,18 @@ def _garden(row: SourceRow) -> Mapped:
         attrs["address"] = address.lower().capitalize()
     area = _s(p, "Superficie totale réelle") or _s(p, "Surface calculée")
     try:
-        if area:
+        if area and float(area) >= 0:
             attrs["area_m2"] = float(area)
     except ValueError:
         pass
     if _s(p, "Ouverture 24h_24h") == "Oui":
         attrs["opening_hours"] = "24h/24"
+    return attrs
+
+
+def _garden(row: SourceRow) -> Mapped:
+    p = row.props
+    attrs: dict[str, Any] = {"garden_type": "shared", **_espaces_verts_place(p)}
     year = _s(p, "Année de l'ouverture")
     data = {"category": "jardin-partage", "title": _s(p, "Nom de l'espace vert"),
             "description": f"Jardin partagé ouvert en {year}." if year else "",
@@ -133,20 +142,8 @@ def _green_space(row: SourceRow) -> Mapped:
         raise RefuseRow(ref, "already_seeded", "a jardin partagé, published by the "
                         "paris-jardins-partages seed")
     attrs: dict[str, Any] = {"green_space_type": kind,
-                             "typology": _s(p, "Typologie d'espace vert")}
-    address = _address(_s(p, "Adresse - Numéro"), _s(p, "Adresse - Complément"),
-                       _s(p, "Adresse - type voie"), _s(p, "Adresse - Libellé voie"),
-                       _s(p, "Code postal"))
-    if address:
-        attrs["address"] = address.lower().capitalize()
-    area = _s(p, "Superficie totale réelle") or _s(p, "Surface calculée")
-    try:
-        if area and float(area) >= 0:
-            attrs["area_m2"] = float(area)
-    except ValueError:
-        pass
-    if _s(p, "Ouverture 24h_24h") == "Oui":
-        attrs["opening_hours"] = "24h/24"
+                             "typology": _s(p, "Typologie d'espace vert"),
+                             **_espaces_verts_place(p)}
     year = _s(p, "Année de l'ouverture")
     if year.isdigit() and 1600 <= int(year) <= 2100:
         attrs["opened_in"] = int(year)
