@@ -41,6 +41,11 @@ __all__ = [
     "FeatureVersion",
     "Flag",
     "FlagStatus",
+    "ImportFilePart",
+    "ImportRow",
+    "ImportRowOutcome",
+    "ImportRun",
+    "ImportRunStatus",
     "LoginFailure",
     "ModerationAction",
     "ModerationEvent",
@@ -290,6 +295,8 @@ class ModerationEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # A decision on a whole import run (0003_imports).
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
 
 
 class Flag(Base):
@@ -355,3 +362,85 @@ class RateCounter(Base):
     bucket: Mapped[str] = mapped_column(Text, primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class ImportRunStatus(enum.StrEnum):
+    """Where an import run is: running, then waiting for a moderator or decided."""
+
+    running = "running"
+    pending = "pending"
+    published = "published"
+    refused = "refused"
+    failed = "failed"
+
+
+class ImportRowOutcome(enum.StrEnum):
+    """What validation made of one imported row (``unchanged``: same bytes as before)."""
+
+    valid = "valid"
+    invalid = "invalid"
+    unchanged = "unchanged"
+
+
+class ImportRun(Base):
+    """One ``carte import`` of one file: its options, summary, status and decision."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[bytes] = mapped_column(LargeBinary)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    crs: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[ImportRunStatus] = mapped_column(
+        _enum(ImportRunStatus, "import_run_status"), server_default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportFilePart(Base):
+    """A part (<= 16 MiB) of an imported file, exactly as received."""
+
+    __tablename__ = "import_file_part"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportRow(Base):
+    """One imported row as read, its outcome and its normalised record (append-only).
+
+    No foreign keys on purpose: a statement-level trigger checks the run, categories and
+    areas of a whole COPY at once (see migration ``0003_imports``).
+    """
+
+    __tablename__ = "import_row"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    outcome: Mapped[ImportRowOutcome] = mapped_column(
+        _enum(ImportRowOutcome, "import_row_outcome"))
+    changed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    errors: Mapped[list[Any] | None] = mapped_column(JSONB)
+    category: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    geom: Mapped[WKBElement | None] = mapped_column(_point())
+    arrondissement_id: Mapped[int | None] = mapped_column(Integer)
+    quartier_id: Mapped[int | None] = mapped_column(Integer)

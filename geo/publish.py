@@ -16,20 +16,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.orm import Session
 
 from .areas import locate
-from .dirty import DEFAULT_MAX_ZOOM, mark_points_dirty
+from .dirty import DEFAULT_MAX_ZOOM, mark_dirty, mark_points_dirty
 from .errors import FeatureNotFound, VersionConflict
 from .models import Feature, FeatureStatus, FeatureVersion, ModerationAction, ModerationEvent
+from .tilemath import Tile, lonlat_to_tile
 
 __all__ = [
     "EDITABLE",
     "FeatureDraft",
     "feature_lonlat",
     "publish_feature",
+    "publish_import_rows",
     "revise_feature",
     "snapshot",
 ]
@@ -173,3 +176,126 @@ def revise_feature(session: Session, feature_id: int, changes: Mapping[str, Any]
             reason=reason, before=before, lonlat=new)
     mark_points_dirty(session, {old, new}, max_zoom=max_zoom)
     return feature
+
+
+def _snapshot_sql(f: str) -> str:
+    """:func:`snapshot` of the feature row aliased ``f``, as a SQL jsonb expression."""
+    return (f"jsonb_build_object('id', {f}.id, 'version', {f}.version, 'status', "
+            f"{f}.status::text, 'category', {f}.category, 'title', {f}.title, "
+            f"'description', {f}.description, 'starts_at', to_jsonb({f}.starts_at), "
+            f"'ends_at', to_jsonb({f}.ends_at), 'attributes', {f}.attributes, "
+            f"'lon', ST_X({f}.geom), 'lat', ST_Y({f}.geom), 'merged_into', {f}.merged_into)")
+
+
+def _expand(sql: str) -> str:
+    """Fill the constant fragments ``{snapshot:alias}`` and ``{version_columns}``."""
+    for alias in ("f", "ins", "upd"):
+        sql = sql.replace("{snapshot:" + alias + "}", _snapshot_sql(alias))
+    return sql.replace("{version_columns}", _VERSION_COLUMNS)
+
+
+_VERSION_COLUMNS = ("feature_id, version, status, category, title, description, starts_at, "
+                    "ends_at, attributes, geom, changed_by, event_id")
+
+# New features: the valid rows of the run whose (source, ref) is not on the map yet.
+_CREATE = text(_expand("""
+WITH src AS (
+  SELECT r.* FROM import_row r
+  WHERE r.run_id = :run AND r.outcome = 'valid'
+    AND NOT EXISTS (SELECT 1 FROM feature f WHERE f.source = :source AND f.source_ref = r.ref)
+  ORDER BY r.row_number
+), ins AS (
+  INSERT INTO feature (status, category, title, description, starts_at, ends_at, attributes,
+                       geom, arrondissement_id, quartier_id, source, source_ref, attribution,
+                       version)
+  SELECT 'published', category, title, coalesce(description, ''), starts_at, ends_at,
+         attributes, geom, arrondissement_id, quartier_id, :source, ref, :attribution, 1
+  FROM src ORDER BY row_number
+  RETURNING *
+), ev AS (
+  INSERT INTO moderation_event (actor_id, action, feature_id, reason, before, after,
+                                import_run_id)
+  SELECT :actor, 'import', ins.id, :reason, NULL, {snapshot:ins}, :run FROM ins
+  ORDER BY ins.id
+  RETURNING id, feature_id
+), ver AS (
+  INSERT INTO feature_version ({version_columns})
+  SELECT ins.id, ins.version, ins.status, ins.category, ins.title, ins.description,
+         ins.starts_at, ins.ends_at, ins.attributes, ins.geom, :actor, ev.id
+  FROM ins JOIN ev ON ev.feature_id = ins.id
+)
+SELECT ST_X(geom), ST_Y(geom) FROM ins
+"""))
+
+# Changed rows: a new version of the feature already published from the same (source, ref).
+_REVISE = text(_expand("""
+WITH old AS (
+  SELECT f.id AS fid, {snapshot:f} AS before, f.geom AS old_geom, r.*
+  FROM import_row r JOIN feature f ON f.source = :source AND f.source_ref = r.ref
+  WHERE r.run_id = :run AND r.outcome = 'valid'
+    AND ((f.category, f.title, f.description, f.starts_at, f.ends_at, f.attributes)
+         IS DISTINCT FROM (r.category, r.title, coalesce(r.description, ''), r.starts_at,
+                           r.ends_at, r.attributes)
+         OR NOT f.geom ~= r.geom)
+  FOR UPDATE OF f
+), upd AS (
+  UPDATE feature f SET category = o.category, title = o.title,
+         description = coalesce(o.description, ''), starts_at = o.starts_at,
+         ends_at = o.ends_at, attributes = o.attributes, geom = o.geom,
+         arrondissement_id = CASE WHEN f.geom ~= o.geom THEN f.arrondissement_id
+                                  ELSE o.arrondissement_id END,
+         quartier_id = CASE WHEN f.geom ~= o.geom THEN f.quartier_id ELSE o.quartier_id END,
+         version = f.version + 1, updated_at = now()
+  FROM old o WHERE f.id = o.fid
+  RETURNING f.*
+), ev AS (
+  INSERT INTO moderation_event (actor_id, action, feature_id, reason, before, after,
+                                import_run_id)
+  SELECT :actor, 'import', upd.id, :reason, o.before, {snapshot:upd}, :run
+  FROM upd JOIN old o ON o.fid = upd.id ORDER BY upd.id
+  RETURNING id, feature_id
+), ver AS (
+  INSERT INTO feature_version ({version_columns})
+  SELECT upd.id, upd.version, upd.status, upd.category, upd.title, upd.description,
+         upd.starts_at, upd.ends_at, upd.attributes, upd.geom, :actor, ev.id
+  FROM upd JOIN ev ON ev.feature_id = upd.id
+)
+SELECT ST_X(upd.geom), ST_Y(upd.geom), ST_X(o.old_geom), ST_Y(o.old_geom)
+FROM upd JOIN old o ON o.fid = upd.id
+"""))
+
+
+def _mark_many_dirty(session: Session, lons: np.ndarray, lats: np.ndarray, *,
+                     max_zoom: int) -> int:
+    """:func:`geo.dirty.mark_points_dirty` for many points, vectorised per zoom."""
+    tiles: set[Tile] = set()
+    if len(lons):
+        for z in range(max_zoom + 1):
+            xs, ys = lonlat_to_tile(lons, lats, z)
+            pairs = np.unique(np.stack([xs, ys], axis=1), axis=0)
+            tiles.update(Tile(z, int(x), int(y)) for x, y in pairs.tolist())
+    return mark_dirty(session, tiles)
+
+
+def publish_import_rows(session: Session, *, run_id: int, source: str,
+                        attribution: str | None, actor_id: int | None = None,
+                        reason: str | None = None,
+                        max_zoom: int = DEFAULT_MAX_ZOOM) -> tuple[int, int]:
+    """Publish the valid rows of an import run, set-based: ``(created, revised)``.
+
+    Writes exactly what :func:`publish_feature` (a new ``(source, ref)``) and
+    :func:`revise_feature` (a ref already on the map whose content changed) write per
+    row, in a few statements: features, versions, ``import`` audit events carrying the
+    run id, and dirty tiles. A row identical to its published feature writes nothing.
+    """
+    reason = reason or f"import from {source}"
+    params = {"run": run_id, "source": source, "attribution": attribution,
+              "actor": actor_id, "reason": reason}
+    revised = session.execute(_REVISE, params).all()
+    created = session.execute(_CREATE, params).all()
+    pts = [(x, y) for x, y in created] + [(x, y) for x, y, _, _ in revised] + \
+        [(ox, oy) for _, _, ox, oy in revised]
+    if pts:
+        arr = np.array(pts, dtype=float)
+        _mark_many_dirty(session, arr[:, 0], arr[:, 1], max_zoom=max_zoom)
+    return len(created), len(revised)

@@ -4,6 +4,9 @@ IngestError
 ├── CategoryDataError     data/categories.json cannot be read or is inconsistent
 ├── BadSourceFile         an import file cannot be opened or parsed at all
 ├── CrsError              a --crs is unknown, or a point lies outside its area of use
+├── ImportRunError        a decision on an import run cannot be taken
+│   ├── RunNotFound       no run has this id
+│   └── RunAlreadyDecided the run is not pending (published, refused or failed already)
 └── RequestRefused        an HTTP submission is refused before validation
     ├── PayloadTooLarge   the body is larger than the configured cap (413)
     ├── UnsupportedMediaType  the body is not JSON or a form (415)
@@ -22,11 +25,14 @@ __all__ = [
     "CategoryDataError",
     "CrsError",
     "IdempotencyMismatch",
+    "ImportRunError",
     "IngestError",
     "MalformedBody",
     "PayloadTooLarge",
     "RateLimited",
     "RequestRefused",
+    "RunAlreadyDecided",
+    "RunNotFound",
     "UnsupportedMediaType",
 ]
 
@@ -99,3 +105,15 @@ class IdempotencyMismatch(MalformedBody):
 
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was already used with a different body")
+
+
+class ImportRunError(IngestError):
+    """A decision on an import run cannot be taken (see subclasses)."""
+
+
+class RunNotFound(ImportRunError, LookupError):
+    """No import run has this id."""
+
+
+class RunAlreadyDecided(ImportRunError):
+    """The run is not waiting for a decision (already published, refused, or failed)."""

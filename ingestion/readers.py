@@ -24,7 +24,8 @@ from shapely.geometry import shape
 
 from .errors import BadSourceFile
 
-__all__ = ["SourceFile", "SourceRow", "open_source"]
+__all__ = ["CsvColumns", "SourceFile", "SourceRow", "csv_columns", "csv_columns_rows", "csv_row",
+           "open_source"]
 
 LON_KEYS = ("lon", "lng", "long", "longitude")
 LAT_KEYS = ("lat", "latitude")
@@ -51,6 +52,7 @@ class SourceFile(NamedTuple):
     rows: Iterator[SourceRow]
     crs: str | None
     content_type: str
+    data: bytes | None = None  # a CSV file's bytes (unzipped), for the fast column path
 
 
 def _point_of(geom: Any) -> tuple[float | None, float | None, str | None]:
@@ -180,22 +182,45 @@ def _csv_records(text: str) -> Iterator[str]:
         yield "\n".join(pending)  # an unterminated quote: the row reports it
 
 
+def _delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def _split(record: str, delimiter: str) -> list[str]:
+    if '"' not in record:
+        return record.split(delimiter)
+    return next(csv.reader([record], delimiter=delimiter), [])
+
+
+def csv_row(number: int, raw: bytes, record: str, header: list[str], delimiter: str, *,
+            prefer_xy: bool) -> SourceRow:
+    """One CSV record (its text and its bytes as in the file) as a :class:`SourceRow`.
+
+    The one definition of a CSV row, shared by the csv-module path and the fast path's
+    rows that need the scalar pipeline.
+    """
+    try:
+        row = _split(record, delimiter)
+    except csv.Error as exc:
+        return SourceRow(number, raw, {}, None, None, f"unreadable CSV row ({exc})")
+    if len(row) != len(header):
+        return SourceRow(number, raw, dict(zip(header, row, strict=False)), None, None,
+                         f"the row has {len(row)} columns, the header {len(header)}")
+    props = dict(zip(header, row, strict=True))
+    x, y, err = position_from_props(props, prefer_xy=prefer_xy)
+    return SourceRow(number, raw, props, x, y, err)
+
+
 def _csv_rows(text: str, *, prefer_xy: bool) -> Iterator[SourceRow]:
     # Paris exports carry whole polygons in one field (``Geo Shape``), past csv's 128 KiB.
     csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
     if text.startswith("\ufeff"):
         text = text[1:]
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    delimiter = _delimiter(text)
     records = _csv_records(text)
-
-    def split(record: str) -> list[str]:
-        if '"' not in record:
-            return record.split(delimiter)
-        return next(csv.reader([record], delimiter=delimiter), [])
-
     try:
-        header = split(next(records))
+        header = _split(next(records), delimiter)
     except StopIteration as exc:
         raise BadSourceFile("the CSV file is empty") from exc
     number = 0
@@ -203,19 +228,82 @@ def _csv_rows(text: str, *, prefer_xy: bool) -> Iterator[SourceRow]:
         if not record.strip():
             continue
         number += 1
-        raw = record.encode()  # the row exactly as it is in the file
-        try:
-            row = split(record)
-        except csv.Error as exc:
-            yield SourceRow(number, raw, {}, None, None, f"unreadable CSV row ({exc})")
-            continue
-        if len(row) != len(header):
-            yield SourceRow(number, raw, dict(zip(header, row, strict=False)), None, None,
-                            f"the row has {len(row)} columns, the header {len(header)}")
-            continue
-        props = dict(zip(header, row, strict=True))
-        x, y, err = position_from_props(props, prefer_xy=prefer_xy)
-        yield SourceRow(number, raw, props, x, y, err)
+        # the row exactly as it is in the file
+        yield csv_row(number, record.encode(), record, header, delimiter, prefer_xy=prefer_xy)
+
+
+# Python's str.splitlines() and str.strip() know more line breaks and spaces than "\n":
+# a file holding any of these (or a quote) takes the csv-module path.
+_OTHER_BREAKS = (b'"', b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85",
+                 b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+_BLANK = (r"^[\t\x0b\x0c\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+          r"\x{202f}\x{205f}\x{3000}]*$")
+
+
+class CsvColumns(NamedTuple):
+    """A simple CSV file (no quotes, newline line ends) split into columns by pyarrow.
+
+    ``lines`` holds every data row's bytes as in the file (a binary array, file order),
+    ``numbers`` their 1-based row numbers, ``cells`` the split fields (a list array);
+    rows whose field count differs from the header's are left to :func:`csv_row`.
+    """
+
+    header: list[str]
+    delimiter: str
+    lines: Any  # pyarrow.BinaryArray
+    numbers: Any  # numpy int64
+    cells: Any  # pyarrow.ListArray of strings
+
+
+def csv_columns(data: bytes) -> CsvColumns | None:
+    """Split ``data`` (a CSV file's bytes) into columns, or ``None`` if it is not simple.
+
+    Simple: UTF-8, no quote, no line break but the newline, unique header names. Then each
+    line is one record and ``line.split(delimiter)`` is what the csv module would read,
+    so the rows are exactly those of the csv-module path (a test checks it).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(b in data for b in _OTHER_BREAKS):
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    end = data.find(b"\n")
+    head = data if end < 0 else data[:end]
+    text_head = head.decode()
+    delimiter = _delimiter(text_head)
+    header = text_head.split(delimiter)
+    if not text_head.strip() or len(set(header)) != len(header):
+        return None
+    body = b"" if end < 0 else data[end + 1:]
+    buf = np.frombuffer(body, dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], nl + 1]).tolist()
+    ends = np.concatenate([nl, [len(body)]]).tolist()
+    # The raw bytes of each line, sliced from the file (empty lines are not rows).
+    arr = pa.array([body[a:b] for a, b in zip(starts, ends, strict=True) if b > a],
+                   type=pa.large_binary())
+    text_arr = arr.cast(pa.large_string())
+    blank = pc.match_substring_regex(text_arr, _BLANK)
+    if pc.any(blank).as_py():
+        text_arr = pc.filter(text_arr, pc.invert(blank))
+        arr = pc.filter(arr, pc.invert(blank))
+    numbers = np.arange(1, len(arr) + 1, dtype=np.int64)
+    cells = pc.split_pattern(text_arr, delimiter)
+    return CsvColumns(header, delimiter, arr, numbers, cells)
+
+
+def csv_columns_rows(cols: CsvColumns, *, prefer_xy: bool) -> Iterator[SourceRow]:
+    """The fast split's rows as :class:`SourceRow` (what the csv-module path yields)."""
+    for number, raw in zip(cols.numbers.tolist(), cols.lines.to_pylist(), strict=True):
+        yield csv_row(number, raw, raw.decode(), cols.header, cols.delimiter,
+                      prefer_xy=prefer_xy)
 
 
 def _ogr_rows(path: Path) -> SourceFile:
@@ -268,8 +356,11 @@ def _zip_member(path: Path, data: bytes) -> tuple[str, bytes]:
         raise BadSourceFile(f"{path.name}: not a readable zip ({exc})") from exc
 
 
-def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
+def open_source(path: Path, *, prefer_xy: bool = False, data: bytes | None = None
+                ) -> SourceFile:
     """Open an import file by its extension (``.gz`` and ``.zip`` are opened first).
+
+    ``data``: the file's bytes when the caller has read them already.
 
     Raises
     ------
@@ -277,10 +368,11 @@ def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
         The file cannot be read at all (one bad row never raises: it is yielded).
     """
     name = path.name.lower()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadSourceFile(f"{path}: {exc.strerror}") from exc
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadSourceFile(f"{path}: {exc.strerror}") from exc
     if name.endswith(".gz"):
         try:
             data = gzip.decompress(data)
@@ -303,5 +395,5 @@ def open_source(path: Path, *, prefer_xy: bool = False) -> SourceFile:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             text = data.decode("cp1252", "replace")
-        return SourceFile(_csv_rows(text, prefer_xy=prefer_xy), None, "text/csv")
+        return SourceFile(_csv_rows(text, prefer_xy=prefer_xy), None, "text/csv", data)
     return _ogr_rows(path)

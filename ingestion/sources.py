@@ -155,6 +155,7 @@ def import_url(url: str, *, session: Session, source: str, fetch: Fetch = urllib
         path.write_text(json.dumps({"type": "FeatureCollection", "features": got.features},
                                    ensure_ascii=False), encoding="utf-8")
         summary = run_import(path, session=session, source=source, attribution=credit,
+                             file_name=url[:1000],
                              **options)
     summary.file = url
     return summary

@@ -51,19 +51,21 @@ def test_geojson_import_keeps_every_row_and_explains_refusals(db, samples, tmp_p
                                    "required": 1}
     lines = [json.loads(line) for line in refused.read_text().splitlines()]
     assert sorted(r["ref"] for r in lines) == ["g3", "g4", "g5", "g6", "g7"]
-    assert count(db, "SELECT count(*) FROM submission WHERE source = 'partner'") == 8
-    assert count(db, "SELECT count(*) FROM submission WHERE status = 'invalid'") == 5
+    assert count(db, "SELECT count(*) FROM import_row r JOIN import_run u ON u.id = r.run_id WHERE u.source = 'partner'") == 8
+    assert count(db, "SELECT count(*) FROM import_row WHERE outcome = 'invalid'") == 5
     # Text is cleaned (bidi override gone) but kept as plain text, formula and all.
-    title = count(db, "SELECT title FROM submission WHERE idempotency_key = 'g2'")
+    title = count(db, "SELECT title FROM import_row WHERE ref = 'g2'")
     assert title == 'Jardin des Buttes =HYPERLINK("x")'
-    attrs = count(db, "SELECT attributes FROM submission WHERE idempotency_key = 'g1'")
+    attrs = count(db, "SELECT attributes FROM import_row WHERE ref = 'g1'")
     assert attrs == {"opening_hours": "9h-19h", "free_picking": True}
-    assert count(db, "SELECT attributes->>'area_m2' FROM submission "
-                     "WHERE idempotency_key = 'g2'") == "120.5"
+    assert count(db, "SELECT attributes->>'area_m2' FROM import_row "
+                     "WHERE ref = 'g2'") == "120.5"
     # The polygon became a point on its surface; areas were found in bulk.
-    assert count(db, "SELECT count(*) FROM submission WHERE status = 'pending' "
+    assert count(db, "SELECT count(*) FROM import_row WHERE outcome = 'valid' "
                      "AND arrondissement_id IS NOT NULL AND quartier_id IS NOT NULL") == 3
-    raw = count(db, "SELECT raw FROM submission WHERE idempotency_key = 'g3'")
+    assert s.status == "pending" and s.pending == 3
+    assert count(db, "SELECT status::text FROM import_run WHERE id = :r", r=s.run_id) == "pending"
+    raw = count(db, "SELECT raw FROM import_row WHERE ref = 'g3'")
     assert json.loads(bytes(raw))["properties"]["name"] == "Sans géométrie"
 
 
@@ -75,12 +77,15 @@ def test_reimporting_the_same_file_adds_nothing(db, samples):
     assert first.published == again.published == 3
     assert again.already_imported == 8 and again.read == again.accepted + again.refused
     assert (again.accepted, again.refused) == (first.accepted, first.refused)
-    assert count(db, "SELECT count(*) FROM submission") == 8
+    # Every row of both runs is kept; the second run's are all 'unchanged'.
+    assert count(db, "SELECT count(*) FROM import_row") == 16
+    assert count(db, "SELECT count(*) FROM import_row WHERE run_id = :r "
+                     "AND outcome = 'unchanged'", r=again.run_id) == 8
     assert count(db, "SELECT count(*) FROM feature WHERE source = 'partner' "
                      "AND attribution = 'Partenaire'") == 3
-    assert count(db, "SELECT count(*) FROM moderation_event WHERE action = 'import'") == 3
-    assert count(db, "SELECT count(*) FROM submission WHERE status = 'approved' "
-                     "AND feature_id IS NOT NULL") == 3
+    assert count(db, "SELECT count(*) FROM moderation_event WHERE action = 'import' "
+                     "AND import_run_id = :r", r=first.run_id) == 3
+    assert count(db, "SELECT count(*) FROM moderation_event") == 3
 
 
 def test_lambert93_csv_is_reprojected_and_wrong_crs_points_refused(db, samples):
@@ -88,8 +93,8 @@ def test_lambert93_csv_is_reprojected_and_wrong_crs_points_refused(db, samples):
             crs="EPSG:2154")
     assert (s.read, s.accepted, s.refused) == (4, 2, 2)
     assert s.refused_by_reason == {"crs_area": 1, "not_finite": 1}
-    lon, lat = count(db, "SELECT ARRAY[ST_X(geom), ST_Y(geom)] FROM submission "
-                         "WHERE idempotency_key = 'a4'")
+    lon, lat = count(db, "SELECT ARRAY[ST_X(geom), ST_Y(geom)] FROM import_row "
+                         "WHERE ref = 'a4'")
     assert abs(lon - 2.2945) < 0.001 and abs(lat - 48.8584) < 0.001  # the Eiffel Tower
 
 
@@ -97,7 +102,8 @@ def test_wkt_csv_with_a_category_column_and_repeated_ids(db, samples):
     s = run(db, samples / "wkt.csv", source="wkt")
     assert (s.read, s.accepted, s.refused) == (5, 1, 4)
     assert set(s.refused_by_reason) == {"no_geometry", "repeated_ref", "choice"}
-    assert count(db, "SELECT count(*) FROM submission WHERE source = 'wkt'") == 5
+    assert count(db, "SELECT count(*) FROM import_row r JOIN import_run u ON u.id = r.run_id "
+                     "WHERE u.source = 'wkt'") == 5
 
 
 def test_geopackage_uses_its_declared_crs(db, samples):
@@ -204,8 +210,8 @@ def test_crs_accuracy_on_the_paris_addresses(db, tmp_path):
             title_template="{numero} {nom_voie}")
     assert s.read == len(rows[::100]) and s.refused == 0
     with db.connect() as conn:
-        got = conn.execute(text("SELECT idempotency_key, ST_X(geom), ST_Y(geom) FROM submission "
-                                "WHERE source = 'ban'")).all()
+        got = conn.execute(text("SELECT ref, ST_X(geom), ST_Y(geom) FROM import_row "
+                                "WHERE run_id = :r"), {"r": s.run_id}).all()
     by_id = {r["id"]: r for r in rows[::100]}
     for key, x, y in got:
         _, _, d = geod.inv(round(x, 6), round(y, 6), float(by_id[key]["lon"]),

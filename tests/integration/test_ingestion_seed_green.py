@@ -78,9 +78,9 @@ def test_green_spaces_are_published_and_their_dirt_refused_with_reasons(db, tmp_
         reasons[line["errors"][0]["code"]] = reasons.get(line["errors"][0]["code"], 0) + 1
         assert line["raw"]
     assert reasons == dict(green.refused_by_reason)
-    # ... and kept in the database as refused submissions, never dropped.
-    assert count(db, "SELECT count(*) FROM submission WHERE source = 'paris-espaces-verts' "
-                     "AND status = 'invalid'") == 161
+    # ... and kept in the database as refused rows of the run, never dropped.
+    assert count(db, "SELECT count(*) FROM import_row WHERE run_id = :r "
+                     "AND outcome = 'invalid'", r=green.run_id) == 161
     # A park reads as a user expects: a readable title, its kind, address and surface.
     with db.connect() as conn:
         row = conn.execute(text(
@@ -108,13 +108,15 @@ def test_no_shared_garden_is_on_the_map_twice(db):
 def test_reseeding_the_green_spaces_adds_nothing(db):
     first = seed(db, "paris-espaces-verts")["paris-espaces-verts"]
     features = count(db, "SELECT count(*) FROM feature")
-    submissions = count(db, "SELECT count(*) FROM submission")
+    rows = count(db, "SELECT count(*) FROM import_row")
     again = seed(db, "paris-espaces-verts")["paris-espaces-verts"]
     assert again.already_imported == again.read == 2316
     assert (again.accepted, again.refused) == (first.accepted, first.refused)
     assert dict(again.refused_by_reason) == dict(first.refused_by_reason)
     assert count(db, "SELECT count(*) FROM feature") == features
-    assert count(db, "SELECT count(*) FROM submission") == submissions
+    # the second run keeps its 2,316 rows, all 'unchanged'
+    assert count(db, "SELECT count(*) FROM import_row") == 2 * rows
+    assert count(db, "SELECT count(*) FROM import_row WHERE outcome = 'unchanged'") == rows
 
 
 def test_a_zip_must_hold_exactly_one_data_file(tmp_path):

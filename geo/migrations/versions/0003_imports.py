@@ -1,0 +1,163 @@
+"""Imports: runs, their files as received, and a lean append-only landing table of rows.
+
+``submission`` is built for residents' submissions one at a time (foreign keys checked
+row by row, eight indexes, a unique idempotency key): a bulk COPY into it runs at
+~18k rows/s. File imports land instead in ``import_row``: one primary key, plain
+CHECKs, and one STATEMENT-level trigger that checks, set-based, the run and every
+category and area the rows name (one anti-join per COPY, not one lookup per row).
+
+* ``import_run``: one per ``carte import``, with its options, its summary, its status
+  (running -> pending -> published or refused; failed with its error) and who decided.
+* ``import_file_part``: the file exactly as received, in parts (bytea is capped at 1 GB;
+  parts keep memory flat), committed before any row is read: nothing is ever lost.
+* ``import_row``: every row as read (raw bytes, a SHA-256 of them computed by the
+  database), its outcome and errors, and the normalised record. Append-only.
+* ``moderation_event.import_run_id``: run-level decisions (publish, refuse) are audited.
+
+Revision ID: 0003_imports
+Revises: 0002_ingestion
+Create Date: 2026-11-28
+"""
+
+from alembic import op
+
+revision = "0003_imports"
+down_revision = "0002_ingestion"
+branch_labels = None
+depends_on = None
+
+UPGRADE = r"""
+CREATE TYPE import_run_status AS ENUM ('running', 'pending', 'published', 'refused', 'failed');
+CREATE TYPE import_row_outcome AS ENUM ('valid', 'invalid', 'unchanged');
+
+CREATE TABLE import_run (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  source        text NOT NULL CHECK (carte_nonblank(source)),
+  file_name     text NOT NULL,
+  file_sha256   bytea NOT NULL CHECK (octet_length(file_sha256) = 32),
+  file_size     bigint NOT NULL CHECK (file_size >= 0),
+  content_type  text,
+  crs           text,
+  -- No FK: checked by the importer, and the caller may still be loading categories in
+  -- its own open transaction (the run is committed apart, first).
+  category      text,
+  options       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
+  status        import_run_status NOT NULL DEFAULT 'running',
+  started_at    timestamptz NOT NULL DEFAULT now(),
+  finished_at   timestamptz,
+  summary       jsonb CHECK (summary IS NULL OR jsonb_typeof(summary) = 'object'),
+  decided_at    timestamptz,
+  decided_by    integer REFERENCES app_user(id),
+  reason        text,
+  CHECK (status = 'running' OR finished_at IS NOT NULL),
+  CHECK (status NOT IN ('refused', 'failed') OR carte_nonblank(reason)),
+  CHECK (status NOT IN ('published', 'refused') OR decided_at IS NOT NULL)
+);
+CREATE INDEX import_run_source_idx ON import_run (source, id);
+CREATE INDEX import_run_status_idx ON import_run (status, id);
+
+CREATE TABLE import_file_part (
+  run_id  bigint NOT NULL REFERENCES import_run(id),
+  part    integer NOT NULL CHECK (part >= 0),
+  data    bytea NOT NULL,
+  PRIMARY KEY (run_id, part)
+);
+
+CREATE TABLE import_row (
+  run_id             bigint NOT NULL,
+  row_number         integer NOT NULL CHECK (row_number >= 1),
+  ref                text NOT NULL,
+  raw                bytea NOT NULL,
+  row_hash           bytea NOT NULL GENERATED ALWAYS AS (sha256(raw)) STORED,
+  outcome            import_row_outcome NOT NULL,
+  changed            boolean NOT NULL DEFAULT false,
+  errors             jsonb CHECK (errors IS NULL OR jsonb_typeof(errors) = 'array'),
+  category           text,
+  title              text CHECK (title IS NULL
+                                 OR (carte_nonblank(title) AND char_length(title) <= 120)),
+  description        text CHECK (description IS NULL OR char_length(description) <= 2000),
+  starts_at          timestamptz,
+  ends_at            timestamptz,
+  attributes         jsonb CHECK (attributes IS NULL OR jsonb_typeof(attributes) = 'object'),
+  geom               geometry(Point, 4326) CHECK (geom IS NULL OR carte_is_lonlat(geom)),
+  arrondissement_id  integer,
+  quartier_id        integer,
+  PRIMARY KEY (run_id, row_number),
+  CHECK (ends_at IS NULL OR starts_at IS NULL OR ends_at >= starts_at),
+  CHECK ((outcome = 'invalid') = (errors IS NOT NULL)),
+  CHECK (outcome <> 'valid'
+         OR (geom IS NOT NULL AND title IS NOT NULL AND category IS NOT NULL
+             AND attributes IS NOT NULL))
+);
+
+-- The foreign keys of import_row, checked once per statement on its transition table.
+CREATE FUNCTION carte_import_row_refs() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  bad text;
+BEGIN
+  SELECT 'run ' || n.run_id INTO bad FROM (SELECT DISTINCT run_id FROM new_rows) n
+    WHERE NOT EXISTS (SELECT 1 FROM import_run r WHERE r.id = n.run_id) LIMIT 1;
+  IF bad IS NULL THEN
+    SELECT 'category ' || quote_literal(n.category) INTO bad
+      FROM (SELECT DISTINCT category FROM new_rows WHERE category IS NOT NULL) n
+      WHERE NOT EXISTS (SELECT 1 FROM category c WHERE c.slug = n.category) LIMIT 1;
+  END IF;
+  IF bad IS NULL THEN
+    SELECT 'area ' || n.id INTO bad
+      FROM (SELECT arrondissement_id AS id FROM new_rows WHERE arrondissement_id IS NOT NULL
+            UNION SELECT quartier_id FROM new_rows WHERE quartier_id IS NOT NULL) n
+      WHERE NOT EXISTS (SELECT 1 FROM area a WHERE a.id = n.id) LIMIT 1;
+  END IF;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'import_row refers to a missing %', bad
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER import_row_refs AFTER INSERT ON import_row
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION carte_import_row_refs();
+
+-- What was imported is never rewritten nor deleted (TRUNCATE, an admin's act, is not).
+CREATE FUNCTION carte_import_row_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'import_row is append-only: rows cannot be changed nor deleted'
+    USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER import_row_append_only BEFORE UPDATE OR DELETE ON import_row
+  FOR EACH STATEMENT EXECUTE FUNCTION carte_import_row_append_only();
+CREATE TRIGGER import_file_part_append_only BEFORE UPDATE OR DELETE ON import_file_part
+  FOR EACH STATEMENT EXECUTE FUNCTION carte_import_row_append_only();
+
+ALTER TABLE moderation_event ADD COLUMN import_run_id bigint REFERENCES import_run(id);
+ALTER TABLE moderation_event DROP CONSTRAINT moderation_event_check;
+ALTER TABLE moderation_event ADD CONSTRAINT moderation_event_check
+  CHECK (submission_id IS NOT NULL OR feature_id IS NOT NULL OR import_run_id IS NOT NULL);
+CREATE INDEX moderation_event_import_run_idx ON moderation_event (import_run_id)
+  WHERE import_run_id IS NOT NULL;
+"""
+
+DOWNGRADE = r"""
+DROP INDEX moderation_event_import_run_idx;
+ALTER TABLE moderation_event DROP CONSTRAINT moderation_event_check;
+ALTER TABLE moderation_event ADD CONSTRAINT moderation_event_check
+  CHECK (submission_id IS NOT NULL OR feature_id IS NOT NULL);
+ALTER TABLE moderation_event DROP COLUMN import_run_id;
+DROP TABLE import_row;
+DROP FUNCTION carte_import_row_refs();
+DROP TABLE import_file_part;
+DROP FUNCTION carte_import_row_append_only();
+DROP TABLE import_run;
+DROP TYPE import_row_outcome;
+DROP TYPE import_run_status;
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    op.execute(DOWNGRADE)
