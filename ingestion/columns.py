@@ -156,13 +156,21 @@ def precheck(batch: ColumnBatch, *, categories: Mapping[str, CategorySpec],
     title_max, description_max = config.title_max, config.description_max
     titles: list[str | None] = [None] * n
     descriptions: list[str | None] = [None] * n
+    in_titles, in_descriptions = batch.title, batch.description
     for i in np.flatnonzero(ok).tolist():
-        title = _clean(batch.title[i], title_max)
+        raw = in_titles[i]
+        # Inlined clean_text fast path (printable ASCII, no double space), else _clean.
+        if raw.__class__ is str and raw.isascii() and raw.isprintable() and "  " not in raw:
+            title = raw.strip()
+            if len(title) > title_max:
+                title = None
+        else:
+            title = _clean(raw, title_max)
         if not title:  # None (not certain) or "" (blank: refused)
             ok[i] = False
             continue
-        raw = batch.description[i]
-        if raw is None or raw == "":
+        raw = in_descriptions[i]
+        if raw is None or (raw.__class__ is str and raw == ""):
             description: str | None = ""
         else:
             description = _clean(raw, description_max)
