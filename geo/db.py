@@ -7,13 +7,14 @@ cluster under ``$CARTE_VAR_DIR/pg`` (see :mod:`geo.embedded`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from .config import configured_database_url, var_dir
@@ -26,6 +27,7 @@ __all__ = [
     "embedded_cluster",
     "get_engine",
     "hide_password",
+    "hot_engine",
     "server_versions",
     "session_scope",
 ]
@@ -63,6 +65,44 @@ def get_engine(url: str | None = None) -> Engine:
     if engine is None:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
         _engines[url] = engine
+    return engine
+
+
+HOT_IDLE_PING_S = 10.0
+
+
+def hot_engine(url: str | None = None) -> Engine:
+    """A second, autocommit engine for request hot paths (the submission intake).
+
+    :func:`get_engine` pings every connection it hands out (``pool_pre_ping``): one
+    more round trip per request. Here a connection is pinged only when it sat idle in
+    the pool for more than :data:`HOT_IDLE_PING_S` seconds (a restarted server or a
+    dropped link is then noticed and the connection replaced); a busy connection is
+    trusted, and its user must handle a broken one itself. Autocommit: each statement
+    is its own transaction, so a single-statement write costs one round trip, not
+    three (BEGIN, statement, COMMIT). Disposed by :func:`dispose_engines` too.
+    """
+    url = url or database_url()
+    key = url + "#hot"
+    engine = _engines.get(key)
+    if engine is None:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5,
+                               max_overflow=10)
+
+        @event.listens_for(engine, "checkin")
+        def _idle_since(dbapi_conn: Any, record: Any) -> None:
+            record.info["idle_since"] = time.monotonic()
+
+        @event.listens_for(engine, "checkout")
+        def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+            since = record.info.get("idle_since")
+            if since is not None and time.monotonic() - since > HOT_IDLE_PING_S:
+                try:
+                    dbapi_conn.execute("SELECT 1")
+                except Exception as exc:  # the pool then retries with a new connection
+                    raise DisconnectionError(str(exc)) from exc
+
+        _engines[key] = engine
     return engine
 
 

@@ -38,7 +38,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.areas import city_outline
 from geo.clients import request_key
-from geo.db import get_engine
+from geo.db import get_engine, hot_engine
 from geo.models import Submission
 
 from .categories import CategorySpec, specs_from_db
@@ -188,7 +188,9 @@ def _refused(exc: RequestRefused) -> Response:
 def _intake(raw: bytes, *, source: str, content_type: str | None, data: Any = None,
             parsed: bool = False, idem: str | None = None, ckey: str) -> Outcome:
     categories, area = _state()
-    return submit(_engine(), raw, source=source, content_type=content_type, client_key=ckey,
+    # The intake's own pool: autocommit, pinged only after idling (geo.db.hot_engine).
+    return submit(hot_engine(current_app.config["DATABASE_URL"]), raw, source=source,
+                  content_type=content_type, client_key=ckey,
                   categories=categories, area=area, settings=_settings(),
                   idempotency_key=idem, secret=current_app.config["SECRET_KEY"],
                   limit=parse_limit(current_app.config["INGEST_RATE_LIMIT"]), data=data,

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, LargeBinary, bindparam, select, text
-from sqlalchemy.orm import Session
+import psycopg
+from sqlalchemy import Connection, Engine
 
 from geo.areas import SLIVER_TOLERANCE_DEG
-from geo.models import Submission, SubmissionStatus
+from geo.models import SubmissionStatus
 
 from .categories import CategorySpec
 from .errors import IdempotencyMismatch, MalformedBody, RateLimited, UnsupportedMediaType
@@ -141,80 +141,113 @@ def parse_strict_json(raw: bytes, content_type: str | None, *, max_depth: int = 
     return data
 
 
-_RECEIVE = text("""
+# The SQL below is in the driver's paramstyle (``%(name)s``): the request path runs it on
+# a bare psycopg connection in autocommit (one round trip per statement, no BEGIN/COMMIT,
+# server-side prepared), and :func:`_run` runs the same text through SQLAlchemy
+# (``exec_driver_sql``) for callers holding a SQLAlchemy connection.
+_RECEIVE = """
     WITH rl AS (
       INSERT INTO rate_counter (client_key, bucket, window_start)
-      SELECT CAST(:key AS text), 'submit',
-             to_timestamp(floor(extract(epoch FROM clock_timestamp()) / :seconds) * :seconds)
-      WHERE CAST(:key AS text) IS NOT NULL AND :seconds > 0
+      SELECT CAST(%(key)s AS text), 'submit',
+             to_timestamp(floor(extract(epoch FROM clock_timestamp()) / %(seconds)s)
+                          * %(seconds)s)
+      WHERE CAST(%(key)s AS text) IS NOT NULL AND %(seconds)s > 0
       ON CONFLICT (client_key, bucket, window_start) DO UPDATE SET hits = rate_counter.hits + 1
-      RETURNING hits, ceil(extract(epoch FROM window_start + make_interval(secs => :seconds)
-                                              - clock_timestamp()))::int AS retry_after
+      RETURNING hits,
+        ceil(extract(epoch FROM window_start + make_interval(secs => %(seconds)s)
+                                - clock_timestamp()))::int AS retry_after
     ), ins AS (
       INSERT INTO submission (source, raw, content_type, client_key, idempotency_key, status)
-      SELECT :source, :raw, :ctype, :key, :idem, 'received'
-      WHERE coalesce((SELECT hits FROM rl), 0) <= :max_hits
+      SELECT %(source)s, %(raw)s, %(ctype)s, %(key)s, %(idem)s, 'received'
+      WHERE coalesce((SELECT hits FROM rl), 0) <= %(max_hits)s
       ON CONFLICT (source, idempotency_key) DO NOTHING
       RETURNING id
     )
     SELECT (SELECT id FROM ins), (SELECT hits FROM rl), (SELECT retry_after FROM rl)
-""").bindparams(bindparam("raw", type_=LargeBinary))
+"""
 
-_INVALID = text("""
-    UPDATE submission SET status = 'invalid', errors = CAST(:errors AS jsonb) WHERE id = :id
-""")
+_INVALID = """
+    UPDATE submission SET status = 'invalid', errors = CAST(%(errors)s AS jsonb)
+    WHERE id = %(id)s
+"""
 
 # Placing and duplicate search in the same statement as the update: one round trip.
 # ST_Intersects uses the GiST index; the few-m² slivers between boundaries fall back to
 # the nearest area within geo.areas' tolerance.
-_QUEUE = text("""
-    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt)
+_QUEUE = """
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt)
     UPDATE submission SET
-      status = 'pending', errors = NULL, category = :category, title = :title,
-      description = :description, starts_at = :starts_at, ends_at = :ends_at, email = :email,
-      attributes = CAST(:attributes AS jsonb), geom = p.pt,
+      status = 'pending', errors = NULL, category = %(category)s, title = %(title)s,
+      description = %(description)s, starts_at = %(starts_at)s, ends_at = %(ends_at)s,
+      email = %(email)s, attributes = CAST(%(attributes)s AS jsonb), geom = p.pt,
       arrondissement_id = coalesce(
         (SELECT a.id FROM area a WHERE a.kind = 'arrondissement' AND ST_Intersects(a.geom, p.pt)
          ORDER BY a.code LIMIT 1),
         (SELECT a.id FROM area a WHERE a.kind = 'arrondissement'
-           AND ST_DWithin(a.geom, p.pt, :tol) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
+           AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
       quartier_id = coalesce(
         (SELECT a.id FROM area a WHERE a.kind = 'quartier' AND ST_Intersects(a.geom, p.pt)
          ORDER BY a.code LIMIT 1),
         (SELECT a.id FROM area a WHERE a.kind = 'quartier'
-           AND ST_DWithin(a.geom, p.pt, :tol) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
+           AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
       possible_duplicate_of = (
         SELECT f.id FROM feature f
-        WHERE f.status = 'published' AND f.category = :category
-          AND ST_DWithin(f.geom, p.pt, :deg)
-          AND ST_DWithin(f.geom::geography, p.pt::geography, :metres)
-          AND similarity(f.title, :title) >= :threshold
-        ORDER BY similarity(f.title, :title) DESC, f.id LIMIT 1),
-      spam_score = :spam_score, spam_reasons = CAST(:spam_reasons AS jsonb),
-      tracking_token_hash = :token_hash
+        WHERE f.status = 'published' AND f.category = %(category)s
+          AND ST_DWithin(f.geom, p.pt, %(deg)s)
+          AND ST_DWithin(f.geom::geography, p.pt::geography, %(metres)s)
+          AND similarity(f.title, %(title)s) >= %(threshold)s
+        ORDER BY similarity(f.title, %(title)s) DESC, f.id LIMIT 1),
+      spam_score = %(spam_score)s, spam_reasons = CAST(%(spam_reasons)s AS jsonb),
+      tracking_token_hash = %(token_hash)s
     FROM p
-    WHERE submission.id = :id
-""").bindparams(bindparam("token_hash", type_=LargeBinary))
+    WHERE submission.id = %(id)s
+"""
+
+_REPLAY = """
+    SELECT id, status::text, errors, raw FROM submission
+    WHERE source = %(source)s AND idempotency_key = %(idem)s
+"""
+
+Conn = Connection | psycopg.Connection[Any]
 
 
-def receive(conn: Connection, raw: bytes, *, source: str, content_type: str | None,
+def _run(conn: Conn, sql: str, params: Mapping[str, Any]) -> Any:
+    """Execute ``sql``: prepared on a bare psycopg connection, else through SQLAlchemy.
+
+    Returns the first row, or ``None`` (no row, or a statement that returns none).
+    """
+    if isinstance(conn, Connection):
+        result = conn.exec_driver_sql(sql, dict(params))
+        return result.one_or_none() if result.returns_rows else None
+    cur = conn.execute(sql, params, prepare=True)
+    return cur.fetchone() if cur.description is not None else None
+
+
+def _commit(conn: Conn) -> None:
+    """Commit, unless the connection commits every statement itself (autocommit)."""
+    if isinstance(conn, Connection) or not conn.autocommit:
+        conn.commit()
+
+
+def receive(conn: Conn, raw: bytes, *, source: str, content_type: str | None,
             client_key: str | None, idempotency_key: str | None = None,
             limit: Limit | None = None) -> tuple[int | None, RateCheck | None]:
     """Count the request against ``limit`` and commit the body exactly as received.
 
-    One statement and one commit do both. Returns the new id and the rate check; the
-    id is ``None`` when the client is over its limit (nothing stored but the count) or
-    when ``idempotency_key`` was already used by ``source`` (the caller then replays
-    the first answer).
+    One statement and one commit do both (in autocommit, one round trip). Returns the
+    new id and the rate check; the id is ``None`` when the client is over its limit
+    (nothing stored but the count) or when ``idempotency_key`` was already used by
+    ``source`` (the caller then replays the first answer).
     """
     counted = limit is not None and client_key is not None
-    sid, hits, retry = conn.execute(_RECEIVE, {
+    sid, hits, retry = _run(conn, _RECEIVE, {
         "key": client_key if counted else None, "seconds": limit.seconds if limit else 0,
         "max_hits": limit.count if counted and limit else 1 << 30, "source": source,
-        "raw": raw, "ctype": content_type, "idem": idempotency_key}).one()
+        "raw": raw, "ctype": content_type, "idem": idempotency_key})
+    _commit(conn)
     if counted and limit is not None and random.random() < 0.001:  # noqa: S311 - housekeeping
         purge(conn, limit)
-    conn.commit()
+        _commit(conn)
     check = None
     if counted and limit is not None and hits is not None:
         check = RateCheck(hits=hits, allowed=hits <= limit.count, retry_after=max(1, retry))
@@ -233,19 +266,19 @@ def _tracking_token(secret: str | bytes | None, idempotency_key: str | None) -> 
     return secrets.token_urlsafe(24)
 
 
-def mark_invalid(conn: Connection, submission_id: int, errors: list[FieldError]) -> Outcome:
+def mark_invalid(conn: Conn, submission_id: int, errors: list[FieldError]) -> Outcome:
     """Keep a refused submission with its reasons (it is never deleted)."""
     errs = [e.as_json() for e in errors]
-    conn.execute(_INVALID, {"id": submission_id, "errors": json.dumps(errs, ensure_ascii=False)})
-    conn.commit()
+    _run(conn, _INVALID, {"id": submission_id, "errors": json.dumps(errs, ensure_ascii=False)})
+    _commit(conn)
     return Outcome(submission_id, SubmissionStatus.invalid.value, errs)
 
 
-def _queue(conn: Connection, submission_id: int, record: Record, *, settings: IntakeSettings,
+def _queue(conn: Conn, submission_id: int, record: Record, *, settings: IntakeSettings,
            recent_from_client: int, token: str | None) -> None:
     spam, reasons = score(SpamContext(record, recent_from_client), settings.spam_rules)
     metres = settings.duplicate_distance_m
-    conn.execute(_QUEUE, {
+    _run(conn, _QUEUE, {
         "id": submission_id, "lon": record.lon, "lat": record.lat, "category": record.category,
         "title": record.title, "description": record.description,
         "starts_at": record.starts_at, "ends_at": record.ends_at, "email": record.email,
@@ -255,10 +288,10 @@ def _queue(conn: Connection, submission_id: int, record: Record, *, settings: In
         "threshold": settings.duplicate_similarity, "spam_score": spam,
         "spam_reasons": json.dumps(reasons, ensure_ascii=False),
         "token_hash": hash_token(token) if token else None})
-    conn.commit()
+    _commit(conn)
 
 
-def process(conn: Connection, submission_id: int, data: Any, *,
+def process(conn: Conn, submission_id: int, data: Any, *,
             categories: Mapping[str, CategorySpec], area: ServiceArea | None,
             settings: IntakeSettings, now: datetime | None = None,
             recent_from_client: int = 0, secret: str | bytes | None = None,
@@ -275,20 +308,18 @@ def process(conn: Connection, submission_id: int, data: Any, *,
     return Outcome(submission_id, SubmissionStatus.pending.value, [], token)
 
 
-def replay(engine: Engine, *, source: str, idempotency_key: str, raw: bytes,
+def replay(conn: Conn, *, source: str, idempotency_key: str, raw: bytes,
            secret: str | bytes | None) -> Outcome | None:
     """The first answer to a retried request, or ``None`` if the body differs."""
-    with Session(engine) as session:
-        sub = session.scalars(select(Submission).where(
-            Submission.source == source,
-            Submission.idempotency_key == idempotency_key)).one()
-        if sub.raw != raw:
-            return None
-        status = str(sub.status)
-        token = None
-        if status not in (SubmissionStatus.invalid.value, SubmissionStatus.received.value):
-            token = _tracking_token(secret, idempotency_key)
-        return Outcome(sub.id, status, list(sub.errors or []), token, replayed=True)
+    sid, status, errors, first_raw = _run(conn, _REPLAY, {"source": source,
+                                                          "idem": idempotency_key})
+    _commit(conn)
+    if bytes(first_raw) != raw:
+        return None
+    token = None
+    if status not in (SubmissionStatus.invalid.value, SubmissionStatus.received.value):
+        token = _tracking_token(secret, idempotency_key)
+    return Outcome(sid, status, list(errors or []), token, replayed=True)
 
 
 def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
@@ -297,6 +328,12 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
            idempotency_key: str | None = None, secret: str | bytes | None = None,
            limit: Limit | None = None, data: Any = None, parsed: bool = False) -> Outcome:
     """The whole intake of one JSON (or already-parsed form) submission.
+
+    Runs on the bare psycopg connection under ``engine``'s pool: with an autocommit
+    engine (:func:`geo.db.hot_engine`, what the web views use) that is two round trips
+    for a valid submission, each its own durable commit. If the connection turns out
+    to be broken when the body is first sent (a server restart while it sat in the
+    pool), it is replaced and the body sent again, once.
 
     Raises
     ------
@@ -307,28 +344,46 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
     IdempotencyMismatch
         The key was used before with another body.
     """
-    with engine.connect() as conn:
-        return _submit(conn, engine, raw, source=source, content_type=content_type,
-                       client_key=client_key, categories=categories, area=area,
-                       settings=settings, idempotency_key=idempotency_key, secret=secret,
-                       limit=limit, data=data, parsed=parsed)
+    pooled = engine.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        try:
+            sid, check = receive(conn, raw, source=source, content_type=content_type,
+                                 client_key=client_key, idempotency_key=idempotency_key,
+                                 limit=limit)
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+            # Lost with the connection: at worst the body was stored and is stored again
+            # (kept twice, never lost).
+            pooled.invalidate()
+            pooled.close()
+            pooled = engine.raw_connection()
+            conn = pooled.driver_connection
+            sid, check = receive(conn, raw, source=source, content_type=content_type,
+                                 client_key=client_key, idempotency_key=idempotency_key,
+                                 limit=limit)
+        return _after_receive(conn, sid, check, raw, content_type=content_type,
+                              categories=categories, area=area, settings=settings,
+                              idempotency_key=idempotency_key, secret=secret, limit=limit,
+                              source=source, data=data, parsed=parsed)
+    finally:
+        pooled.close()
 
 
-def _submit(conn: Connection, engine: Engine, raw: bytes, *, source: str,
-            content_type: str | None, client_key: str | None,
-            categories: Mapping[str, CategorySpec], area: ServiceArea | None,
-            settings: IntakeSettings, idempotency_key: str | None,
-            secret: str | bytes | None, limit: Limit | None, data: Any,
-            parsed: bool) -> Outcome:
-    sid, check = receive(conn, raw, source=source, content_type=content_type,
-                         client_key=client_key, idempotency_key=idempotency_key, limit=limit)
+def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: bytes, *,
+                   source: str, content_type: str | None,
+                   categories: Mapping[str, CategorySpec], area: ServiceArea | None,
+                   settings: IntakeSettings, idempotency_key: str | None,
+                   secret: str | bytes | None, limit: Limit | None, data: Any,
+                   parsed: bool) -> Outcome:
     if check is not None and not check.allowed:
         assert limit is not None
         raise RateLimited(f"too many submissions: at most {limit.count} every "
                           f"{limit.seconds} s; try again later", retry_after=check.retry_after)
     if sid is None:
         assert idempotency_key is not None
-        first = replay(engine, source=source, idempotency_key=idempotency_key, raw=raw,
+        first = replay(conn, source=source, idempotency_key=idempotency_key, raw=raw,
                        secret=secret)
         if first is None:
             raise IdempotencyMismatch()

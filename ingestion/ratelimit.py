@@ -8,8 +8,9 @@ hash of the client address is stored (:mod:`geo.clients`).
 from __future__ import annotations
 
 import random
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
@@ -71,6 +72,14 @@ def hit(session: Session, client_key: str, limit: Limit, *, bucket: str = "submi
     return RateCheck(hits=hits, allowed=hits <= limit.count, retry_after=max(1, int(left)))
 
 
-def purge(conn: Connection, limit: Limit) -> None:
-    """Delete the counters of windows long past (called now and then, not per request)."""
-    conn.execute(_PURGE, {"s": 2 * limit.seconds})
+def purge(conn: Connection | psycopg.Connection[Any], limit: Limit) -> None:
+    """Delete the counters of windows long past (called now and then, not per request).
+
+    The caller commits (nothing to do on an autocommit psycopg connection).
+    """
+    if isinstance(conn, Connection):
+        conn.execute(_PURGE, {"s": 2 * limit.seconds})
+    else:
+        conn.execute("DELETE FROM rate_counter "
+                     "WHERE window_start < now() - make_interval(secs => %s)",
+                     (2 * limit.seconds,))
