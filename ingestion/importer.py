@@ -81,7 +81,7 @@ REF_KEYS = ("source_ref", "id", "ID", "identifiant", "Identifiant", "gid", "ref"
 TRUE = {"1", "true", "oui", "yes", "vrai", "o", "y"}
 FALSE = {"0", "false", "non", "no", "faux", "n"}
 WGS84 = CRS.from_epsg(4326)
-COPY_COLUMNS = ("run_id", "row_number", "ref", "raw", "outcome", "changed", "errors",
+COPY_COLUMNS = ("run_id", "row_number", "ref", "raw", "row_hash", "outcome", "changed", "errors",
                 "category", "title", "description", "starts_at", "ends_at", "attributes",
                 "geom", "arrondissement_id", "quartier_id")
 PART_SIZE = 16 * 1024 * 1024  # bytes per import_file_part row
@@ -201,35 +201,44 @@ def to_lonlat_many(xs: np.ndarray, ys: np.ndarray, crs: str) -> tuple[
 
 
 class AreaIndex:
-    """Arrondissement and quartier of many points at once, in memory (shapely STRtree).
+    """Arrondissement and quartier of many points at once, in memory (prepared shapely).
 
     The same answer as :func:`geo.areas.locate` for points inside an area; points in
     the few-m² slivers between boundaries go to the nearest area within its tolerance.
+    Each area tests only the points inside its bounding box (numpy), with its prepared
+    polygon: ~20x faster than an STRtree query with an ``intersects`` predicate.
     """
 
     def __init__(self, session: Session) -> None:
-        self.trees: dict[AreaKind, tuple[shapely.STRtree, np.ndarray]] = {}
+        self.kinds: dict[AreaKind, tuple[list[Any], np.ndarray, np.ndarray, shapely.STRtree]] = {}
         for kind in (AreaKind.arrondissement, AreaKind.quartier):
             rows = session.execute(select(Area.id, Area.geom).where(Area.kind == kind)
                                    .order_by(Area.code)).all()
             geoms = [to_shape(g) for _, g in rows]
-            self.trees[kind] = (shapely.STRtree(geoms), np.array([i for i, _ in rows]))
+            for g in geoms:
+                shapely.prepare(g)
+            bounds = np.array([g.bounds for g in geoms], dtype=float).reshape(-1, 4)
+            self.kinds[kind] = (geoms, np.array([i for i, _ in rows], dtype=np.int64),
+                                bounds, shapely.STRtree(geoms))
 
     def lookup_ids(self, lons: np.ndarray, lats: np.ndarray) -> dict[AreaKind, np.ndarray]:
         """Area ids by kind as int64 arrays, ``-1`` where a point is in none."""
-        points = shapely.points(lons, lats)
+        lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
         out: dict[AreaKind, np.ndarray] = {}
-        for kind, (tree, ids) in self.trees.items():
-            found = np.full(len(points), -1, dtype=np.int64)
-            if len(ids) and len(points):
-                pi, gi = tree.query(points, predicate="intersects")
-                # the first area found wins, as in a loop: assign in reverse order
-                found[pi[::-1]] = ids[gi[::-1]]
-                missing = np.flatnonzero(found < 0)
-                if len(missing):
-                    mp, mg = tree.query_nearest(points[missing], max_distance=1e-4)
-                    # one nearest per point (ties: the first, as in a loop)
-                    found[missing[mp[::-1]]] = ids[mg[::-1]]
+        for kind, (geoms, ids, bounds, tree) in self.kinds.items():
+            found = np.full(len(lons), -1, dtype=np.int64)
+            for j, geom in enumerate(geoms):  # the first area (by code) that has the point
+                minx, miny, maxx, maxy = bounds[j]
+                cand = np.flatnonzero((found < 0) & (lons >= minx) & (lons <= maxx)
+                                      & (lats >= miny) & (lats <= maxy))
+                if len(cand):
+                    hit = shapely.intersects_xy(geom, lons[cand], lats[cand])
+                    found[cand[hit]] = ids[j]
+            missing = np.flatnonzero(found < 0)
+            if len(missing) and len(ids):
+                mp, mg = tree.query_nearest(shapely.points(lons[missing], lats[missing]),
+                                            max_distance=1e-4)
+                found[missing[mp[::-1]]] = ids[mg[::-1]]  # ties: the first, as in a loop
             out[kind] = found
         return out
 
@@ -503,15 +512,17 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         number, raw = item.row.number, item.row.raw
         prev = ctx.previous.get(item.ref)
         changed = False
+        digest = hashlib.sha256(raw).digest()
         if prev is not None:
-            if hashlib.sha256(raw).digest() == prev[0]:
+            if digest == prev[0]:
                 summary.already_imported += 1
                 if prev[1] == "invalid":
                     summary.refused += 1
                     summary.refused_by_reason[prev[2] or "invalid"] += 1
                 else:
                     summary.accepted += 1
-                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 10)
+                rows.append((run, number, item.ref, raw, digest, "unchanged", False)
+                            + (None,) * 10)
                 continue
             changed = True
             summary.changed += 1
@@ -519,15 +530,15 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         if isinstance(res, Record):
             arr, qu = where[id(item)]
             rows.append((
-                run, number, item.ref, raw, "valid", changed, None, res.category, res.title,
-                res.description, res.starts_at, res.ends_at,
+                run, number, item.ref, raw, digest, "valid", changed, None, res.category,
+                res.title, res.description, res.starts_at, res.ends_at,
                 json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
                 None if arr < 0 else arr, None if qu < 0 else qu))
             summary.accepted += 1
         else:
             assert res is not None
             errs = _errors_json(res)
-            rows.append((run, number, item.ref, raw, "invalid", changed,
+            rows.append((run, number, item.ref, raw, digest, "invalid", changed,
                          json.dumps(errs, ensure_ascii=False)) + (None,) * 9)
             summary.refused += 1
             summary.refused_by_reason[res[0].code] += 1
@@ -598,6 +609,19 @@ def _hex_binary(arr: Any) -> Any:
     hexed = data.to_pybytes()[first:last].hex().encode() if data is not None else b""
     hex_arr = pa.StringArray.from_buffers(
         len(arr), pa.py_buffer(((offsets - first) * 2).astype(np.int32)), pa.py_buffer(hexed))
+    return pc.binary_join_element_wise(pa.scalar("\\\\x"), hex_arr, "")
+
+
+def _hex_digests(arr: Any) -> Any:
+    """COPY text of the SHA-256 of each value of a binary array (``row_hash``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sha = hashlib.sha256
+    hexed = b"".join([sha(b).digest() for b in arr.to_pylist()]).hex().encode()
+    hex_arr = pa.StringArray.from_buffers(
+        len(arr), pa.py_buffer(np.arange(0, 64 * len(arr) + 1, 64, dtype=np.int32)),
+        pa.py_buffer(hexed))
     return pc.binary_join_element_wise(pa.scalar("\\\\x"), hex_arr, "")
 
 
@@ -758,12 +782,13 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
         geom = pa.StringArray.from_buffers(
             m, pa.py_buffer(np.arange(0, 50 * m + 1, 50, dtype=np.int32)),
             pa.py_buffer(_ewkb_hex(lon, lat).tobytes()))
-        pos = pa.array(fast_pos)
+        raw_fast = pc.take(lines, pa.array(fast_pos))
         columns = [
             pa.array(np.full(m, ctx.run_id)).cast(pa.string()),
             pa.array(numbers[fast_pos]).cast(pa.string()),
             _escape(fast_refs),
-            _hex_binary(pc.take(lines, pos)),
+            _hex_binary(raw_fast),
+            _hex_digests(raw_fast),
             pa.scalar("valid"), pa.scalar("f"), pa.scalar("\\N"),
             _escape(pc.take(cat, pa.array(_gidx_of(fast_pos, gidx)))),
             _escape(pa.array(titles, pa.string())),
@@ -789,7 +814,7 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                attribution: str | None = None, title_template: str | None = None,
                mapper: Mapper | None = None, refused_path: Path | None = None,
                buffer_m: float = 500.0, now: datetime | None = None,
-               config: ValidationConfig | None = None, batch_size: int = 100_000,
+               config: ValidationConfig | None = None, batch_size: int = 25_000,
                progress: Callable[[int], None] | None = None, fast: bool = True,
                file_name: str | None = None) -> ImportSummary:
     """Import one file; the caller's session holds the rows' transaction (it commits).

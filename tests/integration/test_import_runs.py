@@ -1,0 +1,248 @@
+"""Import runs: the lean landing table, its database rules, re-imports and decisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+
+
+@pytest.fixture
+def db(categories_loaded, clean_db):
+    return clean_db
+
+
+def run(engine, path, **kw):
+    from ingestion.importer import run_import
+
+    kw.setdefault("category", "service-municipal")
+    with Session(engine) as s, s.begin():
+        return run_import(path, session=s, **kw)
+
+
+def rows(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def one(engine, sql, **params):
+    return rows(engine, sql, **params)[0][0]
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def moderator(engine) -> int:
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "INSERT INTO app_user (email, password_hash, role) "
+            "VALUES ('m@example.org', '$argon2id$x', 'moderator') RETURNING id")).scalar_one()
+
+
+def test_the_database_refuses_rows_of_a_missing_run_category_or_area(db, tmp_path):
+    s = run(db, write(tmp_path / "a.csv", ["id,title,lon,lat", "p1,Mairie,2.35,48.85"]),
+            source="t")
+    insert = ("INSERT INTO import_row (run_id, row_number, ref, raw, row_hash, outcome, "
+              "category, title, attributes, geom, arrondissement_id) VALUES "
+              "(:run, 9, 'x', 'raw', sha256('raw'), 'valid', :cat, 'T', '{}', "
+              "ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), :area)")
+    for params, missing in (({"run": 999_999, "cat": "service-municipal", "area": None}, "run"),
+                            ({"run": s.run_id, "cat": "nope", "area": None}, "category"),
+                            ({"run": s.run_id, "cat": "service-municipal", "area": -5}, "area")):
+        with pytest.raises(DBAPIError, match=f"refers to a missing {missing}"), \
+                db.begin() as conn:
+            conn.execute(text(insert), params)
+    # ... while a row whose references all exist goes in (the trigger is not a blanket no).
+    with db.begin() as conn:
+        conn.execute(text(insert), {"run": s.run_id, "cat": "service-municipal", "area": None})
+    # What was imported cannot be rewritten nor deleted.
+    for sql in ("UPDATE import_row SET title = 'changed'", "DELETE FROM import_row"):
+        with pytest.raises(DBAPIError, match="append-only"), db.begin() as conn:
+            conn.execute(text(sql))
+    with pytest.raises(DBAPIError, match="append-only"), db.begin() as conn:
+        conn.execute(text("DELETE FROM import_file_part"))
+
+
+def test_a_failed_import_leaves_its_file_and_a_failed_run(db, tmp_path):
+    from ingestion.errors import CrsError
+
+    path = write(tmp_path / "b.csv", ["id,title,x,y", "a1,Tour,648237.3,6862271.7"])
+    with pytest.raises(CrsError, match="unknown CRS"):
+        run(db, path, source="oops", crs="EPSG:999999")
+    status, reason, name, size = rows(
+        db, "SELECT status::text, reason, file_name, file_size FROM import_run "
+            "WHERE source = 'oops'")[0]
+    assert status == "failed" and "unknown CRS" in reason
+    assert (name, size) == ("b.csv", path.stat().st_size)
+    stored = b"".join(bytes(d) for (d,) in rows(
+        db, "SELECT data FROM import_file_part p JOIN import_run r ON r.id = p.run_id "
+            "WHERE r.source = 'oops' ORDER BY part"))
+    assert stored == path.read_bytes()
+    assert one(db, "SELECT count(*) FROM import_row") == 0
+
+
+def test_a_changed_row_revises_its_feature_and_an_unchanged_one_is_not_repeated(db, tmp_path):
+    v1 = write(tmp_path / "v1.csv", ["id,title,lon,lat", "p1,Mairie du 4e,2.3522,48.8566",
+                                      "p2,Bibliothèque,2.3470,48.8530"])
+    first = run(db, v1, source="city", publish=True, attribution="Ville")
+    assert (first.accepted, first.published, first.changed) == (2, 2, 0)
+    fid = one(db, "SELECT id FROM feature WHERE source_ref = 'p1'")
+    v2 = write(tmp_path / "v2.csv", ["id,title,lon,lat", "p1,Mairie du 4e (rénovée),2.3523,48.8567",
+                                      "p2,Bibliothèque,2.3470,48.8530", "p3,Piscine,2.36,48.86"])
+    again = run(db, v2, source="city", publish=True, attribution="Ville")
+    assert again.read == 3 == again.accepted + again.refused
+    assert (again.already_imported, again.changed) == (1, 1)
+    # No duplicate: p1 is the same feature, at version 2, with the new title and place.
+    assert one(db, "SELECT count(*) FROM feature WHERE source = 'city'") == 3
+    title, version, lon = rows(db, "SELECT title, version, ST_X(geom) FROM feature "
+                                   "WHERE id = :f", f=fid)[0]
+    assert (title, version, lon) == ("Mairie du 4e (rénovée)", 2, 2.3523)
+    assert [r.title for r in rows(db, "SELECT title FROM feature_version WHERE feature_id = :f "
+                                      "ORDER BY version", f=fid)] == \
+        ["Mairie du 4e", "Mairie du 4e (rénovée)"]
+    before, after, run_id = rows(
+        db, "SELECT before, after, import_run_id FROM moderation_event "
+            "WHERE feature_id = :f AND before IS NOT NULL", f=fid)[0]
+    assert before["title"] == "Mairie du 4e" and after["version"] == 2
+    assert run_id == again.run_id
+    outcomes = dict(rows(db, "SELECT ref, outcome::text || CASE WHEN changed THEN '+changed' "
+                             "ELSE '' END FROM import_row WHERE run_id = :r", r=again.run_id))
+    assert outcomes == {"p1": "valid+changed", "p2": "unchanged", "p3": "valid"}
+    # A third run of the same file: nothing changes, nothing is published twice.
+    third = run(db, v2, source="city", publish=True, attribution="Ville")
+    assert third.already_imported == 3 and third.changed == 0
+    assert one(db, "SELECT max(version) FROM feature WHERE source = 'city'") == 2
+
+
+def test_a_pending_run_waits_for_a_moderator_who_publishes_or_refuses_it(db, tmp_path):
+    from ingestion.errors import RunAlreadyDecided, RunNotFound
+    from ingestion.runs import list_runs, publish_run, refuse_run, run_rows
+
+    path = write(tmp_path / "p.csv", ["id,title,lon,lat", "q1,Jardin,2.35,48.85",
+                                      "q2,,2.35,48.85", "q3,Loin,2.8,48.9"])
+    s = run(db, path, source="asso", attribution="Asso")
+    assert (s.status, s.pending, s.published) == ("pending", 1, 0)
+    assert one(db, "SELECT count(*) FROM feature") == 0
+    actor = moderator(db)
+    with Session(db) as session:
+        runs = list_runs(session, status="pending")
+        assert [r.id for r in runs] == [s.run_id] and runs[0].summary["read"] == 3
+        refused = run_rows(session, s.run_id, outcome="invalid")
+        assert [r.ref for r in refused] == ["q2", "q3"] and refused[0].errors
+        assert run_rows(session, s.run_id, limit=1, offset=2)[0].raw == b"q3,Loin,2.8,48.9"
+    with Session(db) as session, session.begin():
+        assert publish_run(session, s.run_id, actor_id=actor, attribution=None) == 1
+    assert rows(db, "SELECT source_ref, attribution FROM feature") == [("q1", "Asso")]
+    assert one(db, "SELECT status::text FROM import_run WHERE id = :r", r=s.run_id) == \
+        "published"
+    assert rows(db, "SELECT action::text, actor_id FROM moderation_event "
+                    "WHERE import_run_id = :r AND feature_id IS NULL", r=s.run_id) == \
+        [("approve", actor)]
+    with Session(db) as session, session.begin(), pytest.raises(RunAlreadyDecided):
+        publish_run(session, s.run_id, actor_id=actor, attribution=None)
+    # Another run, refused with a reason: nothing published, every row kept, audited.
+    other = run(db, write(tmp_path / "o.csv", ["id,title,lon,lat", "z1,Spam,2.35,48.85"]),
+                source="spammer")
+    with Session(db) as session, session.begin():
+        with pytest.raises(ValueError, match="reason"):
+            refuse_run(session, other.run_id, actor_id=actor, reason=" ")
+        refuse_run(session, other.run_id, actor_id=actor, reason="not a partner")
+    assert rows(db, "SELECT status::text, reason, decided_by FROM import_run WHERE id = :r",
+                r=other.run_id) == [("refused", "not a partner", actor)]
+    assert one(db, "SELECT count(*) FROM feature WHERE source = 'spammer'") == 0
+    assert one(db, "SELECT reason FROM moderation_event WHERE action = 'refuse' "
+                   "AND import_run_id = :r", r=other.run_id) == "not a partner"
+    with Session(db) as session, session.begin(), pytest.raises(RunAlreadyDecided):
+        refuse_run(session, other.run_id, actor_id=actor, reason="again")
+    with Session(db) as session, session.begin(), pytest.raises(RunNotFound):
+        publish_run(session, 999_999, actor_id=actor, attribution=None)
+
+
+def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
+    from datetime import UTC, datetime
+
+    from geo.models import ModerationAction
+    from geo.publish import FeatureDraft, publish_feature
+
+    lines = ["id,title,description,lon,lat,opening_hours"]
+    lines += [f"r{i},Lieu {i},Desc {i},{2.30 + i * 0.007:.4f},{48.84 + i * 0.003:.4f},"
+              + ("9h-18h" if i % 2 else "") for i in range(12)]
+    s = run(db, write(tmp_path / "s.csv", lines), source="setb", publish=True,
+            attribution="A", now=datetime(2026, 6, 1, tzinfo=UTC))
+
+    def state(source):
+        feats = rows(db, "SELECT source_ref, status::text, category, title, description, "
+                         "starts_at, ends_at, attributes, ST_AsText(geom), arrondissement_id, "
+                         "quartier_id, attribution, version, submission_id, merged_into "
+                         "FROM feature WHERE source = :s ORDER BY source_ref", s=source)
+        versions = rows(db, "SELECT f.source_ref, v.version, v.status::text, v.category, "
+                            "v.title, v.description, v.attributes, ST_AsText(v.geom), "
+                            "v.changed_by, e.action::text, e.reason, e.actor_id, "
+                            "e.after - 'id', e.before FROM feature_version v "
+                            "JOIN feature f ON f.id = v.feature_id "
+                            "JOIN moderation_event e ON e.id = v.event_id "
+                            "WHERE f.source = :s ORDER BY 1", s=source)
+        return feats, versions
+
+    set_based = state("setb")
+    tiles = rows(db, "SELECT z, x, y FROM tile_dirty ORDER BY 1, 2, 3")
+    assert len(set_based[0]) == s.published == 12
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM tile_dirty"))
+    records = rows(db, "SELECT ref, category, title, description, attributes, ST_X(geom), "
+                       "ST_Y(geom) FROM import_row WHERE run_id = :r ORDER BY row_number",
+                   r=s.run_id)
+    with Session(db) as session, session.begin():
+        for ref, cat, title, desc, attrs, lon, lat in records:
+            publish_feature(session, FeatureDraft(category=cat, title=title, lon=lon, lat=lat,
+                                                  description=desc, attributes=attrs),
+                            source="perrow", source_ref=ref, attribution="A",
+                            action=ModerationAction.import_, reason="import from setb")
+    assert state("perrow") == set_based
+    assert rows(db, "SELECT z, x, y FROM tile_dirty ORDER BY 1, 2, 3") == tiles
+
+
+def test_the_fast_and_the_scalar_path_store_the_same_rows(db, tmp_path):
+    lines = ["id,title,description,lon,lat,opening_hours,category",
+             "a1,Mairie,Ouverte,2.3522,48.8566,,",
+             "a2,Bibliothèque \\ livres,,2.3470,48.8530,9h-18h,",
+             "a3,,sans titre,2.35,48.85,,",
+             "a1,Doublon,,2.35,48.85,,",
+             "a4,Loin,,2.9,48.9,,",
+             "a5,Inversé,,48.85,2.35,,",
+             "a6,Pas un nombre,,2.3x,48.85,,",
+             ",Sans id,,2.351,48.851,,",
+             "a7,Trop court,2.35",
+             "a8,Autre catégorie,,2.352,48.852,,fontaine",
+             "a9,  Espaces  ,,2.353,48.853,,",
+             "a10," + "T" * 130 + ",,2.354,48.854,,",
+             "a11,Nombre signé,,+2.355,4.8855e1,,"]
+    path = write(tmp_path / "mix.csv", lines)
+    from ingestion.readers import csv_columns
+
+    assert csv_columns(path.read_bytes()) is not None  # the fast path does take this file
+    got = {}
+    for fast in (True, False):
+        refused = tmp_path / f"refused-{fast}.jsonl"
+        s = run(db, path, source=f"src-{fast}", category=None, fast=fast, refused_path=refused)
+        table = rows(db, "SELECT row_number, ref, raw, row_hash, outcome::text, changed, errors, "
+                         "category, title, description, starts_at, ends_at, attributes, "
+                         "ST_AsEWKB(geom), arrondissement_id, quartier_id FROM import_row "
+                         "WHERE run_id = :r ORDER BY row_number", r=s.run_id)
+        d = s.as_dict()
+        for key in ("source", "run_id", "seconds", "rows_per_s", "refused_file"):
+            d.pop(key)
+        got[fast] = (table, d, refused.read_text())
+    assert got[True] == got[False]
+    table, summary, refused_text = got[True]
+    assert summary["read"] == len(lines) - 1 == summary["accepted"] + summary["refused"]
+    assert len(refused_text.splitlines()) == summary["refused"] >= 6
+    assert {json.loads(x)["ref"] for x in refused_text.splitlines()} >= {"a3", "a1#row4"}
