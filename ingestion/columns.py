@@ -19,6 +19,7 @@ Pure: no database, no Flask, no clock.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,37 @@ def _clean(value: object, limit: int) -> str | None:
         # clean_text normalises again after removing spaces: be sure that is a no-op.
         if len(out) != len(text) and not unicodedata.is_normalized("NFC", out):
             return None
+    return out if len(out) <= limit else None
+
+
+_MANY_BLANK_LINES = re.compile(r"\n{3,}")  # as in ingestion.text
+
+
+def _clean_multiline(value: object, limit: int) -> str | None:
+    r"""``clean_text(value, multiline=True)`` when it is certain and fits ``limit``, else None.
+
+    Line breaks (``\r\n``, ``\r``, ``\n``) are kept, at most one blank line in a
+    row; each line must be printable (no tab, no control...) and is cleaned as in
+    :func:`_clean`.
+    """
+    if value.__class__ is not str:
+        return None
+    text: str = value  # type: ignore[assignment]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if not all(line.isprintable() for line in lines):
+        return None
+    ascii_only = text.isascii()
+    if not ascii_only and not unicodedata.is_normalized("NFC", text):
+        return None
+    joined = "\n".join([" ".join(line.split()) for line in lines])
+    if "\n\n\n" in joined:
+        joined = _MANY_BLANK_LINES.sub("\n\n", joined)
+    # clean_text normalises again after removing spaces: be sure that is a no-op.
+    if not ascii_only and not unicodedata.is_normalized("NFC", joined):
+        return None
+    out = joined.strip()
     return out if len(out) <= limit else None
 
 
@@ -173,7 +205,7 @@ def precheck(batch: ColumnBatch, *, categories: Mapping[str, CategorySpec],
         if raw is None or (raw.__class__ is str and raw == ""):
             description: str | None = ""
         else:
-            description = _clean(raw, description_max)
+            description = _clean_multiline(raw, description_max)
             if description is None:
                 ok[i] = False
                 continue
