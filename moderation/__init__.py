@@ -30,7 +30,7 @@ def init_app(app: Any) -> None:
     """
     import os
 
-    from . import api, auth, views
+    from . import api, auth, imports, views  # noqa: F401 (imports adds its routes to views.bp)
 
     for key, (env, kind, default) in SETTINGS.items():
         if key not in app.config:

@@ -194,8 +194,10 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
     """The audit trail across all items, newest first (keyset on the event id)."""
     return session.execute(text("""
         SELECT e.id, e.at, e.action::text AS action, e.reason, e.submission_id, e.feature_id,
-               u.email AS actor
+               e.import_run_id, r.source AS run_source, r.file_name AS run_file,
+               e.after AS after, u.email AS actor
         FROM moderation_event e LEFT JOIN app_user u ON u.id = e.actor_id
+        LEFT JOIN import_run r ON r.id = e.import_run_id
         WHERE (:actor = '' OR lower(u.email) = lower(:actor))
           AND (:action = '' OR e.action::text = :action)
           AND (CAST(:before AS bigint) IS NULL OR e.id < :before)

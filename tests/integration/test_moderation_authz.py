@@ -43,7 +43,10 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/submissions/<int:submission_id>/<action>",
                      "/moderation/features/<int:feature_id>",
                      "/moderation/features/<int:feature_id>/<action>",
-                     "/moderation/users/<int:user_id>/<action>"}
+                     "/moderation/users/<int:user_id>/<action>",
+                     # covered in test_moderation_imports.py
+                     "/moderation/imports", "/moderation/imports/<int:run_id>",
+                     "/moderation/imports/<int:run_id>/<action>"}
 
 
 @pytest.mark.parametrize("path", GETS)
