@@ -47,6 +47,7 @@ RUNS_PER_PAGE = 50
 SAMPLE_POINTS = 2_000
 RAW_SHOWN = 8_000  # characters of a raw row shown; the rest is in the database
 MAX_ID = 2**63 - 1
+MAX_PAGE = 10_000_000  # x ROWS_PER_PAGE stays well inside a bigint OFFSET
 STATUSES = ("running", "pending", "published", "refused", "failed")
 # The row filters of a run page: name -> SQL condition (constants, never user text).
 # ``changed``: a reference seen in an earlier run of the source, with other bytes now.
@@ -275,6 +276,8 @@ def _run_page(run_id: int, *, errors: dict[str, str] | None = None,
     if outcome not in OUTCOMES:
         raise InvalidInput({"outcome": t("valid, refused, changed ou unchanged")})
     page = _int_arg("page", request.args.get("page"), default=1) or 1
+    if page > MAX_PAGE:
+        raise InvalidInput({"page": t("hors limites")})
     s = db()
     run = run_detail(s, run_id)
     counts = outcome_counts(s, run_id)
