@@ -23,11 +23,12 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
@@ -35,6 +36,8 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Request
 
 from geo.areas import city_outline
 from geo.clients import request_key
@@ -49,7 +52,7 @@ from .ratelimit import parse_limit
 from .spam import DEFAULT_RULES
 from .validation import ServiceArea
 
-__all__ = ["DEFAULTS", "bp"]
+__all__ = ["DEFAULTS", "SubmissionFastPath", "answer_submission", "bp"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
 }
 CATEGORY_TTL_S = 30.0
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SUBMISSIONS_PATH = "/api/v1/submissions"
 _IDEMPOTENCY = re.compile(r"^[\x21-\x7e]{1,200}$")
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
                    "Referrer-Policy": "no-referrer"}
@@ -81,6 +85,8 @@ def _configure(state: BlueprintSetupState) -> None:
             app.config[key] = type(default)(env) if env and key != "INGEST_SPAM_RULES" \
                 else default
     app.extensions["ingestion"] = _State()
+    # POST /api/v1/submissions is answered in front of Flask (see SubmissionFastPath).
+    app.wsgi_app = SubmissionFastPath(app.wsgi_app, app)  # type: ignore[method-assign]
     # The form's raw body must be read before anything parses the form (the app's CSRF
     # check does): run first, and keep the bytes for both.
     app.before_request_funcs.setdefault(None, []).insert(0, _keep_form_body)
@@ -89,7 +95,7 @@ def _configure(state: BlueprintSetupState) -> None:
 def _keep_form_body() -> None:
     if request.method == "POST" and request.path == "/submit":
         with contextlib.suppress(PayloadTooLarge):  # the view answers 413
-            _read_body()
+            _read_body(*_here())
 
 
 class _State:
@@ -101,6 +107,7 @@ class _State:
         self.loaded_at = 0.0
         self.area: ServiceArea | None = None
         self.area_loaded = False
+        self.settings: dict[tuple[Any, ...], IntakeSettings] = {}
 
     def get(self, engine: Engine, buffer_m: float) -> tuple[dict[str, CategorySpec],
                                                             ServiceArea | None]:
@@ -122,46 +129,74 @@ def _engine() -> Engine:
     return get_engine(current_app.config["DATABASE_URL"])
 
 
-def _state() -> tuple[dict[str, CategorySpec], ServiceArea | None]:
-    app: Flask = current_app  # type: ignore[assignment]
-    return app.extensions["ingestion"].get(_engine(), float(app.config["INGEST_BUFFER_M"]))
+def _here() -> tuple[Flask, Request]:
+    """The current app and request as plain objects (what the helpers below take)."""
+    return current_app._get_current_object(), request._get_current_object()  # type: ignore[attr-defined,return-value]
 
 
-def _settings() -> IntakeSettings:
-    cfg = current_app.config
-    return IntakeSettings(max_depth=int(cfg["INGEST_MAX_DEPTH"]),
-                          duplicate_distance_m=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
-                          duplicate_similarity=float(cfg["INGEST_DUPLICATE_SIMILARITY"]),
-                          spam_rules=tuple(cfg["INGEST_SPAM_RULES"]))
+def _state(app: Flask | None = None) -> tuple[dict[str, CategorySpec], ServiceArea | None]:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return app.extensions["ingestion"].get(get_engine(app.config["DATABASE_URL"]),
+                                           float(app.config["INGEST_BUFFER_M"]))
 
 
-def _client_key() -> str:
-    cfg = current_app.config
+def _settings(app: Flask) -> IntakeSettings:
+    cfg = app.config
+    key = (cfg["INGEST_MAX_DEPTH"], cfg["INGEST_DUPLICATE_DISTANCE_M"],
+           cfg["INGEST_DUPLICATE_SIMILARITY"], tuple(cfg["INGEST_SPAM_RULES"]))
+    cache = app.extensions["ingestion"].settings
+    settings = cache.get(key)
+    if settings is None:
+        settings = cache[key] = IntakeSettings(
+            max_depth=int(key[0]), duplicate_distance_m=float(key[1]),
+            duplicate_similarity=float(key[2]), spam_rules=key[3])
+    return settings
+
+
+def _client_key(app: Flask, req: Request) -> str:
+    cfg = app.config
     proxies = cfg.get("TRUSTED_PROXIES_PARSED")
-    return request_key(request.remote_addr, request.headers.get("X-Forwarded-For"),
+    return request_key(req.remote_addr, req.headers.get("X-Forwarded-For"),
                        proxies=cfg.get("TRUSTED_PROXIES") or "" if proxies is None else proxies,
                        secret=cfg["SECRET_KEY"])
+
+
+class _Answer(NamedTuple):
+    """An HTTP answer before it is a Flask or a bare WSGI response."""
+
+    status: int
+    body: str
+    mimetype: str
+    headers: Mapping[str, str]
+
+    def response(self) -> Response:
+        response = Response(self.body, status=self.status, mimetype=self.mimetype)
+        response.headers.update(self.headers)
+        return response
+
+
+def _problem(status: int, title: str, *, detail: str | None = None,
+             headers: Mapping[str, str] | None = None, **extra: Any) -> _Answer:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return _Answer(status, json.dumps(body, ensure_ascii=False), "application/problem+json",
+                   headers or {})
 
 
 def problem(status: int, title: str, *, detail: str | None = None,
             headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     """An ``application/problem+json`` response (RFC 9457)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update({k: v for k, v in extra.items() if v is not None})
-    response = Response(json.dumps(body, ensure_ascii=False), status=status,
-                        mimetype="application/problem+json")
-    response.headers.update(headers or {})
-    return response
+    return _problem(status, title, detail=detail, headers=headers, **extra).response()
 
 
-def _read_body() -> bytes:
-    cap = int(current_app.config["INGEST_MAX_BODY"])
-    if request.content_length is not None and request.content_length > cap:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {cap}")
+def _read_body(app: Flask, req: Request) -> bytes:
+    cap = int(app.config["INGEST_MAX_BODY"])
+    if req.content_length is not None and req.content_length > cap:
+        raise PayloadTooLarge(f"the body is {req.content_length} bytes; at most {cap}")
     try:
-        raw = request.get_data(cache=True, parse_form_data=False)
+        raw = req.get_data(cache=True, parse_form_data=False)
     except RequestEntityTooLarge as exc:
         raise PayloadTooLarge(f"the body is larger than {cap} bytes") from exc
     if len(raw) > cap:
@@ -169,8 +204,8 @@ def _read_body() -> bytes:
     return raw
 
 
-def _idempotency_key(ckey: str) -> str | None:
-    header = request.headers.get("Idempotency-Key")
+def _idempotency_key(req: Request, ckey: str) -> str | None:
+    header = req.headers.get("Idempotency-Key")
     if header is None:
         return None
     if not _IDEMPOTENCY.match(header):
@@ -179,52 +214,125 @@ def _idempotency_key(ckey: str) -> str | None:
     return hashlib.sha256(f"{ckey}\0{header}".encode()).hexdigest()
 
 
-def _refused(exc: RequestRefused) -> Response:
+def _refused(exc: RequestRefused) -> _Answer:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return problem(exc.status, exc.title, detail=exc.detail, headers=headers,
-                   submission_id=exc.submission_id)
+    return _problem(exc.status, exc.title, detail=exc.detail, headers=headers,
+                    submission_id=exc.submission_id)
 
 
-def _intake(raw: bytes, *, source: str, content_type: str | None, data: Any = None,
-            parsed: bool = False, idem: str | None = None, ckey: str) -> Outcome:
-    categories, area = _state()
+def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
+            data: Any = None, parsed: bool = False, idem: str | None = None,
+            ckey: str) -> Outcome:
+    categories, area = _state(app)
+    cfg = app.config
     # The intake's own pool: autocommit, pinged only after idling (geo.db.hot_engine).
-    return submit(hot_engine(current_app.config["DATABASE_URL"]), raw, source=source,
-                  content_type=content_type, client_key=ckey,
-                  categories=categories, area=area, settings=_settings(),
-                  idempotency_key=idem, secret=current_app.config["SECRET_KEY"],
-                  limit=parse_limit(current_app.config["INGEST_RATE_LIMIT"]), data=data,
-                  parsed=parsed)
+    return submit(hot_engine(cfg["DATABASE_URL"]), raw, source=source,
+                  content_type=content_type, client_key=ckey, categories=categories,
+                  area=area, settings=_settings(app), idempotency_key=idem,
+                  secret=cfg["SECRET_KEY"], limit=parse_limit(cfg["INGEST_RATE_LIMIT"]),
+                  data=data, parsed=parsed)
 
 
-@bp.post("/api/v1/submissions")
-def create_submission() -> Response:
-    """Keep, validate and queue one JSON submission; 201 with a private tracking URL."""
+def answer_submission(app: Flask, req: Request) -> _Answer:
+    """Keep, validate and queue one JSON submission: the answer to give.
+
+    Framework-free (a werkzeug request, no request context), so that
+    :class:`SubmissionFastPath` and the Flask view give the same answers.
+    """
     try:
-        raw = _read_body()
-        ckey = _client_key()
-        outcome = _intake(raw, source="api", content_type=request.content_type,
-                          idem=_idempotency_key(ckey), ckey=ckey)
+        raw = _read_body(app, req)
+        ckey = _client_key(app, req)
+        outcome = _intake(app, raw, source="api", content_type=req.content_type,
+                          idem=_idempotency_key(req, ckey), ckey=ckey)
     except RequestRefused as exc:
         return _refused(exc)
     if outcome.errors:
         n = len(outcome.errors)
-        return problem(422, "Invalid submission",
-                       detail=f"{n} field{'s' if n > 1 else ''} refused; the submission is kept "
-                              "with its errors",
-                       errors=outcome.errors, submission_id=outcome.id)
+        return _problem(422, "Invalid submission",
+                        detail=f"{n} field{'s' if n > 1 else ''} refused; the submission is "
+                               "kept with its errors",
+                        errors=outcome.errors, submission_id=outcome.id)
     if outcome.tracking_token is None:  # a retry while the first request is still running
-        return problem(409, "Conflict", detail="the first request with this Idempotency-Key "
-                       "is still being processed; retry in a moment",
-                       headers={"Retry-After": "1"}, submission_id=outcome.id)
-    body = {"id": outcome.id, "status": outcome.status,
-            "tracking_url": url_for("ingestion.track_page", token=outcome.tracking_token,
-                                    _external=True)}
-    response = Response(json.dumps(body), status=200 if outcome.replayed else 201,
-                        mimetype="application/json")
-    response.headers.update(PRIVATE_HEADERS)
-    response.headers["Location"] = body["tracking_url"]
-    return response
+        return _problem(409, "Conflict", detail="the first request with this Idempotency-Key "
+                        "is still being processed; retry in a moment",
+                        headers={"Retry-After": "1"}, submission_id=outcome.id)
+    adapter = app.create_url_adapter(req)
+    assert adapter is not None
+    url = adapter.build("ingestion.track_page", {"token": outcome.tracking_token},
+                        force_external=True)
+    body = {"id": outcome.id, "status": outcome.status, "tracking_url": url}
+    return _Answer(200 if outcome.replayed else 201, json.dumps(body), "application/json",
+                   {**PRIVATE_HEADERS, "Location": url})
+
+
+@bp.post(SUBMISSIONS_PATH)
+def create_submission() -> Response:
+    """Keep, validate and queue one JSON submission; 201 with a private tracking URL.
+
+    Served by :class:`SubmissionFastPath` in front of Flask; this view answers the same
+    when the app is used without it.
+    """
+    return answer_submission(*_here()).response()
+
+
+class SubmissionFastPath:
+    """Answer ``POST /api/v1/submissions`` before Flask's request machinery; defer the rest.
+
+    Under load a submission spent about as much CPU in Flask's per-request work (request
+    context, cookie session, i18n and security hooks, ``url_for``) as in the intake
+    itself (py-spy, ``bench/ingest_api.py``). This middleware calls
+    :func:`answer_submission` directly and adds the headers the app's after-request
+    hooks give an API answer (security headers, ``Vary``), read once from the app itself
+    so they stay in step. Any exception goes back through Flask's error handlers, so
+    errors are answered exactly as the other views' are.
+    """
+
+    def __init__(self, wsgi_app: Any, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self._hook_headers: list[tuple[str, str]] | None = None
+
+    def _app_headers(self) -> list[tuple[str, str]]:
+        if self._hook_headers is None:
+            app = self.app
+            with app.test_request_context(SUBMISSIONS_PATH, method="POST"):
+                bare = app.response_class()
+                before = set(bare.headers.keys())
+                hooked = app.process_response(bare)
+                self._hook_headers = [(k, v) for k, v in hooked.headers.items()
+                                      if k not in before]
+        return self._hook_headers
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """The WSGI entry point."""
+        if environ.get("PATH_INFO") != SUBMISSIONS_PATH \
+                or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        req = Request(environ)  # werkzeug's: no context, session or hooks
+        req.max_content_length = self.app.config.get("MAX_CONTENT_LENGTH")
+        try:
+            answer = answer_submission(self.app, req)
+        except Exception:
+            return self._through_flask(environ, start_response)
+        body = answer.body.encode()
+        headers = [("Content-Type", f"{answer.mimetype}; charset=utf-8"
+                    if answer.mimetype.startswith("text/") else answer.mimetype),
+                   ("Content-Length", str(len(body))), *answer.headers.items()]
+        have = {k.lower() for k, _ in headers}
+        headers += [(k, v) for k, v in self._app_headers() if k.lower() not in have]
+        start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", headers)
+        return [body]
+
+    def _through_flask(self, environ: dict[str, Any], start_response: Any) -> Any:
+        # Called while the exception is being handled: Flask's handlers see it as theirs.
+        app = self.app
+        with app.request_context(environ):
+            try:
+                response = app.finalize_request(app.handle_user_exception(
+                    sys.exception()), from_error_handler=True)  # type: ignore[arg-type]
+            except Exception as again:
+                response = app.handle_exception(again)
+            return response(environ, start_response)
 
 
 def _status(token: str) -> dict[str, Any] | None:
@@ -388,8 +496,9 @@ def submit_form() -> tuple[str, int]:
 @bp.post("/submit")
 def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The form's POST (CSRF-checked by webmap.security): same intake as the API."""
+    app, req = _here()
     try:
-        raw = _read_body()
+        raw = _read_body(app, req)
     except PayloadTooLarge as exc:
         return _render_form(413, errors=[{"pointer": "", "detail": exc.detail}])
     categories, _ = _state()
@@ -400,8 +509,9 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             "pointer": "/charter", "detail": "Acceptez la charte des contributeurs / "
                                              "accept the contributor charter"}])
     try:
-        outcome = _intake(raw, source="form", content_type=request.content_type,
-                          data=_form_data(form, categories), parsed=True, ckey=_client_key())
+        outcome = _intake(app, raw, source="form", content_type=request.content_type,
+                          data=_form_data(form, categories), parsed=True,
+                          ckey=_client_key(app, req))
     except RateLimited as exc:
         html, _ = _render_form(429, values=values,
                                errors=[{"pointer": "", "detail": exc.detail}])

@@ -281,3 +281,58 @@ def test_fuzz_never_500_and_every_body_kept(api, engine, raw, ctype):
     assert r.status_code in (201, 400, 415, 422), r.get_data()[:200]
     assert r.headers["Content-Type"] in ("application/json", "application/problem+json")
     assert rows(engine, "SELECT count(*) FROM submission")[0][0] == before + 1
+
+
+def test_the_fast_path_answers_exactly_as_the_flask_view(ingest_app, engine):
+    """Same statuses, bodies and headers (security headers included) both ways."""
+    from werkzeug.test import Client
+
+    from ingestion.api import SubmissionFastPath
+
+    layer = ingest_app.wsgi_app
+    while not isinstance(layer, SubmissionFastPath):
+        layer = getattr(layer, "app", None) or layer.wsgi_app
+    flask_view = Client(layer.wsgi_app)  # Flask itself, behind the fast path
+    fast = ingest_app.test_client()
+    env = {"REMOTE_ADDR": "127.0.0.1"}
+    cases = [
+        (json.dumps(good_submission()).encode(), "application/json", {}),
+        (json.dumps(good_submission(title="")).encode(), "application/json", {}),
+        (b"lon=2", "application/x-www-form-urlencoded", {}),
+        (b'{"lon": NaN}', "application/json", {}),
+        (b"x" * 70_000, "application/json", {}),
+        (b"{}", "application/json", {"Idempotency-Key": "bad key"}),
+    ]
+    for raw, ctype, headers in cases:
+        a, b = (c.post("/api/v1/submissions", data=raw, content_type=ctype, headers=headers,
+                       environ_base=env) for c in (fast, flask_view))
+        assert a.status == b.status, raw[:40]
+        ja, jb = a.get_json(), b.get_json()
+        for j in (ja, jb):
+            for private in ("id", "submission_id", "tracking_url"):  # differ by design
+                j.pop(private, None)
+        assert ja == jb
+        assert a.headers["Content-Security-Policy"] and a.headers["X-Frame-Options"] == "DENY"
+        differ = ("Content-Length", "Location")
+        assert {k: v for k, v in a.headers if k not in differ} == \
+               {k: v for k, v in b.headers if k not in differ}, raw[:40]
+    # A retry through the other door still gets the first answer.
+    idem, raw = {"Idempotency-Key": "k1"}, json.dumps(good_submission())
+    first, again = (c.post("/api/v1/submissions", data=raw, content_type="application/json",
+                           headers=idem, environ_base=env) for c in (fast, flask_view))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json() == again.get_json()
+
+
+def test_a_connection_broken_in_the_pool_is_replaced_and_nothing_lost(api, engine):
+    """A server-side disconnect of an idle pooled connection costs the client nothing."""
+    assert post(api, good_submission()).status_code == 201
+    with engine.begin() as conn:  # kill every intake connection, as a server restart would
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+            "AND state = 'idle' AND query ILIKE '%submission%'")).scalar_one()
+    assert killed >= 1
+    r = post(api, good_submission(title="Après la coupure"))
+    assert r.status_code == 201, r.get_json()
+    assert rows(engine, "SELECT count(*) FROM submission WHERE status = 'pending'")[0][0] == 2
