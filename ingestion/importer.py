@@ -81,7 +81,7 @@ REF_KEYS = ("source_ref", "id", "ID", "identifiant", "Identifiant", "gid", "ref"
 TRUE = {"1", "true", "oui", "yes", "vrai", "o", "y"}
 FALSE = {"0", "false", "non", "no", "faux", "n"}
 WGS84 = CRS.from_epsg(4326)
-COPY_COLUMNS = ("run_id", "row_number", "ref", "raw", "row_hash", "outcome", "changed", "errors",
+COPY_COLUMNS = ("run_id", "row_number", "ref", "raw", "outcome", "changed", "errors",
                 "category", "title", "description", "starts_at", "ends_at", "attributes",
                 "geom", "arrondissement_id", "quartier_id")
 PART_SIZE = 16 * 1024 * 1024  # bytes per import_file_part row
@@ -425,9 +425,9 @@ def _engine_of(session: Session) -> Engine:
     return bind.engine
 
 
-def _store_run(engine: Engine, *, source: str, file_name: str, data: bytes,
-               crs: str | None, category: str | None, options: dict[str, Any]) -> int:
-    """Store the run and its file as received, committed at once (nothing lost)."""
+def _create_run(engine: Engine, *, source: str, file_name: str, data: bytes,
+                crs: str | None, category: str | None, options: dict[str, Any]) -> int:
+    """Create the run (committed at once: the rows' trigger checks it exists)."""
     with engine.begin() as conn:
         run_id = conn.execute(text(
             "INSERT INTO import_run (source, file_name, file_sha256, file_size, crs, category, "
@@ -436,11 +436,44 @@ def _store_run(engine: Engine, *, source: str, file_name: str, data: bytes,
             {"source": source, "name": file_name[:1000], "sha": hashlib.sha256(data).digest(),
              "size": len(data), "crs": crs, "category": category,
              "options": json.dumps(options, default=str)}).scalar_one()
-        for part, start in enumerate(range(0, max(len(data), 1), PART_SIZE)):
-            conn.execute(text("INSERT INTO import_file_part (run_id, part, data) "
-                              "VALUES (:r, :p, :d)"),
-                         {"r": run_id, "p": part, "d": data[start:start + PART_SIZE]})
     return int(run_id)
+
+
+class _FileStore:
+    """Store the file as received, in parts, on a connection and a thread of its own.
+
+    The upload (a 1M-row CSV is ~46 MB) overlaps the parsing; :meth:`join` waits for its
+    commit, and the import joins it before it ends, successfully or not: a failed
+    import still leaves its file. Binary parameters: no hex round trip for the bytes.
+    """
+
+    def __init__(self, engine: Engine, run_id: int, data: bytes) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(engine, run_id, data),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, engine: Engine, run_id: int, data: bytes) -> None:
+        try:
+            raw = engine.raw_connection()
+            try:
+                conn = raw.driver_connection
+                with conn.cursor() as cur:
+                    for part, start in enumerate(range(0, max(len(data), 1), PART_SIZE)):
+                        cur.execute("INSERT INTO import_file_part (run_id, part, data) "
+                                    "VALUES (%s, %s, %s)",
+                                    (run_id, part, data[start:start + PART_SIZE]), binary=True)
+                raw.commit()
+            finally:
+                raw.close()
+        except BaseException as exc:  # re-raised by join()
+            self.error = exc
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _fail_run(engine: Engine, run_id: int, error: BaseException) -> None:
@@ -512,17 +545,15 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         number, raw = item.row.number, item.row.raw
         prev = ctx.previous.get(item.ref)
         changed = False
-        digest = hashlib.sha256(raw).digest()
         if prev is not None:
-            if digest == prev[0]:
+            if hashlib.sha256(raw).digest() == prev[0]:
                 summary.already_imported += 1
                 if prev[1] == "invalid":
                     summary.refused += 1
                     summary.refused_by_reason[prev[2] or "invalid"] += 1
                 else:
                     summary.accepted += 1
-                rows.append((run, number, item.ref, raw, digest, "unchanged", False)
-                            + (None,) * 10)
+                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 10)
                 continue
             changed = True
             summary.changed += 1
@@ -530,7 +561,7 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         if isinstance(res, Record):
             arr, qu = where[id(item)]
             rows.append((
-                run, number, item.ref, raw, digest, "valid", changed, None, res.category,
+                run, number, item.ref, raw, "valid", changed, None, res.category,
                 res.title, res.description, res.starts_at, res.ends_at,
                 json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
                 None if arr < 0 else arr, None if qu < 0 else qu))
@@ -538,7 +569,7 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         else:
             assert res is not None
             errs = _errors_json(res)
-            rows.append((run, number, item.ref, raw, digest, "invalid", changed,
+            rows.append((run, number, item.ref, raw, "invalid", changed,
                          json.dumps(errs, ensure_ascii=False)) + (None,) * 9)
             summary.refused += 1
             summary.refused_by_reason[res[0].code] += 1
@@ -612,19 +643,6 @@ def _hex_binary(arr: Any) -> Any:
     return pc.binary_join_element_wise(pa.scalar("\\\\x"), hex_arr, "")
 
 
-def _hex_digests(arr: Any) -> Any:
-    """COPY text of the SHA-256 of each value of a binary array (``row_hash``)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    sha = hashlib.sha256
-    hexed = b"".join([sha(b).digest() for b in arr.to_pylist()]).hex().encode()
-    hex_arr = pa.StringArray.from_buffers(
-        len(arr), pa.py_buffer(np.arange(0, 64 * len(arr) + 1, 64, dtype=np.int32)),
-        pa.py_buffer(hexed))
-    return pc.binary_join_element_wise(pa.scalar("\\\\x"), hex_arr, "")
-
-
 def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Context,
                 prefer_xy: bool, mapper: Mapper) -> list[bytes | str]:
     """One batch of a simple CSV as COPY chunks.
@@ -673,8 +691,8 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
     sel = np.flatnonzero(simple)
     fast_ok = np.zeros(len(gidx), dtype=bool)
     lon = lat = np.zeros(0)
-    titles: list[str] = []
-    descs: list[str] = []
+    titles: Any = pa.array([], pa.string())
+    descs: Any = pa.array([], pa.string())
     if len(sel):
         xs = pc.take(x, sel).cast(pa.float64()).to_numpy(zero_copy_only=False)
         ys = pc.take(y, sel).cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -692,9 +710,12 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                 description=d_list, category=c_list, has_other=np.zeros(len(sel), bool)),
                 categories=ctx.categories, area=ctx.area, config=ctx.config)
             ok &= np.asarray(clean.ok, dtype=bool)
-            titles = [t for t, k in zip(clean.title, ok.tolist(), strict=True) if k]
-            descs = [d or "" for d, k in zip(clean.description, ok.tolist(), strict=True) if k]
+            keep_ok = pa.array(ok)
+            titles = pa.array(clean.title, pa.string()).filter(keep_ok)
+            descs = pc.fill_null(pa.array(clean.description, pa.string()).filter(keep_ok), "")
         else:  # the scalar validation, on dicts built from the columns
+            title_list: list[str] = []
+            desc_list: list[str] = []
             if ctx.area is not None:
                 with np.errstate(invalid="ignore"):
                     inside = shapely.intersects_xy(ctx.area.geometry, np.nan_to_num(lon),
@@ -715,8 +736,9 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                         or res.ends_at or res.email or (res.lon, res.lat) != (lon[k], lat[k]):
                     ok[k] = False
                     continue
-                titles.append(res.title)
-                descs.append(res.description)
+                title_list.append(res.title)
+                desc_list.append(res.description)
+            titles, descs = pa.array(title_list, pa.string()), pa.array(desc_list, pa.string())
         fast_ok[sel[ok]] = True
         lon, lat = lon[ok], lat[ok]
         fast_refs = refs_sel.filter(pa.array(ok))
@@ -764,8 +786,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
             keep = np.ones(len(fast_pos), dtype=bool)
             keep[demoted] = False
             fast_pos, lon, lat = fast_pos[keep], lon[keep], lat[keep]
-            titles = [t for t, k in zip(titles, keep.tolist(), strict=True) if k]
-            descs = [d for d, k in zip(descs, keep.tolist(), strict=True) if k]
+            titles, descs = titles.filter(pa.array(keep)), descs.filter(pa.array(keep))
             fast_refs = fast_refs.filter(pa.array(keep))
             items.sort(key=lambda i: i.row.number)
     chunks: list[bytes | str] = [_encode_items(items, ctx)]
@@ -788,11 +809,10 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
             pa.array(numbers[fast_pos]).cast(pa.string()),
             _escape(fast_refs),
             _hex_binary(raw_fast),
-            _hex_digests(raw_fast),
             pa.scalar("valid"), pa.scalar("f"), pa.scalar("\\N"),
             _escape(pc.take(cat, pa.array(_gidx_of(fast_pos, gidx)))),
-            _escape(pa.array(titles, pa.string())),
-            _escape(pa.array(descs, pa.string())),
+            _escape(titles),
+            _escape(descs),
             pa.scalar("\\N"), pa.scalar("\\N"), pa.scalar("{}"), geom,
             ids(placed[AreaKind.arrondissement]), ids(placed[AreaKind.quartier]),
         ]
@@ -862,8 +882,9 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
     options = {"crs": crs, "category": category, "publish": publish,
                "attribution": attribution, "title_template": title_template,
                "buffer_m": buffer_m, "mapper": getattr(mapper, "__name__", None)}
-    run_id = _store_run(engine, source=source, file_name=file_name or path.name, data=data,
-                        crs=crs, category=category, options=options)
+    run_id = _create_run(engine, source=source, file_name=file_name or path.name, data=data,
+                         crs=crs, category=category, options=options)
+    stored = _FileStore(engine, run_id, data)
     try:
         summary, content_type, file_crs = _import_rows(
             path, data, session=session, run_id=run_id, source=source, crs=crs,
@@ -871,8 +892,12 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
             title_template=title_template, mapper=mapper, refused_path=refused_path,
             buffer_m=buffer_m, now=now, config=config, batch_size=batch_size,
             progress=progress, fast=fast, categories=categories)
+        stored.join()
     except BaseException as exc:
-        _fail_run(engine, run_id, exc)
+        try:
+            stored.join()
+        finally:
+            _fail_run(engine, run_id, exc)
         raise
     summary.seconds = time.perf_counter() - t0
     session.execute(text(

@@ -50,9 +50,9 @@ def moderator(engine) -> int:
 def test_the_database_refuses_rows_of_a_missing_run_category_or_area(db, tmp_path):
     s = run(db, write(tmp_path / "a.csv", ["id,title,lon,lat", "p1,Mairie,2.35,48.85"]),
             source="t")
-    insert = ("INSERT INTO import_row (run_id, row_number, ref, raw, row_hash, outcome, "
+    insert = ("INSERT INTO import_row (run_id, row_number, ref, raw, outcome, "
               "category, title, attributes, geom, arrondissement_id) VALUES "
-              "(:run, 9, 'x', 'raw', sha256('raw'), 'valid', :cat, 'T', '{}', "
+              "(:run, 9, 'x', 'raw', 'valid', :cat, 'T', '{}', "
               "ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), :area)")
     for params, missing in (({"run": 999_999, "cat": "service-municipal", "area": None}, "run"),
                             ({"run": s.run_id, "cat": "nope", "area": None}, "category"),

