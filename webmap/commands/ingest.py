@@ -46,7 +46,8 @@ def _is_url(value: str) -> bool:
 @click.option("--crs", default=None, help="CRS of the file when it does not say, e.g. EPSG:2154.")
 @click.option("--category", default=None, help="Category slug of every row.")
 @click.option("--publish", is_flag=True,
-              help="Publish valid rows at once (trusted partner or open data).")
+              help="Publish valid rows at once (trusted partner or open data); "
+              "else the run waits for a moderator.")
 @click.option("--attribution", default=None, help="Attribution shown with published rows.")
 @click.option("--title", "title_template", default=None,
               help="Title built from columns, e.g. '{numero} {nom_voie}'.")
