@@ -519,6 +519,7 @@ class _Context:
     summary: ImportSummary
     refused_out: IO[str] | None
     seen: set[str] = field(default_factory=set)
+    previous_refs: Any = None  # the refs of ``previous`` as a pyarrow array (lazily)
 
 
 def _dedupe(item: _Row, ctx: _Context) -> None:
@@ -643,6 +644,18 @@ def _hex_binary(arr: Any) -> Any:
     return pc.binary_join_element_wise(pa.scalar("\\\\x"), hex_arr, "")
 
 
+def _copy_columns(columns: list[Any]) -> bytes:
+    """COPY text of rows given as columns (arrays or scalars) already in COPY format."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = [c if isinstance(c, pa.Scalar) else c.cast(pa.string()) for c in columns]
+    joined = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(*columns, "\t"), pa.scalar("\n"), "")
+    offs = np.frombuffer(joined.buffers()[1], dtype=np.int32)
+    return joined.buffers()[2].to_pybytes()[int(offs[0]):int(offs[len(joined)])]
+
+
 def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Context,
                 prefer_xy: bool, mapper: Mapper) -> list[bytes | str]:
     """One batch of a simple CSV as COPY chunks.
@@ -691,6 +704,10 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
     sel = np.flatnonzero(simple)
     fast_ok = np.zeros(len(gidx), dtype=bool)
     lon = lat = np.zeros(0)
+    lines = cols.lines.slice(start, n)
+    chg_fast = np.zeros(0, dtype=bool)
+    unch_pos = np.zeros(0, dtype=np.int64)
+    unch_refs = pa.array([], pa.string())
     titles: Any = pa.array([], pa.string())
     descs: Any = pa.array([], pa.string())
     if len(sel):
@@ -698,9 +715,26 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
         ys = pc.take(y, sel).cast(pa.float64()).to_numpy(zero_copy_only=False)
         lon, lat, ok = to_lonlat_many(xs, ys, ctx.crs)
         refs_sel = pc.utf8_slice_codeunits(pc.take(ref, sel), 0, 200)
-        if ctx.previous:  # a re-import: rows seen before take the scalar path (hashes)
-            ok &= ~np.asarray(pc.is_in(refs_sel, value_set=pa.array(list(ctx.previous)))
-                              .to_numpy(zero_copy_only=False), dtype=bool)
+        chg = np.zeros(len(sel), dtype=bool)
+        unch = np.zeros(len(sel), dtype=bool)
+        if ctx.previous:  # a re-import: compare the bytes of rows seen before
+            if ctx.previous_refs is None:
+                ctx.previous_refs = pa.array(list(ctx.previous), pa.string())
+            kp = np.flatnonzero(np.asarray(
+                pc.is_in(refs_sel, value_set=ctx.previous_refs).to_numpy(zero_copy_only=False),
+                dtype=bool))
+            if len(kp):
+                raws = pc.take(lines, pa.array(gidx[sel[kp]])).to_pylist()
+                sha = hashlib.sha256
+                for j, r, b in zip(kp.tolist(), refs_sel.take(pa.array(kp)).to_pylist(), raws,
+                                   strict=True):
+                    if sha(b).digest() == ctx.previous[r][0]:
+                        unch[j] = True
+                    else:
+                        chg[j] = True
+            ok &= ~unch
+            unch_pos = gidx[sel[unch]]
+            unch_refs = refs_sel.filter(pa.array(unch))
         t_list = pc.take(title, sel).to_pylist()
         d_list = pc.take(desc, sel).to_pylist()
         c_list = pc.take(cat, sel).to_pylist()
@@ -740,60 +774,84 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                 desc_list.append(res.description)
             titles, descs = pa.array(title_list, pa.string()), pa.array(desc_list, pa.string())
         fast_ok[sel[ok]] = True
-        lon, lat = lon[ok], lat[ok]
+        lon, lat, chg_fast = lon[ok], lat[ok], chg[ok]
         fast_refs = refs_sel.filter(pa.array(ok))
     else:
         fast_refs = pa.array([], pa.string())
-    # Rows of the batch (by position) that are fast and valid, and the others.
+    # Rows of the batch (by position) that are fast and valid, unchanged, and the others.
     fast_pos = gidx[fast_ok]
     is_fast = np.zeros(n, dtype=bool)
     is_fast[fast_pos] = True
+    is_fast[unch_pos] = True
     slow_pos = np.flatnonzero(~is_fast)
-    lines = cols.lines.slice(start, n)
     slow_raw = pc.take(lines, pa.array(slow_pos)).to_pylist() if len(slow_pos) else []
     slow_rows = [csv_row(int(numbers[p]), raw, raw.decode(), cols.header, cols.delimiter,
                          prefer_xy=prefer_xy) for p, raw in zip(slow_pos.tolist(), slow_raw,
                                                                  strict=True)]
     items = _validate_batch(slow_rows, mapper=mapper, crs=ctx.crs, categories=ctx.categories,
                             area=ctx.area, now=ctx.now, config=ctx.config)
-    # Repeated references, in file order, across both kinds of rows.
-    fast_ref_list = fast_refs.to_pylist()
-    all_refs = fast_ref_list + [i.ref for i in items]
+    # Repeated references, in file order, across every kind of row.
+    fast_ref_list, unch_ref_list = fast_refs.to_pylist(), unch_refs.to_pylist()
+    all_refs = fast_ref_list + unch_ref_list + [i.ref for i in items]
     if len(set(all_refs)) == len(all_refs) and ctx.seen.isdisjoint(all_refs):
         ctx.seen.update(all_refs)
     else:
-        order = sorted([(int(p), k, True) for k, p in enumerate(fast_pos.tolist())]
-                       + [(int(p), k, False) for k, p in enumerate(slow_pos.tolist())])
-        demoted: list[int] = []
-        for _, k, fast in order:
-            if fast:
-                if fast_ref_list[k] in ctx.seen:
-                    demoted.append(k)
-                else:
-                    ctx.seen.add(fast_ref_list[k])
-            else:
+        order = sorted([(int(p), k, 0) for k, p in enumerate(fast_pos.tolist())]
+                       + [(int(p), k, 1) for k, p in enumerate(unch_pos.tolist())]
+                       + [(int(p), k, 2) for k, p in enumerate(slow_pos.tolist())])
+        demoted: tuple[list[int], list[int]] = ([], [])
+        for p, k, kind in order:
+            if kind == 2:
                 _dedupe(items[k], ctx)
-        if demoted:  # a fast row whose ref came earlier: the scalar path refuses it
-            for k in demoted:
-                raw = pc.take(lines, pa.array([int(fast_pos[k])])).to_pylist()[0]
-                row = csv_row(int(numbers[fast_pos[k]]), raw, raw.decode(), cols.header,
-                              cols.delimiter, prefer_xy=prefer_xy)
-                extra = _Row(row, f"{fast_ref_list[k]}#row{row.number}", {},
-                             [FieldError("/id", "repeated_ref",
-                                         "another row of this file has the same id")])
-                ctx.seen.add(extra.ref)
-                items.append(extra)
+                continue
+            ref = (fast_ref_list if kind == 0 else unch_ref_list)[k]
+            if ref not in ctx.seen:
+                ctx.seen.add(ref)
+                continue
+            # A column row whose ref came earlier: the scalar path, exactly.
+            raw = pc.take(lines, pa.array([p])).to_pylist()[0]
+            row = csv_row(int(numbers[p]), raw, raw.decode(), cols.header, cols.delimiter,
+                          prefer_xy=prefer_xy)
+            extra = _validate_batch([row], mapper=mapper, crs=ctx.crs,
+                                    categories=ctx.categories, area=ctx.area, now=ctx.now,
+                                    config=ctx.config)[0]
+            _dedupe(extra, ctx)
+            items.append(extra)
+            demoted[kind].append(k)
+        if demoted[0]:
             keep = np.ones(len(fast_pos), dtype=bool)
-            keep[demoted] = False
-            fast_pos, lon, lat = fast_pos[keep], lon[keep], lat[keep]
+            keep[demoted[0]] = False
+            fast_pos, lon, lat, chg_fast = fast_pos[keep], lon[keep], lat[keep], chg_fast[keep]
             titles, descs = titles.filter(pa.array(keep)), descs.filter(pa.array(keep))
             fast_refs = fast_refs.filter(pa.array(keep))
-            items.sort(key=lambda i: i.row.number)
+        if demoted[1]:
+            keep = np.ones(len(unch_pos), dtype=bool)
+            keep[demoted[1]] = False
+            unch_pos, unch_refs = unch_pos[keep], unch_refs.filter(pa.array(keep))
+            unch_ref_list = unch_refs.to_pylist()
+        items.sort(key=lambda i: i.row.number)
     chunks: list[bytes | str] = [_encode_items(items, ctx)]
+    if len(unch_pos):
+        summary = ctx.summary
+        for ref in unch_ref_list:  # counted as the row was the last time
+            summary.read += 1
+            summary.already_imported += 1
+            _, outcome, code = ctx.previous[ref]
+            if outcome == "invalid":
+                summary.refused += 1
+                summary.refused_by_reason[code or "invalid"] += 1
+            else:
+                summary.accepted += 1
+        columns = [pa.array(np.full(len(unch_pos), ctx.run_id)),
+                   pa.array(numbers[unch_pos]), _escape(unch_refs),
+                   _hex_binary(pc.take(lines, pa.array(unch_pos))), pa.scalar("unchanged"),
+                   pa.scalar("f")] + [pa.scalar("\\N")] * 10
+        chunks.append(_copy_columns(columns))
     m = len(fast_pos)
     if m:
         ctx.summary.read += m
         ctx.summary.accepted += m
+        ctx.summary.changed += int(chg_fast.sum())
         placed = ctx.areas.lookup_ids(lon, lat)
 
         def ids(values: np.ndarray) -> Any:
@@ -809,18 +867,14 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
             pa.array(numbers[fast_pos]).cast(pa.string()),
             _escape(fast_refs),
             _hex_binary(raw_fast),
-            pa.scalar("valid"), pa.scalar("f"), pa.scalar("\\N"),
+            pa.scalar("valid"), pa.array(np.where(chg_fast, "t", "f")), pa.scalar("\\N"),
             _escape(pc.take(cat, pa.array(_gidx_of(fast_pos, gidx)))),
             _escape(titles),
             _escape(descs),
             pa.scalar("\\N"), pa.scalar("\\N"), pa.scalar("{}"), geom,
             ids(placed[AreaKind.arrondissement]), ids(placed[AreaKind.quartier]),
         ]
-        columns = [c if isinstance(c, pa.Scalar) else c.cast(pa.string()) for c in columns]
-        joined = pc.binary_join_element_wise(
-            pc.binary_join_element_wise(*columns, "\t"), pa.scalar("\n"), "")
-        offs = np.frombuffer(joined.buffers()[1], dtype=np.int32)
-        chunks.append(joined.buffers()[2].to_pybytes()[int(offs[0]):int(offs[len(joined)])])
+        chunks.append(_copy_columns(columns))
     return chunks
 
 

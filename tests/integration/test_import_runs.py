@@ -229,18 +229,31 @@ def test_the_fast_and_the_scalar_path_store_the_same_rows(db, tmp_path):
     from ingestion.readers import csv_columns
 
     assert csv_columns(path.read_bytes()) is not None  # the fast path does take this file
+    # The same source again, some rows changed, one more, one repeated: the re-import
+    # compares bytes (unchanged rows take the column path too).
+    changed = [*lines[:2], "a2,Bibliothèque rénovée,,2.3471,48.8531,9h-18h,", *lines[3:],
+               "a12,Nouveau,,2.356,48.856,,", "a12,Nouveau bis,,2.357,48.857,,"]
+    path2 = write(tmp_path / "mix2.csv", changed)
     got = {}
     for fast in (True, False):
-        refused = tmp_path / f"refused-{fast}.jsonl"
-        s = run(db, path, source=f"src-{fast}", category=None, fast=fast, refused_path=refused)
-        table = rows(db, "SELECT row_number, ref, raw, row_hash, outcome::text, changed, errors, "
-                         "category, title, description, starts_at, ends_at, attributes, "
-                         "ST_AsEWKB(geom), arrondissement_id, quartier_id FROM import_row "
-                         "WHERE run_id = :r ORDER BY row_number", r=s.run_id)
-        d = s.as_dict()
-        for key in ("source", "run_id", "seconds", "rows_per_s", "refused_file"):
-            d.pop(key)
-        got[fast] = (table, d, refused.read_text())
+        for n, source_file in enumerate((path, path2)):
+            refused = tmp_path / f"refused-{fast}-{n}.jsonl"
+            s = run(db, source_file, source=f"src-{fast}", category=None, fast=fast,
+                    refused_path=refused)
+            table = rows(db, "SELECT row_number, ref, raw, row_hash, outcome::text, changed, "
+                             "errors, category, title, description, starts_at, ends_at, "
+                             "attributes, ST_AsEWKB(geom), arrondissement_id, quartier_id "
+                             "FROM import_row WHERE run_id = :r ORDER BY row_number",
+                         r=s.run_id)
+            d = s.as_dict()
+            for key in ("source", "run_id", "seconds", "rows_per_s", "refused_file"):
+                d.pop(key)
+            got[fast, n] = (table, d, refused.read_text())
+    assert got[True, 1] == got[False, 1]
+    second = got[True, 1][1]
+    assert second["already_imported"] == len(lines) - 2 and second["changed"] == 1
+    assert second["read"] == second["accepted"] + second["refused"] == len(changed) - 1
+    got = {fast: got[fast, 0] for fast in (True, False)}
     assert got[True] == got[False]
     table, summary, refused_text = got[True]
     assert summary["read"] == len(lines) - 1 == summary["accepted"] + summary["refused"]
