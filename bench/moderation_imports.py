@@ -188,14 +188,14 @@ def run(url: str, n_rows: int, n_runs: int, repeat: int, root: Path) -> None:
         results.append(summary(name, samples, size))
 
     a, b = big
-    deep = n_rows * 90 // 100 // 50 // 2
+    deep = n_rows // 2 + 1
     measure(f"imports list ({n_runs + 2} runs)", "/moderation/imports")
     measure("imports list, pending only", "/moderation/imports?status=pending")
     measure(f"run page, valid rows ({n_rows:,} rows, map of 2,000)",
             f"/moderation/imports/{a}")
     measure("run page, refused rows", f"/moderation/imports/{a}?outcome=refused")
     measure("run page, changed rows", f"/moderation/imports/{a}?outcome=changed")
-    measure(f"run page, valid rows page {deep}", f"/moderation/imports/{a}?page={deep}")
+    measure(f"run page, valid rows from row {deep:,}", f"/moderation/imports/{a}?start={deep}")
     measure("audit page", "/moderation/audit")
 
     valid = n_rows * 90 // 100

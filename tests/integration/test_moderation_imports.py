@@ -129,12 +129,39 @@ def test_the_run_page_shows_summary_map_rows_and_every_error(moderator, db, run_
     assert "outside_area" in refused
     assert "Sans géométrie" in refused and "Potager du Marais" not in refused
     assert moderator.get(f"/moderation/imports/{run_id}?outcome=nope").status_code == 400
-    for bad_page in ("0", "x", str(2**62)):
-        assert moderator.get(f"/moderation/imports/{run_id}?page={bad_page}").status_code \
+    for bad_start in ("0", "x", str(2**31)):
+        assert moderator.get(f"/moderation/imports/{run_id}?start={bad_start}").status_code \
             == 400
-    beyond = page(moderator, f"/moderation/imports/{run_id}?page=9")
-    assert "Aucune ligne." in beyond
+    later = page(moderator, f"/moderation/imports/{run_id}?outcome=refused&start=5")
+    assert "Sans géométrie" in later and "evil" not in later
+    assert "Aucune ligne à partir de celle-ci." in page(
+        moderator, f"/moderation/imports/{run_id}?start=7")
     assert moderator.get("/moderation/imports/999999").status_code == 404
+
+
+def test_rows_come_50_at_a_time_and_the_map_is_sampled(moderator, db, runner, tmp_path):
+    from sqlalchemy.orm import Session
+
+    from moderation.imports import sample_points
+
+    many = [(f"m{i}", [2.30 + i / 2000, 48.85 + i / 4000], f"Jardin n° {i}")
+            for i in range(1, 121)]
+    carte_import(runner, geojson(tmp_path / "many.geojson", many), source="many")
+    rid = scalar(db, "SELECT max(id) FROM import_run")
+    first = page(moderator, f"/moderation/imports/{rid}")
+    assert first.count("<tr>") - 1 == 50 and "Jardin n° 50<" in first
+    assert re.search(r'<svg class="runmap".*?</svg>', first, re.S).group(0).count("h0") == 120
+    nxt = re.search(r'href="([^"]+start=51[^"]*)" rel="next"', first).group(1)
+    second = page(moderator, nxt.replace("&amp;", "&"))
+    assert "Jardin n° 51<" in second and "Jardin n° 100<" in second
+    assert "Jardin n° 50<" not in second
+    third = page(moderator, f"/moderation/imports/{rid}?start=101")
+    assert third.count("<tr>") - 1 == 20 and 'rel="next"' not in third
+    with Session(db) as s:
+        points = sample_points(s, rid, 120, limit=50)
+    assert 30 <= len(points) <= 50
+    lons = sorted(lon for lon, _ in points)
+    assert lons[0] < 2.31 and lons[-1] > 2.35  # spread over the whole file
 
 
 def test_hostile_text_in_a_row_shows_as_escaped_text(moderator, db, run_id):
