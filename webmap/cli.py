@@ -16,7 +16,7 @@ from . import create_app
 from .commands.areas import areas
 from .commands.db import db
 from .commands.export import export
-from .commands.ingest import categories, import_command
+from .commands.ingest import categories, import_command, imports
 from .commands.serve import demo, serve
 from .commands.tiles import tiles
 from .commands.users import users
@@ -37,5 +37,6 @@ def main(verbose: int, quiet: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-for command in (db, areas, serve, demo, users, categories, import_command, tiles, export):
+for command in (db, areas, serve, demo, users, categories, import_command, imports, tiles,
+                export):
     main.add_command(command)

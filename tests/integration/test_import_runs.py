@@ -283,3 +283,30 @@ def test_area_lookup_by_grid_gives_the_polygon_answer(engine):
             got = [int(f[i]) for f in by_grid.values()]
             want = [a.id if a else -1 for a in (where.arrondissement, where.quartier)]
             assert got == want
+
+
+def test_carte_imports_lists_and_decides_pending_runs(db, runner, tmp_path):
+    from webmap.cli import main
+
+    path = write(tmp_path / "c.csv", ["id,title,lon,lat", "c1,Jardin,2.35,48.85"])
+    out = runner.invoke(main, ["import", str(path), "--source", "cli-asso", "--category",
+                               "jardin-partage", "--refused", str(tmp_path / "r.jsonl")])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output.strip().splitlines()[-1])
+    assert summary["status"] == "pending" and summary["pending"] == 1
+    listed = runner.invoke(main, ["imports", "list", "--status", "pending"])
+    assert [json.loads(x)["id"] for x in listed.output.splitlines()] == [summary["run_id"]]
+    got = runner.invoke(main, ["imports", "rows", str(summary["run_id"])])
+    assert json.loads(got.output)["raw"] == "c1,Jardin,2.35,48.85"
+    moderator(db)
+    bad = runner.invoke(main, ["imports", "refuse", str(summary["run_id"]), "--by",
+                               "nobody@example.org", "--reason", "x"])
+    assert bad.exit_code == 2 and "no active account" in bad.output
+    ok = runner.invoke(main, ["imports", "publish", str(summary["run_id"]), "--by",
+                              "m@example.org"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["features"] == 1
+    again = runner.invoke(main, ["imports", "refuse", str(summary["run_id"]), "--by",
+                                 "m@example.org", "--reason", "too late"])
+    assert again.exit_code == 1 and "not pending" in again.output
+    assert one(db, "SELECT count(*) FROM feature WHERE source = 'cli-asso'") == 1

@@ -8,7 +8,7 @@ import click
 
 from .options import echo_json, fail
 
-__all__ = ["categories", "import_command"]
+__all__ = ["categories", "import_command", "imports"]
 
 
 @click.group()
@@ -107,3 +107,95 @@ def import_command(file: str, source: str, crs: str | None, category: str | None
     if show:
         click.echo("", err=True)
     echo_json(summary.as_dict())
+
+
+@click.group("imports")
+def imports() -> None:
+    """Import runs: list them, look at their rows, publish or refuse a pending one."""
+
+
+def _actor(session: object, email: str | None) -> int | None:
+    """The id of the active account with this email (decisions are audited by account)."""
+    from sqlalchemy import text
+
+    if email is None:
+        return None
+    actor = session.execute(text(  # type: ignore[attr-defined]
+        "SELECT id FROM app_user WHERE lower(email) = lower(:e) AND active"),
+        {"e": email}).scalar_one_or_none()
+    if actor is None:
+        raise click.BadParameter(f"no active account {email!r}", param_hint="--by")
+    return int(actor)
+
+
+@imports.command("list")
+@click.option("--status", type=click.Choice(["running", "pending", "published", "refused",
+                                             "failed"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def imports_list(status: str | None, limit: int) -> None:
+    """The latest runs, one JSON line each (newest first)."""
+    from geo.db import session_scope
+    from ingestion.runs import list_runs
+
+    with session_scope() as session:
+        for run in list_runs(session, status=status, limit=limit):
+            echo_json({"id": run.id, "source": run.source, "file": run.file_name,
+                       "status": run.status, "started_at": run.started_at,
+                       "summary": run.summary, "reason": run.reason})
+
+
+@imports.command("rows")
+@click.argument("run_id", type=int)
+@click.option("--outcome", type=click.Choice(["valid", "invalid", "unchanged"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+def imports_rows(run_id: int, outcome: str | None, limit: int, offset: int) -> None:
+    """Rows of a run in file order, one JSON line each (raw text, errors, record)."""
+    from geo.db import session_scope
+    from ingestion.runs import run_rows
+
+    with session_scope() as session:
+        for row in run_rows(session, run_id, outcome=outcome, limit=limit, offset=offset):
+            echo_json({"row": row.row_number, "ref": row.ref, "outcome": row.outcome,
+                       "changed": row.changed, "errors": row.errors, "title": row.title,
+                       "category": row.category, "lon": row.lon, "lat": row.lat,
+                       "raw": row.raw.decode("utf-8", "replace")})
+
+
+@imports.command("publish")
+@click.argument("run_id", type=int)
+@click.option("--by", "email", default=None, help="Account taking the decision (audited).")
+@click.option("--attribution", default=None, help="Default: the one given at import.")
+def imports_publish(run_id: int, email: str | None, attribution: str | None) -> None:
+    """Publish the valid rows of a pending run (changed rows revise their features)."""
+    from geo.db import session_scope
+    from ingestion.errors import IngestError
+    from ingestion.runs import publish_run
+
+    try:
+        with session_scope() as session:
+            n = publish_run(session, run_id, actor_id=_actor(session, email),
+                            attribution=attribution)
+    except IngestError as exc:
+        raise fail(exc) from exc
+    echo_json({"run": run_id, "status": "published", "features": n})
+
+
+@imports.command("refuse")
+@click.argument("run_id", type=int)
+@click.option("--by", "email", required=True, help="Account taking the decision (audited).")
+@click.option("--reason", required=True, help="Why (kept with the run).")
+def imports_refuse(run_id: int, email: str, reason: str) -> None:
+    """Refuse a pending run: nothing published, every row kept."""
+    from geo.db import session_scope
+    from ingestion.errors import IngestError
+    from ingestion.runs import refuse_run
+
+    try:
+        with session_scope() as session:
+            actor = _actor(session, email)
+            assert actor is not None  # --by is required
+            refuse_run(session, run_id, actor_id=actor, reason=reason)
+    except (IngestError, ValueError) as exc:
+        raise fail(exc) from exc
+    echo_json({"run": run_id, "status": "refused", "reason": reason})
