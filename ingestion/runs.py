@@ -7,6 +7,10 @@ decisions are audited in ``moderation_event`` with the run's id; publishing goes
 through the same set-based path as ``carte import --publish``
 (:func:`geo.publish.publish_import_rows`), so changed rows revise their features.
 
+A refusal stands across re-runs: rows whose bytes are the same as in a refused (or
+still pending) run come back ``unchanged`` and are not offered again; rows whose bytes
+changed are validated again and land in the new run.
+
 The caller's session holds the transaction (the caller commits).
 """
 
