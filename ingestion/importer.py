@@ -200,52 +200,18 @@ def to_lonlat_many(xs: np.ndarray, ys: np.ndarray, crs: str) -> tuple[
     return lon, lat, ok
 
 
-GRID_CELL = 0.0005  # degrees (~37 x 55 m in Paris)
-_GRIDS: dict[tuple[Any, ...], tuple[np.ndarray, float, float, int, int]] = {}
-
-
-def _area_grid(geoms: list[Any], ids: np.ndarray, key: tuple[Any, ...]
-               ) -> tuple[np.ndarray, float, float, int, int]:
-    """A grid of cells each lying strictly inside exactly one area (its id), else -1.
-
-    A point in such a cell is in that area and in no other, so its lookup is an array
-    index; points in the other cells (along boundaries) get the exact polygon test.
-    Built once per process for a set of areas (~0.3 s for the quartiers of Paris).
-    """
-    cached = _GRIDS.get(key)
-    if cached is not None:
-        return cached
-    bounds = np.array([g.bounds for g in geoms], dtype=float)
-    x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
-    nx = int(np.ceil((bounds[:, 2].max() - x0) / GRID_CELL)) + 1
-    ny = int(np.ceil((bounds[:, 3].max() - y0) / GRID_CELL)) + 1
-    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    ix, iy = ix.ravel(), iy.ravel()
-    boxes = shapely.box(x0 + ix * GRID_CELL, y0 + iy * GRID_CELL,
-                        x0 + (ix + 1) * GRID_CELL, y0 + (iy + 1) * GRID_CELL)
-    cells, polys = shapely.STRtree(geoms).query(boxes, predicate="intersects")
-    hits = np.bincount(cells, minlength=len(boxes))
-    alone = hits[cells] == 1
-    cells, polys = cells[alone], polys[alone]
-    inside = shapely.contains_properly(np.asarray(geoms, dtype=object)[polys], boxes[cells])
-    grid = np.full(len(boxes), -1, dtype=np.int64)
-    grid[cells[inside]] = ids[polys[inside]]
-    _GRIDS[key] = out = (grid, x0, y0, nx, ny)
-    return out
-
-
 class AreaIndex:
     """Arrondissement and quartier of many points at once, in memory (prepared shapely).
 
     The same answer as :func:`geo.areas.locate` for points inside an area; points in
     the few-m² slivers between boundaries go to the nearest area within its tolerance.
-    Points in a grid cell wholly inside one area are looked up in an array; the others
-    are tested against the prepared polygons whose bounding box holds them.
+    Each point is tested against the prepared polygons whose bounding box holds it
+    (~20x faster than an STRtree query with an ``intersects`` predicate).
     """
 
     def __init__(self, session: Session) -> None:
-        self.kinds: dict[AreaKind, tuple[list[Any], np.ndarray, np.ndarray, shapely.STRtree,
-                                         tuple[Any, ...]]] = {}
+        self.kinds: dict[AreaKind, tuple[list[Any], np.ndarray, np.ndarray,
+                                         shapely.STRtree]] = {}
         for kind in (AreaKind.arrondissement, AreaKind.quartier):
             rows = session.execute(select(Area.id, Area.geom).where(Area.kind == kind)
                                    .order_by(Area.code)).all()
@@ -253,37 +219,22 @@ class AreaIndex:
             for g in geoms:
                 shapely.prepare(g)
             bounds = np.array([g.bounds for g in geoms], dtype=float).reshape(-1, 4)
-            key = (kind, tuple(i for i, _ in rows),
-                   hashlib.sha256(b"".join(bytes(g.data) for _, g in rows)).digest())
             self.kinds[kind] = (geoms, np.array([i for i, _ in rows], dtype=np.int64),
-                                bounds, shapely.STRtree(geoms), key)
+                                bounds, shapely.STRtree(geoms))
 
     def lookup_ids(self, lons: np.ndarray, lats: np.ndarray) -> dict[AreaKind, np.ndarray]:
         """Area ids by kind as int64 arrays, ``-1`` where a point is in none."""
         lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
         out: dict[AreaKind, np.ndarray] = {}
-        for kind, (geoms, ids, bounds, tree, key) in self.kinds.items():
+        for kind, (geoms, ids, bounds, tree) in self.kinds.items():
             found = np.full(len(lons), -1, dtype=np.int64)
-            todo = np.arange(len(lons))
-            if len(ids) and len(lons) >= 10_000:  # big batches: the grid first
-                grid, x0, y0, nx, ny = _area_grid(geoms, ids, key)
-                with np.errstate(invalid="ignore"):
-                    gx = np.floor((lons - x0) / GRID_CELL)
-                    gy = np.floor((lats - y0) / GRID_CELL)
-                    on = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
-                cell = np.where(on, np.nan_to_num(gx) * ny + np.nan_to_num(gy), 0)
-                found = np.where(on, grid[cell.astype(np.int64)], -1)
-                todo = np.flatnonzero(found < 0)
-            tl, tt = lons[todo], lats[todo]
-            sub = found[todo]
             for j, geom in enumerate(geoms):  # the first area (by code) that has the point
                 minx, miny, maxx, maxy = bounds[j]
-                cand = np.flatnonzero((sub < 0) & (tl >= minx) & (tl <= maxx)
-                                      & (tt >= miny) & (tt <= maxy))
+                cand = np.flatnonzero((found < 0) & (lons >= minx) & (lons <= maxx)
+                                      & (lats >= miny) & (lats <= maxy))
                 if len(cand):
-                    hit = shapely.intersects_xy(geom, tl[cand], tt[cand])
-                    sub[cand[hit]] = ids[j]
-            found[todo] = sub
+                    hit = shapely.intersects_xy(geom, lons[cand], lats[cand])
+                    found[cand[hit]] = ids[j]
             missing = np.flatnonzero(found < 0)
             if len(missing) and len(ids):
                 mp, mg = tree.query_nearest(shapely.points(lons[missing], lats[missing]),
