@@ -19,7 +19,9 @@ through a Flask-Babel domain whose catalogue is ``moderation/translations``.
 from __future__ import annotations
 
 import math
+import threading
 import unicodedata
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +291,7 @@ def _run_page(run_id: int, *, errors: dict[str, str] | None = None,
         raise InvalidInput({"start": t("hors limites")})
     s = db()
     run = run_detail(s, run_id)
-    counts = outcome_counts(s, run_id)
+    counts = _finished_counts(s, run)
     valid = counts.get("valid", 0)
     outlines = svg.outlines(s, current_app.config["DATABASE_URL"])
     points = sample_points(s, run_id, valid)
@@ -313,6 +315,33 @@ def import_run_page(run_id: int) -> tuple[str, int]:
     if run_id > MAX_ID:
         raise NotFound(f"no import {run_id}")
     return _run_page(run_id)
+
+
+_COUNTS: OrderedDict[tuple[str, int, Any], dict[str, int]] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
+_COUNTS_KEPT = 256
+
+
+def _finished_counts(session: Session, run: Any) -> dict[str, int]:
+    """:func:`outcome_counts`, remembered per process once the run has finished.
+
+    A finished run's rows never change (``import_row`` is append-only and a run only
+    writes rows while ``running``), so its counts, a scan of all its rows, are read once.
+    The key includes the run's start time: a database recreated with the same ids
+    (tests, a restored dump) does not reuse stale counts.
+    """
+    if run.status == "running":
+        return outcome_counts(session, run.id)
+    key = (current_app.config["DATABASE_URL"], run.id, run.started_at)
+    with _COUNTS_LOCK:
+        cached = _COUNTS.get(key)
+    if cached is None:
+        cached = outcome_counts(session, run.id)
+        with _COUNTS_LOCK:
+            _COUNTS[key] = cached
+            while len(_COUNTS) > _COUNTS_KEPT:
+                _COUNTS.popitem(last=False)
+    return cached
 
 
 def _conflict(run_id: int, exc: Exception) -> tuple[str, int]:
