@@ -86,8 +86,9 @@ def hot_engine(url: str | None = None) -> Engine:
     key = url + "#hot"
     engine = _engines.get(key)
     if engine is None:
+        # Nothing to roll back on return: no transaction outlives a statement.
         engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5,
-                               max_overflow=10)
+                               max_overflow=10, pool_reset_on_return=None)
 
         @event.listens_for(engine, "checkin")
         def _idle_since(dbapi_conn: Any, record: Any) -> None:
