@@ -71,9 +71,11 @@ def test_the_database_refuses_rows_of_a_missing_run_category_or_area(db, tmp_pat
         conn.execute(text("DELETE FROM import_file_part"))
 
 
-def test_a_failed_import_leaves_its_file_and_a_failed_run(db, tmp_path):
+def test_a_failed_import_leaves_its_file_and_a_failed_run(db, tmp_path, monkeypatch):
+    import ingestion.importer
     from ingestion.errors import CrsError
 
+    monkeypatch.setattr(ingestion.importer, "PART_SIZE", 16)  # several parts, in order
     path = write(tmp_path / "b.csv", ["id,title,x,y", "a1,Tour,648237.3,6862271.7"])
     with pytest.raises(CrsError, match="unknown CRS"):
         run(db, path, source="oops", crs="EPSG:999999")
@@ -86,6 +88,7 @@ def test_a_failed_import_leaves_its_file_and_a_failed_run(db, tmp_path):
         db, "SELECT data FROM import_file_part p JOIN import_run r ON r.id = p.run_id "
             "WHERE r.source = 'oops' ORDER BY part"))
     assert stored == path.read_bytes()
+    assert one(db, "SELECT count(*) FROM import_file_part") == 3
     assert one(db, "SELECT count(*) FROM import_row") == 0
 
 
