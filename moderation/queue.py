@@ -190,8 +190,13 @@ def history(session: Session, *, submission_id: int | None = None,
 
 
 def recent_events(session: Session, *, actor: str = "", action: str = "",
-                  before_id: int | None = None, limit: int = 100) -> list[Any]:
-    """The audit trail across all items, newest first (keyset on the event id)."""
+                  before_id: int | None = None, runs_only: bool = False,
+                  limit: int = 100) -> list[Any]:
+    """The audit trail across all items, newest first (keyset on the event id).
+
+    ``runs_only``: only decisions on whole import runs (publishing a run also writes
+    one event per feature, which would otherwise bury them).
+    """
     return session.execute(text("""
         SELECT e.id, e.at, e.action::text AS action, e.reason, e.submission_id, e.feature_id,
                e.import_run_id, r.source AS run_source, r.file_name AS run_file,
@@ -201,8 +206,10 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
         WHERE (:actor = '' OR lower(u.email) = lower(:actor))
           AND (:action = '' OR e.action::text = :action)
           AND (CAST(:before AS bigint) IS NULL OR e.id < :before)
+          AND (NOT :runs OR (e.import_run_id IS NOT NULL AND e.feature_id IS NULL))
         ORDER BY e.id DESC LIMIT :lim
-    """), {"actor": actor, "action": action, "before": before_id, "lim": limit}).all()
+    """), {"actor": actor, "action": action, "before": before_id, "runs": runs_only,
+           "lim": limit}).all()
 
 
 def area_choices(session: Session) -> list[Any]:

@@ -333,9 +333,11 @@ def audit_page() -> str:
         raise InvalidInput({"action": "action inconnue / unknown action"})
     before = _int("before", request.args["before"]) if request.args.get("before") else None
     actor = request.args.get("actor", "")[:254]
-    events = queue.recent_events(db(), actor=actor, action=action, before_id=before)
+    imports = request.args.get("imports") == "1"
+    events = queue.recent_events(db(), actor=actor, action=action, before_id=before,
+                                 runs_only=imports)
     return render_template("moderation/audit.html", events=events, actor=actor,
-                           action=action, actions=actions_known,
+                           action=action, actions=actions_known, imports=imports,
                            older=events[-1].id if len(events) == 100 else None)
 
 

@@ -232,9 +232,13 @@ def test_publish_puts_the_valid_rows_on_the_map_once(moderator, db, run_id):
     assert scalar(db, "SELECT count(*) FROM feature") == 3
     assert scalar(db, "SELECT count(*) FROM moderation_event WHERE import_run_id = :i",
                   i=run_id) == events
-    # The audit trail names the run.
+    # The audit trail names the run; its decisions alone on request, without the
+    # per-feature events publishing wrote.
     audit = page(moderator, "/moderation/audit")
     assert f'href="/moderation/imports/{run_id}"' in audit
+    runs_only = page(moderator, "/moderation/audit?imports=1")
+    assert "import publié" in runs_only and "3 point(s) créé(s)" in runs_only
+    assert runs_only.count("<tr>") - 1 == 1 and "/moderation/features/" not in runs_only
 
 
 def test_publish_needs_an_attribution(moderator, db, run_id):
