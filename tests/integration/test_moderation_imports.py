@@ -241,6 +241,31 @@ def test_publish_puts_the_valid_rows_on_the_map_once(moderator, db, run_id):
     assert runs_only.count("<tr>") - 1 == 1 and "/moderation/features/" not in runs_only
 
 
+def test_two_moderators_publishing_at_once_publish_once(moderator, admin, db, run_id):
+    import threading
+
+    run_page = f"/moderation/imports/{run_id}"
+    forms = [(client, {"csrf_token": csrf_of(client, run_page), "attribution": who})
+             for client, who in ((moderator, "Par le modérateur"), (admin, "Par l'admin"))]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def decide(client, data):
+        barrier.wait()
+        statuses.append(client.post(f"{run_page}/publish", data=data).status_code)
+
+    threads = [threading.Thread(target=decide, args=pair) for pair in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [303, 409]
+    assert scalar(db, "SELECT count(*) FROM feature") == 3
+    assert scalar(db, "SELECT count(DISTINCT attribution) FROM feature") == 1
+    assert scalar(db, "SELECT count(*) FROM moderation_event WHERE import_run_id = :i "
+                      "AND feature_id IS NULL", i=run_id) == 1
+
+
 def test_publish_needs_an_attribution(moderator, db, run_id):
     run_page = f"/moderation/imports/{run_id}"
     response = post(moderator, f"{run_page}/publish", {"attribution": "  "}, page=run_page)
