@@ -70,6 +70,7 @@ request = function()
   local headers = {["Content-Type"] = "application/json",
                    ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255),
                                                        math.random(0, 255), math.random(1, 254))}
+  if CLOSE then headers["Connection"] = "close" end
   return wrk.format("POST", PATH, headers, body)
 end
 """
@@ -244,6 +245,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="default: as carte serve")
     ap.add_argument("--threads", type=int, default=None, help="default: as carte serve")
     ap.add_argument("--only", choices=("minimal", "carte"), default=None)
+    ap.add_argument("--close", action="store_true",
+                    help="a new connection per request (as behind a proxy that does not keep "
+                         "upstream connections alive), instead of 16 kept-alive ones")
     ap.add_argument("--serve", action="store_true")
     args = ap.parse_args()
     if args.serve:
@@ -264,7 +268,8 @@ def main() -> None:
             for kind, path in kinds:
                 def script(seed: int, kind: str = kind, path: str = path) -> Path:
                     lua = root / f"{kind}-{seed}.lua"
-                    lua.write_text(f'PATH = "{path}"\nSEED = {seed}\n' + LUA)
+                    close = "true" if args.close else "false"
+                    lua.write_text(f'PATH = "{path}"\nSEED = {seed}\nCLOSE = {close}\n' + LUA)
                     return lua
 
                 port = _free_port()
@@ -289,6 +294,7 @@ def main() -> None:
         engine.dispose()
         summary: dict[str, object] = {"rounds": args.rounds, "seconds": args.seconds,
                                       "connections": args.connections,
+                                      "connection_per_request": args.close,
                                       "workers": args.workers or "default",
                                       "threads": args.threads or "default"}
         for kind, runs in results.items():
