@@ -51,7 +51,8 @@ def test_geojson_import_keeps_every_row_and_explains_refusals(db, samples, tmp_p
                                    "required": 1}
     lines = [json.loads(line) for line in refused.read_text().splitlines()]
     assert sorted(r["ref"] for r in lines) == ["g3", "g4", "g5", "g6", "g7"]
-    assert count(db, "SELECT count(*) FROM import_row r JOIN import_run u ON u.id = r.run_id WHERE u.source = 'partner'") == 8
+    assert count(db, "SELECT count(*) FROM import_row r JOIN import_run u "
+                     "ON u.id = r.run_id WHERE u.source = 'partner'") == 8
     assert count(db, "SELECT count(*) FROM import_row WHERE outcome = 'invalid'") == 5
     # Text is cleaned (bidi override gone) but kept as plain text, formula and all.
     title = count(db, "SELECT title FROM import_row WHERE ref = 'g2'")
