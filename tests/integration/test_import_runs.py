@@ -72,10 +72,10 @@ def test_the_database_refuses_rows_of_a_missing_run_category_or_area(db, tmp_pat
 
 
 def test_a_failed_import_leaves_its_file_and_a_failed_run(db, tmp_path, monkeypatch):
-    import ingestion.importer
+    import ingestion.filestore
     from ingestion.errors import CrsError
 
-    monkeypatch.setattr(ingestion.importer, "PART_SIZE", 16)  # several parts, in order
+    monkeypatch.setattr(ingestion.filestore, "PART_SIZE", 16)  # several parts, in order
     path = write(tmp_path / "b.csv", ["id,title,x,y", "a1,Tour,648237.3,6862271.7"])
     with pytest.raises(CrsError, match="unknown CRS"):
         run(db, path, source="oops", crs="EPSG:999999")

@@ -1,0 +1,246 @@
+"""The scalar path: rows mapped, validated and encoded one at a time.
+
+Every row that the column path cannot prove simple and valid comes here (custom
+mappers, :class:`~ingestion.mapping.RefuseRow`, bad rows), so refusals and counts are
+always the same rules' answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import IO, Any
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.models import AreaKind
+
+from .areaindex import AreaIndex
+from .categories import CategorySpec
+from .copyrows import _copy_text, _ewkb_one
+from .mapping import Mapper, RefuseRow, _stable_ref, to_lonlat_many
+from .readers import SourceRow
+from .types import FieldError, Record
+from .validation import ServiceArea, ValidationConfig, validate_submission
+
+
+@dataclass
+class ImportSummary:
+    """What one import did. ``read == accepted + refused``, always."""
+
+    file: str
+    source: str
+    read: int = 0
+    accepted: int = 0
+    refused: int = 0
+    published: int = 0
+    pending: int = 0
+    already_imported: int = 0
+    refused_by_reason: Counter[str] = field(default_factory=Counter)
+    refused_file: str | None = None
+    seconds: float = 0.0
+    run_id: int | None = None
+    status: str | None = None
+    changed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary line ``carte import`` prints (JSON)."""
+        return {"file": self.file, "source": self.source, "read": self.read,
+                "received": self.read, "accepted": self.accepted, "refused": self.refused,
+                "invalid": self.refused, "pending": self.pending, "published": self.published,
+                "already_imported": self.already_imported, "changed": self.changed,
+                "run_id": self.run_id, "status": self.status,
+                "refused_by_reason": dict(self.refused_by_reason.most_common()),
+                "refused_file": self.refused_file, "seconds": round(self.seconds, 2),
+                "rows_per_s": round(self.read / self.seconds) if self.seconds else None}
+
+
+
+def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _errors_json(errors: Iterable[FieldError]) -> list[dict[str, str]]:
+    return [e.as_json() for e in errors]
+
+
+@dataclass
+class _Row:
+    row: SourceRow
+    ref: str
+    data: dict[str, Any]
+    result: Record | list[FieldError] | None = None
+
+
+def _map_rows(batch: list[SourceRow], mapper: Mapper) -> list[_Row]:
+    """Each row mapped to the submission contract and its stable reference."""
+    items: list[_Row] = []
+    for row in batch:
+        try:
+            data, ref = mapper(row)
+        except RefuseRow as refusal:
+            items.append(_Row(row, refusal.ref, {},
+                              [FieldError("", refusal.code, refusal.message)]))
+            continue
+        except Exception as exc:  # a mapper bug must not lose the row
+            items.append(_Row(row, _stable_ref({}, row.raw), {},
+                              [FieldError("", "mapping", str(exc)[:200])]))
+            continue
+        items.append(_Row(row, ref, data))
+    return items
+
+
+def _validate_items(items: list[_Row], *, crs: str, categories: Mapping[str, CategorySpec],
+                    area: ServiceArea | None, now: datetime,
+                    config: ValidationConfig) -> None:
+    """Reproject and validate the mapped rows that have no result yet (in place)."""
+    todo = [item for item in items if item.result is None]
+    if not todo:
+        return
+    xs = np.array([math.nan if r.row.x is None else r.row.x for r in todo], dtype=float)
+    ys = np.array([math.nan if r.row.y is None else r.row.y for r in todo], dtype=float)
+    lons, lats, ok = to_lonlat_many(xs, ys, crs)
+    # The service area test, vectorised: rows inside skip the scalar test; the others
+    # go through it to get their exact message (outside, swapped...).
+    if area is not None:
+        with np.errstate(invalid="ignore"):
+            inside = ok & shapely.intersects_xy(area.geometry, np.nan_to_num(lons),
+                                                np.nan_to_num(lats))
+    else:
+        inside = ok
+    for i, item in enumerate(todo):
+        row = item.row
+        pre: list[FieldError] = []
+        if row.geom_error:
+            pre.append(FieldError("/geometry", "no_geometry", row.geom_error))
+        elif not (math.isfinite(xs[i]) and math.isfinite(ys[i])):
+            pre.append(FieldError("/geometry", "not_finite", "coordinates are not numbers"))
+        elif not ok[i]:
+            pre.append(FieldError("/geometry", "crs_area",
+                                  f"({xs[i]}, {ys[i]}) read as {crs} falls outside that CRS's "
+                                  "area of use: wrong --crs?"))
+        else:
+            item.data["lon"], item.data["lat"] = float(lons[i]), float(lats[i])
+        try:
+            result = validate_submission(item.data, categories=categories,
+                                         area=None if inside[i] else area, now=now,
+                                         config=config, allow_unknown=True)
+        except Exception as exc:  # a validator bug must not lose the row either
+            result = [FieldError("", "internal", f"validation failed: {exc}"[:200])]
+        if pre:
+            others = [] if not isinstance(result, list) else [
+                e for e in result if e.pointer not in ("/lon", "/lat")]
+            result = pre + others
+        item.result = result
+
+
+def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
+                    categories: Mapping[str, CategorySpec], area: ServiceArea | None,
+                    now: datetime, config: ValidationConfig) -> list[_Row]:
+    items = _map_rows(batch, mapper)
+    _validate_items(items, crs=crs, categories=categories, area=area, now=now, config=config)
+    return items
+
+
+
+_Previous = dict[str, tuple[bytes, str, str | None]]
+
+
+def _previous(session: Session, source: str, run_id: int) -> _Previous:
+    """The latest (hash, outcome, first error code) of every ref this source imported."""
+    rows = session.execute(text("""
+        SELECT DISTINCT ON (r.ref) r.ref, r.row_hash, r.outcome::text, r.errors->0->>'code'
+        FROM import_row r JOIN import_run u ON u.id = r.run_id
+        WHERE u.source = :s AND u.id <> :run AND u.status <> 'failed'
+          AND r.outcome <> 'unchanged'
+        ORDER BY r.ref, r.run_id DESC, r.row_number"""), {"s": source, "run": run_id})
+    return {ref: (bytes(h), outcome, code) for ref, h, outcome, code in rows}
+
+
+@dataclass
+class _Context:
+    """What every batch of one import needs."""
+
+    run_id: int
+    source: str
+    crs: str
+    categories: Mapping[str, CategorySpec]
+    area: ServiceArea | None
+    areas: AreaIndex
+    now: datetime
+    config: ValidationConfig
+    previous: _Previous
+    summary: ImportSummary
+    refused_out: IO[str] | None
+    seen: set[str] = field(default_factory=set)
+    previous_refs: Any = None  # the refs of ``previous`` as a pyarrow array (lazily)
+
+
+def _dedupe(item: _Row, ctx: _Context) -> None:
+    """The same reference twice in one file: keep both rows, refuse the later ones."""
+    if item.ref in ctx.seen:
+        item.ref = f"{item.ref}#row{item.row.number}"
+        if not isinstance(item.result, list) or not item.result:
+            item.result = [FieldError("/id", "repeated_ref",
+                                      "another row of this file has the same id")]
+    ctx.seen.add(item.ref)
+
+
+def _encode_items(items: list[_Row], ctx: _Context) -> str:
+    """Count, write refusals and build the COPY text of rows that took the scalar path."""
+    summary, run = ctx.summary, ctx.run_id
+    valid = [i for i in items if isinstance(i.result, Record)]
+    placed = ctx.areas.lookup_ids(np.array([i.result.lon for i in valid], dtype=float),  # type: ignore[union-attr]
+                                  np.array([i.result.lat for i in valid], dtype=float))
+    where = {id(item): (int(placed[AreaKind.arrondissement][k]),
+                        int(placed[AreaKind.quartier][k])) for k, item in enumerate(valid)}
+    rows: list[tuple[Any, ...]] = []
+    for item in items:
+        summary.read += 1
+        number, raw = item.row.number, item.row.raw
+        prev = ctx.previous.get(item.ref)
+        changed = False
+        if prev is not None:
+            if hashlib.sha256(raw).digest() == prev[0]:
+                summary.already_imported += 1
+                if prev[1] == "invalid":
+                    summary.refused += 1
+                    summary.refused_by_reason[prev[2] or "invalid"] += 1
+                else:
+                    summary.accepted += 1
+                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 10)
+                continue
+            changed = True
+            summary.changed += 1
+        res = item.result
+        if isinstance(res, Record):
+            arr, qu = where[id(item)]
+            rows.append((
+                run, number, item.ref, raw, "valid", changed, None, res.category,
+                res.title, res.description, res.starts_at, res.ends_at,
+                json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
+                None if arr < 0 else arr, None if qu < 0 else qu))
+            summary.accepted += 1
+        else:
+            assert res is not None
+            errs = _errors_json(res)
+            rows.append((run, number, item.ref, raw, "invalid", changed,
+                         json.dumps(errs, ensure_ascii=False)) + (None,) * 9)
+            summary.refused += 1
+            summary.refused_by_reason[res[0].code] += 1
+            if ctx.refused_out is not None:
+                ctx.refused_out.write(json.dumps({
+                    "row": number, "ref": item.ref, "errors": errs,
+                    "raw": raw.decode("utf-8", "replace")}, ensure_ascii=False) + "\n")
+    return _copy_text(rows)
+
