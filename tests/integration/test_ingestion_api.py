@@ -336,3 +336,17 @@ def test_a_connection_broken_in_the_pool_is_replaced_and_nothing_lost(api, engin
     r = post(api, good_submission(title="Après la coupure"))
     assert r.status_code == 201, r.get_json()
     assert rows(engine, "SELECT count(*) FROM submission WHERE status = 'pending'")[0][0] == 2
+
+
+def test_an_unreachable_database_is_answered_by_the_apps_error_handlers(app, tmp_path):
+    """Past the fast path, a failure still gets the app's problem+json answer."""
+    from webmap import create_app
+
+    down = create_app({"DATABASE_URL": f"postgresql+psycopg://carte@/carte?host={tmp_path}",
+                       "VAR_DIR": app.config["VAR_DIR"], "SECRET_KEY": "x"})
+    r = down.test_client().post("/api/v1/submissions", data=json.dumps(good_submission()),
+                                content_type="application/json")
+    assert r.status_code >= 500
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.headers["X-Frame-Options"] == "DENY"  # the app's after-request hooks ran
+    assert "carte@" not in r.get_data(as_text=True)  # no connection details leak
