@@ -29,12 +29,14 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
@@ -46,13 +48,13 @@ from geo.models import Submission
 
 from .categories import CategorySpec, specs_from_db
 from .errors import PayloadTooLarge, RateLimited, RequestRefused
-from .intake import IntakeSettings, Outcome, hash_token, submit
+from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .openapi import openapi_document
 from .ratelimit import parse_limit
 from .spam import DEFAULT_RULES
 from .validation import ServiceArea
 
-__all__ = ["DEFAULTS", "SubmissionFastPath", "answer_submission", "bp"]
+__all__ = ["DEFAULTS", "SubmissionFastPath", "answer_submission", "bp", "revalidate_received"]
 
 log = logging.getLogger(__name__)
 
@@ -521,3 +523,49 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
     return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id), 201,
             PRIVATE_HEADERS)
+
+
+# --- recovery ------------------------------------------------------------------------
+
+_STUCK = """
+    SELECT id, source, raw, content_type, idempotency_key FROM submission
+    WHERE status = 'received' AND source IN ('api', 'form')
+      AND received_at < now() - make_interval(secs => %(age)s)
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+"""
+
+
+def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 1000) -> int:
+    """Validate the API and form submissions a crash left ``received``; how many.
+
+    The body is committed before it is validated; if the process dies between the two
+    commits (a killed worker, a lost connection, a server crash) the row stays
+    ``received``: kept, but never validated nor shown to moderators. ``carte serve``
+    calls this when it starts. Rows are locked with ``SKIP LOCKED``: two callers never
+    validate the same row, and a request still running (younger than
+    ``older_than_s``) is left alone.
+    """
+    cfg = app.config
+    categories, area = _state(app)
+    settings = _settings(app)
+    pooled = hot_engine(cfg["DATABASE_URL"]).raw_connection()
+    try:
+        conn = pooled.driver_connection
+        with app.app_context(), conn.transaction():
+            rows = conn.execute(_STUCK, {"age": older_than_s, "limit": limit}).fetchall()
+            for sid, source, raw, ctype, idem in rows:
+                body, data, parsed = bytes(raw), None, False
+                if source == "form":
+                    form = MultiDict(parse_qsl(body.decode("utf-8", "replace"),
+                                               keep_blank_values=True))
+                    data, parsed = _form_data(form, categories), True
+                revalidate(conn, sid, body, source=source, content_type=ctype,
+                           categories=categories, area=area, settings=settings,
+                           idempotency_key=idem, secret=cfg["SECRET_KEY"], data=data,
+                           parsed=parsed)
+    finally:
+        pooled.close()
+    if rows:
+        log.warning("validated %d submission(s) left 'received' by an earlier crash", len(rows))
+    return len(rows)

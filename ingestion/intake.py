@@ -42,6 +42,7 @@ __all__ = [
     "process",
     "receive",
     "replay",
+    "revalidate",
     "submit",
 ]
 
@@ -398,3 +399,23 @@ def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: by
     return process(conn, sid, data, categories=categories, area=area, settings=settings,
                    recent_from_client=check.hits if check else 0, secret=secret,
                    idempotency_key=idempotency_key)
+
+
+def revalidate(conn: Conn, submission_id: int, raw: bytes, *, source: str,
+               content_type: str | None, categories: Mapping[str, CategorySpec],
+               area: ServiceArea | None, settings: IntakeSettings,
+               idempotency_key: str | None = None, secret: str | bytes | None = None,
+               data: Any = None, parsed: bool = False) -> Outcome | None:
+    """Validate a submission stored as received but never validated (see ``receive``).
+
+    What the request would have done after its first commit: parse, validate, queue or
+    keep as invalid. Returns ``None`` when the body was not JSON (it is then kept as
+    invalid, with the reason).
+    """
+    try:
+        return _after_receive(conn, submission_id, None, raw, source=source,
+                              content_type=content_type, categories=categories, area=area,
+                              settings=settings, idempotency_key=idempotency_key,
+                              secret=secret, limit=None, data=data, parsed=parsed)
+    except (UnsupportedMediaType, MalformedBody):
+        return None

@@ -350,3 +350,32 @@ def test_an_unreachable_database_is_answered_by_the_apps_error_handlers(app, tmp
     assert r.headers["Content-Type"] == "application/problem+json"
     assert r.headers["X-Frame-Options"] == "DENY"  # the app's after-request hooks ran
     assert "carte@" not in r.get_data(as_text=True)  # no connection details leak
+
+
+def test_submissions_a_crash_left_received_are_validated_at_start(ingest_app, engine):
+    """Stored but never validated (the process died between the two commits): caught up."""
+    from urllib.parse import urlencode
+
+    from ingestion.api import revalidate_received
+    from ingestion.intake import receive
+
+    good = json.dumps(good_submission()).encode()
+    form = urlencode({"category": "jardin-partage", "title": "Jardin de la rue Vilin",
+                      "lon": "2,3850", "lat": "48.8720", "charter": "1",
+                      "attr.jardin-partage.garden_type": "shared"}).encode()
+    stored = [(good, "api", "application/json"), (b'{"lon": NaN}', "api", "application/json"),
+              (form, "form", "application/x-www-form-urlencoded")]
+    with engine.connect() as conn:  # the first half of a request, and nothing after it
+        ids = [receive(conn, raw, source=source, content_type=ctype, client_key=None)[0]
+               for raw, source, ctype in stored]
+    assert rows(engine, "SELECT count(*) FROM submission WHERE status = 'received'"
+                )[0][0] == 3
+    assert revalidate_received(ingest_app, older_than_s=0) == 3
+    got = rows(engine, "SELECT id, status::text, geom IS NOT NULL, arrondissement_id IS NOT NULL,"
+                       " tracking_token_hash IS NOT NULL FROM submission ORDER BY id")
+    assert got == [(ids[0], "pending", True, True, True), (ids[1], "invalid", False, False, False),
+                   (ids[2], "pending", True, True, True)]
+    assert revalidate_received(ingest_app, older_than_s=0) == 0
+    with engine.connect() as conn:  # a request still running is left alone
+        receive(conn, good, source="api", content_type="application/json", client_key=None)
+    assert revalidate_received(ingest_app) == 0
