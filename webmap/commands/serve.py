@@ -27,7 +27,21 @@ def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the map with gunicorn until Ctrl-C."""
     from ..serve import default_workers, run_gunicorn
 
+    _catch_up_submissions()
     run_gunicorn(_factory, host=host, port=port, workers=workers or default_workers())
+
+
+def _catch_up_submissions() -> None:
+    """Validate the submissions an earlier crash left stored but unvalidated."""
+    from geo.db import dispose_engines
+    from ingestion.api import revalidate_received
+
+    try:
+        revalidate_received(_factory())
+    except Exception as exc:  # the map still starts; the rows wait for the next start
+        click.echo(f"warning: submissions left 'received' not validated: {exc}", err=True)
+    finally:
+        dispose_engines()  # before gunicorn forks: no pooled connection may be shared
 
 
 @click.command("demo")
