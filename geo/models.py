@@ -429,8 +429,11 @@ class ImportRow(Base):
     run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(Text)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
-    row_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    # The row's bytes, or where they are in the stored file (``import_row_raw`` reads both).
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_offset: Mapped[int | None] = mapped_column(BigInteger)
+    raw_length: Mapped[int | None] = mapped_column(Integer)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     outcome: Mapped[ImportRowOutcome] = mapped_column(
         _enum(ImportRowOutcome, "import_row_outcome"))
     changed: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -7,7 +7,6 @@ so both paths store the same rows (tested).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -135,10 +134,10 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                 dtype=bool))
             if len(kp):
                 raws = pc.take(lines, pa.array(gidx[sel[kp]])).to_pylist()
-                sha = hashlib.sha256
+                same = ctx.previous.same
                 for j, r, b in zip(kp.tolist(), refs_sel.take(pa.array(kp)).to_pylist(), raws,
                                    strict=True):
-                    if sha(b).digest() == ctx.previous[r][0]:
+                    if same(r, b):
                         unch[j] = True
                     else:
                         chg[j] = True
@@ -252,10 +251,11 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                 summary.refused_by_reason[code or "invalid"] += 1
             else:
                 summary.accepted += 1
+        raw, raw_offset, raw_length = _raw_columns(cols, start, lines, unch_pos, ctx)
         columns = [pa.array(np.full(len(unch_pos), ctx.run_id)),
-                   pa.array(numbers[unch_pos]), _escape(unch_refs),
-                   _hex_binary(pc.take(lines, pa.array(unch_pos))), pa.scalar("unchanged"),
-                   pa.scalar("f")] + [pa.scalar("\\N")] * 10
+                   pa.array(numbers[unch_pos]), _escape(unch_refs), raw,
+                   pa.scalar("unchanged"), pa.scalar("f"), *[pa.scalar("\\N")] * 10,
+                   raw_offset, raw_length]
         chunks.append(_copy_columns(columns))
     m = len(fast_pos)
     if m:
@@ -271,21 +271,39 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
         geom = pa.StringArray.from_buffers(
             m, pa.py_buffer(np.arange(0, 50 * m + 1, 50, dtype=np.int32)),
             pa.py_buffer(_ewkb_hex(lon, lat).tobytes()))
-        raw_fast = pc.take(lines, pa.array(fast_pos))
+        raw, raw_offset, raw_length = _raw_columns(cols, start, lines, fast_pos, ctx)
         columns = [
             pa.array(np.full(m, ctx.run_id)).cast(pa.string()),
             pa.array(numbers[fast_pos]).cast(pa.string()),
             _escape(fast_refs),
-            _hex_binary(raw_fast),
+            raw,
             pa.scalar("valid"), pa.array(np.where(chg_fast, "t", "f")), pa.scalar("\\N"),
             _escape(pc.take(cat, pa.array(_gidx_of(fast_pos, gidx)))),
             _escape(titles),
             _escape(descs),
             pa.scalar("\\N"), pa.scalar("\\N"), pa.scalar("{}"), geom,
             ids(placed[AreaKind.arrondissement]), ids(placed[AreaKind.quartier]),
+            raw_offset, raw_length,
         ]
         chunks.append(_copy_columns(columns))
     return chunks
+
+
+def _raw_columns(cols: CsvColumns, start: int, lines: Any, pos: np.ndarray,
+                 ctx: _Context) -> list[Any]:
+    """The raw, raw_offset and raw_length COPY columns of the batch's rows at ``pos``.
+
+    When the lines are slices of the stored file, their offset and length (no copy of
+    the bytes: that copy, hex-encoded, was most of what PostgreSQL parsed); else the bytes.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    taken = pc.take(lines, pa.array(pos))
+    if not ctx.file_slices or cols.starts is None:
+        return [_hex_binary(taken), pa.scalar("\\N"), pa.scalar("\\N")]
+    return [pa.scalar("\\N"), pa.array(cols.starts[start + pos]),
+            pc.binary_length(taken)]
 
 
 def _gidx_of(positions: np.ndarray, gidx: np.ndarray) -> np.ndarray:

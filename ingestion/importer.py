@@ -175,7 +175,7 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
     ctx = _Context(run_id=run_id, source=source, crs=file_crs, categories=categories,
                    area=area, areas=AreaIndex(session), now=now, config=config,
                    previous=_previous(session, source, run_id), summary=summary,
-                   refused_out=refused_out)
+                   refused_out=refused_out, file_slices=opened.data is data)
     cols = csv_columns(opened.data) if fast and generic and opened.data is not None else None
     writer = _Writer(session)
     try:

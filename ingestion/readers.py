@@ -246,6 +246,8 @@ class CsvColumns(NamedTuple):
     ``lines`` holds every data row's bytes as in the file (a binary array, file order),
     ``numbers`` their 1-based row numbers, ``cells`` the split fields (a list array);
     rows whose field count differs from the header's are left to :func:`csv_row`.
+    ``starts``: each line's byte offset in the bytes given to :func:`csv_columns`, so a
+    row stored as received can be kept as (offset, length) instead of a copy.
     """
 
     header: list[str]
@@ -253,6 +255,7 @@ class CsvColumns(NamedTuple):
     lines: Any  # pyarrow.BinaryArray
     numbers: Any  # numpy int64
     cells: Any  # pyarrow.ListArray of strings
+    starts: Any = None  # numpy int64
 
 
 def csv_columns(data: bytes) -> CsvColumns | None:
@@ -268,8 +271,9 @@ def csv_columns(data: bytes) -> CsvColumns | None:
 
     if any(b in data for b in _OTHER_BREAKS):
         return None
+    base = 0
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        data, base = data[3:], 3
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -291,15 +295,18 @@ def csv_columns(data: bytes) -> CsvColumns | None:
     whole = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)])
     arr = pc.binary_slice(whole, 0, -1)
-    arr = pc.filter(arr, pc.greater(pc.binary_length(arr), 0))
+    nonempty = np.diff(offsets) > 1
+    arr = pc.filter(arr, pa.array(nonempty))
+    starts = offsets[:-1][nonempty] + (base + end + 1)
     text_arr = arr.cast(pa.large_string())
     blank = pc.match_substring_regex(text_arr, _BLANK)
     if pc.any(blank).as_py():
         text_arr = pc.filter(text_arr, pc.invert(blank))
         arr = pc.filter(arr, pc.invert(blank))
+        starts = starts[~np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)]
     numbers = np.arange(1, len(arr) + 1, dtype=np.int64)
     cells = pc.split_pattern(text_arr, delimiter)
-    return CsvColumns(header, delimiter, arr, numbers, cells)
+    return CsvColumns(header, delimiter, arr, numbers, cells, starts)
 
 
 def csv_columns_rows(cols: CsvColumns, *, prefer_xy: bool) -> Iterator[SourceRow]:

@@ -83,7 +83,8 @@ def run_rows(session: Session, run_id: int, *, outcome: str | None = None, limit
              offset: int = 0) -> list[ImportRowView]:
     """The rows of one run in file order, optionally only one ``outcome``."""
     rows = session.execute(text(
-        "SELECT row_number, ref, outcome::text, changed, errors, raw, category, title, "
+        "SELECT row_number, ref, outcome::text, changed, errors, "
+        "import_row_raw(run_id, row_number), category, title, "
         "description, ST_X(geom), ST_Y(geom), attributes FROM import_row "
         "WHERE run_id = :r AND (CAST(:o AS text) IS NULL OR outcome::text = :o) "
         "ORDER BY row_number LIMIT :n OFFSET :off"),

@@ -153,18 +153,48 @@ def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
 
 
 
-_Previous = dict[str, tuple[bytes, str, str | None]]
+class _Previous(dict[str, tuple[Any, str, str | None]]):
+    """ref -> (what its bytes were, outcome, first error code) of a source's last import.
+
+    What the bytes were: the SHA-256 of the row's ``raw`` (``bytes``), or for a row kept
+    as a slice of its run's stored file, ``(run_id, offset, length)``; those files are
+    read once, here (``files``), so that a re-import compares bytes with bytes.
+    """
+
+    files: dict[int, bytes]
+
+    def same(self, ref: str, raw: bytes) -> bool:
+        """Whether ``raw`` are the bytes ``ref`` had the last time (``ref`` is a key)."""
+        was = self[ref][0]
+        if type(was) is bytes:
+            return hashlib.sha256(raw).digest() == was
+        run, offset, length = was
+        return length == len(raw) and self.files[run][offset:offset + length] == raw
 
 
 def _previous(session: Session, source: str, run_id: int) -> _Previous:
-    """The latest (hash, outcome, first error code) of every ref this source imported."""
+    """The latest bytes, outcome and first error code of every ref this source imported."""
     rows = session.execute(text("""
-        SELECT DISTINCT ON (r.ref) r.ref, r.row_hash, r.outcome::text, r.errors->0->>'code'
+        SELECT DISTINCT ON (r.ref) r.ref, r.row_hash, r.run_id, r.raw_offset, r.raw_length,
+               r.outcome::text, r.errors->0->>'code'
         FROM import_row r JOIN import_run u ON u.id = r.run_id
         WHERE u.source = :s AND u.id <> :run AND u.status <> 'failed'
           AND r.outcome <> 'unchanged'
         ORDER BY r.ref, r.run_id DESC, r.row_number"""), {"s": source, "run": run_id})
-    return {ref: (bytes(h), outcome, code) for ref, h, outcome, code in rows}
+    out = _Previous()
+    runs: set[int] = set()
+    for ref, h, run, offset, length, outcome, code in rows:
+        if h is not None:
+            out[ref] = (bytes(h), outcome, code)
+        else:
+            out[ref] = ((run, offset, length), outcome, code)
+            runs.add(run)
+    out.files = {}
+    for run in sorted(runs):
+        parts = session.execute(text(
+            "SELECT data FROM import_file_part WHERE run_id = :r ORDER BY part"), {"r": run})
+        out.files[run] = b"".join(bytes(d) for (d,) in parts)
+    return out
 
 
 @dataclass
@@ -184,6 +214,9 @@ class _Context:
     refused_out: IO[str] | None
     seen: set[str] = field(default_factory=set)
     previous_refs: Any = None  # the refs of ``previous`` as a pyarrow array (lazily)
+    # The column path's lines are slices of the stored file (not a gzip's or zip's
+    # member): rows are kept as (offset, length) in it instead of a copy of their bytes.
+    file_slices: bool = False
 
 
 def _dedupe(item: _Row, ctx: _Context) -> None:
@@ -211,14 +244,14 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
         prev = ctx.previous.get(item.ref)
         changed = False
         if prev is not None:
-            if hashlib.sha256(raw).digest() == prev[0]:
+            if ctx.previous.same(item.ref, raw):
                 summary.already_imported += 1
                 if prev[1] == "invalid":
                     summary.refused += 1
                     summary.refused_by_reason[prev[2] or "invalid"] += 1
                 else:
                     summary.accepted += 1
-                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 10)
+                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 12)
                 continue
             changed = True
             summary.changed += 1
@@ -229,13 +262,13 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
                 run, number, item.ref, raw, "valid", changed, None, res.category,
                 res.title, res.description, res.starts_at, res.ends_at,
                 json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
-                None if arr < 0 else arr, None if qu < 0 else qu))
+                None if arr < 0 else arr, None if qu < 0 else qu, None, None))
             summary.accepted += 1
         else:
             assert res is not None
             errs = _errors_json(res)
             rows.append((run, number, item.ref, raw, "invalid", changed,
-                         json.dumps(errs, ensure_ascii=False)) + (None,) * 9)
+                         json.dumps(errs, ensure_ascii=False)) + (None,) * 11)
             summary.refused += 1
             summary.refused_by_reason[res[0].code] += 1
             if ctx.refused_out is not None:

@@ -216,7 +216,8 @@ def row_page(session: Session, run_id: int, outcome: str, *, start: int = 1,
     """
     return session.execute(text(f"""
         SELECT ir.row_number, ir.ref, ir.outcome::text AS outcome, ir.changed, ir.errors,
-               ir.raw, ir.title, ir.category, c.label_fr AS category_label,
+               import_row_raw(ir.run_id, ir.row_number) AS raw,
+               ir.title, ir.category, c.label_fr AS category_label,
                a.name AS arr_name
         FROM import_row ir
         LEFT JOIN category c ON c.slug = ir.category
