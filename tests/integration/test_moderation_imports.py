@@ -200,6 +200,20 @@ def test_invalid_utf8_and_nul_in_a_raw_row_are_shown_replaced(moderator, db):
     assert "&lt;i&gt;missing&lt;/i&gt;" in body
 
 
+def test_a_csv_rows_bytes_come_from_the_stored_file(moderator, db, runner, tmp_path):
+    # A simple CSV's rows are kept as slices of the stored file: the page reads them back.
+    path = tmp_path / "points.csv"
+    path.write_bytes(b"ref,title,lon,lat\r\nc1,Jardin ok,2.35,48.86\r\n"
+                     b"c2,<img src=x onerror=alert(1)>\xe2\x80\xae,2.99,48.86\r\n")
+    carte_import(runner, path, source="csv")
+    rid = scalar(db, "SELECT max(id) FROM import_run")
+    valid = page(moderator, f"/moderation/imports/{rid}")
+    assert "c1,Jardin ok,2.35,48.86" in valid
+    refused = page(moderator, f"/moderation/imports/{rid}?outcome=refused")
+    assert "c2,&lt;img src=x onerror=alert(1)&gt;⟨U+202E⟩,2.99,48.86" in refused
+    assert "<img src=x" not in refused
+
+
 # --- decisions ----------------------------------------------------------------------------
 
 def test_publish_puts_the_valid_rows_on_the_map_once(moderator, db, run_id):
