@@ -324,6 +324,33 @@ def test_area_lookup_in_memory_gives_the_database_answer(engine):
             assert got == [a.id if a else -1 for a in (where.arrondissement, where.quartier)]
 
 
+def test_area_raster_gives_the_polygon_answer_near_boundaries(engine):
+    # Points on and within a few metres of every boundary (where the raster must defer
+    # to the polygons), and uniform ones: the raster-backed lookup equals the exact test.
+    import numpy as np
+    import shapely
+
+    from ingestion.importer import AreaIndex
+
+    rng = np.random.default_rng(20261128)
+    with Session(engine) as session:
+        index = AreaIndex(session)
+    lons, lats = [rng.uniform(2.2, 2.5, 20_000)], [rng.uniform(48.8, 48.92, 20_000)]
+    for geoms, *_ in index.kinds.values():
+        for geom in geoms:
+            edge = shapely.boundary(geom)
+            pts = shapely.line_interpolate_point(edge, rng.uniform(0, 1, 300), normalized=True)
+            xy = shapely.get_coordinates(pts)
+            for scale in (0.0, 2e-5, 1e-4, 3e-4):
+                lons.append(xy[:, 0] + rng.normal(0, scale, len(xy)))
+                lats.append(xy[:, 1] + rng.normal(0, scale, len(xy)))
+    lon, lat = np.concatenate(lons), np.concatenate(lats)
+    fast, exact = index.lookup_ids(lon, lat), index.lookup_ids(lon, lat, exact=True)
+    for kind in exact:
+        assert np.array_equal(fast[kind], exact[kind]), kind
+        assert (exact[kind] >= 0).sum() > len(lon) // 2
+
+
 def test_carte_imports_lists_and_decides_pending_runs(db, runner, tmp_path):
     from webmap.cli import main
 
