@@ -261,6 +261,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
     if m:
         ctx.summary.read += m
         ctx.summary.accepted += m
+        ctx.valid_written += m
         ctx.summary.changed += int(chg_fast.sum())
         placed = ctx.areas.lookup_ids(lon, lat)
 

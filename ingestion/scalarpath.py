@@ -217,6 +217,7 @@ class _Context:
     # The column path's lines are slices of the stored file (not a gzip's or zip's
     # member): rows are kept as (offset, length) in it instead of a copy of their bytes.
     file_slices: bool = False
+    valid_written: int = 0  # rows of this run written 'valid' (what waits for a moderator)
 
 
 def _dedupe(item: _Row, ctx: _Context) -> None:
@@ -264,6 +265,7 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
                 json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
                 None if arr < 0 else arr, None if qu < 0 else qu, None, None))
             summary.accepted += 1
+            ctx.valid_written += 1
         else:
             assert res is not None
             errs = _errors_json(res)
