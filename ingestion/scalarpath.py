@@ -174,13 +174,16 @@ class _Previous(dict[str, tuple[Any, str, str | None]]):
 
 def _previous(session: Session, source: str, run_id: int) -> _Previous:
     """The latest bytes, outcome and first error code of every ref this source imported."""
-    rows = session.execute(text("""
-        SELECT DISTINCT ON (r.ref) r.ref, r.row_hash, r.run_id, r.raw_offset, r.raw_length,
-               r.outcome::text, r.errors->0->>'code'
-        FROM import_row r JOIN import_run u ON u.id = r.run_id
-        WHERE u.source = :s AND u.id <> :run AND u.status <> 'failed'
-          AND r.outcome <> 'unchanged'
-        ORDER BY r.ref, r.run_id DESC, r.row_number"""), {"s": source, "run": run_id})
+    # psycopg's own cursor: a million rows come ~3x faster than through SQLAlchemy's rows.
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute("""
+            SELECT DISTINCT ON (r.ref) r.ref, r.row_hash, r.run_id, r.raw_offset,
+                   r.raw_length, r.outcome::text, r.errors->0->>'code'
+            FROM import_row r JOIN import_run u ON u.id = r.run_id
+            WHERE u.source = %(s)s AND u.id <> %(run)s AND u.status <> 'failed'
+              AND r.outcome <> 'unchanged'
+            ORDER BY r.ref, r.run_id DESC, r.row_number""", {"s": source, "run": run_id})
+        rows = cur.fetchall()
     out = _Previous()
     runs: set[int] = set()
     for ref, h, run, offset, length, outcome, code in rows:
@@ -213,7 +216,6 @@ class _Context:
     summary: ImportSummary
     refused_out: IO[str] | None
     seen: set[str] = field(default_factory=set)
-    previous_refs: Any = None  # the refs of ``previous`` as a pyarrow array (lazily)
     # The column path's lines are slices of the stored file (not a gzip's or zip's
     # member): rows are kept as (offset, length) in it instead of a copy of their bytes.
     file_slices: bool = False
