@@ -34,11 +34,12 @@ encoding and the writer thread). Their public names stay importable from here.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from sqlalchemy import text
@@ -172,11 +173,30 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
         refused_path.parent.mkdir(parents=True, exist_ok=True)
         refused_out = refused_path.open("w", encoding="utf-8")
         summary.refused_file = str(refused_path)
+    # The areas and the previous rows (database and GEOS work, GIL mostly released) are
+    # read on a thread while pyarrow splits the file here: neither waits for the other.
+    loaded: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            loaded["areas"] = AreaIndex(session)
+            loaded["previous"] = _previous(session, source, run_id)
+        except BaseException as exc:  # re-raised below, in this thread
+            loaded["error"] = exc
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    try:
+        cols = csv_columns(opened.data) if fast and generic and opened.data is not None \
+            else None
+    finally:
+        loader.join()
+    if "error" in loaded:
+        raise loaded["error"]
     ctx = _Context(run_id=run_id, source=source, crs=file_crs, categories=categories,
-                   area=area, areas=AreaIndex(session), now=now, config=config,
-                   previous=_previous(session, source, run_id), summary=summary,
+                   area=area, areas=loaded["areas"], now=now, config=config,
+                   previous=loaded["previous"], summary=summary,
                    refused_out=refused_out, file_slices=opened.data is data)
-    cols = csv_columns(opened.data) if fast and generic and opened.data is not None else None
     writer = _Writer(session)
     try:
         if cols is not None:
