@@ -76,7 +76,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
     import pyarrow.compute as pc
 
     n = stop - start
-    cells = cols.cells.slice(start, n)
+    cells = cols.cells(start, n)
     numbers = cols.numbers[start:stop]
     good = np.asarray(pc.equal(pc.list_value_length(cells), len(plan.header))
                       .to_numpy(zero_copy_only=False), dtype=bool)

@@ -244,8 +244,10 @@ class CsvColumns(NamedTuple):
     """A simple CSV file (no quotes, newline line ends) split into columns by pyarrow.
 
     ``lines`` holds every data row's bytes as in the file (a binary array, file order),
-    ``numbers`` their 1-based row numbers, ``cells`` the split fields (a list array);
-    rows whose field count differs from the header's are left to :func:`csv_row`.
+    ``numbers`` their 1-based row numbers, ``text`` the lines as strings, split into
+    cells a batch at a time by :meth:`cells` (so that the split of batch N+1 runs while
+    PostgreSQL stores batch N); rows whose field count differs from the header's are
+    left to :func:`csv_row`.
     ``starts``: each line's byte offset in the bytes given to :func:`csv_columns`, so a
     row stored as received can be kept as (offset, length) instead of a copy.
     """
@@ -254,8 +256,14 @@ class CsvColumns(NamedTuple):
     delimiter: str
     lines: Any  # pyarrow.BinaryArray
     numbers: Any  # numpy int64
-    cells: Any  # pyarrow.ListArray of strings
+    text: Any  # pyarrow.LargeStringArray
     starts: Any = None  # numpy int64
+
+    def cells(self, start: int, length: int) -> Any:
+        """The split fields of ``length`` rows from ``start`` (a pyarrow list array)."""
+        import pyarrow.compute as pc
+
+        return pc.split_pattern(self.text.slice(start, length), self.delimiter)
 
 
 def csv_columns(data: bytes) -> CsvColumns | None:
@@ -305,8 +313,7 @@ def csv_columns(data: bytes) -> CsvColumns | None:
         arr = pc.filter(arr, pc.invert(blank))
         starts = starts[~np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)]
     numbers = np.arange(1, len(arr) + 1, dtype=np.int64)
-    cells = pc.split_pattern(text_arr, delimiter)
-    return CsvColumns(header, delimiter, arr, numbers, cells, starts)
+    return CsvColumns(header, delimiter, arr, numbers, text_arr, starts)
 
 
 def csv_columns_rows(cols: CsvColumns, *, prefer_xy: bool) -> Iterator[SourceRow]:
