@@ -1,13 +1,13 @@
 """Bulk import benchmark: N synthetic points in Paris through ``run_import`` (full
-validation, every row stored in ``import_row`` with its raw bytes, its hash and its
-outcome) beside a plain
+validation, every row stored in ``import_row`` with its outcome and where its bytes are
+in the stored file) beside a plain
 ``COPY`` + ``ST_MakePoint`` + GiST + ANALYZE of the same CSV, in the same run.
 
     .venv/bin/python bench/ingest_import.py [--rows 1000000]
 
 Prints one JSON line per step and the ratio (plain time / our time: >= 1.0 means we
 are as fast as the plain load), then imports the same file again (a re-run: every row
-compared with the previous one by its SHA-256, all ``unchanged``). ``lost`` counts the
+compared with the previous file's bytes, all ``unchanged``). ``lost`` counts the
 rows of the first import missing from ``import_row``.
 """
 
