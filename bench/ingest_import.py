@@ -1,7 +1,9 @@
 """Bulk import benchmark: N synthetic points in Paris through ``run_import`` (full
 validation, every row stored in ``import_row`` with its outcome and where its bytes are
-in the stored file) beside a plain
-``COPY`` + ``ST_MakePoint`` + GiST + ANALYZE of the same CSV, in the same run.
+in the stored file) beside the two plain bulk loads the issue names, of the same CSV,
+in the same run: ``COPY`` + ``ST_MakePoint`` + GiST + ANALYZE, and Debian's ``ogr2ogr``
+(``PG_USE_COPY``, its default GiST index; skipped with a line saying so when ``ogr2ogr``
+is not on PATH: ``apt-get install gdal-bin``, which ``make bench`` does).
 
     .venv/bin/python bench/ingest_import.py [--rows 1000000]
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -57,6 +61,24 @@ def plain_load(url: str, path: Path) -> float:
     return time.perf_counter() - t0
 
 
+def ogr2ogr_load(url: str, path: Path) -> float | None:
+    """Time Debian's ``ogr2ogr`` loading the CSV with COPY (what a GIS user would run)."""
+    exe = shutil.which("ogr2ogr")
+    if exe is None:
+        return None
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    pg = f"PG:dbname={u.database} user={u.username} host={u.query['host']}"
+    t0 = time.perf_counter()
+    subprocess.run([exe, "-f", "PostgreSQL", pg, str(path), "-nln", "ogr_plain",
+                    "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat",
+                    "-a_srs", "EPSG:4326", "-lco", "GEOMETRY_NAME=geom",
+                    "-gt", "65536", "--config", "PG_USE_COPY", "YES"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def ours(url: str, path: Path) -> tuple[float, dict]:
     engine = create_engine(url)
     t0 = time.perf_counter()
@@ -81,6 +103,18 @@ def main() -> None:
         print(json.dumps({"step": "plain COPY+ST_MakePoint+GiST+ANALYZE", "rows": args.rows,
                           "seconds": round(plain, 2), "rows_per_s": round(args.rows / plain)}),
               flush=True)
+        ogr = ogr2ogr_load(url, path)
+        if ogr:  # the reference really loaded every point, with its geometry
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                loaded = conn.execute(text(
+                    "SELECT count(geom) FROM ogr_plain WHERE ST_SRID(geom) = 4326")).scalar_one()
+            engine.dispose()
+            assert loaded == args.rows, f"ogr2ogr loaded {loaded} of {args.rows} points"
+        print(json.dumps({"step": "ogr2ogr (GDAL, PG_USE_COPY, GiST)", "rows": args.rows,
+                          "seconds": round(ogr, 2), "rows_per_s": round(args.rows / ogr)}
+                         if ogr else {"step": "ogr2ogr", "skipped": "not on PATH"}),
+              flush=True)
         elapsed, summary = ours(url, path)
         print(json.dumps({"step": "carte import (validate + store every row)",
                           "rows": args.rows, "seconds": round(elapsed, 2),
@@ -99,6 +133,7 @@ def main() -> None:
         print(json.dumps({"rows": args.rows, "rows_per_s": round(args.rows / elapsed),
                           "seconds": round(elapsed, 2),
                           "ratio_plain_over_ours": round(plain / elapsed, 3),
+                          "ratio_ogr2ogr_over_ours": round(ogr / elapsed, 3) if ogr else None,
                           "stored_rows": stored, "lost": args.rows - stored}))
 
 

@@ -14,6 +14,12 @@ if [ "${CARTE_WITH_BROWSER:-1}" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 
+# make bench: the reference tools measured beside ours (wrk for HTTP, ogr2ogr for loads).
+if [ "${CARTE_WITH_BENCH_TOOLS:-0}" = 1 ]; then
+    command -v wrk >/dev/null 2>&1 || need+=(wrk)
+    command -v ogr2ogr >/dev/null 2>&1 || need+=(gdal-bin)
+fi
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
