@@ -14,16 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from geo import migrate
 from geo.areas import load_paris_areas
 from geo.config import data_dir
 from geo.embedded import EmbeddedPostgres
+from tests.dbclean import empty_mutable_tables
 
 # Throwaway clusters trade durability for speed; nothing else differs from production.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-REFERENCE_TABLES = {"area", "category", "alembic_version", "spatial_ref_sys"}
 
 
 def make_cluster_dir(prefix: str = "carte-test-") -> Path:
@@ -67,12 +67,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def clean_db(engine: Engine) -> Engine:
     """Empty every non-reference table before the test."""
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
-        mutable = [t for t in tables if t not in REFERENCE_TABLES]
-        if mutable:
-            conn.execute(text(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in mutable) + " RESTART IDENTITY CASCADE"))
+        empty_mutable_tables(conn)
     return engine
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from geo.config import data_dir
+from tests.dbclean import empty_mutable_tables
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -34,11 +35,7 @@ def categories_loaded(engine):
     yield engine
     mine = [s.slug for s in specs if s.slug not in before]
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
-            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                          + " RESTART IDENTITY CASCADE"))
+        empty_mutable_tables(conn)
         conn.execute(text("DELETE FROM category WHERE slug = ANY(:s)"), {"s": mine})
         for slug, active in before.items():
             conn.execute(text("UPDATE category SET active = :a WHERE slug = :s"),

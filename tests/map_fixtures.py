@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from geo.publish import FeatureDraft, publish_feature
+from tests.dbclean import empty_mutable_tables
 
 # Titles that try every way out of a text context: markup, folium's template literals,
 # a backslash before a backtick, a closing script tag.
@@ -49,11 +50,7 @@ def seed_map_categories(engine: Engine) -> None:
 def drop_map_data(engine: Engine) -> None:
     """Leave nothing behind: other tests count the categories (reference data)."""
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
-            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                          + " RESTART IDENTITY CASCADE"))
+        empty_mutable_tables(conn)
         conn.execute(text("DELETE FROM category WHERE slug = ANY(:slugs)"),
                      {"slugs": [c[0] for c in MAP_CATEGORIES]})
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.publish import FeatureDraft, publish_feature
 from moderation.accounts import hash_password
+from tests.dbclean import empty_mutable_tables
 
 PASSWORD = "correct horse battery staple"
 MOD = "mod@example.org"
@@ -42,11 +43,7 @@ def mdb(clean_db):
     yield clean_db
     # Categories are reference data other tests count: leave none of ours behind.
     with clean_db.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN "
-            "('area', 'category', 'alembic_version', 'spatial_ref_sys')")).scalars().all()
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                          + " RESTART IDENTITY CASCADE"))
+        empty_mutable_tables(conn)
         conn.execute(text("DELETE FROM category WHERE slug IN ('jardin-test', 'soupe-test')"))
 
 
