@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from geo.tilemath import mercator_to_lonlat
 
 from .archive import MBTiles, pmtiles_snapshot, write_all
-from .errors import ArchiveMissing, BuildBusy, TileTooLarge
+from .errors import BuildBusy, TileTooLarge
 from .options import EXTENT, LAYER, TileOptions
 from .points import EXTENT_BITS, PointSet
 from .pyramid import Plan, RenderedTile, _encode, plan, render, tile_key, zoom_layout
@@ -437,11 +437,3 @@ def pending(engine: Engine) -> int:
     """Rows waiting in ``tile_dirty``."""
     with _psycopg(engine) as dbapi:
         return int(dbapi.execute("SELECT count(*) FROM tile_dirty").fetchone()[0])
-
-
-def read_archive(var_dir: Path) -> MBTiles:
-    """The live vector archive, read-only."""
-    path = tiles_dir(var_dir) / FEATURES_MBTILES
-    if not path.exists():
-        raise ArchiveMissing("the tiles have not been built yet: run `carte tiles build`")
-    return MBTiles(path, readonly=True)

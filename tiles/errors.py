@@ -1,7 +1,6 @@
 """Errors raised by the tile pipeline.
 
 TilesError
-├── BadTileAddress     z/x/y that names no tile (negative, too deep, beyond 2**z)
 ├── ArchiveError       a tile archive cannot be read or written
 │   └── ArchiveMissing     the archive has not been built yet
 ├── BuildBusy          another build holds this tile directory
@@ -10,16 +9,11 @@ TilesError
 
 from __future__ import annotations
 
-__all__ = ["ArchiveError", "ArchiveMissing", "BadTileAddress", "BuildBusy", "TileTooLarge",
-           "TilesError"]
+__all__ = ["ArchiveError", "ArchiveMissing", "BuildBusy", "TileTooLarge", "TilesError"]
 
 
 class TilesError(Exception):
     """Base for tiles/ errors."""
-
-
-class BadTileAddress(TilesError, ValueError):
-    """z/x/y names no tile."""
 
 
 class ArchiveError(TilesError, OSError):

@@ -12,7 +12,6 @@ Layer ``features``: points carry the MVT feature id and the properties ``id``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -296,8 +295,3 @@ class LayerSchema:
             d, s = _segments(total, dst, src, ln)
             vals[d] = seg[s]
         return (feat[0], feat[1]), (vals, rowlen), (tile[starts] if n else tile, starts, ends)
-
-
-def category_schema(categories: Sequence[str]) -> LayerSchema:
-    """The layer schema of a category list."""
-    return LayerSchema(tuple(categories))
