@@ -14,8 +14,10 @@ demo: system $(STAMP_RUN)
 test: system $(STAMP_TEST)
 	$(BIN)/python -m pytest
 
+# ruff, then the import rules of docs/architecture.md (.importlinter).
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # Every benchmark at its default size (1M points where the issue asks for it): ~40 min.
 BENCHES := tiles_build tiles_serve opendata_bench moderation_queue ingest_api ingest_import webmap_first_tiles
