@@ -44,6 +44,9 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
     from tiles.build import build_full
     from tiles.options import TileOptions
 
+    from .commands.tiles import build_basemap_if_changed
+
+    echo({"step": "basemap", **build_basemap_if_changed()})
     echo({"step": "tiles", **build_full(engine, var_dir(), TileOptions.from_env()).as_dict()})
     from .exports import run_export
 

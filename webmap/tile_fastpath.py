@@ -29,7 +29,8 @@ __all__ = ["TileFastPath"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_PATH = re.compile(r"/tiles/(features|density|base)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.(mvt|png)")
+_PATH = re.compile(r"/tiles/(features|density|base|basemap)/"
+                   r"(\d{1,2})/(\d{1,10})/(\d{1,10})\.(mvt|png)")
 _STATUS = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}
 _COMMON = [
     ("Cache-Control", CACHE_CONTROL),

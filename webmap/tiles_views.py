@@ -36,8 +36,9 @@ LAYERS = {  # url name: (archive, media type, stored gzipped)
     "features": ("features.mbtiles", "application/vnd.mapbox-vector-tile", True),
     "density": ("density.mbtiles", "image/png", False),
     "base": ("base.mbtiles", "image/png", False),
+    "basemap": ("basemap.mbtiles", "application/vnd.mapbox-vector-tile", True),
 }
-EXTENSION = {"features": "mvt", "density": "png", "base": "png"}
+EXTENSION = {"features": "mvt", "density": "png", "base": "png", "basemap": "mvt"}
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 _NUMBER = re.compile(r"\d{1,10}")
 
@@ -120,6 +121,7 @@ def layer_tilejson(layer: str) -> Response:
 @bp.get("/features/<z>/<x>/<y>.mvt", defaults={"layer": "features"})
 @bp.get("/density/<z>/<x>/<y>.png", defaults={"layer": "density"})
 @bp.get("/base/<z>/<x>/<y>.png", defaults={"layer": "base"})
+@bp.get("/basemap/<z>/<x>/<y>.mvt", defaults={"layer": "basemap"})
 def tile(layer: str, z: str, x: str, y: str) -> Response:
     """One tile of ``layer``: bytes, ETag and caching headers, or 204 when empty.
 

@@ -1,4 +1,4 @@
-"""``carte tiles build [--full]`` and ``carte tiles watch``: the tile pipeline's commands."""
+"""``carte tiles build [--full] [--basemap]`` and ``carte tiles watch``: the tile commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
-from geo.config import var_dir
+from geo.config import data_dir, var_dir
 from geo.db import get_engine
 from geo.errors import GeoError
 from tiles.errors import TilesError
@@ -41,16 +41,34 @@ def tiles() -> None:
     """Build the vector and raster tiles of the published map."""
 
 
+def build_basemap_if_changed(*, force: bool = False) -> dict[str, object]:
+    """Build the city's basemap when its sources changed (or ``force``); report as a dict.
+
+    The basemap needs no database: it is built first, so a database that is down does
+    not leave the map without streets. A city without basemap sources builds nothing.
+    """
+    from tiles.basemap import build_basemap
+
+    return build_basemap(data_dir() / "paris", var_dir(), force=force).as_dict()
+
+
 @tiles.command("build")
 @click.option("--full", is_flag=True, help="rebuild every tile, not only the dirty ones")
+@click.option("--basemap", "force_basemap", is_flag=True,
+              help="rebuild the basemap even if its sources have not changed")
 @_mode
 @_max_zoom
-def build(full: bool, mode: str | None, max_zoom: int | None) -> None:
-    """Render the tiles: all of them with --full, else those queued in tile_dirty."""
+def build(full: bool, force_basemap: bool, mode: str | None, max_zoom: int | None) -> None:
+    """Render the tiles: all of them with --full, else those queued in tile_dirty.
+
+    The basemap is rebuilt when its source files (or the builder) changed since the
+    archive was written, or always with --basemap.
+    """
     from tiles.build import build_full, build_incremental
 
     options = _options(mode, max_zoom)
     try:
+        basemap = build_basemap_if_changed(force=force_basemap)
         engine = get_engine()
         if full:
             report = build_full(engine, var_dir(), options)
@@ -58,7 +76,7 @@ def build(full: bool, mode: str | None, max_zoom: int | None) -> None:
             report = build_incremental(engine, var_dir(), options)
     except (TilesError, GeoError) as exc:
         raise fail(exc) from exc
-    echo_json(report.as_dict())
+    echo_json({**report.as_dict(), "basemap": basemap})
 
 
 @tiles.command("watch")

@@ -1,0 +1,372 @@
+"""The basemap's sources: where they are, their digest, and their rows as map features.
+
+Each reader turns one open-data file into :class:`LayerData` (Web Mercator geometries,
+properties, first zoom) using the pure rules of :mod:`tiles.basemap_rules`. Lengths and
+areas are measured on the Mercator geometry and scaled by the local scale factor
+(``cos φ`` for lengths, ``cos² φ`` for areas): within a city that is exact to a few
+parts in ten thousand, and needs no reprojection library.
+
+A source that is missing leaves its layer empty; a city without ``basemap/voie.csv``
+has no basemap at all (:meth:`BasemapSources.available`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo.tilemath import lonlat_to_mercator
+
+from . import basemap_rules as rules
+
+__all__ = ["BasemapSources", "LayerData", "derive_idfm", "read_layers"]
+
+
+@dataclass
+class LayerData:
+    """One layer's features: geometries (EPSG:3857), properties, first zoom of each."""
+
+    name: str
+    geoms: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    props: list[dict[str, Any]] = field(default_factory=list)
+    minzoom: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+
+    @classmethod
+    def of(cls, name: str, rows: Sequence[tuple[Any, dict[str, Any], int]]) -> LayerData:
+        """A layer from (geometry in EPSG:3857, properties, first zoom) rows."""
+        geoms = np.empty(len(rows), dtype=object)
+        geoms[:] = [r[0] for r in rows]
+        return cls(name, geoms, [r[1] for r in rows],
+                   np.array([r[2] for r in rows], dtype=np.int8))
+
+    def __len__(self) -> int:
+        return len(self.props)
+
+
+@dataclass(frozen=True)
+class BasemapSources:
+    """The files a city's basemap is built from, under ``data/<city>/``."""
+
+    city_dir: Path
+
+    @property
+    def basemap_dir(self) -> Path:
+        """The city's ``basemap/`` directory."""
+        return self.city_dir / "basemap"
+
+    @property
+    def streets(self) -> Path:
+        """Named streets (Ville de Paris ``voie``)."""
+        return self.basemap_dir / "voie.csv"
+
+    @property
+    def water(self) -> Path:
+        """Waterway footprints (``plan-de-voirie-voies-deau``)."""
+        return self.basemap_dir / "plan-de-voirie-voies-deau.geojson"
+
+    @property
+    def stations(self) -> Path:
+        """IDFM stations, Paris and a margin (derived)."""
+        return self.basemap_dir / "emplacement-des-gares-idf.paris.geojson"
+
+    @property
+    def rail(self) -> Path:
+        """IDFM rail tracks, Paris and a margin (derived)."""
+        return self.basemap_dir / "traces-du-reseau-ferre-idf.paris.geojson"
+
+    @property
+    def parks(self) -> Path:
+        """Green spaces (``espaces_verts``, zipped CSV)."""
+        return self.city_dir / "espaces_verts.csv.zip"
+
+    @property
+    def arrondissements(self) -> Path:
+        """The 20 arrondissements."""
+        return self.city_dir / "arrondissements.geojson"
+
+    @property
+    def quartiers(self) -> Path:
+        """The 80 quartiers administratifs."""
+        return self.city_dir / "quartier_paris.geojson"
+
+    def files(self) -> list[Path]:
+        """Every source file that exists (the digest covers exactly these)."""
+        paths = [self.streets, self.water, self.stations, self.rail, self.parks,
+                 self.arrondissements, self.quartiers]
+        return [p for p in paths if p.is_file()]
+
+    def available(self) -> bool:
+        """Whether this city has a basemap at all: its streets are the minimum."""
+        return self.streets.is_file()
+
+    def digest(self, salt: str = "") -> str:
+        """SHA-256 over the name and bytes of every source file, and ``salt``.
+
+        The builder salts it with its version and the build's extent, so a new builder
+        or a different bbox rebuilds even when no file changed.
+        """
+        h = hashlib.sha256(salt.encode())
+        for path in self.files():
+            h.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _to_mercator(geoms: np.ndarray) -> np.ndarray:
+    def project(xy: np.ndarray) -> np.ndarray:
+        mx, my = lonlat_to_mercator(xy[:, 0], xy[:, 1])
+        return np.column_stack([mx, my])
+    return shapely.transform(geoms, project)
+
+
+def _scale(lat_deg: np.ndarray) -> np.ndarray:
+    """Mercator's local scale factor ``cos φ``: true metres = Mercator metres × it."""
+    return np.cos(np.radians(lat_deg))
+
+
+def _lat_of(geoms_lonlat: np.ndarray) -> np.ndarray:
+    return shapely.get_y(shapely.centroid(geoms_lonlat))
+
+
+def _features(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["features"]
+
+
+def _geometries(features: Sequence[dict[str, Any]]) -> np.ndarray:
+    return shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+
+
+def _csv_rows(text: io.TextIOBase) -> Iterator[dict[str, str]]:
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)  # geometries of big parks exceed 128 KiB
+    try:
+        yield from csv.DictReader(text, delimiter=";")
+    finally:
+        csv.field_size_limit(limit)
+
+
+# ---------------------------------------------------------------------------- readers
+
+def read_streets(path: Path) -> LayerData:
+    """``voie.csv``: one line per named street, its class from type, name and length."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = [r for r in _csv_rows(f) if r.get("Geometry")]
+    geoms = shapely.from_geojson([r["Geometry"] for r in rows])
+    lengths = shapely.length(_to_mercator(geoms)) * _scale(_lat_of(geoms))
+    merc = _to_mercator(geoms)
+    out = []
+    for g, r, length in zip(merc, rows, lengths, strict=True):
+        name = (r.get("L_LONGMIN") or "").strip()
+        desi = (r.get("C_DESI") or "").strip().upper()
+        cls = rules.street_class(desi, name, float(length))
+        out.append((g, {"name": name, "class": cls, "kind": desi},
+                    rules.STREET_MINZOOM[cls]))
+    return LayerData.of("streets", out)
+
+
+def read_water(path: Path) -> LayerData:
+    """The waterways' polygons; the Seine is the largest connected body of biefs."""
+    feats = _features(path)
+    geoms = shapely.make_valid(_geometries(feats))
+    classes = [(f["properties"].get("lib_classe") or "") for f in feats]
+    merc = _to_mercator(geoms)
+    areas = shapely.area(merc) * _scale(_lat_of(geoms)) ** 2
+    flowing = [i for i, c in enumerate(classes)
+               if "bief" in c or "embranchement" in c]
+    river: set[int] = set()
+    if flowing:
+        # Touching biefs and branches form bodies of water; the biggest is the river.
+        body = shapely.union_all(shapely.buffer(merc[flowing], 0.5))
+        parts = shapely.get_parts(body)
+        biggest = parts[int(np.argmax(shapely.area(parts)))]
+        river = {i for i in flowing if shapely.intersects(biggest, merc[i])}
+    out = []
+    for i, (g, c, a) in enumerate(zip(merc, classes, areas, strict=True)):
+        if shapely.is_empty(g) or a <= 1.0:
+            continue
+        out.append((g, {"kind": rules.water_kind(c, i in river)}, rules.water_minzoom(a)))
+    return LayerData.of("water", out)
+
+
+_PARK_NAME, _PARK_TYPE, _PARK_CAT = "Nom de l'espace vert", "Typologie d'espace vert", "Catégorie"
+
+
+def read_parks(path: Path) -> LayerData:
+    """Green spaces with a polygon (``Geo Shape``); green walls are not ground."""
+    with zipfile.ZipFile(path) as z:
+        member = next(n for n in z.namelist() if n.endswith(".csv"))
+        with z.open(member) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            rows = [r for r in _csv_rows(text)
+                    if r.get("Geo Shape") and "mur" not in r.get(_PARK_TYPE, "").lower()]
+    geoms = shapely.make_valid(shapely.from_geojson([r["Geo Shape"] for r in rows]))
+    merc = _to_mercator(geoms)
+    areas = shapely.area(merc) * _scale(_lat_of(geoms)) ** 2
+    out = []
+    for g, r, a in zip(merc, rows, areas, strict=True):
+        g = shapely.get_parts(g)
+        polys = [p for p in g if shapely.get_type_id(p) in (3, 6)]
+        if not polys or a < 1.0:
+            continue
+        geom = polys[0] if len(polys) == 1 else shapely.multipolygons(
+            [q for p in polys for q in shapely.get_parts(p)])
+        out.append((geom, {"name": rules.french_title(r.get(_PARK_NAME) or ""),
+                           "kind": r.get(_PARK_TYPE) or "",
+                           "category": r.get(_PARK_CAT) or "",
+                           "area_m2": round(float(a))},
+                    rules.park_minzoom(float(a))))
+    # Big parks first: a renderer draws small gardens over the Bois, not under them.
+    out.sort(key=lambda row: -row[1]["area_m2"])
+    return LayerData.of("parks", out)
+
+
+def _line_colours(features: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    colours: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for f in features:
+        p = f["properties"]
+        ml = rules.rail_line(p.get("mode") or "", p.get("res_com") or "")
+        if ml and p.get("colourweb_hexa"):
+            colours[ml][rules.rail_colour(ml[0], p["colourweb_hexa"])] += 1
+    return {ml: c.most_common(1)[0][0] for ml, c in colours.items()}
+
+
+def read_rail(path: Path) -> tuple[LayerData, dict[tuple[str, str], str]]:
+    """Track lines with mode, line and official colour; also the colour of each line."""
+    feats = _features(path)
+    colours = _line_colours(feats)
+    merc = _to_mercator(_geometries(feats))
+    out = []
+    for g, f in zip(merc, feats, strict=True):
+        p = f["properties"]
+        ml = rules.rail_line(p.get("mode") or "", p.get("res_com") or "")
+        if ml is None or shapely.is_empty(g):
+            continue
+        colour = colours.get(ml) or rules.rail_colour(ml[0], p.get("colourweb_hexa"))
+        out.append((g, {"mode": ml[0], "line": ml[1], "colour": colour},
+                    rules.RAIL_MINZOOM[ml[0]]))
+    return LayerData.of("rail", out), colours
+
+
+def read_stations(path: Path, colours: dict[tuple[str, str], str]) -> LayerData:
+    """One point per station (IDFM zone de correspondance), its lines joined."""
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for f in _features(path):
+        p = f["properties"]
+        groups[p.get("id_ref_zdc") or p.get("nom_gares")].append(f)
+    out = []
+    for members in groups.values():
+        lines = []
+        for f in members:
+            p = f["properties"]
+            ml = rules.rail_line(p.get("mode") or "", p.get("res_com") or "")
+            if ml:
+                lines.append(ml)
+        if not lines:
+            continue
+        ordered = rules.station_order(lines)
+        coords = np.array([f["geometry"]["coordinates"][:2] for f in members], dtype=float)
+        lon, lat = coords.mean(axis=0)
+        mx, my = lonlat_to_mercator(lon, lat)
+        names = Counter((f["properties"].get("nom_gares") or "").strip() for f in members)
+        mode, line = ordered[0]
+        out.append((shapely.points(float(mx), float(my)),
+                    {"name": names.most_common(1)[0][0], "mode": mode,
+                     "lines": ", ".join(ln for _, ln in ordered),
+                     "colour": colours.get((mode, line), rules.rail_colour(mode, None))},
+                    min(rules.STATION_MINZOOM[m] for m, _ in ordered)))
+    return LayerData.of("stations", out)
+
+
+def _label_point(poly: Any) -> Any:
+    """A point well inside a polygon, where a label reads as belonging to it.
+
+    The pole of inaccessibility (the inside point furthest from the outline) rather
+    than the centroid, which can fall outside a crescent-shaped quartier.
+    """
+    # maximum_inscribed_circle: a line from the circle's centre to the outline.
+    return shapely.get_point(shapely.maximum_inscribed_circle(poly, 1.0), 0)
+
+
+def _ordinal(n: int) -> str:
+    return "1er" if n == 1 else f"{n}e"
+
+
+def read_areas(arrondissements: Path | None, quartiers: Path | None
+               ) -> tuple[LayerData, LayerData]:
+    """Outlines (each shared edge once per level) and label points of the areas."""
+    lines, places = [], []
+    for level, path in (("arrondissement", arrondissements), ("quartier", quartiers)):
+        if path is None or not path.is_file():
+            continue
+        feats = _features(path)
+        merc = _to_mercator(shapely.make_valid(_geometries(feats)))
+        edges = shapely.line_merge(shapely.union_all(shapely.boundary(merc)))
+        for part in shapely.get_parts(edges):
+            lines.append((part, {"level": level}, rules.BOUNDARY_MINZOOM[level]))
+        for g, f in zip(merc, feats, strict=True):
+            p = f["properties"]
+            if level == "arrondissement":
+                n = int(p.get("c_ar") or 0)
+                name = f"{_ordinal(n)} arrondissement" if n else (p.get("l_ar") or "")
+                code = str(p.get("c_arinsee") or "")
+            else:
+                name, code = p.get("l_qu") or "", str(p.get("c_quinsee") or "")
+            places.append((_label_point(g), {"name": name, "level": level, "code": code},
+                           rules.PLACE_MINZOOM[level]))
+    return LayerData.of("boundaries", lines), LayerData.of("places", places)
+
+
+def read_layers(sources: BasemapSources) -> dict[str, LayerData]:
+    """Every layer of the basemap, from the source files that exist."""
+    layers = {name: LayerData(name) for name in rules.ordered_layers()}
+    layers["streets"] = read_streets(sources.streets)
+    if sources.water.is_file():
+        layers["water"] = read_water(sources.water)
+    if sources.parks.is_file():
+        layers["parks"] = read_parks(sources.parks)
+    colours: dict[tuple[str, str], str] = {}
+    if sources.rail.is_file():
+        layers["rail"], colours = read_rail(sources.rail)
+    if sources.stations.is_file():
+        layers["stations"] = read_stations(sources.stations, colours)
+    layers["boundaries"], layers["places"] = read_areas(sources.arrondissements,
+                                                        sources.quartiers)
+    return layers
+
+
+# ---------------------------------------------------------------------------- derived
+
+def derive_idfm(source: Path, target: Path, bbox: tuple[float, float, float, float]) -> int:
+    """Keep the features of an IDFM GeoJSON whose geometry intersects ``bbox``.
+
+    How ``data/paris/basemap/*.paris.geojson`` were made from the whole-region files
+    (see data/README.md): same properties, same coordinates, compact JSON. Returns the
+    number of features kept.
+    """
+    with open(source, encoding="utf-8") as f:
+        collection = json.load(f)
+    box = shapely.box(*bbox)
+    geoms = _geometries(collection["features"])
+    keep = [f for f, g in zip(collection["features"], geoms, strict=True)
+            if shapely.intersects(g, box)]
+    collection["features"] = keep
+    target.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")),
+                      encoding="utf-8")
+    return len(keep)
