@@ -1,28 +1,62 @@
 """``GET /api/v1/features``: published features as GeoJSON, filtered for the map and apps.
 
-Parameters (all optional; an unknown or malformed one is a 400 naming it):
+Parameters (all optional; an unknown or malformed one is a 400 problem+json naming it).
+The filter parameters mean the same here, in the filtered tiles
+(``/tiles/features/{z}/{x}/{y}.mvt?...``) and in the walk (``/api/v1/walk``); they are
+parsed once, by :func:`filter_from_args`.
 
 ``bbox``
     ``west,south,east,north`` in degrees (4 numbers, finite, not inverted).
 ``category``
     one slug or several, comma-separated.
+``from``, ``to``
+    the date window: RFC 3339 date-times, or bare ``YYYY-MM-DD`` dates read in the
+    city's time zone (``CITY_TIMEZONE``, Europe/Paris): a bare ``from`` is that day's
+    local midnight, a bare ``to`` the last instant of that day. Dated features
+    (events, dated missions) match when they overlap the window; undated ones always
+    match. An event without ``ends_at`` lasts until the end of its start day, local
+    time (:mod:`geo.events`). ``to`` before ``from`` is a 400.
 ``at``
-    an RFC 3339 date-time: events happening then; undated features always match.
+    an RFC 3339 date-time: what is happening then (the window ``[at, at]``); not
+    together with ``from``/``to``.
+    *Without* ``at``, ``from`` or ``to``, the window is ``[now, ∞)``: events that are
+    over are left out of the live map (OGC API items and downloads keep them). A
+    ``to`` alone that is already past asks for the past: ``(-∞, to]``; otherwise
+    ``from`` defaults to now.
 ``audience``
     ``children``, ``families``, ``seniors``...: features whose ``attributes.audiences``
-    name it or ``everyone``; a feature that names no audience is open to everyone.
+    name one of them or ``everyone``; a feature that names no audience is open to everyone.
 ``accessible``
-    ``true`` for features with any accessibility attribute, or comma-separated
-    accessibility slugs that must all be present.
+    ``true`` (any accessibility information), or comma-separated accessibility slugs.
+``accessible_match``
+    ``known`` (default): only features whose ``attributes.accessibility`` lists every
+    slug asked (``true``: lists any). ``not_unsuitable``: every feature except those
+    whose ``attributes.accessibility_lacks`` lists one of the slugs asked (``true``:
+    lists any); unknown accessibility is kept.
+``days``, ``hours``
+    ``days=mon,sat`` (``mon``..``sun``) and/or ``hours=HH:MM-HH:MM`` (end after start,
+    ``24:00`` allowed): features with an ``attributes.availability`` or
+    ``attributes.hours`` slot ``{day, from, to}`` on one of those days overlapping
+    those hours (both given: the same slot must fit both). Features without any slot
+    are kept (nothing says they are unavailable).
+``near``
+    ``lon,lat``: order by distance from that point on the sphere, nearest first (ties
+    by id); without it, by id.
 ``limit``, ``offset``
     paging, ``limit`` 1–10000 (default 1000); a ``next`` link is given when more remain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, current_app, json, request, url_for
+from flask.blueprints import BlueprintSetupState
 
 from geo.db import get_engine
+from geo.events import city_zone, zone_named
 
 from .errors import problem
 from .ogc_params import (
@@ -30,21 +64,43 @@ from .ogc_params import (
     BadParameter,
     check_known,
     parse_bbox,
+    parse_choice,
+    parse_days,
+    parse_hours,
     parse_instant,
     parse_int,
+    parse_lonlat,
     parse_slugs,
+    parse_window,
     single,
 )
-from .ogc_queries import FeatureFilter, feature_page
+from .ogc_queries import FeatureFilter, MapWindow, feature_page
 
-__all__ = ["GEOJSON", "bp", "feature_collection", "parameter_problem"]
+__all__ = ["FILTER_PARAMS", "GEOJSON", "bp", "city_tz", "feature_collection",
+           "filter_from_args", "parameter_problem"]
 
 bp = Blueprint("api_features", __name__)
 
 GEOJSON = "application/geo+json"
-KNOWN = ("bbox", "category", "at", "audience", "accessible", "limit", "offset")
+FILTER_PARAMS = ("category", "at", "from", "to", "audience", "accessible",
+                 "accessible_match", "days", "hours")
+"""The shared filter parameters (list, filtered tiles, walk); ``bbox`` and ``near`` too
+where a request has a place."""
+KNOWN = ("bbox", *FILTER_PARAMS, "near", "limit", "offset")
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
+ACCESSIBLE_MATCH = ("known", "not_unsuitable")
+
+
+@bp.record_once
+def _configure(state: BlueprintSetupState) -> None:
+    # The city's zone, once, in the app config: CARTE_CITY_TIMEZONE or Europe/Paris.
+    state.app.config.setdefault("CITY_TIMEZONE", city_zone().key)
+
+
+def city_tz() -> ZoneInfo:
+    """The city's time zone from the app config (bare dates and "end of day" use it)."""
+    return zone_named(current_app.config.get("CITY_TIMEZONE") or city_zone().key)
 
 
 def parameter_problem(exc: BadParameter) -> Response:
@@ -64,9 +120,47 @@ def feature_collection(features_json: str, extra: dict[str, object]) -> str:
             + sep + tail[1:])
 
 
-def _filter() -> FeatureFilter:
-    args = request.args.to_dict(flat=False)
-    check_known(args, KNOWN)
+def _window(args: Mapping[str, list[str]], now: datetime, zone: ZoneInfo) -> MapWindow:
+    at = parse_instant(single(args, "at"), name="at", zone=zone)
+    interval = parse_window(single(args, "from"), single(args, "to"), zone=zone)
+    if at is not None and interval is not None:
+        raise BadParameter("at", "give either at or from/to, not both")
+    try:
+        if at is not None:
+            return MapWindow.of(at, at, zone)
+        if interval is None:
+            return MapWindow.live(now, zone)
+        start, end = interval
+        if start is None and end is not None and end >= now:
+            start = now  # "until Sunday" means from now on
+        return MapWindow.of(start, end, zone)
+    except OverflowError as exc:  # a local midnight beyond year 9999
+        name = "at" if at is not None else "from"
+        raise BadParameter(name, "out of the supported range of dates") from exc
+
+
+def filter_from_args(args: Mapping[str, list[str]], *, known: Sequence[str] = KNOWN,
+                     now: datetime | None = None, zone: ZoneInfo | None = None
+                     ) -> FeatureFilter:
+    """The :class:`FeatureFilter` of a request's query (``request.args.to_dict(flat=False)``).
+
+    Parameters
+    ----------
+    known
+        Every parameter the endpoint accepts; any other is a 400 naming it.
+    now
+        The live map's instant (default: the current time).
+    zone
+        The city's time zone (default: the app's ``CITY_TIMEZONE``).
+
+    Raises
+    ------
+    BadParameter
+        The first bad parameter, by name.
+    """
+    check_known(args, known)
+    zone = zone or city_tz()
+    now = now or datetime.now(UTC)
     accessible_raw = single(args, "accessible")
     accessible: tuple[str, ...] | None = None
     if accessible_raw is not None:
@@ -74,21 +168,27 @@ def _filter() -> FeatureFilter:
             accessible = ()
         else:
             accessible = tuple(parse_slugs(accessible_raw, name="accessible") or ())
+    match = parse_choice(single(args, "accessible_match"), name="accessible_match",
+                         choices=ACCESSIBLE_MATCH, default="known")
     categories = parse_slugs(single(args, "category"), name="category")
     audiences = parse_slugs(single(args, "audience"), name="audience")
     return FeatureFilter(
-        bbox=parse_bbox(single(args, "bbox")),
+        bbox=parse_bbox(single(args, "bbox")) if "bbox" in known else None,
         categories=tuple(categories) if categories is not None else None,
-        at=parse_instant(single(args, "at"), name="at"),
+        window=_window(args, now, zone),
         audiences=tuple(audiences) if audiences is not None else None,
         accessible=accessible,
+        accessible_match=match,
+        days=parse_days(single(args, "days")),
+        hours=parse_hours(single(args, "hours")),
+        near=parse_lonlat(single(args, "near"), name="near") if "near" in known else None,
     )
 
 
 @bp.get("/api/v1/features")
 def features() -> Response:
     """Published features as a GeoJSON FeatureCollection (``application/geo+json``)."""
-    flt = _filter()
+    flt = filter_from_args(request.args.to_dict(flat=False))
     limit = parse_int(single(request.args.to_dict(flat=False), "limit"), name="limit",
                       default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     offset = parse_int(single(request.args.to_dict(flat=False), "offset"), name="offset",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 from geo.types import BBox
@@ -21,15 +21,21 @@ from .errors import WebmapError
 
 __all__ = [
     "BIGINT_MAX",
+    "DAYS",
     "BadParameter",
     "Interval",
     "check_known",
     "parse_bbox",
+    "parse_choice",
     "parse_datetime",
+    "parse_days",
     "parse_feature_id",
+    "parse_hours",
     "parse_instant",
     "parse_int",
+    "parse_lonlat",
     "parse_slugs",
+    "parse_window",
     "single",
 ]
 
@@ -154,29 +160,116 @@ def parse_slugs(raw: str | None, *, name: str) -> list[str] | None:
     return slugs
 
 
-def _instant(raw: str, name: str, *, end: bool) -> datetime:
+def _instant(raw: str, name: str, *, end: bool, zone: tzinfo = UTC) -> datetime:
+    """One date-time, or a bare date meaning that whole day in ``zone``.
+
+    A date-time without an offset is read in ``zone`` too. Anything Python cannot hold
+    once converted to UTC (``9999-12-31T23:59:59-14:00`` is in the year 10000) is a
+    400, never an ``OverflowError`` out of a view.
+    """
     text = raw.strip()
     if len(text) > 40:
         raise BadParameter(name, "too long to be a date-time")
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)
-            # A date alone means the whole day (UTC): its end is the last instant of it.
-            moment = datetime.combine(day, time(), tzinfo=UTC)
-            return moment + timedelta(days=1, microseconds=-1) if end else moment
+            # A date alone means the whole day: its end is the last instant of it.
+            moment = datetime.combine(day, time(), tzinfo=zone)
+            if end:
+                moment = (datetime.combine(day, time()) + timedelta(days=1)).replace(
+                    tzinfo=zone) - timedelta(microseconds=1)
+            return moment.astimezone(UTC)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ][0-9:.,+\-Zz]{2,30}", text):
+            raise ValueError(text)
         moment = datetime.fromisoformat(text.replace("z", "Z"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
     except ValueError as exc:
-        raise BadParameter(name, f"{text!r} is not an RFC 3339 date-time") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        raise BadParameter(name, f"{text[:40]!r} is not an RFC 3339 date-time") from exc
+    except OverflowError as exc:
+        raise BadParameter(name, f"{text!r} is out of the supported range of dates") from exc
 
 
-def parse_instant(raw: str | None, *, name: str = "at") -> datetime | None:
-    """One RFC 3339 date-time (UTC when no offset is given)."""
+def parse_instant(raw: str | None, *, name: str = "at", zone: tzinfo = UTC) -> datetime | None:
+    """One RFC 3339 date-time (in ``zone`` when no offset is given)."""
     if raw is None:
         return None
-    return _instant(raw, name, end=False)
+    return _instant(raw, name, end=False, zone=zone)
+
+
+def parse_window(raw_from: str | None, raw_to: str | None, *, zone: tzinfo
+                 ) -> Interval | None:
+    """The map's date window ``from``/``to``: date-times, or bare dates in the city's zone.
+
+    A bare ``from`` starts at that day's local midnight; a bare ``to`` ends at the last
+    instant of that local day (so ``from=2026-06-13&to=2026-06-14`` is a whole weekend).
+
+    Raises
+    ------
+    BadParameter
+        Malformed, out of range, or ``to`` before ``from`` (named ``to``).
+    """
+    start = None if raw_from is None else _instant(raw_from, "from", end=False, zone=zone)
+    end = None if raw_to is None else _instant(raw_to, "to", end=True, zone=zone)
+    if start is None and end is None:
+        return None
+    if start is not None and end is not None and end < start:
+        raise BadParameter("to", "the window ends before it starts (to < from)")
+    return Interval(start, end)
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day slugs of ``days`` and of the availability / opening-hours slots."""
+_HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"
+_HOURS = re.compile(rf"({_HHMM})-({_HHMM}|24:00)")
+
+
+def parse_days(raw: str | None, *, name: str = "days") -> tuple[str, ...] | None:
+    """``mon,sat,sun``: days of the week (each once, in week order)."""
+    if raw is None:
+        return None
+    wanted = {d.strip().lower() for d in raw.split(",")}
+    unknown = sorted(d for d in wanted if d not in DAYS)
+    if unknown:
+        raise BadParameter(name, f"{unknown[0][:20]!r} is not a day; days are "
+                                 + ",".join(DAYS))
+    return tuple(d for d in DAYS if d in wanted)
+
+
+def parse_hours(raw: str | None, *, name: str = "hours") -> tuple[str, str] | None:
+    """``HH:MM-HH:MM`` (24-hour clock, ``24:00`` allowed as the end), start before end."""
+    if raw is None:
+        return None
+    m = _HOURS.fullmatch(raw.strip())
+    if m is None:
+        raise BadParameter(name, f"{raw[:20]!r} is not HH:MM-HH:MM (e.g. 18:00-21:30)")
+    if m[2] <= m[1]:
+        raise BadParameter(name, "the end is not after the start (a window within one day)")
+    return m[1], m[2]
+
+
+def parse_lonlat(raw: str | None, *, name: str) -> tuple[float, float] | None:
+    """``lon,lat`` in degrees: two finite numbers on the globe."""
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) != 2:
+        raise BadParameter(name, "expected lon,lat (two comma-separated numbers)")
+    lon, lat = (_number(name, p) for p in parts)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise BadParameter(name, "lon must be within -180..180 and lat within -90..90")
+    return lon, lat
+
+
+def parse_choice(raw: str | None, *, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of a few fixed words."""
+    if raw is None:
+        return default
+    value = raw.strip()
+    if value not in choices:
+        raise BadParameter(name, f"must be one of {', '.join(choices)}")
+    return value
 
 
 def parse_datetime(raw: str | None, *, name: str = "datetime") -> Interval | None:

@@ -15,11 +15,12 @@ a million rows just to report a total.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
+from geo.events import live_sql, local_midnight
 from geo.types import BBox
 
 from .ogc_params import Interval
@@ -32,6 +33,7 @@ __all__ = [
     "AreaFilter",
     "CategoryInfo",
     "FeatureFilter",
+    "MapWindow",
     "Page",
     "area_item",
     "area_page",
@@ -92,15 +94,56 @@ _PAGE_COLUMNS = ("f.id, f.geom, f.category, f.title, f.description, f.starts_at,
 
 
 @dataclass(frozen=True)
+class MapWindow:
+    """The map's time window: dated features overlapping it, undated ones always.
+
+    ``start`` is the instant from which a feature must not be over (see
+    :mod:`geo.events`: an event without ``ends_at`` lasts until its local midnight), and
+    ``start_day`` that instant's local midnight; ``end`` the instant by which it must
+    have started. Either side may be open (``None``). The live map is
+    ``MapWindow.live(now)``: ``[now, ∞)``, i.e. nothing that is over.
+    """
+
+    start: datetime | None
+    start_day: datetime | None
+    end: datetime | None
+
+    @classmethod
+    def of(cls, start: datetime | None, end: datetime | None, zone: tzinfo) -> MapWindow:
+        """A window from its two instants, in the city's ``zone``."""
+        return cls(start, None if start is None else local_midnight(start, zone), end)
+
+    @classmethod
+    def live(cls, now: datetime, zone: tzinfo) -> MapWindow:
+        """What is not over at ``now``: the default of the live map, tiles and walk."""
+        return cls.of(now, None, zone)
+
+
+_AVAILABILITY_SLOTS = """(CASE WHEN jsonb_typeof(f.attributes -> 'availability') = 'array'
+        THEN f.attributes -> 'availability' ELSE '[]'::jsonb END
+     || CASE WHEN jsonb_typeof(f.attributes -> 'hours') = 'array'
+        THEN f.attributes -> 'hours' ELSE '[]'::jsonb END)"""
+
+
+@dataclass(frozen=True)
 class FeatureFilter:
-    """Which published features a request asks for (already validated values)."""
+    """Which published features a request asks for (already validated values).
+
+    The one meaning of the filter parameters, shared by ``/api/v1/features``, the
+    filtered tiles and the walk (TEAM.md, "Filter parameters"); OGC API items use only
+    ``bbox``, ``categories`` and ``interval``.
+    """
 
     bbox: BBox | None = None
     categories: tuple[str, ...] | None = None
-    at: datetime | None = None  # map semantics: undated features always match
+    window: MapWindow | None = None  # map semantics: undated features always match
     interval: Interval | None = None  # OGC datetime: only dated features can match
     audiences: tuple[str, ...] | None = None
     accessible: tuple[str, ...] | None = None  # () means "any accessibility feature"
+    accessible_match: str = "known"  # or "not_unsuitable"
+    days: tuple[str, ...] | None = None
+    hours: tuple[str, str] | None = None
+    near: tuple[float, float] | None = None  # order by distance from (lon, lat)
 
     def where(self) -> tuple[str, dict[str, Any], bool]:
         """SQL conditions on ``f`` (and ``c`` when the third value is true), parameters."""
@@ -113,10 +156,14 @@ class FeatureFilter:
         if self.categories is not None:
             clauses.append("f.category = ANY(:categories)")
             params["categories"] = list(self.categories)
-        if self.at is not None:
-            clauses.append("(f.starts_at IS NULL OR (f.starts_at <= :at "
-                           "AND coalesce(f.ends_at, f.starts_at) >= :at))")
-            params["at"] = self.at
+        if self.window is not None:
+            if self.window.start is not None:
+                clauses.append(live_sql("f", since=":win_start", since_day=":win_start_day"))
+                params.update(win_start=self.window.start, win_start_day=self.window.start_day)
+            if self.window.end is not None:
+                # Undated rows, and rows with only an end, have started "always".
+                clauses.append("(f.starts_at IS NULL OR f.starts_at <= :win_end)")
+                params["win_end"] = self.window.end
         if self.interval is not None:
             clauses.append("f.starts_at IS NOT NULL")
             if self.interval.end is not None:
@@ -132,15 +179,59 @@ class FeatureFilter:
                            "'[\"everyone\"]'::jsonb), :audiences)")
             params["audiences"] = [*self.audiences, "everyone"]
         if self.accessible is not None:
-            if self.accessible:
-                clauses.append("jsonb_typeof(f.attributes -> 'accessibility') = 'array' "
-                               "AND jsonb_exists_all(f.attributes -> 'accessibility', "
-                               ":accessible)")
-                params["accessible"] = list(self.accessible)
-            else:
-                clauses.append("jsonb_typeof(f.attributes -> 'accessibility') = 'array' "
-                               "AND f.attributes -> 'accessibility' <> '[]'::jsonb")
+            clauses.append(self._accessible_sql(params))
+        if self.days is not None or self.hours is not None:
+            clauses.append(self._slots_sql(params))
         return " AND ".join(clauses), params, needs_category
+
+    def _accessible_sql(self, params: dict[str, Any]) -> str:
+        if self.accessible_match == "not_unsuitable":
+            # Hidden only when known not to suit: unknown accessibility is kept.
+            if not self.accessible:
+                return ("NOT coalesce(jsonb_typeof(f.attributes -> 'accessibility_lacks') "
+                        "= 'array' AND f.attributes -> 'accessibility_lacks' <> '[]'::jsonb, "
+                        "false)")
+            params["accessible"] = list(self.accessible)
+            return ("NOT coalesce(jsonb_typeof(f.attributes -> 'accessibility_lacks') = "
+                    "'array' AND (f.attributes -> 'accessibility_lacks') ?| "
+                    "CAST(:accessible AS text[]), false)")
+        if self.accessible:
+            params["accessible"] = list(self.accessible)
+            # ``?&`` (not jsonb_exists_all) so that the GIN index of 0004 can answer it.
+            return ("(f.attributes -> 'accessibility') ?& CAST(:accessible AS text[]) "
+                    "AND jsonb_typeof(f.attributes -> 'accessibility') = 'array'")
+        return ("jsonb_typeof(f.attributes -> 'accessibility') = 'array' "
+                "AND f.attributes -> 'accessibility' <> '[]'::jsonb")
+
+    def _slots_sql(self, params: dict[str, Any]) -> str:
+        """Availability (missions, time exchange) or opening-hours slots overlapping.
+
+        A slot ``{day, from, to}`` matches when its day is asked for and its hours
+        overlap the asked ones (``HH:MM`` strings compare as times); a slot whose ``to``
+        is not after its ``from`` runs past midnight. Features with no slots are kept:
+        nothing says they are unavailable.
+        """
+        conds = []
+        if self.days is not None:
+            conds.append("s ->> 'day' = ANY(CAST(:slot_days AS text[]))")
+            params["slot_days"] = list(self.days)
+        if self.hours is not None:
+            conds.append("(CASE WHEN s ->> 'to' > s ->> 'from' "
+                         "THEN s ->> 'from' < :slot_to AND s ->> 'to' > :slot_from "
+                         "ELSE s ->> 'from' < :slot_to OR s ->> 'to' > :slot_from END)")
+            params.update(slot_from=self.hours[0], slot_to=self.hours[1])
+        slots = _AVAILABILITY_SLOTS
+        return (f"(jsonb_array_length({slots}) = 0 OR EXISTS ("  # noqa: S608 (constants)
+                f"SELECT 1 FROM jsonb_array_elements({slots}) AS s "
+                f"WHERE jsonb_typeof(s) = 'object' AND {' AND '.join(conds)}))")
+
+    def order(self, params: dict[str, Any], default: str = "f.id") -> str:
+        """ORDER BY expression: distance from ``near`` (then id), else ``default``."""
+        if self.near is None:
+            return default
+        params.update(near_lon=self.near[0], near_lat=self.near[1])
+        return (f"f.geom::geography <-> CAST(ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), "
+                f"4326) AS geography), {default}")
 
 
 SMALL_BOX = 0.002
@@ -181,17 +272,20 @@ def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: in
     # features: 63 ms against 10 ms for the GiST bitmap and a top-N sort (measured).
     # "id + 0" takes the key order away from the planner for small boxes only.
     small = flt.bbox is not None and _box_area(flt.bbox) <= SMALL_BOX
-    order = "f.id + 0" if small else "f.id"
+    # ``near``: nearest first through the geography GiST index (a KNN scan that stops
+    # after offset + limit + 1 matches), ties broken by id so that pages never overlap.
+    order = flt.order(params, "f.id + 0" if small else "f.id")
     # Every match of a small box is read for the sort anyway: counting them there is
     # nearly free, where a second query cost 30-40 % of the page (measured).
     total = "count(*) OVER ()" if small else "NULL::bigint"
     sql = f"""
       WITH page AS MATERIALIZED (
-        SELECT {_PAGE_COLUMNS}, {total} AS total FROM {_from(needs_category)}
-        WHERE {where} ORDER BY {order} LIMIT :limit_plus OFFSET :offset)
+        SELECT s.*, row_number() OVER () AS rn FROM (
+          SELECT {_PAGE_COLUMNS}, {total} AS total FROM {_from(needs_category)}
+          WHERE {where} ORDER BY {order} LIMIT :limit_plus OFFSET :offset) s)
       SELECT (SELECT count(*) FROM page), (SELECT max(total) FROM page),
-             (SELECT string_agg({feature_json_sql('p')}, ',' ORDER BY p.id)
-              FROM (SELECT * FROM page ORDER BY id LIMIT :limit) p
+             (SELECT string_agg({feature_json_sql('p')}, ',' ORDER BY p.rn)
+              FROM (SELECT * FROM page ORDER BY rn LIMIT :limit) p
               LEFT JOIN area a ON a.id = p.arrondissement_id
               LEFT JOIN area q ON q.id = p.quartier_id)"""  # noqa: S608 (constant fragments)
     params.update(limit=limit, limit_plus=limit + 1, offset=offset)

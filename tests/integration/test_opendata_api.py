@@ -17,7 +17,8 @@ def titles(body):
 
 
 def test_every_published_feature_as_geojson_and_nothing_else(client, od_data):  # noqa: F811
-    response, body = get(client)
+    # Both fixture events (May and June 2026) are over: asking from January shows them.
+    response, body = get(client, "?from=2026-01-01")
     assert response.status_code == 200
     assert response.mimetype == "application/geo+json"
     assert body["type"] == "FeatureCollection"
@@ -35,10 +36,28 @@ def test_every_published_feature_as_geojson_and_nothing_else(client, od_data):  
     assert props["published_at"].endswith("Z")
 
 
+def test_live_list_leaves_out_events_that_are_over(client, od_data):  # noqa: F811
+    _, body = get(client)
+    ids = {f["id"] for f in body["features"]}
+    assert od_data.ids["party"] not in ids and od_data.ids["soup"] not in ids
+    assert body["numberMatched"] == od_data.published - 2
+    # ...but a window that asks for the past finds them, with their dates.
+    _, body = get(client, "?from=2026-05-29&to=2026-05-30")
+    assert "Fête rue Oberkampf" in titles(body) and "Disco Soupe" not in titles(body)
+    assert len(body["features"]) == od_data.published - 1  # the places, and the party
+    party = next(f for f in body["features"] if f["id"] == od_data.ids["party"])
+    assert party["properties"]["ends_at"] == "2026-05-29T23:00:00Z"
+    # The soup has no end: it lasts its whole (Paris) day, 12 June, and not the 13th.
+    _, body = get(client, "?from=2026-06-12T21:59:00Z&category=fete-od")
+    assert titles(body) == ["Disco Soupe"]
+    _, body = get(client, "?from=2026-06-13&category=fete-od")
+    assert titles(body) == []
+
+
 def test_bbox_category_and_time_filters(client, od_data):  # noqa: F811
     _, body = get(client, "?bbox=2.34,48.85,2.36,48.87")
     assert titles(body) == ["Jardin Saint-Merri"]
-    _, body = get(client, "?category=fete-od,atelier-od")
+    _, body = get(client, "?category=fete-od,atelier-od&from=2026-01-01")
     assert len(body["features"]) == 4
     _, body = get(client, "?at=2026-05-29T20:00:00Z&category=fete-od")
     assert titles(body) == ["Fête rue Oberkampf"]
@@ -48,7 +67,8 @@ def test_bbox_category_and_time_filters(client, od_data):  # noqa: F811
 
 
 def test_audience_and_accessibility_filters(client, od_data):  # noqa: F811
-    everyone = {v for k, v in od_data.ids.items() if k not in ("merri", "formula", "gone")}
+    everyone = {v for k, v in od_data.ids.items()
+                if k not in ("merri", "formula", "gone", "party", "soup")}
     _, body = get(client, "?audience=children")
     # named audiences, or none named: open to everyone
     assert {f["id"] for f in body["features"]} == everyone | {od_data.ids["merri"]}
@@ -61,7 +81,7 @@ def test_audience_and_accessibility_filters(client, od_data):  # noqa: F811
 
 
 def test_paging_with_next_links_reaches_every_feature(client, od_data):  # noqa: F811
-    seen, url = [], "/api/v1/features?limit=4"
+    seen, url = [], "/api/v1/features?limit=4&from=2026-01-01"
     while url:
         body = client.get(url).get_json(force=True)
         seen += [f["id"] for f in body["features"]]
