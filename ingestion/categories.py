@@ -24,6 +24,7 @@ from .errors import CategoryDataError
 
 __all__ = [
     "FIELD_TYPES",
+    "RESERVED_ATTRIBUTES",
     "CategorySpec",
     "FieldSpec",
     "load_categories",
@@ -33,6 +34,12 @@ __all__ = [
 
 FIELD_TYPES = frozenset({"text", "boolean", "integer", "number", "enum", "tags", "url",
                          "availability"})
+RESERVED_ATTRIBUTES = frozenset({"audiences", "accessibility", "accessibility_lacks"})
+"""Attributes every category may carry, checked against the category's lists.
+
+``accessibility`` lists what is known present, ``accessibility_lacks`` what is known
+absent; a feature naming neither is *unknown*, which the map's "hide places known not
+to suit me" keeps and "only places known to suit me" leaves out."""
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _COLOUR = re.compile(r"^#[0-9a-f]{6}$")
@@ -51,6 +58,16 @@ class FieldSpec:
     max_length: int = 500
     min: float | None = None
     max: float | None = None
+    # (value, French label, English label) for each choice of an enum or tags field:
+    # the page shows labels, never codes.
+    choice_labels: tuple[tuple[str, str, str], ...] = ()
+
+    def label_of(self, value: str, lang: str) -> str:
+        """The label of one choice in ``lang`` (``fr`` or ``en``); the value if none."""
+        for v, fr, en in self.choice_labels:
+            if v == value:
+                return en if lang == "en" else fr
+        return value
 
     def as_json(self) -> dict[str, Any]:
         """The field as stored in ``category.fields`` and served by the API."""
@@ -59,6 +76,9 @@ class FieldSpec:
                                "label_en": self.label_en}
         if self.choices:
             out["choices"] = list(self.choices)
+        if self.choice_labels:
+            out["choice_labels"] = {v: {"fr": fr, "en": en}
+                                    for v, fr, en in self.choice_labels}
         if self.type == "text":
             out["max_length"] = self.max_length
         if self.min is not None:
@@ -95,7 +115,25 @@ class CategorySpec:
         return next((f for f in self.fields if f.name == name), None)
 
 
-def _field(raw: Mapping[str, Any], where: str) -> FieldSpec:
+def _choice_labels(raw: Any, choices: tuple[str, ...], where: str,
+                   *, required: bool) -> tuple[tuple[str, str, str], ...]:
+    if raw is None and not required:
+        return ()
+    if not isinstance(raw, Mapping) or set(raw) != set(choices):
+        raise CategoryDataError(f"{where}: choice_labels must give a label to each of "
+                                f"{list(choices)} and nothing else")
+    out = []
+    for value in choices:
+        labels = raw[value]
+        if not isinstance(labels, Mapping) or not all(
+                isinstance(labels.get(k), str) and labels[k].strip() for k in ("fr", "en")):
+            raise CategoryDataError(f"{where}: choice_labels[{value!r}] needs fr and en")
+        out.append((value, labels["fr"].strip(), labels["en"].strip()))
+    return tuple(out)
+
+
+def _field(raw: Mapping[str, Any], where: str, *, strict: bool = False) -> FieldSpec:
+    """One field of a category; ``strict`` (the file) also demands choice labels."""
     name, ftype = raw.get("name"), raw.get("type")
     if not isinstance(name, str) or not _NAME.match(name):
         raise CategoryDataError(f"{where}: bad field name {name!r}")
@@ -104,10 +142,12 @@ def _field(raw: Mapping[str, Any], where: str) -> FieldSpec:
     choices = tuple(raw.get("choices") or ())
     if ftype in ("enum", "tags") and not choices:
         raise CategoryDataError(f"{where}.{name}: {ftype} needs choices")
+    labels = _choice_labels(raw.get("choice_labels"), choices, f"{where}.{name}",
+                            required=strict and bool(choices))
     return FieldSpec(name=name, type=ftype, required=bool(raw.get("required", False)),
                      label_fr=str(raw.get("label_fr", "")), label_en=str(raw.get("label_en", "")),
                      choices=choices, max_length=int(raw.get("max_length", 500)),
-                     min=raw.get("min"), max=raw.get("max"))
+                     min=raw.get("min"), max=raw.get("max"), choice_labels=labels)
 
 
 def read_categories(path: Path) -> list[CategorySpec]:
@@ -144,7 +184,11 @@ def read_categories(path: Path) -> list[CategorySpec]:
         bad = set(raw.get("audiences", ())) - audiences | set(raw.get("accessibility", ())) - access
         if bad:
             raise CategoryDataError(f"{where}: unknown audience/accessibility {sorted(bad)}")
-        fields = tuple(_field(f, where) for f in raw.get("fields", ()))
+        fields = tuple(_field(f, where, strict=True) for f in raw.get("fields", ()))
+        reserved = {f.name for f in fields} & RESERVED_ATTRIBUTES
+        if reserved:
+            raise CategoryDataError(f"{where}: {sorted(reserved)} are attributes of every "
+                                    "category (lists of slugs), not fields")
         if len({f.name for f in fields}) != len(fields):
             raise CategoryDataError(f"{where}: repeated field name")
         specs.append(CategorySpec(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from geo.config import data_dir
 
 from .categories import load_categories, read_categories
+from .hours import market_hours, parse_hours
 from .importer import ImportSummary, Mapped, RefuseRow, run_import
 from .readers import SourceRow
 
@@ -56,8 +57,15 @@ def _espaces_verts_place(p: dict[str, Any]) -> dict[str, Any]:
             attrs["area_m2"] = float(area)
     except ValueError:
         pass
-    if _s(p, "Ouverture 24h_24h") == "Oui":
-        attrs["opening_hours"] = "24h/24"
+    # "Ouverture 24h_24h" is the one statement about hours the export makes: "Oui" (also
+    # written "O", "OUI") is open round the clock; "Non" is a fenced garden closed at
+    # night, whose hours the export does not give. Empty says nothing.
+    open_all_day = _s(p, "Ouverture 24h_24h").upper()
+    if open_all_day in ("OUI", "O"):
+        attrs["opening_hours"] = "24 h/24"
+        attrs["hours"] = parse_hours("24 h / 24")
+    elif open_all_day == "NON":
+        attrs["opening_hours"] = "Pas ouvert 24 h/24"
     return attrs
 
 
@@ -109,9 +117,13 @@ def _hours(p: Mapping[str, Any]) -> str:
 
 def _market(row: SourceRow) -> Mapped:
     p = row.props
-    attrs = {k: v for k, v in {"products": _s(p, "Produit"), "days": _s(p, "Jours de tenue"),
-                               "opening_hours": _hours(p),
-                               "address": _s(p, "Localisation")}.items() if v}
+    attrs: dict[str, Any] = {
+        k: v for k, v in {"products": _s(p, "Produit"), "days": _s(p, "Jours de tenue"),
+                          "opening_hours": _hours(p), "address": _s(p, "Localisation")}.items()
+        if v}
+    slots = market_hours(p)  # the LUNDI..DIMANCHE flags with the hours of their day
+    if slots:
+        attrs["hours"] = slots
     title = _s(p, "Nom complet") or _s(p, "Nom court")
     data = {"category": "marche", "title": title.capitalize() if title.isupper() else title,
             "description": "", "attributes": attrs}

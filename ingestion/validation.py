@@ -311,7 +311,7 @@ def _attributes(value: Any, cat: CategorySpec, cfg: ValidationConfig,
             if tags is not None:
                 out[key] = tags
             continue
-        if key == "accessibility":
+        if key in ("accessibility", "accessibility_lacks"):  # known present / known absent
             tags = _tags(v, cat.accessibility, ptr, errors)
             if tags is not None:
                 out[key] = tags

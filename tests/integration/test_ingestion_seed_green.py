@@ -137,3 +137,40 @@ def test_a_zip_must_hold_exactly_one_data_file(tmp_path):
         z.writestr("points.csv", "\ufeffnom;Geo point\nA;48.85, 2.35\n")
     rows = list(open_source(good).rows)
     assert [(r.props["nom"], r.x, r.y) for r in rows] == [("A", 2.35, 48.85)]
+
+
+def test_seeded_places_carry_their_hours_as_slots_beside_the_source_text(db):
+    """Markets from their day flags and hour columns, green spaces open round the clock
+    from ``Ouverture 24h_24h``: what the day-and-hour filter reads."""
+    summaries = seed(db, "paris-marches", "paris-espaces-verts")
+    assert summaries["paris-marches"].published == 81
+    with db.connect() as conn:
+        markets = conn.execute(text(
+            "SELECT attributes FROM feature WHERE source = 'paris-marches'")).scalars().all()
+        saxe = conn.execute(text(
+            "SELECT attributes FROM feature WHERE source = 'paris-marches' "
+            "AND source_ref = '9'")).scalar_one()
+        always = conn.execute(text(
+            "SELECT count(*) FROM feature WHERE source = 'paris-espaces-verts' "
+            "AND attributes->>'opening_hours' = '24 h/24' "
+            "AND jsonb_array_length(attributes->'hours') = 7")).scalar_one()
+        closing = conn.execute(text(
+            "SELECT count(*) FROM feature WHERE source = 'paris-espaces-verts' "
+            "AND attributes->>'opening_hours' = 'Pas ouvert 24 h/24' "
+            "AND NOT attributes ? 'hours'")).scalar_one()
+    assert all(m.get("hours") and m.get("opening_hours") for m in markets)
+    assert saxe["hours"] == [{"day": "thu", "from": "07:00", "to": "13:30"},
+                             {"day": "sat", "from": "07:00", "to": "14:30"}]
+    assert saxe["opening_hours"] == "semaine 07:00–13:30, samedi 07:00–14:30"
+    # 162 rows of the export say "open 24 h/24" (Oui, O, OUI), one of them outside Paris;
+    # 569 green spaces that are not shared gardens say "Non", 8 of them outside Paris.
+    assert (always, closing) == (161, 561)
+
+
+def test_no_seed_claims_accessibility_or_audiences_the_sources_do_not_state():
+    from ingestion.seedstats import seed_stats
+
+    stats = {s.source: s for s in seed_stats()}
+    assert stats["paris-marches"].hours_parsed == stats["paris-marches"].rows == 81
+    assert stats["paris-espaces-verts"].hours_parsed == 161
+    assert all(s.audiences == 0 for s in stats.values())
