@@ -6,6 +6,7 @@ GeoError
 ├── DatabaseUnavailable   the configured database cannot be reached
 ├── MigrationError        the schema cannot be brought to the wanted revision
 ├── AreaDataError         a boundary file cannot be read or is not what we expect
+├── CityConfigError       a city folder (data/cities/<slug>/) is missing or invalid
 ├── FeatureNotFound       no feature has this id
 └── VersionConflict       someone else changed the feature since it was read
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "AreaDataError",
+    "CityConfigError",
     "ClusterError",
     "DatabaseUnavailable",
     "FeatureNotFound",
@@ -51,6 +53,17 @@ class MigrationError(GeoError, RuntimeError):
 
 class AreaDataError(GeoError, ValueError):
     """A boundary file cannot be read or is not what we expect."""
+
+
+class CityConfigError(GeoError, ValueError):
+    """A city folder is missing or invalid; ``problems`` names each field that is wrong."""
+
+    def __init__(self, slug: str, problems: list[tuple[str, str]]) -> None:
+        self.slug, self.problems = slug, problems
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"city {slug!r} is not valid: {listed}{more}; "
+                         f"run `carte city check {slug}` for the full list")
 
 
 class FeatureNotFound(GeoError, LookupError):

@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup
 
 from . import create_app
 from .commands.areas import areas
+from .commands.city import city
 from .commands.db import db
 from .commands.export import export
 from .commands.ingest import categories, import_command, imports
@@ -38,5 +39,5 @@ def main(verbose: int, quiet: int) -> None:
 
 
 for command in (db, areas, serve, demo, users, categories, import_command, imports, tiles,
-                export):
+                export, city):
     main.add_command(command)

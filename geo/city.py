@@ -1,0 +1,608 @@
+"""A city as configuration: the typed value read from ``data/cities/<slug>/city.json``.
+
+Everything that makes the product *Paris* rather than another place — the service area
+and its area levels, the projected CRS used for distances and imports, the time zone,
+the languages, the centre and bounds of the map, the categories, the seed datasets with
+their licences, the basemap sources, the address file of the search, the attribution
+lines and the moderators' contact — is one folder of configuration and data.
+``CARTE_CITY`` picks the folder (default ``paris``); :func:`load_city` reads it.
+
+Why JSON rather than TOML: every other data file of the product is JSON
+(``categories.json``, the boundaries), the field paths :func:`check_city` reports
+(``areas.levels[1].code_field``) read the same in the file, and tests write broken
+cities with :func:`json.dumps` (the standard library reads TOML but cannot write it).
+
+Paths in ``city.json`` are relative to the city's folder. Reading is pure apart from
+the file checks: :func:`check_city` returns every problem at once, field by field, so
+that ``carte city check`` can print them all; :func:`load_city` refuses an invalid
+city with :class:`~geo.errors.CityConfigError` naming the first few.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from .config import data_dir
+from .errors import CityConfigError
+
+__all__ = [
+    "DEFAULT_CITY",
+    "AddressFile",
+    "AreaLevel",
+    "BasemapSource",
+    "Bounds",
+    "Centre",
+    "City",
+    "Contact",
+    "Dataset",
+    "Problem",
+    "ServiceArea",
+    "check_city",
+    "cities_dir",
+    "city_folder",
+    "city_slug",
+    "load_city",
+]
+
+DEFAULT_CITY = "paris"
+CITY_FILE = "city.json"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Web Mercator, the map's projection, stops at this latitude.
+_MAX_LAT = 85.05112878
+
+
+class Problem(NamedTuple):
+    """One thing wrong in a city folder: the field (a path into ``city.json``) and why."""
+
+    field: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class Centre:
+    """Where the map opens (EPSG:4326) and at which zoom."""
+
+    lon: float
+    lat: float
+    zoom: int
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The city's extent in EPSG:4326: west, south, east, north."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether ``(lon, lat)`` lies inside (edges included)."""
+        return self.west <= lon <= self.east and self.south <= lat <= self.north
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """``(west, south, east, north)``, the order of TileJSON and GeoJSON bboxes."""
+        return (self.west, self.south, self.east, self.north)
+
+
+@dataclass(frozen=True)
+class ServiceArea:
+    """The outline inside which pins are accepted.
+
+    ``dissolve``: the outline is the union of the file's polygons (Paris: the union of
+    its 20 arrondissements, so that a point in an arrondissement is always in the city).
+    """
+
+    file: Path
+    code: str
+    dissolve: bool
+
+
+@dataclass(frozen=True)
+class AreaLevel:
+    """One level of the city's areas (Paris: arrondissement, then quartier).
+
+    ``slug`` is also the public property name of the level in open data
+    (``arrondissement``, ``quartier``), so that existing consumers keep their columns.
+    A child level names its ``parent`` level and the property (``parent_field``) whose
+    value equals the parent's ``key_field``.
+    """
+
+    slug: str
+    names: Mapping[str, str]
+    file: Path
+    code_field: str
+    name_field: str
+    key_field: str
+    parent: str | None
+    parent_field: str | None
+    expected_count: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A seed dataset: which file, under which source name, into which category."""
+
+    file: Path
+    source: str
+    category: str
+    licence: str
+    attribution: str
+
+
+@dataclass(frozen=True)
+class BasemapSource:
+    """A file the basemap builder reads for one of its layers."""
+
+    layer: str
+    file: Path
+    licence: str
+    attribution: str
+
+
+@dataclass(frozen=True)
+class AddressFile:
+    """The address points the search reads (offline: no external geocoder)."""
+
+    file: Path
+    licence: str
+    attribution: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who residents and partners reach about moderation."""
+
+    names: Mapping[str, str]
+    email: str
+
+
+@dataclass(frozen=True)
+class City:
+    """Everything the product needs to know about one city; see ``data/cities/README.md``."""
+
+    slug: str
+    folder: Path
+    names: Mapping[str, str]
+    languages: tuple[str, ...]
+    default_language: str
+    time_zone: str
+    crs: str
+    centre: Centre
+    bounds: Bounds
+    service_area: ServiceArea
+    levels: tuple[AreaLevel, ...]
+    categories: Path
+    seeds: tuple[Dataset, ...]
+    basemap: tuple[BasemapSource, ...]
+    addresses: AddressFile | None
+    attribution: tuple[str, ...]
+    moderators: Contact
+
+    def name(self, language: str | None = None) -> str:
+        """The city's name in ``language``, else in its default language."""
+        return self.names.get(language or self.default_language) or \
+            self.names[self.default_language]
+
+    def level(self, slug: str) -> AreaLevel:
+        """The area level called ``slug``; ``KeyError`` when the city has none."""
+        for level in self.levels:
+            if level.slug == slug:
+                return level
+        raise KeyError(slug)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The city's time zone (bare dates and the forms' local times are in it)."""
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# --- where cities are -----------------------------------------------------------------
+
+def cities_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder of city folders: ``<data dir>/cities``."""
+    return data_dir(environ) / "cities"
+
+
+def city_slug(environ: Mapping[str, str] | None = None) -> str:
+    """The configured city: ``CARTE_CITY``, default ``paris``."""
+    env = os.environ if environ is None else environ
+    return (env.get("CARTE_CITY") or "").strip() or DEFAULT_CITY
+
+
+def city_folder(slug: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The folder of the city ``slug``; a slug is never a path (no ``..``, no ``/``)."""
+    if not _SLUG.match(slug):
+        raise CityConfigError(slug, [("CARTE_CITY", "a city slug is lower-case letters, "
+                                      "digits and hyphens, e.g. paris")])
+    return cities_dir(environ) / slug
+
+
+def load_city(slug: str | None = None, *, folder: Path | None = None,
+              environ: Mapping[str, str] | None = None) -> City:
+    """Read and check a city; ``slug`` defaults to ``CARTE_CITY`` (then ``paris``).
+
+    Raises
+    ------
+    CityConfigError
+        The folder is missing or any field is wrong (all problems in ``.problems``).
+    """
+    if folder is None:
+        slug = slug or city_slug(environ)
+        folder = city_folder(slug, environ)
+    city, problems = check_city(folder)
+    if city is None:
+        raise CityConfigError(slug or folder.name, [tuple(p) for p in problems])
+    return city
+
+
+# --- reading and checking ---------------------------------------------------------------
+
+class _Reader:
+    """Reads typed values out of the parsed JSON, recording a problem for each bad field.
+
+    Every getter returns a usable default after recording its problem, so that one pass
+    finds every problem of the file, not just the first.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[Problem] = []
+
+    def bad(self, field: str, problem: str) -> None:
+        self.problems.append(Problem(field, problem))
+
+    def get(self, obj: Mapping[str, Any], key: str, field: str, kind: type | tuple[type, ...],
+            what: str, default: Any, *, optional: bool = False) -> Any:
+        if key not in obj or obj[key] is None:
+            if not optional:
+                self.bad(field, f"missing: expected {what}")
+            return default
+        value = obj[key]
+        # JSON has no separate bool and int, Python does: true is not a count.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else
+                                                    (kind,)):
+            self.bad(field, f"expected {what}, got {json.dumps(value)}")
+            return default
+        if not isinstance(value, kind):
+            self.bad(field, f"expected {what}, got {json.dumps(value, ensure_ascii=False)}")
+            return default
+        return value
+
+    def text(self, obj: Mapping[str, Any], key: str, field: str, *,
+             optional: bool = False) -> str:
+        value = self.get(obj, key, field, str, "a string", "", optional=optional)
+        if not optional and isinstance(value, str) and key in obj and not value.strip():
+            self.bad(field, "empty: expected a non-empty string")
+        return value.strip()
+
+    def number(self, obj: Mapping[str, Any], key: str, field: str) -> float:
+        return float(self.get(obj, key, field, (int, float), "a number", 0.0))
+
+    def mapping(self, obj: Mapping[str, Any], key: str, field: str, *,
+                optional: bool = False) -> dict[str, Any]:
+        return self.get(obj, key, field, dict, "an object", {}, optional=optional)
+
+    def items(self, obj: Mapping[str, Any], key: str, field: str, *,
+              optional: bool = False) -> list[Any]:
+        return self.get(obj, key, field, list, "a list", [], optional=optional)
+
+    def file(self, obj: Mapping[str, Any], key: str, field: str) -> Path:
+        name = self.text(obj, key, field)
+        if not name:
+            return self.folder
+        path = (self.folder / name).resolve()
+        if not path.is_file():
+            self.bad(field, f"file not found: {name} (resolved to {path})")
+        return path
+
+    def names(self, obj: Mapping[str, Any], key: str, field: str,
+              languages: tuple[str, ...]) -> Mapping[str, str]:
+        raw = self.mapping(obj, key, field)
+        out: dict[str, str] = {}
+        for language in languages:
+            value = raw.get(language)
+            if not isinstance(value, str) or not value.strip():
+                if raw or key in obj:
+                    self.bad(f"{field}.{language}", "missing: a name in every language of "
+                             "`languages`")
+                continue
+            out[language] = value.strip()
+        return MappingProxyType(out)
+
+
+def check_city(folder: Path) -> tuple[City | None, list[Problem]]:
+    """Read ``folder/city.json`` and check it; the city, or ``None`` and every problem.
+
+    Checked: the JSON itself; every field's type; files exist; the CRS is a projected
+    CRS pyproj knows whose area of use covers the bounds; the time zone exists; bounds
+    are sane and contain the centre; languages include the default one; every level's
+    parent exists and comes first; each boundary file holds the expected number of
+    features, each with its code field; seed categories exist in the categories file.
+    """
+    folder = Path(folder)
+    path = folder / CITY_FILE
+    if not path.is_file():
+        return None, [Problem(CITY_FILE, f"not found: {path}")]
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, [Problem(CITY_FILE, f"not valid JSON: {exc}")]
+    if not isinstance(doc, dict):
+        return None, [Problem(CITY_FILE, "expected a JSON object")]
+    r = _Reader(folder)
+
+    slug = r.text(doc, "slug", "slug")
+    if slug and not _SLUG.match(slug):
+        r.bad("slug", "lower-case letters, digits and hyphens only")
+    elif slug and slug != folder.name:
+        r.bad("slug", f"{slug!r} differs from the folder's name {folder.name!r}")
+
+    languages = tuple(x for x in r.items(doc, "languages", "languages")
+                      if isinstance(x, str))
+    for i, language in enumerate(languages):
+        if not _LANGUAGE.match(language):
+            r.bad(f"languages[{i}]", f"{language!r} is not an ISO 639 code such as fr")
+    if len(set(languages)) != len(languages):
+        r.bad("languages", "a language is listed twice")
+    if "languages" in doc and not languages:
+        r.bad("languages", "empty: list at least one language")
+    default_language = r.text(doc, "default_language", "default_language")
+    if default_language and languages and default_language not in languages:
+        r.bad("default_language", f"{default_language!r} is not in languages "
+              f"{list(languages)}")
+    names = r.names(doc, "names", "names", languages)
+
+    time_zone = r.text(doc, "time_zone", "time_zone")
+    if time_zone:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            r.bad("time_zone", f"unknown time zone {time_zone!r} (IANA names such as "
+                  "Europe/Paris)")
+
+    bounds = _bounds(r, doc)
+    centre = _centre(r, doc, bounds)
+    crs = _crs(r, doc, bounds)
+
+    area = r.mapping(doc, "service_area", "service_area")
+    service_area = ServiceArea(file=r.file(area, "file", "service_area.file"),
+                               code=r.text(area, "code", "service_area.code"),
+                               dissolve=bool(r.get(area, "dissolve", "service_area.dissolve",
+                                                   bool, "true or false", False,
+                                                   optional=True)))
+    levels = _levels(r, r.mapping(doc, "areas", "areas"), languages)
+
+    categories = r.file(doc, "categories", "categories")
+    category_slugs = _category_slugs(r, categories)
+    seeds = []
+    for i, raw in enumerate(r.items(doc, "seeds", "seeds", optional=True)):
+        field = f"seeds[{i}]"
+        if not isinstance(raw, dict):
+            r.bad(field, "expected an object")
+            continue
+        seed = Dataset(file=r.file(raw, "file", f"{field}.file"),
+                       source=r.text(raw, "source", f"{field}.source"),
+                       category=r.text(raw, "category", f"{field}.category"),
+                       licence=r.text(raw, "licence", f"{field}.licence"),
+                       attribution=r.text(raw, "attribution", f"{field}.attribution"))
+        if seed.category and category_slugs is not None and \
+                seed.category not in category_slugs:
+            r.bad(f"{field}.category", f"no category {seed.category!r} in "
+                  f"{categories.name}")
+        seeds.append(seed)
+    sources = [s.source for s in seeds]
+    for i, source in enumerate(sources):
+        if source and sources.index(source) != i:
+            r.bad(f"seeds[{i}].source", f"{source!r} is used by seeds[{sources.index(source)}]"
+                  " too: a source name identifies its rows across imports")
+
+    basemap = []
+    for i, raw in enumerate(r.items(r.mapping(doc, "basemap", "basemap", optional=True),
+                                    "sources", "basemap.sources", optional=True)):
+        field = f"basemap.sources[{i}]"
+        if not isinstance(raw, dict):
+            r.bad(field, "expected an object")
+            continue
+        basemap.append(BasemapSource(layer=r.text(raw, "layer", f"{field}.layer"),
+                                     file=r.file(raw, "file", f"{field}.file"),
+                                     licence=r.text(raw, "licence", f"{field}.licence"),
+                                     attribution=r.text(raw, "attribution",
+                                                        f"{field}.attribution")))
+
+    addresses = None
+    raw_addresses = r.mapping(doc, "addresses", "addresses", optional=True)
+    if raw_addresses:
+        addresses = AddressFile(file=r.file(raw_addresses, "file", "addresses.file"),
+                                licence=r.text(raw_addresses, "licence", "addresses.licence"),
+                                attribution=r.text(raw_addresses, "attribution",
+                                                   "addresses.attribution"))
+
+    attribution = []
+    for i, line in enumerate(r.items(doc, "attribution", "attribution")):
+        if not isinstance(line, str) or not line.strip():
+            r.bad(f"attribution[{i}]", "expected a non-empty string")
+        else:
+            attribution.append(line.strip())
+
+    raw_contact = r.mapping(doc, "moderators", "moderators")
+    email = r.text(raw_contact, "email", "moderators.email")
+    if email and not _EMAIL.match(email):
+        r.bad("moderators.email", f"{email!r} is not an e-mail address")
+    contact = Contact(names=r.names(raw_contact, "names", "moderators.names", languages),
+                      email=email)
+
+    if r.problems:
+        return None, r.problems
+    return City(slug=slug, folder=folder.resolve(), names=names, languages=languages,
+                default_language=default_language, time_zone=time_zone, crs=crs,
+                centre=centre, bounds=bounds, service_area=service_area,
+                levels=tuple(levels), categories=categories, seeds=tuple(seeds),
+                basemap=tuple(basemap), addresses=addresses,
+                attribution=tuple(attribution), moderators=contact), []
+
+
+def _bounds(r: _Reader, doc: Mapping[str, Any]) -> Bounds:
+    raw = r.items(doc, "bounds", "bounds")
+    numbers = [x for x in raw if isinstance(x, int | float) and not isinstance(x, bool)]
+    if "bounds" in doc and (len(raw) != 4 or len(numbers) != 4):
+        r.bad("bounds", "expected four numbers: west, south, east, north (EPSG:4326)")
+        return Bounds(0.0, 0.0, 0.0, 0.0)
+    if len(numbers) != 4:
+        return Bounds(0.0, 0.0, 0.0, 0.0)
+    b = Bounds(*(float(x) for x in numbers))
+    if not (-180 <= b.west < b.east <= 180):
+        r.bad("bounds", f"west {b.west} and east {b.east} must satisfy "
+              "-180 <= west < east <= 180 (longitude first)")
+    if not (-_MAX_LAT <= b.south < b.north <= _MAX_LAT):
+        r.bad("bounds", f"south {b.south} and north {b.north} must satisfy "
+              f"-{_MAX_LAT} <= south < north <= {_MAX_LAT}")
+    elif b.east - b.west > 10 or b.north - b.south > 10:
+        r.bad("bounds", "more than 10 degrees across: a city, not a country")
+    return b
+
+
+def _centre(r: _Reader, doc: Mapping[str, Any], bounds: Bounds) -> Centre:
+    raw = r.mapping(doc, "centre", "centre")
+    lon, lat = r.number(raw, "lon", "centre.lon"), r.number(raw, "lat", "centre.lat")
+    zoom = r.get(raw, "zoom", "centre.zoom", int, "a zoom level (integer)", 12)
+    if isinstance(zoom, int) and not 0 <= zoom <= 19:
+        r.bad("centre.zoom", f"{zoom} is not a zoom level between 0 and 19")
+    if "lon" in raw and "lat" in raw and "bounds" in doc and bounds.west < bounds.east \
+            and not bounds.contains(lon, lat):
+        r.bad("centre", f"({lon}, {lat}) is outside bounds {list(bounds.as_tuple())} "
+              "(lon, lat order?)")
+    return Centre(lon=lon, lat=lat, zoom=zoom)
+
+
+def _crs(r: _Reader, doc: Mapping[str, Any], bounds: Bounds) -> str:
+    name = r.text(doc, "crs", "crs")
+    if not name:
+        return name
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(name)
+    except CRSError:
+        r.bad("crs", f"{name!r} is not a CRS pyproj knows (e.g. EPSG:2154)")
+        return name
+    if not crs.is_projected:
+        r.bad("crs", f"{name} ({crs.name}) is not projected: distances and imports need "
+              "metres, e.g. EPSG:2154")
+        return name
+    use = crs.area_of_use
+    # pyproj returns finite numbers far outside a CRS's area of use: refuse the mismatch.
+    if use is not None and bounds.west < bounds.east and not (
+            use.west <= bounds.west and bounds.east <= use.east
+            and use.south <= bounds.south and bounds.north <= use.north):
+        r.bad("crs", f"{name} ({crs.name}) is meant for {use.name} "
+              f"({use.west}, {use.south}, {use.east}, {use.north}), which does not cover "
+              "the city's bounds")
+    return name
+
+
+def _levels(r: _Reader, areas: Mapping[str, Any],
+            languages: tuple[str, ...]) -> list[AreaLevel]:
+    levels: list[AreaLevel] = []
+    # Per level: the values of its key field, and of its parent field, as read.
+    keys: dict[str, tuple[set[str], set[str]] | None] = {}
+    raw_levels = r.items(areas, "levels", "areas.levels")
+    if "levels" in areas and not raw_levels:
+        r.bad("areas.levels", "empty: a city has at least one level of areas")
+    for i, raw in enumerate(raw_levels):
+        field = f"areas.levels[{i}]"
+        if not isinstance(raw, dict):
+            r.bad(field, "expected an object")
+            continue
+        slug = r.text(raw, "slug", f"{field}.slug")
+        if slug and not re.match(r"^[a-z][a-z0-9_]*$", slug):
+            r.bad(f"{field}.slug", f"{slug!r}: lower-case letters, digits and _ only (it is a "
+                  "column name in open data)")
+        if slug and slug in {level.slug for level in levels}:
+            r.bad(f"{field}.slug", f"{slug!r} is listed twice")
+        parent = r.text(raw, "parent", f"{field}.parent", optional=True) or None
+        if parent is not None and parent not in {level.slug for level in levels}:
+            r.bad(f"{field}.parent", f"no level {parent!r} before this one (a parent level "
+                  "comes first)")
+        if parent is None and levels:
+            r.bad(f"{field}.parent", f"missing: every level after the first has a parent "
+                  f"(e.g. {levels[-1].slug!r})")
+        parent_field = r.text(raw, "parent_field", f"{field}.parent_field",
+                              optional=parent is None) or None
+        count = r.get(raw, "expected_count", f"{field}.expected_count", int,
+                      "a count of areas (integer)", 0)
+        if isinstance(count, int) and count < 1:
+            r.bad(f"{field}.expected_count", f"{count}: a level has at least one area")
+        code_field = r.text(raw, "code_field", f"{field}.code_field")
+        level = AreaLevel(slug=slug, names=r.names(raw, "names", f"{field}.names", languages),
+                          file=r.file(raw, "file", f"{field}.file"), code_field=code_field,
+                          name_field=r.text(raw, "name_field", f"{field}.name_field"),
+                          key_field=r.text(raw, "key_field", f"{field}.key_field",
+                                           optional=True) or code_field,
+                          parent=parent, parent_field=parent_field, expected_count=count)
+        keys[slug] = _check_boundaries(r, field, level)
+        if parent is not None and parent_field and keys.get(slug) is not None and \
+                keys.get(parent) is not None:
+            orphans = sorted(keys[slug][1] - keys[parent][0])
+            if orphans:
+                parent_key = next(lv.key_field for lv in levels if lv.slug == parent)
+                r.bad(f"{field}.parent_field", f"{len(orphans)} value(s) of {parent_field!r} "
+                      f"match no {parent!r} by its key field {parent_key!r}: {orphans[:5]}")
+        levels.append(level)
+    return levels
+
+
+def _check_boundaries(r: _Reader, field: str,
+                      level: AreaLevel) -> tuple[set[str], set[str]] | None:
+    """The boundary file holds ``expected_count`` features, each with the level's fields.
+
+    Returns the values of the level's key field and of its parent field (as strings: a
+    file may write ``12`` where its parent writes ``"12"``), ``None`` when unreadable.
+    """
+    if not level.file.is_file() or level.expected_count < 1:
+        return None
+    try:
+        features = json.loads(level.file.read_text(encoding="utf-8"))["features"]
+        props = [f.get("properties") or {} for f in features]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        r.bad(f"{field}.file", f"{level.file.name} is not a GeoJSON FeatureCollection")
+        return None
+    if len(features) != level.expected_count:
+        r.bad(f"{field}.expected_count", f"{level.file.name} holds {len(features)} "
+              f"features, not {level.expected_count}")
+    for key in ("code_field", "name_field", "parent_field"):
+        name = getattr(level, key)
+        if not name:
+            continue
+        missing = sum(1 for p in props if p.get(name) in (None, ""))
+        if missing:
+            r.bad(f"{field}.{key}", f"{missing} of {len(features)} features of "
+                  f"{level.file.name} have no property {name!r}")
+
+    def values(name: str | None) -> set[str]:
+        return {str(p[name]) for p in props if name and p.get(name) not in (None, "")}
+
+    return values(level.key_field), values(level.parent_field)
+
+
+def _category_slugs(r: _Reader, path: Path) -> set[str] | None:
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return {c["slug"] for c in doc["categories"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        r.bad("categories", f"{path.name} is not a categories file (a \"categories\" list "
+              "of objects with a \"slug\")")
+        return None
