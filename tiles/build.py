@@ -8,6 +8,14 @@ point) from the same per-point decisions as a full build, and replaces them in t
 MBTiles in one SQLite transaction; the queue rows are deleted in the same PostgreSQL
 transaction that claimed them, committed only after SQLite committed. A crash at any
 point leaves the rows queued and the archive whole.
+
+Events leave the map when they are over (:mod:`geo.events`), though nobody touches
+them: a build reads only what is live at its instant ``now`` and records that instant
+in the archive's metadata (``carte.live_at``). An incremental build first queues, in
+the transaction that claims the queue, the columns of every published feature that
+went from live to over since ``live_at`` (one query over two small partial indexes),
+and drops those features from the watcher's point cache, which otherwise refreshes
+only what was *updated*.
 """
 
 from __future__ import annotations
@@ -20,14 +28,15 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
 
-from geo.tilemath import mercator_to_lonlat
+from geo.events import ENDED_BETWEEN_SQL, city_zone, local_midnight
+from geo.tilemath import mercator_to_lonlat, tiles_for_point
 
 from .archive import MBTiles, pmtiles_snapshot, write_all
 from .errors import BuildBusy, TileTooLarge
@@ -38,7 +47,7 @@ from .source import read_points
 from .thinning import NEVER, STRIDE_CELL_BITS, runs
 
 __all__ = ["BuildReport", "PointCache", "build_full", "build_incremental", "build_lock",
-           "tiles_dir"]
+           "mark_ended", "tiles_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +87,7 @@ class BuildReport:
     largest: int = 0
     removed: int = 0
     dirty: int = 0
+    ended: int = 0
     seconds: float = 0.0
     per_zoom: dict[int, int] = field(default_factory=dict)
     kept_per_zoom: dict[int, int] = field(default_factory=dict)
@@ -100,7 +110,8 @@ def _bounds(points: PointSet) -> tuple[float, float, float, float]:
             round(float(lat[1]), 6))
 
 
-def _metadata(p: Plan, options: TileOptions, generation: int) -> dict[str, Any]:
+def _metadata(p: Plan, options: TileOptions, generation: int, live_at: datetime
+              ) -> dict[str, Any]:
     west, south, east, north = _bounds(p.points)
     fields = {"id": "Number", "category": "String", "title": "String"}
     if options.mode == "cluster":
@@ -122,7 +133,8 @@ def _metadata(p: Plan, options: TileOptions, generation: int) -> dict[str, Any]:
                   "drop_rate": options.drop_rate, "cap": p.cap,
                   "factors": {str(k): v for k, v in p.factors.items()},
                   "categories": list(p.points.categories), "generation": generation,
-                  "built_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                  "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                  "live_at": live_at.isoformat()},
     }
 
 
@@ -185,19 +197,21 @@ _FORGET = """
 
 
 def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
-               density: bool = True) -> BuildReport:
-    """Render the whole published map into new archives (MBTiles, PMTiles, density).
+               density: bool = True, now: datetime | None = None) -> BuildReport:
+    """Render the whole live map into new archives (MBTiles, PMTiles, density).
 
     The dirty rows visible when the points were read are forgotten afterwards: rows
-    queued by changes committed later stay for the next incremental build.
+    queued by changes committed later stay for the next incremental build. Features
+    over at ``now`` (default: the current time) are left out.
     """
     t0 = time.perf_counter()
+    now = now or datetime.now(UTC)
     directory = tiles_dir(var_dir)
     report = BuildReport(kind="full", mode=options.mode)
     with build_lock(directory), _psycopg(engine) as dbapi:
         dbapi.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            points = read_points(dbapi, options)
+            points = read_points(dbapi, options, now=now)
             dirty = _snapshot_dirty(dbapi)
         finally:
             dbapi.execute("COMMIT")
@@ -207,7 +221,7 @@ def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
         previous = _generation(directory / FEATURES_MBTILES)
         write_all(directory / FEATURES_MBTILES,
                   ((t.z, t.x, t.y, t.data) for t in tiles),
-                  _metadata(p, options, previous + 1))
+                  _metadata(p, options, previous + 1, now))
         report.timings["mbtiles"] = round(time.perf_counter() - t0, 3)
         _summarise(report, p, tiles)
         del tiles  # the rasters below need the memory more
@@ -288,24 +302,74 @@ class PointCache:
 
     Refreshed from the features updated since the oldest claimed dirty row (the same
     transaction marks the rows and stamps ``updated_at``), so that a watcher need not
-    re-read a million rows to show one approval within a second.
+    re-read a million rows to show one approval within a second; features that went
+    over since the last refresh are dropped too (nothing updated them).
+
+    ``expire_every`` (seconds) is how often :func:`build_incremental` looks for
+    features that went over, when it is given this cache; ``checked`` is when it last
+    did (``time.monotonic``).
     """
 
-    def __init__(self, options: TileOptions) -> None:
+    def __init__(self, options: TileOptions, *, expire_every: float = 0.0) -> None:
         self.options = options
         self.points: PointSet | None = None
+        self.as_of: datetime | None = None
+        self.expire_every = expire_every
+        self.checked: float | None = None
 
-    def refresh(self, dbapi: Any, since: Any) -> PointSet:
-        """The current points, read in full the first time, by difference afterwards."""
-        if self.points is None or since is None:
-            self.points = read_points(dbapi, self.options)
+    def refresh(self, dbapi: Any, since: Any, *, now: datetime | None = None) -> PointSet:
+        """The points live at ``now``: read in full the first time, by difference after."""
+        now = now or datetime.now(UTC)
+        if self.points is None or since is None or self.as_of is None:
+            self.points = read_points(dbapi, self.options, now=now)
+            self.as_of = now
             return self.points
         changed = [r[0] for r in dbapi.execute(
             "SELECT id FROM feature WHERE updated_at >= %s", (since,)).fetchall()]
-        if changed:
-            added = read_points(dbapi, self.options, changed_since=since)
-            self.points = self.points.replace(np.asarray(changed, dtype=np.int64), added)
+        ended = [r[0] for r in dbapi.execute(_ENDED_IDS, _ended_params(self.as_of, now))]
+        if changed or ended:
+            added = read_points(dbapi, self.options, changed_since=since, now=now) \
+                if changed else None
+            gone = np.asarray(changed + ended, dtype=np.int64)
+            self.points = self.points.replace(gone, added) if added is not None else \
+                self.points.replace(gone, _empty_like(self.points))
+        self.as_of = now
         return self.points
+
+
+_ENDED_IDS = ENDED_BETWEEN_SQL.replace("ST_X(geom), ST_Y(geom)", "id")
+
+
+def _ended_params(last: datetime, now: datetime) -> dict[str, datetime]:
+    zone = city_zone()
+    return {"last": last, "now": now, "last_day": local_midnight(last, zone),
+            "now_day": local_midnight(now, zone)}
+
+
+def _empty_like(points: PointSet) -> PointSet:
+    return PointSet.from_arrays(ids=[], lon=[], lat=[], cat=[], titles=b"",
+                                categories=points.categories, max_zoom=points.max_zoom)
+
+
+_MARK = """
+    INSERT INTO tile_dirty (z, x, y)
+    SELECT * FROM unnest(%s::smallint[], %s::int[], %s::int[])
+    ON CONFLICT (z, x, y) DO UPDATE SET marked_at = now()
+"""
+
+
+def mark_ended(dbapi: Any, last: datetime, now: datetime, *, max_zoom: int) -> int:
+    """Queue the columns of the published features that went over in ``[last, now)``.
+
+    Runs in the caller's transaction; returns how many features went over.
+    """
+    rows = dbapi.execute(ENDED_BETWEEN_SQL, _ended_params(last, now)).fetchall()
+    tiles = sorted({t for lon, lat in rows for t in tiles_for_point(lon, lat,
+                                                                   max_zoom=max_zoom)})
+    if tiles:
+        dbapi.execute(_MARK, ([t.z for t in tiles], [t.x for t in tiles],
+                              [t.y for t in tiles]))
+    return len(rows)
 
 
 _CLAIM = """
@@ -352,36 +416,64 @@ def _affected(rows: list[tuple[int, int, int, Any]], max_zoom: int) -> dict[int,
 
 def build_incremental(engine: Engine, var_dir: Path, options: TileOptions, *,
                       cache: PointCache | None = None, limit: int = 50_000,
-                      snapshot: bool = True) -> BuildReport:
+                      snapshot: bool = True, now: datetime | None = None) -> BuildReport:
     """Rebuild the tiles queued in ``tile_dirty`` (and their neighbours) in place.
 
-    Without a live archive, a full build is made instead. A rebuilt tile over the size
-    limit means the zoom must be thinned as a whole: a full build is made too.
+    Features that went over since the archive's ``live_at`` are queued first (at most
+    every ``cache.expire_every`` seconds with a watcher's cache, every time without),
+    so an event leaves the tiles without anyone touching it. Without a live archive, a
+    full build is made instead. A rebuilt tile over the size limit means the zoom must
+    be thinned as a whole: a full build is made too.
     """
     t0 = time.perf_counter()
+    now = now or datetime.now(UTC)
     directory = tiles_dir(var_dir)
     path = directory / FEATURES_MBTILES
     report = BuildReport(kind="incremental", mode=options.mode)
     if not path.exists():
-        return build_full(engine, var_dir, options)
+        return build_full(engine, var_dir, options, now=now)
     try:
-        return _incremental(engine, path, options, cache, limit, snapshot, report, t0)
+        return _incremental(engine, path, options, cache, limit, snapshot, report, t0, now)
     except _Rebuild as exc:
         log.info("%s: building in full", exc)
         if cache is not None:
             cache.points = None
-        return build_full(engine, var_dir, options)
+        return build_full(engine, var_dir, options, now=now)
+
+
+def _expiry_due(cache: PointCache | None) -> bool:
+    if cache is None or cache.checked is None:
+        return True
+    return time.monotonic() - cache.checked >= cache.expire_every
+
+
+def _live_at(carte: dict[str, Any], now: datetime) -> datetime:
+    """The archive's ``live_at`` (an archive from before it: the last day is checked)."""
+    try:
+        return datetime.fromisoformat(carte["live_at"])
+    except (KeyError, TypeError, ValueError):
+        return now - timedelta(days=1)
 
 
 def _incremental(engine: Engine, path: Path, options: TileOptions, cache: PointCache | None,
-                 limit: int, snapshot: bool, report: BuildReport, t0: float) -> BuildReport:
+                 limit: int, snapshot: bool, report: BuildReport, t0: float,
+                 now: datetime) -> BuildReport:
     directory = path.parent
     with build_lock(directory):
         with MBTiles(path, readonly=True) as mb:
             carte = json.loads(mb.metadata().get("carte", "{}"))
         if carte.get("mode") != options.mode or carte.get("max_zoom") != options.max_zoom:
             raise _Rebuild("options changed since the last full build")
+        expire = _expiry_due(cache)
         with _psycopg(engine) as dbapi, dbapi.transaction():
+            if expire:
+                # Queued in this transaction: rolled back with it if the build fails,
+                # and ``live_at`` moves only with the tiles that show it.
+                ended = mark_ended(dbapi, _live_at(carte, now), now,
+                                   max_zoom=options.max_zoom)
+                report.ended = ended
+                if cache is not None:
+                    cache.checked = time.monotonic()
             rows = dbapi.execute(_CLAIM, (limit,)).fetchall()
             report.dirty = len(rows)
             if not rows:
@@ -389,7 +481,7 @@ def _incremental(engine: Engine, path: Path, options: TileOptions, cache: PointC
                 return report
             since = min(r[3] for r in rows)
             cache = cache or PointCache(options)
-            points = cache.refresh(dbapi, since)
+            points = cache.refresh(dbapi, since, now=now)
             if tuple(carte.get("categories", ())) != points.categories:
                 raise _Rebuild("the categories changed")
             report.timings["read"] = round(time.perf_counter() - t0, 3)
@@ -414,6 +506,8 @@ def _incremental(engine: Engine, path: Path, options: TileOptions, cache: PointC
                 mb.prune_images()
                 carte["generation"] = int(carte.get("generation", 0)) + 1
                 carte["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                if expire:
+                    carte["live_at"] = now.isoformat()
                 mb.set_metadata({"carte": carte})
             dbapi.execute("DELETE FROM tile_dirty WHERE (z, x, y, marked_at) IN "
                           "(SELECT * FROM unnest(%s::smallint[], %s::int[], %s::int[], "

@@ -4,21 +4,27 @@ Two statements in one REPEATABLE READ snapshot: a binary ``COPY`` of the fixed-w
 columns (id, lon, lat, category index), read straight into a numpy structured array,
 and one ``string_agg`` of the short titles in the same order. No Python object is made
 per row: a million points load in about a second.
+
+Only what is live at the build's instant is read: a published event that is over
+(:mod:`geo.events`) is not on the map, so a full build simply leaves it out.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, text
 
+from geo.events import city_zone, live_sql, local_midnight
+
 from .options import TileOptions
 from .points import PointSet
 
-__all__ = ["load_categories", "load_points", "read_points"]
+__all__ = ["live_params", "load_categories", "load_points", "read_points"]
 
 _ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("lon", ">f8"),
                  ("l3", ">i4"), ("lat", ">f8"), ("l4", ">i4"), ("cat", ">i4")])
@@ -49,27 +55,35 @@ def _category_case(categories: Sequence[str]) -> str:
     return f"CASE f.category {whens} ELSE 0 END"
 
 
-def _copy_sql(categories: Sequence[str], bbox: Sequence[float] | None) -> tuple[str, str]:
-    where = _WHERE
+def _copy_sql(categories: Sequence[str], bbox: Sequence[float] | None,
+              extra: str = "") -> tuple[str, str]:
+    where = f"{_WHERE} AND {live_sql('f', since='%s', since_day='%s')}{extra}"
     if bbox is not None:
         w, s, e, n = (float(v) for v in bbox)
         where += f" AND f.geom && ST_MakeEnvelope({w!r}, {s!r}, {e!r}, {n!r}, 4326)"
-    # Only floats formatted by repr() and checked slugs are interpolated.
+    # Only floats formatted by repr(), checked slugs and constant fragments are
+    # interpolated; instants are parameters.
     sql = (f"SELECT f.id, ST_X(f.geom), ST_Y(f.geom), ({_category_case(categories)})::int4 "  # noqa: S608
            f"FROM feature f WHERE {where} ORDER BY f.id")
     return sql, where
 
 
+def live_params(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The instant a build shows and its local midnight (the parameters of ``live_sql``)."""
+    now = now or datetime.now(UTC)
+    return now, local_midnight(now, city_zone())
+
+
 def load_points(engine: Engine, options: TileOptions, *,
-                bbox: Sequence[float] | None = None) -> PointSet:
-    """Published features (optionally only inside ``bbox``) as a :class:`PointSet`."""
+                bbox: Sequence[float] | None = None, now: datetime | None = None) -> PointSet:
+    """Live published features (optionally only inside ``bbox``) as a :class:`PointSet`."""
     raw = engine.raw_connection()
     dbapi = raw.driver_connection
     try:
         dbapi.autocommit = True
         dbapi.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            return read_points(dbapi, options, bbox=bbox)
+            return read_points(dbapi, options, bbox=bbox, now=now)
         finally:
             dbapi.execute("COMMIT")
     finally:
@@ -78,20 +92,21 @@ def load_points(engine: Engine, options: TileOptions, *,
 
 
 def read_points(dbapi: Any, options: TileOptions, *, bbox: Sequence[float] | None = None,
-                changed_since: Any = None) -> PointSet:
+                changed_since: Any = None, now: datetime | None = None) -> PointSet:
     """Read points on an open psycopg connection, inside the caller's transaction.
 
     ``changed_since`` (a timestamp) reads only the published features updated since
-    then (the caller first removes every feature updated since then).
+    then (the caller first removes every feature updated since then). ``now`` is the
+    instant whose live features are read (default: the current time).
     """
     categories = [r[0] for r in dbapi.execute(
         "SELECT slug FROM category ORDER BY position, slug").fetchall()]
-    select, where = _copy_sql(categories, bbox)
-    params: tuple[Any, ...] = ()
+    params: tuple[Any, ...] = live_params(now)
+    extra = ""
     if changed_since is not None:
-        select = select.replace(f"WHERE {_WHERE}", f"WHERE {_WHERE} AND f.updated_at >= %s")
-        where = where + " AND f.updated_at >= %s"
-        params = (changed_since,)
+        extra = " AND f.updated_at >= %s"
+        params = (*params, changed_since)
+    select, where = _copy_sql(categories, bbox, extra)
     cur = dbapi.cursor()
     buf = bytearray()
     with cur.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)", params) as copy:

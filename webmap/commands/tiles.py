@@ -85,10 +85,12 @@ def build(full: bool, force_basemap: bool, mode: str | None, max_zoom: int | Non
 @click.option("--snapshot-every", type=click.FloatRange(0, 3600), default=30,
               show_default=True, help="seconds between PMTiles snapshots (0: after each)")
 @click.option("--once", is_flag=True, hidden=True, help="stop after the first rebuild")
+@click.option("--expire-every", type=click.FloatRange(0, 3600), default=30, show_default=True,
+              help="seconds between looks for events that are over (their tiles rebuilt)")
 @_mode
 @_max_zoom
-def watch(interval: float, snapshot_every: float, once: bool, mode: str | None,
-          max_zoom: int | None) -> None:
+def watch(interval: float, snapshot_every: float, once: bool, expire_every: float,
+          mode: str | None, max_zoom: int | None) -> None:
     """Keep the tiles up to date: rebuild what the dirty-tile queue names, until Ctrl-C."""
     from tiles.archive import pmtiles_snapshot
     from tiles.build import (
@@ -101,7 +103,7 @@ def watch(interval: float, snapshot_every: float, once: bool, mode: str | None,
 
     options = _options(mode, max_zoom)
     engine = get_engine()
-    cache = PointCache(options)
+    cache = PointCache(options, expire_every=expire_every)
     directory = tiles_dir(var_dir())
     last_snapshot = time.monotonic()
     stale = False

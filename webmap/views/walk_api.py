@@ -1,30 +1,37 @@
 """``GET /api/v1/walk``: parameters, candidate places from PostGIS, the planned walk.
 
-Candidates are the 200 published features nearest to the start, of the asked
-categories, happening during the walk if they are dated (events, missions), and within
-walking reach (half the budget at walking speed, as the crow flies, since a walk that
-goes out must have time to visit something); they go to :func:`webmap.walk.plan_walk`.
+Candidates are the 200 published features nearest to the start (true distance, through
+the geography index), of the asked categories, not over and happening during the walk
+if they are dated (events, missions: the window ``[at, at + minutes]``, ``at`` now by
+default), within walking reach (half the budget at walking speed, as the crow flies,
+since a walk that goes out must have time to visit something), and fitting the
+walker's profile with the same filter parameters and meaning as the map and the list
+(``audience``, ``accessible`` + ``accessible_match``, ``days`` / ``hours``: see
+:mod:`webmap.api_features`); they go to :func:`webmap.walk.plan_walk`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.models import Feature, FeatureStatus
-
+from .. import ogc_params
+from ..api_features import city_tz, filter_from_args
+from ..ogc_queries import FeatureFilter, MapWindow
 from ..walk import DEFAULT_DETOUR, DEFAULT_SPEED_KMH, Stop, great_circle_metres, plan_walk
 
 __all__ = ["BadParameter", "WalkParams", "candidates", "parse", "plan"]
 
 MAX_CANDIDATES = 200
 MAX_MINUTES = 8 * 60
+PROFILE_PARAMS = ("category", "audience", "accessible", "accessible_match", "days", "hours")
+KNOWN = ("lon", "lat", "minutes", "speed", "at", *PROFILE_PARAMS)
 
 
 class BadParameter(ValueError):
@@ -47,6 +54,7 @@ class WalkParams:
     at: datetime
     speed_kmh: float = DEFAULT_SPEED_KMH
     detour: float = DEFAULT_DETOUR
+    profile: FeatureFilter = field(default_factory=FeatureFilter)
 
 
 def _number(args: Mapping[str, str], name: str, low: float, high: float,
@@ -65,48 +73,55 @@ def _number(args: Mapping[str, str], name: str, low: float, high: float,
     return value
 
 
-def parse(args: Mapping[str, str]) -> WalkParams:
-    """Check the query parameters; :class:`BadParameter` names the first wrong one."""
-    lon = _number(args, "lon", -180, 180)
-    lat = _number(args, "lat", -90, 90)
-    minutes = _number(args, "minutes", 5, MAX_MINUTES)
-    speed = _number(args, "speed", 1, 8, DEFAULT_SPEED_KMH)
-    raw_at = args.get("at") or ""
-    if raw_at:
-        try:
-            at = datetime.fromisoformat(raw_at)
-        except ValueError:
-            raise BadParameter("at", "must be an ISO 8601 date and time") from None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-    else:
-        at = datetime.now(UTC)
-    cats = tuple(c for c in (args.get("category") or "").split(",") if c)
+def parse(args: Any) -> WalkParams:
+    """Check the query parameters; :class:`BadParameter` names the first wrong one.
+
+    ``args`` is the request's ``MultiDict`` (or a plain mapping of single values).
+    """
+    multi = args.to_dict(flat=False) if hasattr(args, "to_dict") else \
+        {k: [v] for k, v in args.items()}
+    if multi.get("category") == [""]:
+        del multi["category"]  # the page sends an empty list for "every category"
+    first = {k: v[0] for k, v in multi.items() if v}
+    lon = _number(first, "lon", -180, 180)
+    lat = _number(first, "lat", -90, 90)
+    minutes = _number(first, "minutes", 5, MAX_MINUTES)
+    speed = _number(first, "speed", 1, 8, DEFAULT_SPEED_KMH)
+    try:
+        zone = city_tz()
+        raw_at = ogc_params.single(multi, "at")
+        at = ogc_params.parse_instant(raw_at or None, name="at", zone=zone) \
+            or datetime.now(UTC)
+        profile = filter_from_args({k: v for k, v in multi.items() if k != "at"},
+                                   known=KNOWN, zone=zone)
+        # The walk's own window: what is on at some point between leaving and arriving.
+        window = MapWindow.of(at, at + timedelta(minutes=minutes), zone)
+    except ogc_params.BadParameter as exc:
+        raise BadParameter(exc.name, str(exc).removeprefix(f"{exc.name}: ")) from None
+    except OverflowError:
+        raise BadParameter("at", "out of the supported range of dates") from None
+    cats = profile.categories or ()
     if len(cats) > 50:
         raise BadParameter("category", "at most 50 categories")
-    return WalkParams(lon, lat, minutes, cats, at, speed)
+    profile = replace(profile, window=window, near=(lon, lat))
+    return WalkParams(lon, lat, minutes, tuple(cats), at, speed, profile=profile)
 
 
 def candidates(session: Session, params: WalkParams) -> list[dict[str, Any]]:
     """Published features the walk may visit, nearest first."""
-    start = func.ST_SetSRID(func.ST_MakePoint(params.lon, params.lat), 4326)
     reach_m = params.speed_kmh * 1000 / 60 * params.minutes / 2
-    end = params.at + timedelta(minutes=params.minutes)
-    stmt = (select(Feature.id, Feature.title, Feature.category,
-                   func.ST_X(Feature.geom), func.ST_Y(Feature.geom),
-                   Feature.starts_at, Feature.ends_at)
-            # Nearest first through the GiST index (a KNN scan that stops at the limit);
-            # a distance filter here would make PostgreSQL collect every point in reach
-            # first, half of Paris for a two-hour walk.
-            .where(Feature.status == FeatureStatus.published,
-                   or_(Feature.starts_at.is_(None), Feature.starts_at <= end),
-                   or_(Feature.ends_at.is_(None), Feature.ends_at >= params.at))
-            .order_by(Feature.geom.op("<->")(start)).limit(MAX_CANDIDATES))
-    if params.categories:
-        stmt = stmt.where(Feature.category.in_(params.categories))
+    where, binds, _ = params.profile.where()
+    # Nearest first through the geography GiST index (a KNN scan that stops at the
+    # limit); a distance filter here would make PostgreSQL collect every point in reach
+    # first, half of Paris for a two-hour walk.
+    order = params.profile.order(binds)
+    sql = f"""SELECT f.id, f.title, f.category, ST_X(f.geom), ST_Y(f.geom), f.starts_at,
+                     f.ends_at FROM feature f WHERE {where}
+              ORDER BY {order} LIMIT {MAX_CANDIDATES}"""  # noqa: S608 (constant fragments)
+    rows = session.execute(text(sql), binds).all()
     return [{"id": i, "title": t, "category": c, "lon": x, "lat": y,
              "starts_at": s.isoformat() if s else None, "ends_at": e.isoformat() if e else None}
-            for i, t, c, x, y, s, e in session.execute(stmt)
+            for i, t, c, x, y, s, e in rows
             if great_circle_metres((params.lon, params.lat), (x, y)) <= reach_m]
 
 
