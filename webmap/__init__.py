@@ -47,6 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ogc_views.bp)
     app.register_blueprint(opendata.bp)
     app.register_blueprint(health.bp)
+    from .calendar_views import bp as calendar_bp  # events as iCalendar (.ics)
+    app.register_blueprint(calendar_bp)
     from .tile_fastpath import TileFastPath  # common tile answers without Flask's overhead
     app.wsgi_app = TileFastPath(app.wsgi_app, app.config["VAR_DIR"])  # type: ignore[method-assign]
     return app
