@@ -3,7 +3,7 @@
     flock /tmp/carte-bench.lock .venv/bin/python bench/ingest_api.py [--seconds 20] \
         [--connections 16] [--workers N --threads N] [--only carte]
 
-The minimal endpoint is what MEASURED.md timed (Flask + psycopg, one INSERT of the JSON
+The minimal endpoint is the peer of docs/benchmarks.md (Flask + psycopg, one INSERT of the JSON
 and a point, no validation); ours keeps the raw body, counts the client's rate limit,
 validates, locates the arrondissement and quartier, looks for duplicates, scores spam
 and queues the submission, in two durable commits (fsync on). Both are served by the

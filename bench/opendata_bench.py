@@ -12,7 +12,7 @@ would (gunicorn gthread, default workers), then:
 
     .venv/bin/python bench/opendata_bench.py [--points 1000000] [--seconds 15]
 
-Compare with pygeoapi in ../shared/MEASURED.md (14 req/s, p99 1.9 s at 16 connections).
+Compare with pygeoapi among the peers of docs/benchmarks.md (14 req/s, p99 1.9 s at 16 connections).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ MAX_SOCKET_PATH = 107
 SERVER_SETTINGS: dict[str, str] = {
     "listen_addresses": "''",  # Unix socket only: nothing listens on TCP
     "unix_socket_permissions": "0700",
-    # On 2 cores a parallel worker costs 4-10x a small bbox query (MEASURED.md).
+    # On 2 cores a parallel worker costs 4-10x a small bbox query (docs/benchmarks.md).
     "max_parallel_workers_per_gather": "0",
     "shared_buffers": "'256MB'",
     "work_mem": "'32MB'",

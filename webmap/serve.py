@@ -1,7 +1,7 @@
 """Running the app under gunicorn from inside ``carte serve`` and ``carte demo``.
 
 gthread workers: on this machine kind they answer about 1.3x the requests of sync
-workers for small tiles (MEASURED.md) and do not block on slow clients' closes.
+workers for small tiles (docs/benchmarks.md, the peers) and do not block on slow clients' closes.
 Each worker builds its own app (and so its own database pool) after the fork.
 """
 
