@@ -4,8 +4,9 @@ Built from the city's open data (:mod:`tiles.basemap_sources`) with the cartogra
 rules of :mod:`tiles.basemap_rules`, for zooms 11–16 (renderers overzoom z16 beyond):
 
 1. every layer is read once and projected to Web Mercator;
-2. per zoom, the features that show at that zoom are simplified once to a quarter of a
-   tile pixel and put in an STRtree;
+2. per zoom, the features that show at that zoom are simplified once (Douglas-Peucker,
+   one extent unit: 1/16 of a screen pixel on a 256-px tile, a quarter unit at z16,
+   which is overzoomed) and put in an STRtree;
 3. per tile, the tree gives the candidates, GEOS clips them to the tile plus a buffer,
    and they are moved to tile coordinates (vectorised: one ``shapely.transform`` a
    layer), then encoded with ``mapbox-vector-tile`` and gzipped.
@@ -50,8 +51,10 @@ __all__ = [
     "BasemapReport",
     "basemap_digest",
     "build_basemap",
+    "encode_tile",
     "needs_build",
     "tile_range",
+    "zoom_layers",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,7 @@ class _ZoomLayer:
 
 
 def _prepare(layer: LayerData, z: int) -> _ZoomLayer | None:
+    """The features of ``layer`` shown at zoom ``z``, simplified for it and indexed."""
     keep = np.flatnonzero(layer.minzoom <= z)
     if keep.size == 0:
         return None
@@ -133,7 +137,18 @@ def _prepare(layer: LayerData, z: int) -> _ZoomLayer | None:
                       shapely.STRtree(geoms), points)
 
 
-def _encode_tile(layers: list[_ZoomLayer], z: int, x: int, y: int) -> bytes | None:
+def zoom_layers(layers: dict[str, LayerData], z: int) -> list[_ZoomLayer]:
+    """Every layer as shown at zoom ``z``, in drawing order (empty layers left out)."""
+    return [zl for name in rules.ordered_layers()
+            if name in layers and (zl := _prepare(layers[name], z)) is not None]
+
+
+def encode_tile(layers: list[_ZoomLayer], z: int, x: int, y: int) -> bytes | None:
+    """The gzipped MVT of tile z/x/y from :func:`zoom_layers`, or ``None`` if empty.
+
+    Lines and polygons are clipped to the tile plus :data:`BUFFER`; a label point goes
+    only to the tile that contains it, so a renderer never places the label twice.
+    """
     minx, miny, maxx, maxy = _tile_box(z, x, y)
     size = maxx - minx
     pad = size * BUFFER / EXTENT
@@ -149,8 +164,8 @@ def _encode_tile(layers: list[_ZoomLayer], z: int, x: int, y: int) -> bytes | No
     for zl in layers:
         if zl.points:  # a label point belongs to one tile only
             idx = zl.tree.query(shapely.box(minx, miny, maxx, maxy))
-            idx = idx[[minx <= g.x < maxx and miny < g.y <= maxy for g in zl.geoms[idx]]] \
-                if idx.size else idx
+            px, py = shapely.get_x(zl.geoms[idx]), shapely.get_y(zl.geoms[idx])
+            idx = idx[(minx <= px) & (px < maxx) & (miny < py) & (py <= maxy)]
             geoms = zl.geoms[idx]
         else:
             idx = zl.tree.query(shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad))
@@ -188,13 +203,12 @@ def _tiles(layers: dict[str, LayerData], bbox: tuple[float, float, float, float]
            minzoom: int, maxzoom: int, stats: BasemapReport
            ) -> Iterator[tuple[int, int, int, bytes]]:
     for z in range(minzoom, maxzoom + 1):
-        prepared = [zl for name in rules.ordered_layers()
-                    if (zl := _prepare(layers[name], z)) is not None]
+        prepared = zoom_layers(layers, z)
         x0, y0, x1, y1 = tile_range(bbox, z)
         count = 0
         for x in range(x0, x1 + 1):
             for y in range(y0, y1 + 1):
-                data = _encode_tile(prepared, z, x, y)
+                data = encode_tile(prepared, z, x, y)
                 if data is None:
                     continue
                 count += 1

@@ -192,14 +192,25 @@ def read_water(path: Path) -> LayerData:
                if "bief" in c or "embranchement" in c]
     river: set[int] = set()
     if flowing:
-        # Touching biefs and branches form bodies of water; the biggest is the river.
+        # Touching biefs and branches form bodies of water; the biggest is the Seine.
+        # Canals are chains of biefs cut by locks (écluses); a big body with no lock
+        # near it is the Seine too (the reach beside the Bois de Boulogne is not
+        # joined to the rest in this source).
+        scale = 1 / float(np.cos(np.radians(48.86)))  # Mercator metres per metre
         body = shapely.union_all(shapely.buffer(merc[flowing], 0.5))
         parts = shapely.get_parts(body)
         biggest = parts[int(np.argmax(shapely.area(parts)))]
-        river = {i for i in flowing if shapely.intersects(biggest, merc[i])}
+        locks = shapely.union_all(merc[[i for i, c in enumerate(classes) if "cluse" in c]])
+        for part in parts:
+            lockless = shapely.is_empty(locks) or not shapely.dwithin(part, locks,
+                                                                      100 * scale)
+            if not (part is biggest or shapely.dwithin(part, biggest, 20 * scale)
+                    or (lockless and shapely.area(part) >= 200_000 * scale ** 2)):
+                continue
+            river |= {i for i in flowing if shapely.intersects(part, merc[i])}
     out = []
     for i, (g, c, a) in enumerate(zip(merc, classes, areas, strict=True)):
-        if shapely.is_empty(g) or a <= 1.0:
+        if shapely.is_empty(g) or a < 20.0:  # slivers of a few m² (one has no class)
             continue
         out.append((g, {"kind": rules.water_kind(c, i in river)}, rules.water_minzoom(a)))
     return LayerData.of("water", out)

@@ -16,6 +16,7 @@ import pytest
 import shapely
 
 from geo.config import data_dir
+from geo.db import dispose_engines
 from geo.tilemath import lonlat_to_tile
 from tests.basemap_fixtures import BBOX, HOTEL_DE_VILLE, basemap_var  # noqa: F401
 from tiles.basemap import BASEMAP_MBTILES, BASEMAP_PMTILES, build_basemap
@@ -178,6 +179,7 @@ def test_cli_builds_the_basemap_when_missing_and_forces_with_flag(clean_db, runn
     assert result.exit_code == 0 and '"reason": "sources unchanged"' in result.output
     result = runner.invoke(main, ["tiles", "build", "--basemap", "--max-zoom", "8"])
     assert result.exit_code == 0 and '"reason": "forced"' in result.output
+    dispose_engines()  # the command's pooled connections, before the test ends
 
 
 def test_fixture_builds_the_box_the_browser_tests_draw(basemap_var):  # noqa: F811
