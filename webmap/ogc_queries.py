@@ -39,11 +39,15 @@ __all__ = [
     "area_page",
     "categories",
     "category",
+    "category_slugs",
     "city_extent",
     "count_matches",
     "feature_item",
     "feature_json_sql",
     "feature_page",
+    "tile_cells",
+    "tile_points",
+    "tile_titles",
 ]
 
 COUNT_CAP = 100_000
@@ -399,3 +403,55 @@ def city_extent(conn: Connection) -> list[float] | None:
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
         "(SELECT ST_Extent(geom) AS e FROM area WHERE kind = 'city') s")).one()
     return None if row[0] is None else [round(float(v), 6) for v in row]
+
+
+# Global pixel position at the archive's deepest zoom (``:scale`` = 4096 << max_zoom),
+# the same Web Mercator arithmetic as tiles.points.PointSet.from_arrays.
+_GX = "floor((ST_X(f.geom) + 180.0) / 360.0 * :scale)"
+_GY = ("floor((0.5 - ln(tan(pi() / 4 + radians(least(greatest(ST_Y(f.geom), "
+       "-85.0511287798066), 85.0511287798066)) / 2)) / (2 * pi())) * :scale)")
+
+
+def tile_cells(conn: Connection, flt: FeatureFilter, *, max_zoom: int, shift: int
+               ) -> list[tuple[int, int, str, int, float, float, int]]:
+    """Matching features counted per grid cell and category, by PostgreSQL.
+
+    One row per (cell column, cell row, category): count, sums of the global x and y
+    (for the mean position) and the smallest id (the feature of a one-feature cell).
+    ``flt.bbox`` should be the tile's query box. A few thousand rows come back for a
+    tile of hundreds of thousands of points.
+    """
+    where, params, needs_category = flt.where()
+    params.update(scale=float(4096 << max_zoom), shift=int(shift))
+    sql = f"""
+      SELECT (gx::bigint >> :shift)::bigint, (gy::bigint >> :shift)::bigint, category,
+             count(*), sum(gx), sum(gy), min(id)
+      FROM (SELECT f.id, f.category, {_GX} AS gx, {_GY} AS gy
+            FROM {_from(needs_category)} WHERE {where}) p
+      GROUP BY 1, 2, 3"""  # noqa: S608 (constant fragments)
+    return [tuple(r) for r in conn.execute(text(sql), params).all()]
+
+
+def tile_titles(conn: Connection, ids: list[int], *, chars: int = 40) -> dict[int, str]:
+    """Short titles of a few features (the one-feature cells of a filtered tile)."""
+    if not ids:
+        return {}
+    rows = conn.execute(text("SELECT id, left(title, :chars) FROM feature "
+                             "WHERE id = ANY(:ids)"), {"ids": ids, "chars": chars}).all()
+    return {int(i): t for i, t in rows}
+
+
+def tile_points(conn: Connection, flt: FeatureFilter, *, chars: int = 40
+                ) -> list[tuple[int, float, float, str, str]]:
+    """Matching features one by one (the deepest zoom): id, lon, lat, category, title."""
+    where, params, needs_category = flt.where()
+    params["chars"] = chars
+    sql = (f"SELECT f.id, ST_X(f.geom), ST_Y(f.geom), f.category, left(f.title, :chars) "  # noqa: S608
+           f"FROM {_from(needs_category)} WHERE {where}")
+    return [tuple(r) for r in conn.execute(text(sql), params).all()]
+
+
+def category_slugs(conn: Connection) -> list[str]:
+    """Every category slug in the archive's order (``count_<slug>`` and the indices)."""
+    return list(conn.execute(text(
+        "SELECT slug FROM category ORDER BY position, slug")).scalars())

@@ -70,6 +70,8 @@ class TileFastPath:
     def _answer(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return None
+        if environ.get("QUERY_STRING"):
+            return None  # filtered tiles are built by the Flask view, from PostGIS
         m = _PATH.fullmatch(environ.get("PATH_INFO", ""))
         if m is None or EXTENSION[m[1]] != m[5]:
             return None
