@@ -17,7 +17,8 @@ def test_page_loads_every_script_and_style_from_our_own_origin(client, engine):
     srcs = re.findall(r'<script[^>]*src="([^"]+)"', html)
     assert srcs and all(s.startswith("/") for s in srcs)
     assert "/static/vendor/leaflet/leaflet.js" in srcs
-    assert any("Leaflet.VectorGrid" in s for s in srcs)
+    assert "/static/vendor/protomaps-leaflet/protomaps-leaflet.js" in srcs
+    assert "/static/map/layers.js" in srcs
     for url in srcs + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html):
         response = client.get(url)
         response.close()
@@ -45,8 +46,8 @@ def test_map_script_is_served_with_a_long_cache_and_names_our_tiles(client, engi
     assert response.mimetype == "text/javascript"
     assert "immutable" in response.headers["Cache-Control"]
     script = response.get_data(as_text=True)
-    assert "/tiles/features/{z}/{x}/{y}.mvt" in script
-    assert "/tiles/base/{z}/{x}/{y}.png" in script
+    assert "/tiles/base/{z}/{x}/{y}.png" in script  # the raster fallback
+    assert "window.carte_layer_control = " in script  # for layers.js
     assert "/tiles/density/{z}/{x}/{y}.png" in script
     assert "var map_carte = L.map(" in script
     assert client.get("/map/carte.xx.0.js").status_code == 404

@@ -1,8 +1,8 @@
 """The map page's Leaflet script, built with folium and served as a file of our own.
 
 Folium writes a page that loads Leaflet, jQuery, Bootstrap and Font Awesome from CDNs
-and runs its map in an inline ``<script>``. Here folium only builds the map (layers,
-layer control, scale) and:
+and runs its map in an inline ``<script>``. Here folium only builds the map (raster
+layers, layer control, scale) and:
 
 * every asset it asks for is swapped for our vendored copy under ``static/vendor``
   (:data:`VENDORED`); an asset we do not vendor is refused at build time rather than
@@ -15,6 +15,12 @@ layer control, scale) and:
   as markup), JavaScript string and template literals (folium writes some of them
   between backticks), and ``</script>``. No feature text ever passes through folium:
   popups and panels are built in ``static/map/app.js`` with text nodes.
+
+The vector layers (the basemap drawn by protomaps-leaflet, our points and clusters) are
+not folium's: ``static/map/layers.js`` creates them when ``app.js`` calls
+``CarteLayers.init``; folium only lists their scripts (:data:`LAYER_ASSETS`). The
+old raster boundary layer stays in the build as the fallback of a city without a
+vector basemap, limited to the zooms it was rendered for.
 """
 
 from __future__ import annotations
@@ -27,17 +33,17 @@ from urllib.parse import urlsplit
 
 import folium
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
-from folium.plugins import VectorGridProtobuf
 from jinja2 import Template
 
-from tiles.options import TileOptions
 from tiles.raster import BASE_ZOOMS, DENSITY_MIN_ZOOM, DENSITY_ZOOM
 
 __all__ = [
+    "CONTROL_NAME",
+    "LAYER_ASSETS",
     "MAP_NAME",
     "PARIS_CENTRE",
+    "RASTER_BASE_NAME",
     "UNUSED",
-    "VECTOR_LAYER_NAME",
     "VENDORED",
     "MapScript",
     "build_map_script",
@@ -46,30 +52,18 @@ __all__ = [
 
 PARIS_CENTRE = (48.8566, 2.3522)
 MAP_NAME = "map_carte"  # the global variable (and element id) folium gives our map
-VECTOR_LAYER_NAME = "vector_grid_protobuf_features"
+RASTER_BASE_NAME = "tile_layer_base"  # the raster fallback, hidden when a basemap exists
+CONTROL_NAME = "carte_layer_control"  # the layer control, exposed for layers.js
 
 VENDORED = {
     "leaflet": "vendor/leaflet/leaflet.js",
     "leaflet_css": "vendor/leaflet/leaflet.css",
-    "vectorGrid": "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
 }
+# Loaded after Leaflet (and before the folium script, which does not use them): the
+# basemap renderer and our layers; app.js calls CarteLayers.init once the map exists.
+LAYER_ASSETS = ["vendor/protomaps-leaflet/protomaps-leaflet.js", "map/layers.js"]
 UNUSED = {"jquery", "bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css",
           "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css"}
-
-# The vector layer's style is decided by app.js (category colours, filters, profile);
-# the function is looked up when a tile is drawn, after app.js has run.
-_VECTOR_OPTIONS = """{
-    "rendererFactory": L.canvas.tile,
-    "interactive": true,
-    "maxNativeZoom": %d,
-    "maxZoom": 19,
-    "attribution": %s,
-    "getFeatureId": function (f) { return f.properties.id; },
-    "vectorTileLayerStyles": {
-        "features": function (p, z) { return window.Carte ? window.Carte.style(p, z) : []; }
-    }
-}"""
-
 
 def folium_text(text: str) -> str:
     r"""``text`` made inert wherever folium and Leaflet put it.
@@ -101,9 +95,20 @@ class _ViewFromPermalink(MacroElement):
     {% endmacro %}""")
 
 
-def _js_string(text: str) -> str:
-    """A JavaScript string literal of already-inert text."""
-    return '"' + folium_text(text) + '"'
+class _ExposeControl(MacroElement):
+    """Expose folium's layer control as ``window.carte_layer_control``.
+
+    Folium declares its control with ``let``, which other scripts cannot reach through
+    ``window``; layers.js adds the vector basemap and the points to it.
+    """
+
+    def __init__(self, control: Element) -> None:
+        super().__init__()
+        self.control = control
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        window.""" + CONTROL_NAME + """ = {{ this.control.get_name() }};
+    {% endmacro %}""")
 
 
 class MapScript(NamedTuple):
@@ -160,9 +165,11 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
     m.default_css = list(folium.Map.default_css)
     _ViewFromPermalink().add_to(m)
     attribution = folium_text(labels["attribution"])
-    # Native zooms are the tile builder's: Leaflet scales the deepest tiles beyond them.
+    # The raster boundaries are shown only at the zooms they were rendered for (scaled
+    # beyond, their lines blur); layers.js removes them when a vector basemap exists.
     base = folium.TileLayer(tiles=root + "/tiles/base/{z}/{x}/{y}.png", attr=attribution,
-                            name=folium_text(labels["base"]), max_zoom=19, overlay=False,
+                            name=folium_text(labels["base"]), max_zoom=BASE_ZOOMS[-1],
+                            overlay=False, show=False,
                             min_native_zoom=BASE_ZOOMS.start, max_native_zoom=BASE_ZOOMS[-1])
     base._id = "base"
     base.add_to(m)
@@ -179,16 +186,10 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
                                max_native_zoom=DENSITY_ZOOM)
     density._id = "density"
     density.add_to(m)
-    vector = VectorGridProtobuf(root + "/tiles/features/{z}/{x}/{y}.mvt",
-                                name=folium_text(labels["features"]),
-                                options=_VECTOR_OPTIONS % (TileOptions.from_env().max_zoom,
-                                                           _js_string(labels["attribution"])))
-    vector._id = "features"
-    vector.default_js = list(VectorGridProtobuf.default_js)
-    vector.add_to(m)
     control = folium.LayerControl(collapsed=True)
     control._id = "layers"
     control.add_to(m)
+    _ExposeControl(control).add_to(m)
 
     figure = m.get_root()
     _localise(figure)
@@ -201,6 +202,7 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
             js.append(child.url)
         elif isinstance(child, CssLink):
             css.append(child.url)
+    js += LAYER_ASSETS
     digest = hashlib.sha256(script.encode()).hexdigest()[:16]
     return MapScript(script, digest, js, css)
 

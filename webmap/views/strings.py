@@ -44,4 +44,14 @@ def js_strings() -> dict[str, str]:
         "flagThanks": _("Thank you: a moderator will review this place."),
         "flagTooMany": _("Too many reports from this connection; try again later."),
         "flagFailed": _("The report could not be sent; try again."),
+        # layers.js: the basemap and the places' canvas tiles
+        "noBasemap": _("No street map for this city yet: only the places are drawn."),
+        "layerBasemap": _("City plan"),
+        "layerPlaces": _("Places and events"),
+        "attributionPlaces": _("Places © their contributors"),
+        "tileGroup": _("1 group"),
+        "tileGroups": _("{n} groups"),
+        "tilePlace": _("1 place"),
+        "tilePlaces": _("{n} places"),
+        "tileSummary": _("{summary}: {detail}"),
     }

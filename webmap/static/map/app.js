@@ -1,32 +1,17 @@
 /* Carte citoyenne: the residents' map page.
  *
- * Runs after Leaflet, VectorGrid and the folium-built map script. Every piece of text
+ * Runs after Leaflet, protomaps-leaflet, layers.js (window.CarteLayers: the basemap, the
+ * places and their clusters) and the folium-built map script. Every piece of text
  * that comes from data (titles, descriptions, category labels, search results) reaches
  * the page through textContent or attribute setters, never as markup.
  */
 (function () {
   "use strict";
 
-  // Leaflet.VectorGrid 1.3.0 (its last release) predates Leaflet 1.8: its canvas tiles
-  // call L.DomEvent.fakeStop (removed), and Leaflet's DOM event path asks its point
-  // symbols for a LatLng they do not have. Both throw on every click and hover over a
-  // feature, so events are fired on the feature directly, with the pointer's LatLng.
-  if (!L.DomEvent.fakeStop) {
-    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
-  }
-  if (L.Canvas.Tile) {
-    L.Canvas.Tile.prototype._fireEvent = function (layers, e, type) {
-      var m = this._map;
-      [].concat(layers).forEach(function (layer) {
-        if (layer && layer.fire) layer.fire(type || e.type, { latlng: m.mouseEventToLatLng(e), originalEvent: e }, true);
-      });
-    };
-  }
-
   var DATA = JSON.parse(document.getElementById("carte-data").textContent);
   var S = DATA.strings;
   var map = window[DATA.map];
-  var vector = window[DATA.vectorLayer];
+  CarteLayers.init(map, { lang: DATA.lang, categories: DATA.categories, strings: S });
   var CATS = {};
   DATA.categories.forEach(function (c) { CATS[c.slug] = c; });
   var PROFILE_KEY = "carte.profile";
@@ -95,24 +80,17 @@
     return true;
   }
 
-  // Styles for the vector tiles: a circle per place in its category's colour, bigger
-  // grey circles for clusters (which mix categories, so filters do not hide them).
-  window.Carte = {
-    style: function (p, z) {
-      if (p.point_count) {
-        var r = Math.min(24, 8 + 4 * Math.log10(p.point_count));
-        return { radius: r, fill: true, fillColor: "#37474f", fillOpacity: 0.75, color: "#ffffff", weight: 2 };
-      }
-      if (!visible(p.category)) return [];
-      return { radius: z >= 15 ? 8 : 6, fill: true, fillColor: colour(p.category), fillOpacity: 0.95,
-               color: "#ffffff", weight: 1.5 };
-    }
-  };
+  // The map draws the categories that are visible (clusters recount them client side).
+  window.Carte = {};
+  function mapFilter() {
+    var cats = DATA.categories.map(function (c) { return c.slug; }).filter(visible);
+    return { categories: cats.length === DATA.categories.length ? null : cats, query: "" };
+  }
 
   function applyFilters() {
     state.cats = selectedCategories();
     state.useProfile = $("use-profile").checked;
-    vector.redraw();
+    CarteLayers.setFilter(mapFilter());
     refreshList();
     writeHash();
   }
@@ -188,13 +166,10 @@
     }).catch(function () { $("flag-status").textContent = S.flagFailed; });
   });
 
-  vector.on("click", function (e) {
-    var p = e.layer.properties || {};
-    // VectorGrid's points have no LatLng of their own: take the click's.
-    var ll = map.mouseEventToLatLng(e.originalEvent);
+  CarteLayers.on("select", function (e) {
     if (pinMode) return;  // the container's click handler places the pin
-    if (p.point_count) { map.setView(ll, Math.min(map.getZoom() + 2, 19)); return; }
-    showDetail(p, ll);
+    var f = e.features[0];  // the nearest of the points within reach
+    showDetail(f, L.latLng(f.lat, f.lon));
   });
 
   // ---------- list kept in step with the map ----------
@@ -574,5 +549,5 @@
   writeHash();
   var wantedFeature = new URLSearchParams(location.hash.slice(1)).get("f");
   if (wantedFeature) showDetail({ id: wantedFeature, title: "" }, map.getCenter());
-  if (state.cats || state.useProfile) vector.redraw();
+  if (state.cats || state.useProfile) CarteLayers.setFilter(mapFilter());
 })();

@@ -1,0 +1,736 @@
+/* Carte citoyenne: the map's vector layers, exposed as window.CarteLayers.
+ *
+ * Loaded after Leaflet and protomaps-leaflet (static/vendor/protomaps-leaflet); app.js
+ * calls CarteLayers.init once the folium-built map exists. Two layers:
+ *
+ * - the basemap: our city's streets, water, parks, rail and names, drawn by
+ *   protomaps-leaflet from /tiles/basemap/{z}/{x}/{y}.mvt (TileJSON /tiles/basemap.json,
+ *   data zooms 11-16, overzoomed to 19), labels placed by its labeler;
+ * - the places: our own L.GridLayer drawing /tiles/features/{z}/{x}/{y}.mvt on canvas
+ *   tiles (overzoomed beyond the archive's maxzoom), clusters with their count and the
+ *   categories they hold, points that can be clicked (22 px around each, a 44 px target).
+ *   Category filters are applied here from the decoded tiles (no refetch); the other
+ *   filters fetch the filtered tiles the server builds for that query string.
+ *
+ * Interface
+ * ---------
+ * CarteLayers.init(map, {lang, categories: [{slug, colour, label}], strings, tiles?})
+ *     Creates both layers on `map` (once; a second call returns the same object).
+ *     `strings` are DATA.strings (see webmap/views/strings.py); `tiles` defaults to
+ *     DATA.tiles of the page (URLs and the names folium gave its layers).
+ *     Returns {basemap: <protomaps layer or null>, places: <L.GridLayer>}.
+ * CarteLayers.ready
+ *     A Promise resolving {basemap: boolean} once /tiles/basemap.json and
+ *     /tiles/features.json were read and the layers added (basemap false: 404, the
+ *     city has no basemap; a line on the map says so and the raster fallback stays).
+ * CarteLayers.setFilter({categories, query})
+ *     categories: null (all) or an array of slugs, applied client side (a redraw from the
+ *     decoded tiles); query: the URLSearchParams string of the other filters ("" when
+ *     none): tiles are then fetched as /tiles/features/{z}/{x}/{y}.mvt?<query>.
+ * CarteLayers.on(type, fn) / CarteLayers.off(type, fn)
+ *     "select": fn({features: [{id, category, title, lat, lon}], latlng}) after a click or
+ *         tap within 22 px of one or several points (nearest first). A click on a cluster
+ *         zooms in (+2, centred on it) and fires nothing.
+ *     "error": fn({message, query, url}) once per query string whose tiles fail.
+ * CarteLayers.highlight(id | null, latlng?)
+ *     A ring around the selected place (found in the drawn tiles when latlng is omitted);
+ *     null removes it.
+ * CarteLayers.interactive
+ *     true; set false (e.g. while a pin is being placed) and clicks select nothing.
+ * Debug accessors (used by the browser tests and the benchmark):
+ * CarteLayers.placedLabels() -> texts of the basemap labels placed in the current view;
+ * CarteLayers.drawnClusters() -> [{count, text, colour, lat, lon, categories}] drawn in
+ *     the current view; CarteLayers.drawnPoints() -> [{id, category, lat, lon}];
+ * CarteLayers.stats -> {lastRedrawMs, tilesDrawn}.
+ *
+ * Text from data is drawn on canvas or set with setAttribute, never as markup; the
+ * attribution (which Leaflet shows as markup) is escaped.
+ */
+(function () {
+  "use strict";
+
+  var P = window.protomapsL;
+  var HIT_RADIUS = 22;      // px around a point that select it: a 44 px touch target
+  var EDGE = 26;            // px of neighbouring tiles drawn into each tile (cluster radius)
+  var CACHE_TILES = 96;     // decoded tiles kept per query string
+  var CACHE_QUERIES = 3;    // query strings whose tiles are kept
+  var FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'DejaVu Sans', sans-serif";
+
+  var listeners = { select: [], error: [] };
+  var api = {
+    interactive: true,
+    stats: { lastRedrawMs: null, tilesDrawn: 0 }
+  };
+  var state = null;  // set by init
+  var resolveReady;
+  api.ready = new Promise(function (resolve) { resolveReady = resolve; });
+
+  function emit(type, payload) {
+    listeners[type].forEach(function (fn) {
+      try { fn(payload); } catch (e) { setTimeout(function () { throw e; }); }
+    });
+  }
+  function fmt(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (m, k) {
+      return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
+    });
+  }
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // ---------------------------------------------------------------- basemap style
+  // Widths at z16 in CSS px, scaled by ~1.8x a zoom level (streets grow slower than the
+  // ground so that deep zooms stay light).
+  var STREET = {
+    periph: { w: 9, fill: "#f4c27f", casing: "#d79b4c" },
+    major: { w: 8, fill: "#fce7b2", casing: "#dcc07f" },
+    medium: { w: 6, fill: "#ffffff", casing: "#cdc6b8" },
+    minor: { w: 4.5, fill: "#ffffff", casing: "#d6d0c6" },
+    path: { w: 1.4, fill: "#ffffff", casing: "#cfc8bb" }
+  };
+  var STREET_MINZOOM = { periph: 11, major: 12, medium: 13, minor: 14, path: 15 };
+  function streetWidth(cls, z) {
+    var s = STREET[cls] || STREET.minor;
+    var w = s.w * Math.pow(2, (z - 16) * 0.85);
+    return Math.max(cls === "periph" || cls === "major" ? 1.2 : 0.6, w);
+  }
+  function cls(f) { return STREET[f.props["class"]] ? f.props["class"] : "minor"; }
+  function isClass(names) {
+    return function (z, f) { return names.indexOf(cls(f)) >= 0 && z >= STREET_MINZOOM[cls(f)]; };
+  }
+
+  var TEXT = new WeakMap();  // label draw function -> its text, for placedLabels()
+  function named(symbolizer) {
+    return {
+      place: function (layout, geom, feature) {
+        var labels = symbolizer.place(layout, geom, feature);
+        if (labels) {
+          labels.forEach(function (l) { TEXT.set(l.draw, String(feature.props.name || "")); });
+        }
+        return labels;
+      }
+    };
+  }
+
+  function paintRules() {
+    var rules = [
+      { dataLayer: "water", symbolizer: new P.PolygonSymbolizer({ fill: "#b4d4ea" }) },
+      { dataLayer: "parks", symbolizer: new P.PolygonSymbolizer({ fill: "#d3e8c6" }) },
+      { dataLayer: "boundaries", maxzoom: 16, filter: function (z, f) { return f.props.level === "arrondissement"; },
+        symbolizer: new P.LineSymbolizer({ color: "#a79cc2", width: function (z) { return z <= 13 ? 1.6 : 1.2; },
+                                           dash: [6, 4], dashWidth: 1.4, dashColor: "#a79cc2", opacity: 0.9 }) },
+      { dataLayer: "boundaries", minzoom: 13, maxzoom: 16, filter: function (z, f) { return f.props.level === "quartier"; },
+        symbolizer: new P.LineSymbolizer({ color: "#c6bfd8", dash: [3, 3], dashWidth: 1, dashColor: "#c6bfd8", opacity: 0.9 }) }
+    ];
+    // Casings under every fill, from the small streets up: bigger streets cross on top.
+    var order = ["path", "minor", "medium", "major", "periph"];
+    order.forEach(function (c) {
+      if (c === "path") return;
+      rules.push({ dataLayer: "streets", filter: isClass([c]), minzoom: STREET_MINZOOM[c],
+        symbolizer: new P.LineSymbolizer({ color: STREET[c].casing, lineCap: "round", lineJoin: "round",
+          width: function (z) { return streetWidth(c, z) + (z >= 15 ? 2 : 1.2); } }) });
+    });
+    rules.push({ dataLayer: "streets", filter: isClass(["path"]), minzoom: 15,
+      symbolizer: new P.LineSymbolizer({ color: "#bdb5a6", dash: [2, 2], dashColor: "#bdb5a6",
+        dashWidth: function (z) { return z >= 17 ? 1.6 : 1; } }) });
+    order.forEach(function (c) {
+      if (c === "path") return;
+      rules.push({ dataLayer: "streets", filter: isClass([c]), minzoom: STREET_MINZOOM[c],
+        symbolizer: new P.LineSymbolizer({ color: STREET[c].fill, lineCap: "round", lineJoin: "round",
+          width: function (z) { return streetWidth(c, z); } }) });
+    });
+    rules.push(
+      { dataLayer: "rail", filter: function (z, f) { return z >= 14 || f.props.mode !== "tram"; },
+        symbolizer: new P.LineSymbolizer({
+          color: function (z, f) { return /^#[0-9a-fA-F]{6}$/.test(f.props.colour) ? f.props.colour : "#8a8a8a"; },
+          width: function (z, f) { return z >= 16 ? 2.5 : z >= 14 ? 1.8 : 1.1; },
+          opacity: function (z, f) { return z >= 14 ? 0.75 : 0.55; } }) },
+      { dataLayer: "stations", minzoom: 14,
+        symbolizer: new P.CircleSymbolizer({
+          radius: function (z, f) { return z >= 16 ? 4 : 3; },
+          fill: function (z, f) { return /^#[0-9a-fA-F]{6}$/.test(f.props.colour) ? f.props.colour : "#666666"; },
+          stroke: "#ffffff", width: 1.5 }) }
+    );
+    return rules;
+  }
+
+  function labelRules() {
+    var halo = "#ffffff";
+    return [
+      { dataLayer: "places", maxzoom: 13, filter: function (z, f) { return f.props.level === "arrondissement"; },
+        symbolizer: named(new P.CenteredTextSymbolizer({
+          font: function (z) { return "600 " + (z >= 13 ? 14 : 13) + "px " + FONT; },
+          fill: "#5d5280", stroke: halo, width: 2.5, maxLineChars: 14, lineHeight: 1.3 })) },
+      { dataLayer: "stations", minzoom: 15,
+        symbolizer: named(new P.OffsetTextSymbolizer({
+          font: "500 11px " + FONT, fill: "#303030", stroke: halo, width: 2.5,
+          offsetX: 6, offsetY: 4, maxLineChars: 18, lineHeight: 1.2 })) },
+      { dataLayer: "streets", minzoom: 14,
+        filter: function (z, f) {
+          var c = cls(f);
+          return c === "periph" || c === "major" || (c === "medium" && z >= 15) || (c === "minor" && z >= 16) ||
+            (c === "path" && z >= 17);
+        },
+        symbolizer: named(new P.LineLabelSymbolizer({
+          font: function (z) { return "500 " + (z >= 17 ? 13 : z >= 15 ? 12 : 11) + "px " + FONT; },
+          fill: "#3f3f3f", stroke: halo, width: 3, position: P.LineLabelPlacement.Center,
+          maxLabelChars: 60, repeatDistance: 400 })) },
+      { dataLayer: "places", minzoom: 13, maxzoom: 15, filter: function (z, f) { return f.props.level === "quartier"; },
+        symbolizer: named(new P.CenteredTextSymbolizer({
+          font: "italic 500 12px " + FONT, fill: "#6d6490", stroke: halo, width: 2.5,
+          maxLineChars: 16, lineHeight: 1.3 })) }
+    ];
+  }
+
+  // ---------------------------------------------------------------- point tiles
+  function tileIndex(z, x, y) { return z + "/" + x + "/" + y; }
+
+  /* Decoded tiles of one query string: protomaps-leaflet's ZxySource fetches and
+     decodes (coordinates in px of a 256-px tile); the Map keeps them for redraws. */
+  function TileStore(url) {
+    this.source = new P.ZxySource(url, true);
+    this.tiles = new Map();      // "z/x/y" -> Map(layer -> features)
+    this.inflight = new Map();   // "z/x/y" -> Promise
+    this.failed = new Set();
+  }
+  TileStore.prototype.peek = function (z, x, y) {
+    var k = tileIndex(z, x, y), t = this.tiles.get(k);
+    if (t) { this.tiles.delete(k); this.tiles.set(k, t); }  // most recently used last
+    return t;
+  };
+  TileStore.prototype.load = function (z, x, y) {
+    var k = tileIndex(z, x, y), self = this;
+    if (this.tiles.has(k)) return Promise.resolve(this.peek(z, x, y));
+    if (this.failed.has(k)) return Promise.reject(new Error("failed before"));
+    if (this.inflight.has(k)) return this.inflight.get(k);
+    var p = this.source.get({ z: z, x: x, y: y }, 256).then(function (data) {
+      self.inflight.delete(k);
+      self.tiles.set(k, data);
+      while (self.tiles.size > CACHE_TILES) self.tiles.delete(self.tiles.keys().next().value);
+      return data;
+    }, function (err) {
+      self.inflight.delete(k);
+      if (!err || err.name !== "AbortError") self.failed.add(k);
+      throw err;
+    });
+    this.inflight.set(k, p);
+    return p;
+  };
+
+  function storeFor(query) {
+    var stores = state.stores, s = stores.get(query);
+    if (s) { stores.delete(query); stores.set(query, s); return s; }
+    s = new TileStore(state.tiles.features + (query ? "?" + query : ""));
+    stores.set(query, s);
+    while (stores.size > CACHE_QUERIES) stores.delete(stores.keys().next().value);
+    return s;
+  }
+
+  function activeCounts(props) {
+    // [[slug, n], ...] of the active categories in a cluster, largest first.
+    var out = [], cats = state.filter.categories;
+    state.categories.forEach(function (c) {
+      if (cats && cats.indexOf(c.slug) < 0) return;
+      var n = +props["count_" + c.slug] || 0;
+      if (n > 0) out.push([c.slug, n]);
+    });
+    out.sort(function (a, b) { return b[1] - a[1]; });
+    return out;
+  }
+  function pointVisible(slug) {
+    var cats = state.filter.categories;
+    return !cats || cats.indexOf(slug) >= 0;
+  }
+  function colourOf(slug) { return (state.bySlug[slug] || {}).colour || "#555555"; }
+  function labelOf(slug) { return (state.bySlug[slug] || {}).label || slug; }
+
+  function abbreviate(n) {
+    if (n < 1000) return String(n);
+    var s = state.compact.format(n);
+    return state.lang === "en" ? s.replace("K", "k").replace("M", "m") : s;
+  }
+  function clusterRadius(n) { return Math.min(26, 11 + 3.4 * Math.log10(n)); }
+  function pointRadius(z) { return z >= 17 ? 8.5 : z >= 15 ? 7 : z >= 13 ? 5.5 : 4.5; }
+
+  function luminance(hex) {
+    var m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");
+    if (!m) return 0;
+    var c = [m[1], m[2], m[3]].map(function (h) {
+      var v = parseInt(h, 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  }
+
+  /* Everything drawn in the display tile (z, x, y), from the decoded data tiles that
+     cover it and its edge (neighbours only if already decoded). Positions in the
+     tile's CSS px. Clusters whose active count is 0 and points of inactive categories
+     are left out. */
+  function itemsFor(store, z, x, y) {
+    var dz = Math.min(z, state.maxzoom), s = 1 << (z - dz), size = 256 * s;
+    var ox = x * 256, oy = y * 256;
+    var tx0 = Math.floor((ox - EDGE) / size), tx1 = Math.floor((ox + 256 + EDGE) / size);
+    var ty0 = Math.floor((oy - EDGE) / size), ty1 = Math.floor((oy + 256 + EDGE) / size);
+    var items = [], seen = new Set(), dim = 1 << dz;
+    for (var tx = tx0; tx <= tx1; tx++) {
+      for (var ty = ty0; ty <= ty1; ty++) {
+        if (tx < 0 || ty < 0 || tx >= dim || ty >= dim) continue;
+        var data = store.peek(dz, tx, ty);
+        var feats = data && data.get("features");
+        if (!feats) continue;
+        for (var i = 0; i < feats.length; i++) {
+          var f = feats[i], g = f.geom[0] && f.geom[0][0];
+          if (!g) continue;
+          var px = (tx * 256 + g.x) * s - ox, py = (ty * 256 + g.y) * s - oy;
+          if (px < -EDGE || py < -EDGE || px > 256 + EDGE || py > 256 + EDGE) continue;
+          var p = f.props;
+          var key = p.cluster ? "c" + Math.round((px + ox) * 4) + ":" + Math.round((py + oy) * 4) : "p" + p.id;
+          if (seen.has(key)) continue;  // the same feature in a neighbour's buffer
+          seen.add(key);
+          if (p.cluster) {
+            var counts = activeCounts(p), total = 0;
+            counts.forEach(function (c) { total += c[1]; });
+            if (!state.filter.categories && +p.point_count > total) total = +p.point_count;
+            if (!total) continue;
+            items.push({ cluster: true, x: px, y: py, total: total, counts: counts,
+                         inside: px >= 0 && py >= 0 && px < 256 && py < 256 });
+          } else {
+            if (!pointVisible(p.category)) continue;
+            items.push({ cluster: false, x: px, y: py, props: p,
+                         inside: px >= 0 && py >= 0 && px < 256 && py < 256 });
+          }
+        }
+      }
+    }
+    return items;
+  }
+
+  function drawCluster(ctx, it) {
+    var r = clusterRadius(it.total), ring = r >= 16 ? 4.5 : 3.5;
+    var dominant = it.counts.length ? it.counts[0][0] : null;
+    var fill = dominant ? colourOf(dominant) : "#37474f";
+    ctx.beginPath();
+    ctx.arc(it.x, it.y, r + 1, 0, 2 * Math.PI);
+    ctx.fillStyle = "rgba(255,255,255,0.95)";
+    ctx.fill();
+    // The ring: one arc per active category, in proportion (a mini pie of what it holds).
+    var a = -Math.PI / 2, sum = 0;
+    it.counts.forEach(function (c) { sum += c[1]; });
+    ctx.lineWidth = ring;
+    it.counts.forEach(function (c) {
+      var da = 2 * Math.PI * c[1] / (sum || 1);
+      ctx.beginPath();
+      ctx.arc(it.x, it.y, r - ring / 2, a, a + da);
+      ctx.strokeStyle = colourOf(c[0]);
+      ctx.stroke();
+      a += da;
+    });
+    ctx.beginPath();
+    ctx.arc(it.x, it.y, r - ring - 1.2, 0, 2 * Math.PI);
+    ctx.fillStyle = fill;
+    ctx.fill();
+    var text = abbreviate(it.total);
+    var dark = luminance(fill) > 0.35;
+    ctx.font = "700 " + (text.length > 4 ? 10 : 11.5) + "px " + FONT;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineWidth = 2.5;
+    ctx.lineJoin = "round";
+    ctx.strokeStyle = dark ? "rgba(255,255,255,0.85)" : "rgba(0,0,0,0.55)";
+    ctx.strokeText(text, it.x, it.y + 0.5);
+    ctx.fillStyle = dark ? "#111111" : "#ffffff";
+    ctx.fillText(text, it.x, it.y + 0.5);
+    it.text = text;
+    it.colour = fill;
+  }
+
+  function drawPoint(ctx, it, z) {
+    var r = pointRadius(z);
+    ctx.beginPath();
+    ctx.arc(it.x, it.y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = colourOf(it.props.category);
+    ctx.fill();
+    ctx.lineWidth = z >= 15 ? 2 : 1.5;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+    ctx.lineWidth = 0.75;
+    ctx.beginPath();
+    ctx.arc(it.x, it.y, r + (z >= 15 ? 1 : 0.75), 0, 2 * Math.PI);
+    ctx.strokeStyle = "rgba(0,0,0,0.35)";
+    ctx.stroke();
+  }
+
+  function summary(items) {
+    var S = state.strings, groups = 0, places = 0, per = {};
+    items.forEach(function (it) {
+      if (!it.inside) return;
+      if (it.cluster) {
+        groups += 1;
+        places += it.total;
+        it.counts.forEach(function (c) { per[c[0]] = (per[c[0]] || 0) + c[1]; });
+      } else {
+        places += 1;
+        per[it.props.category] = (per[it.props.category] || 0) + 1;
+      }
+    });
+    if (!places) return null;
+    var parts = [];
+    if (groups) parts.push(groups === 1 ? S.tileGroup : fmt(S.tileGroups, { n: groups }));
+    parts.push(places === 1 ? S.tilePlace : fmt(S.tilePlaces, { n: places }));
+    var detail = Object.keys(per).sort(function (a, b) { return per[b] - per[a]; }).slice(0, 6)
+      .map(function (slug) { return per[slug] + " " + labelOf(slug); }).join(", ");
+    return fmt(S.tileSummary, { summary: parts.join(", "), detail: detail });
+  }
+
+  var PlacesLayer = L.GridLayer.extend({
+    options: { tileSize: 256, pane: "carte-places", updateWhenZooming: false, keepBuffer: 1 },
+
+    createTile: function (coords, done) {
+      var canvas = L.DomUtil.create("canvas", "leaflet-tile");
+      var dpr = Math.min(window.devicePixelRatio || 1, 3);
+      canvas.width = canvas.height = 256 * dpr;
+      canvas._carte = { coords: coords, dpr: dpr, items: [] };
+      canvas.setAttribute("aria-hidden", "true");
+      var self = this;
+      this._fill(canvas, function () { done(null, canvas); });
+      return canvas;
+    },
+
+    // Load the tile's data for the current query (if needed), then draw it.
+    _fill: function (canvas, then) {
+      var c = canvas._carte.coords, query = state.filter.query, store = storeFor(query);
+      var dz = Math.min(c.z, state.maxzoom), s = 1 << (c.z - dz);
+      var self = this;
+      store.load(dz, Math.floor(c.x / s), Math.floor(c.y / s)).then(function (data) {
+        if (query !== state.filter.query) return;
+        self._draw(canvas);
+        self._neighbours(dz, Math.floor(c.x / s), Math.floor(c.y / s), canvas);
+      }, function (err) {
+        if (query !== state.filter.query) return;
+        if (err && err.name === "AbortError") return;
+        self._draw(canvas);  // what the neighbours hold; nothing from the failed tile
+        if (!state.reported.has(query)) {
+          state.reported.add(query);
+          emit("error", { message: String(err && err.message || err), query: query,
+                          url: store.source.url });
+        }
+      }).then(then, then);
+    },
+
+    // A data tile arrived: the tiles beside it may have clusters to draw over their edge.
+    _neighbours: function (dz, dx, dy, except) {
+      var key, tile;
+      for (key in this._tiles) {
+        tile = this._tiles[key];
+        var el = tile.el;
+        if (el === except || !el._carte || !tile.current) continue;
+        var c = el._carte.coords, s = 1 << (c.z - Math.min(c.z, state.maxzoom));
+        if (Math.min(c.z, state.maxzoom) !== dz) continue;
+        var tx = Math.floor(c.x / s), ty = Math.floor(c.y / s);
+        if (Math.abs(tx - dx) <= 1 && Math.abs(ty - dy) <= 1 && (tx !== dx || ty !== dy)) this._draw(el);
+      }
+    },
+
+    _draw: function (canvas) {
+      var meta = canvas._carte, c = meta.coords;
+      var items = itemsFor(storeFor(state.filter.query), c.z, c.x, c.y);
+      var ctx = canvas.getContext("2d");
+      ctx.setTransform(meta.dpr, 0, 0, meta.dpr, 0, 0);
+      ctx.clearRect(0, 0, 256, 256);
+      // Points under clusters; big clusters last (on top).
+      items.sort(function (a, b) {
+        if (a.cluster !== b.cluster) return a.cluster ? 1 : -1;
+        return a.cluster ? a.total - b.total : a.y - b.y;
+      });
+      items.forEach(function (it) { if (it.cluster) drawCluster(ctx, it); else drawPoint(ctx, it, c.z); });
+      meta.items = items;
+      var text = summary(items);
+      if (text) {
+        canvas.setAttribute("role", "img");
+        canvas.setAttribute("aria-label", text);
+        canvas.removeAttribute("aria-hidden");
+      } else {
+        canvas.removeAttribute("role");
+        canvas.removeAttribute("aria-label");
+        canvas.setAttribute("aria-hidden", "true");
+      }
+      api.stats.tilesDrawn += 1;
+    },
+
+    // Redraw every tile from the decoded cache: synchronous, no request.
+    redrawFromCache: function () {
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el;
+        if (el._carte) this._draw(el);
+      }
+    },
+
+    // The query changed: fetch the tiles of the new query, keep the old drawing meanwhile.
+    refill: function () {
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el;
+        if (el._carte) this._fill(el, function () {});
+      }
+    },
+
+    // Every drawn item of the current view, in map coordinates (deduplicated).
+    drawnItems: function () {
+      var out = [], map = this._map, bounds = map.getPixelBounds(), z = map.getZoom();
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el, meta = el._carte;
+        if (!meta || meta.coords.z !== z) continue;
+        meta.items.forEach(function (it) {
+          if (!it.inside) return;
+          var wx = meta.coords.x * 256 + it.x, wy = meta.coords.y * 256 + it.y;
+          if (wx < bounds.min.x || wy < bounds.min.y || wx > bounds.max.x || wy > bounds.max.y) return;
+          out.push({ item: it, latlng: map.unproject([wx, wy], z), wx: wx, wy: wy });
+        });
+      }
+      return out;
+    }
+  });
+
+  // ---------------------------------------------------------------- hit testing
+  function hitTest(latlng) {
+    var map = state.map, z = map.getZoom(), pt = map.project(latlng, z);
+    var points = [], clusters = [];
+    var x0 = Math.floor((pt.x - HIT_RADIUS) / 256), x1 = Math.floor((pt.x + HIT_RADIUS) / 256);
+    var y0 = Math.floor((pt.y - HIT_RADIUS) / 256), y1 = Math.floor((pt.y + HIT_RADIUS) / 256);
+    var seen = new Set(), store = storeFor(state.filter.query);
+    for (var x = x0; x <= x1; x++) {
+      for (var y = y0; y <= y1; y++) {
+        itemsFor(store, z, x, y).forEach(function (it) {
+          var wx = x * 256 + it.x, wy = y * 256 + it.y;
+          var d = Math.sqrt((wx - pt.x) * (wx - pt.x) + (wy - pt.y) * (wy - pt.y));
+          if (it.cluster) {
+            var key = "c" + Math.round(wx) + ":" + Math.round(wy);
+            if (!seen.has(key) && d <= Math.max(HIT_RADIUS, clusterRadius(it.total) + 4)) {
+              seen.add(key);
+              clusters.push({ d: d, wx: wx, wy: wy });
+            }
+          } else if (d <= HIT_RADIUS && !seen.has("p" + it.props.id)) {
+            seen.add("p" + it.props.id);
+            var ll = map.unproject([wx, wy], z);
+            points.push({ d: d, f: { id: it.props.id, category: it.props.category,
+                                     title: it.props.title, lat: ll.lat, lon: ll.lng } });
+          }
+        });
+      }
+    }
+    points.sort(function (a, b) { return a.d - b.d; });
+    clusters.sort(function (a, b) { return a.d - b.d; });
+    return { points: points, clusters: clusters, z: z };
+  }
+
+  function onClick(e) {
+    if (!api.interactive || !state) return;
+    var hit = hitTest(e.latlng), map = state.map;
+    // A point within reach wins over a cluster, unless the cluster is clearly closer.
+    if (hit.points.length && !(hit.clusters.length && hit.clusters[0].d + 6 < hit.points[0].d)) {
+      emit("select", { features: hit.points.map(function (p) { return p.f; }), latlng: e.latlng });
+      return;
+    }
+    if (hit.clusters.length) {
+      var c = hit.clusters[0];
+      map.setView(map.unproject([c.wx, c.wy], hit.z), Math.min(hit.z + 2, map.getMaxZoom()));
+    }
+  }
+
+  // ---------------------------------------------------------------- highlight
+  var ring = null;
+  api.highlight = function (id, latlng) {
+    if (!state) return;
+    var map = state.map;
+    if (ring) { map.removeLayer(ring); ring = null; }
+    if (id === null || id === undefined) return;
+    if (!latlng) {
+      state.places.drawnItems().forEach(function (d) {
+        if (!d.item.cluster && String(d.item.props.id) === String(id)) latlng = d.latlng;
+      });
+    }
+    if (!latlng) return;
+    ring = L.layerGroup([
+      L.circleMarker(latlng, { pane: "carte-highlight", radius: 15, color: "#ffffff", weight: 6,
+                               fill: false, interactive: false }),
+      L.circleMarker(latlng, { pane: "carte-highlight", radius: 15, color: "#1a1a1a", weight: 3,
+                               fill: false, interactive: false })
+    ]).addTo(map);
+  };
+
+  // ---------------------------------------------------------------- filters
+  api.setFilter = function (filter) {
+    if (!state) return;
+    var t0 = performance.now();
+    var cats = filter && filter.categories ? filter.categories.slice() : null;
+    var query = filter && filter.query ? String(filter.query).replace(/^\?/, "") : "";
+    var queryChanged = query !== state.filter.query;
+    state.filter = { categories: cats, query: query };
+    if (!state.places._map) return;
+    if (queryChanged) state.places.refill();
+    else state.places.redrawFromCache();
+    api.stats.lastRedrawMs = performance.now() - t0;
+  };
+
+  api.on = function (type, fn) {
+    if (!listeners[type]) throw new Error("CarteLayers: no event " + type);
+    listeners[type].push(fn);
+    return api;
+  };
+  api.off = function (type, fn) {
+    listeners[type] = (listeners[type] || []).filter(function (f) { return f !== fn; });
+    return api;
+  };
+
+  // ---------------------------------------------------------------- debug accessors
+  api.placedLabels = function () {
+    if (!state || !state.basemap || !state.basemap._map) return [];
+    var map = state.map, z = map.getZoom(), index = state.basemap.labelers.getIndex(z);
+    if (!index) return [];
+    var b = map.getPixelBounds(), out = new Set();
+    index.tree.search({ minX: b.min.x, minY: b.min.y, maxX: b.max.x, maxY: b.max.y }).forEach(function (m) {
+      var text = TEXT.get(m.indexedLabel.draw);
+      if (text) out.add(text);
+    });
+    return Array.from(out);
+  };
+  api.drawnClusters = function () {
+    if (!state) return [];
+    return state.places.drawnItems().filter(function (d) { return d.item.cluster; }).map(function (d) {
+      var cats = {};
+      d.item.counts.forEach(function (c) { cats[c[0]] = c[1]; });
+      return { count: d.item.total, text: d.item.text, colour: d.item.colour,
+               lat: d.latlng.lat, lon: d.latlng.lng, categories: cats };
+    });
+  };
+  api.drawnPoints = function () {
+    if (!state) return [];
+    return state.places.drawnItems().filter(function (d) { return !d.item.cluster; }).map(function (d) {
+      return { id: d.item.props.id, category: d.item.props.category, title: d.item.props.title,
+               lat: d.latlng.lat, lon: d.latlng.lng };
+    });
+  };
+
+  // ---------------------------------------------------------------- init
+  function pageData() {
+    var node = document.getElementById("carte-data");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  }
+
+  function getJson(url) {
+    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      if (r.status === 404) return null;
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      return r.json();
+    });
+  }
+
+  function fitAttribution(map) {
+    // The attribution wraps beside the scale bar instead of covering it (phones too).
+    var attr = map.getContainer().querySelector(".leaflet-control-attribution");
+    var scale = map.getContainer().querySelector(".leaflet-control-scale");
+    if (!attr) return;
+    var room = map.getSize().x - (scale ? scale.offsetWidth + 20 : 0) - 12;
+    attr.style.maxWidth = Math.max(120, room) + "px";
+  }
+
+  function noBasemapNotice(map, text) {
+    var Notice = L.Control.extend({
+      options: { position: "bottomleft" },
+      onAdd: function () {
+        var p = L.DomUtil.create("p", "carte-notice");
+        p.textContent = text;
+        return p;
+      }
+    });
+    new Notice().addTo(map);
+  }
+
+  api.init = function (map, options) {
+    if (state) return { basemap: state.basemap, places: state.places };
+    options = options || {};
+    var data = pageData();
+    var tiles = options.tiles || data.tiles || {};
+    var root = tiles.root || "";
+    tiles = {
+      features: tiles.features || root + "/tiles/features/{z}/{x}/{y}.mvt",
+      featuresJson: tiles.featuresJson || root + "/tiles/features.json",
+      basemap: tiles.basemap || root + "/tiles/basemap/{z}/{x}/{y}.mvt",
+      basemapJson: tiles.basemapJson || root + "/tiles/basemap.json",
+      rasterBase: tiles.rasterBase || "tile_layer_base",
+      control: tiles.control || "carte_layer_control",
+      maxzoom: tiles.maxzoom || 16
+    };
+    var lang = options.lang || data.lang || document.documentElement.lang || "fr";
+    var categories = options.categories || data.categories || [];
+    var bySlug = {};
+    categories.forEach(function (c) { bySlug[c.slug] = c; });
+    state = {
+      map: map, lang: lang, tiles: tiles, categories: categories, bySlug: bySlug,
+      strings: options.strings || data.strings || {}, maxzoom: tiles.maxzoom,
+      filter: { categories: null, query: "" }, stores: new Map(), reported: new Set(),
+      compact: new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 }),
+      basemap: null, places: null
+    };
+    var S = state.strings;
+
+    var container = map.getContainer();
+    if (!container.getAttribute("role")) container.setAttribute("role", "region");
+    if (!container.getAttribute("aria-label") && S.mapLabel) container.setAttribute("aria-label", S.mapLabel);
+
+    map.createPane("carte-places").style.zIndex = 450;
+    map.createPane("carte-highlight").style.zIndex = 460;
+    map.getPane("carte-highlight").style.pointerEvents = "none";
+    state.places = new PlacesLayer({ maxZoom: map.getMaxZoom() || 19,
+                                     attribution: escapeHtml(S.attributionPlaces || "") });
+    // The places do not wait for the basemap: the page already knows the archive's
+    // maxzoom (DATA.tiles.maxzoom); features.json confirms it below.
+    state.places.addTo(map);
+    map.on("click", onClick);
+
+    var control = window[tiles.control] || null;
+    var raster = window[tiles.rasterBase] || null;
+    // The raster boundaries are the fallback: not drawn (nor fetched) until we know the
+    // city has no vector basemap.
+    if (raster && map.hasLayer(raster)) map.removeLayer(raster);
+
+    var basemapJson = getJson(tiles.basemapJson).catch(function () { return null; });
+    var featuresJson = getJson(tiles.featuresJson).catch(function () { return null; });
+    var ready = Promise.all([basemapJson, featuresJson]).then(function (res) {
+      var bm = res[0], fj = res[1];
+      if (fj && isFinite(+fj.maxzoom) && +fj.maxzoom !== state.maxzoom) {
+        state.maxzoom = +fj.maxzoom;
+        state.places.redraw();
+      }
+      if (bm) {
+        var bounds = bm.bounds && bm.bounds.length === 4 ? L.latLngBounds([bm.bounds[1], bm.bounds[0]], [bm.bounds[3], bm.bounds[2]]) : undefined;
+        var url = (bm.tiles && bm.tiles[0]) || tiles.basemap;
+        state.basemap = P.leafletLayer({
+          url: url, maxDataZoom: +bm.maxzoom || 16, levelDiff: 0,
+          minZoom: Math.max(+bm.minzoom || 11, 0), maxZoom: map.getMaxZoom() || 19,
+          bounds: bounds, backgroundColor: "#f3f0ea",
+          paintRules: paintRules(), labelRules: labelRules(),
+          attribution: escapeHtml(bm.attribution || ""), lang: lang
+        });
+        state.basemap.on("tileload", function (e) { e.tile.setAttribute("aria-hidden", "true"); });
+        if (map.getMinZoom() < state.basemap.options.minZoom) map.setMinZoom(state.basemap.options.minZoom);
+        state.basemap.addTo(map);
+        if (control && raster) control.removeLayer(raster);
+        if (control) control.addBaseLayer(state.basemap, escapeHtml(S.layerBasemap || "Plan"));
+      } else {
+        if (raster) raster.addTo(map);
+        noBasemapNotice(map, S.noBasemap || "");
+      }
+      if (control) control.addOverlay(state.places, escapeHtml(S.layerPlaces || ""));
+      fitAttribution(map);
+      map.on("resize", function () { fitAttribution(map); });
+      return { basemap: !!bm };
+    });
+    ready.then(resolveReady);
+    return { basemap: null, places: state.places };
+  };
+
+  window.CarteLayers = api;
+})();
