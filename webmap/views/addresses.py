@@ -23,11 +23,25 @@ from typing import NamedTuple
 
 from geo.config import data_dir
 
-__all__ = ["AddressIndex", "Hit", "fold", "load_index", "paris_addresses", "ready_index",
-           "warm"]
+__all__ = [
+    "STOP_WORDS",
+    "STREET_TYPES",
+    "AddressIndex",
+    "Hit",
+    "Query",
+    "arrondissement_postcodes",
+    "fold",
+    "load_index",
+    "paris_addresses",
+    "parse_query",
+    "ready_index",
+    "warm",
+]
 
 _REP = {"bis": "b", "ter": "t", "quater": "q"}
-_NUMBER = re.compile(r"^\s*(\d+)\s*(bis|ter|quater|[a-z])?\b[\s,]*", re.IGNORECASE)
+# A house number and its repetition ("12", "12 bis", "12b"); "10 r de rivoli" is a
+# street type, not the repetition letter "r".
+_NUMBER = re.compile(r"^\s*(\d+)\s*(bis|ter|quater|(?!r\b)[a-z])?\b[\s,]*", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -45,12 +59,108 @@ class Hit(NamedTuple):
     lat: float
 
 
+# Street types as people abbreviate them (La Poste's and the city's own short forms).
+STREET_TYPES = {
+    "r": "rue", "av": "avenue", "ave": "avenue", "bd": "boulevard", "bld": "boulevard",
+    "blvd": "boulevard", "bvd": "boulevard", "boul": "boulevard", "pl": "place",
+    "qu": "quai", "qua": "quai", "imp": "impasse", "all": "allee", "sq": "square",
+    "pas": "passage", "pass": "passage", "psg": "passage", "crs": "cours", "ch": "chemin",
+    "chem": "chemin", "rte": "route", "vla": "villa", "prom": "promenade", "pte": "porte",
+    "fg": "faubourg", "fbg": "faubourg", "st": "saint", "ste": "sainte", "sts": "saints",
+    "gal": "general", "gl": "general", "mal": "marechal", "pdt": "president",
+    "pr": "professeur", "dr": "docteur", "cdt": "commandant", "hab": "hameau",
+    "sen": "sentier", "cite": "cite", "rpt": "rond point", "esp": "esplanade",
+}
+STOP_WORDS = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "et", "a", "au",
+                        "aux"})
+CITY_WORDS = frozenset({"paris", "france"})
+_POSTCODE = re.compile(r"^75(0[0-9][0-9]|116)$")
+_ORDINAL = re.compile(r"^(\d{1,2})(?:e|er|eme|ieme|em)$")
+
+
+class Query(NamedTuple):
+    """What a free-form search says, once folded and taken apart.
+
+    ``words`` are the name's words (street types expanded, "de"/"la" and "paris"
+    left out); ``postcodes`` narrow to an arrondissement when the query names one
+    ("75004", "4e", "paris 4"); ``number`` is the house number, if any.
+    """
+
+    number: str | None
+    words: tuple[str, ...]
+    last_is_prefix: bool
+    postcodes: frozenset[str]
+    arrondissement: int | None
+
+
+def arrondissement_postcodes(n: int) -> frozenset[str]:
+    """Postcodes of arrondissement ``n`` (the 16th has two)."""
+    return frozenset({f"750{n:02d}", "75116"} if n == 16 else {f"750{n:02d}"})
+
+
+def parse_query(text: str) -> Query:
+    """Take a free-form query apart ("10, r de Rivoli 75004 Paris").
+
+    >>> parse_query("10, r de Rivoli 75004 Paris").words
+    ('rue', 'rivoli')
+    """
+    number = None
+    m = _NUMBER.match(text)
+    if m and len(text) > m.end():
+        rep = (m.group(2) or "").lower()
+        number = m.group(1) + (f" {_REP.get(rep, rep)}" if rep else "")
+        text = text[m.end():]
+    raw = fold(text).split()
+    trailing_space = text[-1:].isspace() or text[-1:] in ",;"
+    words: list[str] = []
+    postcodes: set[str] = set()
+    arrondissement = None
+    after_city = False
+    for i, word in enumerate(raw):
+        last = i == len(raw) - 1
+        ordinal = _ORDINAL.match(word)
+        if _POSTCODE.match(word):
+            arrondissement = 16 if word == "75116" else int(word[3:])
+        elif ordinal and 1 <= int(ordinal.group(1)) <= 20:
+            arrondissement = int(ordinal.group(1))
+        elif after_city and word.isdigit() and 1 <= int(word) <= 20:
+            arrondissement = int(word)  # "paris 19"
+        elif word in ("arr", "arrdt", "ardt", "arrondissement") and arrondissement:
+            pass
+        elif word in CITY_WORDS:
+            after_city = True
+            continue
+        elif word in STOP_WORDS and not (last and not words):
+            pass
+        else:
+            words.append(word if last and not trailing_space else STREET_TYPES.get(word, word))
+        after_city = False
+    if arrondissement:
+        postcodes = set(arrondissement_postcodes(arrondissement))
+    last_is_prefix = bool(words) and not trailing_space and raw[-1] == words[-1]
+    return Query(number, tuple(words), last_is_prefix, frozenset(postcodes), arrondissement)
+
+
 class _Street(NamedTuple):
     folded: str
     tokens: frozenset[str]
     name: str
     postcode: str
     numbers: dict[str, tuple[float, float]]  # "12", "12 bis" -> (lon, lat)
+
+
+def _core(folded: str) -> str:
+    """The name without its type and linking words: "rue de rivoli" -> "rivoli"."""
+    words = folded.split()
+    if words and words[0] in _TYPE_WORDS:
+        words = words[1:]
+    while words and words[0] in STOP_WORDS:
+        words = words[1:]
+    return " ".join(words)
+
+
+_TYPE_WORDS = frozenset(STREET_TYPES.values()) | {"villa", "cite", "voie", "sentier",
+                                                  "hameau", "port", "pont", "galerie"}
 
 
 class AddressIndex:
@@ -70,44 +180,58 @@ class AddressIndex:
     def __len__(self) -> int:
         return sum(len(s.numbers) for s in self._streets)
 
-    def search(self, query: str, *, limit: int = 8) -> list[Hit]:
-        """Addresses or streets matching ``query`` ("12 rue de rivoli", "rivoli 75004").
-
-        Every word of the query must appear in the street name or be its postcode; the
-        last word may be a prefix, so results come while typing. With a house number
-        the address itself is returned, otherwise the street (at its middle number).
-        """
-        m = _NUMBER.match(query)
-        number = None
-        if m and len(query) > m.end():
-            rep = (m.group(2) or "").lower()
-            number = m.group(1) + (f" {_REP.get(rep, rep)}" if rep else "")
-            query = query[m.end():]
-        words = fold(query).split()
-        if not words or (len(words[-1]) < 2 and len(words) == 1):
-            return []
-        *full, last = words
-        candidates: set[int] = set()
-        for word in self._words[bisect_left(self._words, last):]:
-            if not word.startswith(last):
+    def _prefixed(self, prefix: str) -> set[int]:
+        out: set[int] = set()
+        for word in self._words[bisect_left(self._words, prefix):]:
+            if not word.startswith(prefix):
                 break
-            candidates |= self._postings[word]
+            out |= self._postings[word]
+        return out
+
+    def search(self, query: str, *, limit: int = 8) -> list[Hit]:
+        """Addresses or streets matching a free-form ``query``.
+
+        Forgiving the way people type: "10 rue de rivoli paris", "10 r de rivoli",
+        "10, rue de Rivoli 75004", "10 rue rivoli", "rivoli 4e". Every name word of
+        the query must be a word of the street (street types abbreviated or not,
+        "de"/"la" optional), the last one may be unfinished; a postcode or an
+        arrondissement narrows the streets. With a house number the door itself is
+        returned, otherwise the street (at its middle number). Streets whose name
+        starts with what was typed come first, then shorter names.
+        """
+        q = parse_query(query)
+        if not q.words or (len(q.words) == 1 and len(q.words[0]) < 2 and q.last_is_prefix):
+            return []
+        *full, last = q.words
+        if q.last_is_prefix:
+            candidates = self._prefixed(last)
+            expanded = STREET_TYPES.get(last)
+            if expanded:
+                candidates |= self._postings.get(expanded, set())
+        else:
+            candidates = set(self._postings.get(last, set()))
         for w in full:
             candidates &= self._postings.get(w, set())
-        hits: list[tuple[int, Hit]] = []
+        typed = " ".join(q.words)
+        hits: list[tuple[tuple[int, int, str], Hit]] = []
         for s in (self._streets[i] for i in candidates):
-            if number is not None:
-                point = s.numbers.get(number)
+            if q.postcodes and s.postcode not in q.postcodes:
+                continue
+            plain = " ".join(w for w in s.folded.split() if w not in STOP_WORDS)
+            rank = 0 if plain.startswith(typed) else 1 if _core(s.folded).startswith(
+                " ".join(w for w in q.words if w not in _TYPE_WORDS)) else 2
+            if q.number is not None:
+                point = s.numbers.get(q.number)
                 if point is None:
                     continue
-                shown = number.replace(" b", " bis").replace(" t", " ter")
-                hits.append((len(s.folded), Hit(f"{shown} {s.name}, {s.postcode} Paris",
-                                                *point)))
+                shown = q.number.replace(" b", " bis").replace(" t", " ter")
+                label = f"{shown} {s.name}, {s.postcode} Paris"
             else:
                 keys = sorted(s.numbers, key=_number_key)
-                lon, lat = s.numbers[keys[len(keys) // 2]]
-                hits.append((len(s.folded), Hit(f"{s.name}, {s.postcode} Paris", lon, lat)))
-        hits.sort(key=lambda h: (h[0], h[1].label))
+                point = s.numbers[keys[len(keys) // 2]]
+                label = f"{s.name}, {s.postcode} Paris"
+            hits.append(((rank, len(s.folded), label), Hit(label, *point)))
+        hits.sort(key=lambda h: h[0])
         return [h for _, h in hits[:limit]]
 
 

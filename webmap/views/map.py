@@ -15,19 +15,19 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.db import get_engine
-from geo.models import Area, AreaKind, Category, Feature, FeatureStatus
-from tiles.options import TileOptions
+from geo.models import Area, AreaKind, Category
 
 from ..errors import problem
 from ..security import CSP
 from . import walk_api
 from .addresses import paris_addresses, ready_index, warm
 from .i18n import LOCALES, current_lang
-from .page import CONTROL_NAME, MAP_NAME, RASTER_BASE_NAME, build_map_script, map_labels
+from .page import MAP_NAME, VECTOR_LAYER_NAME, build_map_script, map_labels
+from .search import search_areas, search_features
 from .strings import js_strings
 
 __all__ = ["bp"]
@@ -94,21 +94,6 @@ def _reference(lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return hit[1], hit[2]
 
 
-def _tiles(root: str) -> dict[str, Any]:
-    """Where layers.js finds its tiles, and the names folium gave the layers it adjusts.
-
-    ``maxzoom`` lets the points start before ``/tiles/features.json`` answers (they are
-    overzoomed beyond it); the basemap's presence is learnt from ``/tiles/basemap.json``.
-    """
-    return {"root": root,
-            "features": root + "/tiles/features/{z}/{x}/{y}.mvt",
-            "featuresJson": root + "/tiles/features.json",
-            "basemap": root + "/tiles/basemap/{z}/{x}/{y}.mvt",
-            "basemapJson": root + "/tiles/basemap.json",
-            "maxzoom": TileOptions.from_env().max_zoom,
-            "rasterBase": RASTER_BASE_NAME, "control": CONTROL_NAME}
-
-
 @bp.get("/")
 def index() -> Response:
     """The map page."""
@@ -116,7 +101,7 @@ def index() -> Response:
     built = _map_script(lang)
     categories, quartiers = _reference(lang)
     warm(paris_addresses())  # ready by the time someone types an address
-    data = {"lang": lang, "map": MAP_NAME, "tiles": _tiles(request.script_root),
+    data = {"lang": lang, "map": MAP_NAME, "vectorLayer": VECTOR_LAYER_NAME,
             "categories": categories, "quartiers": quartiers,
             "strings": js_strings()}
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
@@ -148,38 +133,30 @@ def map_script(lang: str, digest: str) -> Response:
 
 @bp.get("/api/v1/search")
 def search() -> Response:
-    """Published features, areas and addresses matching ``q`` (at most 8 of each)."""
+    """Published features, areas and addresses matching ``q`` (at most 8 of each).
+
+    Forgiving (:mod:`webmap.views.search`, :mod:`webmap.views.addresses`): case,
+    accents, hyphens, abbreviated street types, "paris", postcodes and arrondissements
+    ("19e") are understood. Features carry ``arrondissement_name``, ``category_label``
+    and a ``label`` that tells same-titled results apart.
+    """
     q = request.args.get("q", "").strip()
     if len(q) > 100:
         return problem(400, "Bad query parameter", detail="q: at most 100 characters",
                        invalid_params=[{"name": "q", "reason": "at most 100 characters"}])
     if len(q) < 2:
         return jsonify({"features": [], "areas": [], "addresses": []})
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     with _session() as session:
-        features = session.execute(
-            select(Feature.id, Feature.title, Feature.category,
-                   func.ST_X(Feature.geom), func.ST_Y(Feature.geom))
-            .where(Feature.status == FeatureStatus.published,
-                   Feature.title.ilike(like, escape="\\"))
-            .order_by(func.length(Feature.title), Feature.id).limit(SEARCH_LIMIT)).all()
-        centre = func.ST_PointOnSurface(Area.geom)
-        areas = session.execute(
-            select(Area.code, Area.name, Area.kind, func.ST_X(centre), func.ST_Y(centre),
-                   func.ST_XMin(Area.geom), func.ST_YMin(Area.geom),
-                   func.ST_XMax(Area.geom), func.ST_YMax(Area.geom))
-            .where(or_(Area.name.ilike(like, escape="\\"), Area.code == q))
-            .order_by(Area.kind, Area.name).limit(SEARCH_LIMIT)).all()
+        features = search_features(session, q, lang=current_lang(), limit=SEARCH_LIMIT)
+        areas = search_areas(session, q, limit=SEARCH_LIMIT)
     index = ready_index(paris_addresses())
     addresses = index.search(q, limit=SEARCH_LIMIT) if index is not None else []
     response = jsonify({
-        "features": [{"id": i, "title": t, "category": c, "lon": x, "lat": y}
-                     for i, t, c, x, y in features],
-        "areas": [{"code": c, "name": n, "kind": str(k), "lon": x, "lat": y,
-                   "bbox": [a, b, cc, d]} for c, n, k, x, y, a, b, cc, d in areas],
+        "features": features, "areas": areas,
         "addresses": [{"label": h.label, "lon": h.lon, "lat": h.lat} for h in addresses],
     })
     response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Vary"] = "Accept-Language, Cookie"
     return response
 
 

@@ -1,0 +1,150 @@
+"""Search that forgives: our places and the city's areas, however the name is typed.
+
+"Buttes-Chaumont", "buttes chaumont", "Buttes Chaumont Paris 19" and "butte" all find
+the park: the query is folded (case, accents, hyphens and apostrophes), "paris",
+"de", "la"... are left out, an arrondissement ("19e", "75019", "paris 19") narrows the
+results, and each remaining word must start a word of the title. PostgreSQL answers
+with a case-insensitive regular expression per word in which every vowel and ``c``
+stands for its accented forms (``ch[aàâä]um[oôö]nt``); the trigram index on titles
+(migration ``0002_ingestion``) serves these expressions, so a million features are
+not scanned.
+
+Results whose titles read the same are told apart by arrondissement and category
+("Jardin partagé — 11e arr., Jardin partagé ou comestible"), and titles that start
+with what was typed come first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.events import city_zone, live_sql, local_midnight
+
+from .addresses import STOP_WORDS, fold, parse_query
+
+__all__ = ["search_areas", "search_features", "word_pattern"]
+
+_ACCENTS = {"a": "[aàâäáã]", "e": "[eéèêë]", "i": "[iîïí]", "o": "[oôöó]",
+            "u": "[uùûüú]", "c": "[cç]", "y": "[yÿ]", "n": "[nñ]"}
+CANDIDATES = 60  # rows read to rank; the answer keeps the best few
+
+
+def word_pattern(word: str) -> str:
+    r"""A PostgreSQL regular expression matching a title word that starts with ``word``.
+
+    ``word`` is folded (``[a-z0-9]`` only), so nothing in it is a regex operator.
+
+    >>> word_pattern("cafe")
+    '\\m[cç][aàâäáã]f[eéèêë]'
+    """
+    return r"\m" + "".join(_ACCENTS.get(ch, ch) for ch in word)
+
+
+def _words(q: str) -> tuple[list[str], int | None]:
+    query = parse_query(q)
+    words = [w for w in query.words if w not in STOP_WORDS]
+    if query.number is not None:  # "10 rue ..." is an address; a title may hold numbers
+        words = [query.number.split()[0], *words]
+    return words, query.arrondissement
+
+
+def _short_arrondissement(name: str | None) -> str:
+    return (name or "").replace(" arrondissement", " arr.")
+
+
+def search_features(session: Session, q: str, *, lang: str, limit: int) -> list[dict[str, Any]]:
+    """Published, live features whose title holds every word of ``q`` (word starts).
+
+    Each result carries its arrondissement and category label; when several results
+    have the same title, ``label`` adds what tells them apart.
+    """
+    words, arrondissement = _words(q)
+    if not words:
+        return []
+    now = datetime.now(UTC)
+    params: dict[str, Any] = {"live_from": now,
+                              "live_day": local_midnight(now, city_zone()),
+                              "limit": CANDIDATES}
+    clauses = ["f.status = 'published'", live_sql("f")]
+    for i, word in enumerate(words):
+        clauses.append(f"f.title ~* :w{i}")
+        params[f"w{i}"] = word_pattern(word)
+    if arrondissement is not None:
+        clauses.append("a.code = :arr")
+        params["arr"] = f"751{arrondissement:02d}"
+    params["start"] = "^" + word_pattern(words[0])[2:]
+    # Only fixed clauses with bound parameters are joined in: no value enters the text.
+    rows = session.execute(text(f"""
+        SELECT f.id, f.title, f.category, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
+               a.code AS arr_code, a.name AS arr_name, q.name AS quartier_name,
+               c.label_fr, c.label_en
+        FROM feature f
+        JOIN category c ON c.slug = f.category
+        LEFT JOIN area a ON a.id = f.arrondissement_id
+        LEFT JOIN area q ON q.id = f.quartier_id
+        WHERE {' AND '.join(clauses)}
+        ORDER BY (f.title ~* :start) DESC, length(f.title), f.id
+        LIMIT :limit"""), params).all()  # noqa: S608
+    typed = " ".join(words)
+
+    def rank(row: Any) -> tuple[int, int, int]:
+        title = " ".join(w for w in fold(row.title).split() if w not in STOP_WORDS)
+        return (0 if title.startswith(typed) else 1 if title.startswith(words[0]) else 2,
+                len(row.title), row.id)
+
+    best = sorted(rows, key=rank)[:limit]
+    out = [{"id": r.id, "title": r.title, "category": r.category, "lon": r.lon,
+            "lat": r.lat, "arrondissement": r.arr_code,
+            "arrondissement_name": r.arr_name, "quartier_name": r.quartier_name,
+            "category_label": r.label_en if lang == "en" else r.label_fr,
+            "label": r.title} for r in best]
+    _tell_apart(out)
+    return out
+
+
+def _tell_apart(results: list[dict[str, Any]]) -> None:
+    """Add arrondissement, category, then quartier to titles that read the same."""
+    same = Counter(fold(r["title"]) for r in results)
+    for r in results:
+        if same[fold(r["title"])] > 1:
+            r["label"] = f"{r['title']} — {_short_arrondissement(r['arrondissement_name'])}" \
+                         f", {r['category_label']}" if r["arrondissement_name"] \
+                else f"{r['title']} — {r['category_label']}"
+    again = Counter(r["label"] for r in results)
+    for r in results:
+        if again[r["label"]] > 1 and r["quartier_name"]:
+            r["label"] = f"{r['label']} ({r['quartier_name']})"
+
+
+def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]]:
+    """Arrondissements and quartiers named like ``q`` (folded), or the one it designates.
+
+    "19e", "75019" or "Paris 19" give the 19th arrondissement; "folie mericourt" the
+    quartier; an INSEE code (``7511101``) its area.
+    """
+    words, arrondissement = _words(q)
+    clauses, params = [], {"limit": limit, "code": q.strip()}
+    for i, word in enumerate(words):
+        clauses.append(f"name ~* :w{i}")
+        params[f"w{i}"] = word_pattern(word)
+    conditions = ["code = :code"]
+    if clauses:
+        conditions.append("(" + " AND ".join(clauses) + ")")
+    if arrondissement is not None and not words:
+        conditions.append("(kind = 'arrondissement' AND code = :arr)")
+        params["arr"] = f"751{arrondissement:02d}"
+    rows = session.execute(text(f"""
+        SELECT code, name, kind::text AS kind,
+               ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat,
+               ST_XMin(geom) AS w, ST_YMin(geom) AS s, ST_XMax(geom) AS e, ST_YMax(geom) AS n
+        FROM area
+        WHERE kind <> 'city' AND ({' OR '.join(conditions)})
+        ORDER BY kind, name
+        LIMIT :limit"""), params).all()  # noqa: S608 - fixed clauses, bound values
+    return [{"code": r.code, "name": r.name, "kind": r.kind, "lon": r.lon, "lat": r.lat,
+             "bbox": [r.w, r.s, r.e, r.n]} for r in rows]
