@@ -52,6 +52,7 @@
   var P = window.protomapsL;
   var HIT_RADIUS = 22;      // px around a point that select it: a 44 px touch target
   var EDGE = 26;            // px of neighbouring tiles drawn into each tile (cluster radius)
+  var CELL = 64;            // px of the grid clusters are merged into below the maxzoom
   var CACHE_TILES = 96;     // decoded tiles kept per query string
   var CACHE_QUERIES = 3;    // query strings whose tiles are kept
   var FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'DejaVu Sans', sans-serif";
@@ -86,7 +87,7 @@
   // ground so that deep zooms stay light).
   var STREET = {
     periph: { w: 9, fill: "#f4c27f", casing: "#d79b4c" },
-    major: { w: 8, fill: "#fce7b2", casing: "#dcc07f" },
+    major: { w: 8, fill: "#fce9b8", casing: "#dcc07f" },
     medium: { w: 6, fill: "#ffffff", casing: "#cdc6b8" },
     minor: { w: 4.5, fill: "#ffffff", casing: "#d6d0c6" },
     path: { w: 1.4, fill: "#ffffff", casing: "#cfc8bb" }
@@ -103,9 +104,14 @@
   }
 
   var TEXT = new WeakMap();  // label draw function -> its text, for placedLabels()
-  function named(symbolizer) {
+  function named(symbolizer, shorten) {
     return {
       place: function (layout, geom, feature) {
+        if (shorten) {
+          var short = shorten(String(feature.props.name || ""));
+          feature = { props: Object.assign({}, feature.props, { name: short }), bbox: feature.bbox,
+                      geomType: feature.geomType, geom: feature.geom, numVertices: feature.numVertices };
+        }
         var labels = symbolizer.place(layout, geom, feature);
         if (labels) {
           labels.forEach(function (l) { TEXT.set(l.draw, String(feature.props.name || "")); });
@@ -143,11 +149,16 @@
           width: function (z) { return streetWidth(c, z); } }) });
     });
     rules.push(
-      { dataLayer: "rail", filter: function (z, f) { return z >= 14 || f.props.mode !== "tram"; },
+      // Metro lines run underground: faint, and not before z13; RER, trains and trams
+      // (on the surface, or the regional network) a little stronger.
+      { dataLayer: "rail", filter: function (z, f) {
+          var m = f.props.mode;
+          return m === "metro" ? z >= 13 : m === "tram" ? z >= 14 : true;
+        },
         symbolizer: new P.LineSymbolizer({
           color: function (z, f) { return /^#[0-9a-fA-F]{6}$/.test(f.props.colour) ? f.props.colour : "#8a8a8a"; },
-          width: function (z, f) { return z >= 16 ? 2.5 : z >= 14 ? 1.8 : 1.1; },
-          opacity: function (z, f) { return z >= 14 ? 0.75 : 0.55; } }) },
+          width: function (z, f) { return (z >= 16 ? 2.5 : z >= 14 ? 1.8 : 1.1) * (f.props.mode === "metro" ? 0.8 : 1); },
+          opacity: function (z, f) { return f.props.mode === "metro" ? (z >= 15 ? 0.5 : 0.35) : (z >= 14 ? 0.7 : 0.5); } }) },
       { dataLayer: "stations", minzoom: 14,
         symbolizer: new P.CircleSymbolizer({
           radius: function (z, f) { return z >= 16 ? 4 : 3; },
@@ -163,7 +174,9 @@
       { dataLayer: "places", maxzoom: 13, filter: function (z, f) { return f.props.level === "arrondissement"; },
         symbolizer: named(new P.CenteredTextSymbolizer({
           font: function (z) { return "600 " + (z >= 13 ? 14 : 13) + "px " + FONT; },
-          fill: "#5d5280", stroke: halo, width: 2.5, maxLineChars: 14, lineHeight: 1.3 })) },
+          fill: "#5d5280", stroke: halo, width: 2.5, maxLineChars: 14, lineHeight: 1.3 }),
+          // "17e arrondissement" -> "17e": the way Parisians name them, and short.
+          function (name) { return name.replace(/\s+arrondissement$/i, ""); }) },
       { dataLayer: "stations", minzoom: 15,
         symbolizer: named(new P.OffsetTextSymbolizer({
           font: "500 11px " + FONT, fill: "#303030", stroke: halo, width: 2.5,
@@ -268,13 +281,20 @@
   /* Everything drawn in the display tile (z, x, y), from the decoded data tiles that
      cover it and its edge (neighbours only if already decoded). Positions in the
      tile's CSS px. Clusters whose active count is 0 and points of inactive categories
-     are left out. */
+     are left out.
+
+     Below the archive's maxzoom, the tiles' clusters (an 8-px grid) are merged into
+     cells of CELL px of the world grid, so that the symbols, which are wider than 8 px,
+     do not pile up: one symbol per cell, at the weighted centre of what it holds, its
+     counts summed per active category. A cell holding a single point draws the point.
+     At maxzoom and beyond, every place is drawn as a point. */
   function itemsFor(store, z, x, y) {
     var dz = Math.min(z, state.maxzoom), s = 1 << (z - dz), size = 256 * s;
+    var merge = z < state.maxzoom, margin = merge ? CELL : EDGE;
     var ox = x * 256, oy = y * 256;
-    var tx0 = Math.floor((ox - EDGE) / size), tx1 = Math.floor((ox + 256 + EDGE) / size);
-    var ty0 = Math.floor((oy - EDGE) / size), ty1 = Math.floor((oy + 256 + EDGE) / size);
-    var items = [], seen = new Set(), dim = 1 << dz;
+    var tx0 = Math.floor((ox - margin) / size), tx1 = Math.floor((ox + 256 + margin) / size);
+    var ty0 = Math.floor((oy - margin) / size), ty1 = Math.floor((oy + 256 + margin) / size);
+    var raw = [], seen = new Set(), dim = 1 << dz;
     for (var tx = tx0; tx <= tx1; tx++) {
       for (var ty = ty0; ty <= ty1; ty++) {
         if (tx < 0 || ty < 0 || tx >= dim || ty >= dim) continue;
@@ -285,7 +305,7 @@
           var f = feats[i], g = f.geom[0] && f.geom[0][0];
           if (!g) continue;
           var px = (tx * 256 + g.x) * s - ox, py = (ty * 256 + g.y) * s - oy;
-          if (px < -EDGE || py < -EDGE || px > 256 + EDGE || py > 256 + EDGE) continue;
+          if (px < -margin || py < -margin || px > 256 + margin || py > 256 + margin) continue;
           var p = f.props;
           var key = p.cluster ? "c" + Math.round((px + ox) * 4) + ":" + Math.round((py + oy) * 4) : "p" + p.id;
           if (seen.has(key)) continue;  // the same feature in a neighbour's buffer
@@ -294,18 +314,38 @@
             var counts = activeCounts(p), total = 0;
             counts.forEach(function (c) { total += c[1]; });
             if (!state.filter.categories && +p.point_count > total) total = +p.point_count;
-            if (!total) continue;
-            items.push({ cluster: true, x: px, y: py, total: total, counts: counts,
-                         inside: px >= 0 && py >= 0 && px < 256 && py < 256 });
-          } else {
-            if (!pointVisible(p.category)) continue;
-            items.push({ cluster: false, x: px, y: py, props: p,
-                         inside: px >= 0 && py >= 0 && px < 256 && py < 256 });
+            if (total) raw.push({ cluster: true, x: px, y: py, total: total, counts: counts });
+          } else if (pointVisible(p.category)) {
+            raw.push({ cluster: false, x: px, y: py, props: p, total: 1, counts: [[p.category, 1]] });
           }
         }
       }
     }
-    return items;
+    var items = raw;
+    if (merge) {
+      var cells = new Map();
+      raw.forEach(function (r) {
+        var k = Math.floor((r.x + ox) / CELL) + ":" + Math.floor((r.y + oy) / CELL);
+        var c = cells.get(k);
+        if (!c) { c = { members: [], sx: 0, sy: 0, total: 0, per: {} }; cells.set(k, c); }
+        c.members.push(r);
+        c.sx += r.x * r.total;
+        c.sy += r.y * r.total;
+        c.total += r.total;
+        r.counts.forEach(function (n) { c.per[n[0]] = (c.per[n[0]] || 0) + n[1]; });
+      });
+      items = [];
+      cells.forEach(function (c) {
+        if (c.members.length === 1) { items.push(c.members[0]); return; }
+        var counts = Object.keys(c.per).map(function (slug) { return [slug, c.per[slug]]; });
+        counts.sort(function (a, b) { return b[1] - a[1]; });
+        items.push({ cluster: true, x: c.sx / c.total, y: c.sy / c.total, total: c.total, counts: counts });
+      });
+    }
+    return items.filter(function (it) {
+      it.inside = it.x >= 0 && it.y >= 0 && it.x < 256 && it.y < 256;
+      return it.x >= -EDGE && it.y >= -EDGE && it.x <= 256 + EDGE && it.y <= 256 + EDGE;
+    });
   }
 
   function drawCluster(ctx, it) {
@@ -628,12 +668,31 @@
   }
 
   function fitAttribution(map) {
-    // The attribution wraps beside the scale bar instead of covering it (phones too).
+    // The attribution wraps beside the scale bar instead of covering it; on a narrow map
+    // (a phone) it is one line, ellipsed, that a tap unfolds.
     var attr = map.getContainer().querySelector(".leaflet-control-attribution");
     var scale = map.getContainer().querySelector(".leaflet-control-scale");
     if (!attr) return;
     var room = map.getSize().x - (scale ? scale.offsetWidth + 20 : 0) - 12;
     attr.style.maxWidth = Math.max(120, room) + "px";
+    var narrow = map.getSize().x < 640;
+    if (narrow && !attr.hasAttribute("data-compact")) {
+      // Folded for the eye only: screen readers read the whole text either way.
+      attr.setAttribute("data-compact", "");
+      var fold = function (open) {
+        attr.setAttribute("data-open", open ? "true" : "false");
+        attr.style.whiteSpace = open ? "normal" : "nowrap";
+        attr.style.overflow = open ? "visible" : "hidden";
+        attr.style.textOverflow = open ? "clip" : "ellipsis";
+      };
+      fold(false);
+      var toggle = function (e) {
+        if (e.target.closest && e.target.closest("a")) return;  // links keep working
+        fold(attr.getAttribute("data-open") !== "true");
+      };
+      attr.addEventListener("click", toggle);
+      L.DomEvent.disableClickPropagation(attr);
+    }
   }
 
   function noBasemapNotice(map, text) {
