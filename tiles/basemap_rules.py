@@ -23,6 +23,7 @@ __all__ = [
     "STATION_MINZOOM",
     "STREET_CLASSES",
     "STREET_MINZOOM",
+    "WATER_NAMES",
     "french_title",
     "layer_descriptions",
     "park_minzoom",
@@ -127,6 +128,11 @@ def water_kind(lib_classe: str | None, in_river: bool) -> str:
     return "river" if in_river else "canal"
 
 
+# The name a water polygon carries, by kind: inside Paris every river polygon is the
+# Seine; the canals' pieces are not named in the source (left empty).
+WATER_NAMES = {"river": "La Seine"}
+
+
 def water_minzoom(area_m2: float) -> int:
     """Water is drawn from the first zoom, except slivers of a few hundred m²."""
     return MINZOOM if area_m2 >= 1000.0 else 14
@@ -226,7 +232,7 @@ def simplify_tolerance(zoom: int, units: float = 1.0) -> float:
 
 # The properties of each layer, as TileJSON ``vector_layers[].fields`` says them.
 LAYER_FIELDS: dict[str, dict[str, str]] = {
-    "water": {"kind": "String"},
+    "water": {"kind": "String", "name": "String"},
     "parks": {"name": "String", "kind": "String", "category": "String", "area_m2": "Number"},
     "boundaries": {"level": "String"},
     "places": {"name": "String", "level": "String", "code": "String"},
@@ -244,11 +250,12 @@ def layer_descriptions() -> dict[str, str]:
     stations = ", ".join(f"{m} from z{z}" for m, z in STATION_MINZOOM.items())
     return {
         "water": "The Seine, canals, basins and locks (Ville de Paris plan de voirie); "
-                 "kind river|canal|basin|lock; all from z11 except slivers under "
-                 "1,000 m² (z14).",
+                 "kind river|canal|basin|lock, name 'La Seine' on the river (empty "
+                 "otherwise); all from z11 except slivers under 1,000 m² (z14).",
         "parks": "Green spaces of espaces_verts (green walls left out); kind is the "
                  f"typology, category the source category; {parks}, the rest from z16.",
-        "boundaries": "Outlines: level arrondissement from z11, quartier from z13.",
+        "boundaries": "Outlines, each edge once: level arrondissement from z11, quartier "
+                      "(the edges inside an arrondissement) from z13.",
         "places": "Label points inside each area (pole of inaccessibility): "
                   "arrondissements from z11, quartiers from z13.",
         "streets": "Every named street of Paris (Ville de Paris voie), name = full "

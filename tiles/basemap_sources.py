@@ -178,6 +178,10 @@ def read_streets(path: Path) -> LayerData:
         cls = rules.street_class(desi, name, float(length))
         out.append((g, {"name": name, "class": cls, "kind": desi},
                     rules.STREET_MINZOOM[cls]))
+    # Paths first, the périphérique last: a renderer that draws in feature order puts
+    # the main streets on top of the lanes they cross.
+    rank = {c: i for i, c in enumerate(reversed(rules.STREET_CLASSES))}
+    out.sort(key=lambda row: rank[row[1]["class"]])
     return LayerData.of("streets", out)
 
 
@@ -212,7 +216,9 @@ def read_water(path: Path) -> LayerData:
     for i, (g, c, a) in enumerate(zip(merc, classes, areas, strict=True)):
         if shapely.is_empty(g) or a < 20.0:  # slivers of a few m² (one has no class)
             continue
-        out.append((g, {"kind": rules.water_kind(c, i in river)}, rules.water_minzoom(a)))
+        kind = rules.water_kind(c, i in river)
+        props = {"kind": kind, "name": rules.WATER_NAMES.get(kind, "")}
+        out.append((g, props, rules.water_minzoom(a)))
     return LayerData.of("water", out)
 
 
@@ -323,13 +329,21 @@ def read_areas(arrondissements: Path | None, quartiers: Path | None
                ) -> tuple[LayerData, LayerData]:
     """Outlines (each shared edge once per level) and label points of the areas."""
     lines, places = [], []
+    drawn = None  # the arrondissement edges: a quartier line is not drawn over them
     for level, path in (("arrondissement", arrondissements), ("quartier", quartiers)):
         if path is None or not path.is_file():
             continue
         feats = _features(path)
         merc = _to_mercator(shapely.make_valid(_geometries(feats)))
         edges = shapely.line_merge(shapely.union_all(shapely.boundary(merc)))
+        if drawn is not None:
+            # The two files trace shared edges with slightly different vertices.
+            edges = shapely.line_merge(shapely.difference(edges, shapely.buffer(drawn, 5.0)))
+        else:
+            drawn = edges
         for part in shapely.get_parts(edges):
+            if part.length < 20.0:  # slivers left by the difference
+                continue
             lines.append((part, {"level": level}, rules.BOUNDARY_MINZOOM[level]))
         for g, f in zip(merc, feats, strict=True):
             p = f["properties"]

@@ -56,6 +56,7 @@ def test_hotel_de_ville_tile_has_named_streets_the_seine_and_its_station(client,
     # The Seine runs along the south of this tile, as polygons of kind river.
     water = tile["water"]["features"]
     assert water and {f["properties"]["kind"] for f in water} == {"river"}
+    assert {f["properties"]["name"] for f in water} == {"La Seine"}
     assert sum(shapely.geometry.shape(f["geometry"]).area for f in water) > 100_000
     stations = {f["properties"]["name"]: f["properties"] for f in tile["stations"]["features"]}
     assert stations["Hôtel de Ville"]["lines"] == "1, 11"
