@@ -39,5 +39,9 @@ def init_app(app: Any) -> None:
                 app.config[key] = kind(raw) if raw else default
             except ValueError as exc:
                 raise ValueError(f"{env}={raw!r} is not a valid {kind.__name__}") from exc
+    if "CITY" not in app.config:
+        from geo.city import load_city
+
+        app.config["CITY"] = load_city()  # CARTE_CITY, default paris: the maps' frame
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)

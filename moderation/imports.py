@@ -37,7 +37,7 @@ from ingestion.errors import RunAlreadyDecided, RunNotFound
 from . import svg
 from .charter import REASONS
 from .errors import InvalidInput, NotFound
-from .views import MODERATOR, bp
+from .views import MODERATOR, bp, frame
 from .web import db, engine, require_role
 
 __all__ = ["OUTCOMES", "ROWS_PER_PAGE", "SAMPLE_POINTS", "outcome_counts", "pending_count",
@@ -104,7 +104,7 @@ def raw_text(raw: Any) -> tuple[str, bool]:
 # --- the map ------------------------------------------------------------------------------
 
 def scatter_map(outlines: dict[str, svg.Outline], points: list[tuple[float, float]], *,
-                size: int = 420, label: str = "") -> Markup:
+                frame: svg.Frame, size: int = 420, label: str = "") -> Markup:
     """An inline SVG of the city's arrondissements with one dot per point.
 
     Same frame as :mod:`moderation.svg` (the outlines are ``<use>`` references to the
@@ -113,12 +113,12 @@ def scatter_map(outlines: dict[str, svg.Outline], points: list[tuple[float, floa
     """
     from markupsafe import escape
 
-    city = outlines.get("75056")
-    arrs = [o for code, o in sorted(outlines.items()) if code != "75056"]
-    frame = [o.bounds for o in ([city] if city else arrs)]
-    projected = [svg.project(lon, lat) for lon, lat in points]
-    xs = [b[0] for b in frame] + [b[2] for b in frame] + [p[0] for p in projected]
-    ys = [b[1] for b in frame] + [b[3] for b in frame] + [p[1] for p in projected]
+    city = svg.city_outline(outlines)
+    arrs = [o for _code, o in sorted(outlines.items()) if o.kind != "city"]
+    extent = [o.bounds for o in ([city] if city else arrs)]
+    projected = [frame.project(lon, lat) for lon, lat in points]
+    xs = [b[0] for b in extent] + [b[2] for b in extent] + [p[0] for p in projected]
+    ys = [b[1] for b in extent] + [b[3] for b in extent] + [p[1] for p in projected]
     if not xs:
         xs, ys = [-500.0, 500.0], [-500.0, 500.0]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
@@ -294,7 +294,8 @@ def _run_page(run_id: int, *, errors: dict[str, str] | None = None,
     run = run_detail(s, run_id)
     counts = _finished_counts(s, run)
     valid = counts.get("valid", 0)
-    outlines = svg.outlines(s, current_app.config["DATABASE_URL"])
+    shared = frame()
+    outlines = svg.outlines(s, current_app.config["DATABASE_URL"], shared)
     points = sample_points(s, run_id, valid)
     label = tn("%(num)s point valide (échantillon de %(shown)s)",
                "%(num)s points valides (échantillon de %(shown)s)", valid, shown=len(points))
@@ -304,7 +305,7 @@ def _run_page(run_id: int, *, errors: dict[str, str] | None = None,
         run=run, counts=counts, valid=valid, outcome=outcome, start=start, rows=rows,
         total=total, next_start=rows[-1].row_number + 1 if len(rows) == ROWS_PER_PAGE
         else None,
-        map=scatter_map(outlines, points, label=label), defs=svg.defs(outlines),
+        map=scatter_map(outlines, points, frame=shared, label=label), defs=svg.defs(outlines),
         raw_text=raw_text, reasons=REASONS.values(), events=run_events(s, run_id),
         errors=errors or {}, values=values or {})), status
 

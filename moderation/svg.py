@@ -2,13 +2,16 @@
 
 No tiles, no script, nothing from another host: the outlines (simplified to ~10 m) are
 read once per process and drawn in one shared frame (an equirectangular projection
-around Paris, y down), defined once per page in ``<defs>`` and reused by ``<use>``.
+around the city's centre, y down, :class:`Frame`), defined once per page in ``<defs>``
+and reused by ``<use>``. The edit map's script reads the frame from the SVG's
+``data-lon0`` and ``data-lat0``, so nothing here or there assumes a city.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from markupsafe import Markup, escape
@@ -17,13 +20,28 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["Outline", "defs", "mini_map", "outlines", "project"]
+__all__ = ["Frame", "Outline", "city_outline", "defs", "mini_map", "outlines"]
 
-LAT0 = 48.8566
 SCALE = 10_000.0  # SVG units per degree of latitude
-_COS = math.cos(math.radians(LAT0))
-_cache: dict[str, dict[str, Outline]] = {}
+_cache: dict[tuple[str, Frame], dict[str, Outline]] = {}
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The shared SVG frame: equirectangular around ``(lon0, lat0)``, y down.
+
+    Built from the city's centre (``Frame(city.centre.lon, city.centre.lat)``): at the
+    centre's latitude a degree of longitude is ``cos(lat0)`` of a degree of latitude.
+    """
+
+    lon0: float
+    lat0: float
+
+    def project(self, lon: float, lat: float) -> tuple[float, float]:
+        """(lon, lat) to SVG units."""
+        return ((lon - self.lon0) * SCALE * math.cos(math.radians(self.lat0)),
+                (self.lat0 - lat) * SCALE)
 
 
 class Outline(NamedTuple):
@@ -33,42 +51,44 @@ class Outline(NamedTuple):
     name: str
     path: str
     bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy (SVG units)
+    kind: str = "arrondissement"  # or "city": the service area's outline
 
 
-def project(lon: float, lat: float) -> tuple[float, float]:
-    """(lon, lat) to the shared SVG frame."""
-    return (lon - 2.35) * SCALE * _COS, (LAT0 - lat) * SCALE
+def city_outline(found: dict[str, Outline]) -> Outline | None:
+    """The service area's outline among ``found``, if the areas are loaded."""
+    return next((o for o in found.values() if o.kind == "city"), None)
 
 
-def _path(geom: MultiPolygon | Polygon) -> str:
+def _path(geom: MultiPolygon | Polygon, frame: Frame) -> str:
     polys = geom.geoms if isinstance(geom, MultiPolygon) else [geom]
     parts = []
     for poly in polys:
         for ring in [poly.exterior, *poly.interiors]:
-            pts = [project(x, y) for x, y in ring.coords]
+            pts = [frame.project(x, y) for x, y in ring.coords]
             parts.append("M" + "L".join(f"{x:.0f},{y:.0f}" for x, y in pts) + "Z")
     return "".join(parts)
 
 
-def outlines(session: Session, cache_key: str) -> dict[str, Outline]:
-    """Arrondissement and city outlines by area code (cached per database)."""
+def outlines(session: Session, cache_key: str, frame: Frame) -> dict[str, Outline]:
+    """Arrondissement and city outlines by area code (cached per database and frame)."""
     with _lock:
-        cached = _cache.get(cache_key)
+        cached = _cache.get((cache_key, frame))
     if cached:
         return cached
     rows = session.execute(text("""
-        SELECT code, name, ST_AsBinary(ST_SimplifyPreserveTopology(geom, 0.0001)) AS g
+        SELECT code, name, kind::text AS kind,
+               ST_AsBinary(ST_SimplifyPreserveTopology(geom, 0.0001)) AS g
         FROM area WHERE kind IN ('city', 'arrondissement')
     """)).all()
     result = {}
-    for code, name, g in rows:
+    for code, name, kind, g in rows:
         geom = wkb.loads(bytes(g))
-        x0, y0 = project(geom.bounds[0], geom.bounds[3])
-        x1, y1 = project(geom.bounds[2], geom.bounds[1])
-        result[code] = Outline(code, name, _path(geom), (x0, y0, x1, y1))
+        x0, y0 = frame.project(geom.bounds[0], geom.bounds[3])
+        x1, y1 = frame.project(geom.bounds[2], geom.bounds[1])
+        result[code] = Outline(code, name, _path(geom, frame), (x0, y0, x1, y1), kind)
     if result:
         with _lock:
-            _cache[cache_key] = result
+            _cache[(cache_key, frame)] = result
     return result
 
 
@@ -81,10 +101,11 @@ def defs(used: dict[str, Outline]) -> Markup:
     return Markup(svg)  # noqa: S704
 
 
-def mini_map(outline: Outline | None, lon: float, lat: float, *, size: int = 120,
-             label: str = "", others: tuple[tuple[float, float], ...] = ()) -> Markup:
+def mini_map(outline: Outline | None, lon: float, lat: float, *, frame: Frame,
+             size: int = 120, label: str = "",
+             others: tuple[tuple[float, float], ...] = ()) -> Markup:
     """An inline SVG of the point (and optional other points) inside ``outline``."""
-    px, py = project(lon, lat)
+    px, py = frame.project(lon, lat)
     if outline is not None:
         x0, y0, x1, y1 = outline.bounds
     else:
@@ -96,11 +117,12 @@ def mini_map(outline: Outline | None, lon: float, lat: float, *, size: int = 120
     shape = f'<use href="#area-{outline.code}" class="area"/>' if outline else ""
     extra = "".join(
         f'<circle class="other" cx="{ox:.0f}" cy="{oy:.0f}" r="{r * 0.8:.0f}"/>'
-        for ox, oy in (project(*o) for o in others))
+        for ox, oy in (frame.project(*o) for o in others))
     # Numbers only, and the label escaped.
     return Markup(  # noqa: S704
         f'<svg class="minimap" role="img" width="{size}" height="{size}" '
         f'viewBox="{x0:.0f} {y0:.0f} {w:.0f} {h:.0f}" preserveAspectRatio="xMidYMid meet" '
-        f'data-x0="{x0:.1f}" data-y0="{y0:.1f}" data-w="{w:.1f}" data-h="{h:.1f}">'
+        f'data-x0="{x0:.1f}" data-y0="{y0:.1f}" data-w="{w:.1f}" data-h="{h:.1f}" '
+        f'data-lon0="{frame.lon0!r}" data-lat0="{frame.lat0!r}">'
         f'<title>{escape(label)}</title>{shape}{extra}'
         f'<circle class="point" cx="{px:.0f}" cy="{py:.0f}" r="{r:.0f}"/></svg>')

@@ -92,20 +92,24 @@ def _write() -> Session:
     return Session(engine())
 
 
-def _outlines() -> dict[str, svg.Outline]:
-    return svg.outlines(db(), current_app.config["DATABASE_URL"])
+def frame() -> svg.Frame:
+    """The small maps' frame, around the configured city's centre."""
+    centre = current_app.config["CITY"].centre
+    return svg.Frame(centre.lon, centre.lat)
 
 
 def _maps(rows: list[Any], size: int = 110) -> tuple[dict[int, Any], Any]:
-    outlines = _outlines()
+    shared = frame()
+    outlines = svg.outlines(db(), current_app.config["DATABASE_URL"], shared)
     used: dict[str, svg.Outline] = {}
     maps = {}
     for r in rows:
-        outline = outlines.get(r.arr_code or "") or outlines.get("75056")
+        outline = outlines.get(r.arr_code or "") or svg.city_outline(outlines)
         if outline:
             used[outline.code] = outline
         others = ((r.dup_lon, r.dup_lat),) if getattr(r, "dup_lon", None) is not None else ()
-        maps[r.id] = svg.mini_map(outline, r.lon, r.lat, size=size, others=others,
+        maps[r.id] = svg.mini_map(outline, r.lon, r.lat, frame=shared, size=size,
+                                  others=others,
                                   label=f"{r.lat:.5f}, {r.lon:.5f} — "
                                         f"{r.arr_name or 'hors arrondissement'}")
     return maps, svg.defs(used)

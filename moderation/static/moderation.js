@@ -2,15 +2,20 @@
 // Progressive enhancement only: every action works with the keyboard and no script.
 (function () {
   "use strict";
-  var LAT0 = 48.8566, SCALE = 10000, COS = Math.cos(LAT0 * Math.PI / 180);
+  var SCALE = 10000;
   var map = document.querySelector("#edit-map svg");
   var form = document.getElementById("edit-form");
   if (!map || !form) { return; }
+  // The frame the server drew in (moderation/svg.py Frame): around the city's centre.
+  var LON0 = parseFloat(map.getAttribute("data-lon0"));
+  var LAT0 = parseFloat(map.getAttribute("data-lat0"));
+  if (!isFinite(LON0) || !isFinite(LAT0)) { return; }
+  var COS = Math.cos(LAT0 * Math.PI / 180);
   var point = map.querySelector(".point");
   var lon = form.querySelector("[data-coord=lon]"), lat = form.querySelector("[data-coord=lat]");
   if (!point || !lon || !lat) { return; }
-  function toLonLat(x, y) { return [x / (SCALE * COS) + 2.35, LAT0 - y / SCALE]; }
-  function toXY(lo, la) { return [(lo - 2.35) * SCALE * COS, (LAT0 - la) * SCALE]; }
+  function toLonLat(x, y) { return [x / (SCALE * COS) + LON0, LAT0 - y / SCALE]; }
+  function toXY(lo, la) { return [(lo - LON0) * SCALE * COS, (LAT0 - la) * SCALE]; }
   function place() {
     var lo = parseFloat(lon.value.replace(",", ".")), la = parseFloat(lat.value.replace(",", "."));
     if (isFinite(lo) && isFinite(la)) {
