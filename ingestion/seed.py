@@ -165,6 +165,52 @@ def _green_space(row: SourceRow) -> Mapped:
     return data, ref
 
 
+TOILET_TYPES = {"SANISETTE": "Sanisette", "TOILETTES": "Toilettes",
+                "WC PUBLICS PERMANENTS": "WC publics permanents", "URINOIR": "Urinoir",
+                "URINOIR FEMME": "Urinoir femme", "LAVATORY": "Lavatory"}
+
+
+def _toilet(row: SourceRow) -> Mapped:
+    """A row of ``sanisettesparis``: the one seed that states accessibility.
+
+    ``acces_pmr`` "Oui" is a cabin a wheelchair user can enter and use: step-free
+    access and adapted toilets are both known present. "Non" says the toilet is not
+    adapted; whether its entrance has a step is not said, so only ``adapted_toilets``
+    is recorded as lacking. ``relais_bebe`` "Oui" (a baby-changing table) makes it a
+    place for families; "Non" and empty say nothing about audiences.
+    """
+    p = row.props
+    kind = TOILET_TYPES.get(_s(p, "type"), _s(p, "type").capitalize() or "Toilettes")
+    address = " ".join(_s(p, "adresse").split()).lower().capitalize()
+    attrs: dict[str, Any] = {"toilet_type": kind}
+    if address:
+        attrs["address"] = address
+    text = _s(p, "horaire")
+    if text:
+        attrs["opening_hours"] = text
+        slots = parse_hours(text)
+        if slots:
+            attrs["hours"] = slots
+    pmr = _s(p, "acces_pmr").upper()
+    if pmr == "OUI":
+        attrs["accessibility"] = ["step_free_access", "adapted_toilets"]
+    elif pmr == "NON":
+        attrs["accessibility_lacks"] = ["adapted_toilets"]
+    baby = _s(p, "relais_bebe").upper()
+    if baby in ("OUI", "NON"):
+        attrs["baby_changing"] = baby == "OUI"
+    if baby == "OUI":
+        attrs["audiences"] = ["families"]
+    url = _s(p, "url_fiche_equipement")
+    if url.startswith(("https://", "http://")):
+        attrs["website"] = url
+    # The export has no identifier: the type and position identify a toilet across runs.
+    ref = "h" + hashlib.sha256(f"{_s(p, 'type')}|{row.x}|{row.y}".encode()).hexdigest()[:16]
+    data = {"category": "toilettes", "title": f"{kind} – {address}"[:120] if address else kind,
+            "description": "", "attributes": attrs}
+    return data, ref
+
+
 class Seed(NamedTuple):
     """One seed file, its source name and its mapper."""
 
@@ -179,6 +225,7 @@ SEEDS: tuple[Seed, ...] = (
     Seed("marches-decouverts.csv", "paris-marches", _market),
     Seed("du-vert-pres-de-chez-moi.geojson", "paris-du-vert", _greening),
     Seed("espaces_verts.csv.zip", "paris-espaces-verts", _green_space),
+    Seed("sanisettesparis.geojson", "paris-sanisettes", _toilet),
 )
 
 

@@ -173,4 +173,9 @@ def test_no_seed_claims_accessibility_or_audiences_the_sources_do_not_state():
     stats = {s.source: s for s in seed_stats()}
     assert stats["paris-marches"].hours_parsed == stats["paris-marches"].rows == 81
     assert stats["paris-espaces-verts"].hours_parsed == 161
-    assert all(s.audiences == 0 for s in stats.values())
+    # Only the toilets' export states accessibility (acces_pmr) and a family use (a
+    # baby-changing table); the others say nothing about either, so nothing is claimed.
+    assert {k for k, s in stats.items() if s.accessibility or s.audiences} == {
+        "paris-sanisettes"}
+    assert stats["paris-sanisettes"].accessibility == 613
+    assert stats["paris-sanisettes"].hours_parsed == 436
