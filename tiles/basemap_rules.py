@@ -44,7 +44,11 @@ STREET_MINZOOM = {"periph": 11, "major": 11, "medium": 13, "minor": 14, "path": 
 
 # Street types (``C_DESI``) by the role they usually play in Paris traffic.
 _MAJOR_TYPES = {"BD", "AUT"}  # boulevards, the two motorway stubs
-_AXIS_TYPES = {"AV", "QU", "CRS", "PONT", "RTE", "CHAU"}  # avenues, quais, cours, bridges
+_AXIS_TYPES = {"AV", "QU", "CRS", "PONT"}  # avenues, quais, cours, bridges
+# Road tunnels (souterrains): drawn, but never above the streets over them. The routes
+# and chaussées of the two bois are long but quiet: the length rule gives them medium.
+_TUNNEL_TYPES = {"SOUT"}
+_BOIS_TYPES = {"RTE", "CHAU"}
 _PATH_TYPES = {
     "PAS", "IMP", "VLA", "SQ", "CITE", "COUR", "PROM", "PRT", "PORT", "ESPL", "GAL",
     "SENT", "SEN", "PASS", "ECH", "HAM", "PARV", "TERR", "RLE", "PTTE", "PER", "BELV",
@@ -70,8 +74,10 @@ def street_class(desi: str, name: str, length_m: float) -> str:
     ``voie.csv`` has no road class (motorway, primary, residential...): ``C_DESI`` is the
     street's legal type. Boulevards and long avenues and quais carry the traffic of
     Paris; a street of any type longer than 2.5 km crosses several quartiers; passages,
-    impasses, villas and cités are paths. The Boulevard Périphérique is one ``BD`` row,
-    recognised by its name, and has a class of its own.
+    impasses, villas and cités are paths; the routes of the bois are long but quiet
+    (medium at most) and road tunnels are drawn below the streets over them (minor).
+    The Boulevard Périphérique is one ``BD`` row, recognised by its name, and has a
+    class of its own.
 
     Parameters
     ----------
@@ -85,6 +91,10 @@ def street_class(desi: str, name: str, length_m: float) -> str:
     desi = desi.strip().upper()
     if "peripherique" in _fold(name):
         return "periph"
+    if desi in _TUNNEL_TYPES:
+        return "minor"
+    if desi in _BOIS_TYPES:
+        return "medium" if length_m >= _MEDIUM_LENGTH else "minor"
     if desi in _MAJOR_TYPES or length_m >= _MAJOR_LENGTH:
         return "major"
     if desi in _AXIS_TYPES:

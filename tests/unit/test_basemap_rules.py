@@ -27,6 +27,11 @@ from tiles import basemap_rules as rules
     ("ALL", "Allée des Justes de France", 300, "minor"),
     ("PROM", "Promenade Plantée", 1_300, "minor"),  # a long path is still walked
     ("XYZ", "Unknown type", 100, "minor"),
+    ("RTE", "Route de la Pyramide", 3_300, "medium"),  # the Bois de Vincennes
+    ("RTE", "Route du Pesage", 500, "minor"),
+    ("SOUT", "Souterrain Les Halles", 1_900, "minor"),  # under the streets
+    ("VOIE", "Voie Georges Pompidou", 6_000, "major"),
+    ("VOIE", "Voie Bz/15", 90, "path"),
     (" rue ", "Rue Jussieu", 200, "minor"),
 ])
 def test_street_class(desi, name, length, expected):
