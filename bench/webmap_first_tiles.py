@@ -1,18 +1,25 @@
-"""Map page with 1,000,000 published points: time to the first vector tiles drawn.
+"""Map page with 1,000,000 published points and the Paris basemap: time to first draw.
 
 Seeds uniform points inside the real Paris outline into a throwaway PostGIS, builds the
-tiles once as ``carte tiles build`` does (vector, density and base layers), serves the
-app with ``carte serve`` (gunicorn, gthread) and opens the page in Debian's headless
-Chromium, each run in a fresh browser context (empty cache, as a first visit):
+point tiles once as ``carte tiles build`` does (vector and density layers) and the
+vector basemap of the whole city (``tiles.basemap.build_basemap``), serves the app with
+``carte serve`` (gunicorn, gthread) and opens the page in Debian's headless Chromium,
+each run in a fresh browser context (empty cache, as a first visit):
 
-* navigation start -> first vector tile drawn (VectorGrid's first ``tileload``, which
-  fires once the tile is painted on its canvas) and -> every visible vector tile drawn;
-* DOMContentLoaded; requests and bytes transferred (page and assets vs tiles);
-* with the same 1M points, the page's own API calls: search (features by title through
-  the trigram index, areas, addresses) and "Ma balade" (nearest 200 candidates, plan).
+* navigation start -> first basemap tile and first point tile drawn (both layers of
+  ``static/map/layers.js`` note when their first tile is painted on its canvas and when
+  every visible tile is); "first draw" is the later of the two firsts, "all" the later
+  of the two alls;
+* bytes transferred (Resource Timing ``transferSize``, page and assets and tiles)
+  before the first draw, and in all;
+* a filter change: one category unticked through ``CarteLayers.setFilter``, redrawn from
+  the decoded tiles (``CarteLayers.stats.lastRedrawMs``), with no request;
+* DOMContentLoaded; with the same 1M points, the page's own API calls: search (features
+  by title through the trigram index, areas, addresses) and "Ma balade".
 
 Views: all of Paris (z12, clusters) and a street view (z16, single points); desktop
-1280x800. Medians of ``--runs`` runs. Target: under 1.5 s to the first tiles.
+1280x800. Medians of ``--runs`` runs. Targets (issue 14): first basemap and point tiles
+drawn < 1.0 s, < 2 MB before the first draw, a filter change redrawn < 150 ms.
 
     .venv/bin/python bench/webmap_first_tiles.py [--points 1000000] [--runs 7]
 """
@@ -42,16 +49,20 @@ VIEWS = {"paris-z12": "#map=12/48.85660/2.34220", "street-z16": "#map=16/48.8570
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
-# Installed before any page script: note when the vector layer draws its first tile and
-# when every visible tile is drawn.
-PROBE = """
-(function poll() {
-  var layer = window.vector_grid_protobuf_features;
-  if (!layer) { setTimeout(poll, 0); return; }
-  layer.once('tileload', function () { window.__firstTile = performance.now(); });
-  layer.once('load', function () { window.__allTiles = performance.now(); });
-})();
-"""
+# After the first draw of both layers: the bytes that had arrived by then.
+BYTES_BEFORE = """(t) => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  let before = nav.transferSize, all = nav.transferSize, tiles = 0;
+  for (const r of res) {
+    all += r.transferSize;
+    if (r.responseEnd <= t) before += r.transferSize;
+    if (r.name.includes('/tiles/')) tiles += 1;
+  }
+  return [before, all, tiles, res.length + 1];
+}"""
+DRAWN = ("() => window.CarteLayers && CarteLayers.stats.placesAll !== undefined &&"
+         " CarteLayers.stats.basemapAll !== undefined")
 
 
 def _free_port() -> int:
@@ -78,30 +89,27 @@ def _serve(url: str, var: Path, port: int) -> subprocess.Popen:
 
 def measure(browser, base: str, view: str) -> dict:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
-    context.add_init_script(PROBE)
     page = context.new_page()
-    requests = []
-    page.on("requestfinished", lambda r: requests.append(r))
     page.goto(base + "/" + view)
-    page.wait_for_function("() => window.__allTiles !== undefined", timeout=60_000)
-    page.wait_for_load_state("networkidle")
-    first, every, dcl, ttfb = page.evaluate(
-        "() => { const n = performance.getEntriesByType('navigation')[0];"
-        " return [window.__firstTile, window.__allTiles, n.domContentLoadedEventEnd,"
-        " n.responseStart]; }")
-    page_bytes = tile_bytes = 0
-    n_tiles = 0
-    for r in requests:
-        size = r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]
-        if "/tiles/" in r.url:
-            tile_bytes += size
-            n_tiles += 1
-        else:
-            page_bytes += size
+    page.wait_for_function(DRAWN, timeout=60_000)
+    stats, dcl = page.evaluate(
+        "() => [CarteLayers.stats, performance.getEntriesByType('navigation')[0]"
+        ".domContentLoadedEventEnd]")
+    first = max(stats["placesFirst"], stats["basemapFirst"])
+    every = max(stats["placesAll"], stats["basemapAll"])
+    before, total, n_tiles, n_requests = page.evaluate(BYTES_BEFORE, first)
+    # A filter change: every category but the first, from the decoded tiles.
+    requests = page.evaluate("performance.getEntriesByType('resource').length")
+    redraw = page.evaluate(
+        "() => { const d = JSON.parse(document.getElementById('carte-data').textContent);"
+        " CarteLayers.setFilter({categories: d.categories.slice(1).map(c => c.slug),"
+        " query: ''}); return CarteLayers.stats.lastRedrawMs; }")
+    refetched = page.evaluate("performance.getEntriesByType('resource').length") - requests
     context.close()
-    return {"first_ms": first, "all_ms": every, "dcl_ms": dcl, "ttfb_ms": ttfb,
-            "requests": len(requests),
-            "page_kb": page_bytes / 1024, "tile_requests": n_tiles, "tiles_kb": tile_bytes / 1024}
+    return {"first_ms": first, "all_ms": every, "basemap_first_ms": stats["basemapFirst"],
+            "places_first_ms": stats["placesFirst"], "dcl_ms": dcl,
+            "before_kb": before / 1024, "total_kb": total / 1024, "requests": n_requests,
+            "tile_requests": n_tiles, "redraw_ms": redraw, "refetched": refetched}
 
 
 def time_api(base: str, paths: list[str], rounds: int = 10) -> dict[str, float]:
@@ -127,6 +135,8 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from geo.config import data_dir
+    from tiles.basemap import build_basemap
     from tiles.build import build_full
     from tiles.options import TileOptions
 
@@ -140,6 +150,8 @@ def main() -> None:
         engine.dispose()
         print(f"tiles built in {time.perf_counter() - t0:.1f} s: {report.tiles:,} vector "
               f"tiles, largest {report.largest / 1024:.0f} KB", flush=True)
+        basemap = build_basemap(data_dir() / "paris", var, force=True)
+        print(f"basemap built in {basemap.seconds:.1f} s: {basemap.tiles:,} tiles", flush=True)
         port = _free_port()
         server = _serve(url, var, port)
         try:
@@ -151,15 +163,20 @@ def main() -> None:
                 for name, view in VIEWS.items():
                     runs = [measure(browser, base, view) for _ in range(args.runs)]
                     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-                    print(f"{name}: first vector tile drawn {med['first_ms']:.0f} ms "
-                          f"(min {min(r['first_ms'] for r in runs):.0f}, max "
-                          f"{max(r['first_ms'] for r in runs):.0f}), all visible "
-                          f"{med['all_ms']:.0f} ms, page's first byte {med['ttfb_ms']:.0f} ms, "
-                          f"DOMContentLoaded {med['dcl_ms']:.0f} ms; "
-                          f"{med['requests']:.0f} requests, page and assets "
-                          f"{med['page_kb']:.0f} KB, {med['tile_requests']:.0f} tiles "
-                          f"{med['tiles_kb']:.0f} KB (medians of {args.runs} cold runs)",
-                          flush=True)
+
+                    def spread(key, runs=runs):
+                        return (f"{statistics.median(r[key] for r in runs):.0f} "
+                                f"(min {min(r[key] for r in runs):.0f}, "
+                                f"max {max(r[key] for r in runs):.0f})")
+                    print(f"{name}: basemap and points first drawn {spread('first_ms')} ms "
+                          f"(basemap {med['basemap_first_ms']:.0f}, points "
+                          f"{med['places_first_ms']:.0f}), all visible tiles "
+                          f"{spread('all_ms')} ms, DOMContentLoaded {med['dcl_ms']:.0f} ms; "
+                          f"{med['before_kb']:.0f} KB transferred before the first draw, "
+                          f"{med['total_kb']:.0f} KB in all ({med['requests']:.0f} requests, "
+                          f"{med['tile_requests']:.0f} tiles); filter change redrawn in "
+                          f"{spread('redraw_ms')} ms with {med['refetched']:.0f} requests "
+                          f"(medians of {args.runs} cold runs)", flush=True)
                 browser.close()
             for path, ms in time_api(base, [
                     "/api/v1/search?q=partag%C3%A9%20n%C2%B0123456",

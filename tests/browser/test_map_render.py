@@ -198,3 +198,31 @@ def test_a_city_without_basemap_says_so_and_keeps_its_points(page_factory, live_
     page.wait_for_function("() => performance.getEntriesByType('resource')"
                            ".some(e => e.name.includes('/tiles/base/13/'))")
     assert rec.foreign(live_server) == [] and rec.page_errors == []
+
+
+def test_other_filters_fetch_filtered_tiles_and_errors_are_reported_once(
+        page_factory, live_server, tiles_built):
+    page, rec = page_factory()
+    open_map(page, live_server, "#map=13/48.85600/2.35000")
+    page.wait_for_function("() => CarteLayers.drawnClusters().length > 0")
+    page.evaluate("window.__errors = []; CarteLayers.on('error', e => __errors.push(e))")
+    # No seeded place is known to have step-free access: the map empties, as the list.
+    page.evaluate("CarteLayers.setFilter({categories: null,"
+                  " query: 'accessible=step_free_access'})")
+    page.wait_for_function("() => CarteLayers.drawnClusters().length === 0"
+                           " && CarteLayers.drawnPoints().length === 0")
+    assert any("/tiles/features/13/" in u and "?accessible=step_free_access" in u
+               for u in rec.urls)
+    # Back to no query: drawn again from the tiles already decoded.
+    requests = len(rec.urls)
+    page.evaluate("CarteLayers.setFilter({categories: null, query: ''})")
+    page.wait_for_function("() => CarteLayers.drawnClusters().length > 0")
+    assert not any("/tiles/features/" in u for u in rec.urls[requests:])
+    # A query the server refuses draws nothing and is reported once, not once a tile.
+    page.evaluate("CarteLayers.setFilter({categories: null, query: 'from=not-a-date'})")
+    page.wait_for_function("() => __errors.length > 0")
+    page.wait_for_timeout(300)
+    errors = page.evaluate("__errors")
+    assert len(errors) == 1 and errors[0]["query"] == "from=not-a-date"
+    assert page.evaluate("CarteLayers.drawnClusters().length") == 0
+    assert rec.foreign(live_server) == [] and rec.page_errors == []

@@ -41,7 +41,9 @@
  * CarteLayers.placedLabels() -> texts of the basemap labels placed in the current view;
  * CarteLayers.drawnClusters() -> [{count, text, colour, lat, lon, categories}] drawn in
  *     the current view; CarteLayers.drawnPoints() -> [{id, category, lat, lon}];
- * CarteLayers.stats -> {lastRedrawMs, tilesDrawn}.
+ * CarteLayers.stats -> {lastRedrawMs, tilesDrawn, and performance.now() times of the
+ *     first and of all visible tiles drawn: placesFirst, placesAll, basemapFirst,
+ *     basemapAll (the benchmark's probes)}.
  *
  * Text from data is drawn on canvas or set with setAttribute, never as markup; the
  * attribution (which Leaflet shows as markup) is escaped.
@@ -695,6 +697,11 @@
     }
   }
 
+  function timeDraws(layer, name) {
+    layer.once("tileload", function () { api.stats[name + "First"] = performance.now(); });
+    layer.once("load", function () { api.stats[name + "All"] = performance.now(); });
+  }
+
   function noBasemapNotice(map, text) {
     var Notice = L.Control.extend({
       options: { position: "bottomleft" },
@@ -746,6 +753,7 @@
                                      attribution: escapeHtml(S.attributionPlaces || "") });
     // The places do not wait for the basemap: the page already knows the archive's
     // maxzoom (DATA.tiles.maxzoom); features.json confirms it below.
+    timeDraws(state.places, "places");
     state.places.addTo(map);
     map.on("click", onClick);
 
@@ -774,6 +782,7 @@
           attribution: escapeHtml(bm.attribution || ""), lang: lang
         });
         state.basemap.on("tileload", function (e) { e.tile.setAttribute("aria-hidden", "true"); });
+        timeDraws(state.basemap, "basemap");
         if (map.getMinZoom() < state.basemap.options.minZoom) map.setMinZoom(state.basemap.options.minZoom);
         state.basemap.addTo(map);
         if (control && raster) control.removeLayer(raster);
