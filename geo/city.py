@@ -229,8 +229,12 @@ def city_folder(slug: str, environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_city(slug: str | None = None, *, folder: Path | None = None,
-              environ: Mapping[str, str] | None = None) -> City:
+              environ: Mapping[str, str] | None = None, check_files: bool = True) -> City:
     """Read and check a city; ``slug`` defaults to ``CARTE_CITY`` (then ``paris``).
+
+    ``check_files=False`` checks the configuration but not the data files it names (their
+    existence, the boundaries' counts, the categories): what a web process needs to start
+    (a renamed basemap source must not stop moderation); ``carte city check`` checks all.
 
     Raises
     ------
@@ -240,7 +244,7 @@ def load_city(slug: str | None = None, *, folder: Path | None = None,
     if folder is None:
         slug = slug or city_slug(environ)
         folder = city_folder(slug, environ)
-    city, problems = check_city(folder)
+    city, problems = check_city(folder, check_files=check_files)
     if city is None:
         raise CityConfigError(slug or folder.name, [tuple(p) for p in problems])
     return city
@@ -255,8 +259,9 @@ class _Reader:
     finds every problem of the file, not just the first.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, check_files: bool = True) -> None:
         self.folder = folder
+        self.check_files = check_files
         self.problems: list[Problem] = []
 
     def bad(self, field: str, problem: str) -> None:
@@ -302,7 +307,7 @@ class _Reader:
         if not name:
             return self.folder
         path = (self.folder / name).resolve()
-        if not path.is_file():
+        if self.check_files and not path.is_file():
             self.bad(field, f"file not found: {name} (resolved to {path})")
         return path
 
@@ -321,7 +326,8 @@ class _Reader:
         return MappingProxyType(out)
 
 
-def check_city(folder: Path) -> tuple[City | None, list[Problem]]:
+def check_city(folder: Path, *,
+               check_files: bool = True) -> tuple[City | None, list[Problem]]:
     """Read ``folder/city.json`` and check it; the city, or ``None`` and every problem.
 
     Checked: the JSON itself; every field's type; files exist; the CRS is a projected
@@ -340,7 +346,7 @@ def check_city(folder: Path) -> tuple[City | None, list[Problem]]:
         return None, [Problem(CITY_FILE, f"not valid JSON: {exc}")]
     if not isinstance(doc, dict):
         return None, [Problem(CITY_FILE, "expected a JSON object")]
-    r = _Reader(folder)
+    r = _Reader(folder, check_files=check_files)
 
     slug = r.text(doc, "slug", "slug")
     if slug and not _SLUG.match(slug):
@@ -570,7 +576,7 @@ def _check_boundaries(r: _Reader, field: str,
     Returns the values of the level's key field and of its parent field (as strings: a
     file may write ``12`` where its parent writes ``"12"``), ``None`` when unreadable.
     """
-    if not level.file.is_file() or level.expected_count < 1:
+    if not r.check_files or not level.file.is_file() or level.expected_count < 1:
         return None
     try:
         features = json.loads(level.file.read_text(encoding="utf-8"))["features"]
@@ -597,7 +603,7 @@ def _check_boundaries(r: _Reader, field: str,
 
 
 def _category_slugs(r: _Reader, path: Path) -> set[str] | None:
-    if not path.is_file():
+    if not r.check_files or not path.is_file():
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

@@ -42,6 +42,8 @@ def init_app(app: Any) -> None:
     if "CITY" not in app.config:
         from geo.city import load_city
 
-        app.config["CITY"] = load_city()  # CARTE_CITY, default paris: the maps' frame
+        # CARTE_CITY, default paris: the maps' frame. Its data files are checked by
+        # `carte city check`, not here: a missing basemap file must not stop moderation.
+        app.config["CITY"] = load_city(check_files=False)
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)

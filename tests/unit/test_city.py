@@ -169,3 +169,21 @@ def test_unreadable_city_file(tmp_path: Path) -> None:
     status, lines = _check(str(tmp_path))
     assert status == 1 and len(lines) == 1 and lines[0]["field"] == "city.json"
     assert lines[0]["problem"].startswith("not valid JSON")
+
+
+def test_a_web_process_starts_on_the_configuration_alone(tmp_path: Path) -> None:
+    def moved_files(doc: dict[str, Any]) -> None:
+        doc["seeds"][0]["file"] = "renamed.geojson"
+        doc["areas"]["levels"][0]["expected_count"] = 4
+
+    folder = _broken_copy(tmp_path, moved_files)
+    assert [p.field for p in check_city(folder)[1]] == [
+        "areas.levels[0].expected_count", "seeds[0].file"]
+    city = load_city(folder=folder, check_files=False)  # what moderation.init_app does
+    assert city.seeds[0].file == folder / "renamed.geojson"
+
+    def bad_configuration(doc: dict[str, Any]) -> None:
+        doc["time_zone"] = "Mars/Olympus"
+
+    with pytest.raises(CityConfigError, match="time_zone"):
+        load_city(folder=_broken_copy(tmp_path / "b", bad_configuration), check_files=False)
