@@ -48,13 +48,20 @@ def test_paris_is_the_default_city_and_reads_whole() -> None:
     assert paris.service_area.code == "75056" and paris.service_area.dissolve
     # The data files still live in data/paris/ this session: the city points at them.
     assert paris.levels[0].file == ROOT / "data" / "paris" / "arrondissements.geojson"
-    assert {s.source for s in paris.seeds} == {
-        "paris-jardins-partages", "paris-fontaines", "paris-marches", "paris-du-vert",
-        "paris-espaces-verts"}
     assert all(s.file.is_file() and s.licence and s.attribution for s in paris.seeds)
     assert paris.addresses is not None and paris.addresses.file.name == "adresses-75.csv.gz"
     assert {b.layer for b in paris.basemap} >= {"streets", "water", "parks", "rail"}
     assert paris.moderators.email
+
+
+def test_paris_lists_every_seed_the_demo_loads() -> None:
+    # Until ingestion/seed.py reads its table from the city, the two must agree.
+    from ingestion.seed import ATTRIBUTION, SEEDS
+
+    paris = load_city("paris", environ={})
+    assert [(s.file.name, s.source) for s in paris.seeds] == [
+        (s.file, s.source) for s in SEEDS]
+    assert {s.attribution for s in paris.seeds} == {ATTRIBUTION}
 
 
 def test_carte_city_check_accepts_paris() -> None:
@@ -65,7 +72,7 @@ def test_carte_city_check_accepts_paris() -> None:
                       "crs": "EPSG:2154", "time_zone": "Europe/Paris",
                       "languages": ["fr", "en"],
                       "levels": {"arrondissement": 20, "quartier": 80},
-                      "seeds": 5, "basemap_sources": 7}]
+                      "seeds": 6, "basemap_sources": 7}]
 
 
 def test_a_second_city_assumes_nothing_of_paris() -> None:
