@@ -30,8 +30,13 @@ import shapely
 from geo.tilemath import lonlat_to_mercator
 
 from . import basemap_rules as rules
+from .errors import TilesError
 
-__all__ = ["BasemapSources", "LayerData", "derive_idfm", "read_layers"]
+__all__ = ["BasemapSourceError", "BasemapSources", "LayerData", "derive_idfm", "read_layers"]
+
+
+class BasemapSourceError(TilesError, ValueError):
+    """A basemap source file cannot be read (truncated, not the expected format)."""
 
 
 @dataclass
@@ -167,7 +172,11 @@ def _csv_rows(text: io.TextIOBase) -> Iterator[dict[str, str]]:
 def read_streets(path: Path) -> LayerData:
     """``voie.csv``: one line per named street, its class from type, name and length."""
     with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = [r for r in _csv_rows(f) if r.get("Geometry")]
+        rows = list(_csv_rows(f))
+    missing = {"C_DESI", "L_LONGMIN", "Geometry"} - set(rows[0] if rows else ())
+    if missing:
+        raise ValueError(f"no column {', '.join(sorted(missing))}")
+    rows = [r for r in rows if r.get("Geometry")]
     geoms = shapely.from_geojson([r["Geometry"] for r in rows])
     lengths = shapely.length(_to_mercator(geoms)) * _scale(_lat_of(geoms))
     merc = _to_mercator(geoms)
@@ -358,21 +367,46 @@ def read_areas(arrondissements: Path | None, quartiers: Path | None
     return LayerData.of("boundaries", lines), LayerData.of("places", places)
 
 
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+               csv.Error, zipfile.BadZipFile, shapely.errors.GEOSException)
+
+
+def _read(path: Path, reader: Any, *args: Any) -> Any:
+    """``reader(path, *args)``, its failure turned into an error naming the file."""
+    try:
+        return reader(path, *args)
+    except _UNREADABLE as exc:
+        raise BasemapSourceError(f"basemap source {path.name} cannot be read: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+
 def read_layers(sources: BasemapSources) -> dict[str, LayerData]:
-    """Every layer of the basemap, from the source files that exist."""
+    """Every layer of the basemap, from the source files that exist.
+
+    Raises
+    ------
+    BasemapSourceError
+        A source exists but cannot be read (truncated, another format): the message
+        names the file, so whoever updated ``data/`` knows which one to fix.
+    """
     layers = {name: LayerData(name) for name in rules.ordered_layers()}
-    layers["streets"] = read_streets(sources.streets)
+    layers["streets"] = _read(sources.streets, read_streets)
     if sources.water.is_file():
-        layers["water"] = read_water(sources.water)
+        layers["water"] = _read(sources.water, read_water)
     if sources.parks.is_file():
-        layers["parks"] = read_parks(sources.parks)
+        layers["parks"] = _read(sources.parks, read_parks)
     colours: dict[tuple[str, str], str] = {}
     if sources.rail.is_file():
-        layers["rail"], colours = read_rail(sources.rail)
+        layers["rail"], colours = _read(sources.rail, read_rail)
     if sources.stations.is_file():
-        layers["stations"] = read_stations(sources.stations, colours)
-    layers["boundaries"], layers["places"] = read_areas(sources.arrondissements,
-                                                        sources.quartiers)
+        layers["stations"] = _read(sources.stations, read_stations, colours)
+    try:
+        layers["boundaries"], layers["places"] = read_areas(sources.arrondissements,
+                                                            sources.quartiers)
+    except _UNREADABLE as exc:
+        raise BasemapSourceError(f"basemap sources {sources.arrondissements.name} / "
+                                 f"{sources.quartiers.name} cannot be read: "
+                                 f"{type(exc).__name__}: {exc}") from exc
     return layers
 
 

@@ -42,11 +42,15 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
         for summary in load_seed(session, refused_dir=var_dir() / "imports"):
             echo({"step": "seed", **summary.as_dict()})
     from tiles.build import build_full
+    from tiles.errors import TilesError
     from tiles.options import TileOptions
 
     from .commands.tiles import build_basemap_if_changed
 
-    echo({"step": "basemap", **build_basemap_if_changed()})
+    try:  # without a basemap the map still works (and says so): the demo goes on
+        echo({"step": "basemap", **build_basemap_if_changed()})
+    except TilesError as exc:
+        echo({"step": "basemap", "built": False, "error": str(exc)})
     echo({"step": "tiles", **build_full(engine, var_dir(), TileOptions.from_env()).as_dict()})
     from .exports import run_export
 

@@ -20,6 +20,7 @@ from geo.db import dispose_engines
 from geo.tilemath import lonlat_to_tile
 from tests.basemap_fixtures import BBOX, HOTEL_DE_VILLE, basemap_var  # noqa: F401
 from tiles.basemap import BASEMAP_MBTILES, BASEMAP_PMTILES, build_basemap
+from tiles.basemap_sources import BasemapSourceError
 
 LAYERS = {"water", "parks", "boundaries", "places", "streets", "rail", "stations"}
 
@@ -186,3 +187,35 @@ def test_cli_builds_the_basemap_when_missing_and_forces_with_flag(clean_db, runn
 def test_fixture_builds_the_box_the_browser_tests_draw(basemap_var):  # noqa: F811
     assert (basemap_var / "tiles" / BASEMAP_MBTILES).is_file()
     assert (basemap_var / "tiles" / BASEMAP_PMTILES).is_file()
+
+
+def test_a_broken_source_is_named_and_the_archive_kept(client, var_dir, tmp_path):
+    city = _copy_city(tmp_path / "paris")
+    bbox = (2.345, 48.852, 2.36, 48.86)
+    assert build_basemap(city, var_dir, bbox=bbox, minzoom=16, maxzoom=16).built
+    before = (var_dir / "tiles" / BASEMAP_MBTILES).read_bytes()
+    water = city / "basemap" / "plan-de-voirie-voies-deau.geojson"
+    water.write_bytes(water.read_bytes()[:5000])  # a truncated download
+    with pytest.raises(BasemapSourceError, match=r"plan-de-voirie-voies-deau\.geojson"):
+        build_basemap(city, var_dir, bbox=bbox, minzoom=16, maxzoom=16)
+    assert (var_dir / "tiles" / BASEMAP_MBTILES).read_bytes() == before
+    assert client.get("/tiles/basemap.json").status_code == 200
+
+
+def test_cli_with_a_broken_source_still_builds_the_points_and_fails(
+        clean_db, cli_env, var_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    data = tmp_path / "data"
+    _copy_city(data / "paris")
+    (data / "paris" / "basemap" / "voie.csv").write_text("N_SQ_VO;C_DESI\n1;RUE\n")
+    runner = CliRunner(env={**cli_env, "CARTE_DATA_DIR": str(data)})
+    result = runner.invoke(main, ["tiles", "build", "--full", "--max-zoom", "6"])
+    dispose_engines()
+    assert result.exit_code == 1
+    assert '"kind": "full"' in result.output  # the points' tiles were built
+    assert "voie.csv" in result.output
+    assert (var_dir / "tiles" / "features.mbtiles").is_file()
+    assert not (var_dir / "tiles" / BASEMAP_MBTILES).exists()

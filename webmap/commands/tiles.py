@@ -67,8 +67,12 @@ def build(full: bool, force_basemap: bool, mode: str | None, max_zoom: int | Non
     from tiles.build import build_full, build_incremental
 
     options = _options(mode, max_zoom)
+    basemap_error: TilesError | None = None
     try:
         basemap = build_basemap_if_changed(force=force_basemap)
+    except TilesError as exc:  # a broken source must not stop the points' tiles
+        basemap_error, basemap = exc, {"built": False, "error": str(exc)}
+    try:
         engine = get_engine()
         if full:
             report = build_full(engine, var_dir(), options)
@@ -77,6 +81,8 @@ def build(full: bool, force_basemap: bool, mode: str | None, max_zoom: int | Non
     except (TilesError, GeoError) as exc:
         raise fail(exc) from exc
     echo_json({**report.as_dict(), "basemap": basemap})
+    if basemap_error is not None:
+        raise fail(basemap_error)
 
 
 @tiles.command("watch")
