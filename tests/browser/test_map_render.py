@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from geo.publish import FeatureDraft, publish_feature
 from geo.tilemath import lonlat_to_tile
 from tests.basemap_fixtures import basemap_var  # noqa: F401  (a pytest fixture)
-from tests.browser.conftest import click_lonlat, screenshot
+from tests.browser.conftest import axe_violations, click_lonlat, screenshot
 from tests.map_fixtures import drop_map_data, seed_map_features
 from tiles.archive import MBTiles
 from tiles.build import build_full
@@ -43,6 +43,10 @@ def places(clean_db):
                 lon=2.3440 + (i % 10) * 0.0012, lat=48.8540 + (i // 10) * 0.0010,
                 starts_at=now - timedelta(hours=1) if soup else None,
                 ends_at=now + timedelta(hours=5) if soup else None), max_zoom=2)
+        # Two places 4 m apart: one tap between them reports both (the panel's chooser).
+        for title, lon in (("Bac à compost", 2.35800), ("Boîte à livres", 2.35805)):
+            publish_feature(s, FeatureDraft(category="jardin-map", title=title, lon=lon,
+                                            lat=48.8600), max_zoom=2)
     yield ids
     drop_map_data(clean_db)
 
@@ -155,6 +159,20 @@ def test_a_point_at_z18_opens_its_panel_within_a_finger_of_it(page_factory, live
     page.mouse.click(point[0] + 15, point[1])
     expect(page.locator("#detail-section")).to_be_visible()
     expect(page.locator("#detail-title")).to_have_text("Jardin Saint-Merri")
+    # The selected place gets a ring on the map.
+    page.evaluate("CarteLayers.highlight(CarteLayers.drawnPoints()"
+                  ".find(p => p.title === 'Jardin Saint-Merri').id)")
+    expect(page.locator(".leaflet-carte-highlight-pane path")).to_have_count(2)
+    page.evaluate("CarteLayers.highlight(null)")
+    expect(page.locator(".leaflet-carte-highlight-pane path")).to_have_count(0)
+    # Two places side by side: a tap between them reports both, nearest first.
+    page.evaluate("window.__selected = []; CarteLayers.on('select', e => __selected.push("
+                  "e.features.map(f => f.title)))")
+    page.evaluate("map_carte.setView([48.8600, 2.35801], 18, {animate: false})")
+    page.wait_for_function("() => CarteLayers.drawnPoints().length >= 2")
+    click_lonlat(page, 2.35801, 48.8600)
+    page.wait_for_function("() => __selected.length > 0")
+    assert page.evaluate("__selected[0]") == ["Bac à compost", "Boîte à livres"]
     assert rec.foreign(live_server) == [] and rec.page_errors == []
 
 
@@ -179,6 +197,8 @@ def test_screenshots_of_the_city_in_both_languages_and_on_a_phone(page_factory, 
     overlap_y = scale["y"] + scale["height"] > attribution["y"]
     assert not (overlap_x and overlap_y), (scale, attribution)
     screenshot(phone, "render-phone")
+    # Clusters and points have accessible names: axe finds nothing, the map included.
+    assert axe_violations(en, exclude=()) == []
     for r in (rec, rec_en, rec_phone):
         assert r.foreign(live_server) == [] and r.page_errors == []
 

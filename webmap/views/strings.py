@@ -54,4 +54,7 @@ def js_strings() -> dict[str, str]:
         "tilePlace": _("1 place"),
         "tilePlaces": _("{n} places"),
         "tileSummary": _("{summary}: {detail}"),
+        "zoomIn": _("Zoom in"),
+        "zoomOut": _("Zoom out"),
+        "layersControl": _("Map layers"),
     }

@@ -54,6 +54,7 @@
   var P = window.protomapsL;
   var HIT_RADIUS = 22;      // px around a point that select it: a 44 px touch target
   var EDGE = 26;            // px of neighbouring tiles drawn into each tile (cluster radius)
+  var BACKGROUND = "#f3f0ea";  // the basemap's land
   var CELL = 64;            // px of the grid clusters are merged into below the maxzoom
   var CACHE_TILES = 96;     // decoded tiles kept per query string
   var CACHE_QUERIES = 3;    // query strings whose tiles are kept
@@ -139,7 +140,7 @@
       if (c === "path") return;
       rules.push({ dataLayer: "streets", filter: isClass([c]), minzoom: STREET_MINZOOM[c],
         symbolizer: new P.LineSymbolizer({ color: STREET[c].casing, lineCap: "round", lineJoin: "round",
-          width: function (z) { return streetWidth(c, z) + (z >= 15 ? 2 : 1.2); } }) });
+          width: function (z) { return streetWidth(c, z) + (z >= 17 ? 3 : z >= 15 ? 2 : 1.2); } }) });
     });
     rules.push({ dataLayer: "streets", filter: isClass(["path"]), minzoom: 15,
       symbolizer: new P.LineSymbolizer({ color: "#bdb5a6", dash: [2, 2], dashColor: "#bdb5a6",
@@ -594,11 +595,13 @@
       });
     }
     if (!latlng) return;
+    // SVG (the map prefers canvas): two circles, white under dark, visible on any colour.
+    if (!state.ringRenderer) state.ringRenderer = L.svg({ pane: "carte-highlight" });
+    var opts = { pane: "carte-highlight", renderer: state.ringRenderer, radius: 15, fill: false,
+                 interactive: false };
     ring = L.layerGroup([
-      L.circleMarker(latlng, { pane: "carte-highlight", radius: 15, color: "#ffffff", weight: 6,
-                               fill: false, interactive: false }),
-      L.circleMarker(latlng, { pane: "carte-highlight", radius: 15, color: "#1a1a1a", weight: 3,
-                               fill: false, interactive: false })
+      L.circleMarker(latlng, L.extend({ color: "#ffffff", weight: 6 }, opts)),
+      L.circleMarker(latlng, L.extend({ color: "#1a1a1a", weight: 3 }, opts))
     ]).addTo(map);
   };
 
@@ -697,6 +700,16 @@
     }
   }
 
+  // Leaflet's own controls are named in English: named in the page's language here.
+  function translateControls(map, S) {
+    var c = map.getContainer();
+    [[".leaflet-control-zoom-in", S.zoomIn], [".leaflet-control-zoom-out", S.zoomOut],
+     [".leaflet-control-layers-toggle", S.layersControl]].forEach(function (pair) {
+      var node = c.querySelector(pair[0]);
+      if (node && pair[1]) { node.setAttribute("title", pair[1]); node.setAttribute("aria-label", pair[1]); }
+    });
+  }
+
   function timeDraws(layer, name) {
     layer.once("tileload", function () { api.stats[name + "First"] = performance.now(); });
     layer.once("load", function () { api.stats[name + "All"] = performance.now(); });
@@ -746,6 +759,7 @@
     if (!container.getAttribute("role")) container.setAttribute("role", "region");
     if (!container.getAttribute("aria-label") && S.mapLabel) container.setAttribute("aria-label", S.mapLabel);
 
+    translateControls(map, S);
     map.createPane("carte-places").style.zIndex = 450;
     map.createPane("carte-highlight").style.zIndex = 460;
     map.getPane("carte-highlight").style.pointerEvents = "none";
@@ -777,12 +791,13 @@
         state.basemap = P.leafletLayer({
           url: url, maxDataZoom: +bm.maxzoom || 16, levelDiff: 0,
           minZoom: Math.max(+bm.minzoom || 11, 0), maxZoom: map.getMaxZoom() || 19,
-          bounds: bounds, backgroundColor: "#f3f0ea",
+          bounds: bounds, backgroundColor: BACKGROUND,
           paintRules: paintRules(), labelRules: labelRules(),
           attribution: escapeHtml(bm.attribution || ""), lang: lang
         });
         state.basemap.on("tileload", function (e) { e.tile.setAttribute("aria-hidden", "true"); });
         timeDraws(state.basemap, "basemap");
+        map.getContainer().style.background = BACKGROUND;  // beyond the city's bounds too
         if (map.getMinZoom() < state.basemap.options.minZoom) map.setMinZoom(state.basemap.options.minZoom);
         state.basemap.addTo(map);
         if (control && raster) control.removeLayer(raster);
