@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .categories import CategorySpec, FieldSpec
 from .errors import CrsError
+from .hours import parse_hours
 from .text import clean_text
 from .types import FieldError, Record
 
@@ -325,6 +326,13 @@ def _attributes(value: Any, cat: CategorySpec, cfg: ValidationConfig,
         checked = _attribute(spec, v, ptr, cfg, errors)
         if checked is not None:
             out[key] = checked
+    hours_spec = cat.field("hours")
+    if isinstance(out.get("opening_hours"), str) and "hours" not in out \
+            and hours_spec is not None and hours_spec.type == "availability":
+        # "lun-ven 9h-17h" typed by a resident becomes slots the day-and-hour filter reads
+        slots = parse_hours(out["opening_hours"])
+        if slots and len(slots) <= cfg.availability_max:
+            out["hours"] = slots
     return out
 
 

@@ -77,3 +77,28 @@ def test_a_place_may_say_what_it_has_lacks_and_when_it_opens():
     errors = validate_submission(bad, categories=cats, area=None, now=now)
     assert {e.pointer for e in errors} == {"/attributes/accessibility_lacks",
                                            "/attributes/hours/0/to"}
+
+
+def test_hours_typed_as_text_become_slots_the_filter_reads():
+    cats = {c.slug: c for c in read_categories(data_dir() / "categories.json")}
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def attrs(**extra):
+        data = {"category": "service-municipal", "title": "Mairie", "lon": 2.35,
+                "lat": 48.85, "attributes": extra}
+        record = validate_submission(data, categories=cats, area=None, now=now)
+        assert isinstance(record, Record), record
+        return record.attributes
+
+    got = attrs(opening_hours="lun-ven 8h30-17h, sam 9h-12h")
+    assert got["opening_hours"] == "lun-ven 8h30-17h, sam 9h-12h"  # the text is kept
+    assert [s["day"] for s in got["hours"]] == ["mon", "tue", "wed", "thu", "fri", "sat"]
+    assert got["hours"][-1] == {"day": "sat", "from": "09:00", "to": "12:00"}
+    assert "hours" not in attrs(opening_hours="sur rendez-vous")
+    mine = [{"day": "sun", "from": "10:00", "to": "11:00"}]
+    assert attrs(opening_hours="lun-ven 9h-17h", hours=mine)["hours"] == mine
+    # a category without an hours field keeps its text only
+    data = {"category": "fontaine", "title": "Wallace", "lon": 2.35, "lat": 48.85,
+            "attributes": {"address": "1 rue X"}}
+    assert "hours" not in validate_submission(data, categories=cats, area=None,
+                                              now=now).attributes
