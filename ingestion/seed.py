@@ -8,6 +8,13 @@ placeholder points of "Du vert près de chez moi" and rows without geometry are
 refused with their reason and counted, never dropped. The green spaces file also holds
 the 142 jardins partagés the first seed publishes: they are refused there as
 ``already_seeded`` so that no garden is on the map twice.
+
+What the sources say about hours, accessibility and audiences is carried, and only
+that (counts per source: ``python -m ingestion.seedstats``, table in data/README.md):
+markets' days and hours and the green spaces' ``Ouverture 24h_24h`` become
+``attributes.hours`` slots beside the text in ``attributes.opening_hours``; the
+toilets' ``acces_pmr`` becomes ``accessibility`` / ``accessibility_lacks`` and their
+baby-changing tables the ``families`` audience.
 """
 
 from __future__ import annotations
