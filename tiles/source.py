@@ -24,7 +24,7 @@ from geo.events import city_zone, live_sql, local_midnight
 from .options import TileOptions
 from .points import PointSet
 
-__all__ = ["live_params", "load_categories", "load_points", "read_points"]
+__all__ = ["live_params", "load_categories", "load_points", "read_filter_index", "read_points"]
 
 _ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("lon", ">f8"),
                  ("l3", ">i4"), ("lat", ">f8"), ("l4", ">i4"), ("cat", ">i4")])
@@ -56,8 +56,9 @@ def _category_case(categories: Sequence[str]) -> str:
 
 
 def _copy_sql(categories: Sequence[str], bbox: Sequence[float] | None,
-              extra: str = "") -> tuple[str, str]:
-    where = f"{_WHERE} AND {live_sql('f', since='%s', since_day='%s')}{extra}"
+              extra: str = "", *, live: bool = True) -> tuple[str, str]:
+    where = _WHERE + (f" AND {live_sql('f', since='%s', since_day='%s')}" if live else "") \
+        + extra
     if bbox is not None:
         w, s, e, n = (float(v) for v in bbox)
         where += f" AND f.geom && ST_MakeEnvelope({w!r}, {s!r}, {e!r}, {n!r}, 4326)"
@@ -92,21 +93,24 @@ def load_points(engine: Engine, options: TileOptions, *,
 
 
 def read_points(dbapi: Any, options: TileOptions, *, bbox: Sequence[float] | None = None,
-                changed_since: Any = None, now: datetime | None = None) -> PointSet:
+                changed_since: Any = None, now: datetime | None = None,
+                live: bool = True) -> PointSet:
     """Read points on an open psycopg connection, inside the caller's transaction.
 
     ``changed_since`` (a timestamp) reads only the published features updated since
     then (the caller first removes every feature updated since then). ``now`` is the
-    instant whose live features are read (default: the current time).
+    instant whose live features are read (default: the current time); ``live=False``
+    reads every published feature, over or not (the filter index of the filtered tiles,
+    which can be asked for the past).
     """
     categories = [r[0] for r in dbapi.execute(
         "SELECT slug FROM category ORDER BY position, slug").fetchall()]
-    params: tuple[Any, ...] = live_params(now)
+    params: tuple[Any, ...] = live_params(now) if live else ()
     extra = ""
     if changed_since is not None:
         extra = " AND f.updated_at >= %s"
         params = (*params, changed_since)
-    select, where = _copy_sql(categories, bbox, extra)
+    select, where = _copy_sql(categories, bbox, extra, live=live)
     cur = dbapi.cursor()
     buf = bytearray()
     with cur.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)", params) as copy:
@@ -138,3 +142,108 @@ def text_sql_titles(where: str, chars: int, *, fold: bool = False) -> str:
     sql = ("SELECT string_agg(t, E'\\n') FROM (SELECT "  # noqa: S608
            f"left({title}, {int(chars)}) AS t FROM feature f WHERE {where} ORDER BY f.id) s")
     return sql
+
+
+_FILTER_KEYS = "ARRAY['audiences', 'accessibility', 'accessibility_lacks', 'availability', 'hours']"
+_SLOTS = ("(CASE WHEN jsonb_typeof(f.attributes -> 'availability') = 'array' "
+          "THEN f.attributes -> 'availability' ELSE '[]'::jsonb END || "
+          "CASE WHEN jsonb_typeof(f.attributes -> 'hours') = 'array' "
+          "THEN f.attributes -> 'hours' ELSE '[]'::jsonb END)")
+_ATTRIBUTES_SQL = f"""
+    SELECT f.id, (f.attributes -> 'audiences')::text, (f.attributes -> 'accessibility')::text,
+           (f.attributes -> 'accessibility_lacks')::text, {_SLOTS}::text,
+           (extract(epoch FROM f.starts_at) * 1000000)::int8,
+           (extract(epoch FROM f.ends_at) * 1000000)::int8
+    FROM feature f
+    WHERE f.status = 'published'
+      AND (f.attributes ?| {_FILTER_KEYS} OR f.starts_at IS NOT NULL OR f.ends_at IS NOT NULL)
+"""  # noqa: S608 (constants)
+_DAY_INDEX = {d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+
+
+def _minutes(value: Any) -> int:
+    if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value):
+        return -1
+    return int(value[:2]) * 60 + int(value[3:])
+
+
+def read_filter_index(dbapi: Any, options: TileOptions, *, changed_since: Any = None,
+                      vocabs: tuple[Any, Any] | None = None) -> Any:
+    """Every published point and what the filters read, as a :class:`FilterIndex`.
+
+    Inside the caller's (repeatable read) transaction: the points by binary COPY, then
+    the few rows with filter attributes or dates (JSON parsed once per distinct value:
+    most features share a handful of them). ``changed_since`` reads only the features
+    updated since then; ``vocabs`` are the (audience, accessibility) vocabularies to
+    extend (those of the index this will be merged into).
+    """
+    import json
+
+    from .filtered import NONE_BIT, NULL_TIME, FilterIndex, Vocab
+
+    points = read_points(dbapi, options, changed_since=changed_since, live=False)
+    aud_vocab, acc_vocab = vocabs or (Vocab(), Vocab())
+    sql, params = _ATTRIBUTES_SQL, ()
+    if changed_since is not None:
+        sql, params = sql + " AND f.updated_at >= %s", (changed_since,)
+    rows = dbapi.execute(sql, params).fetchall()
+    n = len(points)
+    aud = np.full(n, NONE_BIT, dtype=np.uint64)
+    acc = np.zeros(n, dtype=np.uint64)
+    lacks = np.zeros(n, dtype=np.uint64)
+    acc_array = np.zeros(n, dtype=bool)
+    lacks_array = np.zeros(n, dtype=bool)
+    starts = np.full(n, NULL_TIME, dtype=np.int64)
+    ends = np.full(n, NULL_TIME, dtype=np.int64)
+    has_slots = np.zeros(n, dtype=bool)
+    memo: dict[tuple[int, str | None], Any] = {}
+
+    def parsed(kind: int, raw: str | None) -> Any:
+        key = (kind, raw)
+        if key not in memo:
+            value = None if raw is None else json.loads(raw)
+            if kind == 0:  # audiences: absent -> everyone; a string names one
+                memo[key] = int(NONE_BIT) if raw is None else sum(
+                    1 << aud_vocab.bit(s) for s in set(
+                        value if isinstance(value, list) else [value])
+                    if isinstance(s, str))
+            elif kind in (1, 2):  # accessibility present / lacking
+                vocab = acc_vocab
+                memo[key] = (isinstance(value, list), sum(
+                    1 << vocab.bit(s) for s in set(value) if isinstance(s, str))
+                    if isinstance(value, list) else 0)
+            else:  # slots
+                memo[key] = [(_DAY_INDEX.get(sl.get("day"), -1), _minutes(sl.get("from")),
+                              _minutes(sl.get("to"))) if isinstance(sl, dict) else (-1, -1, -1)
+                             for sl in value]
+        return memo[key]
+
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    pos = FilterIndex.positions(points.ids, ids) if len(rows) else ids
+    slot_ids: list[int] = []
+    slot_rows: list[tuple[int, int, int]] = []
+    for k, (fid, r_aud, r_acc, r_lacks, r_slots, s_us, e_us) in zip(pos.tolist(), rows,
+                                                                   strict=True):
+        aud[k] = np.uint64(parsed(0, r_aud))
+        acc_array[k], bits = parsed(1, r_acc)
+        acc[k] = np.uint64(bits)
+        lacks_array[k], bits = parsed(2, r_lacks)
+        lacks[k] = np.uint64(bits)
+        slots = parsed(3, r_slots)
+        if slots:
+            has_slots[k] = True
+            slot_ids += [fid] * len(slots)
+            slot_rows += slots
+        if s_us is not None:
+            starts[k] = s_us
+        if e_us is not None:
+            ends[k] = e_us
+    sids = np.asarray(slot_ids, dtype=np.int64)
+    table = np.asarray(slot_rows, dtype=np.int16).reshape(-1, 3)
+    return FilterIndex(
+        points=points, aud=aud, acc=acc, acc_array=acc_array, lacks=lacks,
+        lacks_array=lacks_array, starts=starts, ends=ends, has_slots=has_slots,
+        slot_ids=sids, slot_day=table[:, 0].copy(), slot_from=table[:, 1].copy(),
+        slot_to=table[:, 2].copy(),
+        slot_pt=FilterIndex.positions(points.ids, sids) if len(sids) else sids,
+        audience_vocab=aud_vocab, access_vocab=acc_vocab)

@@ -18,14 +18,11 @@ import os
 import re
 import sqlite3
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from geo.db import get_engine
 from geo.tilemath import valid_tile
 from tiles.archive import MBTiles, tilejson
 from tiles.errors import ArchiveError
@@ -178,18 +175,19 @@ FILTERED_CACHE_CONTROL = "public, max-age=30"
 def filtered_tile(z: int, x: int, y: int) -> Response:
     """``/tiles/features/{z}/{x}/{y}.mvt?<filters>``: a tile of exactly the filtered set.
 
-    Built on request from PostGIS with the archive's layer schema and geometry rules
-    (:mod:`tiles.filtered`): grid cells counted by the database below the archive's
-    deepest zoom, points at it. Gzipped, an ETag of its content, cached 30 s. The
-    filter parameters and their meaning are those of ``/api/v1/features``
+    Built on request with the archive's layer schema and geometry rules
+    (:mod:`tiles.filtered`): cluster cells below the archive's deepest zoom, points at
+    it, from the process's in-memory filter index (:mod:`webmap.filtered_tiles`).
+    Gzipped, an ETag of its content, cached 30 s. The filter parameters and their
+    meaning are those of ``/api/v1/features``
     (:func:`webmap.api_features.filter_from_args`), events that are over left out.
     """
-    from tiles.filtered import Cells, Points, TileSpec, encode_cells, encode_points
+    from tiles.filtered import TileSpec
     from tiles.options import TileOptions
 
     from .api_features import FILTER_PARAMS, filter_from_args, parameter_problem
+    from .filtered_tiles import index_for, point_filter
     from .ogc_params import BadParameter
-    from .ogc_queries import category_slugs, tile_cells, tile_points, tile_titles
 
     try:
         flt = filter_from_args(request.args.to_dict(flat=False), known=FILTER_PARAMS)
@@ -210,32 +208,9 @@ def filtered_tile(z: int, x: int, y: int) -> Response:
         return problem(404, "Not Found", detail=f"This layer has zooms 0 to {max_zoom}.")
     spec = TileSpec(z, x, y, max_zoom=max_zoom, buffer=buffer,
                     cluster_cell=options.cluster_cell)
-    flt = replace(flt, bbox=spec.query_box())
-    engine = get_engine(current_app.config["DATABASE_URL"])
-    with engine.connect() as conn:
-        categories = category_slugs(conn)
-        index = {slug: i for i, slug in enumerate(categories)}
-        if spec.clustered:
-            rows = tile_cells(conn, flt, max_zoom=max_zoom, shift=spec.cell_shift())
-            cols = list(zip(*rows, strict=True)) if rows else [()] * 7
-            cells = Cells(
-                cx=np.asarray(cols[0], dtype=np.int64), cy=np.asarray(cols[1], dtype=np.int64),
-                cat=np.asarray([index.get(c, 0) for c in cols[2]], dtype=np.int64),
-                count=np.asarray(cols[3], dtype=np.int64),
-                sx=np.asarray(cols[4], dtype=np.float64),
-                sy=np.asarray(cols[5], dtype=np.float64),
-                first=np.asarray(cols[6], dtype=np.int64))
-            singles = _single_ids(cells)
-            data = encode_cells(spec, categories, cells,
-                                tile_titles(conn, singles, chars=options.title_chars),
-                                title_chars=options.title_chars)
-        else:
-            rows = tile_points(conn, flt, chars=options.title_chars)
-            cols = list(zip(*rows, strict=True)) if rows else [()] * 5
-            data = encode_points(spec, categories, Points(
-                ids=cols[0], lon=cols[1], lat=cols[2],
-                cat=[index.get(c, 0) for c in cols[3]], titles=cols[4]),
-                cap=cap or options.max_tile_bytes // 20, title_chars=options.title_chars)
+    data = index_for(max_zoom).tile(spec, point_filter(flt),
+                                    cap=cap or options.max_tile_bytes // 20,
+                                    title_chars=options.title_chars)
     headers = {"Cache-Control": FILTERED_CACHE_CONTROL, "Access-Control-Allow-Origin": "*"}
     if not data:
         return Response(status=204, headers=headers)
@@ -255,12 +230,3 @@ def _carte(meta: dict[str, str]) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _single_ids(cells: Any) -> list[int]:
-    """Ids of the cells holding one feature (the only titles a clustered tile shows)."""
-    key = (cells.cx << 32) | cells.cy
-    uniq, inv = np.unique(key, return_inverse=True)
-    total = np.bincount(inv, weights=cells.count, minlength=len(uniq))
-    one = (total[inv] == 1)
-    return [int(i) for i in cells.first[one]]
