@@ -245,7 +245,7 @@ LAYER_FIELDS: dict[str, dict[str, str]] = {
     "water": {"kind": "String", "name": "String"},
     "parks": {"name": "String", "kind": "String", "category": "String", "area_m2": "Number"},
     "boundaries": {"level": "String"},
-    "places": {"name": "String", "level": "String", "code": "String"},
+    "places": {"name": "String", "short": "String", "level": "String", "code": "String"},
     "streets": {"name": "String", "class": "String", "kind": "String"},
     "rail": {"mode": "String", "line": "String", "colour": "String"},
     "stations": {"name": "String", "mode": "String", "lines": "String", "colour": "String"},
@@ -267,7 +267,8 @@ def layer_descriptions() -> dict[str, str]:
         "boundaries": "Outlines, each edge once: level arrondissement from z11, quartier "
                       "(the edges inside an arrondissement) from z13.",
         "places": "Label points inside each area (pole of inaccessibility): "
-                  "arrondissements from z11, quartiers from z13.",
+                  "arrondissements from z11 (name '4e arrondissement', short '4e'), "
+                  "quartiers from z13 (short = name); code is the INSEE code.",
         "streets": "Every named street of Paris (Ville de Paris voie), name = full "
                    "official name, kind = street type (C_DESI), class from type, name and "
                    f"length: {streets}.",

@@ -359,10 +359,13 @@ def read_areas(arrondissements: Path | None, quartiers: Path | None
             if level == "arrondissement":
                 n = int(p.get("c_ar") or 0)
                 name = f"{_ordinal(n)} arrondissement" if n else (p.get("l_ar") or "")
+                short = _ordinal(n) if n else name  # "4e": how Parisians write it
                 code = str(p.get("c_arinsee") or "")
             else:
                 name, code = p.get("l_qu") or "", str(p.get("c_quinsee") or "")
-            places.append((_label_point(g), {"name": name, "level": level, "code": code},
+                short = name
+            places.append((_label_point(g), {"name": name, "short": short, "level": level,
+                                             "code": code},
                            rules.PLACE_MINZOOM[level]))
     return LayerData.of("boundaries", lines), LayerData.of("places", places)
 

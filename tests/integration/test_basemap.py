@@ -77,6 +77,9 @@ def test_low_zoom_keeps_major_streets_and_drops_lanes(client, built):
     places = {f["properties"]["name"] for f in tile["places"]["features"]
               if f["properties"]["level"] == "arrondissement"}
     assert "4e arrondissement" in places
+    fourth = next(f for f in tile["places"]["features"]
+                  if f["properties"]["name"] == "4e arrondissement")
+    assert fourth["properties"]["short"] == "4e" and fourth["properties"]["code"] == "75104"
     assert not any(f["properties"]["level"] == "quartier" for f in tile["places"]["features"])
     parks = [f["properties"] for f in tile["parks"]["features"]]
     assert parks and min(p["area_m2"] for p in parks) >= 50_000
