@@ -59,7 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "4"  # bump when the output changes for the same sources
+BUILDER_VERSION = "5"  # bump when the output changes for the same sources
 BASEMAP_MBTILES, BASEMAP_PMTILES = "basemap.mbtiles", "basemap.pmtiles"
 EXTENT = 4096
 BUFFER = 64  # extent units around a tile: lines run on under a neighbour's labels
@@ -240,7 +240,7 @@ def needs_build(var_dir: Path, digest: str) -> bool:
 
 def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int,
               digest: str) -> dict[str, Any]:
-    descriptions = rules.layer_descriptions()
+    descriptions, first = rules.layer_descriptions(), rules.layer_minzoom()
     west, south, east, north = bbox
     clon, clat = (west + east) / 2, (south + north) / 2
     return {
@@ -256,7 +256,8 @@ def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: in
         "center": f"{clon:.6f},{clat:.6f},{min(max(13, minzoom), maxzoom)}",
         "json": json.dumps({"vector_layers": [
             {"id": name, "description": descriptions[name],
-             "minzoom": minzoom, "maxzoom": maxzoom, "fields": rules.LAYER_FIELDS[name]}
+             "minzoom": max(minzoom, first[name]), "maxzoom": maxzoom,
+             "fields": rules.LAYER_FIELDS[name]}
             for name in rules.ordered_layers()]}, ensure_ascii=False),
         "basemap_digest": digest,
         "basemap_version": BUILDER_VERSION,

@@ -26,6 +26,7 @@ __all__ = [
     "WATER_NAMES",
     "french_title",
     "layer_descriptions",
+    "layer_minzoom",
     "park_minzoom",
     "rail_colour",
     "rail_line",
@@ -275,6 +276,19 @@ def layer_descriptions() -> dict[str, str]:
         "rail": "IDFM rail tracks with their official line colour: " + rail + ".",
         "stations": "IDFM stations, one point per station (lines joined, metro first): "
                     + stations + ".",
+    }
+
+
+def layer_minzoom() -> dict[str, int]:
+    """The first zoom at which each layer holds anything (TileJSON ``vector_layers``)."""
+    return {
+        "water": MINZOOM,
+        "parks": min(z for _, z in _PARK_ZOOMS),
+        "boundaries": min(BOUNDARY_MINZOOM.values()),
+        "places": min(PLACE_MINZOOM.values()),
+        "streets": min(STREET_MINZOOM.values()),
+        "rail": min(RAIL_MINZOOM.values()),
+        "stations": min(STATION_MINZOOM.values()),
     }
 
 

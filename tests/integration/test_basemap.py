@@ -96,6 +96,8 @@ def test_tilejson_lists_the_seven_layers_and_every_source(client, built):
     streets = next(v for v in body["vector_layers"] if v["id"] == "streets")
     assert {"name", "class", "kind"} <= set(streets["fields"])
     assert "minor from z14" in streets["description"]
+    stations = next(v for v in body["vector_layers"] if v["id"] == "stations")
+    assert (stations["minzoom"], stations["maxzoom"]) == (12, 16)  # RER first, at z12
     west, south, east, north = body["bounds"]
     assert (west, south, east, north) == pytest.approx(BBOX)
     assert west < body["center"][0] < east and south < body["center"][1] < north
