@@ -150,14 +150,18 @@ _SLOTS = ("(CASE WHEN jsonb_typeof(f.attributes -> 'availability') = 'array' "
           "CASE WHEN jsonb_typeof(f.attributes -> 'hours') = 'array' "
           "THEN f.attributes -> 'hours' ELSE '[]'::jsonb END)")
 _ATTRIBUTES_SQL = f"""
-    SELECT f.id, (f.attributes -> 'audiences')::text, (f.attributes -> 'accessibility')::text,
-           (f.attributes -> 'accessibility_lacks')::text, {_SLOTS}::text,
-           (extract(epoch FROM f.starts_at) * 1000000)::int8,
+    SELECT (f.attributes -> 'audiences')::text, (f.attributes -> 'accessibility')::text,
+           (f.attributes -> 'accessibility_lacks')::text, {_SLOTS}::text, array_agg(f.id)
+    FROM feature f
+    WHERE f.status = 'published' AND f.attributes ?| {_FILTER_KEYS} {{extra}}
+    GROUP BY 1, 2, 3, 4
+"""  # noqa: S608 (constants)
+_DATES_SQL = """
+    SELECT f.id, (extract(epoch FROM f.starts_at) * 1000000)::int8,
            (extract(epoch FROM f.ends_at) * 1000000)::int8
     FROM feature f
-    WHERE f.status = 'published'
-      AND (f.attributes ?| {_FILTER_KEYS} OR f.starts_at IS NOT NULL OR f.ends_at IS NOT NULL)
-"""  # noqa: S608 (constants)
+    WHERE f.status = 'published' AND (f.starts_at IS NOT NULL OR f.ends_at IS NOT NULL) {extra}
+"""
 _DAY_INDEX = {d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 
 
@@ -183,10 +187,8 @@ def read_filter_index(dbapi: Any, options: TileOptions, *, changed_since: Any = 
 
     points = read_points(dbapi, options, changed_since=changed_since, live=False)
     aud_vocab, acc_vocab = vocabs or (Vocab(), Vocab())
-    sql, params = _ATTRIBUTES_SQL, ()
-    if changed_since is not None:
-        sql, params = sql + " AND f.updated_at >= %s", (changed_since,)
-    rows = dbapi.execute(sql, params).fetchall()
+    extra, params = ("AND f.updated_at >= %s", (changed_since,)) \
+        if changed_since is not None else ("", ())
     n = len(points)
     aud = np.full(n, NONE_BIT, dtype=np.uint64)
     acc = np.zeros(n, dtype=np.uint64)
@@ -196,54 +198,52 @@ def read_filter_index(dbapi: Any, options: TileOptions, *, changed_since: Any = 
     starts = np.full(n, NULL_TIME, dtype=np.int64)
     ends = np.full(n, NULL_TIME, dtype=np.int64)
     has_slots = np.zeros(n, dtype=bool)
-    memo: dict[tuple[int, str | None], Any] = {}
+    slot_parts: list[tuple[np.ndarray, list[tuple[int, int, int]]]] = []
+    by_id = np.argsort(points.ids, kind="stable")
+    sorted_ids = points.ids[by_id]
 
-    def parsed(kind: int, raw: str | None) -> Any:
-        key = (kind, raw)
-        if key not in memo:
+    def positions(ids: np.ndarray) -> np.ndarray:
+        return by_id[np.searchsorted(sorted_ids, ids)]
+
+    # One row per distinct combination of values (features share a handful of them):
+    # JSON is parsed once per combination, positions are set with numpy.
+    for r_aud, r_acc, r_lacks, r_slots, group in dbapi.execute(
+            _ATTRIBUTES_SQL.format(extra=extra), params):
+        ids = np.asarray(group, dtype=np.int64)
+        k = positions(ids)
+        if r_aud is not None:
+            value = json.loads(r_aud)
+            aud[k] = np.uint64(sum(1 << aud_vocab.bit(v) for v in set(
+                value if isinstance(value, list) else [value]) if isinstance(v, str)))
+        for raw, bits, is_array in ((r_acc, acc, acc_array), (r_lacks, lacks, lacks_array)):
             value = None if raw is None else json.loads(raw)
-            if kind == 0:  # audiences: absent -> everyone; a string names one
-                memo[key] = int(NONE_BIT) if raw is None else sum(
-                    1 << aud_vocab.bit(s) for s in set(
-                        value if isinstance(value, list) else [value])
-                    if isinstance(s, str))
-            elif kind in (1, 2):  # accessibility present / lacking
-                vocab = acc_vocab
-                memo[key] = (isinstance(value, list), sum(
-                    1 << vocab.bit(s) for s in set(value) if isinstance(s, str))
-                    if isinstance(value, list) else 0)
-            else:  # slots
-                memo[key] = [(_DAY_INDEX.get(sl.get("day"), -1), _minutes(sl.get("from")),
-                              _minutes(sl.get("to"))) if isinstance(sl, dict) else (-1, -1, -1)
-                             for sl in value]
-        return memo[key]
-
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    pos = FilterIndex.positions(points.ids, ids) if len(rows) else ids
-    slot_ids: list[int] = []
-    slot_rows: list[tuple[int, int, int]] = []
-    for k, (fid, r_aud, r_acc, r_lacks, r_slots, s_us, e_us) in zip(pos.tolist(), rows,
-                                                                   strict=True):
-        aud[k] = np.uint64(parsed(0, r_aud))
-        acc_array[k], bits = parsed(1, r_acc)
-        acc[k] = np.uint64(bits)
-        lacks_array[k], bits = parsed(2, r_lacks)
-        lacks[k] = np.uint64(bits)
-        slots = parsed(3, r_slots)
+            if isinstance(value, list):
+                is_array[k] = True
+                bits[k] = np.uint64(sum(1 << acc_vocab.bit(v) for v in set(value)
+                                        if isinstance(v, str)))
+        slots = json.loads(r_slots)
         if slots:
             has_slots[k] = True
-            slot_ids += [fid] * len(slots)
-            slot_rows += slots
-        if s_us is not None:
-            starts[k] = s_us
-        if e_us is not None:
-            ends[k] = e_us
-    sids = np.asarray(slot_ids, dtype=np.int64)
-    table = np.asarray(slot_rows, dtype=np.int16).reshape(-1, 3)
+            slot_parts.append((ids, [
+                (_DAY_INDEX.get(sl.get("day"), -1), _minutes(sl.get("from")),
+                 _minutes(sl.get("to"))) if isinstance(sl, dict) else (-1, -1, -1)
+                for sl in slots]))
+    dated = dbapi.execute(_DATES_SQL.format(extra=extra), params).fetchall()
+    if dated:
+        ids, s_us, e_us = zip(*dated, strict=True)
+        k = positions(np.asarray(ids, dtype=np.int64))
+        starts[k] = [NULL_TIME if v is None else v for v in s_us]
+        ends[k] = [NULL_TIME if v is None else v for v in e_us]
+    slot_ids = np.concatenate([np.repeat(ids, len(sl)) for ids, sl in slot_parts]) \
+        if slot_parts else np.zeros(0, dtype=np.int64)
+    table = np.concatenate([np.tile(np.asarray(sl, dtype=np.int16).reshape(-1, 3),
+                                    (len(ids), 1)) for ids, sl in slot_parts]) \
+        if slot_parts else np.zeros((0, 3), dtype=np.int16)
+    sids = slot_ids
     return FilterIndex(
         points=points, aud=aud, acc=acc, acc_array=acc_array, lacks=lacks,
         lacks_array=lacks_array, starts=starts, ends=ends, has_slots=has_slots,
         slot_ids=sids, slot_day=table[:, 0].copy(), slot_from=table[:, 1].copy(),
         slot_to=table[:, 2].copy(),
-        slot_pt=FilterIndex.positions(points.ids, sids) if len(sids) else sids,
+        slot_pt=positions(sids) if len(sids) else sids,
         audience_vocab=aud_vocab, access_vocab=acc_vocab)

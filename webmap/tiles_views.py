@@ -230,3 +230,34 @@ def _carte(meta: dict[str, str]) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _archive_max_zoom(var_dir: Path) -> int:
+    from tiles.options import TileOptions
+
+    found = open_archive(var_dir, "features")
+    default = TileOptions.from_env().max_zoom
+    return int(_carte(found[1]).get("max_zoom", default)) if found else default
+
+
+@bp.before_app_request
+def _prewarm_filter_index() -> None:
+    """Load the filtered tiles' index in the background at a process's first request.
+
+    Reading a million points takes about 3 s: done while the resident reads the page,
+    not when they first touch a filter. Not in tests (each test makes its own app).
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.testing or app.extensions.get("filter_index_warming"):
+        return
+    app.extensions["filter_index_warming"] = True
+
+    def warm() -> None:
+        from .filtered_tiles import index_for
+
+        try:
+            index_for(_archive_max_zoom(Path(app.config["VAR_DIR"])), app)
+        except Exception:  # the first filtered tile will try again and answer
+            log.exception("could not load the filter index")
+
+    threading.Thread(target=warm, name="filter-index", daemon=True).start()

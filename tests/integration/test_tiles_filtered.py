@@ -7,6 +7,7 @@ same cluster grid), and what they hold is exactly the filtered set.
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import UTC, datetime, timedelta
 
 import mapbox_vector_tile
@@ -31,7 +32,18 @@ def built(clean_db, var_dir):
         conn.execute(text("""UPDATE feature SET attributes = CASE
             WHEN id % 3 = 0 THEN '{"accessibility": ["step_free_access", "seating"]}'::jsonb
             WHEN id % 6 = 1 THEN '{"accessibility_lacks": ["step_free_access"]}'::jsonb
-            ELSE '{}'::jsonb END"""))
+            ELSE '{}'::jsonb END || CASE
+            WHEN id % 5 = 0 THEN '{"audiences": ["families"]}'::jsonb
+            WHEN id % 5 = 1 THEN '{"audiences": ["seniors"]}'::jsonb
+            WHEN id % 5 = 2 THEN '{"availability": [{"day": "sat", "from": "10:00",
+                                  "to": "12:00"}]}'::jsonb
+            WHEN id % 5 = 3 THEN '{"hours": [{"day": "mon", "from": "09:00", "to": "17:00"},
+                                  {"day": "sat", "from": "22:00", "to": "02:00"}]}'::jsonb
+            ELSE '{}'::jsonb END,
+            starts_at = CASE WHEN id % 7 = 0 THEN now() + (id % 11 - 5) * interval '1 day'
+                             END,
+            ends_at = CASE WHEN id % 14 = 0 THEN now() + (id % 11 - 5) * interval '1 day'
+                                                 + interval '2 hours' END"""))
     build_full(clean_db, var_dir, TileOptions(max_zoom=MAX_ZOOM), density=False)
     return clean_db
 
@@ -69,7 +81,8 @@ def _count(features: list[dict]) -> int:
 @pytest.mark.parametrize("z", [8, 11, 12, 13, MAX_ZOOM])
 def test_a_filter_that_keeps_everything_gives_the_archives_tile(client, built, z):
     archive = _features(_get(client, z))
-    filtered = _features(_get(client, z, "from=2000-01-01"))
+    # Every slot is on some day of the week, and the window is the live one.
+    filtered = _features(_get(client, z, "days=mon,tue,wed,thu,fri,sat,sun"))
     assert archive and _canon(filtered) == _canon(archive)
 
 
@@ -175,3 +188,59 @@ def test_bad_filters_are_400_naming_the_parameter(client, built, query, param):
 
 def test_beyond_the_archives_zooms_is_404(client, built):
     assert _get(client, MAX_ZOOM + 1, "category=jardin-partage").status_code == 404
+
+
+PARITY = [
+    "audience=families",
+    "audience=seniors,children",
+    "accessible=step_free_access",
+    "accessible=true",
+    "accessible=step_free_access&accessible_match=not_unsuitable",
+    "accessible=true&accessible_match=not_unsuitable",
+    "days=sat",
+    "hours=10:30-11:00",
+    "days=sat&hours=23:00-23:30",
+    "days=mon,tue&hours=08:00-09:30",
+    "from=2000-01-01",
+    "to=2000-01-01",
+    "category=jardin-partage,fete-voisins&audience=families&days=sat",
+]
+
+
+@pytest.mark.parametrize("query", PARITY)
+def test_the_tile_and_the_list_agree_on_every_filter(client, built, query):
+    """The list (SQL) and the tiles (the in-memory index) are two engines of one
+    meaning: inside a deepest-zoom tile they must hold exactly the same features."""
+    z, x, y = _address(MAX_ZOOM, (2.33, 48.86))
+    from geo.tilemath import tile_bounds_lonlat
+
+    w, s, e, n = tile_bounds_lonlat(z, x, y)
+    body = client.get(f"/api/v1/features?bbox={w},{s},{e},{n}&limit=10000&{query}"
+                      ).get_json(force=True)
+    listed = {f["id"] for f in body["features"]}
+    response = client.get(f"/tiles/features/{z}/{x}/{y}.mvt?{query}",
+                          headers={"Accept-Encoding": "gzip"})
+    features = _features(response)
+    tiled = {f["properties"]["id"] for f in features
+             if 0 <= f["geometry"]["coordinates"][0] < 4096
+             and 0 < f["geometry"]["coordinates"][1] <= 4096}
+    assert tiled == listed
+
+
+def test_an_approval_reaches_the_filtered_tiles_within_a_second(client, built):
+    query = "accessible=hearing_loop"
+    assert _get(client, MAX_ZOOM, query).status_code == 204  # nobody has one yet
+    from sqlalchemy.orm import Session
+
+    from geo.publish import FeatureDraft, publish_feature
+    with Session(built) as session, session.begin():
+        fid = publish_feature(session, FeatureDraft(
+            category="jardin-partage", title="Jardin avec boucle magnétique",
+            lon=SPOT[0], lat=SPOT[1], attributes={"accessibility": ["hearing_loop"]})).id
+    deadline = time.monotonic() + 3
+    while True:
+        ids = {f["properties"].get("id") for f in _features(_get(client, MAX_ZOOM, query))}
+        if fid in ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert ids == {fid}
