@@ -6,7 +6,8 @@ there; features through :func:`geo.publish.publish_feature`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -26,6 +27,25 @@ MAP_CATEGORIES = [
 ]
 
 
+# The garden category's form: an enum with labels, a website, a yes/no and structured
+# opening hours, so that a place's panel has every kind of value to show.
+GARDEN_FIELDS = """[
+  {"name": "garden_type", "type": "enum", "required": false,
+   "choices": ["shared", "edible"], "label_fr": "Type de jardin", "label_en": "Garden type",
+   "choice_labels": {"shared": {"fr": "Jardin partagé", "en": "Shared garden"},
+                     "edible": {"fr": "Bacs comestibles", "en": "Edible planters"}}},
+  {"name": "free_picking", "type": "boolean", "required": false,
+   "label_fr": "Cueillette libre", "label_en": "Free picking"},
+  {"name": "website", "type": "url", "required": false, "label_fr": "Site web",
+   "label_en": "Website"},
+  {"name": "hours", "type": "availability", "required": false,
+   "label_fr": "Horaires (jours et heures)", "label_en": "Opening times (days and hours)"},
+  {"name": "opening_hours", "type": "text", "required": false, "label_fr": "Horaires",
+   "label_en": "Opening hours", "max_length": 200}]"""
+EVENT_FIELDS = ('[{"name": "opening_hours", "type": "text", "required": false,'
+                ' "label_fr": "Horaires", "label_en": "Opening hours", "max_length": 200}]')
+
+
 def seed_map_categories(engine: Engine) -> None:
     """Two categories of our own, active (the ``category`` table is shared by the session
     and other tests reload the categories file, which deactivates the ones it lacks)."""
@@ -42,9 +62,7 @@ def seed_map_categories(engine: Engine) -> None:
                 " active = true"),
                 {"slug": slug, "kind": kind, "fr": fr, "en": en, "colour": colour,
                  "aud": audiences, "acc": access,
-                 "fields": '[{"name": "opening_hours", "type": "text", "required": false,'
-                           ' "label_fr": "Horaires", "label_en": "Opening hours",'
-                           ' "max_length": 200}]'})
+                 "fields": GARDEN_FIELDS if kind == "place" else EVENT_FIELDS})
 
 
 def drop_map_data(engine: Engine) -> None:
@@ -74,4 +92,56 @@ def seed_map_features(engine: Engine) -> dict[str, int]:
             ids[key] = publish_feature(s, FeatureDraft(
                 category=cat, title=title, lon=lon, lat=lat, description=f"about {key}",
                 starts_at=starts, ends_at=ends), max_zoom=2).id
+    return ids
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def this_weekend(now: datetime) -> list[date]:
+    """The days the page's "this weekend" covers: Saturday and Sunday (Sunday alone on
+    a Sunday), in Paris."""
+    today = now.astimezone(PARIS).date()
+    if today.weekday() == 6:
+        return [today]
+    saturday = today + timedelta(days=5 - today.weekday())
+    return [saturday, saturday + timedelta(days=1)]
+
+
+def seed_panel_features(engine: Engine) -> dict[str, int]:
+    """The map fixtures plus what a place's panel and the filters need, around the Hôtel
+    de Ville: an event this weekend and one next week, places whose accessibility is
+    known, known to be lacking, or unknown, a place with opening hours, two at one spot.
+    """
+    ids = seed_map_features(engine)
+    now = datetime.now(UTC)
+    weekend = this_weekend(now)
+    weekend_start = max(now + timedelta(minutes=10),
+                        datetime.combine(weekend[0], time(14, 0), PARIS).astimezone(UTC))
+    next_week = datetime.combine(weekend[-1] + timedelta(days=3), time(10, 0), PARIS)
+    twin = (2.3570, 48.8565)
+    places = {
+        "weekend": ("soupe-map", "Disco Soupe du week-end", 2.3550, 48.8562,
+                    weekend_start, weekend_start + timedelta(hours=2), {}),
+        "nextweek": ("soupe-map", "Disco Soupe de la semaine prochaine", 2.3520, 48.8562,
+                     next_week, next_week + timedelta(hours=2), {}),
+        "access_known": ("jardin-map", "Jardin de plain-pied", 2.3525, 48.8582, None, None,
+                         {"accessibility": ["step_free_access", "seating"],
+                          "garden_type": "edible", "free_picking": True,
+                          "website": "https://example.org/jardin"}),
+        "access_lacks": ("jardin-map", "Jardin sur la butte", 2.3545, 48.8590, None, None,
+                         {"accessibility_lacks": ["step_free_access"],
+                          "website": "javascript:alert(1)"}),
+        "hours": ("jardin-map", "Jardin du lundi", 2.3515, 48.8568, None, None,
+                  {"hours": [{"day": "mon", "from": "09:00", "to": "12:00"},
+                             {"day": "wed", "from": "14:00", "to": "18:00"}],
+                   "opening_hours": "lun 9h-12h, mer 14h-18h"}),
+        "twin_a": ("jardin-map", "Jardin jumeau A", *twin, None, None, {}),
+        "twin_b": ("jardin-map", "Jardin jumeau B", *twin, None, None, {}),
+    }
+    with Session(engine) as s, s.begin():
+        for key, (cat, title, lon, lat, starts, ends, attrs) in places.items():
+            ids[key] = publish_feature(s, FeatureDraft(
+                category=cat, title=title, lon=lon, lat=lat, description=f"about {key}",
+                starts_at=starts, ends_at=ends, attributes=attrs), max_zoom=2).id
     return ids

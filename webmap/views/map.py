@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 
 from geo.db import get_engine
 from geo.models import Area, AreaKind, Category
+from tiles.options import TileOptions
 
 from ..errors import problem
 from ..security import CSP
 from . import walk_api
 from .addresses import paris_addresses, ready_index, warm
 from .i18n import LOCALES, current_lang
-from .page import MAP_NAME, VECTOR_LAYER_NAME, build_map_script, map_labels
+from .page import CONTROL_NAME, MAP_NAME, RASTER_BASE_NAME, build_map_script, map_labels
 from .search import search_areas, search_features
-from .strings import js_strings
+from .strings import access_labels, audience_labels, js_strings, weekday_labels
 
 __all__ = ["bp"]
 
@@ -94,6 +95,27 @@ def _reference(lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return hit[1], hit[2]
 
 
+def city_timezone() -> str:
+    """The city's IANA time zone: the page computes "today" and shows times in it."""
+    return str(current_app.config.get("CITY_TIMEZONE")
+               or current_app.config.get("INGEST_TIMEZONE") or "Europe/Paris")
+
+
+def _tiles(root: str) -> dict[str, Any]:
+    """Where layers.js finds its tiles, and the names folium gave the layers it adjusts.
+
+    ``maxzoom`` lets the points start before ``/tiles/features.json`` answers (they are
+    overzoomed beyond it); the basemap's presence is learnt from ``/tiles/basemap.json``.
+    """
+    return {"root": root,
+            "features": root + "/tiles/features/{z}/{x}/{y}.mvt",
+            "featuresJson": root + "/tiles/features.json",
+            "basemap": root + "/tiles/basemap/{z}/{x}/{y}.mvt",
+            "basemapJson": root + "/tiles/basemap.json",
+            "maxzoom": TileOptions.from_env().max_zoom,
+            "rasterBase": RASTER_BASE_NAME, "control": CONTROL_NAME}
+
+
 @bp.get("/")
 def index() -> Response:
     """The map page."""
@@ -101,11 +123,14 @@ def index() -> Response:
     built = _map_script(lang)
     categories, quartiers = _reference(lang)
     warm(paris_addresses())  # ready by the time someone types an address
-    data = {"lang": lang, "map": MAP_NAME, "vectorLayer": VECTOR_LAYER_NAME,
+    data = {"lang": lang, "map": MAP_NAME, "tiles": _tiles(request.script_root),
             "categories": categories, "quartiers": quartiers,
-            "strings": js_strings()}
+            "strings": js_strings(), "timezone": city_timezone(),
+            "access": access_labels(), "audiences": audience_labels(),
+            "weekdays": weekday_labels()}
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
-                           built=built, data=data, categories=categories)
+                           built=built, data=data, categories=categories,
+                           access=data["access"], weekdays=data["weekdays"])
     response = Response(body, mimetype="text/html")
     url, _ = _basemap()
     if url:  # the configured external base map is the one other host the page may use

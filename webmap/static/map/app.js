@@ -1,21 +1,34 @@
 /* Carte citoyenne: the residents' map page.
  *
- * Runs after Leaflet, protomaps-leaflet, layers.js (window.CarteLayers: the basemap, the
- * places and their clusters) and the folium-built map script. Every piece of text
- * that comes from data (titles, descriptions, category labels, search results) reaches
- * the page through textContent or attribute setters, never as markup.
+ * Runs after Leaflet, protomaps-leaflet, layers.js (window.CarteLayers: basemap, points
+ * and clusters) and the folium-built map script. This file is the resident's side: the
+ * panel (a bottom sheet on a phone), the list kept in step with the map, the filters
+ * and the permalink, a place's panel, search, profile, walk and the pin form.
+ *
+ * Every piece of text that comes from data (titles, descriptions, category labels,
+ * search results) reaches the page through textContent or attribute setters, never as
+ * markup.
  */
 (function () {
   "use strict";
 
   var DATA = JSON.parse(document.getElementById("carte-data").textContent);
   var S = DATA.strings;
+  var LANG = DATA.lang;
+  var TZ = DATA.timezone || "Europe/Paris";
   var map = window[DATA.map];
   CarteLayers.init(map, { lang: DATA.lang, categories: DATA.categories, strings: S });
+  window.Carte = {};
   var CATS = {};
   DATA.categories.forEach(function (c) { CATS[c.slug] = c; });
+  var ACCESS = {};
+  (DATA.access || []).forEach(function (a) { ACCESS[a.slug] = a; });
+  var AUDIENCES = {};
+  (DATA.audiences || []).forEach(function (a) { AUDIENCES[a.slug] = a.label; });
+  var WEEK = DATA.weekdays || [];
   var PROFILE_KEY = "carte.profile";
   var LIST_LIMIT = 100;
+  var NUMBER = new Intl.NumberFormat(LANG);
 
   // ---------- small helpers ----------
   function $(id) { return document.getElementById(id); }
@@ -36,22 +49,181 @@
     var t = null;
     return function () { var args = arguments; clearTimeout(t); t = setTimeout(function () { fn.apply(null, args); }, ms); };
   }
-  function label(obj) { return DATA.lang === "en" ? (obj.label_en || obj.label_fr) : (obj.label_fr || obj.label_en); }
+  function label(obj) { return LANG === "en" ? (obj.label_en || obj.label_fr) : (obj.label_fr || obj.label_en); }
   function categoryLabel(slug) { return CATS[slug] ? CATS[slug].label : slug; }
   function colour(slug) { return CATS[slug] ? CATS[slug].colour : "#555555"; }
+  function swatch(slug) {
+    var sw = el("span", null, { "class": "swatch", "aria-hidden": "true" });
+    sw.style.backgroundColor = colour(slug);
+    return sw;
+  }
+  function distanceText(metres) {
+    if (metres < 1000) return fmt(S.metres, { n: NUMBER.format(Math.max(10, Math.round(metres / 10) * 10)) });
+    return fmt(S.kilometres, { n: new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 }).format(metres / 1000) });
+  }
+  function isPhone() { return !window.matchMedia("(min-width: 800px)").matches; }
 
   document.querySelectorAll(".swatch[data-colour]").forEach(function (s) {
     s.style.backgroundColor = s.getAttribute("data-colour");
   });
 
+  // ---------- time in the city's time zone (DATA.timezone, from the server) ----------
+  var PARTS = new Intl.DateTimeFormat("en-US", {
+    timeZone: TZ, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short"
+  });
+  var WEEKDAY_INDEX = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+  function cityParts(date) {
+    var out = {};
+    PARTS.formatToParts(date).forEach(function (p) { out[p.type] = p.value; });
+    return out;
+  }
+  /** The calendar day it is now in the city: {y, m, d, wd} (wd 0 = Sunday). */
+  function cityToday() {
+    var p = cityParts(new Date());
+    return { y: +p.year, m: +p.month, d: +p.day, wd: WEEKDAY_INDEX[p.weekday] };
+  }
+  function addDays(day, n) {
+    var t = new Date(Date.UTC(day.y, day.m - 1, day.d + n));
+    return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate(), wd: t.getUTCDay() };
+  }
+  function parseDay(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+    if (!m) return null;
+    return addDays({ y: +m[1], m: +m[2], d: +m[3] }, 0);
+  }
+  function dayString(day) {
+    return day.y + "-" + (day.m < 10 ? "0" : "") + day.m + "-" + (day.d < 10 ? "0" : "") + day.d;
+  }
+  function rfc3339(ms) { return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"); }
+  /**
+   * `from`/`to` covering the days first..last. The server reads bare dates in the city's
+   * time zone (TEAM.md); a window that starts today starts now (to the quarter hour, so
+   * that tiles of the same query are shared), or events over this morning would return.
+   */
+  function dayWindow(first, last) {
+    var from = dayString(first);
+    if (from === dayString(cityToday())) from = rfc3339(Math.floor(Date.now() / 900000) * 900000);
+    return { from: from, to: dayString(last) };
+  }
+  /** The `from`/`to` of the date filter, or null for "all dates". */
+  function dateWindow() {
+    var today = cityToday();
+    switch (state.when) {
+      case "today": return dayWindow(today, today);
+      case "week": return dayWindow(today, addDays(today, 6));
+      case "weekend":
+        if (today.wd === 0) return dayWindow(today, today);  // Sunday: what is left of it
+        return dayWindow(today.wd === 6 ? today : addDays(today, 6 - today.wd), addDays(today, 7 - today.wd));
+      case "range":
+        var a = parseDay(state.range[0]), b = parseDay(state.range[1]);
+        if (!a && !b) return null;
+        if (a && b && dayString(b) < dayString(a)) return null;
+        var w = dayWindow(a || today, b || today);
+        return { from: a ? w.from : undefined, to: b ? w.to : undefined };
+      default: return null;
+    }
+  }
+  var DATE_TIME = new Intl.DateTimeFormat(LANG, { timeZone: TZ, weekday: "long", day: "numeric",
+                                                 month: "long", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  var TIME_ONLY = new Intl.DateTimeFormat(LANG, { timeZone: TZ, hour: "2-digit", minute: "2-digit" });
+  function cityDay(date) { var p = cityParts(date); return p.year + p.month + p.day; }
+  function whenText(startsAt, endsAt) {
+    var a = new Date(startsAt), b = endsAt ? new Date(endsAt) : null;
+    if (!b || b.getTime() === a.getTime()) return DATE_TIME.format(a);
+    if (cityDay(a) === cityDay(b)) return DATE_TIME.format(a) + " – " + TIME_ONLY.format(b);
+    if (DATE_TIME.formatRange) return DATE_TIME.formatRange(a, b);
+    return DATE_TIME.format(a) + " – " + DATE_TIME.format(b);
+  }
+
   // ---------- profile (kept in localStorage only) ----------
+  var LEGACY_DAYS = { "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri", "6": "sat", "0": "sun" };
   function loadProfile() {
-    try { return JSON.parse(localStorage.getItem(PROFILE_KEY)) || {}; } catch (e) { return {}; }
+    var p;
+    try { p = JSON.parse(localStorage.getItem(PROFILE_KEY)) || {}; } catch (e) { p = {}; }
+    // Profiles saved before the days filter stored JavaScript's day numbers.
+    if (Array.isArray(p.days)) p.days = p.days.map(function (d) { return LEGACY_DAYS[d] || d; });
+    return p;
   }
   var profile = loadProfile();
 
-  // ---------- filters ----------
-  var state = { cats: null, useProfile: false };  // cats: null means every category
+  // ---------- the panel: a bottom sheet on a phone (collapsed, half, full) ----------
+  var SHEET_STATES = ["collapsed", "half", "full"];
+  var sheet = "collapsed";
+  var panel = $("panel"), handle = $("sheet-handle"), panelBody = $("panel-body");
+  function setSheet(next) {
+    sheet = next;
+    SHEET_STATES.forEach(function (s) { document.body.classList.toggle("sheet-" + s, s === next); });
+    handle.setAttribute("aria-expanded", String(next !== "collapsed"));
+    $("sheet-action").textContent = next === "collapsed" ? S.sheetExpand : S.sheetReduce;
+    $("sheet-size").hidden = next === "collapsed";
+    $("sheet-size").textContent = next === "full" ? S.sheetSmaller : S.sheetBigger;
+    // What the collapsed sheet hides is out of the keyboard's and screen readers' way.
+    panelBody.inert = isPhone() && next === "collapsed";
+  }
+  function openSheet() { if (isPhone() && sheet === "collapsed") setSheet("half"); }
+  handle.addEventListener("click", function () {
+    if (dragged) { dragged = false; return; }
+    setSheet(sheet === "collapsed" ? "half" : "collapsed");
+  });
+  handle.addEventListener("keydown", function (e) {
+    var i = SHEET_STATES.indexOf(sheet);
+    if (e.key === "ArrowUp" && i < 2) { e.preventDefault(); setSheet(SHEET_STATES[i + 1]); }
+    if (e.key === "ArrowDown" && i > 0) { e.preventDefault(); setSheet(SHEET_STATES[i - 1]); }
+  });
+  $("sheet-size").addEventListener("click", function () { setSheet(sheet === "full" ? "half" : "full"); });
+  // Dragging the handle: the sheet follows the finger, then settles on the nearest state.
+  var drag = null, dragged = false;
+  function fullHeight() { return window.innerHeight - $("menu").parentNode.offsetHeight - 40; }
+  handle.addEventListener("pointerdown", function (e) {
+    if (!isPhone()) return;
+    drag = { y: e.clientY, h: panel.offsetHeight, id: e.pointerId };
+  });
+  handle.addEventListener("pointermove", function (e) {
+    if (!drag || e.pointerId !== drag.id) return;
+    var dy = e.clientY - drag.y;
+    if (!dragged && Math.abs(dy) < 8) return;
+    if (!dragged) { dragged = true; handle.setPointerCapture(e.pointerId); document.body.classList.add("sheet-dragging"); }
+    panel.style.height = Math.max(64, Math.min(fullHeight(), drag.h - dy)) + "px";
+  });
+  function endDrag(e) {
+    if (!drag || e.pointerId !== drag.id) return;
+    drag = null;
+    if (!dragged) return;
+    document.body.classList.remove("sheet-dragging");
+    var visible = panel.offsetHeight;
+    panel.style.height = "";
+    var best = [["collapsed", 64], ["half", window.innerHeight * 0.52], ["full", fullHeight()]].sort(function (a, b) {
+      return Math.abs(a[1] - visible) - Math.abs(b[1] - visible);
+    })[0][0];
+    setSheet(best);
+    setTimeout(function () { dragged = false; }, 0);
+  }
+  handle.addEventListener("pointerup", endDrag);
+  handle.addEventListener("pointercancel", endDrag);
+  window.matchMedia("(min-width: 800px)").addEventListener("change", function () { setSheet(sheet); });
+
+  // ---------- the menu of the top bar (a phone shows only search and this button) ----------
+  var menuButton = $("btn-menu");
+  function setMenu(open) {
+    document.body.classList.toggle("menu-open", open);
+    menuButton.setAttribute("aria-expanded", String(open));
+  }
+  menuButton.addEventListener("click", function () {
+    var open = !document.body.classList.contains("menu-open");
+    setMenu(open);
+    if (open) { var first = $("menu").querySelector("button, a"); if (first) first.focus(); }
+  });
+  $("menu").addEventListener("click", function (e) { if (e.target.closest("button, a")) setMenu(false); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && document.body.classList.contains("menu-open")) { setMenu(false); menuButton.focus(); }
+  });
+  document.addEventListener("click", function (e) {
+    if (document.body.classList.contains("menu-open") && !e.target.closest("#menu, #btn-menu")) setMenu(false);
+  });
+
+  // ---------- filters: categories (client side) and the query of the others ----------
+  var state = { cats: null, useProfile: false, when: "", range: ["", ""] };  // cats: null = all
 
   function selectedCategories() {
     var boxes = document.querySelectorAll("#filters input[name=category]");
@@ -59,185 +231,483 @@
     boxes.forEach(function (b) { if (b.checked) on.push(b.value); });
     return on.length === boxes.length ? null : on;
   }
-
-  function suitsProfile(slug) {
-    var c = CATS[slug];
-    if (!c) return true;
-    if (profile.interests && profile.interests.length && profile.interests.indexOf(slug) < 0) return false;
-    if (profile.age && c.audiences.length && c.audiences.indexOf(profile.age) < 0 &&
-        c.audiences.indexOf("everyone") < 0) return false;
-    if (profile.access && profile.access.length) {
-      for (var i = 0; i < profile.access.length; i++) {
-        if (c.accessibility.indexOf(profile.access[i]) < 0) return false;
-      }
+  /** Categories shown on map and list: the ticks, narrowed by the profile's interests. */
+  function shownCategories() {
+    var all = DATA.categories.map(function (c) { return c.slug; });
+    var cats = state.cats || all;
+    if (state.useProfile && profile.interests && profile.interests.length) {
+      cats = cats.filter(function (s) { return profile.interests.indexOf(s) >= 0; });
     }
-    return true;
+    return cats.length === all.length ? null : cats;
   }
-
-  function visible(slug) {
-    if (state.cats && state.cats.indexOf(slug) < 0) return false;
-    if (state.useProfile && !suitsProfile(slug)) return false;
-    return true;
+  /** The profile's filters, as the API names them (TEAM.md): also those of the walk. */
+  function profileQuery(q) {
+    if (profile.age) q.set("audience", profile.age);
+    if (profile.access && profile.access.length) {
+      q.set("accessible", profile.access.join(","));
+      q.set("accessible_match", profile.access_match === "not_unsuitable" ? "not_unsuitable" : "known");
+    }
+    if (profile.days && profile.days.length) q.set("days", profile.days.join(","));
+    if (profile.from && profile.to && profile.from < profile.to) q.set("hours", profile.from + "-" + profile.to);
+    return q;
   }
-
-  // The map draws the categories that are visible (clusters recount them client side).
-  window.Carte = {};
-  function mapFilter() {
-    var cats = DATA.categories.map(function (c) { return c.slug; }).filter(visible);
-    return { categories: cats.length === DATA.categories.length ? null : cats, query: "" };
+  /** Every filter but the categories, as a query string shared by tiles and list. */
+  function filterQuery() {
+    var q = new URLSearchParams();
+    var w = dateWindow();
+    if (w && w.from) q.set("from", w.from);
+    if (w && w.to) q.set("to", w.to);
+    if (state.useProfile) profileQuery(q);
+    return q;
   }
-
-  function applyFilters() {
+  function readFilterForm() {
     state.cats = selectedCategories();
     state.useProfile = $("use-profile").checked;
-    CarteLayers.setFilter(mapFilter());
+    state.when = $("date-filter").value;
+    state.range = [$("date-from").value, $("date-to").value];
+    $("date-range").hidden = state.when !== "range";
+    var bad = state.when === "range" && state.range[0] && state.range[1] && state.range[1] < state.range[0];
+    $("date-error").textContent = bad ? S.dateInvalid : "";
+    if (bad) $("date-to").setAttribute("aria-invalid", "true"); else $("date-to").removeAttribute("aria-invalid");
+    var active = (state.cats ? 1 : 0) + (state.when && dateWindow() ? 1 : 0);
+    $("filters-count").textContent = active ? fmt(S.filtersActive, { n: active }) : "";
+  }
+  function pushMapFilter() {
+    CarteLayers.setFilter({ categories: shownCategories(), query: filterQuery().toString() });
+  }
+  function applyFilters() {
+    readFilterForm();
+    pushMapFilter();
     refreshList();
     writeHash();
   }
   $("filters").addEventListener("change", applyFilters);
+  $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
 
-  // ---------- views of the side panel ----------
-  var VIEWS = ["list-section", "detail-section", "profile-section", "walk-section", "pin-section"];
+  // ---------- views of the panel ----------
+  var VIEWS = ["list-section", "detail-section", "chooser-section", "profile-section", "walk-section", "pin-section"];
+  var currentView = "list-section";
   function show(view, focus) {
     VIEWS.forEach(function (id) { $(id).hidden = id !== view; });
-    if (view !== "pin-section") pinMode = false;
+    currentView = view;
+    if (view !== "pin-section") setPinMode(false);
+    if (view !== "detail-section") { selected = null; CarteLayers.highlight(null); }
+    openSheet();
+    updateSummary();
     if (focus !== false) {
       var heading = $(view).querySelector("h2");
-      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: false }); }
     }
+  }
+  /** Back to the list, the focus on the item the place was opened from (if still listed). */
+  function backToList() {
+    var from = returnTo;
+    returnTo = null;
+    show("list-section", false);
+    writeHash();
+    var target = null;
+    if (from && from.kind === "chooser" && chooserItems.length) {
+      show("chooser-section", false);
+      target = $("chooser").querySelector("button[data-id='" + from.id + "']");
+    } else if (from && from.kind === "list") {
+      target = $("list").querySelector("button[data-id='" + from.id + "']");
+    }
+    if (!target) { target = $(currentView).querySelector("h2"); target.setAttribute("tabindex", "-1"); }
+    target.focus();
   }
   document.querySelectorAll("[data-close]").forEach(function (b) {
-    b.addEventListener("click", function () { show("list-section"); });
+    b.addEventListener("click", backToList);
+  });
+  var listSummary = "";
+  function updateSummary() {
+    var text = listSummary;
+    if (currentView !== "list-section") text = $(currentView).querySelector("h2").textContent || listSummary;
+    $("sheet-summary").textContent = text;
+  }
+  $("skip-link").addEventListener("click", function (e) {
+    e.preventDefault();
+    if (currentView === "list-section") { openSheet(); var h = $("list-title"); h.setAttribute("tabindex", "-1"); h.focus(); }
+    else show("list-section");
   });
 
-  // ---------- feature detail ----------
-  function bboxAround(latlng, metres) {
-    var dLat = metres / 111320, dLon = metres / (111320 * Math.cos(latlng.lat * Math.PI / 180));
-    return [latlng.lng - dLon, latlng.lat - dLat, latlng.lng + dLon, latlng.lat + dLat];
-  }
+  // ---------- a place's panel ----------
+  var selected = null;        // id of the place shown
+  var selectedAt = null;      // its L.LatLng
+  var returnTo = null;        // {kind: "list"|"chooser", id}: where "back" puts the focus
+  var flagged = {};           // ids reported from this page: the form is not offered twice
+  var detailRequest = 0;
 
-  function showDetail(props, latlng) {
-    $("detail-title").textContent = props.title || "";
-    $("detail-category").textContent = categoryLabel(props.category);
-    $("detail-description").textContent = props.description || "";
+  function choiceLabel(field, value) {
+    var labels = field.choice_labels && field.choice_labels[value];
+    if (labels && typeof labels === "object") return labels[LANG] || labels.fr || labels.en || String(value);
+    return String(value);
+  }
+  function safeUrl(value) {
+    try {
+      var u = new URL(String(value));
+      return (u.protocol === "http:" || u.protocol === "https:") ? u.href : null;
+    } catch (e) { return null; }
+  }
+  function isSlots(v) {
+    return Array.isArray(v) && v.length > 0 && v.every(function (s) { return s && typeof s === "object" && s.day; });
+  }
+  /** A week, Monday first, from slots [{day, from, to}]; days without a slot say closed. */
+  function weekList(slots) {
+    var ul = el("ul", null, { "class": "week" });
+    var todaySlug = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][cityToday().wd];
+    WEEK.forEach(function (d) {
+      var mine = slots.filter(function (s) { return s.day === d.slug; })
+        .sort(function (a, b) { return String(a.from).localeCompare(String(b.from)); })
+        .map(function (s) { return fmt(S.hoursRange, { from: s.from, to: s.to }); });
+      var li = el("li", null, d.slug === todaySlug ? { "class": "today" } : {});
+      li.appendChild(el("span", d.label, { "class": "day" }));
+      li.appendChild(el("span", mine.length ? mine.join(", ") : S.closed));
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+  function fieldValue(f, v) {
+    if (f.type === "boolean" || typeof v === "boolean") return v ? S.yes : S.no;
+    if (f.type === "enum") return Array.isArray(v) ? v.map(function (x) { return choiceLabel(f, x); }).join(", ") : choiceLabel(f, v);
+    if (f.type === "url") {
+      var href = safeUrl(v);
+      if (!href) return String(v);
+      return el("a", String(v), { href: href, rel: "noopener noreferrer nofollow", target: "_blank" });
+    }
+    if ((f.type === "number" || f.type === "integer") && typeof v === "number") return NUMBER.format(v);
+    if (Array.isArray(v)) return v.map(String).join(", ");
+    if (typeof v === "object") return null;  // never a raw JSON dump
+    return String(v);
+  }
+  function renderAccess(attrs) {
+    var box = $("detail-access");
+    clear(box);
+    var has = Array.isArray(attrs.accessibility) ? attrs.accessibility : [];
+    var lacks = Array.isArray(attrs.accessibility_lacks) ? attrs.accessibility_lacks : [];
+    if (!has.length && !lacks.length) { box.appendChild(el("p", S.accessUnknown)); return; }
+    box.appendChild(el("h3", S.accessibility));
+    var ul = el("ul");
+    has.forEach(function (slug) { if (ACCESS[slug]) ul.appendChild(el("li", ACCESS[slug].label)); });
+    lacks.forEach(function (slug) { if (ACCESS[slug]) ul.appendChild(el("li", ACCESS[slug].lacks)); });
+    box.appendChild(ul);
+  }
+  function renderHours(attrs, fields) {
+    var box = $("detail-hours");
+    clear(box);
+    if (isSlots(attrs.hours)) { box.appendChild(el("h3", S.openingHours)); box.appendChild(weekList(attrs.hours)); }
+    fields.forEach(function (f) {
+      if (f.type === "availability" && f.name !== "hours" && isSlots(attrs[f.name])) {
+        box.appendChild(el("h3", label(f) || S.availability));
+        box.appendChild(weekList(attrs[f.name]));
+      }
+    });
+  }
+  /** Fill the place's panel from its public properties (API or OGC item). */
+  function renderDetail(p) {
+    $("detail-title").textContent = p.title || "";
+    var cat = $("detail-category");
+    clear(cat);
+    cat.appendChild(swatch(p.category));
+    var where = [p.quartier_name, p.arrondissement_name].filter(Boolean).join(", ");
+    cat.appendChild(document.createTextNode(categoryLabel(p.category) + (where ? " · " + where : "")));
+    var message = $("detail-message");
+    var over = p.starts_at && new Date(p.ends_at || p.starts_at) < new Date();
+    message.hidden = !over;
+    message.textContent = over ? S.eventOver : "";
+    var when = $("detail-when");
+    clear(when);
+    if (p.starts_at) { when.appendChild(el("dt", S.when)); when.appendChild(el("dd", whenText(p.starts_at, p.ends_at))); }
+    $("detail-description").textContent = p.description || "";
     var dl = $("detail-attributes");
     clear(dl);
-    function row(k, v) { dl.appendChild(el("dt", k)); dl.appendChild(el("dd", v)); }
-    if (props.starts_at) row(S.starts, new Date(props.starts_at).toLocaleString(DATA.lang));
-    if (props.ends_at) row(S.ends, new Date(props.ends_at).toLocaleString(DATA.lang));
-    var attrs = props.attributes || {};
-    var fields = CATS[props.category] ? CATS[props.category].fields : [];
+    var attrs = p.attributes || {};
+    var fields = CATS[p.category] ? (CATS[p.category].fields || []) : [];
     fields.forEach(function (f) {
       var v = attrs[f.name];
-      if (v === undefined || v === null || v === "") return;
-      if (typeof v === "boolean") v = v ? S.yes : S.no;
-      if (Array.isArray(v)) v = v.join(", ");
-      row(label(f), typeof v === "object" ? JSON.stringify(v) : v);
+      if (v === undefined || v === null || v === "" || f.type === "availability") return;
+      if (f.name === "hours" && isSlots(v)) return;  // structured opening hours: the week below
+      var shown = fieldValue(f, v);
+      if (shown === null) return;
+      dl.appendChild(el("dt", label(f)));
+      var dd = el("dd");
+      if (typeof shown === "string") dd.textContent = shown; else dd.appendChild(shown);
+      dl.appendChild(dd);
     });
-    if (selected !== props.id) { $("flag-status").textContent = ""; $("flag-box").open = false; }
-    show("detail-section");
-    selected = props.id;
-    writeHash();
-    if (props.description === undefined && latlng) {
-      // Tiles carry id, category and title; the rest comes from the open-data API.
-      fetch("/api/v1/features?bbox=" + bboxAround(latlng, 30).join(","))
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (fc) {
-          if (!fc || selected !== props.id) return;
-          (fc.features || []).forEach(function (f) {
-            if (String(f.properties.id) === String(props.id)) showDetail(f.properties, null);
-          });
-        }).catch(function () {});
+    if (Array.isArray(attrs.audiences) && attrs.audiences.length) {
+      dl.appendChild(el("dt", S.audiences));
+      dl.appendChild(el("dd", attrs.audiences.map(function (a) { return AUDIENCES[a] || a; }).join(", ")));
     }
+    renderAccess(attrs);
+    renderHours(attrs, fields);
+    var credit = p.attribution;  // the source is a code (resident, opendata:...); its credit is text
+    $("detail-source").textContent = credit ? fmt(S.source, { source: credit }) : "";
+    var ics = $("detail-ics");
+    var isEvent = (CATS[p.category] && CATS[p.category].kind === "event") || !!p.starts_at;
+    ics.hidden = !isEvent || !p.id;
+    if (isEvent && p.id) ics.setAttribute("href", "/api/v1/features/" + encodeURIComponent(p.id) + ".ics");
+    setDetailActions(true);
   }
-  var selected = null;
+  function setDetailActions(on) {
+    $("copy-link").hidden = !on;
+    $("flag-box").hidden = !on;
+    if (!on) $("detail-ics").hidden = true;
+  }
+  function resetDetail() {
+    ["detail-category", "detail-when", "detail-attributes", "detail-access", "detail-hours"].forEach(function (id) { clear($(id)); });
+    ["detail-description", "detail-source", "copy-status"].forEach(function (id) { $(id).textContent = ""; });
+    $("detail-message").hidden = true;
+    $("copy-fallback").hidden = true;
+    setDetailActions(false);
+  }
+  function resetFlag(id) {
+    var done = !!flagged[id];
+    $("flag-form").hidden = done;
+    $("flag-done").hidden = !done;
+    $("flag-done").textContent = done ? S.flagThanks : "";
+    $("flag-status").textContent = "";
+    $("flag-box").open = done;
+  }
 
-  // ---------- flag a published place ----------
-  $("flag-form").addEventListener("submit", function (e) {
-    e.preventDefault();
-    var reason = $("flag-reason").value.trim();
-    if (!reason || selected === null) { $("flag-status").textContent = S.flagNeedReason; return; }
-    fetch("/api/v1/features/" + encodeURIComponent(selected) + "/flags", {
-      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ reason: reason })
-    }).then(function (r) {
-      $("flag-status").textContent = r.ok ? S.flagThanks : (r.status === 429 ? S.flagTooMany : S.flagFailed);
-      if (r.ok) $("flag-reason").value = "";
-    }).catch(function () { $("flag-status").textContent = S.flagFailed; });
-  });
+  /**
+   * Open a place's panel. `f` carries at least {id}; with {title, category} the panel
+   * shows them at once, with full properties (from the list) it needs no request;
+   * otherwise the place is read from the OGC API by id.
+   * opts: {centre: move the map onto it, from: {kind, id} for the way back}.
+   */
+  function openPlace(f, opts) {
+    opts = opts || {};
+    var id = String(f.id);
+    var mine = ++detailRequest;
+    var changed = selected !== id;
+    resetDetail();
+    $("detail-title").textContent = f.title || S.placeLoading;
+    if (f.category) { $("detail-category").appendChild(swatch(f.category)); $("detail-category").appendChild(document.createTextNode(categoryLabel(f.category))); }
+    returnTo = opts.from || null;
+    show("detail-section");
+    selected = id;
+    if (changed) { $("flag-reason").value = ""; }
+    resetFlag(id);
+    var at = (f.lat !== undefined && f.lon !== undefined) ? L.latLng(f.lat, f.lon) : null;
+    if (at) place(id, at, opts.centre);
+    writeHash();
+    if (f.description !== undefined && f.attributes !== undefined) { renderDetail(f); return; }
+    if (!/^\d{1,18}$/.test(id)) { notFound(); return; }
+    fetch("/ogc/collections/features/items/" + encodeURIComponent(id) + "?f=json", { headers: { Accept: "application/geo+json" } })
+      .then(function (r) {
+        if (r.status === 404) return null;
+        if (!r.ok) throw new Error(r.status);
+        return r.json();
+      })
+      .then(function (doc) {
+        if (mine !== detailRequest) return;
+        if (!doc) { notFound(); return; }
+        var props = doc.properties || {};
+        props.id = props.id !== undefined ? props.id : doc.id;
+        renderDetail(props);
+        updateSummary();
+        var c = doc.geometry && doc.geometry.coordinates;
+        if (c && !at) place(id, L.latLng(c[1], c[0]), opts.centre);
+      })
+      .catch(function () {
+        if (mine !== detailRequest) return;
+        $("detail-message").hidden = false;
+        $("detail-message").textContent = S.placeFailed;
+      });
+  }
+  function place(id, latlng, centre) {
+    selectedAt = latlng;
+    CarteLayers.highlight(id, latlng);
+    if (centre) { map.setView(latlng, Math.max(map.getZoom(), 17)); return; }
+    // Keep the place in sight above a half-open sheet.
+    var cover = isPhone() && sheet === "half" ? Math.max(0, window.innerHeight * 0.52 - 64) : 0;
+    map.panInside(latlng, { paddingTopLeft: [20, 20], paddingBottomRight: [20, cover + 20] });
+    writeHash();
+  }
+  function notFound() {
+    $("detail-title").textContent = S.placeNotFound;
+    clear($("detail-category"));
+    selectedAt = null;
+    CarteLayers.highlight(null);
+    setDetailActions(false);
+    updateSummary();
+  }
+
+  // ---------- several places at one spot: a chooser ----------
+  var chooserItems = [];
+  function showChooser(features) {
+    chooserItems = features;
+    $("chooser-title").textContent = fmt(S.chooserTitle, { n: features.length });
+    $("chooser-hint").textContent = S.chooserHint;
+    var ul = $("chooser");
+    clear(ul);
+    features.forEach(function (f) {
+      var li = el("li"), btn = el("button", null, { type: "button", "data-id": String(f.id) });
+      btn.appendChild(swatch(f.category));
+      var t = el("span", null, { "class": "title" });
+      t.appendChild(document.createTextNode(f.title || ""));
+      t.appendChild(el("span", categoryLabel(f.category), { "class": "meta" }));
+      btn.appendChild(t);
+      btn.addEventListener("click", function () { openPlace(f, { from: { kind: "chooser", id: String(f.id) } }); });
+      li.appendChild(btn);
+      ul.appendChild(li);
+    });
+    returnTo = null;
+    show("chooser-section");
+  }
 
   CarteLayers.on("select", function (e) {
     if (pinMode) return;  // the container's click handler places the pin
-    var f = e.features[0];  // the nearest of the points within reach
-    showDetail(f, L.latLng(f.lat, f.lon));
+    var fs = e.features || [];
+    if (fs.length === 1) openPlace(fs[0]);
+    else if (fs.length > 1) showChooser(fs);
   });
 
-  // ---------- list kept in step with the map ----------
+  // ---------- copy the place's link ----------
+  function placeLink() {
+    var at = selectedAt || map.getCenter();
+    return location.origin + "/#map=" + Math.max(map.getZoom(), 16) + "/" + at.lat.toFixed(5) + "/" +
+      at.lng.toFixed(5) + "&f=" + encodeURIComponent(selected);
+  }
+  function copyFallback(url) {
+    $("copy-status").textContent = "";
+    $("copy-fallback").hidden = false;
+    var input = $("copy-url");
+    input.value = url;
+    input.focus();
+    input.select();
+  }
+  $("copy-link").addEventListener("click", function () {
+    if (selected === null) return;
+    var url = placeLink();
+    $("copy-fallback").hidden = true;
+    if (!navigator.clipboard || !navigator.clipboard.writeText) { copyFallback(url); return; }
+    navigator.clipboard.writeText(url).then(function () {
+      $("copy-status").textContent = "";
+      setTimeout(function () { $("copy-status").textContent = S.linkCopied; }, 50);
+    }, function () { copyFallback(url); });
+  });
+
+  // ---------- report a published place ----------
+  $("flag-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var reason = $("flag-reason").value.trim();
+    var id = selected;
+    if (!reason || id === null) { $("flag-status").textContent = S.flagNeedReason; $("flag-reason").focus(); return; }
+    $("flag-status").textContent = S.pinSending;
+    fetch("/api/v1/features/" + encodeURIComponent(id) + "/flags", {
+      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ reason: reason })
+    }).then(function (r) {
+      if (!r.ok) { $("flag-status").textContent = r.status === 429 ? S.flagTooMany : S.flagFailed; return; }
+      flagged[id] = true;
+      $("flag-reason").value = "";
+      if (selected === id) { resetFlag(id); $("flag-done").focus(); }
+    }).catch(function () { $("flag-status").textContent = S.flagFailed; });
+  });
+
+  // ---------- the list: the map's set, nearest the centre first ----------
   var listRequest = 0;
+  function setListSummary(text) {
+    $("list-status").textContent = text;
+    listSummary = text;
+    updateSummary();
+  }
+  function countText(fc, shown) {
+    var more = (fc.links || []).some(function (l) { return l.rel === "next"; });
+    var total = fc.numberMatched;
+    if (!shown) return S.listEmpty;
+    if (total === undefined || total === null) {
+      return more ? fmt(S.listMany, { n: NUMBER.format(shown), k: NUMBER.format(shown) }) : fmt(S.listCount, { n: NUMBER.format(shown) });
+    }
+    if (total > shown) return fmt(S.listNearest, { n: NUMBER.format(total), k: NUMBER.format(shown) });
+    return total === 1 ? S.listCountOne : fmt(S.listCount, { n: NUMBER.format(total) });
+  }
+  function listItem(f, centre) {
+    var p = f.properties, c = f.geometry.coordinates, at = L.latLng(c[1], c[0]);
+    var li = el("li"), btn = el("button", null, { type: "button", "data-id": String(p.id) });
+    btn.appendChild(swatch(p.category));
+    var t = el("span", null, { "class": "title" });
+    t.appendChild(document.createTextNode(p.title || ""));
+    var meta = categoryLabel(p.category);
+    if (p.starts_at) meta += " · " + whenText(p.starts_at, p.ends_at);
+    t.appendChild(el("span", meta, { "class": "meta" }));
+    btn.appendChild(t);
+    btn.appendChild(el("span", distanceText(map.distance(centre, at)), { "class": "dist" }));
+    btn.addEventListener("click", function () {
+      var props = Object.assign({}, p, { lat: at.lat, lon: at.lng });
+      openPlace(props, { from: { kind: "list", id: String(p.id) } });
+    });
+    li.appendChild(btn);
+    return li;
+  }
   function refreshList() {
-    var b = map.getBounds();
-    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
-    var params = new URLSearchParams({ bbox: bbox.join(","), limit: String(LIST_LIMIT) });
-    var cats = DATA.categories.map(function (c) { return c.slug; }).filter(visible);
-    if (cats.length < DATA.categories.length) params.set("category", cats.join(","));
-    if (state.useProfile && profile.age) params.set("audience", profile.age);
-    if (state.useProfile && profile.access && profile.access.length) params.set("accessible", profile.access.join(","));
+    var b = map.getBounds(), centre = map.getCenter();
+    var params = filterQuery();
+    var cats = shownCategories();
     var mine = ++listRequest;
-    var list = $("list"), status = $("list-status");
-    if (!cats.length) { clear(list); status.textContent = S.listEmpty; return; }
-    fetch("/api/v1/features?" + params.toString())
+    var list = $("list");
+    if (cats && !cats.length) { clear(list); setListSummary(S.listEmpty); return; }
+    if (cats) params.set("category", cats.join(","));
+    params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","));
+    params.set("near", centre.lng.toFixed(5) + "," + centre.lat.toFixed(5));
+    params.set("limit", String(LIST_LIMIT));
+    fetch("/api/v1/features?" + params.toString(), { headers: { Accept: "application/geo+json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (fc) {
         if (mine !== listRequest) return;
-        var features = (fc.features || []).filter(function (f) { return visible(f.properties.category); });
+        var features = fc.features || [];
+        var hadFocus = list.contains(document.activeElement) ? document.activeElement.getAttribute("data-id") : null;
         clear(list);
-        features.slice(0, LIST_LIMIT).forEach(function (f) {
-          var li = el("li"), btn = el("button", null, { type: "button" });
-          var sw = el("span", null, { "class": "swatch", "aria-hidden": "true" });
-          sw.style.backgroundColor = colour(f.properties.category);
-          btn.appendChild(sw);
-          btn.appendChild(document.createTextNode(f.properties.title + " — " + categoryLabel(f.properties.category)));
-          btn.addEventListener("click", function () {
-            var c = f.geometry.coordinates;
-            map.setView([c[1], c[0]], Math.max(map.getZoom(), 17));
-            showDetail(f.properties, null);
-          });
-          li.appendChild(btn);
-          list.appendChild(li);
-        });
-        var total = fc.numberMatched !== undefined ? fc.numberMatched : features.length;
-        status.textContent = !features.length ? S.listEmpty
-          : (features.length >= LIST_LIMIT || total > features.length) ? fmt(S.listMore, { n: features.length })
-          : fmt(S.listCount, { n: features.length });
+        features.forEach(function (f) { list.appendChild(listItem(f, centre)); });
+        setListSummary(countText(fc, features.length));
+        if (hadFocus) { var again = list.querySelector("button[data-id='" + hadFocus + "']"); if (again) again.focus(); }
       })
-      .catch(function () { if (mine === listRequest) status.textContent = S.listUnavailable; });
+      .catch(function () { if (mine === listRequest) setListSummary(S.listUnavailable); });
   }
 
-  // ---------- permalink: view and filters in the URL hash ----------
+  // ---------- permalink: view, filters and the open place in the URL hash ----------
   function writeHash() {
     var c = map.getCenter();
     var parts = ["map=" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5)];
     if (state.cats) parts.push("cat=" + state.cats.map(encodeURIComponent).join(","));
     if (state.useProfile) parts.push("profile=1");
-    if (selected !== null && !$("detail-section").hidden) parts.push("f=" + encodeURIComponent(selected));
+    if (state.when === "range") parts.push("when=range:" + state.range.join(","));
+    else if (state.when) parts.push("when=" + state.when);
+    if (selected !== null && currentView === "detail-section") parts.push("f=" + encodeURIComponent(selected));
     history.replaceState(null, "", "#" + parts.join("&"));
     var sw = $("lang-switch");
     if (sw) sw.setAttribute("href", "?lang=" + sw.getAttribute("hreflang") + location.hash);
   }
 
+  /** Read the hash into the map and the filter form; returns {hadView, f}. */
   function readHash() {
     var h = new URLSearchParams(location.hash.slice(1));
     var view = (h.get("map") || "").split("/").map(Number);
-    if (view.length === 3 && view.every(isFinite)) map.setView([view[1], view[2]], view[0]);
+    var hadView = view.length === 3 && view.every(isFinite);
+    if (hadView) map.setView([view[1], view[2]], view[0], { animate: false });
     if (h.has("cat")) {
       var wanted = h.get("cat").split(",").map(decodeURIComponent);
       document.querySelectorAll("#filters input[name=category]").forEach(function (b) { b.checked = wanted.indexOf(b.value) >= 0; });
     }
     $("use-profile").checked = h.get("profile") === "1";
-    state.cats = selectedCategories();
-    state.useProfile = $("use-profile").checked;
+    var when = h.get("when") || "";
+    if (when.indexOf("range:") === 0) {
+      var r = when.slice(6).split(",");
+      $("date-filter").value = "range";
+      $("date-from").value = parseDay(r[0]) ? r[0] : "";
+      $("date-to").value = parseDay(r[1]) ? r[1] : "";
+    } else if (["today", "weekend", "week"].indexOf(when) >= 0) {
+      $("date-filter").value = when;
+    }
+    readFilterForm();
+    return { hadView: hadView, f: h.get("f") };
   }
-
+  window.addEventListener("hashchange", function () {
+    var wanted = readHash();
+    pushMapFilter();
+    refreshList();
+    if (wanted.f && wanted.f !== selected) openPlace({ id: wanted.f }, { centre: !wanted.hadView });
+  });
   // ---------- locate me ----------
   var here = null, lastPosition = null;
   function locate(then) {
@@ -263,7 +733,7 @@
     if (searchMark) { map.removeLayer(searchMark); searchMark = null; }
     if (item.bbox) { map.fitBounds([[item.bbox[1], item.bbox[0]], [item.bbox[3], item.bbox[2]]]); return; }
     map.setView([item.lat, item.lon], item.zoom);
-    if (item.feature) showDetail(item.feature, L.latLng(item.lat, item.lon));
+    if (item.feature) openPlace(item.feature);
     else searchMark = L.circleMarker([item.lat, item.lon], { radius: 8, color: "#b3261e" }).addTo(map);
   }
   function renderResults(data) {
@@ -320,6 +790,9 @@
       var list = profile[b.name] || [];
       b.checked = list.indexOf(b.value) >= 0;
     });
+    pform.querySelectorAll("input[name=access_match]").forEach(function (r) {
+      r.checked = r.value === (profile.access_match || "known");
+    });
     ["age", "from", "to", "quartier", "budget"].forEach(function (k) {
       if (profile[k] !== undefined) pform.elements[k].value = profile[k];
     });
@@ -333,6 +806,8 @@
       p[k] = Array.prototype.map.call(pform.querySelectorAll("input[name=" + k + "]:checked"), function (b) { return b.value; });
     });
     ["age", "from", "to", "quartier", "budget"].forEach(function (k) { p[k] = pform.elements[k].value; });
+    var match = pform.querySelector("input[name=access_match]:checked");
+    p.access_match = match ? match.value : "known";
     profile = p;
     try { localStorage.setItem(PROFILE_KEY, JSON.stringify(p)); } catch (err) { /* private mode: keep in memory */ }
     $("use-profile").checked = true;
@@ -343,46 +818,52 @@
   });
 
   // ---------- Ma balade ----------
+  // Drawn in a pane of its own above the basemap and the places, letting clicks through.
+  map.createPane("carteWalk");
+  map.getPane("carteWalk").style.zIndex = 450;
+  map.getPane("carteWalk").style.pointerEvents = "none";
   var walkLayer = L.layerGroup().addTo(map);
   window.Carte.walk = walkLayer;
   function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function defaultStart() {
-    var d = new Date(), days = profile.days || [];
-    if (profile.from) {
-      var hm = profile.from.split(":");
-      for (var i = 0; i < 8; i++) {
-        var c = new Date(d.getFullYear(), d.getMonth(), d.getDate() + i, +hm[0], +hm[1]);
-        if ((!days.length || days.indexOf(String(c.getDay())) >= 0) && c > d) { d = c; break; }
-      }
-    }
+  function localNow() {
+    var d = new Date();
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
   $("btn-walk").addEventListener("click", function () {
     if (profile.budget) $("w-budget").value = profile.budget;
-    if (!$("w-at").value) $("w-at").value = defaultStart();
+    if (!$("w-at").value) $("w-at").value = localNow();  // the walk starts now unless told
     if (profile.quartier) $("w-start").value = "home";
     show("walk-section");
   });
   function planFrom(ll) {
     var minutes = $("w-budget").value || 90;
     var at = $("w-at").value ? new Date($("w-at").value) : new Date();
-    var params = new URLSearchParams({ lon: ll.lng.toFixed(6), lat: ll.lat.toFixed(6), minutes: minutes, at: at.toISOString() });
-    var cats = DATA.categories.map(function (c) { return c.slug; }).filter(function (s) {
-      return visible(s) && (!profile.interests || !profile.interests.length || profile.interests.indexOf(s) >= 0);
-    });
+    if (isNaN(at.getTime())) at = new Date();
+    // The same profile filters as the map's and the list's (TEAM.md).
+    var params = profileQuery(new URLSearchParams());
+    params.set("lon", ll.lng.toFixed(6));
+    params.set("lat", ll.lat.toFixed(6));
+    params.set("minutes", minutes);
+    params.set("at", rfc3339(at.getTime()));
+    var cats = shownCategories() || DATA.categories.map(function (c) { return c.slug; });
+    if (profile.interests && profile.interests.length) {
+      cats = cats.filter(function (s) { return profile.interests.indexOf(s) >= 0; });
+    }
     params.set("category", cats.join(","));
+    var pane = { pane: "carteWalk", interactive: false };
     fetch("/api/v1/walk?" + params.toString())
-      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (w) {
         walkLayer.clearLayers();
         var list = $("walk-list"); clear(list);
         if (!w.stops || !w.stops.length) { $("walk-summary").textContent = S.walkNone; return; }
-        $("walk-summary").textContent = fmt(S.walkSummary, { stops: w.stops.length, km: (w.distance_m / 1000).toFixed(1), minutes: w.minutes });
+        $("walk-summary").textContent = fmt(S.walkSummary, { stops: w.stops.length, km: new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 }).format(w.distance_m / 1000), minutes: w.minutes });
         var line = w.line.coordinates.map(function (c) { return [c[1], c[0]]; });
-        L.polyline(line, { color: "#0b57d0", weight: 4, dashArray: "6 6" }).addTo(walkLayer);
-        L.circleMarker(line[0], { radius: 7, color: "#1a1a1a", fillColor: "#fff", fillOpacity: 1 }).addTo(walkLayer);
+        L.polyline(line, Object.assign({ color: "#ffffff", weight: 8, opacity: 0.9 }, pane)).addTo(walkLayer);
+        L.polyline(line, Object.assign({ color: "#0b57d0", weight: 4, dashArray: "8 6" }, pane)).addTo(walkLayer);
+        L.circleMarker(line[0], Object.assign({ radius: 7, color: "#1a1a1a", fillColor: "#fff", fillOpacity: 1 }, pane)).addTo(walkLayer);
         w.stops.forEach(function (s) {
-          L.circleMarker([s.lat, s.lon], { radius: 9, color: "#0b57d0", fillColor: colour(s.category), fillOpacity: 1 }).addTo(walkLayer);
+          L.circleMarker([s.lat, s.lon], Object.assign({ radius: 9, color: "#0b57d0", weight: 3, fillColor: colour(s.category), fillOpacity: 1 }, pane)).addTo(walkLayer);
           var li = el("li");
           li.appendChild(el("strong", s.title));
           li.appendChild(el("span", " — " + categoryLabel(s.category)));
@@ -391,7 +872,7 @@
         });
         map.fitBounds(L.latLngBounds(line).pad(0.15));
       })
-      .catch(function () { $("walk-summary").textContent = S.walkNone; });
+      .catch(function () { $("walk-summary").textContent = S.walkFailed; });
   }
   $("walk-form").addEventListener("submit", function (e) {
     e.preventDefault();
@@ -407,6 +888,11 @@
 
   // ---------- drop a pin ----------
   var pinMode = false, pin = null, pinLatLng = null;
+  function setPinMode(on) {
+    pinMode = on;
+    CarteLayers.interactive = !on;  // a tap places the pin, it does not open a place
+    document.body.classList.toggle("pinning", on);
+  }
   var pform2 = $("pin-form");
   function placePin(ll) {
     pinLatLng = ll;
@@ -424,14 +910,16 @@
     if (downAt && Math.abs(downAt[0] - e.clientX) + Math.abs(downAt[1] - e.clientY) > 6) return;  // a drag
     placePin(map.mouseEventToLatLng(e));
   });
-  $("btn-pin").addEventListener("click", function () {
+  function startPin() {
     show("pin-section");
-    pinMode = true;
+    setPinMode(true);
     pform2.hidden = false; $("pin-here").hidden = $("pin-centre").hidden = false;
     $("pin-done").hidden = true;
     if (!pinLatLng) $("pin-where").textContent = S.pinClick;
     renderFields();
-  });
+  }
+  $("btn-pin").addEventListener("click", startPin);
+  $("fab-pin").addEventListener("click", startPin);
   $("pin-here").addEventListener("click", function () { locate(function (ll) { placePin(ll); map.setView(ll, 17); }); });
   // Without a pointer: move the map with the arrow keys, then drop the pin at its centre.
   $("pin-centre").addEventListener("click", function () { placePin(map.getCenter()); });
@@ -449,7 +937,7 @@
     } else if (f.type === "enum") {
       input = el("select", null, { id: id });
       input.appendChild(el("option", S.choose, { value: "" }));
-      (f.choices || []).forEach(function (c) { input.appendChild(el("option", c, { value: c })); });
+      (f.choices || []).forEach(function (c) { input.appendChild(el("option", choiceLabel(f, c), { value: c })); });
     } else if (f.type === "text" && (f.max_length || 0) > 200) {
       input = el("textarea", null, { id: id, rows: "2", maxlength: String(f.max_length) });
     } else {
@@ -530,7 +1018,7 @@
         var url = new URL(res.body.tracking_url, location.href);
         if (url.origin !== location.origin) return;  // only ever link to our own site
         pform2.hidden = true; $("pin-here").hidden = $("pin-centre").hidden = true;
-        $("pin-done").hidden = false; pinMode = false;
+        $("pin-done").hidden = false; setPinMode(false);
         $("pin-thanks").textContent = S.pinThanks;
         $("pin-tracking").textContent = S.pinTrack;
         $("pin-tracking").setAttribute("href", url.pathname + url.search);
@@ -542,12 +1030,14 @@
       .catch(function () { say(S.pinFailed); });
   });
 
+
   // ---------- start ----------
-  readHash();
+  var wanted = readHash();
+  setSheet("collapsed");
+  if (!isPhone()) $("filters-box").open = true;
+  if (shownCategories() || filterQuery().toString()) pushMapFilter();
   map.on("moveend", debounce(function () { writeHash(); refreshList(); }, 250));
   refreshList();
   writeHash();
-  var wantedFeature = new URLSearchParams(location.hash.slice(1)).get("f");
-  if (wantedFeature) showDetail({ id: wantedFeature, title: "" }, map.getCenter());
-  if (state.cats || state.useProfile) CarteLayers.setFilter(mapFilter());
+  if (wanted.f) openPlace({ id: wanted.f }, { centre: !wanted.hadView });
 })();
