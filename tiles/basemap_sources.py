@@ -178,8 +178,11 @@ def read_streets(path: Path) -> LayerData:
         raise ValueError(f"no column {', '.join(sorted(missing))}")
     rows = [r for r in rows if r.get("Geometry")]
     geoms = shapely.from_geojson([r["Geometry"] for r in rows])
-    lengths = shapely.length(_to_mercator(geoms)) * _scale(_lat_of(geoms))
     merc = _to_mercator(geoms)
+    lengths = shapely.length(merc) * _scale(_lat_of(geoms))
+    # Pieces of one street that meet end to end become one line: a longer run for
+    # the street's name to be placed along.
+    merc = shapely.line_merge(merc)
     out = []
     for g, r, length in zip(merc, rows, lengths, strict=True):
         name = (r.get("L_LONGMIN") or "").strip()
@@ -278,15 +281,23 @@ def read_rail(path: Path) -> tuple[LayerData, dict[tuple[str, str], str]]:
     feats = _features(path)
     colours = _line_colours(feats)
     merc = _to_mercator(_geometries(feats))
-    out = []
+    # The source cuts each line into segments between stations: joined here into one
+    # feature per line (and tile), so a renderer has fewer features to draw and long
+    # runs to place the line's label along.
+    segments: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
     for g, f in zip(merc, feats, strict=True):
         p = f["properties"]
         ml = rules.rail_line(p.get("mode") or "", p.get("res_com") or "")
         if ml is None or shapely.is_empty(g):
             continue
         colour = colours.get(ml) or rules.rail_colour(ml[0], p.get("colourweb_hexa"))
-        out.append((g, {"mode": ml[0], "line": ml[1], "colour": colour},
-                    rules.RAIL_MINZOOM[ml[0]]))
+        segments[(*ml, colour)].append(g)
+    out = []
+    for (mode, line, colour), parts in segments.items():
+        merged = shapely.line_merge(shapely.multilinestrings(
+            [q for g in parts for q in shapely.get_parts(g)]))
+        out.append((merged, {"mode": mode, "line": line, "colour": colour},
+                    rules.RAIL_MINZOOM[mode]))
     return LayerData.of("rail", out), colours
 
 
