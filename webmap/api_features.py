@@ -41,7 +41,8 @@ parsed once, by :func:`filter_from_args`.
     are kept (nothing says they are unavailable).
 ``near``
     ``lon,lat``: order by distance from that point on the sphere, nearest first (ties
-    by id); without it, by id.
+    by id); without it, by id. ``numberMatched`` is then given only when cheap (the
+    last page, or a small ``bbox``).
 ``limit``, ``offset``
     paging, ``limit`` 1–10000 (default 1000); a ``next`` link is given when more remain.
 """
@@ -195,7 +196,9 @@ def features() -> Response:
                        default=0, minimum=0, maximum=BIGINT_MAX)
     engine = get_engine(current_app.config["DATABASE_URL"])
     with engine.connect() as conn:
-        page = feature_page(conn, flt, limit=limit, offset=offset)
+        # Nearest first is for "what is around me": a capped city-wide count would cost
+        # more than the page (0.1-0.4 s at 1M points); a small bbox is counted anyway.
+        page = feature_page(conn, flt, limit=limit, offset=offset, count=flt.near is None)
     extra: dict[str, object] = {"numberReturned": page.returned}
     if page.matched is not None:
         extra["numberMatched"] = page.matched

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.publish import FeatureDraft, publish_feature
 from geo.tilemath import lonlat_to_tile
+from tests.dbclean import empty_mutable_tables
 from tests.tiles_fixtures import CATEGORIES, ensure_categories, insert_features
 from tiles.build import PointCache, build_full, build_incremental
 from tiles.options import TileOptions
@@ -27,6 +28,16 @@ from tiles.options import TileOptions
 SPOT = (2.3522, 48.8566)  # Hôtel de Ville
 NEAR = (2.3530, 48.8570)
 OPTIONS = TileOptions(max_zoom=14, processes=1)
+
+
+@pytest.fixture(autouse=True)
+def _leave_no_categories(engine):
+    """Categories are reference data shared by the session: remove the tile tests' own."""
+    yield
+    with engine.begin() as conn:
+        empty_mutable_tables(conn)
+        conn.execute(text("DELETE FROM category WHERE slug = ANY(:slugs)"),
+                     {"slugs": list(CATEGORIES)})
 
 
 def _publish(engine, title: str, lonlat=SPOT, **dates) -> int:

@@ -15,12 +15,23 @@ import pytest
 from sqlalchemy import text
 
 from geo.tilemath import lonlat_to_tile
-from tests.tiles_fixtures import insert_features
+from tests.dbclean import empty_mutable_tables
+from tests.tiles_fixtures import CATEGORIES, insert_features
 from tiles.build import build_full
 from tiles.options import TileOptions
 
 SPOT = (2.3488, 48.8534)  # Hôtel de Ville
 MAX_ZOOM = 14
+
+
+@pytest.fixture(autouse=True)
+def _leave_no_categories(engine):
+    """Categories are reference data shared by the session: remove the tile tests' own."""
+    yield
+    with engine.begin() as conn:
+        empty_mutable_tables(conn)
+        conn.execute(text("DELETE FROM category WHERE slug = ANY(:slugs)"),
+                     {"slugs": list(CATEGORIES)})
 
 
 @pytest.fixture

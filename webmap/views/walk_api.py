@@ -114,7 +114,7 @@ def candidates(session: Session, params: WalkParams) -> list[dict[str, Any]]:
     # Nearest first through the geography GiST index (a KNN scan that stops at the
     # limit); a distance filter here would make PostgreSQL collect every point in reach
     # first, half of Paris for a two-hour walk.
-    order = params.profile.order(binds)
+    order = params.profile.distance(binds)
     sql = f"""SELECT f.id, f.title, f.category, ST_X(f.geom), ST_Y(f.geom), f.starts_at,
                      f.ends_at FROM feature f WHERE {where}
               ORDER BY {order} LIMIT {MAX_CANDIDATES}"""  # noqa: S608 (constant fragments)
