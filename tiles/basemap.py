@@ -26,6 +26,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import sqlite3
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ from typing import Any
 import mapbox_vector_tile
 import numpy as np
 import shapely
+from pmtiles.reader import MmapSource
+from pmtiles.reader import Reader as PMTilesReader
+from pmtiles.tile import MagicNumberNotFound, SpecVersionUnsupported
 
 from geo.tilemath import lonlat_to_tile
 
@@ -226,16 +231,33 @@ def basemap_digest(sources: BasemapSources, bbox: tuple[float, float, float, flo
     return sources.digest(salt)
 
 
+def _pmtiles_digest(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return PMTilesReader(MmapSource(f)).metadata().get("basemap_digest")
+    except (OSError, ValueError, KeyError, IndexError, struct.error, MagicNumberNotFound,
+            SpecVersionUnsupported):
+        return None  # missing, truncated or not a PMTiles file: rebuild it
+
+
 def needs_build(var_dir: Path, digest: str) -> bool:
-    """Whether the archive is missing or was built from other sources."""
-    path = Path(var_dir) / "tiles" / BASEMAP_MBTILES
+    """Whether either archive is missing, unreadable or built from other sources.
+
+    Both are checked: the MBTiles is renamed into place before the PMTiles copy is
+    written, so a build killed between the two leaves an old PMTiles that the next
+    build must replace.
+    """
+    directory = Path(var_dir) / "tiles"
+    path = directory / BASEMAP_MBTILES
     if not path.is_file():
         return True
     try:
         with MBTiles(path, readonly=True) as mb:
-            return mb.metadata().get("basemap_digest") != digest
-    except ArchiveError:
+            if mb.metadata().get("basemap_digest") != digest:
+                return True
+    except (ArchiveError, sqlite3.Error):
         return True
+    return _pmtiles_digest(directory / BASEMAP_PMTILES) != digest
 
 
 def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int,

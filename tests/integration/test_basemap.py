@@ -173,6 +173,12 @@ def test_rebuild_only_when_a_source_changes(client, var_dir, tmp_path):
                                      for f in tile["streets"]["features"]}
     forced = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16, force=True)
     assert forced.built and forced.reason == "forced"
+    # A build killed after the MBTiles rename, before the PMTiles copy: rebuilt.
+    (var_dir / "tiles" / BASEMAP_PMTILES).write_bytes(b"half a file")
+    again = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16)
+    assert again.built and again.reason == "sources changed"
+    assert build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16).reason == \
+        "sources unchanged"
 
 
 def test_cli_builds_the_basemap_when_missing_and_forces_with_flag(clean_db, runner, var_dir):
