@@ -1,4 +1,8 @@
-"""Tile serving: ``/tiles/features.json`` and the z/x/y endpoints, from the archives.
+"""Tile serving: ``/tiles/<layer>.json`` and the z/x/y endpoints, from the archives.
+
+Layers: ``features`` (the points, vector), ``density`` and ``base`` (raster), and
+``basemap`` (the offline vector basemap of :mod:`tiles.basemap`; its TileJSON is a 404
+when the city has none, which the map page reads as "no basemap").
 
 Views stay thin: parse the address, read one row of an MBTiles file, answer. Tiles are
 stored gzipped and sent as they are (``Content-Encoding: gzip``) to clients that accept
