@@ -9,11 +9,13 @@ Screenshots of the phone layout (sheet collapsed and open, French and English) g
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.basemap_fixtures import basemap_var  # noqa: F401  (a pytest fixture)
 from tests.browser.conftest import axe_violations, click_lonlat, screenshot
 from tests.map_fixtures import PARIS, drop_map_data, seed_panel_features, this_weekend
 from tiles.build import build_full
@@ -37,6 +39,14 @@ def tiles(ids, clean_db, var_dir):
     """The point tiles of the fixtures, as ``carte tiles build`` writes them."""
     build_full(clean_db, var_dir, TileOptions(processes=1), density=False)
     return ids
+
+
+@pytest.fixture
+def city(tiles, var_dir, basemap_var):  # noqa: F811
+    """The point tiles and a basemap of the streets around: the map as residents see it."""
+    for name in ("basemap.mbtiles", "basemap.pmtiles"):
+        shutil.copy2(basemap_var / "tiles" / name, var_dir / "tiles" / name)
+    return tiles
 
 
 def open_map(page, base: str, view: str = HOTEL_DE_VILLE) -> None:
@@ -293,10 +303,12 @@ def test_axe_clean_with_the_list_and_a_place_open_on_desktop_and_phone(
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_phone_layout_map_fills_the_screen_and_the_sheet_slides_up(
-        page_factory, live_server, ids, lang):
+        page_factory, live_server, city, lang):
+    ids = city
     page, rec = page_factory(locale="en-GB" if lang == "en" else "fr-FR", **PHONE)
     open_map(page, live_server, f"?lang={lang}" + HOTEL_DE_VILLE)
     wait_list(page, {ids[k] for k in IN_VIEW})
+    page.wait_for_function("() => CarteLayers.drawnPoints().length >= 10")
     count = "10 places in view" if lang == "en" else "10 lieux dans la vue"
     handle = page.locator("#sheet-handle")
     expect(handle).to_contain_text(count)

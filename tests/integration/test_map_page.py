@@ -110,3 +110,41 @@ def test_every_message_has_a_french_translation_and_the_catalogue_is_compiled():
     missing = [m.id for m in po if m.id and not m.string]
     assert missing == []
     assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}
+
+
+def _page_data(client, url: str) -> dict:
+    import json
+
+    html = client.get(url).get_data(as_text=True)
+    raw = re.search(r'<script type="application/json" id="carte-data">(.*?)</script>',
+                    html, re.S).group(1)
+    return json.loads(raw)
+
+
+def test_page_data_gives_the_script_the_city_zone_and_every_label_it_shows(client, engine):
+    import json
+    from pathlib import Path
+
+    data = _page_data(client, "/?lang=en")
+    assert data["timezone"] == "Europe/Paris"  # "today" and times are the city's
+    reference = json.loads((Path(__file__).parents[2] / "data" / "categories.json").read_text())
+    assert [a["slug"] for a in data["access"]] == reference["accessibility"]
+    assert data["access"][0] == {"slug": "step_free_access", "label": "Step-free access",
+                                 "lacks": "No step-free access"}
+    assert {a["slug"] for a in data["audiences"]} == set(reference["audiences"])
+    assert [d["slug"] for d in data["weekdays"]] == ["mon", "tue", "wed", "thu", "fri",
+                                                     "sat", "sun"]
+    fr = _page_data(client, "/?lang=fr")
+    assert fr["access"][0]["lacks"] == "Pas d'accès de plain-pied"
+    assert fr["strings"]["listNearest"] == (
+        "{n} lieux dans la vue — les {k} plus proches sont listés")
+    assert fr["weekdays"][0]["label"] == "Lundi"
+
+
+def test_the_phone_layout_pieces_are_in_the_page(client, engine):
+    html = client.get("/").get_data(as_text=True)
+    for piece in ('id="sheet-handle"', 'id="fab-pin"', 'id="btn-menu"', 'id="date-filter"',
+                  'name="access_match" value="not_unsuitable"', 'id="copy-link"',
+                  'id="chooser"', 'name="days" value="sat"'):
+        assert piece in html, piece
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html

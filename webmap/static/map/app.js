@@ -44,7 +44,13 @@
     return node;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function say(message) { $("status").textContent = message || ""; }
+  var sayTimer = null;
+  /** A short message over the map (a polite live region), gone after a while. */
+  function say(message) {
+    $("status").textContent = message || "";
+    clearTimeout(sayTimer);
+    if (message) sayTimer = setTimeout(function () { $("status").textContent = ""; }, 6000);
+  }
   function debounce(fn, ms) {
     var t = null;
     return function () { var args = arguments; clearTimeout(t); t = setTimeout(function () { fn.apply(null, args); }, ms); };
@@ -818,9 +824,9 @@
   });
 
   // ---------- Ma balade ----------
-  // Drawn in a pane of its own above the basemap and the places, letting clicks through.
+  // Drawn in a pane of its own above the basemap, letting clicks through to the places.
   map.createPane("carteWalk");
-  map.getPane("carteWalk").style.zIndex = 450;
+  map.getPane("carteWalk").style.zIndex = 440;  // over the basemap, under the places
   map.getPane("carteWalk").style.pointerEvents = "none";
   var walkLayer = L.layerGroup().addTo(map);
   window.Carte.walk = walkLayer;
@@ -1037,6 +1043,7 @@
   if (!isPhone()) $("filters-box").open = true;
   if (shownCategories() || filterQuery().toString()) pushMapFilter();
   map.on("moveend", debounce(function () { writeHash(); refreshList(); }, 250));
+  setListSummary(S.listLoading);
   refreshList();
   writeHash();
   if (wanted.f) openPlace({ id: wanted.f }, { centre: !wanted.hadView });
