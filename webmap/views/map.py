@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from geo.db import get_engine
 from geo.models import Area, AreaKind, Category
+from tiles.archive import tilejson
+from tiles.errors import ArchiveError
 from tiles.options import TileOptions
 
 from ..errors import problem
@@ -101,18 +105,40 @@ def city_timezone() -> str:
                or current_app.config.get("INGEST_TIMEZONE") or "Europe/Paris")
 
 
+def _layer_tilejson(name: str, root: str) -> dict[str, Any] | None:
+    """``/tiles/<name>.json`` as it would answer now (without its layer list), or None.
+
+    None when the layer was not built (that URL answers 404) or cannot be read.
+    """
+    from ..tiles_views import open_archive
+
+    try:
+        found = open_archive(Path(current_app.config["VAR_DIR"]), name)
+    except (ArchiveError, sqlite3.Error):
+        return None
+    if found is None:
+        return None
+    body = tilejson(found[1], tiles_url=f"{root}/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt")
+    body.pop("vector_layers", None)
+    return body
+
+
 def _tiles(root: str) -> dict[str, Any]:
     """Where layers.js finds its tiles, and the names folium gave the layers it adjusts.
 
-    ``maxzoom`` lets the points start before ``/tiles/features.json`` answers (they are
-    overzoomed beyond it); the basemap's presence is learnt from ``/tiles/basemap.json``.
+    The TileJSON of both vector layers is in the page, as ``/tiles/<layer>.json`` would
+    answer it (``basemapTileJSON`` null: the city has no basemap): the basemap and the
+    points start with the page's script instead of a request later (layers.js reads
+    the URLs when these are missing). ``maxzoom``: the point archive's, overzoomed beyond.
     """
+    features = _layer_tilejson("features", root)
     return {"root": root,
             "features": root + "/tiles/features/{z}/{x}/{y}.mvt",
             "featuresJson": root + "/tiles/features.json",
             "basemap": root + "/tiles/basemap/{z}/{x}/{y}.mvt",
             "basemapJson": root + "/tiles/basemap.json",
-            "maxzoom": TileOptions.from_env().max_zoom,
+            "basemapTileJSON": _layer_tilejson("basemap", root),
+            "maxzoom": features["maxzoom"] if features else TileOptions.from_env().max_zoom,
             "rasterBase": RASTER_BASE_NAME, "control": CONTROL_NAME}
 
 

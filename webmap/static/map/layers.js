@@ -20,9 +20,11 @@
  *     DATA.tiles of the page (URLs and the names folium gave its layers).
  *     Returns {basemap: <protomaps layer or null>, places: <L.GridLayer>}.
  * CarteLayers.ready
- *     A Promise resolving {basemap: boolean} once /tiles/basemap.json and
- *     /tiles/features.json were read and the layers added (basemap false: 404, the
- *     city has no basemap; a line on the map says so and the raster fallback stays).
+ *     A Promise resolving {basemap: boolean} once the layers are added (basemap false:
+ *     the city has no basemap, /tiles/basemap.json answers 404; a line on the map says
+ *     so and the raster boundaries are the fallback). The page carries both TileJSON
+ *     documents (DATA.tiles.basemapTileJSON, null without basemap); when a page does
+ *     not, /tiles/basemap.json and /tiles/features.json are read first.
  * CarteLayers.setFilter({categories, query})
  *     categories: null (all) or an array of slugs, applied client side (a redraw from the
  *     decoded tiles); query: the URLSearchParams string of the other filters ("" when
@@ -390,20 +392,31 @@
     it.colour = fill;
   }
 
-  function drawPoint(ctx, it, z) {
-    var r = pointRadius(z);
-    ctx.beginPath();
-    ctx.arc(it.x, it.y, r, 0, 2 * Math.PI);
-    ctx.fillStyle = colourOf(it.props.category);
+  /* Points in three passes whatever their number (a z16 tile of a dense city holds
+     thousands): a faint dark edge, a white halo, then one path per category colour. */
+  function drawPoints(ctx, points, z) {
+    if (!points.length) return;
+    var r = pointRadius(z), halo = z >= 15 ? 2 : 1.5, byColour = new Map();
+    function discs(radius, list) {
+      ctx.beginPath();
+      list.forEach(function (it) { ctx.moveTo(it.x + radius, it.y); ctx.arc(it.x, it.y, radius, 0, 2 * Math.PI); });
+    }
+    discs(r + halo + 0.75, points);
+    ctx.fillStyle = "rgba(0,0,0,0.3)";
     ctx.fill();
-    ctx.lineWidth = z >= 15 ? 2 : 1.5;
-    ctx.strokeStyle = "#ffffff";
-    ctx.stroke();
-    ctx.lineWidth = 0.75;
-    ctx.beginPath();
-    ctx.arc(it.x, it.y, r + (z >= 15 ? 1 : 0.75), 0, 2 * Math.PI);
-    ctx.strokeStyle = "rgba(0,0,0,0.35)";
-    ctx.stroke();
+    discs(r + halo, points);
+    ctx.fillStyle = "#ffffff";
+    ctx.fill();
+    points.forEach(function (it) {
+      var c = colourOf(it.props.category);
+      if (!byColour.has(c)) byColour.set(c, []);
+      byColour.get(c).push(it);
+    });
+    byColour.forEach(function (list, colour) {
+      discs(r, list);
+      ctx.fillStyle = colour;
+      ctx.fill();
+    });
   }
 
   function summary(items) {
@@ -435,7 +448,7 @@
       var canvas = L.DomUtil.create("canvas", "leaflet-tile");
       var dpr = Math.min(window.devicePixelRatio || 1, 3);
       canvas.width = canvas.height = 256 * dpr;
-      canvas._carte = { coords: coords, dpr: dpr, items: [] };
+      canvas._carte = { coords: coords, dpr: dpr, items: [], waiting: [], dirty: false, drawn: false };
       canvas.setAttribute("aria-hidden", "true");
       var self = this;
       this._fill(canvas, function () { done(null, canvas); });
@@ -447,33 +460,54 @@
       var c = canvas._carte.coords, query = state.filter.query, store = storeFor(query);
       var dz = Math.min(c.z, state.maxzoom), s = 1 << (c.z - dz);
       var self = this;
-      store.load(dz, Math.floor(c.x / s), Math.floor(c.y / s)).then(function (data) {
-        if (query !== state.filter.query) return;
-        self._draw(canvas);
-        self._neighbours(dz, Math.floor(c.x / s), Math.floor(c.y / s), canvas);
+      store.load(dz, Math.floor(c.x / s), Math.floor(c.y / s)).then(function () {
+        if (query !== state.filter.query) { then(); return; }
+        self._neighbours(dz, Math.floor(c.x / s), Math.floor(c.y / s));
+        self._schedule(canvas, then);
       }, function (err) {
-        if (query !== state.filter.query) return;
-        if (err && err.name === "AbortError") return;
-        self._draw(canvas);  // what the neighbours hold; nothing from the failed tile
+        if (query !== state.filter.query || (err && err.name === "AbortError")) { then(); return; }
+        self._schedule(canvas, then);  // what the neighbours hold; nothing from the failed tile
         if (!state.reported.has(query)) {
           state.reported.add(query);
           emit("error", { message: String(err && err.message || err), query: query,
                           url: store.source.url });
         }
-      }).then(then, then);
+      });
     },
 
-    // A data tile arrived: the tiles beside it may have clusters to draw over their edge.
-    _neighbours: function (dz, dx, dy, except) {
-      var key, tile;
-      for (key in this._tiles) {
-        tile = this._tiles[key];
-        var el = tile.el;
-        if (el === except || !el._carte || !tile.current) continue;
+    /* Draws are gathered into the next animation frame: when the tiles of a view arrive
+       together, each canvas is drawn once, not once for itself and again for each
+       neighbour that arrives after it. */
+    _schedule: function (canvas, then) {
+      var meta = canvas._carte;
+      meta.dirty = true;
+      if (then) meta.waiting.push(then);
+      if (this._frame) return;
+      var self = this;
+      this._frame = L.Util.requestAnimFrame(function () {
+        self._frame = null;
+        for (var key in self._tiles) {
+          var el = self._tiles[key].el, m = el._carte;
+          if (!m || !m.dirty) continue;
+          m.dirty = false;
+          self._draw(el);
+          var callbacks = m.waiting;
+          m.waiting = [];
+          callbacks.forEach(function (fn) { fn(); });
+        }
+      });
+    },
+
+    // A data tile arrived: the tiles beside it that are drawn already may have clusters
+    // or points to draw over their edge.
+    _neighbours: function (dz, dx, dy) {
+      for (var key in this._tiles) {
+        var tile = this._tiles[key], el = tile.el;
+        if (!el._carte || !el._carte.drawn || !tile.current) continue;
         var c = el._carte.coords, s = 1 << (c.z - Math.min(c.z, state.maxzoom));
         if (Math.min(c.z, state.maxzoom) !== dz) continue;
         var tx = Math.floor(c.x / s), ty = Math.floor(c.y / s);
-        if (Math.abs(tx - dx) <= 1 && Math.abs(ty - dy) <= 1 && (tx !== dx || ty !== dy)) this._draw(el);
+        if (Math.abs(tx - dx) <= 1 && Math.abs(ty - dy) <= 1 && (tx !== dx || ty !== dy)) this._schedule(el);
       }
     },
 
@@ -484,12 +518,12 @@
       ctx.setTransform(meta.dpr, 0, 0, meta.dpr, 0, 0);
       ctx.clearRect(0, 0, 256, 256);
       // Points under clusters; big clusters last (on top).
-      items.sort(function (a, b) {
-        if (a.cluster !== b.cluster) return a.cluster ? 1 : -1;
-        return a.cluster ? a.total - b.total : a.y - b.y;
-      });
-      items.forEach(function (it) { if (it.cluster) drawCluster(ctx, it); else drawPoint(ctx, it, c.z); });
+      var clusters = items.filter(function (it) { return it.cluster; });
+      clusters.sort(function (a, b) { return a.total - b.total; });
+      drawPoints(ctx, items.filter(function (it) { return !it.cluster; }), c.z);
+      clusters.forEach(function (it) { drawCluster(ctx, it); });
       meta.items = items;
+      meta.drawn = true;
       var text = summary(items);
       if (text) {
         canvas.setAttribute("role", "img");
@@ -710,6 +744,10 @@
     });
   }
 
+  function mark(name) {
+    if (window.performance && performance.mark) performance.mark("carte:" + name);
+  }
+
   function timeDraws(layer, name) {
     layer.once("tileload", function () { api.stats[name + "First"] = performance.now(); });
     layer.once("load", function () { api.stats[name + "All"] = performance.now(); });
@@ -729,9 +767,10 @@
 
   api.init = function (map, options) {
     if (state) return { basemap: state.basemap, places: state.places };
+    mark("init");
     options = options || {};
     var data = pageData();
-    var tiles = options.tiles || data.tiles || {};
+    var given = options.tiles || data.tiles || {}, tiles = given;
     var root = tiles.root || "";
     tiles = {
       features: tiles.features || root + "/tiles/features/{z}/{x}/{y}.mvt",
@@ -777,10 +816,8 @@
     // city has no vector basemap.
     if (raster && map.hasLayer(raster)) map.removeLayer(raster);
 
-    var basemapJson = getJson(tiles.basemapJson).catch(function () { return null; });
-    var featuresJson = getJson(tiles.featuresJson).catch(function () { return null; });
-    var ready = Promise.all([basemapJson, featuresJson]).then(function (res) {
-      var bm = res[0], fj = res[1];
+    function setup(bm, fj) {
+      mark("tilejson");
       if (fj && isFinite(+fj.maxzoom) && +fj.maxzoom !== state.maxzoom) {
         state.maxzoom = +fj.maxzoom;
         state.places.redraw();
@@ -800,6 +837,7 @@
         map.getContainer().style.background = BACKGROUND;  // beyond the city's bounds too
         if (map.getMinZoom() < state.basemap.options.minZoom) map.setMinZoom(state.basemap.options.minZoom);
         state.basemap.addTo(map);
+        mark("basemap-added");
         if (control && raster) control.removeLayer(raster);
         if (control) control.addBaseLayer(state.basemap, escapeHtml(S.layerBasemap || "Plan"));
       } else {
@@ -810,8 +848,17 @@
       fitAttribution(map);
       map.on("resize", function () { fitAttribution(map); });
       return { basemap: !!bm };
-    });
-    ready.then(resolveReady);
+    }
+    // The page carries both TileJSON documents (null: no basemap, as a 404 of
+    // /tiles/basemap.json says); without them, they are read from the server.
+    if (given.basemapTileJSON !== undefined) {
+      resolveReady(setup(given.basemapTileJSON, given.featuresTileJSON || null));
+    } else {
+      Promise.all([
+        getJson(tiles.basemapJson).catch(function () { return null; }),
+        getJson(tiles.featuresJson).catch(function () { return null; })
+      ]).then(function (res) { resolveReady(setup(res[0], res[1])); });
+    }
     return { basemap: null, places: state.places };
   };
 
