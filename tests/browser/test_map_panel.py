@@ -123,6 +123,7 @@ def test_list_and_map_show_the_same_set_nearest_first_without_past_events(
     choices.filter(has_text="Jardin jumeau B").click()
     expect(page.locator("#detail-title")).to_have_text("Jardin jumeau B")
     expect(page.locator("#detail-title")).to_be_focused()
+    screenshot(page, "panel-desktop-place")
     page.locator("#detail-section [data-close]").click()
     expect(page.locator(f"#chooser button[data-id='{ids['twin_b']}']")).to_be_focused()
     assert rec.foreign(live_server) == [] and rec.page_errors == []

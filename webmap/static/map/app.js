@@ -132,14 +132,18 @@
   }
   var DATE_TIME = new Intl.DateTimeFormat(LANG, { timeZone: TZ, weekday: "long", day: "numeric",
                                                  month: "long", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  var DATE_SHORT = new Intl.DateTimeFormat(LANG, { timeZone: TZ, weekday: "short", day: "numeric",
+                                                  month: "short", hour: "2-digit", minute: "2-digit" });
   var TIME_ONLY = new Intl.DateTimeFormat(LANG, { timeZone: TZ, hour: "2-digit", minute: "2-digit" });
   function cityDay(date) { var p = cityParts(date); return p.year + p.month + p.day; }
-  function whenText(startsAt, endsAt) {
+  /** An event's dates in the city's time zone; `short` for the list. */
+  function whenText(startsAt, endsAt, short) {
+    var f = short ? DATE_SHORT : DATE_TIME;
     var a = new Date(startsAt), b = endsAt ? new Date(endsAt) : null;
-    if (!b || b.getTime() === a.getTime()) return DATE_TIME.format(a);
-    if (cityDay(a) === cityDay(b)) return DATE_TIME.format(a) + " – " + TIME_ONLY.format(b);
-    if (DATE_TIME.formatRange) return DATE_TIME.formatRange(a, b);
-    return DATE_TIME.format(a) + " – " + DATE_TIME.format(b);
+    if (!b || b.getTime() === a.getTime()) return f.format(a);
+    if (cityDay(a) === cityDay(b)) return f.format(a) + " – " + TIME_ONLY.format(b);
+    if (f.formatRange) return f.formatRange(a, b);
+    return f.format(a) + " – " + f.format(b);
   }
 
   // ---------- profile (kept in localStorage only) ----------
@@ -635,7 +639,7 @@
     var t = el("span", null, { "class": "title" });
     t.appendChild(document.createTextNode(p.title || ""));
     var meta = categoryLabel(p.category);
-    if (p.starts_at) meta += " · " + whenText(p.starts_at, p.ends_at);
+    if (p.starts_at) meta += " · " + whenText(p.starts_at, p.ends_at, true);
     t.appendChild(el("span", meta, { "class": "meta" }));
     btn.appendChild(t);
     btn.appendChild(el("span", distanceText(map.distance(centre, at)), { "class": "dist" }));
