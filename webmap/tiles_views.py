@@ -22,6 +22,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
 
 
 FILTERED_CACHE_CONTROL = "public, max-age=30"
+PREWARM_DELAY_S = 3.0
 
 
 def filtered_tile(z: int, x: int, y: int) -> Response:
@@ -249,7 +251,9 @@ def _prewarm_filter_index() -> None:
     """Load the filtered tiles' index in the background at a process's first request.
 
     Reading a million points takes about 3 s: done while the resident reads the page,
-    not when they first touch a filter. Not in tests (each test makes its own app).
+    not when they first touch a filter; it starts a few seconds after that first
+    request, so that it does not compete with the page's first tiles. Not in tests
+    (each test makes its own app).
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.testing or app.extensions.get("filter_index_warming"):
@@ -259,6 +263,7 @@ def _prewarm_filter_index() -> None:
     def warm() -> None:
         from .filtered_tiles import index_for
 
+        time.sleep(PREWARM_DELAY_S)
         try:
             index_for(_archive_max_zoom(Path(app.config["VAR_DIR"])), app)
         except Exception:  # the first filtered tile will try again and answer
