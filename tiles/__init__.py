@@ -5,7 +5,8 @@ Modules, from pure to I/O: :mod:`tiles.options` (build options), :mod:`tiles.poi
 :mod:`tiles.mvt` (encoder), :mod:`tiles.pyramid` (tiles of a plan, on every core),
 :mod:`tiles.archive` (MBTiles, PMTiles, TileJSON), :mod:`tiles.raster` (density and
 base layer), :mod:`tiles.source` (reading PostGIS), :mod:`tiles.build` (full and
-incremental builds). The offline basemap: :mod:`tiles.basemap_rules` (cartographic
+incremental builds), :mod:`tiles.filtered` (tiles of a filtered subset, on request).
+The offline basemap: :mod:`tiles.basemap_rules` (cartographic
 rules), :mod:`tiles.basemap_sources` (the city's open-data files), :mod:`tiles.basemap`
 (tiles and archives). Imports only :mod:`geo`.
 """
