@@ -41,6 +41,10 @@ def drop_pin(page) -> str:
     page.locator("#f-title").fill(TITLE)
     page.locator("#f-description").fill("Des herbes aromatiques à partager.")
     page.locator("#attr-opening_hours").fill("tous les jours")
+    # Opening hours as days and hours (slots), not as text the filters could not read.
+    page.locator("#attr-hours input[data-slot-day=sat]").check()
+    page.locator("#attr-hours input[data-slot-day=sun]").check()
+    page.locator("#attr-hours-to").fill("18:00")
     # The charter must be accepted first: the form says so and sends nothing.
     page.get_by_role("button", name="Envoyer").click()
     expect(page.locator("#err-charter")).not_to_be_empty()
@@ -66,7 +70,9 @@ def test_pin_dropped_on_a_phone_reaches_postgis_with_a_tracking_link(
             "SELECT status, category, title, attributes, ST_X(geom), ST_Y(geom) "
             "FROM submission ORDER BY id DESC LIMIT 1")).one()
     assert row.status == "pending" and row.category == "jardin-map" and row.title == TITLE
-    assert row.attributes == {"opening_hours": "tous les jours"}
+    assert row.attributes == {"opening_hours": "tous les jours",
+                              "hours": [{"day": "sat", "from": "09:00", "to": "18:00"},
+                                        {"day": "sun", "from": "09:00", "to": "18:00"}]}
     assert 2.34 < row[4] < 2.36 and 48.85 < row[5] < 48.87
     tracking = page_factory(**PHONE)[0]
     tracking.goto(live_server + href)
@@ -122,5 +128,6 @@ def test_a_moderator_approves_the_pin_in_the_browser_and_it_is_on_the_map(
     item.click()
     expect(viewer.locator("#detail-title")).to_have_text(TITLE)
     expect(viewer.locator("#detail-attributes")).to_contain_text("tous les jours")
+    expect(viewer.locator("#detail-hours .week li").nth(5)).to_contain_text("09:00–18:00")
     screenshot(viewer, "approved-pin-on-map")
     assert rec.dialogs == [] and rec.page_errors == []

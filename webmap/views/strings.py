@@ -103,6 +103,8 @@ def js_strings() -> dict[str, str]:
         "eventOver": _("This event is over."),
         "choose": _("Choose…"),
         "tagsHint": _("separated by commas"),
+        "slotFrom": _("From"),
+        "slotTo": _("To"),
         "flagNeedReason": _("Please say what is wrong."),
         "flagThanks": _("Thank you: a moderator will review this place."),
         "flagTooMany": _("Too many reports from this connection; try again later."),

@@ -934,7 +934,41 @@
   // Without a pointer: move the map with the arrow keys, then drop the pin at its centre.
   $("pin-centre").addEventListener("click", function () { placePin(map.getCenter()); });
 
+  /**
+   * Days and hours of an "availability" field (missions, time exchange, opening hours):
+   * the days ticked, each with the same hours, sent as [{day, from, to}] slots.
+   */
+  function slotsInput(f) {
+    var id = "attr-" + f.name;
+    var box = el("fieldset", null, { "data-field": f.name, "data-type": f.type, id: id,
+                                     "aria-describedby": "err-" + id });
+    box.appendChild(el("legend", label(f) + (f.required ? " *" : "")));
+    WEEK.forEach(function (d) {
+      var lab = el("label", null, { "class": "check inline" });
+      lab.appendChild(el("input", null, { type: "checkbox", "data-slot-day": d.slug }));
+      lab.appendChild(el("abbr", d.short, { title: d.label }));
+      box.appendChild(lab);
+    });
+    var row = el("div", null, { "class": "row" });
+    [["from", S.slotFrom, "09:00"], ["to", S.slotTo, "12:00"]].forEach(function (t) {
+      var cell = el("div");
+      cell.appendChild(el("label", t[1], { "for": id + "-" + t[0] }));
+      cell.appendChild(el("input", null, { type: "time", id: id + "-" + t[0], "data-slot-time": t[0], value: t[2] }));
+      row.appendChild(cell);
+    });
+    box.appendChild(row);
+    var wrap = el("div");
+    wrap.appendChild(box);
+    wrap.appendChild(el("p", null, { "class": "error", id: "err-" + id }));
+    return wrap;
+  }
+  function slotsValue(box) {
+    var from = box.querySelector("[data-slot-time=from]").value, to = box.querySelector("[data-slot-time=to]").value;
+    var days = Array.prototype.filter.call(box.querySelectorAll("[data-slot-day]"), function (b) { return b.checked; });
+    return days.map(function (b) { return { day: b.getAttribute("data-slot-day"), from: from, to: to }; });
+  }
   function fieldInput(f) {
+    if (f.type === "availability") return slotsInput(f);
     var id = "attr-" + f.name, wrap = el("div"), input;
     var lab = el("label", label(f) + (f.required ? " *" : ""), { "for": id });
     wrap.appendChild(lab);
@@ -981,6 +1015,11 @@
     var out = {};
     $("f-fields").querySelectorAll("[data-field]").forEach(function (i) {
       var t = i.getAttribute("data-type"), v;
+      if (t === "availability") {
+        v = slotsValue(i);
+        if (v.length) out[i.getAttribute("data-field")] = v;
+        return;
+      }
       if (t === "boolean") { if (i.checked) out[i.getAttribute("data-field")] = true; return; }
       v = i.value.trim();
       if (v === "") return;
@@ -994,7 +1033,8 @@
     pform2.querySelectorAll(".error").forEach(function (p) { p.textContent = ""; });
     var first = null;
     errors.forEach(function (e) {
-      var field = String(e.field || e.name || e.pointer || "").replace(/^\//, "").replace(/^attributes[./]/, "attr-");
+      var field = String(e.field || e.name || e.pointer || "").replace(/^\//, "").replace(/^attributes[./]/, "attr-")
+        .replace(/^(attr-[^/.]+)[/.].*$/, "$1");  // a slot's error goes to its field
       var target = $("err-" + field) || $("err-location");
       target.textContent = (target.textContent ? target.textContent + " " : "") + (e.message || e.detail || "");
       if (!first) first = target;
