@@ -64,7 +64,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = "6"  # bump when the output changes for the same sources
+BUILDER_VERSION = "7"  # bump when the output changes for the same sources
 BASEMAP_MBTILES, BASEMAP_PMTILES = "basemap.mbtiles", "basemap.pmtiles"
 EXTENT = 4096
 BUFFER = 64  # extent units around a tile: lines run on under a neighbour's labels

@@ -260,9 +260,10 @@ def layer_descriptions() -> dict[str, str]:
     rail = ", ".join(f"{m} from z{z}" for m, z in RAIL_MINZOOM.items())
     stations = ", ".join(f"{m} from z{z}" for m, z in STATION_MINZOOM.items())
     return {
-        "water": "The Seine, canals, basins and locks (Ville de Paris plan de voirie); "
-                 "kind river|canal|basin|lock, name 'La Seine' on the river (empty "
-                 "otherwise); all from z11 except slivers under 1,000 m² (z14).",
+        "water": "The Seine, canals, basins and locks (Ville de Paris plan de voirie), "
+                 "pieces of one kind joined; kind river|canal|basin|lock, name "
+                 "'La Seine' on the river (empty otherwise); from z11, bodies under "
+                 "1,000 m² from z14.",
         "parks": "Green spaces of espaces_verts (green walls left out); kind is the "
                  f"typology, category the source category; {parks}, the rest from z16.",
         "boundaries": "Outlines, each edge once: level arrondissement from z11, quartier "

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.tilemath import lonlat_to_mercator
+from geo.tilemath import lonlat_to_mercator, mercator_to_lonlat
 
 from . import basemap_rules as rules
 from .errors import TilesError
@@ -145,6 +145,12 @@ def _scale(lat_deg: np.ndarray) -> np.ndarray:
     return np.cos(np.radians(lat_deg))
 
 
+def _scale_merc(geoms_merc: Any) -> np.ndarray:
+    """``cos φ`` at the centroid of Mercator geometries (true m = Mercator m × it)."""
+    _, lat = mercator_to_lonlat(0.0, shapely.get_y(shapely.centroid(geoms_merc)))
+    return _scale(lat)
+
+
 def _lat_of(geoms_lonlat: np.ndarray) -> np.ndarray:
     return shapely.get_y(shapely.centroid(geoms_lonlat))
 
@@ -212,7 +218,7 @@ def read_water(path: Path) -> LayerData:
         # Canals are chains of biefs cut by locks (écluses); a big body with no lock
         # near it is the Seine too (the reach beside the Bois de Boulogne is not
         # joined to the rest in this source).
-        scale = 1 / float(np.cos(np.radians(48.86)))  # Mercator metres per metre
+        scale = 1 / float(_scale_merc(shapely.union_all(merc[flowing])))  # Mercator m / m
         body = shapely.union_all(shapely.buffer(merc[flowing], 0.5))
         parts = shapely.get_parts(body)
         biggest = parts[int(np.argmax(shapely.area(parts)))]
@@ -224,13 +230,21 @@ def read_water(path: Path) -> LayerData:
                     or (lockless and shapely.area(part) >= 200_000 * scale ** 2)):
                 continue
             river |= {i for i in flowing if shapely.intersects(part, merc[i])}
-    out = []
+    # The source cuts the water along its map sheets: the pieces of one kind are joined
+    # (a hair's breadth of buffer closes the seams), so the Seine is one feature a tile,
+    # labelled once, and no seam shows between sheets.
+    pieces: dict[str, list[Any]] = defaultdict(list)
     for i, (g, c, a) in enumerate(zip(merc, classes, areas, strict=True)):
         if shapely.is_empty(g) or a < 20.0:  # slivers of a few m² (one has no class)
             continue
-        kind = rules.water_kind(c, i in river)
-        props = {"kind": kind, "name": rules.WATER_NAMES.get(kind, "")}
-        out.append((g, props, rules.water_minzoom(a)))
+        pieces[rules.water_kind(c, i in river)].append(g)
+    out = []
+    for kind, geoms in pieces.items():
+        body = shapely.union_all(shapely.buffer(geoms, 0.05, join_style="mitre"))
+        for part in shapely.get_parts(body):
+            area = float(shapely.area(part) * _scale_merc(part) ** 2)
+            out.append((part, {"kind": kind, "name": rules.WATER_NAMES.get(kind, "")},
+                        rules.water_minzoom(area)))
     return LayerData.of("water", out)
 
 
