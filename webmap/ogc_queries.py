@@ -268,7 +268,7 @@ def _from(needs_category: bool) -> str:
 
 def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: int,
                  count: bool = True) -> Page:
-    """A page of published features ordered by id, as GeoJSON text.
+    """A page of published features as GeoJSON text, by id (or nearest first: ``near``).
 
     Parameters
     ----------
