@@ -157,6 +157,24 @@ def test_profile_filters_change_map_and_list_alike(page_factory, live_server, id
     assert rec.foreign(live_server) == [] and rec.page_errors == []
 
 
+def test_my_walk_follows_the_profile_and_starts_now(page_factory, live_server, ids):
+    page, rec = page_factory()
+    open_map(page, live_server)
+    save_profile(page, access=("step_free_access",), match="known")
+    wait_list(page, {ids["access_known"]})
+    page.locator("#btn-walk").click()
+    start = datetime.strptime(page.locator("#w-at").input_value(), "%Y-%m-%dT%H:%M")
+    assert abs((datetime.now() - start).total_seconds()) < 180  # the browser's clock: now
+    page.locator("#walk-form button[type=submit]").click()
+    expect(page.locator("#walk-list li")).to_have_count(1)
+    expect(page.locator("#walk-list")).to_contain_text("Jardin de plain-pied")
+    walk = [u for u in rec.urls if "/api/v1/walk?" in u][-1]
+    assert "accessible=step_free_access" in walk and "accessible_match=known" in walk
+    # Drawn on the map, over the basemap, under the places, letting clicks through.
+    assert page.evaluate("Carte.walk.getLayers().length") == 4
+    assert page.evaluate("map_carte.getPane('carteWalk').style.pointerEvents") == "none"
+
+
 def test_this_weekend_shows_the_weekend_event_only_among_events(page_factory, live_server, ids):
     page, rec = page_factory()
     open_map(page, live_server)
@@ -221,6 +239,9 @@ def test_a_place_panel_shows_labels_links_hours_and_accessibility(page_factory, 
     expect(page.locator("#detail-when")).to_contain_text("Quand")
     expect(page.locator("#detail-ics")).to_have_attribute(
         "href", f"/api/v1/features/{ids['weekend']}.ics")
+    ics = page.request.get(live_server + f"/api/v1/features/{ids['weekend']}.ics")
+    assert ics.ok and ics.headers["content-type"].startswith("text/calendar")
+    assert "Disco Soupe du week-end" in ics.text()
     # An unknown id says so, in the panel.
     open_map(page, live_server, f"{HOTEL_DE_VILLE}&f=987654321")
     expect(page.locator("#detail-title")).to_have_text(
