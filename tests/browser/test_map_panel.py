@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy.orm import Session
 
+from geo.publish import FeatureDraft, publish_feature
 from tests.basemap_fixtures import basemap_var  # noqa: F401  (a pytest fixture)
 from tests.browser.conftest import axe_violations, click_lonlat, screenshot
 from tests.map_fixtures import PARIS, drop_map_data, seed_panel_features, this_weekend
@@ -127,6 +129,26 @@ def test_list_and_map_show_the_same_set_nearest_first_without_past_events(
     page.locator("#detail-section [data-close]").click()
     expect(page.locator(f"#chooser button[data-id='{ids['twin_b']}']")).to_be_focused()
     assert rec.foreign(live_server) == [] and rec.page_errors == []
+
+
+def test_a_crowded_view_lists_the_hundred_nearest_and_says_how_many_are_in_view(
+        page_factory, live_server, ids, clean_db):
+    with Session(clean_db) as s, s.begin():
+        for i in range(110):
+            publish_feature(s, FeatureDraft(
+                category="jardin-map", title=f"Bac {i}", lon=2.3500 + (i % 11) * 0.0008,
+                lat=48.8550 + (i // 11) * 0.0004), max_zoom=2)
+    page, _ = page_factory(locale="en-GB")
+    open_map(page, live_server, "?lang=en" + HOTEL_DE_VILLE)
+    expect(page.locator("#list-status")).to_have_text(
+        "120 places in view — the 100 nearest are listed")
+    expect(page.locator("#list li")).to_have_count(100)
+    centre = page.evaluate("[map_carte.getCenter().lat, map_carte.getCenter().lng]")
+    distances = page.evaluate("""(c) => Array.from(document.querySelectorAll('#list button'))
+        .map(b => b.querySelector('.dist').textContent)""", centre)
+    metres = [float(d.replace(" km", "").replace(",", ".")) * 1000 if "km" in d
+              else float(d.replace(" m", "").replace(",", "")) for d in distances]
+    assert metres == sorted(metres)  # nearest first
 
 
 def test_profile_filters_change_map_and_list_alike(page_factory, live_server, ids):

@@ -67,6 +67,7 @@ def js_strings() -> dict[str, str]:
         "listMany": _("More than {n} places in view — the {k} nearest are listed"),
         "listLoading": _("Looking for places in view…"),
         "listUnavailable": _("The list is not available right now."),
+        "mapFailed": _("Part of the map could not be drawn; try again in a moment."),
         "metres": _("{n} m"),
         "kilometres": _("{n} km"),
         "sheetExpand": _("Show the panel"),

@@ -565,6 +565,7 @@
     show("chooser-section");
   }
 
+  CarteLayers.on("error", function () { say(S.mapFailed); });
   CarteLayers.on("select", function (e) {
     if (pinMode) return;  // the container's click handler places the pin
     var fs = e.features || [];
