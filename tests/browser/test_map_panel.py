@@ -379,6 +379,11 @@ def test_phone_layout_map_fills_the_screen_and_the_sheet_slides_up(
         .filter(([, h]) => h > 0 && h < 44)""")
     assert small == []
     screenshot(page, f"panel-phone-half-{lang}")
+    page.locator("#filters-box summary").click()
+    page.locator("#date-filter").select_option("range")
+    screenshot(page, f"panel-phone-filters-{lang}")
+    page.locator("#date-filter").select_option("")
+    page.locator("#filters-box summary").click()
     page.locator("#sheet-size").click()
     page.locator(f"#list button[data-id='{ids['access_known']}']").click()
     expect(page.locator("#detail-title")).to_be_in_viewport()
@@ -386,6 +391,8 @@ def test_phone_layout_map_fills_the_screen_and_the_sheet_slides_up(
     # The menu holds the other actions; the language link keeps the view.
     page.locator("#btn-menu").click()
     expect(page.locator("#btn-locate")).to_be_visible()
+    expect(page.locator("#btn-locate")).to_be_focused()
+    screenshot(page, f"panel-phone-menu-{lang}")
     page.keyboard.press("Escape")
     expect(page.locator("#btn-menu")).to_be_focused()
     assert rec.foreign(live_server) == [] and rec.page_errors == []
