@@ -326,6 +326,14 @@ def test_keyboard_alone_reaches_and_opens_a_place_from_the_list(page_factory, li
     expect(page.locator("#detail-section [data-close]")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#list li button").nth(1)).to_be_focused()
+    # A phone's "back" closes a place opened from the list, and only that.
+    page.locator("#list li button").nth(2).click()
+    expect(page.locator("#detail-section")).to_be_visible()
+    assert "&f=" in page.url
+    page.go_back()
+    expect(page.locator("#list-section")).to_be_visible()
+    expect(page.locator("#list li button").nth(2)).to_be_focused()
+    assert "&f=" not in page.url and page.url.startswith(live_server)
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])

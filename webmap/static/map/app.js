@@ -326,7 +326,11 @@
     target.focus();
   }
   document.querySelectorAll("[data-close]").forEach(function (b) {
-    b.addEventListener("click", backToList);
+    b.addEventListener("click", function () {
+      // The place's own history entry is left as "back" would (followHash closes it).
+      if (pushed && currentView === "detail-section") { pushed = false; history.back(); return; }
+      backToList();
+    });
   });
   var listSummary = "";
   function updateSummary() {
@@ -498,8 +502,8 @@
     if (changed) { $("flag-reason").value = ""; }
     resetFlag(id);
     var at = (f.lat !== undefined && f.lon !== undefined) ? L.latLng(f.lat, f.lon) : null;
+    writeHash(!opts.fromHash);
     if (at) place(id, at, opts.centre);
-    writeHash();
     if (f.description !== undefined && f.attributes !== undefined) { renderDetail(f); return; }
     if (!/^\d{1,18}$/.test(id)) { notFound(); return; }
     fetch("/ogc/collections/features/items/" + encodeURIComponent(id) + "?f=json", { headers: { Accept: "application/geo+json" } })
@@ -677,7 +681,10 @@
   }
 
   // ---------- permalink: view, filters and the open place in the URL hash ----------
-  function writeHash() {
+  // Opening a place adds a history entry, so that a phone's "back" closes it; every other
+  // change of view or filters replaces the current entry.
+  var lastHash = "", pushed = false;
+  function writeHash(push) {
     var c = map.getCenter();
     var parts = ["map=" + map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5)];
     if (state.cats) parts.push("cat=" + state.cats.map(encodeURIComponent).join(","));
@@ -685,7 +692,10 @@
     if (state.when === "range") parts.push("when=range:" + state.range.join(","));
     else if (state.when) parts.push("when=" + state.when);
     if (selected !== null && currentView === "detail-section") parts.push("f=" + encodeURIComponent(selected));
-    history.replaceState(null, "", "#" + parts.join("&"));
+    var hash = "#" + parts.join("&");
+    if (push && hash !== location.hash) { history.pushState(null, "", hash); pushed = true; }
+    else history.replaceState(null, "", hash);
+    lastHash = location.hash;
     var sw = $("lang-switch");
     if (sw) sw.setAttribute("href", "?lang=" + sw.getAttribute("hreflang") + location.hash);
   }
@@ -713,12 +723,19 @@
     readFilterForm();
     return { hadView: hadView, f: h.get("f") };
   }
-  window.addEventListener("hashchange", function () {
+  /** The hash changed under us (back, forward, a link pasted): follow it. */
+  function followHash() {
+    if (location.hash === lastHash) return;
+    lastHash = location.hash;
+    pushed = false;
     var wanted = readHash();
     pushMapFilter();
     refreshList();
-    if (wanted.f && wanted.f !== selected) openPlace({ id: wanted.f }, { centre: !wanted.hadView });
-  });
+    if (wanted.f && wanted.f !== selected) openPlace({ id: wanted.f }, { centre: !wanted.hadView, fromHash: true });
+    else if (!wanted.f && currentView === "detail-section") backToList();
+  }
+  window.addEventListener("hashchange", followHash);
+  window.addEventListener("popstate", followHash);
   // ---------- locate me ----------
   var here = null, lastPosition = null;
   function locate(then) {
@@ -1091,5 +1108,5 @@
   setListSummary(S.listLoading);
   refreshList();
   writeHash();
-  if (wanted.f) openPlace({ id: wanted.f }, { centre: !wanted.hadView });
+  if (wanted.f) openPlace({ id: wanted.f }, { centre: !wanted.hadView, fromHash: true });
 })();
