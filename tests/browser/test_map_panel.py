@@ -254,6 +254,12 @@ def test_a_place_panel_shows_labels_links_hours_and_accessibility(page_factory, 
     expect(page.locator("#detail-access")).to_have_text("Accessibilité : inconnue")
     week = page.locator("#detail-hours .week li")
     expect(week).to_have_count(7)
+    local = datetime.now(UTC).astimezone(PARIS)
+    hm = local.strftime("%H:%M")
+    until = {0: ("09:00", "12:00"), 2: ("14:00", "18:00")}.get(local.weekday())
+    open_now = until and until[0] <= hm < until[1]
+    expect(page.locator("#detail-hours .open-now")).to_have_text(
+        f"Ouvert en ce moment, jusqu'à {until[1]}" if open_now else "Fermé en ce moment")
     expect(week.nth(0)).to_have_text(re.compile(r"Lundi\s*09:00–12:00"))
     expect(week.nth(1)).to_have_text(re.compile(r"Mardi\s*fermé"))
     # An event: its dates in Paris time and its calendar file.

@@ -132,6 +132,8 @@ def js_strings() -> dict[str, str]:
         "openingHours": _("Opening hours"),
         "availability": _("Availability"),
         "closed": _("closed"),
+        "openNow": _("Open now, until {to}"),
+        "closedNow": _("Closed now"),
         "hoursRange": _("{from}–{to}"),
         "calendar": _("Add to my calendar (.ics)"),
         "copyLink": _("Copy the link"),

@@ -380,6 +380,14 @@
     });
     return ul;
   }
+  /** "Open now, until 18:00" or "Closed now", by the city's clock. */
+  function openNow(slots) {
+    var p = cityParts(new Date());
+    var day = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][WEEKDAY_INDEX[p.weekday]];
+    var now = p.hour + ":" + p.minute;
+    var open = slots.filter(function (s) { return s.day === day && s.from <= now && now < s.to; })[0];
+    return open ? fmt(S.openNow, { to: open.to }) : S.closedNow;
+  }
   function fieldValue(f, v) {
     if (f.type === "boolean" || typeof v === "boolean") return v ? S.yes : S.no;
     if (f.type === "enum") return Array.isArray(v) ? v.map(function (x) { return choiceLabel(f, x); }).join(", ") : choiceLabel(f, v);
@@ -408,7 +416,11 @@
   function renderHours(attrs, fields) {
     var box = $("detail-hours");
     clear(box);
-    if (isSlots(attrs.hours)) { box.appendChild(el("h3", S.openingHours)); box.appendChild(weekList(attrs.hours)); }
+    if (isSlots(attrs.hours)) {
+      box.appendChild(el("h3", S.openingHours));
+      box.appendChild(el("p", openNow(attrs.hours), { "class": "open-now" }));
+      box.appendChild(weekList(attrs.hours));
+    }
     fields.forEach(function (f) {
       if (f.type === "availability" && f.name !== "hours" && isSlots(attrs[f.name])) {
         box.appendChild(el("h3", label(f) || S.availability));
