@@ -155,6 +155,9 @@ def test_profile_filters_change_map_and_list_alike(page_factory, live_server, id
     page, rec = page_factory()
     open_map(page, live_server)
     wait_list(page, {ids[k] for k in IN_VIEW})
+    # "Only what suits my profile" without a profile yet opens the form to make one.
+    page.locator("#use-profile").check()
+    expect(page.locator("#profile-title")).to_be_focused()
     save_profile(page, access=("step_free_access",), match="known")
     wait_list(page, {ids["access_known"]})
     expect(page.locator("#list-status")).to_have_text("1 lieu dans la vue")

@@ -291,7 +291,18 @@
     refreshList();
     writeHash();
   }
-  $("filters").addEventListener("change", applyFilters);
+  function profileIsEmpty() {
+    return !["interests", "access", "days"].some(function (k) { return profile[k] && profile[k].length; }) &&
+      !profile.age && !(profile.from && profile.to);
+  }
+  $("filters").addEventListener("change", function (e) {
+    applyFilters();
+    // "Only what suits my profile" with no profile yet: the form to make one.
+    if (e.target.id === "use-profile" && e.target.checked && profileIsEmpty()) {
+      fillProfileForm();
+      show("profile-section");
+    }
+  });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
 
   // ---------- views of the panel ----------
