@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_CITY_TIMEZONE = "Europe/Paris"
-"""The first city's zone; ``CARTE_CITY_TIMEZONE`` names another city's."""
+"""The zone when the city's configuration cannot be read (the first city's)."""
 
 
 @lru_cache(maxsize=8)
@@ -49,10 +49,33 @@ def zone_named(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (CARTE_CITY_TIMEZONE)") from exc
 
 
+@lru_cache(maxsize=8)
+def _configured(slug: str, data: str) -> str:
+    """The ``time_zone`` of the city's ``city.json`` (read once per process)."""
+    from .city import load_city
+    from .errors import CityConfigError
+
+    try:
+        return load_city(slug, environ={"CARTE_DATA_DIR": data},
+                         check_files=False).time_zone
+    except (CityConfigError, OSError, ValueError):
+        return DEFAULT_CITY_TIMEZONE
+
+
 def city_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
-    """The city's time zone: ``CARTE_CITY_TIMEZONE``, or Europe/Paris."""
+    """The city's time zone.
+
+    ``CARTE_CITY_TIMEZONE`` when set, else the ``time_zone`` of the city's configuration
+    (``data/cities/<CARTE_CITY>/city.json``), else Europe/Paris.
+    """
     env = os.environ if environ is None else environ
-    return zone_named((env.get("CARTE_CITY_TIMEZONE") or DEFAULT_CITY_TIMEZONE).strip())
+    name = (env.get("CARTE_CITY_TIMEZONE") or "").strip()
+    if not name:
+        from .city import city_slug
+        from .config import data_dir
+
+        name = _configured(city_slug(env), str(data_dir(env)))
+    return zone_named(name)
 
 
 def local_midnight(moment: datetime, zone: ZoneInfo) -> datetime:
