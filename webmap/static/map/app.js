@@ -168,7 +168,9 @@
     $("sheet-action").textContent = next === "collapsed" ? S.sheetExpand : S.sheetReduce;
     $("sheet-size").hidden = next === "collapsed";
     $("sheet-size").textContent = next === "full" ? S.sheetSmaller : S.sheetBigger;
-    // What the collapsed sheet hides is out of the keyboard's and screen readers' way.
+    // What the collapsed sheet hides is out of the keyboard's and screen readers' way
+    // (and the focus, if it was in there, stays on the handle rather than nowhere).
+    if (isPhone() && next === "collapsed" && panelBody.contains(document.activeElement)) handle.focus();
     panelBody.inert = isPhone() && next === "collapsed";
   }
   function openSheet() { if (isPhone() && sheet === "collapsed") setSheet("half"); }
@@ -188,12 +190,13 @@
   handle.addEventListener("pointerdown", function (e) {
     if (!isPhone()) return;
     drag = { y: e.clientY, h: panel.offsetHeight, id: e.pointerId };
+    handle.setPointerCapture(e.pointerId);  // the finger leaves the handle as it drags
   });
   handle.addEventListener("pointermove", function (e) {
     if (!drag || e.pointerId !== drag.id) return;
     var dy = e.clientY - drag.y;
     if (!dragged && Math.abs(dy) < 8) return;
-    if (!dragged) { dragged = true; handle.setPointerCapture(e.pointerId); document.body.classList.add("sheet-dragging"); }
+    if (!dragged) { dragged = true; document.body.classList.add("sheet-dragging"); }
     panel.style.height = Math.max(64, Math.min(fullHeight(), drag.h - dy)) + "px";
   });
   function endDrag(e) {
