@@ -1,4 +1,4 @@
-"""Filtered point tiles built on request: grid cells or points in, MVT bytes out (pure).
+"""Filtered point tiles built on request: points and filter values in, MVT bytes out (pure).
 
 The static archive holds every live feature; a resident who filters by audience,
 accessibility, date window or availability needs tiles of exactly that subset, with
@@ -15,17 +15,19 @@ the client draws both the same way:
 * features whose position lies within ``buffer`` units outside the tile are repeated,
   by the same rule as :func:`tiles.pyramid._place` (a feature at exactly 4096 is not).
 
-The cells are counted by PostgreSQL (``GROUP BY`` on integer grid keys, a few thousand
-rows back instead of hundreds of thousands of points); this module only places them and
-encodes them with our :class:`~tiles.mvt.LayerSchema`.
+The points and what the filters read live in a :class:`FilterIndex` (numpy arrays in
+Morton order, loaded by :func:`tiles.source.read_filter_index`): a tile is the Morton
+ranges of its 3x3 block, a mask from the filter, runs of cells and our
+:class:`~tiles.mvt.LayerSchema` encoder. PostgreSQL counting the same cells (``GROUP
+BY`` on integer grid keys, ``webmap.ogc_queries.tile_cells``) was measured 30-40x slower
+at 1M points (``bench/tiles_filtered.py``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from .mvt import LayerSchema
 from .options import EXTENT
 from .points import EXTENT_BITS, PointSet, interleave
 
-__all__ = ["Cells", "Points", "TileSpec", "encode_cells", "encode_points"]
+__all__ = ["FilterIndex", "PointFilter", "TileSpec", "Vocab", "encode_grouped"]
 
 FINE_CELL = 32  # the deepest zoom's cells when a tile holds more than the point budget
 
@@ -92,28 +94,6 @@ class TileSpec:
         return self.y * per_tile - 1, (self.y + 1) * per_tile
 
 
-class Cells(NamedTuple):
-    """Grid cells as counted by the database: one row per (cell, category)."""
-
-    cx: np.ndarray     # int64 cell column at this zoom
-    cy: np.ndarray     # int64 cell row
-    cat: np.ndarray    # int64 index into the categories
-    count: np.ndarray  # int64 features of that category in the cell
-    sx: np.ndarray     # float64 sum of global max-zoom x
-    sy: np.ndarray     # float64 sum of global max-zoom y
-    first: np.ndarray  # int64 smallest feature id (the feature of a one-feature cell)
-
-
-class Points(NamedTuple):
-    """Single features: ids, positions, category indices and titles."""
-
-    ids: Sequence[int]
-    lon: Sequence[float]
-    lat: Sequence[float]
-    cat: Sequence[int]
-    titles: Sequence[str]
-
-
 def _keep(v: np.ndarray, buffer: int) -> np.ndarray:
     """Tile-local coordinates a tile shows: inside, or within its buffer (not at 4096)."""
     return (v >= -buffer) & (v < EXTENT + buffer) & (v != EXTENT)
@@ -148,41 +128,6 @@ def _layer(spec: TileSpec, schema: LayerSchema, *, pt_gx: np.ndarray, pt_gy: np.
     return out[0]
 
 
-def _group(cells: Cells, ncat: int) -> tuple[np.ndarray, ...]:
-    """Rows per (cell, category) to one row per cell: counts, sums, category counts."""
-    key = (cells.cx.astype(np.int64) << 32) | cells.cy.astype(np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    n = len(uniq)
-    count = np.bincount(inv, weights=cells.count, minlength=n).astype(np.int64)
-    sx = np.bincount(inv, weights=cells.sx, minlength=n)
-    sy = np.bincount(inv, weights=cells.sy, minlength=n)
-    cats = np.zeros((n, max(ncat, 1)), dtype=np.int32)
-    np.add.at(cats, (inv, cells.cat.astype(np.int64)), cells.count.astype(np.int32))
-    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, inv, cells.first.astype(np.int64))
-    return uniq, count, sx, sy, cats, first
-
-
-def encode_cells(spec: TileSpec, categories: Sequence[str], cells: Cells,
-                 titles: Mapping[int, str], *, title_chars: int = 40) -> bytes:
-    """The uncompressed MVT of a clustered tile from its grid cells (``b""``: empty).
-
-    ``titles`` maps the id of every one-feature cell to its title (the caller asks the
-    database for those only, after counting).
-    """
-    if spec.clustered:  # drop the partial cells beyond the border
-        (x0, x1), (y0, y1) = spec.cell_range(), spec.cell_range_y()
-        m = (cells.cx >= x0) & (cells.cx <= x1) & (cells.cy >= y0) & (cells.cy <= y1)
-        cells = Cells(*(a[m] for a in cells))
-    _, count, sx, sy, cats, first = _group(cells, len(categories))
-    single = count == 1
-    return encode_grouped(spec, categories, count=count, sx=sx, sy=sy, cats=cats,
-                          ids=first, titles=[titles.get(int(i), "") if one else ""
-                                             for i, one in zip(first.tolist(),
-                                                               single.tolist(), strict=True)],
-                          title_chars=title_chars)
-
-
 def encode_grouped(spec: TileSpec, categories: Sequence[str], *, count: np.ndarray,
                    sx: np.ndarray, sy: np.ndarray, cats: np.ndarray, ids: np.ndarray,
                    titles: Sequence[str], title_chars: int = 40) -> bytes:
@@ -204,36 +149,6 @@ def encode_grouped(spec: TileSpec, categories: Sequence[str], *, count: np.ndarr
         cl_gx=np.floor(sx[many] / count[many]).astype(np.int64),
         cl_gy=np.floor(sy[many] / count[many]).astype(np.int64),
         cl_count=count[many], cl_cats=cats[many], title_chars=title_chars)
-
-
-def encode_points(spec: TileSpec, categories: Sequence[str], points: Points, *,
-                  cap: int, title_chars: int = 40) -> bytes:
-    """The uncompressed MVT of a deepest-zoom tile from its points (``b""``: empty).
-
-    Positions are computed as a full build computes them (:class:`PointSet`). Over
-    ``cap`` points in the tile itself, 32-unit cells are shown instead, as a full build
-    does for a zoom over its budget.
-    """
-    schema = LayerSchema(tuple(categories))
-    ps = PointSet.from_arrays(ids=points.ids, lon=points.lon, lat=points.lat,
-                              cat=points.cat, titles=list(points.titles),
-                              categories=categories, max_zoom=spec.max_zoom,
-                              title_chars=title_chars)
-    inside = ((ps.gx >> EXTENT_BITS) == spec.x) & ((ps.gy >> EXTENT_BITS) == spec.y)
-    empty = np.zeros(0, dtype=np.int64)
-    if int(inside.sum()) <= cap:
-        titles = [ps.title(i) for i in range(len(ps))]
-        return _layer(spec, schema, pt_gx=ps.gx, pt_gy=ps.gy, pt_ids=ps.ids,
-                      pt_cat=ps.cat.astype(np.int64), titles=titles, cl_gx=empty,
-                      cl_gy=empty, cl_count=empty,
-                      cl_cats=np.zeros((0, max(len(categories), 1)), dtype=np.int32),
-                      title_chars=title_chars)
-    shift = spec.cell_shift(FINE_CELL)
-    cells = Cells(cx=ps.gx >> shift, cy=ps.gy >> shift, cat=ps.cat.astype(np.int64),
-                  count=np.ones(len(ps), dtype=np.int64), sx=ps.gx.astype(np.float64),
-                  sy=ps.gy.astype(np.float64), first=ps.ids)
-    by_id = {int(i): ps.title(k) for k, i in enumerate(ps.ids.tolist())}
-    return encode_cells(spec, categories, cells, by_id, title_chars=title_chars)
 
 
 # ---------------------------------------------------------------------------------------
