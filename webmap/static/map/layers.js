@@ -283,6 +283,37 @@
     return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
   }
 
+  /* The features of a decoded tile in an 8x8 grid of 32-px buckets, built once: a
+     display tile reads only the buckets it covers (a neighbour's edge, or the part of
+     an overzoomed tile it shows), not the thousands of points of a dense z16 tile. */
+  var BUCKETS = new WeakMap();
+  function candidates(data, x0, y0, x1, y1) {
+    var grid = BUCKETS.get(data);
+    if (!grid) {
+      grid = [];
+      for (var b = 0; b < 64; b++) grid.push([]);
+      (data.get("features") || []).forEach(function (f) {
+        var g = f.geom[0] && f.geom[0][0];
+        if (!g) return;
+        var cx = Math.max(0, Math.min(7, Math.floor(g.x / 32)));
+        var cy = Math.max(0, Math.min(7, Math.floor(g.y / 32)));
+        grid[cy * 8 + cx].push(f);
+      });
+      BUCKETS.set(data, grid);
+    }
+    var c0 = Math.max(0, Math.min(7, Math.floor(x0 / 32))), c1 = Math.max(0, Math.min(7, Math.floor(x1 / 32)));
+    var r0 = Math.max(0, Math.min(7, Math.floor(y0 / 32))), r1 = Math.max(0, Math.min(7, Math.floor(y1 / 32)));
+    if (x1 < -8 || y1 < -8 || x0 > 264 || y0 > 264) return [];  // beyond the tile's buffer
+    var out = [];
+    for (var r = r0; r <= r1; r++) {
+      for (var c = c0; c <= c1; c++) {
+        var bucket = grid[r * 8 + c];
+        for (var i = 0; i < bucket.length; i++) out.push(bucket[i]);
+      }
+    }
+    return out;
+  }
+
   /* Everything drawn in the display tile (z, x, y), from the decoded data tiles that
      cover it and its edge (neighbours only if already decoded). Positions in the
      tile's CSS px. Clusters whose active count is 0 and points of inactive categories
@@ -293,28 +324,30 @@
      do not pile up: one symbol per cell, at the weighted centre of what it holds, its
      counts summed per active category. A cell holding a single point draws the point.
      At maxzoom and beyond, every place is drawn as a point. */
-  function itemsFor(store, z, x, y) {
+  function itemsFor(store, z, x, y, only) {
     var dz = Math.min(z, state.maxzoom), s = 1 << (z - dz), size = 256 * s;
     var merge = z < state.maxzoom, margin = merge ? CELL : EDGE;
     var ox = x * 256, oy = y * 256;
     var tx0 = Math.floor((ox - margin) / size), tx1 = Math.floor((ox + 256 + margin) / size);
     var ty0 = Math.floor((oy - margin) / size), ty1 = Math.floor((oy + 256 + margin) / size);
-    var raw = [], seen = new Set(), dim = 1 << dz;
+    var raw = [], dim = 1 << dz;
     for (var tx = tx0; tx <= tx1; tx++) {
       for (var ty = ty0; ty <= ty1; ty++) {
         if (tx < 0 || ty < 0 || tx >= dim || ty >= dim) continue;
+        if (only && (tx !== only.x || ty !== only.y)) continue;
         var data = store.peek(dz, tx, ty);
-        var feats = data && data.get("features");
-        if (!feats) continue;
+        if (!data) continue;
+        // Only the buckets of the data tile that the display tile (and its edge) covers.
+        var feats = candidates(data, (ox - margin) / s - tx * 256, (oy - margin) / s - ty * 256,
+                               (ox + 256 + margin) / s - tx * 256, (oy + 256 + margin) / s - ty * 256);
         for (var i = 0; i < feats.length; i++) {
           var f = feats[i], g = f.geom[0] && f.geom[0][0];
-          if (!g) continue;
+          // A tile's buffer repeats its neighbours' features: each is read from its own
+          // tile only, so a cell is never made of a neighbour's buffer alone.
+          if (!g || g.x < 0 || g.y < 0 || g.x >= 256 || g.y >= 256) continue;
           var px = (tx * 256 + g.x) * s - ox, py = (ty * 256 + g.y) * s - oy;
           if (px < -margin || py < -margin || px > 256 + margin || py > 256 + margin) continue;
           var p = f.props;
-          var key = p.cluster ? "c" + Math.round((px + ox) * 4) + ":" + Math.round((py + oy) * 4) : "p" + p.id;
-          if (seen.has(key)) continue;  // the same feature in a neighbour's buffer
-          seen.add(key);
           if (p.cluster) {
             var counts = activeCounts(p), total = 0;
             counts.forEach(function (c) { total += c[1]; });
@@ -392,31 +425,35 @@
     it.colour = fill;
   }
 
-  /* Points in three passes whatever their number (a z16 tile of a dense city holds
-     thousands): a faint dark edge, a white halo, then one path per category colour. */
-  function drawPoints(ctx, points, z) {
-    if (!points.length) return;
-    var r = pointRadius(z), halo = z >= 15 ? 2 : 1.5, byColour = new Map();
-    function discs(radius, list) {
+  /* A point is a sprite (a faint dark edge, a white halo, the category's colour),
+     drawn once per colour, size and pixel ratio and then copied: a z16 tile of a
+     dense city holds thousands of points, and a copy costs far less than three arcs. */
+  var SPRITES = new Map();
+  function sprite(colour, r, halo, dpr) {
+    var key = colour + "|" + r + "|" + halo + "|" + dpr, found = SPRITES.get(key);
+    if (found) return found;
+    var R = r + halo + 1, size = Math.ceil(2 * R * dpr);
+    var canvas = document.createElement("canvas");
+    canvas.width = canvas.height = size;
+    var ctx = canvas.getContext("2d");
+    ctx.scale(dpr, dpr);
+    [[r + halo + 0.75, "rgba(0,0,0,0.3)"], [r + halo, "#ffffff"], [r, colour]].forEach(function (d) {
       ctx.beginPath();
-      list.forEach(function (it) { ctx.moveTo(it.x + radius, it.y); ctx.arc(it.x, it.y, radius, 0, 2 * Math.PI); });
-    }
-    discs(r + halo + 0.75, points);
-    ctx.fillStyle = "rgba(0,0,0,0.3)";
-    ctx.fill();
-    discs(r + halo, points);
-    ctx.fillStyle = "#ffffff";
-    ctx.fill();
-    points.forEach(function (it) {
-      var c = colourOf(it.props.category);
-      if (!byColour.has(c)) byColour.set(c, []);
-      byColour.get(c).push(it);
-    });
-    byColour.forEach(function (list, colour) {
-      discs(r, list);
-      ctx.fillStyle = colour;
+      ctx.arc(R, R, d[0], 0, 2 * Math.PI);
+      ctx.fillStyle = d[1];
       ctx.fill();
     });
+    found = { canvas: canvas, half: R };
+    SPRITES.set(key, found);
+    return found;
+  }
+
+  function drawPoints(ctx, points, z, dpr) {
+    var r = pointRadius(z), halo = z >= 15 ? 2 : 1.5;
+    for (var i = 0; i < points.length; i++) {
+      var it = points[i], sp = sprite(colourOf(it.props.category), r, halo, dpr);
+      ctx.drawImage(sp.canvas, it.x - sp.half, it.y - sp.half, 2 * sp.half, 2 * sp.half);
+    }
   }
 
   function summary(items) {
@@ -507,8 +544,26 @@
         var c = el._carte.coords, s = 1 << (c.z - Math.min(c.z, state.maxzoom));
         if (Math.min(c.z, state.maxzoom) !== dz) continue;
         var tx = Math.floor(c.x / s), ty = Math.floor(c.y / s);
-        if (Math.abs(tx - dx) <= 1 && Math.abs(ty - dy) <= 1 && (tx !== dx || ty !== dy)) this._schedule(el);
+        if (Math.abs(tx - dx) <= 1 && Math.abs(ty - dy) <= 1 && (tx !== dx || ty !== dy)) this._drawEdge(el, dx, dy);
       }
+    },
+
+    /* What the data tile (dx, dy) adds over the edge of a tile drawn before it arrived,
+       drawn on top: cells and points belong to one data tile, so nothing already drawn
+       changes (a whole redraw of every neighbour cost more than the tile itself). */
+    _drawEdge: function (canvas, dx, dy) {
+      var meta = canvas._carte, c = meta.coords;
+      if (meta.dirty) return;  // a whole redraw is on its way
+      var items = itemsFor(storeFor(state.filter.query), c.z, c.x, c.y, { x: dx, y: dy })
+        .filter(function (it) { return !it.inside; });
+      if (!items.length) return;
+      var ctx = canvas.getContext("2d");
+      ctx.setTransform(meta.dpr, 0, 0, meta.dpr, 0, 0);
+      drawPoints(ctx, items.filter(function (it) { return !it.cluster; }), c.z, meta.dpr);
+      items.filter(function (it) { return it.cluster; })
+        .sort(function (a, b) { return a.total - b.total; })
+        .forEach(function (it) { drawCluster(ctx, it); });
+      meta.items = meta.items.concat(items);
     },
 
     _draw: function (canvas) {
@@ -520,7 +575,7 @@
       // Points under clusters; big clusters last (on top).
       var clusters = items.filter(function (it) { return it.cluster; });
       clusters.sort(function (a, b) { return a.total - b.total; });
-      drawPoints(ctx, items.filter(function (it) { return !it.cluster; }), c.z);
+      drawPoints(ctx, items.filter(function (it) { return !it.cluster; }), c.z, meta.dpr);
       clusters.forEach(function (it) { drawCluster(ctx, it); });
       meta.items = items;
       meta.drawn = true;
