@@ -84,11 +84,27 @@ class IndexCache:
         self.seen: dict[int, datetime] = {}
 
     def get(self) -> FilterIndex:
-        """The current index: loaded on first use, refreshed at most every second."""
-        if self.index is None or time.monotonic() - self.loaded >= FULL_RELOAD_S:
+        """The current index: loaded on first use, refreshed at most every second.
+
+        The periodic full reload runs on a thread of its own: requests keep the
+        current index meanwhile (only the very first load is waited for).
+        """
+        if self.index is None:
             with self.lock:
-                if self.index is None or time.monotonic() - self.loaded >= FULL_RELOAD_S:
+                if self.index is None:
                     self._load()
+        elif time.monotonic() - self.loaded >= FULL_RELOAD_S and self.lock.acquire(False):
+            self.loaded = time.monotonic()  # one reload at a time
+
+            def reload() -> None:
+                try:
+                    self._load()
+                except Exception:  # the current index stays; the next period retries
+                    log.exception("could not reload the filter index")
+                finally:
+                    self.lock.release()
+
+            threading.Thread(target=reload, name="filter-index-reload", daemon=True).start()
         elif time.monotonic() - self.checked >= REFRESH_S and self.lock.acquire(False):
             try:
                 self._refresh()

@@ -255,3 +255,16 @@ def test_an_approval_reaches_the_filtered_tiles_within_a_second(client, built):
             break
         time.sleep(0.2)
     assert ids == {fid}
+
+
+def test_the_periodic_full_reload_never_stops_the_answers(client, built, monkeypatch):
+    import webmap.filtered_tiles as ft
+
+    first = _get(client, 12, "accessible=step_free_access")
+    monkeypatch.setattr(ft, "FULL_RELOAD_S", 0.0)  # every request wants a reload
+    for _ in range(5):
+        again = _get(client, 12, "accessible=step_free_access")
+        assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
+    cache = client.application.extensions["filter_index"]
+    assert cache.lock.acquire(timeout=10)  # the last reload finished and let go
+    cache.lock.release()
