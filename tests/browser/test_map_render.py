@@ -211,6 +211,7 @@ def test_a_city_without_basemap_says_so_and_keeps_its_points(page_factory, live_
     assert page.evaluate("CarteLayers.ready.then(r => r.basemap)") is False
     expect(page.locator(".carte-notice")).to_contain_text("Pas encore de plan des rues")
     page.wait_for_function("() => CarteLayers.drawnPoints().length > 0")
+    assert page.evaluate("map_carte.getZoom()") == 16  # the raster's z14 does not cap it
     assert not any("/tiles/basemap/" in u for u in rec.urls)
     # The raster boundaries are the fallback, but only at the zooms they were built for.
     assert not any("/tiles/base/" in u for u in rec.urls)

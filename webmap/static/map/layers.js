@@ -610,6 +610,7 @@
 
     // Every drawn item of the current view, in map coordinates (deduplicated).
     drawnItems: function () {
+      if (!this._map) return [];
       var out = [], map = this._map, bounds = map.getPixelBounds(), z = map.getZoom();
       for (var key in this._tiles) {
         var el = this._tiles[key].el, meta = el._carte;
@@ -854,15 +855,16 @@
     if (!container.getAttribute("aria-label") && S.mapLabel) container.setAttribute("aria-label", S.mapLabel);
 
     translateControls(map, S);
+    // The map's zoom range, not the one of whichever layer is added first (folium leaves
+    // it to the layers; the raster fallback stops at z14 and would pull the view there).
+    if (map.options.maxZoom === undefined) map.setMaxZoom(19);
+    if (map.options.minZoom === undefined) map.setMinZoom(10);
     map.createPane("carte-places").style.zIndex = 450;
     map.createPane("carte-highlight").style.zIndex = 460;
     map.getPane("carte-highlight").style.pointerEvents = "none";
-    state.places = new PlacesLayer({ maxZoom: map.getMaxZoom() || 19,
+    state.places = new PlacesLayer({ maxZoom: map.getMaxZoom(),
                                      attribution: escapeHtml(S.attributionPlaces || "") });
-    // The places do not wait for the basemap: the page already knows the archive's
-    // maxzoom (DATA.tiles.maxzoom); features.json confirms it below.
     timeDraws(state.places, "places");
-    state.places.addTo(map);
     map.on("click", onClick);
 
     var control = window[tiles.control] || null;
@@ -873,10 +875,7 @@
 
     function setup(bm, fj) {
       mark("tilejson");
-      if (fj && isFinite(+fj.maxzoom) && +fj.maxzoom !== state.maxzoom) {
-        state.maxzoom = +fj.maxzoom;
-        state.places.redraw();
-      }
+      if (fj && isFinite(+fj.maxzoom)) state.maxzoom = +fj.maxzoom;
       if (bm) {
         var bounds = bm.bounds && bm.bounds.length === 4 ? L.latLngBounds([bm.bounds[1], bm.bounds[0]], [bm.bounds[3], bm.bounds[2]]) : undefined;
         var url = (bm.tiles && bm.tiles[0]) || tiles.basemap;
@@ -899,6 +898,9 @@
         if (raster) raster.addTo(map);
         noBasemapNotice(map, S.noBasemap || "");
       }
+      // The places after the basemap: its tiles are asked first, the city is drawn
+      // first, and the points (quicker to draw) follow on it.
+      state.places.addTo(map);
       if (control) control.addOverlay(state.places, escapeHtml(S.layerPlaces || ""));
       fitAttribution(map);
       map.on("resize", function () { fitAttribution(map); });
