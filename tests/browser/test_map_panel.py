@@ -210,6 +210,10 @@ def test_this_weekend_shows_the_weekend_event_only_among_events(page_factory, li
         events.add(ids["soupe"])  # today is in the weekend: the soup happening now too
     places = {ids[k] for k in IN_VIEW if k not in ("soupe", "weekend", "nextweek")}
     wait_list(page, places | events)
+    # The map draws the same events (filtered tiles of the same query).
+    page.wait_for_function(
+        "(want) => JSON.stringify(CarteLayers.drawnPoints().filter(p => p.category === 'soupe-map')"
+        ".map(p => +p.id).sort((a, b) => a - b)) === JSON.stringify(want)", arg=sorted(events))
     query = places_queries(rec)[-1]
     assert "from=" in query and "to=" + this_weekend(datetime.now(UTC))[-1].isoformat() in query
     page.wait_for_function("() => location.hash.includes('when=weekend')")
