@@ -229,6 +229,10 @@ def test_this_weekend_shows_the_weekend_event_only_among_events(page_factory, li
     expect(other.locator("#date-filter")).to_have_value("range")
     expect(other.locator("#date-from")).to_have_value("2031-01-01")
     wait_list(other, places)
+    # One button brings every category and date back.
+    other.locator("#filters-reset").click()
+    wait_list(other, {ids[k] for k in IN_VIEW})
+    expect(other.locator("#filters-count")).to_be_empty()
     assert rec.page_errors == []
 
 

@@ -307,6 +307,12 @@
     }
   });
   $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
+  $("filters-reset").addEventListener("click", function () {
+    document.querySelectorAll("#filters input[name=category]").forEach(function (b) { b.checked = true; });
+    $("date-filter").value = "";
+    $("date-from").value = $("date-to").value = "";
+    applyFilters();
+  });
 
   // ---------- views of the panel ----------
   var VIEWS = ["list-section", "detail-section", "chooser-section", "profile-section", "walk-section", "pin-section"];
