@@ -173,6 +173,11 @@
     if (isPhone() && next === "collapsed" && panelBody.contains(document.activeElement)) handle.focus();
     panelBody.inert = isPhone() && next === "collapsed";
   }
+  /** Pixels of the map's bottom the sheet covers beyond its collapsed height. */
+  function sheetCover() {
+    // The state's height (52dvh in map.css), not offsetHeight: the sheet may be sliding.
+    return isPhone() && sheet === "half" ? Math.max(0, window.innerHeight * 0.52 - 64) : 0;
+  }
   function openSheet() { if (isPhone() && sheet === "collapsed") setSheet("half"); }
   handle.addEventListener("click", function () {
     if (dragged) { dragged = false; return; }
@@ -565,8 +570,7 @@
     CarteLayers.highlight(id, latlng);
     if (centre) { map.setView(latlng, Math.max(map.getZoom(), 17)); return; }
     // Keep the place in sight above a half-open sheet.
-    var cover = isPhone() && sheet === "half" ? Math.max(0, window.innerHeight * 0.52 - 64) : 0;
-    map.panInside(latlng, { paddingTopLeft: [20, 20], paddingBottomRight: [20, cover + 20] });
+    map.panInside(latlng, { paddingTopLeft: [20, 20], paddingBottomRight: [20, sheetCover() + 20] });
     writeHash();
   }
   function notFound() {
@@ -930,7 +934,7 @@
           li.appendChild(el("div", fmt(S.walkLeg, { m: s.leg_m, min: s.arrive_min }), { "class": "hint" }));
           list.appendChild(li);
         });
-        map.fitBounds(L.latLngBounds(line).pad(0.15));
+        map.fitBounds(L.latLngBounds(line).pad(0.1), { paddingTopLeft: [20, 20], paddingBottomRight: [20, sheetCover() + 20] });
       })
       .catch(function () { $("walk-summary").textContent = S.walkFailed; });
   }
