@@ -8,7 +8,9 @@
  *   data zooms 11-16, overzoomed to 19), labels placed by its labeler;
  * - the places: our own L.GridLayer drawing /tiles/features/{z}/{x}/{y}.mvt on canvas
  *   tiles (overzoomed beyond the archive's maxzoom), clusters with their count and the
- *   categories they hold, points that can be clicked (22 px around each, a 44 px target).
+ *   categories they hold (the tiles' 8-px cluster grid merged into 64-px cells below
+ *   the maxzoom), points that can be clicked (22 px around each, a 44 px target). Each
+ *   canvas tile is an image named by what it draws ("3 groupes, 42 lieux : 30 Marché…").
  *   Category filters are applied here from the decoded tiles (no refetch); the other
  *   filters fetch the filtered tiles the server builds for that query string.
  *
@@ -18,7 +20,8 @@
  *     Creates both layers on `map` (once; a second call returns the same object).
  *     `strings` are DATA.strings (see webmap/views/strings.py); `tiles` defaults to
  *     DATA.tiles of the page (URLs and the names folium gave its layers).
- *     Returns {basemap: <protomaps layer or null>, places: <L.GridLayer>}.
+ *     Returns {basemap: <protomaps layer, null without basemap (or until the TileJSON
+ *     was fetched)>, places: <L.GridLayer>}.
  * CarteLayers.ready
  *     A Promise resolving {basemap: boolean} once the layers are added (basemap false:
  *     the city has no basemap, /tiles/basemap.json answers 404; a line on the map says
@@ -42,7 +45,7 @@
  * Debug accessors (used by the browser tests and the benchmark):
  * CarteLayers.placedLabels() -> texts of the basemap labels placed in the current view;
  * CarteLayers.drawnClusters() -> [{count, text, colour, lat, lon, categories}] drawn in
- *     the current view; CarteLayers.drawnPoints() -> [{id, category, lat, lon}];
+ *     the current view; CarteLayers.drawnPoints() -> [{id, category, title, lat, lon}];
  * CarteLayers.stats -> {lastRedrawMs, tilesDrawn, and performance.now() times of the
  *     first and of all visible tiles drawn: placesFirst, placesAll, basemapFirst,
  *     basemapAll (the benchmark's probes)}.
@@ -916,7 +919,7 @@
         getJson(tiles.featuresJson).catch(function () { return null; })
       ]).then(function (res) { resolveReady(setup(res[0], res[1])); });
     }
-    return { basemap: null, places: state.places };
+    return { basemap: state.basemap, places: state.places };
   };
 
   window.CarteLayers = api;
