@@ -104,6 +104,7 @@ def test_street_names_are_placed_at_street_zoom(page_factory, live_server, tiles
     assert "Ville de Paris" in attribution
     assert page.locator("#map_carte").get_attribute("aria-label")  # the map has a name
     assert rec.foreign(live_server) == [] and rec.page_errors == []
+    assert rec.console_errors == []  # no tile refused, none outside the basemap's bounds
     screenshot(page, "render-z16-fr")
     # Beyond the data's zooms the basemap is overzoomed, labels still placed.
     page.evaluate("map_carte.setZoom(18)")
@@ -200,7 +201,7 @@ def test_screenshots_of_the_city_in_both_languages_and_on_a_phone(page_factory, 
     # Clusters and points have accessible names: axe finds nothing, the map included.
     assert axe_violations(en, exclude=()) == []
     for r in (rec, rec_en, rec_phone):
-        assert r.foreign(live_server) == [] and r.page_errors == []
+        assert r.foreign(live_server) == [] and r.page_errors == [] and r.console_errors == []
 
 
 def test_a_city_without_basemap_says_so_and_keeps_its_points(page_factory, live_server,
