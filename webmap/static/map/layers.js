@@ -116,7 +116,7 @@
     return {
       place: function (layout, geom, feature) {
         if (shorten) {
-          var short = shorten(String(feature.props.name || ""));
+          var short = shorten(String(feature.props.name || ""), feature.props);
           feature = { props: Object.assign({}, feature.props, { name: short }), bbox: feature.bbox,
                       geomType: feature.geomType, geom: feature.geom, numVertices: feature.numVertices };
         }
@@ -124,6 +124,39 @@
         if (labels) {
           labels.forEach(function (l) { TEXT.set(l.draw, String(feature.props.name || "")); });
         }
+        return labels;
+      }
+    };
+  }
+
+  /* The name of a river inside its water, once every ~500 px: at the middle of the
+     widest stretch of water that the horizontal line through the piece's centre
+     crosses (a bend's bounding box centre is often on land). */
+  function waterName(options) {
+    var text = new P.CenteredTextSymbolizer(options);
+    return {
+      place: function (layout, geom, feature) {
+        var minY = Infinity, maxY = -Infinity;
+        geom.forEach(function (ring) { ring.forEach(function (p) { minY = Math.min(minY, p.y); maxY = Math.max(maxY, p.y); }); });
+        var cy = (minY + maxY) / 2, xs = [];
+        geom.forEach(function (ring) {
+          for (var i = 0; i + 1 < ring.length; i++) {
+            var a = ring[i], b = ring[i + 1];
+            if ((a.y > cy) !== (b.y > cy)) xs.push(a.x + (cy - a.y) * (b.x - a.x) / (b.y - a.y));
+          }
+        });
+        xs.sort(function (a, b) { return a - b; });
+        var best = null;
+        for (var k = 0; k + 1 < xs.length; k += 2) {
+          if (!best || xs[k + 1] - xs[k] > best[1] - best[0]) best = [xs[k], xs[k + 1]];
+        }
+        if (!best || best[1] - best[0] < 24) return undefined;
+        var Point = geom[0][0].constructor;
+        var labels = text.place(layout, [[new Point((best[0] + best[1]) / 2, cy)]], feature);
+        (labels || []).forEach(function (l) {
+          l.deduplicationKey = "water:" + feature.props.name;
+          l.deduplicationDistance = 500;
+        });
         return labels;
       }
     };
@@ -184,7 +217,11 @@
           font: function (z) { return "600 " + (z >= 13 ? 14 : 13) + "px " + FONT; },
           fill: "#5d5280", stroke: halo, width: 2.5, maxLineChars: 14, lineHeight: 1.3 }),
           // "17e arrondissement" -> "17e": the way Parisians name them, and short.
-          function (name) { return name.replace(/\s+arrondissement$/i, ""); }) },
+          function (name, props) { return props.short || name.replace(/\s+arrondissement$/i, ""); }) },
+      { dataLayer: "water", minzoom: 13, filter: function (z, f) { return !!f.props.name; },
+        symbolizer: named(waterName({
+          font: function (z) { return "italic 500 " + (z >= 15 ? 14 : 12) + "px " + FONT; },
+          fill: "#3d6f97", stroke: "#d9e9f5", width: 2.5, maxLineChars: 20 })) },
       { dataLayer: "stations", minzoom: 15,
         symbolizer: named(new P.OffsetTextSymbolizer({
           font: "500 11px " + FONT, fill: "#303030", stroke: halo, width: 2.5,
