@@ -565,14 +565,19 @@
         self._frame = null;
         for (var key in self._tiles) {
           var el = self._tiles[key].el, m = el._carte;
-          if (!m || !m.dirty) continue;
-          m.dirty = false;
-          self._draw(el);
-          var callbacks = m.waiting;
-          m.waiting = [];
-          callbacks.forEach(function (fn) { fn(); });
+          if (m && m.dirty) self._drawNow(el);
         }
       });
+    },
+
+    // Draw a tile now, and tell whoever waited for it (Leaflet's tile "done").
+    _drawNow: function (canvas) {
+      var m = canvas._carte;
+      m.dirty = false;
+      this._draw(canvas);
+      var callbacks = m.waiting;
+      m.waiting = [];
+      callbacks.forEach(function (fn) { fn(); });
     },
 
     // A data tile arrived: the tiles beside it that are drawn already may have clusters
@@ -632,11 +637,16 @@
       api.stats.tilesDrawn += 1;
     },
 
-    // Redraw every tile from the decoded cache: synchronous, no request.
+    // Redraw from the decoded cache, no request: the tiles in view at once, the ones
+    // kept around the view (keepBuffer) in the next frame.
     redrawFromCache: function () {
+      var b = this._map.getPixelBounds(), z = this._map.getZoom();
       for (var key in this._tiles) {
-        var el = this._tiles[key].el;
-        if (el._carte) this._draw(el);
+        var el = this._tiles[key].el, m = el._carte;
+        if (!m) continue;
+        var x = m.coords.x * 256, y = m.coords.y * 256;
+        var seen = m.coords.z === z && x < b.max.x && y < b.max.y && x + 256 > b.min.x && y + 256 > b.min.y;
+        if (seen) this._drawNow(el); else this._schedule(el);
       }
     },
 
