@@ -58,7 +58,10 @@ def test_geojson_import_keeps_every_row_and_explains_refusals(db, samples, tmp_p
     title = count(db, "SELECT title FROM import_row WHERE ref = 'g2'")
     assert title == 'Jardin des Buttes =HYPERLINK("x")'
     attrs = count(db, "SELECT attributes FROM import_row WHERE ref = 'g1'")
-    assert attrs == {"opening_hours": "9h-19h", "free_picking": True}
+    # The hours text is kept and read into the slots the day-and-hour filter uses.
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    assert attrs == {"opening_hours": "9h-19h", "free_picking": True,
+                     "hours": [{"day": d, "from": "09:00", "to": "19:00"} for d in days]}
     assert count(db, "SELECT attributes->>'area_m2' FROM import_row "
                      "WHERE ref = 'g2'") == "120.5"
     # The polygon became a point on its surface; areas were found in bulk.
