@@ -20,7 +20,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/lint-imports --no-cache
 
 # Every benchmark at its default size (1M points where the issue asks for it): ~40 min.
-BENCHES := tiles_build tiles_serve opendata_bench moderation_queue ingest_api ingest_import webmap_first_tiles
+BENCHES := tiles_build tiles_serve basemap_build tiles_filtered opendata_bench moderation_queue ingest_api ingest_import webmap_first_tiles
 bench: export CARTE_WITH_BENCH_TOOLS = 1
 bench: system $(STAMP_TEST)
 	for b in $(BENCHES); do $(BIN)/python bench/$$b.py || exit 1; done
