@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import math
 import random
 import secrets
@@ -45,6 +46,8 @@ __all__ = [
     "revalidate",
     "submit",
 ]
+
+log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json",)
 
@@ -267,9 +270,70 @@ def _tracking_token(secret: str | bytes | None, idempotency_key: str | None) -> 
     return secrets.token_urlsafe(24)
 
 
+def _unstorable(text: str) -> bool:
+    """Whether PostgreSQL's ``text``/``jsonb`` refuses ``text`` (NUL, lone surrogates)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def storable(value: Any) -> Any:
+    r"""``value`` with NUL and lone surrogates written out as ``\x00``/``\udXXX``.
+
+    Error messages quote what the client sent; what the client sent may hold characters
+    PostgreSQL cannot store (``\u0000`` in ``jsonb``, surrogates in UTF-8). The reason
+    a submission was refused must always be storable, or the refusal itself fails.
+    """
+    if isinstance(value, str):
+        if not _unstorable(value):
+            return value
+        return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def unstorable_pointer(value: Any, pointer: str = "") -> str | None:
+    """The JSON pointer of the first key or string PostgreSQL could not store, if any."""
+    if isinstance(value, str):
+        return pointer if _unstorable(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            here = f"{pointer}/{str(k).replace('~', '~0').replace('/', '~1')}"
+            if isinstance(k, str) and _unstorable(k):
+                return here
+            found = unstorable_pointer(v, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = unstorable_pointer(v, f"{pointer}/{i}")
+            if found is not None:
+                return found
+    return None
+
+
+def _unstorable_error(pointer: str) -> FieldError:
+    return FieldError(pointer, "unstorable_character",
+                      "contient un caractère qui ne peut pas être enregistré (NUL ou "
+                      "surrogate isolé) / contains a character that cannot be stored "
+                      "(NUL or a lone surrogate)")
+
+
+def _refused_by_database(exc: Exception) -> FieldError:
+    return FieldError("", "unstorable", "refusé par la base de données / refused by the "
+                                        f"database: {type(exc).__name__}")
+
+
 def mark_invalid(conn: Conn, submission_id: int, errors: list[FieldError]) -> Outcome:
     """Keep a refused submission with its reasons (it is never deleted)."""
-    errs = [e.as_json() for e in errors]
+    errs = [storable(e.as_json()) for e in errors]
     _run(conn, _INVALID, {"id": submission_id, "errors": json.dumps(errs, ensure_ascii=False)})
     _commit(conn)
     return Outcome(submission_id, SubmissionStatus.invalid.value, errs)
@@ -303,9 +367,19 @@ def process(conn: Conn, submission_id: int, data: Any, *,
                                  config=settings.validation)
     if isinstance(result, list):
         return mark_invalid(conn, submission_id, result)
+    pointer = unstorable_pointer({
+        "title": result.title, "description": result.description, "email": result.email,
+        "category": result.category, "attributes": dict(result.attributes)})
+    if pointer is not None:  # validation let it through; the database would refuse it
+        return mark_invalid(conn, submission_id, [_unstorable_error(pointer)])
     token = _tracking_token(secret, idempotency_key)
-    _queue(conn, submission_id, result, settings=settings,
-           recent_from_client=recent_from_client, token=token)
+    try:
+        _queue(conn, submission_id, result, settings=settings,
+               recent_from_client=recent_from_client, token=token)
+    except psycopg.DataError as exc:  # a value PostgreSQL refuses: kept invalid, with why
+        if not (isinstance(conn, psycopg.Connection) and conn.autocommit):
+            raise  # inside a transaction: the caller's savepoint (``revalidate``) handles it
+        return mark_invalid(conn, submission_id, [_refused_by_database(exc)])
     return Outcome(submission_id, SubmissionStatus.pending.value, [], token)
 
 
@@ -410,12 +484,34 @@ def revalidate(conn: Conn, submission_id: int, raw: bytes, *, source: str,
 
     What the request would have done after its first commit: parse, validate, queue or
     keep as invalid. Returns ``None`` when the body was not JSON (it is then kept as
-    invalid, with the reason).
+    invalid, with the reason). Never raises for what the row holds: a row that cannot
+    be validated or stored (a value PostgreSQL refuses, a validator that fails on it)
+    is kept as invalid with the reason, so one bad row never stalls the catch-up. On a
+    bare psycopg connection inside a transaction each row is its own savepoint.
     """
+    def attempt() -> Outcome | None:
+        try:
+            return _after_receive(conn, submission_id, None, raw, source=source,
+                                  content_type=content_type, categories=categories,
+                                  area=area, settings=settings,
+                                  idempotency_key=idempotency_key, secret=secret,
+                                  limit=None, data=data, parsed=parsed)
+        except (UnsupportedMediaType, MalformedBody):
+            return None
+
+    in_transaction = isinstance(conn, psycopg.Connection) and not conn.autocommit
     try:
-        return _after_receive(conn, submission_id, None, raw, source=source,
-                              content_type=content_type, categories=categories, area=area,
-                              settings=settings, idempotency_key=idempotency_key,
-                              secret=secret, limit=None, data=data, parsed=parsed)
-    except (UnsupportedMediaType, MalformedBody):
-        return None
+        if in_transaction:
+            assert isinstance(conn, psycopg.Connection)
+            with conn.transaction():  # a savepoint: a refused statement undoes this row only
+                return attempt()
+        return attempt()
+    except psycopg.OperationalError:
+        raise  # the database is gone: the row stays received for the next pass
+    except (psycopg.DataError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        log.warning("submission %s cannot be validated: %s: %s", submission_id,
+                    type(exc).__name__, exc)
+        return mark_invalid(conn, submission_id, [_refused_by_database(exc) if isinstance(
+            exc, psycopg.DataError) else FieldError(
+            "", "unvalidatable", f"ne peut pas être validée / cannot be validated: "
+                                 f"{type(exc).__name__}")])

@@ -1,0 +1,66 @@
+"""Hardening regressions (issue 18): inputs that used to answer 500 now answer a 4xx
+problem+json naming the parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+BAD_GETS = [
+    ("/api/v1/features?at=9999-12-31T23:59:59-14:00", "at"),
+    ("/api/v1/features?at=0001-01-01T00:00:00%2B14:00", "at"),
+    ("/api/v1/features?from=0001-01-01T00:00:00%2B14:00", "from"),
+    ("/api/v1/features?to=9999-12-31T23:59:59-14:00", "to"),
+    ("/ogc/collections/features/items?datetime=9999-12-31T23:59:59-14:00", "datetime"),
+    ("/ogc/collections/features/items?datetime=0001-01-01T00:00:00%2B14:00", "datetime"),
+    ("/ogc/collections/features/items?datetime=../9999-12-31T23:59:59-14:00", "datetime"),
+    ("/ogc/collections/features/items?datetime=0001-01-01T00:00:00%2B14:00/..", "datetime"),
+    ("/api/v1/walk?lon=2.35&lat=48.85&minutes=60&at=9999-12-31T23:59:59-14:00", "at"),
+    ("/api/v1/walk?lon=2.35&lat=48.85&minutes=60&category=%00", "category"),
+]
+
+
+@pytest.mark.parametrize(("url", "name"), BAD_GETS)
+def test_overflowing_or_nul_parameters_are_a_400_naming_them(client, url, name):
+    r = client.get(url)
+    assert r.status_code == 400, (url, r.status_code, r.get_data(as_text=True)[:300])
+    assert r.mimetype == "application/problem+json"
+    body = r.get_json()
+    assert body["status"] == 400
+    assert name in r.get_data(as_text=True)
+
+
+# --- submissions that used to break the intake and its catch-up ------------------------
+
+import json  # noqa: E402
+
+from sqlalchemy import text  # noqa: E402
+
+from tests.ingestion_fixtures import *  # noqa: E402,F403 - the fixtures
+from tests.ingestion_fixtures import good_submission  # noqa: E402
+
+
+def _status_counts(engine):
+    with engine.connect() as conn:
+        return dict(conn.execute(text(
+            "SELECT status::text, count(*) FROM submission GROUP BY 1")).all())
+
+
+def test_an_attribute_key_with_nul_is_refused_and_kept_invalid(api, engine):
+    body = json.dumps(good_submission(attributes={"bring_own_knife": True, "a\u0000b": 1}))
+    r = api.post("/api/v1/submissions", data=body, content_type="application/json")
+    assert r.status_code in (400, 422), (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.mimetype == "application/problem+json"
+    assert _status_counts(engine) == {"invalid": 1}
+
+
+def test_the_catch_up_marks_an_unstorable_row_invalid_and_goes_on(ingest_app, engine):
+    from ingestion.api import revalidate_received
+    from ingestion.intake import receive
+
+    bad = json.dumps(good_submission(attributes={"x\u0000": "\u0000"})).encode()
+    good = json.dumps(good_submission()).encode()
+    with engine.connect() as conn:
+        for raw in (bad, good):
+            receive(conn, raw, source="api", content_type="application/json", client_key=None)
+    assert revalidate_received(ingest_app, older_than_s=0) == 2
+    assert _status_counts(engine) == {"invalid": 1, "pending": 1}
