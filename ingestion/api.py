@@ -48,7 +48,9 @@ from geo.models import Submission
 
 from .categories import CategorySpec, specs_from_db
 from .errors import PayloadTooLarge, RateLimited, RequestRefused
+from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
+from .messages import TITLES, form_labels, localise, pick_lang
 from .openapi import openapi_document
 from .ratelimit import parse_limit
 from .spam import DEFAULT_RULES
@@ -216,10 +218,45 @@ def _idempotency_key(req: Request, ckey: str) -> str | None:
     return hashlib.sha256(f"{ckey}\0{header}".encode()).hexdigest()
 
 
-def _refused(exc: RequestRefused) -> _Answer:
+def retry_text(seconds: int, lang: str) -> str:
+    """"Too many submissions; try again in N minutes", in ``lang``."""
+    minutes = max(1, -(-int(seconds) // 60))
+    if lang == "en":
+        return (f"Too many submissions from this connection: try again in {minutes} "
+                f"minute{'s' if minutes > 1 else ''}. What you typed is kept.")
+    return (f"Trop de propositions depuis cette connexion : réessayez dans {minutes} "
+            f"minute{'s' if minutes > 1 else ''}. Ce que vous avez saisi est gardé.")
+
+
+def _lang(req: Request) -> str:
+    return pick_lang(req.args, req.cookies, req.accept_languages)
+
+
+def _refused(exc: RequestRefused, lang: str = "en") -> _Answer:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return _problem(exc.status, exc.title, detail=exc.detail, headers=headers,
+    detail = retry_text(exc.retry_after, lang) if isinstance(exc, RateLimited) else exc.detail
+    return _problem(exc.status, exc.title, detail=detail, headers=headers,
                     submission_id=exc.submission_id)
+
+
+def _category_of(raw: bytes, categories: Mapping[str, CategorySpec]) -> CategorySpec | None:
+    """The category a refused body names (to label its fields); ``None`` if unreadable."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    slug = data.get("category") if isinstance(data, dict) else None
+    return categories.get(slug) if isinstance(slug, str) else None
+
+
+def invalid_answer(errors: list[dict[str, Any]], *, category: CategorySpec | None,
+                   lang: str, submission_id: int | None) -> _Answer:
+    """422 problem+json: ``errors[]`` keep pointer and code, ``detail`` in ``lang``."""
+    i = 1 if lang == "en" else 0
+    return _problem(422, TITLES["invalid"][i],
+                    detail=TITLES["invalid_detail"][i].format(n=len(errors)),
+                    errors=localise(errors, category, lang), submission_id=submission_id,
+                    headers={"Content-Language": lang})
 
 
 def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
@@ -247,13 +284,11 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
         outcome = _intake(app, raw, source="api", content_type=req.content_type,
                           idem=_idempotency_key(req, ckey), ckey=ckey)
     except RequestRefused as exc:
-        return _refused(exc)
+        return _refused(exc, _lang(req))
     if outcome.errors:
-        n = len(outcome.errors)
-        return _problem(422, "Invalid submission",
-                        detail=f"{n} field{'s' if n > 1 else ''} refused; the submission is "
-                               "kept with its errors",
-                        errors=outcome.errors, submission_id=outcome.id)
+        categories, _ = _state(app)
+        return invalid_answer(outcome.errors, category=_category_of(raw, categories),
+                              lang=_lang(req), submission_id=outcome.id)
     if outcome.tracking_token is None:  # a retry while the first request is still running
         return _problem(409, "Conflict", detail="the first request with this Idempotency-Key "
                         "is still being processed; retry in a moment",
@@ -427,15 +462,14 @@ def _form_datetime(value: str | None) -> str | None:
 
 
 def _form_availability(text: str) -> Any:
-    slots = []
-    for line in text.splitlines():
-        parts = line.replace("-", " ").split()
-        if not parts:
-            continue
-        if len(parts) != 3:
-            return text  # refused with its pointer by validation
-        slots.append({"day": parts[0].lower()[:3], "from": parts[1], "to": parts[2]})
-    return slots
+    """Slots from what a resident types, in French or English, one line or many.
+
+    "samedi 10:00-12:00", "sat 10-12", "lun-ven 9h-17h", "mardi 14h à 16h": the parser
+    of opening hours reads them all; text it cannot read goes to validation as it is,
+    which refuses it under the field's pointer.
+    """
+    slots = parse_hours(text)
+    return slots if slots else text
 
 
 def _form_attributes(form: Any, cat: CategorySpec | None) -> dict[str, Any]:
@@ -461,10 +495,22 @@ def _form_attributes(form: Any, cat: CategorySpec | None) -> dict[str, Any]:
             out[spec.name] = form.getlist(key)
         else:
             out[spec.name] = value
-    for tag in ("audiences", "accessibility"):
-        chosen = form.getlist(prefix + tag)
-        if chosen:
-            out[tag] = chosen
+    chosen = form.getlist(prefix + "audiences")
+    if chosen:
+        out["audiences"] = chosen
+    # Each accessibility feature: known present, known absent, or unknown (left out).
+    present = form.getlist(prefix + "accessibility")
+    absent: list[str] = []
+    for slug in cat.accessibility:
+        answer = form.get(f"{prefix}access.{slug}")
+        if answer == "yes" and slug not in present:
+            present.append(slug)
+        elif answer == "no":
+            absent.append(slug)
+    if present:
+        out["accessibility"] = present
+    if absent:
+        out["accessibility_lacks"] = absent
     return out
 
 
@@ -480,12 +526,33 @@ def _form_data(form: Any, categories: Mapping[str, CategorySpec]) -> dict[str, A
     return {k: v for k, v in data.items() if v is not None and v != {}}
 
 
+def _form_key(pointer: str, slug: str | None) -> str:
+    """The form input an error's pointer belongs to (``attr.<slug>.<field>``, ``title``)."""
+    parts = pointer.lstrip("/").split("/")
+    if parts[0] == "attributes" and len(parts) > 1 and slug:
+        if parts[1] == "accessibility_lacks":
+            return f"attr.{slug}.accessibility"
+        return f"attr.{slug}.{parts[1]}"
+    if parts[0] in ("lon", "lat"):
+        return "lon"
+    return parts[0] or "top"
+
+
 def _render_form(status: int, **context: Any) -> tuple[str, int]:
     categories, _ = _state()
-    context.setdefault("values", {})
-    context.setdefault("errors", [])
+    lang = _lang(request._get_current_object())  # type: ignore[attr-defined]
+    values = context.setdefault("values", {})
+    slug = values.get("category") or None
+    raw_errors = context.pop("errors", [])
+    errors = localise(raw_errors, categories.get(slug or ""), lang) if raw_errors and \
+        "code" in raw_errors[0] else raw_errors
+    by_field: dict[str, list[str]] = {}
+    for e in errors:
+        by_field.setdefault(_form_key(str(e.get("pointer", "")), slug), []).append(e["detail"])
+    first = next(iter(by_field), None)
     return render_template("ingestion/submit.html", categories=list(categories.values()),
-                           **context), status
+                           lang=lang, errors=errors, field_errors=by_field,
+                           first_error=first, labels=form_labels(lang), **context), status
 
 
 @bp.get("/submit")
@@ -505,18 +572,18 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         return _render_form(413, errors=[{"pointer": "", "detail": exc.detail}])
     categories, _ = _state()
     form = request.form
-    values = form.to_dict()
+    values = {k: (form.getlist(k) if len(form.getlist(k)) > 1 else v)
+              for k, v in form.items()}
     if not form.get("charter"):
-        return _render_form(422, values=values, errors=[{
-            "pointer": "/charter", "detail": "Acceptez la charte des contributeurs / "
-                                             "accept the contributor charter"}])
+        return _render_form(422, values=values, errors=[
+            {"pointer": "/charter", "code": "charter"}])
     try:
         outcome = _intake(app, raw, source="form", content_type=request.content_type,
                           data=_form_data(form, categories), parsed=True,
                           ckey=_client_key(app, req))
     except RateLimited as exc:
-        html, _ = _render_form(429, values=values,
-                               errors=[{"pointer": "", "detail": exc.detail}])
+        html, _ = _render_form(429, values=values, errors=[
+            {"pointer": "", "detail": retry_text(exc.retry_after, _lang(req))}])
         return html, 429, {"Retry-After": str(exc.retry_after)}
     if outcome.errors:
         return _render_form(422, values=values, errors=outcome.errors)

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import NamedTuple
 
+from .text import mixed_script_words
 from .types import Record
 
-__all__ = ["RULES", "SpamContext", "Verdict", "burst", "links", "load_rule", "repeated_text",
+__all__ = ["RULES", "SpamContext", "Verdict", "burst", "links", "load_rule", "mixed_script",
+           "repeated_text",
            "score", "shouting"]
 
 
@@ -42,6 +44,7 @@ RULES: dict[str, str] = {
     "repeated_text": "ingestion.spam:repeated_text",
     "burst": "ingestion.spam:burst",
     "shouting": "ingestion.spam:shouting",
+    "mixed_script": "ingestion.spam:mixed_script",
 }
 DEFAULT_RULES = tuple(RULES)
 
@@ -89,6 +92,15 @@ def shouting(ctx: SpamContext) -> Verdict | None:
     if len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8:
         return Verdict("shouting", 0.2, "the title is in capitals")
     return None
+
+
+def mixed_script(ctx: SpamContext) -> Verdict | None:
+    """A title word mixing scripts (Cyrillic "а" in a Latin word): a look-alike."""
+    words = mixed_script_words(ctx.record.title)
+    if not words:
+        return None
+    return Verdict("mixed_script", 0.6, "look-alike letters from another script in the "
+                   f"title: {', '.join(words[:3])}")
 
 
 @cache

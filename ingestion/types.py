@@ -18,10 +18,17 @@ class FieldError(NamedTuple):
     pointer: str
     code: str
     detail: str
+    # What a localised message needs besides the code (limits, the refused character):
+    # the text a resident reads is chosen at the edge (ingestion.messages).
+    params: Mapping[str, Any] | None = None
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, Any]:
         """The error as stored in ``submission.errors`` and answered in problem+json."""
-        return {"pointer": self.pointer, "code": self.code, "detail": self.detail}
+        out: dict[str, Any] = {"pointer": self.pointer, "code": self.code,
+                               "detail": self.detail}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from shapely.geometry.base import BaseGeometry
 from .categories import CategorySpec, FieldSpec
 from .errors import CrsError
 from .hours import parse_hours
-from .text import clean_text
+from .text import clean_text, forbidden_character, is_visible
 from .types import FieldError, Record
 
 __all__ = [
     "KNOWN_KEYS",
     "ServiceArea",
     "ValidationConfig",
+    "check_characters",
     "check_coordinates",
     "check_email",
     "parse_datetime",
@@ -162,7 +163,8 @@ def parse_datetime(value: Any, pointer: str) -> tuple[datetime | None, FieldErro
                                 "must carry a time zone offset, e.g. +02:00 or Z")
     if not MIN_YEAR <= dt.year <= MAX_YEAR:
         return None, FieldError(pointer, "out_of_range",
-                                f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+                                f"year must be between {MIN_YEAR} and {MAX_YEAR}",
+                                {"min": MIN_YEAR, "max": MAX_YEAR, "year": True})
     return dt, None
 
 
@@ -190,12 +192,13 @@ def _text(data: Mapping[str, Any], name: str, limit: int, *, required: bool,
         errors.append(FieldError(f"/{name}", "type", f"{name} must be a string"))
         return None
     cleaned = clean_text(value, multiline=multiline)
-    if required and not cleaned:
+    if required and not is_visible(cleaned):
         errors.append(FieldError(f"/{name}", "blank", f"{name} must not be blank"))
         return None
     if len(cleaned) > limit:
         errors.append(FieldError(f"/{name}", "too_long",
-                                 f"{name} has {len(cleaned)} characters; at most {limit}"))
+                                 f"{name} has {len(cleaned)} characters; at most {limit}",
+                                 {"max": limit, "n": len(cleaned)}))
         return None
     return cleaned
 
@@ -207,7 +210,8 @@ def _availability(value: Any, ptr: str, cfg: ValidationConfig,
                                  "must be a non-empty list of {day, from, to} time slots"))
         return None
     if len(value) > cfg.availability_max:
-        errors.append(FieldError(ptr, "too_long", f"at most {cfg.availability_max} slots"))
+        errors.append(FieldError(ptr, "too_long", f"at most {cfg.availability_max} slots",
+                                 {"max": cfg.availability_max, "slots": True}))
         return None
     out: list[dict[str, str]] = []
     before = len(errors)
@@ -239,7 +243,8 @@ def _attribute(spec: FieldSpec, value: Any, ptr: str, cfg: ValidationConfig,
             return None
         cleaned = clean_text(value, multiline=True)
         if len(cleaned) > spec.max_length:
-            errors.append(FieldError(ptr, "too_long", f"at most {spec.max_length} characters"))
+            errors.append(FieldError(ptr, "too_long", f"at most {spec.max_length} characters",
+                                     {"max": spec.max_length, "n": len(cleaned)}))
             return None
         return cleaned
     if t == "boolean":
@@ -256,7 +261,8 @@ def _attribute(spec: FieldSpec, value: Any, ptr: str, cfg: ValidationConfig,
         num = int(value) if t == "integer" else float(value)
         if (spec.min is not None and num < spec.min) or (spec.max is not None and num > spec.max):
             errors.append(FieldError(ptr, "out_of_range",
-                                     f"{spec.name} must be between {spec.min} and {spec.max}"))
+                                     f"{spec.name} must be between {spec.min} and {spec.max}",
+                                     {"min": spec.min, "max": spec.max}))
             return None
         return num
     if t == "enum":
@@ -366,7 +372,8 @@ def _dates(data: Mapping[str, Any], cat: CategorySpec | None, now: datetime,
         errors.append(FieldError("/starts_at", "past", "starts_at is in the past"))
     if starts is not None and starts > now + cfg.max_future:
         errors.append(FieldError("/starts_at", "too_far",
-                                 f"starts_at is more than {cfg.max_future.days} days ahead"))
+                                 f"starts_at is more than {cfg.max_future.days} days ahead",
+                                 {"days": cfg.max_future.days}))
     if starts is not None and ends is not None:
         limit = cfg.max_event_duration if cat is not None and cat.needs_dates \
             else cfg.max_duration
@@ -374,8 +381,49 @@ def _dates(data: Mapping[str, Any], cat: CategorySpec | None, now: datetime,
             errors.append(FieldError("/ends_at", "order", "ends_at is before starts_at"))
         elif ends - starts > limit:
             errors.append(FieldError("/ends_at", "too_long",
-                                     f"lasts more than {limit.days} days"))
+                                     f"lasts more than {limit.days} days", {"days": limit.days}))
     return starts, ends
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff\U000e0000-\U000e007f]")
+
+
+def check_characters(data: Any, pointer: str = "", *, depth: int = 0,
+                     errors: list[FieldError] | None = None) -> list[FieldError]:
+    """Errors for characters that can never be stored, wherever they are in ``data``.
+
+    NUL, lone surrogates and Unicode tag characters are refused, each under the pointer
+    of the value (or key) that carries it; the pointer itself is made safe to store
+    (the offending characters become U+FFFD), so the error can be kept and answered.
+    """
+    errors = [] if errors is None else errors
+    if len(errors) >= 10 or depth > 32:
+        return errors
+    if isinstance(data, str):
+        bad = forbidden_character(data)
+        if bad:
+            errors.append(FieldError(pointer, "forbidden_character",
+                                     f"contains a character that cannot be stored ({bad})",
+                                     {"char": bad}))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            key = str(key)
+            bad = forbidden_character(key)
+            ptr = pointer + "/" + _escape(_UNSTORABLE.sub("\ufffd", key) if bad else key)
+            if bad:
+                errors.append(FieldError(ptr, "forbidden_character",
+                                         f"a key contains a character that cannot be stored "
+                                         f"({bad})", {"char": bad}))
+                continue
+            check_characters(value, ptr, depth=depth + 1, errors=errors)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            check_characters(value, f"{pointer}/{i}", depth=depth + 1, errors=errors)
+    return errors
 
 
 def validate_submission(data: Any, *, categories: Mapping[str, CategorySpec],
@@ -405,7 +453,9 @@ def validate_submission(data: Any, *, categories: Mapping[str, CategorySpec],
     cfg = config or ValidationConfig()
     if not isinstance(data, dict):
         return [FieldError("", "type", "the submission must be a JSON object")]
-    errors: list[FieldError] = []
+    errors = check_characters(data)
+    if errors:  # nothing else is looked at: other messages would echo the characters
+        return errors
     if not allow_unknown:
         for key in sorted(set(data) - KNOWN_KEYS, key=str)[:10]:
             errors.append(FieldError("/" + str(key).replace("~", "~0").replace("/", "~1"),
