@@ -47,9 +47,14 @@ __all__ = [
     "ImportRun",
     "ImportRunStatus",
     "LoginFailure",
+    "MailOutbox",
+    "MailSchedule",
+    "MailSubscription",
     "ModerationAction",
     "ModerationEvent",
     "RateCounter",
+    "ResidentAddress",
+    "ResidentErasure",
     "Submission",
     "SubmissionStatus",
     "TileDirty",
@@ -106,6 +111,8 @@ class ModerationAction(enum.StrEnum):
     hide = "hide"
     dismiss_flags = "dismiss_flags"
     import_ = "import"
+    block = "block"      # a client key / network blocked (moderation.blocks, 0006)
+    unblock = "unblock"
 
 
 class FlagStatus(enum.StrEnum):
@@ -255,6 +262,9 @@ class Submission(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # 0005_mail: the resident's address lives in resident_address; their language here.
+    resident_address_id: Mapped[int | None] = mapped_column(ForeignKey("resident_address.id"))
+    lang: Mapped[str | None] = mapped_column(Text)
 
 
 class FeatureVersion(Base):
@@ -447,3 +457,80 @@ class ImportRow(Base):
     geom: Mapped[WKBElement | None] = mapped_column(_point())
     arrondissement_id: Mapped[int | None] = mapped_column(Integer)
     quartier_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- 0005_mail: addresses kept apart, the outbox, subscriptions (see mail/) -----------
+
+
+class ResidentAddress(Base):
+    """An e-mail address a resident gave, once; never public, erasable."""
+
+    __tablename__ = "resident_address"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class MailOutbox(Base):
+    """One message to send, rendered when it was decided (see :mod:`mail.outbox`)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    to_addr: Mapped[str] = mapped_column(Text)
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("resident_address.id"))
+    template: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(Text, unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MailSubscription(Base):
+    """A subscription to new items of a category and/or an area (double opt-in)."""
+
+    __tablename__ = "mail_subscription"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("resident_address.id"))
+    category: Mapped[str | None] = mapped_column(ForeignKey("category.slug"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    lang: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MailSchedule(Base):
+    """A periodic task of ``carte worker``: when it last ran and how far it got."""
+
+    __tablename__ = "mail_schedule"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                              server_default=func.now())
+    cursor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class ResidentErasure(Base):
+    """Audit of one ``carte residents forget`` (a keyed hash, never the address)."""
+
+    __tablename__ = "resident_erasure"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    email_hash: Mapped[str] = mapped_column(Text)
+    removed: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".importlinter"
-PACKAGES = ("geo", "ingestion", "moderation", "tiles", "webmap")
+PACKAGES = ("geo", "ingestion", "mail", "moderation", "tiles", "webmap")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("geo", "ingestion", "moderation", "tiles", "webmap", "scripts")
+SOURCES = ("geo", "ingestion", "mail", "moderation", "tiles", "webmap", "scripts")
 NAME = re.compile(r"\bCARTE_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
 
 
