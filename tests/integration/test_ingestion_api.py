@@ -28,9 +28,11 @@ def test_a_valid_submission_is_queued_with_a_private_tracking_url(api, engine):
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
     assert body["status"] == "pending" and body["tracking_url"].startswith("http://localhost/track/")
-    (row,) = rows(engine, "SELECT status::text, email, tracking_token_hash, raw, "
-                          "arrondissement_id IS NOT NULL, client_key FROM submission WHERE id = :i",
-                  i=body["id"])
+    # The address is kept apart from the submission (resident_address, 0005_mail).
+    (row,) = rows(engine, "SELECT s.status::text, r.email, tracking_token_hash, raw, "
+                          "arrondissement_id IS NOT NULL, client_key FROM submission s "
+                          "JOIN resident_address r ON r.id = s.resident_address_id "
+                          "WHERE s.id = :i AND s.email IS NULL", i=body["id"])
     assert row[0] == "pending"
     assert row[1] == "Alice@example.org"  # domain lower-cased
     token = body["tracking_url"].rsplit("/", 1)[1]
