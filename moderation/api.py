@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.orm import Session
 
+from geo.problems import PROBLEM_JSON, problem_body
+
 from .changes import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -36,22 +38,9 @@ def _json(body: Any, status: int = 200, mimetype: str = "application/json") -> R
 
 
 def _problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
-    return _json(body, status, "application/problem+json")
-
-
-@bp.errorhandler(InvalidInput)
-def _invalid(exc: InvalidInput) -> Response:
-    return _problem(400, "Bad Request", "; ".join(f"{k}: {v}" for k, v in exc.errors.items()),
-                    errors=exc.errors)
-
-
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound) -> Response:
-    return _problem(404, "Not Found", str(exc))
+    # InvalidInput and NotFound are answered by the app's error table (webmap.web).
+    return Response(problem_body(status, title, detail=detail, **extra), status=status,
+                    mimetype=PROBLEM_JSON)
 
 
 @bp.post("/features/<int:feature_id>/flags")

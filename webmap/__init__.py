@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Flask config keys overriding the settings read from ``CARTE_*`` variables
         (``DATABASE_URL``, ``VAR_DIR``, ``SECRET_KEY``, ``TESTING``...).
     """
-    from . import errors, health, security
+    from . import health, security, web
     from .settings import Settings
 
     app = Flask(__name__)
@@ -31,7 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(Settings.from_env().as_config())
     app.config.update(overrides)
     app.config["VAR_DIR"] = Path(app.config["VAR_DIR"])
-    errors.init_app(app)
+    web.add_exception_handlers(app)  # the one error table (webmap.web.STATUS_CODES)
+    app.teardown_appcontext(web.close_db_session)
     security.init_app(app)
     # Blueprints: one line each.
     from .tiles_views import bp as tiles_bp  # vector and raster tiles under /tiles/

@@ -59,7 +59,6 @@ from flask.blueprints import BlueprintSetupState
 from geo.db import get_engine
 from geo.events import city_zone, zone_named
 
-from .errors import problem
 from .ogc_params import (
     BIGINT_MAX,
     BadParameter,
@@ -76,6 +75,7 @@ from .ogc_params import (
     single,
 )
 from .ogc_queries import FeatureFilter, MapWindow, feature_page
+from .web import problem_for
 
 __all__ = ["FILTER_PARAMS", "GEOJSON", "bp", "city_tz", "feature_collection",
            "filter_from_args", "parameter_problem"]
@@ -106,11 +106,7 @@ def city_tz() -> ZoneInfo:
 
 def parameter_problem(exc: BadParameter) -> Response:
     """A 400 ``application/problem+json`` naming the bad parameter (RFC 9457)."""
-    return problem(400, "Bad query parameter", detail=str(exc),
-                   invalid_params=[{"name": exc.name, "reason": str(exc)}])
-
-
-bp.register_error_handler(BadParameter, parameter_problem)
+    return problem_for(exc)  # the app's error table (webmap.web.STATUS_CODES)
 
 
 def feature_collection(features_json: str, extra: dict[str, object]) -> str:

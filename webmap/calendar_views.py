@@ -34,14 +34,13 @@ from sqlalchemy import text
 from geo.db import get_engine
 from geo.events import live_sql, local_midnight, next_local_midnight
 
-from .api_features import city_tz, parameter_problem
-from .errors import problem
+from .api_features import city_tz
 from .ogc_params import BadParameter, check_known, parse_feature_id, parse_slugs, single
+from .web import problem
 
 __all__ = ["bp", "event_calendar"]
 
 bp = Blueprint("calendar", __name__)
-bp.register_error_handler(BadParameter, parameter_problem)
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 FEED_LIMIT = 5000

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from geo.db import get_engine
 
-from .api_features import GEOJSON, feature_collection, parameter_problem
+from .api_features import GEOJSON, feature_collection
 from .exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL
 from .ogc_html import render
 from .ogc_openapi import openapi_document
@@ -54,7 +54,6 @@ from .ogc_queries import (
 __all__ = ["CONFORMANCE", "DEFAULT_LIMIT", "MAX_LIMIT", "bp"]
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
-bp.register_error_handler(BadParameter, parameter_problem)
 
 JSON = "application/json"
 HTML = "text/html"

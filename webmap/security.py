@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
-from geo.clients import parse_proxies, request_key
+from geo.clients import parse_proxies
 
 __all__ = ["CSP", "csrf", "current_client_key", "init_app"]
 
@@ -29,13 +29,10 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def current_client_key() -> str:
-    """The requesting client's key, computed once per request."""
-    if "client_key" not in g:
-        g.client_key = request_key(
-            request.remote_addr, request.headers.get("X-Forwarded-For"),
-            proxies=current_app.config.get("TRUSTED_PROXIES_PARSED") or [],
-            secret=current_app.config["SECRET_KEY"])
-    return g.client_key
+    """The requesting client's key, computed once per request (:func:`webmap.web.client_key`)."""
+    from .web import client_key
+
+    return client_key()
 
 
 def init_app(app: Flask) -> None:

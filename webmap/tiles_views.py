@@ -32,7 +32,7 @@ from geo.tilemath import valid_tile
 from tiles.archive import MBTiles, tilejson
 from tiles.errors import ArchiveError
 
-from .errors import problem
+from .web import problem
 
 __all__ = ["bp"]
 

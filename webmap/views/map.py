@@ -26,8 +26,8 @@ from tiles.archive import tilejson
 from tiles.errors import ArchiveError
 from tiles.options import TileOptions
 
-from ..errors import problem
 from ..security import CSP
+from ..web import problem
 from . import walk_api
 from .addresses import paris_addresses, ready_index, warm
 from .i18n import LOCALES, current_lang
