@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
+import psycopg
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Engine, select
@@ -44,6 +44,7 @@ from werkzeug.wrappers import Request
 from geo.areas import city_outline
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
+from geo.events import city_zone
 from geo.models import Submission
 
 from .categories import CategorySpec, specs_from_db
@@ -70,7 +71,6 @@ DEFAULTS: dict[str, Any] = {
     "INGEST_DUPLICATE_DISTANCE_M": 50.0,
     "INGEST_DUPLICATE_SIMILARITY": 0.4,
     "INGEST_SPAM_RULES": DEFAULT_RULES,
-    "INGEST_TIMEZONE": "Europe/Paris",
 }
 CATEGORY_TTL_S = 30.0
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -261,7 +261,7 @@ def invalid_answer(errors: list[dict[str, Any]], *, category: CategorySpec | Non
 
 def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
             data: Any = None, parsed: bool = False, idem: str | None = None,
-            ckey: str) -> Outcome:
+            ckey: str, lang: str | None = None) -> Outcome:
     categories, area = _state(app)
     cfg = app.config
     # The intake's own pool: autocommit, pinged only after idling (geo.db.hot_engine).
@@ -269,7 +269,7 @@ def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
                   content_type=content_type, client_key=ckey, categories=categories,
                   area=area, settings=_settings(app), idempotency_key=idem,
                   secret=cfg["SECRET_KEY"], limit=parse_limit(cfg["INGEST_RATE_LIMIT"]),
-                  data=data, parsed=parsed)
+                  data=data, parsed=parsed, lang=lang)
 
 
 def answer_submission(app: Flask, req: Request) -> _Answer:
@@ -282,7 +282,7 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)
         outcome = _intake(app, raw, source="api", content_type=req.content_type,
-                          idem=_idempotency_key(req, ckey), ckey=ckey)
+                          idem=_idempotency_key(req, ckey), ckey=ckey, lang=_lang(req))
     except RequestRefused as exc:
         return _refused(exc, _lang(req))
     if outcome.errors:
@@ -457,7 +457,7 @@ def _form_datetime(value: str | None) -> str | None:
     except ValueError:
         return value  # validation says what is wrong with it
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo(current_app.config["INGEST_TIMEZONE"]))
+        dt = dt.replace(tzinfo=city_zone())  # the city's time zone (city.json)
     return dt.isoformat()
 
 
@@ -549,7 +549,13 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
     by_field: dict[str, list[str]] = {}
     for e in errors:
         by_field.setdefault(_form_key(str(e.get("pointer", "")), slug), []).append(e["detail"])
-    first = next(iter(by_field), None)
+    order = ["top", "category", "title", "description", "lon", "starts_at", "ends_at"]
+    fields = [f"attr.{slug}.{f.name}" for f in categories[slug].fields] \
+        if slug in categories else []
+    order += [*fields, f"attr.{slug}.audiences", f"attr.{slug}.accessibility", "email",
+              "charter"]
+    first = min(by_field, key=lambda k: order.index(k) if k in order else len(order),
+                default=None)  # the first faulty field in the page's order gets the focus
     return render_template("ingestion/submit.html", categories=list(categories.values()),
                            lang=lang, errors=errors, field_errors=by_field,
                            first_error=first, labels=form_labels(lang), **context), status
@@ -580,7 +586,7 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     try:
         outcome = _intake(app, raw, source="form", content_type=request.content_type,
                           data=_form_data(form, categories), parsed=True,
-                          ckey=_client_key(app, req))
+                          ckey=_client_key(app, req), lang=_lang(req))
     except RateLimited as exc:
         html, _ = _render_form(429, values=values, errors=[
             {"pointer": "", "detail": retry_text(exc.retry_after, _lang(req))}])
@@ -621,7 +627,7 @@ def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 
         conn = pooled.driver_connection
         with app.app_context(), conn.transaction():
             rows = conn.execute(_STUCK, {"age": older_than_s, "limit": limit}).fetchall()
-            for sid, source, raw, ctype, idem in rows:
+            for sid, source, raw, ctype, idem in rows:  # each row is its own savepoint
                 body, data, parsed = bytes(raw), None, False
                 if source == "form":
                     form = MultiDict(parse_qsl(body.decode("utf-8", "replace"),
@@ -631,6 +637,9 @@ def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 
                            categories=categories, area=area, settings=settings,
                            idempotency_key=idem, secret=cfg["SECRET_KEY"], data=data,
                            parsed=parsed)
+    except psycopg.OperationalError:
+        pooled.invalidate()  # a connection the database dropped is not put back
+        raise
     finally:
         pooled.close()
     if rows:

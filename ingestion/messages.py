@@ -194,7 +194,7 @@ def catalogue(lang: str) -> dict[str, Any]:
     i = _i(lang)
     return {"messages": {k: v[i] for k, v in MESSAGES.items()},
             "labels": {k: v[i] for k, v in LABELS.items() if k},
-            "format": FORMAT[i]}
+            "format": FORMAT[i], "form": {k: v[i] for k, v in _FORM.items()}}
 
 
 AUDIENCES: dict[str, tuple[str, str]] = {
@@ -233,6 +233,14 @@ _FORM: dict[str, tuple[str, str]] = {
     "no": ("Non", "No"),
     "choose": ("Choisir…", "Choose…"),
     "other_lang": ("English", "Français"),
+    "day": ("Jour", "Day"),
+    "add_slot": ("Ajouter un créneau", "Add a time slot"),
+    "copy_slot": ("Copier au jour suivant", "Copy to the next day"),
+    "remove_slot": ("Retirer", "Remove"),
+    "server_down": ("Le service ne répond pas pour l'instant : réessayez dans une minute. "
+                    "Ce que vous avez saisi est gardé.",
+                    "The service is not answering right now: try again in a minute. "
+                    "What you typed is kept."),
 }
 
 

@@ -42,9 +42,11 @@ def drop_pin(page) -> str:
     page.locator("#f-description").fill("Des herbes aromatiques à partager.")
     page.locator("#attr-opening_hours").fill("tous les jours")
     # Opening hours as days and hours (slots), not as text the filters could not read.
-    page.locator("#attr-hours input[data-slot-day=sat]").check()
-    page.locator("#attr-hours input[data-slot-day=sun]").check()
-    page.locator("#attr-hours-to").fill("18:00")
+    page.get_by_role("button", name="Ajouter un créneau").click()
+    slot = page.locator("#attr-hours [data-slot]").first
+    slot.locator("[data-slot-day]").select_option("sat")
+    slot.locator("[data-slot-time=to]").fill("18:00")
+    slot.get_by_role("button", name="Copier au jour suivant").click()  # Sunday, same hours
     # The charter must be accepted first: the form says so and sends nothing.
     page.get_by_role("button", name="Envoyer").click()
     expect(page.locator("#err-charter")).not_to_be_empty()

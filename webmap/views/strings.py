@@ -7,7 +7,13 @@ never reaches a resident's eyes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
+
+from ingestion.messages import catalogue
+
+from .i18n import current_lang
 
 __all__ = ["access_labels", "audience_labels", "js_strings", "weekday_labels"]
 
@@ -57,9 +63,14 @@ def weekday_labels() -> list[dict[str, str]]:
     ]
 
 
-def js_strings() -> dict[str, str]:
-    """The strings of ``static/map/app.js``, in the request's language."""
+def js_strings() -> dict[str, Any]:
+    """The strings of ``static/map/app.js``, in the request's language.
+
+    ``validation`` is the submission message table of :mod:`ingestion.messages`: the
+    pin form's checks say in the browser exactly what the server would say.
+    """
     return {
+        "validation": catalogue(current_lang()),
         "listEmpty": _("No place matches in this part of the map."),
         "listCount": _("{n} places in view"),
         "listCountOne": _("1 place in view"),

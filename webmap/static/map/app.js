@@ -15,7 +15,7 @@
   var DATA = JSON.parse(document.getElementById("carte-data").textContent);
   var S = DATA.strings;
   var LANG = DATA.lang;
-  var TZ = DATA.timezone || "Europe/Paris";
+  var TZ = DATA.timezone || "UTC";  // the server always sends the city's zone
   var map = window[DATA.map];
   CarteLayers.init(map, { lang: DATA.lang, categories: DATA.categories, strings: S });
   window.Carte = {};
@@ -988,43 +988,98 @@
   // Without a pointer: move the map with the arrow keys, then drop the pin at its centre.
   $("pin-centre").addEventListener("click", function () { placePin(map.getCenter()); });
 
+  /*
+   * The form's texts and checks come from the server's own message table
+   * (ingestion.messages, via DATA.strings.validation): the browser says exactly what
+   * the server would, in the page's language, and the server checks everything again.
+   */
+  var V = S.validation || { messages: {}, labels: {}, format: "{label}: {message}", form: {} };
+  var VF = V.form || {};
+  function fieldSpec(name) {
+    var c = CATS[$("f-category").value];
+    return c ? (c.fields || []).filter(function (f) { return f.name === name; })[0] : null;
+  }
+  function pointerLabel(pointer) {
+    var parts = String(pointer || "").replace(/^\//, "").split("/");
+    if (parts[0] === "attributes" && parts[1]) {
+      var f = fieldSpec(parts[1]);
+      return f ? label(f) || f.name : (V.labels[parts[1]] || parts[1]);
+    }
+    return V.labels[parts[0]] || parts[0];
+  }
+  /** One error as a line: "Fin : avant le début" (same format as the server's). */
+  function vmessage(pointer, key, params) {
+    var text = fmt(V.messages[key] || key, params || {});
+    return fmt(V.format, { label: pointerLabel(pointer), message: text });
+  }
+
   /**
    * Days and hours of an "availability" field (missions, time exchange, opening hours):
-   * the days ticked, each with the same hours, sent as [{day, from, to}] slots.
+   * one row per slot (a day, from, to), rows added, removed or copied to the next day;
+   * sent as [{day, from, to}].
    */
+  function slotRow(id, slot) {
+    var row = el("div", null, { "class": "slot row", "data-slot": "" });
+    var day = el("select", null, { "data-slot-day": "", "aria-label": VF.day || "Day" });
+    WEEK.forEach(function (d) { day.appendChild(el("option", d.label, { value: d.slug })); });
+    day.value = slot.day || "mon";
+    row.appendChild(day);
+    [["from", S.slotFrom], ["to", S.slotTo]].forEach(function (t) {
+      row.appendChild(el("input", null, { type: "time", "data-slot-time": t[0], "aria-label": t[1], value: slot[t[0]] || "" }));
+    });
+    var copy = el("button", VF.copy_slot || "Copy", { type: "button", "data-slot-copy": "", "class": "small" });
+    var remove = el("button", VF.remove_slot || "Remove", { type: "button", "data-slot-remove": "", "class": "small" });
+    copy.addEventListener("click", function () {
+      var v = slotOf(row), i = WEEK.map(function (d) { return d.slug; }).indexOf(v.day);
+      var next = slotRow(id, { day: WEEK[(i + 1) % 7].slug, from: v.from, to: v.to });
+      row.parentNode.insertBefore(next, row.nextSibling);
+      next.querySelector("select").focus();
+    });
+    remove.addEventListener("click", function () {
+      var list = row.parentNode;
+      list.removeChild(row);
+      var last = list.querySelector("[data-slot]:last-child select");
+      (last || list.parentNode.querySelector("[data-slot-add]")).focus();
+    });
+    row.appendChild(copy);
+    row.appendChild(remove);
+    return row;
+  }
+  function slotOf(row) {
+    return { day: row.querySelector("[data-slot-day]").value,
+             from: row.querySelector("[data-slot-time=from]").value,
+             to: row.querySelector("[data-slot-time=to]").value };
+  }
   function slotsInput(f) {
     var id = "attr-" + f.name;
     var box = el("fieldset", null, { "data-field": f.name, "data-type": f.type, id: id,
-                                     "aria-describedby": "err-" + id });
+                                     "aria-describedby": "err-" + id, "class": "slots" });
     box.appendChild(el("legend", label(f) + (f.required ? " *" : "")));
-    WEEK.forEach(function (d) {
-      var lab = el("label", null, { "class": "check inline" });
-      lab.appendChild(el("input", null, { type: "checkbox", "data-slot-day": d.slug }));
-      lab.appendChild(el("abbr", d.short, { title: d.label }));
-      box.appendChild(lab);
+    var list = el("div", null, { "data-slot-list": "" });
+    if (f.required) list.appendChild(slotRow(id, { day: "mon", from: "09:00", to: "12:00" }));
+    box.appendChild(list);
+    var add = el("button", VF.add_slot || "+", { type: "button", "data-slot-add": "" });
+    add.addEventListener("click", function () {
+      var rows = list.querySelectorAll("[data-slot]"), last = rows[rows.length - 1];
+      var row = slotRow(id, last ? slotOf(last) : { day: "mon", from: "09:00", to: "12:00" });
+      list.appendChild(row);
+      row.querySelector("select").focus();
     });
-    var row = el("div", null, { "class": "row" });
-    [["from", S.slotFrom, "09:00"], ["to", S.slotTo, "12:00"]].forEach(function (t) {
-      var cell = el("div");
-      cell.appendChild(el("label", t[1], { "for": id + "-" + t[0] }));
-      cell.appendChild(el("input", null, { type: "time", id: id + "-" + t[0], "data-slot-time": t[0], value: t[2] }));
-      row.appendChild(cell);
-    });
-    box.appendChild(row);
+    box.appendChild(add);
     var wrap = el("div");
     wrap.appendChild(box);
     wrap.appendChild(el("p", null, { "class": "error", id: "err-" + id }));
     return wrap;
   }
   function slotsValue(box) {
-    var from = box.querySelector("[data-slot-time=from]").value, to = box.querySelector("[data-slot-time=to]").value;
-    var days = Array.prototype.filter.call(box.querySelectorAll("[data-slot-day]"), function (b) { return b.checked; });
-    return days.map(function (b) { return { day: b.getAttribute("data-slot-day"), from: from, to: to }; });
+    return Array.prototype.map.call(box.querySelectorAll("[data-slot]"), slotOf);
   }
   function fieldInput(f) {
     if (f.type === "availability") return slotsInput(f);
     var id = "attr-" + f.name, wrap = el("div"), input;
-    var lab = el("label", label(f) + (f.required ? " *" : ""), { "for": id });
+    var hint = (f.type === "integer" || f.type === "number") && f.min !== undefined && f.max !== undefined
+      ? " (" + NUMBER.format(f.min) + " – " + NUMBER.format(f.max) + ")" : "";
+    var lab = el("label", label(f) + (f.required ? " *" : "") + hint, { "for": id });
     wrap.appendChild(lab);
     if (f.type === "boolean") {
       input = el("input", null, { type: "checkbox", id: id });
@@ -1036,17 +1091,25 @@
       input = el("select", null, { id: id });
       input.appendChild(el("option", S.choose, { value: "" }));
       (f.choices || []).forEach(function (c) { input.appendChild(el("option", choiceLabel(f, c), { value: c })); });
+    } else if (f.type === "tags") {
+      input = el("fieldset", null, { id: id });
+      (f.choices || []).forEach(function (c) {
+        var l = el("label", null, { "class": "check inline" });
+        l.appendChild(el("input", null, { type: "checkbox", value: c, "data-tag": "" }));
+        l.appendChild(document.createTextNode(" " + choiceLabel(f, c)));
+        input.appendChild(l);
+      });
     } else if (f.type === "text" && (f.max_length || 0) > 200) {
       input = el("textarea", null, { id: id, rows: "2", maxlength: String(f.max_length) });
     } else {
       var type = { integer: "number", number: "number", url: "url" }[f.type] || "text";
       input = el("input", null, { id: id, type: type });
-      if (f.type === "integer") input.setAttribute("step", "1");
-      if (f.type === "number") input.setAttribute("step", "any");
+      if (f.type === "integer") { input.setAttribute("step", "1"); input.setAttribute("inputmode", "numeric"); }
+      if (f.type === "number") { input.setAttribute("step", "any"); input.setAttribute("inputmode", "decimal"); }
       if (f.min !== undefined) input.setAttribute("min", f.min);
       if (f.max !== undefined) input.setAttribute("max", f.max);
-      if (f.max_length) input.setAttribute("maxlength", f.max_length);
-      if (f.type === "tags") input.setAttribute("placeholder", S.tagsHint);
+      if (f.type === "url") input.setAttribute("placeholder", "https://");
+      if (f.type === "text" && f.max_length) input.setAttribute("maxlength", f.max_length);
     }
     input.setAttribute("data-field", f.name);
     input.setAttribute("data-type", f.type);
@@ -1056,69 +1119,187 @@
     wrap.appendChild(el("p", null, { "class": "error", id: "err-" + id }));
     return wrap;
   }
+  /** Who the place is for, and each accessibility feature: yes, no or don't know. */
+  function profileInputs(c) {
+    var wrap = el("div");
+    if ((c.audiences || []).length) {
+      var aud = el("fieldset", null, { id: "attr-audiences", "data-field": "audiences", "data-type": "audiences",
+                                       "aria-describedby": "err-attr-audiences" });
+      aud.appendChild(el("legend", V.labels.audiences || S.audiences));
+      c.audiences.forEach(function (a) {
+        var l = el("label", null, { "class": "check inline" });
+        l.appendChild(el("input", null, { type: "checkbox", value: a, "data-audience": "" }));
+        l.appendChild(document.createTextNode(" " + (AUDIENCES[a] || a)));
+        aud.appendChild(l);
+      });
+      wrap.appendChild(aud);
+      wrap.appendChild(el("p", null, { "class": "error", id: "err-attr-audiences" }));
+    }
+    if ((c.accessibility || []).length) {
+      var acc = el("fieldset", null, { id: "attr-accessibility", "data-field": "accessibility", "data-type": "access",
+                                       "aria-describedby": "err-attr-accessibility" });
+      acc.appendChild(el("legend", S.accessibility));
+      c.accessibility.forEach(function (a) {
+        var row = el("div", null, { "class": "access-row" });
+        row.appendChild(el("label", ACCESS[a] ? ACCESS[a].label : a, { "for": "access-" + a }));
+        var sel = el("select", null, { id: "access-" + a, "data-access": a });
+        [["", VF.unknown], ["yes", VF.yes], ["no", VF.no]].forEach(function (o) { sel.appendChild(el("option", o[1] || o[0], { value: o[0] })); });
+        row.appendChild(sel);
+        acc.appendChild(row);
+      });
+      wrap.appendChild(acc);
+      wrap.appendChild(el("p", null, { "class": "error", id: "err-attr-accessibility" }));
+    }
+    return wrap;
+  }
   function renderFields() {
     var c = CATS[$("f-category").value], box = $("f-fields");
     clear(box);
     if (!c) return;
     $("f-dates").hidden = c.kind !== "event";
     (c.fields || []).forEach(function (f) { box.appendChild(fieldInput(f)); });
+    box.appendChild(profileInputs(c));
   }
   $("f-category").addEventListener("change", renderFields);
 
   function attributes() {
     var out = {};
     $("f-fields").querySelectorAll("[data-field]").forEach(function (i) {
-      var t = i.getAttribute("data-type"), v;
+      var t = i.getAttribute("data-type"), name = i.getAttribute("data-field"), v;
       if (t === "availability") {
         v = slotsValue(i);
-        if (v.length) out[i.getAttribute("data-field")] = v;
+        if (v.length) out[name] = v;
         return;
       }
-      if (t === "boolean") { if (i.checked) out[i.getAttribute("data-field")] = true; return; }
+      if (t === "audiences" || t === "tags") {
+        v = Array.prototype.filter.call(i.querySelectorAll("input[type=checkbox]"), function (b) { return b.checked; })
+          .map(function (b) { return b.value; });
+        if (v.length) out[name] = v;
+        return;
+      }
+      if (t === "access") {
+        var yes = [], no = [];
+        i.querySelectorAll("[data-access]").forEach(function (s) {
+          if (s.value === "yes") yes.push(s.getAttribute("data-access"));
+          if (s.value === "no") no.push(s.getAttribute("data-access"));
+        });
+        if (yes.length) out.accessibility = yes;
+        if (no.length) out.accessibility_lacks = no;
+        return;
+      }
+      if (t === "boolean") { if (i.checked) out[name] = true; return; }
       v = i.value.trim();
       if (v === "") return;
-      if (t === "integer" || t === "number") v = Number(v);
-      if (t === "tags") v = v.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
-      out[i.getAttribute("data-field")] = v;
+      if (t === "integer" || t === "number") v = Number(v.replace(",", "."));
+      out[name] = v;
     });
     return out;
   }
+  var URL_RE = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
+  var EMAIL_RE = /^[^\s@]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+  var INVISIBLE_RE = /[\s\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0]/g;
+  /** What the browser can check before sending, as [{pointer, message}]. */
+  function checkForm(body) {
+    var errors = [];
+    function add(pointer, key, params) { errors.push({ pointer: pointer, detail: vmessage(pointer, key, params) }); }
+    if (!pinLatLng) add("/location", "need_point");
+    if (!body.title.replace(INVISIBLE_RE, "")) add("/title", "required");
+    var c = CATS[body.category];
+    if (c && c.kind === "event") {
+      if (!body.starts_at) add("/starts_at", "required");
+      if (!body.ends_at) add("/ends_at", "required");
+      if (body.starts_at && body.ends_at && Date.parse(body.ends_at) < Date.parse(body.starts_at)) add("/ends_at", "order");
+      else if (body.ends_at && Date.parse(body.ends_at) < Date.now() - 86400000) add("/ends_at", "past");
+    }
+    ((c && c.fields) || []).forEach(function (f) {
+      var p = "/attributes/" + f.name, v = body.attributes[f.name];
+      if (v === undefined || v === "" || (Array.isArray(v) && !v.length)) {
+        if (f.required) add(p, f.type === "availability" ? "slots" : "required");
+        return;
+      }
+      if (f.type === "integer" || f.type === "number") {
+        if (!isFinite(v) || (f.type === "integer" && Math.floor(v) !== v)) add(p, f.type);
+        else if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max))
+          add(p, "out_of_range", { min: NUMBER.format(f.min), max: NUMBER.format(f.max) });
+      } else if (f.type === "url" && !URL_RE.test(v)) add(p, "url");
+      else if (f.type === "availability") {
+        v.forEach(function (s, i) {
+          if (!s.from || !s.to) add(p, "slot_time", { n: i + 1 });
+          else if (s.to <= s.from) add(p, "slot_order", { n: i + 1 });
+        });
+      }
+    });
+    if (body.email && !EMAIL_RE.test(body.email)) add("/email", "email");
+    if (!$("f-charter").checked) add("/charter", "charter");
+    return errors;
+  }
+  function errorTarget(pointer) {
+    var parts = String(pointer || "").replace(/^\//, "").split("/");
+    if (parts[0] === "attributes" && parts[1]) {
+      var name = parts[1] === "accessibility_lacks" ? "accessibility" : parts[1];
+      return $("err-attr-" + name) || $("pin-top");
+    }
+    if (parts[0] === "lon" || parts[0] === "lat" || parts[0] === "location" || parts[0] === "category") return $("err-location");
+    return (parts[0] && $("err-" + parts[0])) || $("pin-top");
+  }
+  /** One message per line next to its field; the first faulty field gets the focus. */
   function showErrors(errors) {
-    pform2.querySelectorAll(".error").forEach(function (p) { p.textContent = ""; });
+    pform2.querySelectorAll(".error").forEach(function (p) { clear(p); });
+    $("pin-top").textContent = "";
     var first = null;
     errors.forEach(function (e) {
-      var field = String(e.field || e.name || e.pointer || "").replace(/^\//, "").replace(/^attributes[./]/, "attr-")
-        .replace(/^(attr-[^/.]+)[/.].*$/, "$1");  // a slot's error goes to its field
-      var target = $("err-" + field) || $("err-location");
-      target.textContent = (target.textContent ? target.textContent + " " : "") + (e.message || e.detail || "");
+      var target = errorTarget(e.pointer);
+      var line = el("span", e.detail || e.message || "", { "class": "line" });
+      target.appendChild(line);
       if (!first) first = target;
     });
     if (first) {
-      var input = document.querySelector("[aria-describedby~='" + first.id + "']");
-      (input || first).focus && (input || first).focus();
+      var input = first.id === "pin-top" ? null : document.querySelector("[aria-describedby~='" + first.id + "']");
+      if (input && input.tagName === "FIELDSET") input = input.querySelector("input, select") || input;
+      if (!input) { first.setAttribute("tabindex", "-1"); input = first; }
+      input.focus();
     }
   }
-  function localIso(v) { return v ? new Date(v).toISOString() : undefined; }
+  /** A datetime-local value read as the city's wall clock: "2026-06-05T18:30:00+02:00". */
+  function cityIso(v) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v || "");
+    if (!m) return v || undefined;
+    var wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]), t = wall;
+    for (var i = 0; i < 3; i++) {
+      var p = cityParts(new Date(t));
+      t += wall - Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute);
+    }
+    var off = Math.round((wall - t) / 60000), sign = off < 0 ? "-" : "+", a = Math.abs(off);
+    return m[1] + "-" + m[2] + "-" + m[3] + "T" + m[4] + ":" + m[5] + ":00" + sign +
+      String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+  }
+  function topMessage(text) {
+    $("pin-top").textContent = text;
+    $("pin-top").setAttribute("tabindex", "-1");
+    $("pin-top").focus();
+  }
 
   pform2.addEventListener("submit", function (e) {
     e.preventDefault();
-    var errors = [];
-    if (!pinLatLng) errors.push({ field: "location", message: S.pinNeedPoint });
-    if (!$("f-title").value.trim()) errors.push({ field: "title", message: $("f-title").validationMessage || "—" });
-    if (!$("f-charter").checked) errors.push({ field: "charter", message: $("f-charter").validationMessage || "—" });
-    if (errors.length) { say(S.pinError); showErrors(errors); return; }
     var body = {
-      lon: +pinLatLng.lng.toFixed(6), lat: +pinLatLng.lat.toFixed(6),
       title: $("f-title").value.trim(), description: $("f-description").value.trim(),
       category: $("f-category").value, attributes: attributes()
     };
-    if (!$("f-dates").hidden) { body.starts_at = localIso($("f-starts").value); body.ends_at = localIso($("f-ends").value); }
+    if (pinLatLng) { body.lon = +pinLatLng.lng.toFixed(6); body.lat = +pinLatLng.lat.toFixed(6); }
+    if (!$("f-dates").hidden) { body.starts_at = cityIso($("f-starts").value); body.ends_at = cityIso($("f-ends").value); }
     if ($("f-email").value.trim()) body.email = $("f-email").value.trim();
+    var errors = checkForm(body);
+    if (errors.length) { say(S.pinError); showErrors(errors); return; }
+    showErrors([]);
     say(S.pinSending);
-    fetch("/api/v1/submissions", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+    fetch("/api/v1/submissions?lang=" + LANG, { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
       .then(function (res) {
-        if (!res.ok) { say(S.pinError); showErrors(res.body.errors || [{ field: "location", message: res.body.detail || res.body.title }]); return; }
+        if (res.status === 422 && res.body.errors) { say(S.pinError); showErrors(res.body.errors); return; }
+        if (!res.ok) {  // a rate limit or a fault: said at the top, what was typed is kept
+          topMessage(res.status === 429 ? (res.body.detail || VF.server_down) : VF.server_down);
+          return;
+        }
         var url = new URL(res.body.tracking_url, location.href);
         if (url.origin !== location.origin) return;  // only ever link to our own site
         pform2.hidden = true; $("pin-here").hidden = $("pin-centre").hidden = true;
@@ -1130,8 +1311,9 @@
         say(S.pinThanks);
         $("pin-tracking").focus();
         pform2.reset();
+        renderFields();
       })
-      .catch(function () { say(S.pinFailed); });
+      .catch(function () { topMessage(VF.server_down || S.pinFailed); });
   });
 
 
