@@ -202,7 +202,7 @@ _QUEUE = """
           AND similarity(f.title, %(title)s) >= %(threshold)s
         ORDER BY similarity(f.title, %(title)s) DESC, f.id LIMIT 1),
       spam_score = %(spam_score)s, spam_reasons = CAST(%(spam_reasons)s AS jsonb),
-      tracking_token_hash = %(token_hash)s
+      tracking_token_hash = %(token_hash)s, lang = %(lang)s
     FROM p
     WHERE submission.id = %(id)s
 """
@@ -340,7 +340,7 @@ def mark_invalid(conn: Conn, submission_id: int, errors: list[FieldError]) -> Ou
 
 
 def _queue(conn: Conn, submission_id: int, record: Record, *, settings: IntakeSettings,
-           recent_from_client: int, token: str | None) -> None:
+           recent_from_client: int, token: str | None, lang: str | None = None) -> None:
     spam, reasons = score(SpamContext(record, recent_from_client), settings.spam_rules)
     metres = settings.duplicate_distance_m
     _run(conn, _QUEUE, {
@@ -352,7 +352,7 @@ def _queue(conn: Conn, submission_id: int, record: Record, *, settings: IntakeSe
         "deg": metres / (111_320.0 * max(math.cos(math.radians(record.lat)), 0.01)) * 1.01,
         "threshold": settings.duplicate_similarity, "spam_score": spam,
         "spam_reasons": json.dumps(reasons, ensure_ascii=False),
-        "token_hash": hash_token(token) if token else None})
+        "token_hash": hash_token(token) if token else None, "lang": lang})
     _commit(conn)
 
 
@@ -360,7 +360,7 @@ def process(conn: Conn, submission_id: int, data: Any, *,
             categories: Mapping[str, CategorySpec], area: ServiceArea | None,
             settings: IntakeSettings, now: datetime | None = None,
             recent_from_client: int = 0, secret: str | bytes | None = None,
-            idempotency_key: str | None = None) -> Outcome:
+            idempotency_key: str | None = None, lang: str | None = None) -> Outcome:
     """Validate a received submission and queue it (pending) or keep it as invalid."""
     now = now or datetime.now(UTC)
     result = validate_submission(data, categories=categories, area=area, now=now,
@@ -375,7 +375,7 @@ def process(conn: Conn, submission_id: int, data: Any, *,
     token = _tracking_token(secret, idempotency_key)
     try:
         _queue(conn, submission_id, result, settings=settings,
-               recent_from_client=recent_from_client, token=token)
+               recent_from_client=recent_from_client, token=token, lang=lang)
     except psycopg.DataError as exc:  # a value PostgreSQL refuses: kept invalid, with why
         if not (isinstance(conn, psycopg.Connection) and conn.autocommit):
             raise  # inside a transaction: the caller's savepoint (``revalidate``) handles it
@@ -401,7 +401,8 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
            client_key: str | None, categories: Mapping[str, CategorySpec],
            area: ServiceArea | None, settings: IntakeSettings,
            idempotency_key: str | None = None, secret: str | bytes | None = None,
-           limit: Limit | None = None, data: Any = None, parsed: bool = False) -> Outcome:
+           limit: Limit | None = None, data: Any = None, parsed: bool = False,
+           lang: str | None = None) -> Outcome:
     """The whole intake of one JSON (or already-parsed form) submission.
 
     Runs on the bare psycopg connection under ``engine``'s pool: with an autocommit
@@ -441,7 +442,7 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
         return _after_receive(conn, sid, check, raw, content_type=content_type,
                               categories=categories, area=area, settings=settings,
                               idempotency_key=idempotency_key, secret=secret, limit=limit,
-                              source=source, data=data, parsed=parsed)
+                              source=source, data=data, parsed=parsed, lang=lang)
     finally:
         pooled.close()
 
@@ -451,7 +452,7 @@ def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: by
                    categories: Mapping[str, CategorySpec], area: ServiceArea | None,
                    settings: IntakeSettings, idempotency_key: str | None,
                    secret: str | bytes | None, limit: Limit | None, data: Any,
-                   parsed: bool) -> Outcome:
+                   parsed: bool, lang: str | None = None) -> Outcome:
     if check is not None and not check.allowed:
         assert limit is not None
         raise RateLimited(f"too many submissions: at most {limit.count} every "
@@ -472,7 +473,7 @@ def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: by
             raise
     return process(conn, sid, data, categories=categories, area=area, settings=settings,
                    recent_from_client=check.hits if check else 0, secret=secret,
-                   idempotency_key=idempotency_key)
+                   idempotency_key=idempotency_key, lang=lang)
 
 
 def revalidate(conn: Conn, submission_id: int, raw: bytes, *, source: str,

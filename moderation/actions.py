@@ -39,6 +39,7 @@ from geo.models import (
     ModerationEvent,
 )
 from geo.publish import FeatureDraft, publish_feature, revise_feature
+from mail.notices import notify_decision
 
 from .charter import REASONS, reason_label
 from .errors import Conflict, InvalidInput, NotFound
@@ -130,6 +131,7 @@ def _decide(session: Session, submission_id: int, *, status: str, actor_id: int 
                reason = :r, decided_at = now(), decided_by = :a
         WHERE id = :id
     """), {"st": status, "f": feature_id, "r": reason, "a": actor_id, "id": submission_id})
+    notify_decision(session, submission_id)  # the resident hears of it (mail outbox)
 
 
 def _event(session: Session, action: ModerationAction, *, actor_id: int | None,

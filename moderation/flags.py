@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo.models import Feature, FeatureStatus, ModerationAction
 from geo.publish import revise_feature
+from mail.notices import notify_hidden
 
 from .errors import InvalidInput, NotFound
 
@@ -78,4 +79,5 @@ def add_flag(session: Session, feature_id: int, reason: str, *, client_key: str,
                        expected_version=feature.version, action=ModerationAction.hide,
                        reason=f"flagged by {open_flags} residents")
         hidden = True
+        notify_hidden(session, feature_id, flags=open_flags)  # moderators alerted (mail)
     return FlagResult(created, open_flags, hidden)

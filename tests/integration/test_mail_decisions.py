@@ -1,0 +1,120 @@
+"""Residents and moderators hear back by e-mail: decisions, hidden items, the digest.
+
+Everything goes the real way: submission through the API (or as ingestion leaves it),
+decision through moderation.actions, the outbox sent by the worker's function to an
+SMTP server running in-process, and the test reads what arrived.
+"""
+
+import re
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from mail.sender import deliver_due
+from moderation import actions
+from moderation.flags import add_flag
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+from tests.ingestion_fixtures import good_submission
+from tests.mail_fixtures import smtp_server, text_part  # noqa: F401
+from tests.moderation_fixtures import *  # noqa: F403 - mdb
+from tests.moderation_fixtures import MOD, pending, published, scalar
+
+
+@pytest.fixture
+def mail_env(smtp, monkeypatch):
+    for k, v in smtp.env().items():
+        monkeypatch.setenv(k, v)
+    return smtp
+
+
+def moderator_id(engine):
+    return scalar(engine, "SELECT id FROM app_user WHERE email = :e", e=MOD)
+
+
+def version(engine, sid):
+    return scalar(engine, "SELECT version FROM submission WHERE id = :i", i=sid)
+
+
+def test_an_approved_submission_is_announced_in_the_residents_language_with_its_link(
+        api, mdb, mail_env):
+    r = api.post("/api/v1/submissions", json=good_submission(),
+                 headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert r.status_code == 201, r.get_json()
+    sid = r.get_json()["id"]
+    assert scalar(mdb, "SELECT lang FROM submission WHERE id = :i", i=sid) == "en"
+    with Session(mdb) as s, s.begin():
+        fid = actions.approve(s, sid, version(mdb, sid), actor_id=moderator_id(mdb))
+    assert deliver_due(mdb).sent == 1
+    (msg,) = mail_env.wait_for(1)
+    assert msg["To"] == "Alice@example.org"
+    assert msg["Subject"] == 'Your suggestion "Disco Soupe du marché Popincourt" is on the map'
+    body = text_part(msg)
+    assert f"http://carte.test/#map=17/48.85900/2.37950&f={fid}" in body
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["List-Unsubscribe"] is None  # a decision is not a list
+
+
+def test_a_refusal_gives_the_reason_in_french_by_default(mdb, mail_env):
+    sid = pending(mdb, title="Jardin fantôme")
+    with Session(mdb) as s, s.begin():
+        actions.refuse(s, sid, version(mdb, sid), actor_id=moderator_id(mdb),
+                       reason="duplicate", message="déjà sur la carte au 12 rue X")
+    deliver_due(mdb)
+    (msg,) = mail_env.wait_for(1)
+    assert msg["To"] == "resident@example.net"
+    assert "n'a pas été retenue" in msg["Subject"]
+    assert "déjà sur la carte au 12 rue X" in text_part(msg)
+
+
+def test_a_merge_names_the_place_it_joined(mdb, mail_env):
+    target = published(mdb, title="Jardin Saint-Merri")
+    sid = pending(mdb, title="Jardin St Merri")
+    with Session(mdb) as s, s.begin():
+        actions.merge_submission(s, sid, version(mdb, sid), actor_id=moderator_id(mdb),
+                                 into=target)
+    deliver_due(mdb)
+    (msg,) = mail_env.wait_for(1)
+    assert "« Jardin Saint-Merri »" in msg["Subject"]
+    assert re.search(rf"#map=17/48\.856\d+/2\.352\d+&f={target}\b", text_part(msg))
+
+
+def test_a_failed_decision_queues_no_mail(mdb, mail_env):
+    sid = pending(mdb)
+    with pytest.raises(Exception), Session(mdb) as s, s.begin():  # noqa: B017
+        actions.refuse(s, sid, version(mdb, sid), actor_id=moderator_id(mdb),
+                       reason="duplicate")
+        raise RuntimeError("the request fails after the decision")
+    assert scalar(mdb, "SELECT count(*) FROM mail_outbox") == 0
+
+
+def test_flags_that_hide_an_item_alert_every_moderator_at_once(mdb, mail_env):
+    fid = published(mdb, title="Banc public")
+    for i in range(3):
+        with Session(mdb) as s, s.begin():
+            add_flag(s, fid, "faux lieu", client_key=f"client{i}", threshold=3)
+    deliver_due(mdb)
+    msgs = mail_env.wait_for(2)
+    assert sorted(m["To"] for m in msgs) == ["admin@example.org", "mod@example.org"]
+    assert "masqué après 3 signalements" in msgs[0]["Subject"]
+    assert f"/moderation/flags?feature={fid}" in text_part(msgs[0])
+
+
+def test_the_digest_lists_what_waited_too_long_and_only_then(mdb, mail_env):
+    from mail.config import MailSettings
+    from mail.notices import queue_digest
+
+    settings = MailSettings.from_env()
+    pending(mdb, age_minutes=10)
+    with Session(mdb) as s, s.begin():
+        assert queue_digest(s, settings=settings) == 0  # nothing older than a day
+    pending(mdb, title="Vieux jardin", age_minutes=60 * 25)
+    with Session(mdb) as s, s.begin():
+        assert queue_digest(s, settings=settings) == 2
+    deliver_due(mdb)
+    msg = mail_env.wait_for(2)[0]
+    assert "1 proposition(s) attendent" in msg["Subject"]
+    assert "2 en attente au total" in text_part(msg)
+    with mdb.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM mail_outbox WHERE status = 'sent'")
+                            ).scalar_one() == 2
