@@ -326,6 +326,13 @@ def _unstorable_error(pointer: str) -> FieldError:
                       "(NUL or a lone surrogate)")
 
 
+def _in_transaction(conn: Conn) -> bool:
+    """Whether a statement failing on ``conn`` would abort a transaction still open."""
+    if isinstance(conn, psycopg.Connection):
+        return conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    return True
+
+
 def _refused_by_database(exc: Exception) -> FieldError:
     return FieldError("", "unstorable", "refusé par la base de données / refused by the "
                                         f"database: {type(exc).__name__}")
@@ -377,7 +384,7 @@ def process(conn: Conn, submission_id: int, data: Any, *,
         _queue(conn, submission_id, result, settings=settings,
                recent_from_client=recent_from_client, token=token, lang=lang)
     except psycopg.DataError as exc:  # a value PostgreSQL refuses: kept invalid, with why
-        if not (isinstance(conn, psycopg.Connection) and conn.autocommit):
+        if _in_transaction(conn):
             raise  # inside a transaction: the caller's savepoint (``revalidate``) handles it
         return mark_invalid(conn, submission_id, [_refused_by_database(exc)])
     return Outcome(submission_id, SubmissionStatus.pending.value, [], token)
@@ -500,9 +507,8 @@ def revalidate(conn: Conn, submission_id: int, raw: bytes, *, source: str,
         except (UnsupportedMediaType, MalformedBody):
             return None
 
-    in_transaction = isinstance(conn, psycopg.Connection) and not conn.autocommit
     try:
-        if in_transaction:
+        if _in_transaction(conn):
             assert isinstance(conn, psycopg.Connection)
             with conn.transaction():  # a savepoint: a refused statement undoes this row only
                 return attempt()

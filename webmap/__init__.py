@@ -52,4 +52,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_bp)
     from .tile_fastpath import TileFastPath  # common tile answers without Flask's overhead
     app.wsgi_app = TileFastPath(app.wsgi_app, app.config["VAR_DIR"])  # type: ignore[method-assign]
+    from . import catchup  # submissions a crash left 'received', validated continuously
+    catchup.init_app(app)
     return app
