@@ -1,0 +1,224 @@
+"""A resident contributes one item of every category from the map's form, in French and
+English, each field through its own input; wrong values are explained next to their field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.config import data_dir
+from ingestion.categories import read_categories
+from moderation.accounts import create_user
+from tests.browser.conftest import screenshot
+from tests.ingestion_fixtures import categories_loaded  # noqa: F401 - a fixture
+
+PHONE = {"width": 375, "height": 740}
+HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
+PASSWORD = "correct horse battery staple"
+PARIS = ZoneInfo("Europe/Paris")
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@pytest.fixture
+def contrib(app, categories_loaded, clean_db):  # noqa: F811 - the fixture above
+    app.config["INGEST_RATE_LIMIT"] = "1000/60"
+    with Session(clean_db) as s, s.begin():
+        create_user(s, "mod-contrib@example.org", "moderator", PASSWORD)
+    return clean_db
+
+
+def open_form(page) -> None:
+    page.locator("#btn-pin:visible, #fab-pin:visible").first.click()
+    expect(page.locator("#pin-form")).to_be_visible()
+    page.locator("#pin-centre").click()  # the pin at the centre of the map
+
+
+def fill_category(page, cat, lang: str, n: int) -> tuple[str, dict]:
+    """Fill every field of ``cat`` through its own input; the title and expected attributes."""
+    page.locator("#f-category").select_option(cat.slug)
+    title = f"{cat.label_en if lang == 'en' else cat.label_fr} n°{n} ({lang})"
+    page.locator("#f-title").fill(title)
+    page.locator("#f-description").fill(f"Tout est dit: {cat.slug}")
+    expected: dict = {}
+    for f in cat.fields:
+        box = page.locator(f"#attr-{f.name}")
+        if f.type == "text":
+            value = f"{f.name} de {cat.slug}"
+            box.fill(value)
+        elif f.type == "boolean":
+            box.check()
+            value = True
+        elif f.type == "enum":
+            value = f.choices[-1]
+            box.select_option(label=f.label_of(value, lang))  # shown by its label
+        elif f.type in ("integer", "number"):
+            value = int(f.min or 0) + 1 if f.type == "integer" else 1.5
+            box.fill(str(value))
+        elif f.type == "url":
+            value = f"https://example.org/{cat.slug}"
+            box.fill(value)
+        else:  # availability: a slot, copied to the next day, a third added then removed
+            rows = box.locator("[data-slot]")
+            if rows.count() == 0:
+                box.locator("[data-slot-add]").click()
+            first = rows.first
+            first.locator("[data-slot-day]").select_option("sat")
+            first.locator("[data-slot-time=from]").fill("10:00")
+            first.locator("[data-slot-time=to]").fill("12:30")
+            first.locator("[data-slot-copy]").click()
+            box.locator("[data-slot-add]").click()
+            expect(rows).to_have_count(3)
+            rows.nth(2).locator("[data-slot-remove]").click()
+            expect(rows).to_have_count(2)
+            value = [{"day": "sat", "from": "10:00", "to": "12:30"},
+                     {"day": "sun", "from": "10:00", "to": "12:30"}]
+        expected[f.name] = value
+    if cat.audiences:
+        page.locator(f"#attr-audiences input[value={cat.audiences[-1]}]").check()
+        expected["audiences"] = [cat.audiences[-1]]
+    if cat.accessibility:
+        page.locator(f"#access-{cat.accessibility[0]}").select_option("yes")
+        expected["accessibility"] = [cat.accessibility[0]]
+        if len(cat.accessibility) > 1:
+            page.locator(f"#access-{cat.accessibility[1]}").select_option("no")
+            expected["accessibility_lacks"] = [cat.accessibility[1]]
+    if cat.kind == "event":
+        day = (datetime.now(PARIS) + timedelta(days=4)).date()
+        page.locator("#f-starts").fill(f"{day}T18:30")
+        page.locator("#f-ends").fill(f"{day}T22:00")
+    page.locator("#f-email").fill("resident@example.org")
+    page.locator("#f-charter").check()
+    return title, expected
+
+
+@pytest.mark.parametrize(("lang", "viewport"), [("fr", PHONE), ("en", None)])
+def test_every_category_is_submitted_from_the_map_with_every_field(
+        page_factory, live_server, contrib, lang, viewport):
+    specs = read_categories(data_dir() / "categories.json")
+    page, rec = page_factory(**(viewport or {}), locale="fr-FR" if lang == "fr" else "en-GB")
+    page.goto(live_server + f"/?lang={lang}" + HOTEL_DE_VILLE)
+    sent = []
+    for n, cat in enumerate(specs):
+        open_form(page)
+        title, expected = fill_category(page, cat, lang, n)
+        page.locator("#pin-form button[type=submit]").click()
+        expect(page.locator("#pin-tracking")).to_be_visible()
+        sent.append((cat, title, expected))
+    screenshot(page, f"contribute-all-{lang}")
+    with contrib.connect() as conn:
+        rows = {r.title: r for r in conn.execute(text(
+            "SELECT id, status::text, category, title, attributes, starts_at, ends_at "
+            "FROM submission"))}
+    assert len(rows) == len(specs)
+    for cat, title, expected in sent:
+        row = rows[title]
+        assert row.status == "pending" and row.category == cat.slug
+        assert row.attributes == expected, cat.slug
+        if cat.kind == "event":  # typed as the city's wall clock
+            assert row.starts_at.astimezone(PARIS).strftime("%H:%M") == "18:30"
+    # a moderator sees each with its values
+    mod, _ = page_factory()
+    mod.goto(live_server + "/auth/login")
+    mod.locator("#email").fill("mod-contrib@example.org")
+    mod.locator("#password").fill(PASSWORD)
+    mod.locator("form button[type=submit]").click()
+    for cat, title, expected in sent:
+        mod.goto(live_server + f"/moderation/submissions/{rows[title].id}")
+        body = mod.locator("body")
+        expect(body).to_contain_text(title)
+        for name, value in expected.items():
+            if isinstance(value, str) and not value.startswith("http"):
+                if cat.field(name) and cat.field(name).type == "enum":
+                    continue  # shown by its label, in the moderator's language
+                expect(body).to_contain_text(value)
+    assert rec.page_errors == [] and rec.dialogs == []
+
+
+MESSAGES = {
+    "fr": {"title": "Titre : obligatoire",
+           "attr-area_m2": re.compile(r"Surface \(m²\) : entre 0 et 1\s000\s000"),
+           "attr-website": "Site web : une adresse web commençant par https://",
+           "attr-hours": "Horaires (jours et heures) : créneau 1 : la fin doit suivre le début",
+           "email": "Courriel : adresse non valable (exemple : nom@exemple.fr)",
+           "charter": "Charte : acceptez la charte des contributeurs"},
+    "en": {"title": "Title: required",
+           "attr-area_m2": re.compile(r"Area \(m²\): between 0 and 1,000,000"),
+           "attr-website": "Website: a web address starting with https://",
+           "attr-hours": "Opening times (days and hours): slot 1: the end must come after "
+                         "the start",
+           "email": "Email: not a valid address (e.g. name@example.org)",
+           "charter": "Charter: accept the contributor charter"},
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_each_kind_of_field_filled_wrongly_is_explained_next_to_it(
+        page_factory, live_server, contrib, lang):
+    page, rec = page_factory(**PHONE, locale="fr-FR")
+    page.goto(live_server + f"/?lang={lang}" + HOTEL_DE_VILLE)
+    open_form(page)
+    page.locator("#f-category").select_option("jardin-partage")
+    page.locator("#f-title").fill("\u200b\u2060 ")  # invisible: counts as empty
+    page.locator("#attr-area_m2").fill("-5")
+    page.locator("#attr-website").fill("jardin.example.org")
+    page.locator("#attr-hours [data-slot-add]").click()
+    slot = page.locator("#attr-hours [data-slot]").first
+    slot.locator("[data-slot-time=from]").fill("14:00")
+    slot.locator("[data-slot-time=to]").fill("09:00")
+    page.locator("#f-email").fill("nope")
+    page.locator("#pin-form button[type=submit]").click()
+    for field, message in MESSAGES[lang].items():
+        expect(page.locator(f"#err-{field} .line")).to_have_count(1)
+        expect(page.locator(f"#err-{field}")).to_have_text(message)
+    expect(page.locator("#f-title")).to_be_focused()  # the first faulty field
+    screenshot(page, f"contribute-errors-{lang}")
+    # an event ending before it starts, and a capacity under its minimum
+    page.locator("#f-category").select_option("disco-soupe")
+    page.locator("#f-title").fill("Soupe")
+    day = (datetime.now(PARIS) + timedelta(days=4)).date()
+    page.locator("#f-starts").fill(f"{day}T18:30")
+    page.locator("#f-ends").fill(f"{day}T17:00")
+    page.locator("#attr-capacity").fill("0")
+    page.locator("#f-email").fill("")
+    page.locator("#f-charter").check()
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#err-ends_at")).to_have_text(
+        "Fin : avant le début" if lang == "fr" else "End: before the start")
+    expect(page.locator("#err-attr-capacity")).to_have_text(
+        "Nombre de places : entre 1 et 10\u202f000" if lang == "fr"
+        else "Capacity: between 1 and 10,000")
+    expect(page.locator("#f-ends")).to_be_focused()
+    with contrib.connect() as conn:  # the browser sent nothing
+        assert conn.execute(text("SELECT count(*) FROM submission")).scalar_one() == 0
+    assert rec.page_errors == []
+
+
+def test_a_rate_limit_is_said_at_the_top_and_what_was_typed_is_kept(
+        page_factory, live_server, contrib, app):
+    app.config["INGEST_RATE_LIMIT"] = "1/600"
+    page, _ = page_factory(**PHONE)
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    open_form(page)
+    page.locator("#f-category").select_option("fontaine")
+    page.locator("#f-title").fill("Fontaine Wallace")
+    page.locator("#f-charter").check()
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#pin-tracking")).to_be_visible()
+    open_form(page)
+    page.locator("#f-category").select_option("fontaine")
+    page.locator("#f-title").fill("Fontaine Albien")
+    page.locator("#attr-model").fill("Wallace")
+    page.locator("#f-charter").check()
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#pin-top")).to_contain_text(re.compile(r"réessayez dans \d+ minutes?"))
+    expect(page.locator("#pin-top")).to_be_focused()
+    expect(page.locator("#f-title")).to_have_value("Fontaine Albien")
+    expect(page.locator("#attr-model")).to_have_value("Wallace")
+    assert page.locator("#pin-form .error:not(#pin-top) .line").count() == 0
