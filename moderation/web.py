@@ -21,6 +21,7 @@ from geo.db import get_engine
 from geo.models import UserRole
 
 from .accounts import CurrentUser, load_session
+from .redirects import local_path
 
 __all__ = [
     "COOKIE",
@@ -76,11 +77,8 @@ def current_user() -> CurrentUser | None:
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to go to after login (never another host)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")) \
-            and "\n" not in target and "\r" not in target:
-        return target
-    return "/moderation/"
+    """A local path to go to after login (never another host: :mod:`.redirects`)."""
+    return local_path(target)
 
 
 def set_session_cookie(response: Response, token: str | None) -> None:

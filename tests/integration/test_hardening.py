@@ -64,3 +64,22 @@ def test_the_catch_up_marks_an_unstorable_row_invalid_and_goes_on(ingest_app, en
             receive(conn, raw, source="api", content_type="application/json", client_key=None)
     assert revalidate_received(ingest_app, older_than_s=0) == 2
     assert _status_counts(engine) == {"invalid": 1, "pending": 1}
+
+
+# --- the login's next ---------------------------------------------------------------------
+
+from tests.moderation_fixtures import MOD, PASSWORD, csrf_of, mdb, mod_app  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example/x", "/\\evil.example", "//evil.example",
+                                    "/%09/evil.example", "https://evil.example/"])
+def test_login_never_redirects_to_another_host(mod_app, mdb, target):  # noqa: F811
+    client = mod_app.test_client()
+    token = csrf_of(client)
+    r = client.post("/auth/login", data={"csrf_token": token, "email": MOD,
+                                         "password": PASSWORD, "next": target})
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/moderation/"
+    # and the GET that shows the form to a logged-in moderator does the same
+    assert client.get("/auth/login", query_string={"next": target}).headers["Location"] \
+        == "/moderation/"
