@@ -1,6 +1,7 @@
 """Moderation: accounts and login, the review queue, decisions, flags, the change feed.
 
-:func:`init_app` registers its blueprints: ``/auth/`` (login, logout), ``/moderation/``
+:func:`init_app` registers its blueprints: ``/auth/`` (login, logout, password
+change, forgotten password, reset and invitation links), ``/moderation/``
 (queue and decisions, behind login), ``/charter`` and the public JSON endpoints
 ``POST /api/v1/features/<id>/flags`` and ``GET /api/v1/changes``.
 """
@@ -19,6 +20,8 @@ SETTINGS = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": ("CARTE_LOGIN_MAX_FAILURES_PER_ACCOUNT", int, 5),
     "LOGIN_MAX_FAILURES_PER_CLIENT": ("CARTE_LOGIN_MAX_FAILURES_PER_CLIENT", int, 20),
     "CHANGES_SETTLE_SECONDS": ("CARTE_CHANGES_SETTLE_SECONDS", float, 2.0),
+    "PASSWORD_RESET_TTL_MINUTES": ("CARTE_PASSWORD_RESET_TTL_MINUTES", int, 60),
+    "INVITATION_TTL_HOURS": ("CARTE_INVITATION_TTL_HOURS", int, 168),
 }
 
 
@@ -30,7 +33,7 @@ def init_app(app: Any) -> None:
     """
     import os
 
-    from . import api, auth, imports, views  # noqa: F401 (imports adds its routes to views.bp)
+    from . import api, auth, guard, imports, views  # noqa: F401 (imports adds routes to views.bp)
 
     for key, (env, kind, default) in SETTINGS.items():
         if key not in app.config:
@@ -47,3 +50,5 @@ def init_app(app: Any) -> None:
         app.config["CITY"] = load_city(check_files=False)
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)
+    # Blocked clients are refused before intake reads their submission or flag.
+    app.before_request(guard.check_blocked)

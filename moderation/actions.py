@@ -83,7 +83,8 @@ class ClaimedSubmission:
         return {"category": self.category, "title": self.title,
                 "description": self.description, "lon": self.lon, "lat": self.lat,
                 "starts_at": self.starts_at.isoformat() if self.starts_at else None,
-                "ends_at": self.ends_at.isoformat() if self.ends_at else None}
+                "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+                "attributes": self.attributes or {}}
 
 
 _CLAIM = text("""
@@ -174,7 +175,9 @@ def approve(session: Session, submission_id: int, seen_version: int, *, actor_id
     """Publish a pending submission, optionally with the moderator's edits.
 
     Returns the new feature's id. ``edits`` are :func:`~moderation.edits.parse_edits`
-    output; they are audited as an ``edit`` event before the ``approve`` one.
+    output (the category's own fields included, under ``attributes``); they are
+    audited as an ``edit`` event, with the before/after of every field, before the
+    ``approve`` one.
     """
     sub = _claim(session, submission_id, seen_version)
     values = sub.fields() | {"starts_at": sub.starts_at, "ends_at": sub.ends_at}
@@ -190,7 +193,7 @@ def approve(session: Session, submission_id: int, seen_version: int, *, actor_id
                          lon=float(values["lon"]), lat=float(values["lat"]),
                          description=values["description"] or "",
                          starts_at=values["starts_at"], ends_at=values["ends_at"],
-                         attributes=sub.attributes)
+                         attributes=values["attributes"] or {})
     feature = publish_feature(session, draft, source=sub.source, submission_id=submission_id,
                               actor_id=actor_id, action=ModerationAction.approve)
     _decide(session, submission_id, status="approved", actor_id=actor_id,

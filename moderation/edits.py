@@ -1,27 +1,36 @@
 """Checking what a moderator typed (edit before approval, feature edits): pure functions.
 
-Every bad field is named in the :class:`~moderation.errors.InvalidInput` raised, so the
-form can be shown again with each message next to its field.
+A moderator's edit is judged by the rules a resident's submission is judged by:
+the form is read into the JSON shape of a submission (core fields, and the category's
+own fields through :func:`moderation.fields.from_form`) and handed to
+:func:`ingestion.validation.validate_submission`. Every refused field is named in the
+:class:`~moderation.errors.InvalidInput` raised, under the form input it came from, so
+the form is shown again with each message next to its field.
+
+Date-times typed without a zone (the form's ``datetime-local`` inputs) are in the
+city's time zone: moderators read and type local times.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from ingestion.categories import CategorySpec
+from ingestion.validation import validate_submission
+
 from .errors import InvalidInput
+from .fields import from_form, input_name
 
-__all__ = ["FIELDS", "parse_datetime", "parse_edits"]
+__all__ = ["FIELDS", "error_field", "parse_datetime", "parse_edits"]
 
-FIELDS = ("title", "description", "category", "lon", "lat", "starts_at", "ends_at")
-MAX_TITLE = 120
-MAX_DESCRIPTION = 2000
+FIELDS = ("title", "description", "category", "lon", "lat", "starts_at", "ends_at",
+          "attributes")
 
 
-def parse_datetime(value: str) -> datetime:
-    """An ISO 8601 date-time; without a zone it is taken as UTC.
+def parse_datetime(value: str, zone: tzinfo = UTC) -> datetime:
+    """An ISO 8601 date-time; without a zone it is taken in ``zone`` (UTC by default).
 
     >>> parse_datetime("2026-06-21T18:00:00+02:00").isoformat()
     '2026-06-21T18:00:00+02:00'
@@ -30,68 +39,80 @@ def parse_datetime(value: str) -> datetime:
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
-def _number(values: Mapping[str, str], key: str, low: float, high: float,
-            errors: dict[str, str]) -> float | None:
-    raw = (values.get(key) or "").strip().replace(",", ".")
+def _coordinate(raw: Any) -> Any:
+    text = str(raw or "").strip().replace(",", ".")
+    if not text:
+        return None
     try:
-        number = float(raw)
+        return float(text)
     except ValueError:
-        errors[key] = "un nombre décimal est attendu / a decimal number is expected"
-        return None
-    if not math.isfinite(number) or not low <= number <= high:
-        errors[key] = f"doit être entre {low} et {high} / must be between {low} and {high}"
-        return None
-    return number
+        return text  # validation says "must be a number"
 
 
-def parse_edits(values: Mapping[str, str], *, categories: Collection[str]) -> dict[str, Any]:
+def _when(raw: Any, zone: tzinfo) -> Any:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_datetime(text, zone).isoformat()
+    except ValueError:
+        return text  # validation says which format it wants
+
+
+def error_field(pointer: str) -> str:
+    """The form input a validation error's JSON pointer designates."""
+    parts = pointer.strip("/").split("/")
+    if parts[0] == "attributes" and len(parts) > 1:
+        return input_name(parts[1].replace("~1", "/").replace("~0", "~"))
+    return parts[0] or "form"
+
+
+def parse_edits(values: Any, *, categories: Mapping[str, CategorySpec],
+                now: datetime | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
     """Typed, checked values of an edit form (keys of :data:`FIELDS`).
 
     Parameters
     ----------
     values
-        The form as strings (``request.form``); ``lon``/``lat`` accept a decimal comma.
+        The form (``request.form``, or a plain mapping of strings); ``lon``/``lat``
+        accept a decimal comma; attribute inputs are named ``a_<field>``.
     categories
-        The slugs a feature may have.
+        The categories an item may have, by slug.
+    now
+        The reference time of the date rules (a moderator cannot publish an event
+        that ended, any more than a resident can submit one).
+    zone
+        The time zone of date-times typed without one (the city's).
 
     Raises
     ------
     InvalidInput
-        Naming each field that is wrong.
+        Naming each form input that is wrong.
     """
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
-    title = " ".join((values.get("title") or "").split())
-    if not title:
-        errors["title"] = "le titre est obligatoire / a title is required"
-    elif len(title) > MAX_TITLE:
-        errors["title"] = f"{MAX_TITLE} caractères au plus / at most {MAX_TITLE} characters"
-    out["title"] = title
-    description = (values.get("description") or "").strip().replace("\r\n", "\n")
-    if len(description) > MAX_DESCRIPTION:
-        errors["description"] = (f"{MAX_DESCRIPTION} caractères au plus / "
-                                 f"at most {MAX_DESCRIPTION} characters")
-    out["description"] = description
-    category = (values.get("category") or "").strip()
-    if category not in categories:
-        errors["category"] = "catégorie inconnue / unknown category"
-    out["category"] = category
-    out["lon"] = _number(values, "lon", -180.0, 180.0, errors)
-    out["lat"] = _number(values, "lat", -90.0, 90.0, errors)
-    for key in ("starts_at", "ends_at"):
-        raw = (values.get(key) or "").strip()
-        out[key] = None
-        if raw:
-            try:
-                out[key] = parse_datetime(raw)
-            except ValueError:
-                errors[key] = ("date ISO 8601 attendue, ex. 2026-06-21T18:00 / "
-                               "an ISO 8601 date-time is expected")
-    if out["starts_at"] and out["ends_at"] and out["ends_at"] < out["starts_at"]:
-        errors["ends_at"] = "la fin précède le début / ends before it starts"
-    if errors:
+    slug = str(values.get("category") or "").strip()
+    spec = categories.get(slug)
+    data = {"category": slug, "title": values.get("title") or "",
+            "description": values.get("description") or "",
+            "lon": _coordinate(values.get("lon")), "lat": _coordinate(values.get("lat")),
+            "starts_at": _when(values.get("starts_at"), zone),
+            "ends_at": _when(values.get("ends_at"), zone)}
+    if hasattr(values, "getlist"):
+        data["attributes"] = from_form(spec, values)
+    elif isinstance(values.get("attributes"), Mapping):
+        data["attributes"] = dict(values["attributes"])
+    result = validate_submission(data, categories=categories, area=None,
+                                 now=now or datetime.now(UTC), allow_unknown=True)
+    if isinstance(result, list):
+        errors: dict[str, str] = {}
+        for error in result:
+            name = error_field(error.pointer)
+            errors[name] = f"{errors[name]} ; {error.detail}" if name in errors \
+                else error.detail
         raise InvalidInput(errors)
-    return out
+    return {"title": result.title, "description": result.description,
+            "category": result.category, "lon": result.lon, "lat": result.lat,
+            "starts_at": result.starts_at, "ends_at": result.ends_at,
+            "attributes": dict(result.attributes)}

@@ -22,11 +22,9 @@ import math
 import threading
 import unicodedata
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request
-from flask_babel import Domain, get_locale
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -37,6 +35,7 @@ from ingestion.errors import RunAlreadyDecided, RunNotFound
 from . import svg
 from .charter import REASONS
 from .errors import InvalidInput, NotFound
+from .i18n import lang, t, tn
 from .views import MODERATOR, bp, frame
 from .web import db, engine, require_role
 
@@ -57,17 +56,6 @@ OUTCOMES = {"valid": "ir.outcome = 'valid'", "refused": "ir.outcome = 'invalid'"
             "changed": "ir.changed", "unchanged": "ir.outcome = 'unchanged'"}
 ATTRIBUTION_MAX = 300
 REASON_MAX = 1_000
-
-domain = Domain(translation_directories=str(Path(__file__).parent / "translations"),
-                domain="moderation")
-t = domain.gettext
-tn = domain.ngettext
-
-
-def lang() -> str:
-    """``fr`` (the moderation UI's language) or ``en``."""
-    return str(get_locale() or "fr")
-
 
 # --- text shown to moderators ------------------------------------------------------------
 

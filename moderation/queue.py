@@ -66,8 +66,9 @@ class QueueFilters:
 
 _ITEM_COLUMNS = """
     s.id, s.version, s.received_at, s.source, s.status::text AS status, s.category,
-    c.label_fr AS category_label, c.colour, s.title, s.description, s.starts_at, s.ends_at,
-    s.attributes, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.spam_score, s.spam_reasons,
+    c.label_fr AS category_label, c.label_en AS category_label_en, c.colour, s.title,
+    s.description, s.starts_at, s.ends_at, s.attributes, s.email, s.client_key,
+    ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.spam_score, s.spam_reasons,
     a.code AS arr_code, a.name AS arr_name, q.code AS quartier_code, q.name AS quartier_name,
     s.possible_duplicate_of AS dup_id, f.title AS dup_title, f.description AS dup_description,
     f.category AS dup_category, f.status::text AS dup_status, f.version AS dup_version,
@@ -158,7 +159,8 @@ def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
     """A feature (any status) with its area, and its flags."""
     row = session.execute(text("""
         SELECT f.id, f.version, f.status::text AS status, f.category, c.label_fr AS
-               category_label, f.title, f.description, f.starts_at, f.ends_at, f.source,
+               category_label, c.label_en AS category_label_en, f.attributes, f.title,
+               f.description, f.starts_at, f.ends_at, f.source,
                f.attribution, f.merged_into, f.published_at, f.updated_at, f.submission_id,
                ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, a.code AS arr_code,
                a.name AS arr_name, q.name AS quartier_name
@@ -170,7 +172,8 @@ def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
     if row is None:
         raise NotFound(f"no feature {feature_id}")
     flags = session.execute(text("""
-        SELECT fl.id, fl.created_at, fl.reason, fl.status::text AS status, fl.resolved_at
+        SELECT fl.id, fl.created_at, fl.reason, fl.status::text AS status, fl.resolved_at,
+               fl.client_key
         FROM flag fl WHERE fl.feature_id = :id ORDER BY fl.created_at DESC LIMIT 100
     """), {"id": feature_id}).all()
     return row, flags
@@ -223,9 +226,9 @@ def area_choices(session: Session) -> list[Any]:
 
 
 def category_choices(session: Session) -> list[Any]:
-    """Categories (slug, French label)."""
+    """Categories (slug, French and English labels)."""
     return session.execute(text(
-        "SELECT slug, label_fr, active FROM category ORDER BY position, slug")).all()
+        "SELECT slug, label_fr, label_en, active FROM category ORDER BY position, slug")).all()
 
 
 _SOURCES = text("""

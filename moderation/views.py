@@ -24,12 +24,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.models import UserRole
+from ingestion.categories import CategorySpec, specs_from_db
 
-from . import actions, queue, svg
+from . import actions, blocks, queue, svg
 from .accounts import create_user, end_user_sessions
 from .charter import LANGS, REASONS, charter_html
 from .edits import parse_edits
 from .errors import AccountError, Conflict, InvalidInput, NotFound
+from .fields import from_form, shown, widgets
+from .i18n import lang, t, template_globals, tn, zone
 from .web import close_db, db, engine, require_role
 
 __all__ = ["bp", "public_bp"]
@@ -37,7 +40,9 @@ __all__ = ["bp", "public_bp"]
 bp = Blueprint("moderation", __name__, url_prefix="/moderation", template_folder="templates",
                static_folder="static", static_url_path="/static")
 bp.teardown_app_request(close_db)
+bp.context_processor(template_globals)
 public_bp = Blueprint("charter", __name__, template_folder="templates")
+public_bp.context_processor(template_globals)
 MODERATOR = UserRole.moderator
 MAX_ID = 2**63 - 1
 
@@ -54,20 +59,20 @@ def _conflict(exc: Conflict) -> tuple[str, int]:
     back = (f"/moderation/submissions/{exc.item_id}" if exc.kind == "submission"
             else f"/moderation/features/{exc.item_id}")
     return render_template("moderation/message.html", status=409,
-                           title="Conflit : déjà traité / Conflict: already handled",
+                           title=t("Conflit : déjà traité"),
                            message=str(exc), back=back), 409
 
 
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound) -> tuple[str, int]:
-    return render_template("moderation/message.html", status=404, title="Introuvable",
+    return render_template("moderation/message.html", status=404, title=t("Introuvable"),
                            message=str(exc), back="/moderation/"), 404
 
 
 @bp.errorhandler(InvalidInput)
 def _invalid(exc: InvalidInput) -> tuple[str, int]:
     return render_template("moderation/message.html", status=400,
-                           title="Formulaire incorrect / Invalid form",
+                           title=t("Formulaire incorrect"),
                            message="", errors=exc.errors,
                            back=request.referrer if _local(request.referrer) else "/moderation/"
                            ), 400
@@ -81,15 +86,48 @@ def _int(name: str, value: str | None) -> int:
     try:
         number = int(value or "")
     except ValueError as exc:
-        raise InvalidInput({name: "un nombre entier est attendu / an integer is expected"}
-                           ) from exc
+        raise InvalidInput({name: t("un nombre entier est attendu")}) from exc
     if not 0 < number <= MAX_ID:
-        raise InvalidInput({name: "hors limites / out of range"})
+        raise InvalidInput({name: t("hors limites")})
     return number
 
 
 def _write() -> Session:
     return Session(engine())
+
+
+def _specs() -> dict[str, CategorySpec]:
+    """Every category (active or not: an old item keeps its category) by slug."""
+    if "mod_specs" not in g:
+        g.mod_specs = specs_from_db(db())
+    return g.mod_specs
+
+
+def _edits(form: Any) -> dict[str, Any]:
+    """The edit form checked by the submission rules (:mod:`ingestion.validation`)."""
+    active = set(actions.category_slugs(db()))
+    return parse_edits(form, categories={k: v for k, v in _specs().items() if k in active},
+                       zone=zone())
+
+
+def _blocked(client_key: str | None) -> blocks.Block | None:
+    return blocks.is_blocked(db(), client_key) if client_key else None
+
+
+def _fields_of(item: Any, form: Any = None) -> dict[str, Any]:
+    """The labelled fields of an item and its edit form's inputs.
+
+    After a refused post the inputs hold what was typed, not the stored values.
+    """
+    specs = _specs()
+    spec = specs.get(item.category)
+    attributes = item.attributes or {}
+    edit_spec = spec
+    if form is not None:
+        edit_spec = specs.get(form.get("category", "")) or spec
+        attributes = from_form(edit_spec, form)
+    return {"shown": shown(spec, item.attributes or {}, lang()),
+            "widgets": widgets(edit_spec, attributes, lang())}
 
 
 def frame() -> svg.Frame:
@@ -111,7 +149,7 @@ def _maps(rows: list[Any], size: int = 110) -> tuple[dict[int, Any], Any]:
         maps[r.id] = svg.mini_map(outline, r.lon, r.lat, frame=shared, size=size,
                                   others=others,
                                   label=f"{r.lat:.5f}, {r.lon:.5f} — "
-                                        f"{r.arr_name or 'hors arrondissement'}")
+                                        f"{r.arr_name or t('hors arrondissement')}")
     return maps, svg.defs(used)
 
 
@@ -128,10 +166,14 @@ def queue_page() -> str:
     s = db()
     rows, total = queue.pending_page(s, filters, after=after)
     maps, defs = _maps(rows)
+    specs, language = _specs(), lang()
+    fields = {r.id: [f for f in shown(specs.get(r.category), r.attributes, language)
+                     if not f.empty] for r in rows}
     next_after = (f"{rows[-1].received_at.isoformat()}|{rows[-1].id}"
                   if len(rows) == queue.PAGE_SIZE else None)
     return render_template(
         "moderation/queue.html", rows=rows, total=total, filters=filters, maps=maps,
+        fields=fields,
         defs=defs, next_after=next_after, areas=queue.area_choices(s),
         categories=queue.category_choices(s), sources=queue.source_choices(s),
         flagged=queue.flagged_features(s, limit=20), reasons=REASONS.values())
@@ -143,19 +185,19 @@ def bulk() -> Response:
     """Approve or refuse the ticked submissions; conflicts are reported, not fatal."""
     action = request.form.get("action")
     if action not in ("approve", "refuse"):
-        raise InvalidInput({"action": "approve ou refuse / approve or refuse"})
+        raise InvalidInput({"action": t("approuver ou refuser")})
     items = request.form.getlist("items")
     if not items:
-        raise InvalidInput({"items": "cochez au moins une soumission / tick at least one"})
+        raise InvalidInput({"items": t("cochez au moins une soumission")})
     if len(items) > queue.PAGE_SIZE:
-        raise InvalidInput({"items": f"{queue.PAGE_SIZE} au plus / at most {queue.PAGE_SIZE}"})
+        raise InvalidInput({"items": t("%(n)s au plus", n=queue.PAGE_SIZE)})
     pairs = []
     for item in items:
         sid, _, version = item.partition(":")
         pairs.append((_int("items", sid), _int("items", version)))
     reason, message = request.form.get("reason", ""), request.form.get("message", "")
     if action == "refuse" and reason not in REASONS:
-        raise InvalidInput({"reason": "choisissez une raison de la charte / pick a reason"})
+        raise InvalidInput({"reason": t("choisissez une raison de la charte")})
     done, conflicts = [], []
     # One transaction (one commit), a savepoint per item: a conflict on one item rolls
     # back that item only.
@@ -171,12 +213,17 @@ def bulk() -> Response:
                 done.append(sid)
             except (Conflict, NotFound):
                 conflicts.append(sid)
-    verb = "approuvée(s)" if action == "approve" else "refusée(s)"
     if done:
-        flash(f"{len(done)} soumission(s) {verb} : n° {', '.join(map(str, done))}.", "ok")
+        ids = ", ".join(map(str, done))
+        flash(tn("%(num)s soumission approuvée : n° %(ids)s.",
+                 "%(num)s soumissions approuvées : n° %(ids)s.", len(done), ids=ids)
+              if action == "approve" else
+              tn("%(num)s soumission refusée : n° %(ids)s.",
+                 "%(num)s soumissions refusées : n° %(ids)s.", len(done), ids=ids), "ok")
     if conflicts:
-        flash(f"{len(conflicts)} déjà traitée(s) par quelqu'un d'autre, non modifiée(s) : "
-              f"n° {', '.join(map(str, conflicts))}.", "conflict")
+        flash(tn("%(num)s déjà traitée par quelqu'un d'autre, non modifiée : n° %(ids)s.",
+                 "%(num)s déjà traitées par quelqu'un d'autre, non modifiées : n° %(ids)s.",
+                 len(conflicts), ids=", ".join(map(str, conflicts))), "conflict")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith(
         "/moderation/") else "/moderation/", code=303)
 
@@ -184,17 +231,17 @@ def bulk() -> Response:
 # --- one submission ------------------------------------------------------------------------
 
 def _submission_page(submission_id: int, *, errors: dict[str, str] | None = None,
-                     values: dict[str, str] | None = None, status: int = 200
-                     ) -> tuple[str, int]:
+                     form: Any = None, status: int = 200) -> tuple[str, int]:
     s = db()
     item = queue.submission_detail(s, submission_id)
+    values = dict(form) if form is not None else {}
     nearby = queue.nearby_features(s, item.lon, item.lat, title=item.title or "")
     maps, defs = _maps([item], size=320)
     return render_template(
         "moderation/submission.html", item=item, nearby=nearby, map=maps[item.id], defs=defs,
         categories=queue.category_choices(s), reasons=REASONS.values(),
         events=queue.history(s, submission_id=submission_id), errors=errors or {},
-        values=values or {}), status
+        values=values, blocked=_blocked(item.client_key), **_fields_of(item, form)), status
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -216,25 +263,24 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
     version = _int("version", form.get("version"))
     uid = g.user.id
     if action == "edit":
-        with _write() as s:
-            slugs = actions.category_slugs(s)
         try:
-            edits = parse_edits(form, categories=slugs)
+            edits = _edits(form)
             with _write() as s, s.begin():
                 fid = actions.approve(s, submission_id, version, actor_id=uid, edits=edits)
         except InvalidInput as exc:
-            return _submission_page(submission_id, errors=exc.errors, values=dict(form),
-                                    status=400)
-        flash(f"Soumission n° {submission_id} corrigée et publiée (point n° {fid}).", "ok")
+            return _submission_page(submission_id, errors=exc.errors, form=form, status=400)
+        flash(t("Soumission n° %(sid)s corrigée et publiée (point n° %(fid)s).",
+                sid=submission_id, fid=fid), "ok")
     elif action == "approve":
         with _write() as s, s.begin():
             fid = actions.approve(s, submission_id, version, actor_id=uid)
-        flash(f"Soumission n° {submission_id} publiée (point n° {fid}).", "ok")
+        flash(t("Soumission n° %(sid)s publiée (point n° %(fid)s).", sid=submission_id,
+                fid=fid), "ok")
     elif action == "refuse":
         with _write() as s, s.begin():
             actions.refuse(s, submission_id, version, actor_id=uid,
                            reason=form.get("reason", ""), message=form.get("message", ""))
-        flash(f"Soumission n° {submission_id} refusée.", "ok")
+        flash(t("Soumission n° %(sid)s refusée.", sid=submission_id), "ok")
     elif action == "merge":
         into = _int("into", form.get("into"))
         into_version = _int("into_version", form.get("into_version")) \
@@ -242,11 +288,12 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
         with _write() as s, s.begin():
             actions.merge_submission(s, submission_id, version, actor_id=uid, into=into,
                                      into_version=into_version, take=form.getlist("take"))
-        flash(f"Soumission n° {submission_id} fusionnée dans le point n° {into}.", "ok")
+        flash(t("Soumission n° %(sid)s fusionnée dans le point n° %(fid)s.",
+                sid=submission_id, fid=into), "ok")
     else:
         with _write() as s, s.begin():
             actions.reopen(s, submission_id, version, actor_id=uid)
-        flash(f"Soumission n° {submission_id} remise dans la file.", "ok")
+        flash(t("Soumission n° %(sid)s remise dans la file.", sid=submission_id), "ok")
         return redirect(f"/moderation/submissions/{submission_id}", code=303)
     return redirect("/moderation/", code=303)
 
@@ -254,18 +301,20 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
 # --- features and flags -------------------------------------------------------------------
 
 def _feature_page(feature_id: int, *, errors: dict[str, str] | None = None,
-                  values: dict[str, str] | None = None, status: int = 200
-                  ) -> tuple[str, int]:
+                  form: Any = None, status: int = 200) -> tuple[str, int]:
     s = db()
     feature, flags = queue.feature_detail(s, feature_id)
+    values = dict(form) if form is not None else {}
     nearby = queue.nearby_features(s, feature.lon, feature.lat, title=feature.title,
                                    exclude=feature_id)
     maps, defs = _maps([feature], size=320)
     return render_template(
         "moderation/feature.html", feature=feature, flags=flags, nearby=nearby,
         map=maps[feature.id], defs=defs, reasons=REASONS.values(),
-        categories=queue.category_choices(s), errors=errors or {}, values=values or {},
-        events=queue.history(s, feature_id=feature_id)), status
+        categories=queue.category_choices(s), errors=errors or {}, values=values,
+        events=queue.history(s, feature_id=feature_id),
+        blocked_flags={fl.id: _blocked(fl.client_key) for fl in flags
+                       if fl.status == "open"}, **_fields_of(feature, form)), status
 
 
 @bp.get("/features/<int:feature_id>")
@@ -288,33 +337,91 @@ def feature_action(feature_id: int, action: str) -> Response | tuple[str, int]:
     version = _int("version", form.get("version"))
     uid = g.user.id
     if action == "edit":
-        with _write() as s:
-            slugs = actions.category_slugs(s)
         try:
-            edits = parse_edits(form, categories=slugs)
+            edits = _edits(form)
             with _write() as s, s.begin():
                 actions.edit_feature(s, feature_id, version, actor_id=uid, edits=edits)
         except InvalidInput as exc:
-            return _feature_page(feature_id, errors=exc.errors, values=dict(form), status=400)
-        flash(f"Point n° {feature_id} modifié.", "ok")
+            return _feature_page(feature_id, errors=exc.errors, form=form, status=400)
+        flash(t("Point n° %(fid)s modifié.", fid=feature_id), "ok")
         return redirect(f"/moderation/features/{feature_id}", code=303)
     with _write() as s, s.begin():
         if action == "unpublish":
             actions.unpublish(s, feature_id, version, actor_id=uid,
                               reason=form.get("reason", ""), message=form.get("message", ""))
-            done = "retiré de la carte"
+            done = t("Point n° %(fid)s retiré de la carte.", fid=feature_id)
         elif action == "restore":
             actions.restore(s, feature_id, version, actor_id=uid)
-            done = "remis sur la carte"
+            done = t("Point n° %(fid)s remis sur la carte.", fid=feature_id)
         elif action == "dismiss":
             actions.dismiss_flags(s, feature_id, version, actor_id=uid)
-            done = "gardé : signalements rejetés"
+            done = t("Point n° %(fid)s gardé : signalements rejetés.", fid=feature_id)
         else:
             into = _int("into", form.get("into"))
             actions.merge_feature(s, feature_id, version, actor_id=uid, into=into)
-            done = f"fusionné dans le point n° {into}"
-    flash(f"Point n° {feature_id} {done}.", "ok")
+            done = t("Point n° %(fid)s fusionné dans le point n° %(into)s.", fid=feature_id,
+                     into=into)
+    flash(done, "ok")
     return redirect(f"/moderation/features/{feature_id}", code=303)
+
+
+# --- blocks ---------------------------------------------------------------------------------
+
+def _block(client_key: str | None, **where: int | None) -> None:
+    form = request.form
+    try:
+        network = blocks.parse_network(form.get("network", ""))
+        with _write() as s, s.begin():
+            blocks.block(s, actor_id=g.user.id, client_key=client_key, network=network,
+                         duration=form.get("duration", ""), reason=form.get("reason", ""),
+                         **where)
+    except InvalidInput as exc:  # messages of blocks.py are French msgids
+        raise InvalidInput({k: t(v) for k, v in exc.errors.items()}) from exc
+    flash(t("Client bloqué : ses soumissions et signalements sont refusés."), "ok")
+
+
+@bp.post("/submissions/<int:submission_id>/block")
+@require_role(MODERATOR)
+def block_submitter(submission_id: int) -> Response:
+    """Block the client key (and optionally a range) that sent a submission."""
+    if submission_id > MAX_ID:
+        abort(404)
+    item = queue.submission_detail(db(), submission_id)
+    _block(item.client_key, submission_id=submission_id)
+    return redirect(f"/moderation/submissions/{submission_id}", code=303)
+
+
+@bp.post("/flags/<int:flag_id>/block")
+@require_role(MODERATOR)
+def block_flagger(flag_id: int) -> Response:
+    """Block the client key (and optionally a range) that sent a flag."""
+    if flag_id > MAX_ID:
+        abort(404)
+    row = db().execute(text("SELECT feature_id, client_key FROM flag WHERE id = :i"),
+                       {"i": flag_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no flag {flag_id}")
+    _block(row.client_key, feature_id=row.feature_id, flag_id=flag_id)
+    return redirect(f"/moderation/features/{row.feature_id}", code=303)
+
+
+@bp.get("/blocks")
+@require_role(MODERATOR)
+def blocks_page() -> str:
+    """Live blocks, each with its reason, end and a button to lift it."""
+    return render_template("moderation/blocks.html", blocks=blocks.active_blocks(db()))
+
+
+@bp.post("/blocks/<int:block_id>/lift")
+@require_role(MODERATOR)
+def lift_block(block_id: int) -> Response:
+    """Lift a block now (audited)."""
+    if block_id > MAX_ID:
+        abort(404)
+    with _write() as s, s.begin():
+        blocks.lift(s, block_id, actor_id=g.user.id)
+    flash(t("Blocage n° %(id)s levé.", id=block_id), "ok")
+    return redirect("/moderation/blocks", code=303)
 
 
 @bp.get("/flags")
@@ -332,9 +439,10 @@ def audit_page() -> str:
     from geo.models import ModerationAction
 
     actions_known = [a.value for a in ModerationAction]
+    actions_known += [a for a in ("block", "unblock") if a not in actions_known]
     action = request.args.get("action", "")
     if action and action not in actions_known:
-        raise InvalidInput({"action": "action inconnue / unknown action"})
+        raise InvalidInput({"action": t("action inconnue")})
     before = _int("before", request.args["before"]) if request.args.get("before") else None
     actor = request.args.get("actor", "")[:254]
     imports = request.args.get("imports") == "1"
@@ -360,22 +468,35 @@ def users_page() -> str:
 @bp.post("/users")
 @require_role(UserRole.admin)
 def users_add() -> tuple[str, int] | Response:
-    """Create an account with a generated password, shown once on the answer page."""
+    """Invite a moderator by e-mail, or create an account with a generated password.
+
+    ``invite=1`` sends a link to choose a password; otherwise the generated password is
+    shown once on the answer page.
+    """
     import secrets
 
+    from .auth import send_link
+
+    invite = request.form.get("invite") == "1"
     password = secrets.token_urlsafe(15)
     try:
         with _write() as s, s.begin():
             user = create_user(s, request.form.get("email", ""), request.form.get("role", ""),
                                password)
             email = user.email
+            if invite:
+                # Nobody knows the generated password: the invitation link sets one.
+                send_link(s, user.id, email, "invite", minutes=60 * int(
+                    current_app.config.get("INVITATION_TTL_HOURS", 168)))
     except AccountError as exc:
         raise InvalidInput({"email": str(exc)}) from exc
     users = db().execute(text(
         "SELECT id, email, role::text AS role, active, created_at, last_login_at "
         "FROM app_user ORDER BY lower(email)")).all()
     response = render_template("moderation/users.html", users=users,
-                               created={"email": email, "password": password})
+                               invited=email if invite else None,
+                               created=None if invite else {"email": email,
+                                                            "password": password})
     return Response(response, status=201, headers={"Cache-Control": "no-store"})
 
 
@@ -386,8 +507,7 @@ def users_change(user_id: int, action: str) -> Response:
     if action not in ("deactivate", "activate", "role") or user_id > 2**31:
         abort(404)
     if user_id == g.user.id and action != "activate":
-        raise InvalidInput({"user": "vous ne pouvez pas modifier votre propre compte ici / "
-                                    "you cannot change your own account here"})
+        raise InvalidInput({"user": t("vous ne pouvez pas modifier votre propre compte ici")})
     with _write() as s, s.begin():
         if action == "role":
             role = request.form.get("role", "")
@@ -401,7 +521,7 @@ def users_change(user_id: int, action: str) -> Response:
         if not n:
             raise NotFound(f"no account {user_id}")
         end_user_sessions(s, user_id)
-    flash("Compte modifié ; ses sessions sont fermées.", "ok")
+    flash(t("Compte modifié ; ses sessions sont fermées."), "ok")
     return redirect("/moderation/users", code=303)
 
 
@@ -409,7 +529,7 @@ def users_change(user_id: int, action: str) -> Response:
 
 @public_bp.get("/charter")
 def charter() -> str:
-    """The contributor charter, in French (default) or English (``?lang=en``)."""
-    lang = request.args.get("lang", "fr")
-    lang = lang if lang in LANGS else "fr"
-    return render_template("moderation/charter.html", lang=lang, body=charter_html(lang))
+    """The contributor charter, in the language chosen like the map's."""
+    language = lang()
+    language = language if language in LANGS else "fr"
+    return render_template("moderation/charter.html", body=charter_html(language))

@@ -21,6 +21,7 @@ from geo.db import get_engine
 from geo.models import UserRole
 
 from .accounts import CurrentUser, load_session
+from .i18n import t
 from .redirects import local_path
 
 __all__ = [
@@ -112,16 +113,16 @@ def require_role(*roles: UserRole) -> Callable[[F], F]:
                     return redirect("/auth/login?" + urlencode({"next": request.full_path
                                                                  .rstrip("?")}))
                 return render_template("moderation/message.html", status=401,
-                                       title="Connexion requise",
-                                       message="Votre session a expiré ou vous n'êtes pas "
-                                               "connecté·e. Connectez-vous puis recommencez."
-                                       ), 401
+                                       title=t("Connexion requise"),
+                                       message=t("Votre session a expiré ou vous n'êtes pas "
+                                                 "connecté·e. Connectez-vous puis "
+                                                 "recommencez.")), 401
             g.user = user
             if user.role not in allowed:
                 return render_template("moderation/message.html", status=403,
-                                       title="Accès refusé",
-                                       message="Cette page est réservée aux "
-                                               "administrateurs."), 403
+                                       title=t("Accès refusé"),
+                                       message=t("Cette page est réservée aux "
+                                                 "administrateurs.")), 403
             return view(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate

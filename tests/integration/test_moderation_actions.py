@@ -2,6 +2,7 @@
 # ruff: noqa: F811 (pytest fixtures are imported by name from tests/moderation_fixtures.py)
 
 import re
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
@@ -95,15 +96,16 @@ def test_edit_then_approve_publishes_the_edited_values_and_audits_the_edit(moder
     response = post(moderator, f"/moderation/submissions/{sid}/edit",
                     {"version": "1", "title": "Jardin des Rosiers (corrigé)",
                      "description": "Ouvert le samedi.", "category": "soupe-test",
-                     "lon": "2,3400", "lat": "48.8600", "starts_at": "2026-06-21T18:00",
-                     "ends_at": ""})
+                     "lon": "2,3400", "lat": "48.8600", "starts_at": "2027-06-21T18:00",
+                     "ends_at": "2027-06-21T23:00"})
     assert response.status_code == 303
     fid = scalar(mdb, "SELECT feature_id FROM submission WHERE id = :i", i=sid)
     f = row(mdb, "SELECT title, category, ST_X(geom) AS lon, ST_Y(geom) AS lat, starts_at "
                  "FROM feature WHERE id = :i", i=fid)
     assert (f.title, f.category) == ("Jardin des Rosiers (corrigé)", "soupe-test")
     assert (round(f.lon, 4), round(f.lat, 4)) == (2.34, 48.86)
-    assert f.starts_at.isoformat().startswith("2026-06-21T18:00")
+    # Typed as the city's local time (Paris, summer: UTC+2).
+    assert f.starts_at == datetime(2027, 6, 21, 16, 0, tzinfo=UTC)
     edit, approve = events(mdb, submission_id=sid)
     assert edit.action == "edit" and approve.action == "approve"
     assert edit.before["title"] == "Jardin des Rosiers"
@@ -233,7 +235,7 @@ def test_bulk_approve_and_refuse_report_conflicts_without_stopping(moderator, md
                     {"action": "refuse", "reason": "off-topic", "items": [f"{b}:1", f"{c}:1"]})
     assert response.status_code == 303
     queue = moderator.get("/moderation/").get_data(as_text=True)
-    assert "1 soumission(s) refusée(s)" in queue and "déjà traitée(s)" in queue
+    assert "1 soumission refusée : n° " in queue and "1 déjà traitée par quelqu" in queue
     assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=c) == "refused"
     assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=b) == "approved"
 
@@ -258,8 +260,8 @@ def test_history_is_shown_with_who_and_what(moderator, mdb):
     sid = pending(mdb)
     post(moderator, f"/moderation/submissions/{sid}/approve", {"version": "1"})
     html = moderator.get(f"/moderation/submissions/{sid}").get_data(as_text=True)
-    assert "approve" in html and "mod@example.org" in html
-    assert re.search(r"<strong>approved</strong>", html)
+    assert "<strong>Approuvé</strong>" in html and "mod@example.org" in html
+    assert re.search(r"<strong>approuvée</strong>", html)
 
 
 def test_audit_page_lists_every_decision_and_filters(moderator, mdb):

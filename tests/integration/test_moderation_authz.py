@@ -16,13 +16,15 @@ from tests.moderation_fixtures import (  # noqa: F401
 )
 
 GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/audit",
-        "/moderation/submissions/{sid}", "/moderation/features/{fid}"]
+        "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
          *[f"/moderation/submissions/{{sid}}/{a}"
            for a in ("approve", "edit", "refuse", "merge", "reopen")],
          *[f"/moderation/features/{{fid}}/{a}"
-           for a in ("unpublish", "restore", "dismiss", "merge", "edit")]]
+           for a in ("unpublish", "restore", "dismiss", "merge", "edit")],
+         "/moderation/submissions/{sid}/block", "/moderation/flags/1/block",
+         "/moderation/blocks/1/lift"]
 ADMIN_ONLY_GETS = ["/moderation/users"]
 ADMIN_ONLY_POSTS = ["/moderation/users", "/moderation/users/{uid}/deactivate",
                     "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role"]
@@ -44,6 +46,9 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/features/<int:feature_id>",
                      "/moderation/features/<int:feature_id>/<action>",
                      "/moderation/users/<int:user_id>/<action>",
+                     "/moderation/submissions/<int:submission_id>/block",
+                     "/moderation/flags/<int:flag_id>/block", "/moderation/blocks",
+                     "/moderation/blocks/<int:block_id>/lift",
                      # covered in test_moderation_imports.py
                      "/moderation/imports", "/moderation/imports/<int:run_id>",
                      "/moderation/imports/<int:run_id>/<action>"}

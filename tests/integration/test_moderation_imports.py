@@ -251,7 +251,7 @@ def test_publish_puts_the_valid_rows_on_the_map_once(moderator, db, run_id):
     audit = page(moderator, "/moderation/audit")
     assert f'href="/moderation/imports/{run_id}"' in audit
     runs_only = page(moderator, "/moderation/audit?imports=1")
-    assert "import publié" in runs_only and "3 point(s) créé(s)" in runs_only
+    assert "Import publié" in runs_only and "3 point(s) créé(s)" in runs_only
     assert runs_only.count("<tr>") - 1 == 1 and "/moderation/features/" not in runs_only
 
 

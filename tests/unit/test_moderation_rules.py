@@ -7,20 +7,31 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ingestion.categories import CategorySpec
 from moderation.accounts import account_key, validate_email, validate_password
 from moderation.changes import Cursor, decode_cursor, encode_cursor, parse_since
 from moderation.charter import REASONS, charter_html, charter_text, reason_label
 from moderation.edits import parse_edits
 from moderation.errors import AccountError, InvalidInput
 
-CATS = {"jardin", "soupe"}
+CATS = {"jardin": CategorySpec("jardin", "place", "Jardin", "Garden", "#2e7d32", "leaf"),
+        "soupe": CategorySpec("soupe", "event", "Soupe", "Soup", "#c62828", "pot")}
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GOOD = {"title": "  Jardin   partagé ", "description": "Ouvert\r\nle samedi",
         "category": "jardin", "lon": "2,35", "lat": "48.85", "starts_at": "2026-06-21T18:00Z",
         "ends_at": "2026-06-21T23:00+02:00"}
 
 
+def test_a_local_time_is_read_in_the_city_zone():
+    from zoneinfo import ZoneInfo
+
+    out = parse_edits({**GOOD, "starts_at": "2026-06-21T18:00", "ends_at": ""},
+                      categories=CATS, now=NOW, zone=ZoneInfo("Europe/Paris"))
+    assert out["starts_at"] == datetime(2026, 6, 21, 16, 0, tzinfo=UTC)
+
+
 def test_edits_are_typed_and_normalised():
-    out = parse_edits(GOOD, categories=CATS)
+    out = parse_edits(GOOD, categories=CATS, now=NOW)
     assert out["title"] == "Jardin partagé"
     assert out["description"] == "Ouvert\nle samedi"
     assert (out["lon"], out["lat"]) == (2.35, 48.85)
@@ -35,16 +46,16 @@ def test_edits_are_typed_and_normalised():
 ])
 def test_each_bad_field_is_named(field, value):
     with pytest.raises(InvalidInput) as info:
-        parse_edits({**GOOD, field: value}, categories=CATS)
+        parse_edits({**GOOD, field: value}, categories=CATS, now=NOW)
     assert field in info.value.errors
 
 
 @given(st.dictionaries(st.sampled_from(list(GOOD)), st.text(max_size=50)))
 def test_any_form_gives_values_or_named_errors(form):
     try:
-        out = parse_edits(form, categories=CATS)
+        out = parse_edits(form, categories=CATS, now=NOW)
     except InvalidInput as exc:
-        assert set(exc.errors) <= set(GOOD)
+        assert set(exc.errors) <= set(GOOD) | {"attributes"}
     else:
         assert math.isfinite(out["lon"]) and math.isfinite(out["lat"])
 
