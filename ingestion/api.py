@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -52,9 +53,11 @@ from .errors import PayloadTooLarge, RateLimited, RequestRefused
 from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .messages import TITLES, form_labels, localise, pick_lang
+from .nearby import nearby
 from .openapi import openapi_document
 from .ratelimit import parse_limit
 from .spam import DEFAULT_RULES
+from .text import clean_text, forbidden_character
 from .validation import ServiceArea
 
 __all__ = ["DEFAULTS", "SubmissionFastPath", "answer_submission", "bp", "revalidate_received"]
@@ -426,6 +429,49 @@ def categories_json() -> Response:
         for c in categories.values()]}
     response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def _float_arg(name: str, bound: float, bad: list[dict[str, str]]) -> float:
+    raw = request.args.get(name, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not -bound <= value <= bound:
+        bad.append({"name": name, "reason": f"a number between -{bound:g} and {bound:g}"})
+        return 0.0
+    return value
+
+
+@bp.get("/api/v1/submissions/nearby")
+def nearby_json() -> Response:
+    """Published items of a category a new pin may duplicate, nearest first.
+
+    ``lon``, ``lat``, ``category`` (required) and ``title`` (optional): items within the
+    duplicate distance, or with a similar title within a few hundred metres, each with
+    its distance in metres. What the map's form shows before it sends.
+    """
+    categories, _ = _state()
+    bad: list[dict[str, str]] = []
+    lon, lat = _float_arg("lon", 180.0, bad), _float_arg("lat", 90.0, bad)
+    category = request.args.get("category", "")
+    if category not in categories:
+        bad.append({"name": "category", "reason": "one of the slugs of /api/v1/categories"})
+    title = request.args.get("title", "")
+    if len(title) > 200 or forbidden_character(title):
+        bad.append({"name": "title", "reason": "at most 200 characters, no control character"})
+    if bad:
+        return problem(400, "Bad Request", detail=f"bad parameter: {bad[0]['name']}",
+                       invalid_params=bad)
+    cfg = current_app.config
+    with _engine().connect() as conn:
+        items = nearby(conn, lon=lon, lat=lat, category=category,
+                       title=clean_text(title), metres=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
+                       threshold=float(cfg["INGEST_DUPLICATE_SIMILARITY"]))
+    response = Response(json.dumps({"items": items}, ensure_ascii=False),
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

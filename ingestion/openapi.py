@@ -57,6 +57,10 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
             "ends_at": {"type": "string", "format": "date-time"},
             "email": {"type": "string", "format": "email", "maxLength": 254,
                       "description": "private: never published"},
+            "not_duplicate_of": {"type": "array", "maxItems": 20,
+                                 "items": {"type": "integer", "minimum": 1},
+                                 "description": "ids of the nearby items the resident was "
+                                                "shown and said theirs is different from"},
             "attributes": {"type": "object", "description":
                            "fields of the category (see /api/v1/categories); "
                            "audiences and accessibility are lists",
@@ -121,6 +125,25 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                 "responses": {"200": {"description": "status", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}},
                     "404": _problem_response("unknown token")}}},
+            "/api/v1/submissions/nearby": {"get": {
+                "operationId": "nearbySubmissions",
+                "summary": "Published items of a category a new pin may duplicate",
+                "parameters": [
+                    {"name": "lon", "in": "query", "required": True,
+                     "schema": {"type": "number", "minimum": -180, "maximum": 180}},
+                    {"name": "lat", "in": "query", "required": True,
+                     "schema": {"type": "number", "minimum": -90, "maximum": 90}},
+                    {"name": "category", "in": "query", "required": True,
+                     "schema": {"type": "string", "enum": sorted(category_slugs)}},
+                    {"name": "title", "in": "query", "required": False,
+                     "schema": {"type": "string", "maxLength": 200}}],
+                "responses": {"200": {"description": "nearest first", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "items": {"type": "array", "items": {"type": "object", "properties": {
+                            "id": {"type": "integer"}, "title": {"type": "string"},
+                            "distance_m": {"type": "integer"},
+                            "similarity": {"type": "number"}}}}}}}}},
+                    "400": _problem_response("a parameter is missing or out of range")}}},
             "/api/v1/categories": {"get": {
                 "operationId": "listCategories",
                 "summary": "Categories: slugs, labels, kinds, fields, audiences, style",

@@ -17,7 +17,8 @@ from typing import NamedTuple
 from .text import mixed_script_words
 from .types import Record
 
-__all__ = ["RULES", "SpamContext", "Verdict", "burst", "links", "load_rule", "mixed_script",
+__all__ = ["RULES", "SpamContext", "Verdict", "burst", "confirmed_different", "links", "load_rule",
+           "mixed_script",
            "repeated_text",
            "score", "shouting"]
 
@@ -45,6 +46,7 @@ RULES: dict[str, str] = {
     "burst": "ingestion.spam:burst",
     "shouting": "ingestion.spam:shouting",
     "mixed_script": "ingestion.spam:mixed_script",
+    "confirmed_different": "ingestion.spam:confirmed_different",
 }
 DEFAULT_RULES = tuple(RULES)
 
@@ -53,7 +55,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _text(record: Record) -> str:
-    return f"{record.title}\n{record.description}"
+    # Every text a resident typed: title, description and the category's text fields.
+    extra = [v for v in (record.attributes or {}).values()
+             if isinstance(v, str) and not _URL.fullmatch(v.strip())]
+    return "\n".join([record.title, record.description or "", *extra])
 
 
 def links(ctx: SpamContext) -> Verdict | None:
@@ -101,6 +106,15 @@ def mixed_script(ctx: SpamContext) -> Verdict | None:
         return None
     return Verdict("mixed_script", 0.6, "look-alike letters from another script in the "
                    f"title: {', '.join(words[:3])}")
+
+
+def confirmed_different(ctx: SpamContext) -> Verdict | None:
+    """Not a suspicion: the resident was shown nearby items and said theirs is different."""
+    ids = ctx.record.not_duplicate_of
+    if not ids:
+        return None
+    return Verdict("confirmed_different", 0.0, "the resident confirmed it is different from "
+                   + ", ".join(f"#{i}" for i in ids))
 
 
 @cache

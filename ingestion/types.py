@@ -44,3 +44,6 @@ class Record:
     ends_at: datetime | None = None
     email: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # Published items the resident was shown as possible duplicates and said theirs is
+    # different from (the moderator sees it among the spam/content reasons).
+    not_duplicate_of: tuple[int, ...] = ()

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 KNOWN_KEYS = frozenset({"lon", "lat", "title", "description", "category", "starts_at",
-                        "ends_at", "email", "attributes"})
+                        "ends_at", "email", "attributes", "not_duplicate_of"})
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 # Deliberately simple: one @, a dotted domain of letters, digits and hyphens; what the
@@ -479,12 +479,19 @@ def validate_submission(data: Any, *, categories: Mapping[str, CategorySpec],
     if err:
         errors.append(err)
     attributes = _attributes(data.get("attributes"), cat, cfg, errors) if cat else {}
+    different = data.get("not_duplicate_of") or []
+    if not isinstance(different, list) or len(different) > 20 or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in different):
+        errors.append(FieldError("/not_duplicate_of", "type",
+                                 "not_duplicate_of is a list of feature ids"))
+        different = []
     if errors:
         return errors
     assert cat is not None and title is not None
     return Record(category=cat.slug, title=title, lon=float(data["lon"]),
                   lat=float(data["lat"]), description=description or "", starts_at=starts,
-                  ends_at=ends, email=email, attributes=attributes)
+                  ends_at=ends, email=email, attributes=attributes,
+                  not_duplicate_of=tuple(sorted(set(different))))
 
 
 @dataclass

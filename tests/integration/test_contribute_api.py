@@ -165,3 +165,50 @@ def test_the_form_says_what_to_fix_next_to_each_field_in_the_pages_language(
     assert "whenever you like" in html and 'value="Tutoring"' in html
     fr = c.post("/submit?lang=fr", data=form).get_data(as_text=True)
     assert "Âge minimum : entre 0 et 99" in fr
+
+
+def _publish(engine, category, title, lon, lat):
+    from sqlalchemy.orm import Session
+
+    from geo.publish import FeatureDraft, publish_feature
+
+    with Session(engine) as s, s.begin():
+        return publish_feature(s, FeatureDraft(category=category, title=title, lon=lon,
+                                               lat=lat), max_zoom=2).id
+
+
+def test_nearby_lists_close_items_and_similar_titles_with_their_distance(api, engine):
+    garden = _publish(engine, "jardin-partage", "Jardin partagé Saint-Merri", 2.3510, 48.8590)
+    gate = _publish(engine, "jardin-partage", "Jardin Saint-Merri (entrée rue du Renard)",
+                    2.3530, 48.8595)  # ~150 m away, similar title
+    _publish(engine, "jardin-partage", "Potager des Archives", 2.3540, 48.8600)  # ~240 m
+    _publish(engine, "toilettes", "Sanisette", 2.3510, 48.8590)  # other category
+    r = api.get("/api/v1/submissions/nearby?lon=2.3510&lat=48.8591&category=jardin-partage"
+                "&title=Jardin%20Saint-Merri")
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert [i["id"] for i in items] == [garden, gate]
+    assert items[0]["distance_m"] == 11 and 140 < items[1]["distance_m"] < 170
+    # without a title, only what is within the duplicate distance
+    r = api.get("/api/v1/submissions/nearby?lon=2.3510&lat=48.8591&category=jardin-partage")
+    assert [i["id"] for i in r.get_json()["items"]] == [garden]
+    for query, name in [("lon=abc&lat=48.85&category=jardin-partage", "lon"),
+                        ("lon=2.35&lat=1e400&category=jardin-partage", "lat"),
+                        ("lon=2.35&lat=48.85&category=nope", "category"),
+                        ("lon=2.35&lat=48.85&category=jardin-partage&title=%00", "title")]:
+        bad = api.get("/api/v1/submissions/nearby?" + query)
+        assert bad.status_code == 400 and bad.get_json()["invalid_params"][0]["name"] == name
+
+
+def test_a_resident_who_confirms_it_is_different_is_told_to_the_moderator(api, engine):
+    garden = _publish(engine, "jardin-partage", "Jardin partagé Saint-Merri", 2.3510, 48.8590)
+    body = good_submission(category="jardin-partage", title="Jardin des Blancs-Manteaux",
+                           lon=2.3511, lat=48.8590, starts_at=None, ends_at=None,
+                           attributes={}, not_duplicate_of=[garden])
+    body = {k: v for k, v in body.items() if v is not None}
+    assert post(api, body).status_code == 201
+    reasons = last_submission(engine).spam_reasons
+    assert {"rule": "confirmed_different", "score": 0.0,
+            "reason": f"the resident confirmed it is different from #{garden}"} in reasons
+    body["not_duplicate_of"] = ["x"]
+    assert post(api, body).get_json()["errors"][0]["pointer"] == "/not_duplicate_of"

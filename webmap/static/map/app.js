@@ -346,6 +346,9 @@
       target = $("chooser").querySelector("button[data-id='" + from.id + "']");
     } else if (from && from.kind === "list") {
       target = $("list").querySelector("button[data-id='" + from.id + "']");
+    } else if (from && from.kind === "pin") {  // back to the form being filled, as it was
+      startPin();
+      target = $("pin-dupes-list").querySelector("button") || $("f-title");
     }
     if (!target) { target = $(currentView).querySelector("h2"); target.setAttribute("tabindex", "-1"); }
     target.focus();
@@ -964,6 +967,7 @@
     else pin = L.circleMarker(ll, { radius: 10, color: "#b3261e", weight: 3, fillOpacity: 0.2 }).addTo(map);
     $("pin-where").textContent = S.pinPlaced + " (" + ll.lat.toFixed(5) + ", " + ll.lng.toFixed(5) + ")";
     $("err-location").textContent = "";
+    checkDupes();
   }
   // The vector tiles' canvases take pointer events and keep clicks that hit no feature
   // from Leaflet's map "click", so pin placing listens on the container itself.
@@ -980,7 +984,7 @@
     pform2.hidden = false; $("pin-here").hidden = $("pin-centre").hidden = false;
     $("pin-done").hidden = true;
     if (!pinLatLng) $("pin-where").textContent = S.pinClick;
-    renderFields();
+    if ($("f-fields").getAttribute("data-for") !== $("f-category").value) renderFields();
   }
   $("btn-pin").addEventListener("click", startPin);
   $("fab-pin").addEventListener("click", startPin);
@@ -1155,12 +1159,53 @@
   function renderFields() {
     var c = CATS[$("f-category").value], box = $("f-fields");
     clear(box);
+    box.setAttribute("data-for", $("f-category").value);
     if (!c) return;
     $("f-dates").hidden = c.kind !== "event";
     (c.fields || []).forEach(function (f) { box.appendChild(fieldInput(f)); });
     box.appendChild(profileInputs(c));
   }
   $("f-category").addEventListener("change", renderFields);
+
+  /**
+   * Published items of the chosen category near the pin (or with a similar title a bit
+   * further): shown before sending, each can be opened or corrected; a resident whose
+   * place is another one ticks "different", which the moderator then sees.
+   */
+  var dupesRequest = 0, dupeIds = [];
+  function checkDupes() {
+    var box = $("pin-dupes"), mine = ++dupesRequest;
+    if (!pinLatLng || !$("f-category").value) { box.hidden = true; dupeIds = []; return; }
+    var q = new URLSearchParams({ lon: pinLatLng.lng.toFixed(6), lat: pinLatLng.lat.toFixed(6),
+                                  category: $("f-category").value, title: $("f-title").value.trim().slice(0, 200) });
+    fetch("/api/v1/submissions/nearby?" + q.toString(), { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+      .then(function (d) {
+        if (mine !== dupesRequest) return;
+        var list = $("pin-dupes-list"), items = d.items || [];
+        clear(list);
+        $("pin-dupes-title").textContent = VF.dupes_title || "";
+        $("pin-dupes-different").textContent = VF.dupe_different || "";
+        var before = dupeIds.join(",");
+        dupeIds = items.map(function (it) { return it.id; });
+        if (dupeIds.join(",") !== before) $("f-different").checked = false;
+        items.forEach(function (it) {
+          var li = el("li", null, { "data-dupe": String(it.id) });
+          li.appendChild(el("span", it.title + " — " + fmt(VF.dupe_distance || "{n} m", { n: it.distance_m })));
+          var open = el("button", VF.dupe_open || "Open", { type: "button", "class": "small" });
+          open.addEventListener("click", function () { openPlace({ id: it.id }, { from: { kind: "pin" } }); });
+          li.appendChild(open);
+          var fix = el("button", VF.dupe_correct || "Suggest a change", { type: "button", "class": "small" });
+          fix.addEventListener("click", function () { openPlace({ id: it.id }, { from: { kind: "pin" }, correct: true }); });
+          li.appendChild(fix);
+          list.appendChild(li);
+        });
+        box.hidden = !items.length;
+      })
+      .catch(function () { if (mine === dupesRequest) { $("pin-dupes").hidden = true; dupeIds = []; } });
+  }
+  $("f-category").addEventListener("change", checkDupes);
+  $("f-title").addEventListener("input", debounce(checkDupes, 400));
 
   function attributes() {
     var out = {};
@@ -1231,6 +1276,7 @@
     });
     if (body.email && !EMAIL_RE.test(body.email)) add("/email", "email");
     if (!$("f-charter").checked) add("/charter", "charter");
+    if (dupeIds.length && !$("f-different").checked) add("/dupes", "dupes_confirm");
     return errors;
   }
   function errorTarget(pointer) {
@@ -1288,6 +1334,7 @@
     if (pinLatLng) { body.lon = +pinLatLng.lng.toFixed(6); body.lat = +pinLatLng.lat.toFixed(6); }
     if (!$("f-dates").hidden) { body.starts_at = cityIso($("f-starts").value); body.ends_at = cityIso($("f-ends").value); }
     if ($("f-email").value.trim()) body.email = $("f-email").value.trim();
+    if (dupeIds.length && $("f-different").checked) body.not_duplicate_of = dupeIds.slice();
     var errors = checkForm(body);
     if (errors.length) { say(S.pinError); showErrors(errors); return; }
     showErrors([]);

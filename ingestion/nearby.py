@@ -1,0 +1,50 @@
+"""Published items a new pin may duplicate: asked by the form *before* it sends.
+
+The intake links a submission to one possible duplicate after the fact, for the
+moderator; this lets the resident see them first, with their distance, and open one,
+propose a correction to it, or say theirs is different. Two kinds of neighbours of the
+same category: anything within the duplicate distance, and a similar title (pg_trgm)
+within a wider radius (the same garden pinned at the other gate).
+
+One statement: the published-geometry GiST index bounds the search to a box of the
+wider radius, then true distances (geography) and title similarity are computed on
+the few rows left (see ``bench/duplicates_nearby.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+__all__ = ["WIDE_M", "nearby"]
+
+WIDE_M = 300.0  # metres within which a similar title still counts as a likely duplicate
+
+_NEARBY = text("""
+    WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt)
+    SELECT id, title, d, sim FROM (
+      SELECT f.id, f.title, ST_Distance(f.geom::geography, p.pt::geography) AS d,
+             CASE WHEN :title = '' THEN 0 ELSE similarity(f.title, :title) END AS sim
+      FROM feature f, p
+      WHERE f.status = 'published' AND f.category = :category
+        AND f.geom && ST_Expand(p.pt, :deg)
+    ) c
+    WHERE d <= :metres OR (sim >= :threshold AND d <= :wide)
+    ORDER BY d, id LIMIT :limit
+""")
+
+
+def nearby(conn: Connection, *, lon: float, lat: float, category: str, title: str = "",
+           metres: float = 50.0, threshold: float = 0.4, wide_m: float = WIDE_M,
+           limit: int = 5) -> list[dict[str, Any]]:
+    """Published items of ``category`` near ``(lon, lat)``: id, title, metres, similarity."""
+    reach = max(metres, wide_m if title else metres)
+    # A box in degrees that holds the circle (longitude degrees shrink with latitude).
+    deg = reach / (111_320.0 * max(math.cos(math.radians(lat)), 0.01)) * 1.01
+    rows = conn.execute(_NEARBY, {"lon": lon, "lat": lat, "category": category,
+                                  "title": title, "deg": deg, "metres": metres,
+                                  "threshold": threshold, "wide": reach, "limit": limit})
+    return [{"id": r.id, "title": r.title, "distance_m": round(float(r.d)),
+             "similarity": round(float(r.sim), 2)} for r in rows]
