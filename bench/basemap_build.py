@@ -35,10 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 def one_run(var: Path) -> dict:
     """One forced build in this process; the figures as a dict."""
+    from geo.city import load_city
     from tiles.basemap import build_basemap
 
     started = time.perf_counter()
-    report = build_basemap(ROOT / "data" / "paris", var, force=True)
+    report = build_basemap(load_city("paris"), var, force=True)
     wall = time.perf_counter() - started
     return {"wall_s": wall, "tiles": report.tiles, "bytes": report.bytes,
             "largest": report.largest, "per_zoom": report.per_zoom,

@@ -39,7 +39,7 @@ CATEGORIES = ["jardin-partage", "fontaine", "marche", "espace-vert", "vegetalisa
 
 
 def service_area() -> ServiceArea:
-    doc = json.loads((data_dir() / "paris" / "arrondissements.geojson").read_text())
+    doc = json.loads((data_dir() / "cities" / "paris" / "arrondissements.geojson").read_text())
     outline = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
     return ServiceArea(outline, buffer_m=500.0)
 

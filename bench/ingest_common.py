@@ -16,7 +16,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from geo import migrate
-from geo.areas import city_outline, load_paris_areas
+from geo.areas import city_outline, load_areas
+from geo.city import load_city
 from geo.config import data_dir
 from geo.embedded import EmbeddedPostgres
 from ingestion.categories import load_categories, read_categories
@@ -36,7 +37,7 @@ def cluster(durable: bool = True) -> Iterator[tuple[str, Path]]:
         engine = create_engine(pg.url)
         migrate.upgrade(engine)
         with Session(engine) as s, s.begin():
-            load_paris_areas(s, data_dir() / "paris")
+            load_areas(s, load_city("paris"))
             load_categories(s, read_categories(data_dir() / "categories.json"))
         engine.dispose()
         yield pg.url, root

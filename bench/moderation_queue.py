@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo import migrate  # noqa: E402
-from geo.areas import load_paris_areas  # noqa: E402
-from geo.config import data_dir  # noqa: E402
+from geo.areas import load_areas  # noqa: E402
+from geo.city import load_city  # noqa: E402
 from geo.embedded import EmbeddedPostgres  # noqa: E402
 from moderation.accounts import create_user  # noqa: E402
 
@@ -143,7 +143,7 @@ def run(url: str, n_pending: int, repeat: int, root: Path) -> None:
     engine = create_engine(url)
     migrate.upgrade(engine)
     with Session(engine) as s, s.begin():
-        load_paris_areas(s, data_dir() / "paris")
+        load_areas(s, load_city("paris"))
     t0 = time.perf_counter()
     seed(engine, n_pending)
     print(json.dumps({"seeded_pending": n_pending, "seconds": round(time.perf_counter() - t0,

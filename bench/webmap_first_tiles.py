@@ -135,7 +135,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from geo.config import data_dir
+    from geo.city import load_city
     from tiles.basemap import build_basemap
     from tiles.build import build_full
     from tiles.options import TileOptions
@@ -150,7 +150,7 @@ def main() -> None:
         engine.dispose()
         print(f"tiles built in {time.perf_counter() - t0:.1f} s: {report.tiles:,} vector "
               f"tiles, largest {report.largest / 1024:.0f} KB", flush=True)
-        basemap = build_basemap(data_dir() / "paris", var, force=True)
+        basemap = build_basemap(load_city("paris"), var, force=True)
         print(f"basemap built in {basemap.seconds:.1f} s: {basemap.tiles:,} tiles", flush=True)
         port = _free_port()
         server = _serve(url, var, port)

@@ -1,8 +1,15 @@
-"""Administrative areas: loading the real Paris boundaries and locating a point in them.
+"""Administrative areas: loading a city's boundaries and locating a point in them.
 
-The city outline is the union of the 20 official arrondissements rather than the
-simplified GEOFLA outline (IoU 0.9957 against them): a point inside an arrondissement
-is then always inside the city, which the service-area check relies on.
+What to load is the city's configuration (``data/cities/<slug>/city.json``, read into a
+:class:`~geo.city.City`): its service area and its levels of areas, each with its file
+and the properties that hold its code, name and parent. Paris: the city outline is the
+union of the 20 official arrondissements rather than the simplified GEOFLA outline (IoU
+0.9957 against them): a point inside an arrondissement is then always inside the city,
+which the service-area check relies on (``service_area.dissolve``).
+
+The schema still stores two levels, ``arrondissement`` and ``quartier`` (columns of the
+feature, submission and import-row tables): a city whose levels are named otherwise is
+refused by :func:`load_areas` until the generic-levels migration lands (issue 15).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from .city import AreaLevel, City
 from .errors import AreaDataError
 from .models import Area, AreaKind
 
@@ -26,13 +34,11 @@ __all__ = [
     "AreaLoadReport",
     "AreaRef",
     "Placement",
-    "load_paris_areas",
+    "load_areas",
     "locate",
     "locate_many",
 ]
 
-CITY_CODE = "75056"
-CITY_NAME = "Paris"
 # Quartier and arrondissement boundaries leave slivers of a few m² between them; a
 # point that falls in one still belongs to the nearest area within this distance.
 SLIVER_TOLERANCE_DEG = 1e-4  # about 7 m in longitude, 11 m in latitude, at Paris
@@ -54,11 +60,14 @@ class Placement(NamedTuple):
 
 
 class AreaLoadReport(NamedTuple):
-    """How many areas of each kind were loaded."""
+    """How many areas were loaded: the city's outline, then per level (``{slug}s``)."""
 
     city: int
-    arrondissements: int
-    quartiers: int
+    levels: dict[str, int]
+
+    def as_dict(self) -> dict[str, int]:
+        """``{"city": 1, "arrondissements": 20, "quartiers": 80}`` for Paris."""
+        return {"city": self.city, **{f"{slug}s": n for slug, n in self.levels.items()}}
 
 
 def _read_features(path: Path) -> list[dict[str, Any]]:
@@ -84,8 +93,14 @@ def _multipolygon(geometry: dict[str, Any], where: str) -> MultiPolygon:
     return geom
 
 
-def _ordinal(n: int) -> str:
-    return f"{n}{'er' if n == 1 else 'e'} arrondissement"
+def _value(props: dict[str, Any], name: str | None) -> str | None:
+    """A property as text; ``75104.0`` and ``75104`` both read ``"75104"``."""
+    value = props.get(name) if name else None
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 def _upsert(session: Session, *, kind: AreaKind, code: str, name: str,
@@ -101,50 +116,81 @@ def _upsert(session: Session, *, kind: AreaKind, code: str, name: str,
     return session.execute(stmt).scalar_one()
 
 
-def load_paris_areas(session: Session, directory: Path) -> AreaLoadReport:
-    """Load (or reload) Paris, its 20 arrondissements and 80 quartiers. Idempotent.
+class _Read(NamedTuple):
+    key: str
+    code: str
+    name: str
+    parent_key: str | None
+    geom: MultiPolygon
+
+
+def _read_level(level: AreaLevel) -> list[_Read]:
+    """A level's areas as its file gives them, checked against its configuration."""
+    areas = []
+    for i, f in enumerate(_read_features(level.file)):
+        props = f.get("properties") or {}
+        code, key = _value(props, level.code_field), _value(props, level.key_field)
+        name = _value(props, level.name_field)
+        parent_key = _value(props, level.parent_field)
+        if code is None or key is None or name is None or \
+                (level.parent is not None and parent_key is None):
+            fields = [level.code_field, level.name_field, level.key_field,
+                      *([level.parent_field] if level.parent else [])]
+            raise AreaDataError(f"{level.file.name}: {level.slug} #{i} lacks one of "
+                                f"{sorted(set(fields))}")
+        areas.append(_Read(key, code, level.display_name(key, name), parent_key,
+                           _multipolygon(f.get("geometry"), f"{level.slug} {code}")))
+    if len(areas) != level.expected_count:
+        raise AreaDataError(f"{level.file.name}: expected {level.expected_count} "
+                            f"{level.slug}s, found {len(areas)}")
+    return areas
+
+
+def load_areas(session: Session, city: City) -> AreaLoadReport:
+    """Load (or reload) the city's outline and every level of its areas. Idempotent.
 
     Parameters
     ----------
     session
         Open session; the caller commits.
-    directory
-        Holds ``arrondissements.geojson`` and ``quartier_paris.geojson`` as published by
-        the Ville de Paris (EPSG:4326).
-    """
-    arrs = _read_features(directory / "arrondissements.geojson")
-    quartiers = _read_features(directory / "quartier_paris.geojson")
-    arr_geoms: dict[int, tuple[str, MultiPolygon]] = {}
-    for i, f in enumerate(arrs):
-        props = f.get("properties") or {}
-        try:
-            number, insee = int(props["c_ar"]), str(int(props["c_arinsee"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AreaDataError(f"arrondissement #{i}: missing c_ar or c_arinsee") from exc
-        arr_geoms[number] = (insee, _multipolygon(f.get("geometry"), f"arrondissement {insee}"))
-    if len(arr_geoms) != 20:
-        raise AreaDataError(f"expected 20 arrondissements, found {len(arr_geoms)}")
+    city
+        The city (:func:`geo.city.load_city`): its levels name the boundary files
+        (EPSG:4326) and the properties to read; parents are loaded before children.
 
-    city = shapely.union_all([g for _, g in arr_geoms.values()])
-    city_id = _upsert(session, kind=AreaKind.city, code=CITY_CODE, name=CITY_NAME,
-                      geom=_multipolygon(city.__geo_interface__, "city"), parent_id=None)
-    arr_ids = {
-        number: _upsert(session, kind=AreaKind.arrondissement, code=insee,
-                        name=_ordinal(number), geom=geom, parent_id=city_id)
-        for number, (insee, geom) in sorted(arr_geoms.items())
-    }
-    for i, f in enumerate(quartiers):
-        props = f.get("properties") or {}
-        try:
-            code, name, arr = str(props["c_quinsee"]), str(props["l_qu"]), int(props["c_ar"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AreaDataError(f"quartier #{i}: missing c_quinsee, l_qu or c_ar") from exc
-        if arr not in arr_ids:
-            raise AreaDataError(f"quartier {code}: unknown arrondissement {arr}")
-        _upsert(session, kind=AreaKind.quartier, code=code, name=name,
-                geom=_multipolygon(f.get("geometry"), f"quartier {code}"),
-                parent_id=arr_ids[arr])
-    return AreaLoadReport(city=1, arrondissements=len(arr_ids), quartiers=len(quartiers))
+    Raises
+    ------
+    AreaDataError
+        A file is unreadable, a level's count or fields are not what the city says, a
+        child names no known parent, or a level is not one the schema stores yet.
+    """
+    kinds = {k.value for k in AreaKind} - {AreaKind.city.value}
+    unknown = [lv.slug for lv in city.levels if lv.slug not in kinds]
+    if unknown:
+        raise AreaDataError(f"levels {unknown}: the schema stores {sorted(kinds)} only "
+                            "until the generic area levels land (issue 15)")
+    read = {level.slug: _read_level(level) for level in city.levels}
+    if city.service_area.dissolve:
+        outline = shapely.union_all([a.geom for a in read[city.levels[0].slug]])
+    else:
+        outline = shapely.union_all([_multipolygon(f.get("geometry"), "service area")
+                                     for f in _read_features(city.service_area.file)])
+    city_id = _upsert(session, kind=AreaKind.city, code=city.service_area.code,
+                      name=city.name(), parent_id=None,
+                      geom=_multipolygon(outline.__geo_interface__, "city"))
+    ids: dict[str, dict[str, int]] = {}
+    for level in city.levels:
+        ids[level.slug] = {}
+        for area in sorted(read[level.slug], key=lambda a: (len(a.key), a.key)):
+            parent_id = city_id
+            if level.parent is not None:
+                parent_id = ids[level.parent].get(area.parent_key or "")
+                if parent_id is None:
+                    raise AreaDataError(f"{level.slug} {area.code}: unknown {level.parent} "
+                                        f"{area.parent_key}")
+            ids[level.slug][area.key] = _upsert(
+                session, kind=AreaKind(level.slug), code=area.code, name=area.name,
+                geom=area.geom, parent_id=parent_id)
+    return AreaLoadReport(city=1, levels={slug: len(v) for slug, v in ids.items()})
 
 
 _LOCATE_MANY = text("""

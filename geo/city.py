@@ -26,6 +26,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -112,8 +113,9 @@ class ServiceArea:
 class AreaLevel:
     """One level of the city's areas (Paris: arrondissement, then quartier).
 
-    ``slug`` is also the public property name of the level in open data
-    (``arrondissement``, ``quartier``), so that existing consumers keep their columns.
+    ``public_name`` (default: ``slug``) is the level's property name in open data
+    (``arrondissement``, ``quartier``), so that existing consumers keep their columns;
+    :mod:`geo.published` derives every output's area fields from it.
     A child level names its ``parent`` level and the property (``parent_field``) whose
     value equals the parent's ``key_field``.
     """
@@ -127,6 +129,17 @@ class AreaLevel:
     parent: str | None
     parent_field: str | None
     expected_count: int
+    # The property name of this level in open data (``<public_name>`` holds an area's
+    # code, ``<public_name>_name`` its name); Paris keeps ``arrondissement``/``quartier``.
+    public_name: str = ""
+    # How an area is named on the map and in open data, by its key (Paris: "4e
+    # arrondissement" for key 4); an area whose key is not listed takes ``name_field``.
+    display_names: Mapping[str, str] = dc_field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def display_name(self, key: str, name: str) -> str:
+        """The name an area of key ``key`` is shown under (its file's ``name`` else)."""
+        return self.display_names.get(key, name)
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,14 @@ class City:
     addresses: AddressFile | None
     attribution: tuple[str, ...]
     moderators: Contact
+    # The extent of the basemap's tiles (``basemap.bbox``): the bounds plus a margin
+    # where the streets and rail around the city are worth drawing. ``None``: ``bounds``.
+    basemap_bbox: Bounds | None = None
+
+    @property
+    def basemap_extent(self) -> tuple[float, float, float, float]:
+        """West, south, east, north of the basemap's tiles."""
+        return (self.basemap_bbox or self.bounds).as_tuple()
 
     def name(self, language: str | None = None) -> str:
         """The city's name in ``language``, else in its default language."""
@@ -414,8 +435,12 @@ def check_city(folder: Path, *,
                   " too: a source name identifies its rows across imports")
 
     basemap = []
-    for i, raw in enumerate(r.items(r.mapping(doc, "basemap", "basemap", optional=True),
-                                    "sources", "basemap.sources", optional=True)):
+    raw_basemap = r.mapping(doc, "basemap", "basemap", optional=True)
+    basemap_bbox = None
+    if "bbox" in raw_basemap:
+        basemap_bbox = _bounds(r, {"bounds": raw_basemap["bbox"]}, "basemap.bbox")
+    for i, raw in enumerate(r.items(raw_basemap, "sources", "basemap.sources",
+                                    optional=True)):
         field = f"basemap.sources[{i}]"
         if not isinstance(raw, dict):
             r.bad(field, "expected an object")
@@ -455,26 +480,27 @@ def check_city(folder: Path, *,
                 centre=centre, bounds=bounds, service_area=service_area,
                 levels=tuple(levels), categories=categories, seeds=tuple(seeds),
                 basemap=tuple(basemap), addresses=addresses,
-                attribution=tuple(attribution), moderators=contact), []
+                attribution=tuple(attribution), moderators=contact,
+                basemap_bbox=basemap_bbox), []
 
 
-def _bounds(r: _Reader, doc: Mapping[str, Any]) -> Bounds:
-    raw = r.items(doc, "bounds", "bounds")
+def _bounds(r: _Reader, doc: Mapping[str, Any], field: str = "bounds") -> Bounds:
+    raw = r.items(doc, "bounds", field)
     numbers = [x for x in raw if isinstance(x, int | float) and not isinstance(x, bool)]
     if "bounds" in doc and (len(raw) != 4 or len(numbers) != 4):
-        r.bad("bounds", "expected four numbers: west, south, east, north (EPSG:4326)")
+        r.bad(field, "expected four numbers: west, south, east, north (EPSG:4326)")
         return Bounds(0.0, 0.0, 0.0, 0.0)
     if len(numbers) != 4:
         return Bounds(0.0, 0.0, 0.0, 0.0)
     b = Bounds(*(float(x) for x in numbers))
     if not (-180 <= b.west < b.east <= 180):
-        r.bad("bounds", f"west {b.west} and east {b.east} must satisfy "
+        r.bad(field, f"west {b.west} and east {b.east} must satisfy "
               "-180 <= west < east <= 180 (longitude first)")
     if not (-_MAX_LAT <= b.south < b.north <= _MAX_LAT):
-        r.bad("bounds", f"south {b.south} and north {b.north} must satisfy "
+        r.bad(field, f"south {b.south} and north {b.north} must satisfy "
               f"-{_MAX_LAT} <= south < north <= {_MAX_LAT}")
     elif b.east - b.west > 10 or b.north - b.south > 10:
-        r.bad("bounds", "more than 10 degrees across: a city, not a country")
+        r.bad(field, "more than 10 degrees across: a city, not a country")
     return b
 
 
@@ -556,7 +582,9 @@ def _levels(r: _Reader, areas: Mapping[str, Any],
                           name_field=r.text(raw, "name_field", f"{field}.name_field"),
                           key_field=r.text(raw, "key_field", f"{field}.key_field",
                                            optional=True) or code_field,
-                          parent=parent, parent_field=parent_field, expected_count=count)
+                          parent=parent, parent_field=parent_field, expected_count=count,
+                          display_names=_display_names(r, raw, f"{field}.display_names"),
+                          public_name=_public_name(r, raw, f"{field}.public_name") or slug)
         keys[slug] = _check_boundaries(r, field, level)
         if parent is not None and parent_field and keys.get(slug) is not None and \
                 keys.get(parent) is not None:
@@ -567,6 +595,23 @@ def _levels(r: _Reader, areas: Mapping[str, Any],
                       f"match no {parent!r} by its key field {parent_key!r}: {orphans[:5]}")
         levels.append(level)
     return levels
+
+
+def _public_name(r: _Reader, raw: Mapping[str, Any], field: str) -> str:
+    name = r.text(raw, "public_name", field, optional=True)
+    if name and not re.match(r"^[a-z][a-z0-9_]*$", name):
+        r.bad(field, f"{name!r}: lower-case letters, digits and _ only (a column name in "
+              "open data)")
+    return name
+
+
+def _display_names(r: _Reader, raw: Mapping[str, Any], field: str) -> Mapping[str, str]:
+    names = r.mapping(raw, "display_names", field, optional=True)
+    bad = [k for k, v in names.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        r.bad(field, f"expected a non-empty name for every key, not for {bad[:5]}")
+    return MappingProxyType({str(k): v.strip() for k, v in names.items()
+                             if isinstance(v, str) and v.strip()})
 
 
 def _check_boundaries(r: _Reader, field: str,

@@ -27,7 +27,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    "DEFAULT_CITY_TIMEZONE",
     "ENDED_BETWEEN_SQL",
     "city_zone",
     "live_sql",
@@ -36,46 +35,38 @@ __all__ = [
     "zone_named",
 ]
 
-DEFAULT_CITY_TIMEZONE = "Europe/Paris"
-"""The zone when the city's configuration cannot be read (the first city's)."""
-
-
 @lru_cache(maxsize=8)
 def zone_named(name: str) -> ZoneInfo:
     """The zone called ``name`` (cached); an unknown name is a ``ValueError``."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r} (CARTE_CITY_TIMEZONE)") from exc
+        raise ValueError(f"unknown time zone {name!r} (the city's time_zone)") from exc
 
 
 @lru_cache(maxsize=8)
 def _configured(slug: str, data: str) -> str:
-    """The ``time_zone`` of the city's ``city.json`` (read once per process)."""
-    from .city import load_city
-    from .errors import CityConfigError
+    """The ``time_zone`` of the city's ``city.json`` (read once per process).
 
-    try:
-        return load_city(slug, environ={"CARTE_DATA_DIR": data},
-                         check_files=False).time_zone
-    except (CityConfigError, OSError, ValueError):
-        return DEFAULT_CITY_TIMEZONE
+    A city that cannot be read is a :class:`~geo.errors.CityConfigError`: guessing a
+    zone would put another city's dates on this one.
+    """
+    from .city import load_city
+
+    return load_city(slug, environ={"CARTE_DATA_DIR": data}, check_files=False).time_zone
 
 
 def city_zone(environ: Mapping[str, str] | None = None) -> ZoneInfo:
-    """The city's time zone.
+    """The city's time zone: the ``time_zone`` of ``data/cities/<CARTE_CITY>/city.json``.
 
-    ``CARTE_CITY_TIMEZONE`` when set, else the ``time_zone`` of the city's configuration
-    (``data/cities/<CARTE_CITY>/city.json``), else Europe/Paris.
+    One source: the form's local times, bare dates of the filters, an event's "end of
+    its day", the map's "today" and the calendars all read it.
     """
-    env = os.environ if environ is None else environ
-    name = (env.get("CARTE_CITY_TIMEZONE") or "").strip()
-    if not name:
-        from .city import city_slug
-        from .config import data_dir
+    from .city import city_slug
+    from .config import data_dir
 
-        name = _configured(city_slug(env), str(data_dir(env)))
-    return zone_named(name)
+    env = os.environ if environ is None else environ
+    return zone_named(_configured(city_slug(env), str(data_dir(env))))
 
 
 def local_midnight(moment: datetime, zone: ZoneInfo) -> datetime:

@@ -1,7 +1,11 @@
-"""The demo's seed: real Paris open data, published as features attributed to the city.
+"""The demo's seed: the city's open data, published as features attributed to its source.
 
-Each file in ``data/paris/`` (see ``data/README.md`` for sources and licences) has a
-small mapper from its own columns to the submission contract; rows then go through
+Which files, under which source name, into which category and with which attribution is
+the city's configuration (``seeds`` of ``data/cities/<slug>/city.json``; Paris's sources
+and licences in ``data/cities/paris/README.md``). Each Paris file has a small mapper
+from its own columns to the submission contract (:data:`MAPPERS`, by source name); a
+source without one is read by the importer's generic mapper (``name``/``title``,
+``description``, the category's fields) into its dataset's category. Rows then go through
 :func:`ingestion.importer.run_import` like any partner file. The service area here is
 the city itself (no buffer): fountains in Paris cemeteries in the suburbs, the
 placeholder points of "Du vert près de chez moi" and rows without geometry are
@@ -10,7 +14,8 @@ the 142 jardins partagés the first seed publishes: they are refused there as
 ``already_seeded`` so that no garden is on the map twice.
 
 What the sources say about hours, accessibility and audiences is carried, and only
-that (counts per source: ``python -m ingestion.seedstats``, table in data/README.md):
+that (counts per source: ``python -m ingestion.seedstats``, table in
+data/cities/paris/README.md):
 markets' days and hours and the green spaces' ``Ouverture 24h_24h`` become
 ``attributes.hours`` slots beside the text in ``attributes.opening_hours``; the
 toilets' ``acces_pmr`` becomes ``accessibility`` / ``accessibility_lacks`` and their
@@ -26,16 +31,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
-from geo.config import data_dir
+from geo.city import City
 
 from .categories import load_categories, read_categories
 from .hours import market_hours, parse_hours
 from .importer import ImportSummary, Mapped, RefuseRow, run_import
 from .readers import SourceRow
 
-__all__ = ["ATTRIBUTION", "SEEDS", "Seed", "load_seed"]
-
-ATTRIBUTION = "© Ville de Paris, ODbL"
+__all__ = ["MAPPERS", "Seed", "load_seed", "seeds_of"]
 
 
 def _s(props: Mapping[str, Any], key: str) -> str:
@@ -218,39 +221,51 @@ def _toilet(row: SourceRow) -> Mapped:
     return data, ref
 
 
+# The mappers of the Paris files, by the source name city.json gives each dataset.
+MAPPERS: Mapping[str, Callable[[SourceRow], Mapped]] = {
+    "paris-jardins-partages": _garden,
+    "paris-fontaines": _fountain,
+    "paris-marches": _market,
+    "paris-du-vert": _greening,
+    "paris-espaces-verts": _green_space,
+    "paris-sanisettes": _toilet,
+}
+
+
 class Seed(NamedTuple):
-    """One seed file, its source name and its mapper."""
+    """One seed file of the city: its source name, mapper, category and attribution.
 
-    file: str
+    ``mapper`` is ``None`` for a file the importer's generic mapper reads into ``category``.
+    """
+
+    file: Path
     source: str
-    mapper: Callable[[SourceRow], Mapped]
+    mapper: Callable[[SourceRow], Mapped] | None
+    category: str
+    attribution: str
 
 
-SEEDS: tuple[Seed, ...] = (
-    Seed("jardins_partages_from_espaces_verts.geojson", "paris-jardins-partages", _garden),
-    Seed("fontaines-a-boire.json", "paris-fontaines", _fountain),
-    Seed("marches-decouverts.csv", "paris-marches", _market),
-    Seed("du-vert-pres-de-chez-moi.geojson", "paris-du-vert", _greening),
-    Seed("espaces_verts.csv.zip", "paris-espaces-verts", _green_space),
-    Seed("sanisettesparis.geojson", "paris-sanisettes", _toilet),
-)
+def seeds_of(city: City) -> tuple[Seed, ...]:
+    """The city's seed datasets, in the order of its ``city.json`` (the load order)."""
+    return tuple(Seed(d.file, d.source, MAPPERS.get(d.source), d.category, d.attribution)
+                 for d in city.seeds)
 
 
-def load_seed(session: Session, *, directory: Path | None = None,
-              refused_dir: Path | None = None,
+def load_seed(session: Session, city: City, *, refused_dir: Path | None = None,
               progress: Callable[[int], None] | None = None) -> list[ImportSummary]:
-    """Load the categories, then import and publish every seed file (idempotent).
+    """Load the city's categories, then import and publish every seed file (idempotent).
 
     The caller commits. Returns one summary per file; refused rows are written to
     ``refused_dir`` (one JSON-lines file per source) when it is given.
     """
-    where = directory or data_dir() / "paris"
-    load_categories(session, read_categories(data_dir() / "categories.json"))
+    load_categories(session, read_categories(city.categories))
     session.flush()
     summaries = []
-    for seed in SEEDS:
+    for seed in seeds_of(city):
         refused = refused_dir / f"{seed.source}.refused.jsonl" if refused_dir else None
-        summaries.append(run_import(where / seed.file, session=session, source=seed.source,
-                                    mapper=seed.mapper, publish=True, attribution=ATTRIBUTION,
-                                    buffer_m=0.0, refused_path=refused, progress=progress))
+        summaries.append(run_import(seed.file, session=session, source=seed.source,
+                                    mapper=seed.mapper, publish=True,
+                                    category=None if seed.mapper else seed.category,
+                                    attribution=seed.attribution, buffer_m=0.0,
+                                    refused_path=refused, progress=progress))
     return summaries

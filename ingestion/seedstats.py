@@ -1,6 +1,7 @@
 """What the seed files say about hours, accessibility and audiences, counted per source.
 
-Run ``python -m ingestion.seedstats`` to print the table ``data/README.md`` keeps: for
+Run ``python -m ingestion.seedstats`` to print the table ``data/cities/paris/README.md``
+keeps (``CARTE_CITY`` picks the city): for
 each seed source, its rows, how many carry an opening-hours text, how many of those
 parse into weekly slots, and how many carry accessibility or audience data. It maps
 the rows exactly as the seed does (the same mappers), without a database, so the
@@ -10,13 +11,12 @@ counts are of the whole file, refused rows (outside Paris, already seeded) inclu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from geo.config import data_dir
+from geo.city import City, load_city
 
 from .mapping import RefuseRow
 from .readers import open_source
-from .seed import SEEDS
+from .seed import seeds_of
 
 __all__ = ["SeedStats", "seed_stats"]
 
@@ -33,13 +33,18 @@ class SeedStats:
     audiences: int = 0
 
 
-def seed_stats(directory: Path | None = None) -> list[SeedStats]:
-    """Count, per seed source, the rows whose mapped attributes carry each kind of data."""
-    where = directory or data_dir() / "paris"
+def seed_stats(city: City) -> list[SeedStats]:
+    """Count, per seed source, the rows whose mapped attributes carry each kind of data.
+
+    Sources read by the importer's generic mapper are left out: their attributes are
+    the category's fields as written, nothing is parsed.
+    """
     out = []
-    for seed in SEEDS:
+    for seed in seeds_of(city):
+        if seed.mapper is None:
+            continue
         stats = SeedStats(seed.source)
-        for row in open_source(where / seed.file).rows:
+        for row in open_source(seed.file).rows:
             stats.rows += 1
             try:
                 data, _ = seed.mapper(row)
@@ -56,11 +61,11 @@ def seed_stats(directory: Path | None = None) -> list[SeedStats]:
 
 
 def main() -> None:  # pragma: no cover - a report for README
-    """Print the counts as the Markdown table of ``data/README.md``."""
+    """Print the counts as the Markdown table of ``data/cities/paris/README.md``."""
     print("| source | rows | with an hours text | hours parsed into slots "
           "| with accessibility | with audiences |")
     print("|---|---|---|---|---|---|")
-    for s in seed_stats():
+    for s in seed_stats(load_city()):
         print(f"| {s.source} | {s.rows:,} | {s.hours_text:,} | {s.hours_parsed:,} "
               f"| {s.accessibility:,} | {s.audiences:,} |")
 

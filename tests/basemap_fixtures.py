@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.config import data_dir
+from geo.city import load_city
 from tiles.basemap import build_basemap
 
 HOTEL_DE_VILLE = (2.3522, 48.8566)  # lon, lat
@@ -30,6 +30,6 @@ BBOX = (2.33, 48.845, 2.38, 48.87)  # west, south, east, north
 def basemap_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A var directory whose ``tiles/basemap.mbtiles`` covers :data:`BBOX` at z11–16."""
     var = tmp_path_factory.mktemp("basemap_var")
-    report = build_basemap(data_dir() / "paris", var, bbox=BBOX, minzoom=11, maxzoom=16)
+    report = build_basemap(load_city("paris"), var, bbox=BBOX, minzoom=11, maxzoom=16)
     assert report.built and report.tiles > 0, report
     return var

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from geo import migrate
-from geo.areas import load_paris_areas
-from geo.config import data_dir
+from geo.areas import load_areas
+from geo.city import load_city
 from geo.embedded import EmbeddedPostgres
 from tests.dbclean import empty_mutable_tables
 
@@ -58,7 +58,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     from sqlalchemy.orm import Session
 
     with Session(eng) as session, session.begin():
-        load_paris_areas(session, data_dir() / "paris")
+        load_areas(session, load_city("paris"))
     yield eng
     eng.dispose()
 

@@ -41,6 +41,7 @@ from pmtiles.reader import MmapSource
 from pmtiles.reader import Reader as PMTilesReader
 from pmtiles.tile import MagicNumberNotFound, SpecVersionUnsupported
 
+from geo.city import City
 from geo.tilemath import lonlat_to_tile
 
 from . import basemap_rules as rules
@@ -49,11 +50,11 @@ from .basemap_sources import BasemapSources, LayerData, read_layers
 from .errors import ArchiveError
 
 __all__ = [
-    "ATTRIBUTION",
     "BASEMAP_MBTILES",
     "BASEMAP_PMTILES",
     "BUILDER_VERSION",
     "BasemapReport",
+    "basemap_attribution",
     "basemap_digest",
     "build_basemap",
     "encode_tile",
@@ -68,13 +69,6 @@ BUILDER_VERSION = "7"  # bump when the output changes for the same sources
 BASEMAP_MBTILES, BASEMAP_PMTILES = "basemap.mbtiles", "basemap.pmtiles"
 EXTENT = 4096
 BUFFER = 64  # extent units around a tile: lines run on under a neighbour's labels
-# The default extent: Paris (its 20 arrondissements) plus a margin for the périphérique.
-PARIS_BBOX = (2.215, 48.810, 2.480, 48.908)
-
-ATTRIBUTION = (
-    "Rues, voies d'eau, espaces verts, arrondissements et quartiers : © Ville de Paris, "
-    "ODbL · Gares et lignes : © Île-de-France Mobilités, Licence Ouverte / Etalab"
-)
 _WORLD = 2 * 20037508.342789244
 _ORIGIN = 20037508.342789244
 
@@ -224,10 +218,13 @@ def _tiles(layers: dict[str, LayerData], bbox: tuple[float, float, float, float]
 
 
 def basemap_digest(sources: BasemapSources, bbox: tuple[float, float, float, float],
-                   minzoom: int, maxzoom: int) -> str:
-    """The digest that decides whether the archive is up to date."""
+                   minzoom: int, maxzoom: int, attribution: str = "") -> str:
+    """The digest that decides whether the archive is up to date.
+
+    The attribution is part of it: a corrected licence line in ``city.json`` rebuilds.
+    """
     salt = json.dumps({"version": BUILDER_VERSION, "bbox": [round(v, 6) for v in bbox],
-                       "zooms": [minzoom, maxzoom]})
+                       "zooms": [minzoom, maxzoom], "attribution": attribution})
     return sources.digest(salt)
 
 
@@ -260,8 +257,13 @@ def needs_build(var_dir: Path, digest: str) -> bool:
     return _pmtiles_digest(directory / BASEMAP_PMTILES) != digest
 
 
+def basemap_attribution(city: City) -> str:
+    """The attribution of the basemap: each source's line once, in ``city.json`` order."""
+    return " · ".join(dict.fromkeys(s.attribution for s in city.basemap))
+
+
 def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: int,
-              digest: str) -> dict[str, Any]:
+              digest: str, attribution: str) -> dict[str, Any]:
     descriptions, first = rules.layer_descriptions(), rules.layer_minzoom()
     west, south, east, north = bbox
     clon, clat = (west + east) / 2, (south + north) / 2
@@ -271,7 +273,7 @@ def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: in
         "version": "1.0.0",
         "format": "pbf",
         "type": "baselayer",
-        "attribution": ATTRIBUTION,
+        "attribution": attribution,
         "minzoom": str(minzoom),
         "maxzoom": str(maxzoom),
         "bounds": f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}",
@@ -287,35 +289,38 @@ def _metadata(bbox: tuple[float, float, float, float], minzoom: int, maxzoom: in
     }
 
 
-def build_basemap(city_dir: Path, var_dir: Path, *,
+def build_basemap(city: City, var_dir: Path, *,
                   bbox: tuple[float, float, float, float] | None = None,
                   minzoom: int = rules.MINZOOM, maxzoom: int = rules.MAXZOOM,
                   force: bool = False) -> BasemapReport:
-    """Build ``var/tiles/basemap.{mbtiles,pmtiles}`` from ``city_dir``'s sources.
+    """Build ``var/tiles/basemap.{mbtiles,pmtiles}`` from the city's basemap sources.
 
     Parameters
     ----------
-    city_dir
-        ``data/<city>/``: ``basemap/voie.csv`` must exist, the other sources are
-        optional. Without it nothing is built and nothing fails (``built=False``).
+    city
+        The city (:func:`geo.city.load_city`): its ``basemap.sources`` name the files,
+        its ``basemap.bbox`` (else its bounds) the extent, its sources' attribution
+        lines the archive's attribution. A ``streets`` source must exist, the others
+        are optional; without it nothing is built and nothing fails (``built=False``).
     var_dir
         The run-time directory; the archives go to ``var_dir/tiles/``.
     bbox
-        West, south, east, north in degrees: the tiles to build (default: Paris). A
-        small one makes a test build take a second or two.
+        West, south, east, north in degrees: the tiles to build (default: the city's
+        basemap extent). A small one makes a test build take a second or two.
     minzoom, maxzoom
         Zoom range, within 11..16 for the published basemap.
     force
         Build even when the archive's digest says its sources have not changed.
     """
     started = time.perf_counter()
-    sources = BasemapSources(Path(city_dir))
+    sources = BasemapSources.from_city(city)
     if not sources.available():
         return BasemapReport(False, "no basemap sources")
-    bbox = tuple(bbox or PARIS_BBOX)  # type: ignore[assignment]
+    bbox = tuple(bbox or city.basemap_extent)  # type: ignore[assignment]
     if not (0 <= minzoom <= maxzoom <= 22):
         raise ValueError(f"bad zoom range {minzoom}..{maxzoom}")
-    digest = basemap_digest(sources, bbox, minzoom, maxzoom)
+    attribution = basemap_attribution(city)
+    digest = basemap_digest(sources, bbox, minzoom, maxzoom, attribution)
     directory = Path(var_dir) / "tiles"
     if not force and not needs_build(var_dir, digest):
         return BasemapReport(False, "sources unchanged", digest=digest,
@@ -324,7 +329,7 @@ def build_basemap(city_dir: Path, var_dir: Path, *,
     report = BasemapReport(True, "forced" if force else "sources changed", digest=digest)
     mbtiles = directory / BASEMAP_MBTILES
     report.tiles = write_all(mbtiles, _tiles(layers, bbox, minzoom, maxzoom, report),
-                             _metadata(bbox, minzoom, maxzoom, digest))
+                             _metadata(bbox, minzoom, maxzoom, digest, attribution))
     pmtiles_snapshot(mbtiles, directory / BASEMAP_PMTILES)
     report.seconds = time.perf_counter() - started
     log.info("basemap: %d tiles, %d bytes, largest %d, %.1f s", report.tiles, report.bytes,

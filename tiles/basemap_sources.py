@@ -6,7 +6,7 @@ areas are measured on the Mercator geometry and scaled by the local scale factor
 (``cos φ`` for lengths, ``cos² φ`` for areas): within a city that is exact to a few
 parts in ten thousand, and needs no reprojection library.
 
-A source that is missing leaves its layer empty; a city without ``basemap/voie.csv``
+A source that is missing leaves its layer empty; a city without a ``streets`` source
 has no basemap at all (:meth:`BasemapSources.available`).
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo.city import City
 from geo.tilemath import lonlat_to_mercator, mercator_to_lonlat
 
 from . import basemap_rules as rules
@@ -62,59 +63,46 @@ class LayerData:
 
 @dataclass(frozen=True)
 class BasemapSources:
-    """The files a city's basemap is built from, under ``data/<city>/``."""
+    """The files a city's basemap is built from, one per layer (``None``: not given).
 
-    city_dir: Path
+    :meth:`from_city` reads them from the city's ``basemap.sources``; ``boundaries``
+    lists the files of the city's area levels, first level first (Paris: the 20
+    arrondissements, then the 80 quartiers administratifs).
+    """
 
-    @property
-    def basemap_dir(self) -> Path:
-        """The city's ``basemap/`` directory."""
-        return self.city_dir / "basemap"
+    streets: Path | None = None
+    water: Path | None = None
+    stations: Path | None = None
+    rail: Path | None = None
+    parks: Path | None = None
+    arrondissements: Path | None = None
+    quartiers: Path | None = None
 
-    @property
-    def streets(self) -> Path:
-        """Named streets (Ville de Paris ``voie``)."""
-        return self.basemap_dir / "voie.csv"
+    @classmethod
+    def from_city(cls, city: City) -> BasemapSources:
+        """The sources ``city.json`` lists under ``basemap.sources`` (by ``layer``)."""
+        by_layer: dict[str, list[Path]] = defaultdict(list)
+        for source in city.basemap:
+            by_layer[source.layer].append(source.file)
+        boundaries = by_layer.get("boundaries", [])
 
-    @property
-    def water(self) -> Path:
-        """Waterway footprints (``plan-de-voirie-voies-deau``)."""
-        return self.basemap_dir / "plan-de-voirie-voies-deau.geojson"
+        def first(layer: str) -> Path | None:
+            return (by_layer.get(layer) or [None])[0]
 
-    @property
-    def stations(self) -> Path:
-        """IDFM stations, Paris and a margin (derived)."""
-        return self.basemap_dir / "emplacement-des-gares-idf.paris.geojson"
-
-    @property
-    def rail(self) -> Path:
-        """IDFM rail tracks, Paris and a margin (derived)."""
-        return self.basemap_dir / "traces-du-reseau-ferre-idf.paris.geojson"
-
-    @property
-    def parks(self) -> Path:
-        """Green spaces (``espaces_verts``, zipped CSV)."""
-        return self.city_dir / "espaces_verts.csv.zip"
-
-    @property
-    def arrondissements(self) -> Path:
-        """The 20 arrondissements."""
-        return self.city_dir / "arrondissements.geojson"
-
-    @property
-    def quartiers(self) -> Path:
-        """The 80 quartiers administratifs."""
-        return self.city_dir / "quartier_paris.geojson"
+        return cls(streets=first("streets"), water=first("water"),
+                   stations=first("stations"), rail=first("rail"), parks=first("parks"),
+                   arrondissements=boundaries[0] if boundaries else None,
+                   quartiers=boundaries[1] if len(boundaries) > 1 else None)
 
     def files(self) -> list[Path]:
         """Every source file that exists (the digest covers exactly these)."""
         paths = [self.streets, self.water, self.stations, self.rail, self.parks,
                  self.arrondissements, self.quartiers]
-        return [p for p in paths if p.is_file()]
+        return [p for p in paths if _exists(p)]
 
     def available(self) -> bool:
         """Whether this city has a basemap at all: its streets are the minimum."""
-        return self.streets.is_file()
+        return _exists(self.streets)
 
     def digest(self, salt: str = "") -> str:
         """SHA-256 over the name and bytes of every source file, and ``salt``.
@@ -132,6 +120,10 @@ class BasemapSources:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+def _exists(path: Path | None) -> bool:
+    return path is not None and path.is_file()
+
 
 def _to_mercator(geoms: np.ndarray) -> np.ndarray:
     def project(xy: np.ndarray) -> np.ndarray:
@@ -418,22 +410,23 @@ def read_layers(sources: BasemapSources) -> dict[str, LayerData]:
         names the file, so whoever updated ``data/`` knows which one to fix.
     """
     layers = {name: LayerData(name) for name in rules.ordered_layers()}
+    assert sources.streets is not None, "read_layers needs sources.available()"
     layers["streets"] = _read(sources.streets, read_streets)
-    if sources.water.is_file():
+    if sources.water is not None and sources.water.is_file():
         layers["water"] = _read(sources.water, read_water)
-    if sources.parks.is_file():
+    if sources.parks is not None and sources.parks.is_file():
         layers["parks"] = _read(sources.parks, read_parks)
     colours: dict[tuple[str, str], str] = {}
-    if sources.rail.is_file():
+    if sources.rail is not None and sources.rail.is_file():
         layers["rail"], colours = _read(sources.rail, read_rail)
-    if sources.stations.is_file():
+    if sources.stations is not None and sources.stations.is_file():
         layers["stations"] = _read(sources.stations, read_stations, colours)
     try:
         layers["boundaries"], layers["places"] = read_areas(sources.arrondissements,
                                                             sources.quartiers)
     except _UNREADABLE as exc:
-        raise BasemapSourceError(f"basemap sources {sources.arrondissements.name} / "
-                                 f"{sources.quartiers.name} cannot be read: "
+        names = [p.name for p in (sources.arrondissements, sources.quartiers) if p]
+        raise BasemapSourceError(f"basemap sources {' / '.join(names)} cannot be read: "
                                  f"{type(exc).__name__}: {exc}") from exc
     return layers
 

@@ -53,8 +53,7 @@ log = logging.getLogger(__name__)
 
 FEATURES_MBTILES = "features.mbtiles"
 FEATURES_PMTILES = "features.pmtiles"
-ATTRIBUTION = "Carte citoyenne contributors, ODbL; boundaries © Ville de Paris (ODbL)"
-PARIS_BOUNDS = (2.224, 48.815, 2.470, 48.902)
+WORLD_BOUNDS = (-180.0, -85.051129, 180.0, 85.051129)
 PROBE_POINTS = 30_000
 
 
@@ -98,9 +97,10 @@ class BuildReport:
         return dict(self.__dict__)
 
 
-def _bounds(points: PointSet) -> tuple[float, float, float, float]:
+def _bounds(points: PointSet, empty: tuple[float, float, float, float] | None
+            ) -> tuple[float, float, float, float]:
     if not len(points):
-        return PARIS_BOUNDS
+        return empty or WORLD_BOUNDS
     scale = 2 * np.pi * 6378137.0 / float(1 << (points.max_zoom + 12))
     half = np.pi * 6378137.0
     xs = np.array([points.gx.min(), points.gx.max() + 1]) * scale - half
@@ -112,7 +112,7 @@ def _bounds(points: PointSet) -> tuple[float, float, float, float]:
 
 def _metadata(p: Plan, options: TileOptions, generation: int, live_at: datetime
               ) -> dict[str, Any]:
-    west, south, east, north = _bounds(p.points)
+    west, south, east, north = _bounds(p.points, options.bounds)
     fields = {"id": "Number", "category": "String", "title": "String"}
     if options.mode == "cluster":
         fields.update({"cluster": "Boolean", "point_count": "Number",
@@ -121,7 +121,7 @@ def _metadata(p: Plan, options: TileOptions, generation: int, live_at: datetime
     return {
         "name": "Carte citoyenne: features", "format": "pbf", "type": "overlay",
         "version": "1.0.0", "description": f"Published features ({options.mode} mode)",
-        "attribution": ATTRIBUTION, "minzoom": "0", "maxzoom": str(options.max_zoom),
+        "attribution": options.attribution, "minzoom": "0", "maxzoom": str(options.max_zoom),
         "bounds": f"{west},{south},{east},{north}",
         "center": f"{(west + east) / 2:.6f},{(south + north) / 2:.6f},"
                   f"{min(12, options.max_zoom)}",

@@ -10,6 +10,7 @@ from typing import Literal
 __all__ = ["EXTENT", "LAYER", "TileOptions"]
 
 EXTENT = 4096  # MVT tile extent (units per tile side)
+CONTRIBUTORS = "Carte citoyenne contributors, ODbL"
 LAYER = "features"
 
 Mode = Literal["cluster", "drop"]
@@ -35,6 +36,11 @@ class TileOptions:
     gzip_level
         zlib level of the stored tiles; on our tiles level 3 costs a third of level 6's
         CPU for about 3 % more bytes.
+    bounds
+        The city's bounds (west, south, east, north): the archive's extent while it
+        holds no point; ``None``: the whole Web Mercator world.
+    attribution
+        The archive's attribution: the contributors, then the city's lines.
     """
 
     max_zoom: int = 16
@@ -46,6 +52,8 @@ class TileOptions:
     title_chars: int = 40
     gzip_level: int = 3  # measured: 3x less CPU than 6 for 3 % more bytes
     processes: int = 0  # 0: one per core
+    bounds: tuple[float, float, float, float] | None = None
+    attribution: str = CONTRIBUTORS
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_zoom <= 16:
@@ -58,9 +66,17 @@ class TileOptions:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object
                  ) -> TileOptions:
-        """Options from ``CARTE_TILES_MAX_ZOOM`` and ``CARTE_TILES_MODE``, then overrides."""
+        """Options from ``CARTE_TILES_*`` and the city (``CARTE_CITY``), then overrides.
+
+        The city gives the archive's attribution and its extent while it is empty.
+        """
+        from geo.city import load_city
+
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        city = load_city(environ=env, check_files=False)
+        values: dict[str, object] = {
+            "bounds": city.bounds.as_tuple(),
+            "attribution": "; ".join((CONTRIBUTORS, *city.attribution))}
         if env.get("CARTE_TILES_MAX_ZOOM"):
             values["max_zoom"] = int(env["CARTE_TILES_MAX_ZOOM"])
         if env.get("CARTE_TILES_MODE"):

@@ -11,7 +11,7 @@ parsed once, by :func:`filter_from_args`.
     one slug or several, comma-separated.
 ``from``, ``to``
     the date window: RFC 3339 date-times, or bare ``YYYY-MM-DD`` dates read in the
-    city's time zone (``CITY_TIMEZONE``, Europe/Paris): a bare ``from`` is that day's
+    city's time zone (``CITY_TIMEZONE``, its ``time_zone``): a bare ``from`` is that day's
     local midnight, a bare ``to`` the last instant of that day. Dated features
     (events, dated missions) match when they overlap the window; undated ones always
     match. An event without ``ends_at`` lasts until the end of its start day, local
@@ -59,6 +59,7 @@ from flask.blueprints import BlueprintSetupState
 from geo.db import get_engine
 from geo.events import city_zone, zone_named
 
+from .city import current_city
 from .ogc_params import (
     BIGINT_MAX,
     BadParameter,
@@ -95,7 +96,7 @@ ACCESSIBLE_MATCH = ("known", "not_unsuitable")
 
 @bp.record_once
 def _configure(state: BlueprintSetupState) -> None:
-    # The city's zone, once, in the app config: CARTE_CITY_TIMEZONE or Europe/Paris.
+    # The city's zone (its city.json), once, in the app config.
     state.app.config.setdefault("CITY_TIMEZONE", city_zone().key)
 
 
@@ -194,7 +195,8 @@ def features() -> Response:
     with engine.connect() as conn:
         # Nearest first is for "what is around me": a capped city-wide count would cost
         # more than the page (0.1-0.4 s at 1M points); a small bbox is counted anyway.
-        page = feature_page(conn, flt, limit=limit, offset=offset, count=flt.near is None)
+        page = feature_page(conn, flt, levels=current_city().levels, limit=limit,
+                            offset=offset, count=flt.near is None)
     extra: dict[str, object] = {"numberReturned": page.returned}
     if page.matched is not None:
         extra["numberMatched"] = page.matched

@@ -35,6 +35,7 @@ from geo.db import get_engine
 from geo.events import live_sql, local_midnight, next_local_midnight
 
 from .api_features import city_tz
+from .city import current_city
 from .ogc_params import BadParameter, check_known, parse_feature_id, parse_slugs, single
 from .web import problem
 
@@ -72,7 +73,8 @@ def _location(row: Any) -> str:
     address = (row.attributes or {}).get("address")
     if isinstance(address, str) and address.strip():
         return address.strip()
-    return ", ".join(x for x in (row.quartier_name, row.arrondissement_name, "Paris") if x)
+    return ", ".join(x for x in (row.quartier_name, row.arrondissement_name,
+                                 current_city().name()) if x)
 
 
 def _event(row: Any, *, host: str, root: str, lang: str) -> Event:

@@ -1,8 +1,9 @@
 """``carte demo``: database up, schema migrated, real data loaded, map served.
 
-Steps: database, migrations, Paris areas, categories and the open-data seed, a full tile
-build, the open-data exports; then gunicorn serves the map while ``carte tiles watch``
-runs beside it, so that an approval shows in the tiles within seconds.
+Steps: database, migrations, the city's areas (``CARTE_CITY``), categories and the
+open-data seed, a full tile build, the open-data exports; then gunicorn serves the map
+while ``carte tiles watch`` runs beside it, so that an approval shows in the tiles
+within seconds.
 Whatever the demo started (the watcher, the embedded cluster) it stops again on Ctrl-C;
 a database configured through ``CARTE_DATABASE_URL`` is left alone.
 """
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from geo import migrate
-from geo.areas import load_paris_areas
-from geo.config import configured_database_url, data_dir, var_dir
+from geo.areas import load_areas
+from geo.city import load_city
+from geo.config import configured_database_url, var_dir
 from geo.db import dispose_engines, embedded_cluster, get_engine, session_scope
 
 from . import create_app
@@ -34,12 +36,13 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
         echo({"step": "database", **cluster.up().as_dict()})
     engine = get_engine()
     echo({"step": "migrate", "revision": migrate.upgrade(engine)})
+    city = load_city()
     with session_scope(engine) as session:
-        report = load_paris_areas(session, data_dir() / "paris")
-    echo({"step": "areas", **report._asdict()})
-    from ingestion.seed import load_seed  # categories, then the Paris open-data seed
+        report = load_areas(session, city)
+    echo({"step": "areas", "city": city.slug, **report.as_dict()})
+    from ingestion.seed import load_seed  # categories, then the city's open-data seed
     with session_scope(engine) as session:
-        for summary in load_seed(session, refused_dir=var_dir() / "imports"):
+        for summary in load_seed(session, city, refused_dir=var_dir() / "imports"):
             echo({"step": "seed", **summary.as_dict()})
     from tiles.build import build_full
     from tiles.errors import TilesError

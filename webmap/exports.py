@@ -9,7 +9,8 @@ One file per format for all features (``features.<ext>``) and one per category
 * GeoJSON and CSV are produced by PostgreSQL itself (``COPY ... TO STDOUT``), streamed
   to disk without a Python object per row; GeoPackage and FlatGeobuf are written by
   GDAL (pyogrio) from column arrays.
-* Only public columns leave (the same as the API: :data:`~webmap.ogc_queries.PUBLIC_PROPERTIES`).
+* Only public fields leave, the same as the API's: every column of every format is
+  derived from :func:`geo.published.public_fields` (the city's area levels included).
   CSV cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a
   leading apostrophe so a spreadsheet shows them instead of running them.
 
@@ -23,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,10 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, text
 
-from .ogc_queries import PRIVATE_ATTRIBUTE_KEYS, feature_json_sql
+from geo.city import AreaLevel
+from geo.published import PublicField, area_joins, public_fields
+
+from .ogc_queries import feature_json_sql
 
 __all__ = [
     "ATTRIBUTION",
@@ -41,6 +45,7 @@ __all__ = [
     "LICENCE_URL",
     "MANIFEST",
     "ExportedFile",
+    "csv_columns",
     "neutralise_cell",
     "read_manifest",
     "run_export",
@@ -60,11 +65,6 @@ FORMATS = {
 }
 CRS = "EPSG:4326 (WGS 84, longitude/latitude)"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CSV_COLUMNS = ("id", "category", "title", "description", "starts_at", "ends_at", "lon", "lat",
-               "wkt", "arrondissement", "arrondissement_name", "quartier", "quartier_name",
-               "source", "attribution", "published_at", "updated_at", "attributes")
-_TEXT_COLUMNS = {"category", "title", "description", "arrondissement", "arrondissement_name",
-                 "quartier", "quartier_name", "source", "attribution", "attributes"}
 
 
 def neutralise_cell(value: str) -> str:
@@ -121,7 +121,6 @@ def atomic_path(final: Path) -> Iterator[Path]:
 # per 5,000 rows makes the Python side negligible.
 
 CHUNK = 5000
-_PRIVATE = "ARRAY[" + ", ".join(f"'{k}'" for k in PRIVATE_ATTRIBUTE_KEYS) + "]::text[]"
 
 
 def _iso(col: str) -> str:
@@ -147,40 +146,64 @@ def _csv_line(cells: list[str]) -> str:
     return " || ',' || ".join(cells)
 
 
-_CSV_LINE = _csv_line([
-    _plain("p.id"), _quoted(_neutral("p.category")), _quoted(_neutral("p.title")),
-    _quoted(_neutral("p.description")), _plain(_iso("p.starts_at")),
-    _plain(_iso("p.ends_at")), _plain("round(ST_X(p.geom)::numeric, 7)"),
-    _plain("round(ST_Y(p.geom)::numeric, 7)"), _quoted("ST_AsText(p.geom, 7)"),
-    _quoted(_neutral("a.code")), _quoted(_neutral("a.name")), _quoted(_neutral("q.code")),
-    _quoted(_neutral("q.name")), _quoted(_neutral("p.source")),
-    _quoted(_neutral("p.attribution")), _plain(_iso("p.published_at")),
-    _plain(_iso("p.updated_at")), _quoted(_neutral(f"(p.attributes - {_PRIVATE})::text")),
-])
+def _csv_cell(f: PublicField) -> str:
+    if f.kind == "integer":
+        return _plain(f.sql)
+    if f.kind == "datetime":
+        return _plain(_iso(f.sql))
+    return _quoted(_neutral(f"({f.sql})::text" if f.kind == "json" else f.sql))
+
+
+def csv_columns(levels: Sequence[AreaLevel]) -> tuple[tuple[str, ...], str]:
+    """The CSV header and the SQL of one line, from the public fields.
+
+    The point is written as ``lon``, ``lat`` and ``wkt`` after ``ends_at``, and
+    ``attributes`` (JSON) comes last, as the first CSV export did.
+    """
+    names: list[str] = []
+    cells: list[str] = []
+    fields = public_fields(levels)
+    for f in fields:
+        if f.kind == "json":
+            continue
+        names.append(f.name)
+        cells.append(_csv_cell(f))
+        if f.name == "ends_at":
+            names += ["lon", "lat", "wkt"]
+            cells += [_plain("round(ST_X(p.geom)::numeric, 7)"),
+                      _plain("round(ST_Y(p.geom)::numeric, 7)"),
+                      _quoted("ST_AsText(p.geom, 7)")]
+    for f in fields:
+        if f.kind == "json":
+            names.append(f.name)
+            cells.append(_csv_cell(f))
+    return tuple(names), _csv_line(cells)
+
 
 _EPOCH = "(extract(epoch FROM {}) * 1000)::bigint"
-_ARROW_NAMES = ["id", "category", "title", "description", "starts_at", "ends_at",
-                "attributes", "arrondissement", "arrondissement_name", "quartier",
-                "quartier_name", "source", "attribution", "published_at", "updated_at",
-                "lon", "lat"]
-_ARROW_LINE = _csv_line([
-    _plain("p.id"), _quoted("p.category"), _quoted("p.title"), _quoted("p.description"),
-    _plain(_EPOCH.format("p.starts_at")), _plain(_EPOCH.format("p.ends_at")),
-    _quoted(f"(p.attributes - {_PRIVATE})::text"), _quoted("a.code"), _quoted("a.name"),
-    _quoted("q.code"), _quoted("q.name"), _quoted("p.source"), _quoted("p.attribution"),
-    _plain(_EPOCH.format("p.published_at")), _plain(_EPOCH.format("p.updated_at")),
-    _plain("ST_X(p.geom)"), _plain("ST_Y(p.geom)"),
-])
+
+
+def _arrow_columns(levels: Sequence[AreaLevel]) -> tuple[list[str], str, set[str]]:
+    """Column names, line SQL and date-time columns of the Arrow table (GDAL formats).
+
+    The public fields in order, then ``lon`` and ``lat`` (made into the geometry).
+    """
+    fields = public_fields(levels)
+    cells = [_plain(_EPOCH.format(f.sql)) if f.kind == "datetime" else
+             _plain(f.sql) if f.kind == "integer" else
+             _quoted(f"({f.sql})::text" if f.kind == "json" else f.sql) for f in fields]
+    return ([f.name for f in fields] + ["lon", "lat"],
+            _csv_line([*cells, _plain("ST_X(p.geom)"), _plain("ST_Y(p.geom)")]),
+            {f.name for f in fields if f.kind == "datetime"})
 
 
 def _stream_lines(conn: Connection, line_sql: str, category: str | None, out: IO[bytes],
-                  *, separator: str = "\n") -> int:
+                  levels: Sequence[AreaLevel], *, separator: str = "\n") -> int:
     """Write one line per published feature (in id order); returns how many."""
     sql = text(f"""
       SELECT max(s.id), count(*), string_agg(s.line, :sep ORDER BY s.id) FROM (
         SELECT p.id, {line_sql} AS line FROM feature p
-        LEFT JOIN area a ON a.id = p.arrondissement_id
-        LEFT JOIN area q ON q.id = p.quartier_id
+        {area_joins(levels)}
         WHERE p.status = 'published' AND p.id > :after
           AND (CAST(:category AS text) IS NULL OR p.category = :category)
         ORDER BY p.id LIMIT :chunk) s""")  # noqa: S608 (constant fragments only)
@@ -197,24 +220,28 @@ def _stream_lines(conn: Connection, line_sql: str, category: str | None, out: IO
             return total
 
 
-def _write_geojson(conn: Connection, path: Path, category: str | None, name: str) -> None:
+def _write_geojson(conn: Connection, path: Path, category: str | None, name: str,
+                   levels: Sequence[AreaLevel]) -> None:
     header = json.dumps({"type": "FeatureCollection", "name": name, "licence": LICENCE_NAME,
                          "licence_url": LICENCE_URL, "attribution": ATTRIBUTION},
                         ensure_ascii=False)[:-1]
     with open(path, "wb") as out:
         out.write((header + ',"features":[\n').encode())
-        _stream_lines(conn, feature_json_sql("p"), category, out, separator=",\n")
+        _stream_lines(conn, feature_json_sql(levels), category, out, levels,
+                      separator=",\n")
         out.write(b"\n]}\n")
 
 
-def _write_csv(conn: Connection, path: Path, category: str | None) -> None:
+def _write_csv(conn: Connection, path: Path, category: str | None,
+               levels: Sequence[AreaLevel]) -> None:
+    names, line = csv_columns(levels)
     with open(path, "wb") as out:
-        out.write((",".join(CSV_COLUMNS) + "\n").encode())
-        if _stream_lines(conn, _CSV_LINE, category, out):
+        out.write((",".join(names) + "\n").encode())
+        if _stream_lines(conn, line, category, out, levels):
             out.write(b"\n")
 
 
-def _columns(conn: Connection) -> Any:
+def _columns(conn: Connection, levels: Sequence[AreaLevel]) -> Any:
     """Every published feature as an Arrow table, for GDAL's Arrow writer.
 
     PostgreSQL writes CSV lines, Arrow's C++ reader parses them and shapely makes the
@@ -227,18 +254,18 @@ def _columns(conn: Connection) -> Any:
     import pyarrow.csv as pacsv
     import shapely
 
+    names, line, stamps = _arrow_columns(levels)
     buf = io.BytesIO()
-    rows = _stream_lines(conn, _ARROW_LINE, None, buf)
+    rows = _stream_lines(conn, line, None, buf, levels)
     buf.write(b"\n")
     buf.seek(0)
-    stamps = {"starts_at", "ends_at", "published_at", "updated_at"}
     types = {n: pa.int64() if n in stamps or n == "id" else
-             pa.float64() if n in ("lon", "lat") else pa.string() for n in _ARROW_NAMES}
+             pa.float64() if n in ("lon", "lat") else pa.string() for n in names}
     if not rows:
         table = pa.table({n: pa.array([], t) for n, t in types.items()})
     else:
         table = pacsv.read_csv(
-            buf, read_options=pacsv.ReadOptions(column_names=_ARROW_NAMES),
+            buf, read_options=pacsv.ReadOptions(column_names=names),
             convert_options=pacsv.ConvertOptions(
                 column_types=types, strings_can_be_null=True,
                 quoted_strings_can_be_null=False))
@@ -285,11 +312,15 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
 
 def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORMATS,
                if_changed: bool = False, per_category: bool = True,
+               levels: Sequence[AreaLevel] | None = None,
                progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Write every open-data file and the manifest; returns the manifest.
 
     Parameters
     ----------
+    levels
+        The city's area levels, which name the area columns (default: the configured
+        city's, ``CARTE_CITY``).
     formats
         Any of :data:`FORMATS`.
     if_changed
@@ -300,6 +331,10 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
     progress
         Called with one dict per file written (``carte export`` prints them).
     """
+    if levels is None:
+        from geo.city import load_city
+
+        levels = load_city(check_files=False).levels
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown formats: {', '.join(sorted(unknown))}")
@@ -323,16 +358,16 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
             targets += [(slug, f"features-{slug}", f"{fr} / {en}", int(n))
                         for slug, fr, en, n in cats]
         files: list[ExportedFile] = []
-        cols = _columns(conn) if {"gpkg", "fgb"} & set(formats) else None
+        cols = _columns(conn, levels) if {"gpkg", "fgb"} & set(formats) else None
         for fmt in formats:
             label, media = FORMATS[fmt]
             for category, stem, title, count in targets:
                 final = directory / f"{stem}.{fmt}"
                 with atomic_path(final) as tmp:
                     if fmt == "geojson":
-                        _write_geojson(conn, tmp, category, stem)
+                        _write_geojson(conn, tmp, category, stem, levels)
                     elif fmt == "csv":
-                        _write_csv(conn, tmp, category)
+                        _write_csv(conn, tmp, category, levels)
                     else:
                         _write_gdal(cols, category, tmp, fmt, stem)
                 stat = final.stat()

@@ -3,8 +3,9 @@
 Why SQL builds the JSON: pygeoapi spends ~54 ms of Python per 1,000-feature page
 making one object per row (MEASURED.md). Here PostgreSQL writes each feature with
 ``json_build_object`` and joins them with ``string_agg``; Python receives one string
-per page and wraps it. Only public columns are ever selected (:data:`PUBLIC_PROPERTIES`):
-no query here reads ``submission``, ``flag``, ``moderation_event`` or ``app_user``.
+per page and wraps it. Only public fields are ever selected (:func:`geo.published.public_fields`,
+the one definition every output derives from): no query here reads ``submission``,
+``flag``, ``moderation_event`` or ``app_user``.
 
 Paging fetches ``limit + 1`` rows to know whether a next page exists without counting;
 ``numberMatched`` is exact when the page is the last one (``offset + returned``), and
@@ -14,13 +15,16 @@ a million rows just to report a total.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
+from geo.city import AreaLevel
 from geo.events import live_sql, local_midnight
+from geo.published import PRIVATE_ATTRIBUTE_KEYS, area_joins, public_fields
 from geo.types import BBox
 
 from .ogc_params import Interval
@@ -28,7 +32,6 @@ from .ogc_params import Interval
 __all__ = [
     "COUNT_CAP",
     "PRIVATE_ATTRIBUTE_KEYS",
-    "PUBLIC_PROPERTIES",
     "SMALL_BOX",
     "AreaFilter",
     "CategoryInfo",
@@ -50,16 +53,6 @@ __all__ = [
 COUNT_CAP = 100_000
 """Above this many matches, ``numberMatched`` is left out rather than counted."""
 
-PRIVATE_ATTRIBUTE_KEYS = ("email", "contact_email", "phone", "telephone", "client_key",
-                          "tracking_token", "tracking_url", "ip", "moderator_note", "notes")
-"""Attribute keys dropped from every public output even if a form ever stored them."""
-
-PUBLIC_PROPERTIES = ("id", "category", "title", "description", "starts_at", "ends_at",
-                     "attributes", "arrondissement", "arrondissement_name", "quartier",
-                     "quartier_name", "source", "attribution", "published_at", "updated_at")
-"""The only properties a published feature shows outside (the same in every format)."""
-
-_PRIVATE_KEYS_SQL = "ARRAY[" + ", ".join(f"'{k}'" for k in PRIVATE_ATTRIBUTE_KEYS) + "]"
 
 
 def _iso(column: str) -> str:
@@ -67,26 +60,21 @@ def _iso(column: str) -> str:
             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
 
 
-def feature_json_sql(alias: str = "p") -> str:
-    """SQL expression of one public GeoJSON feature (RFC 7946) for a row ``alias``.
+def feature_json_sql(levels: Sequence[AreaLevel]) -> str:
+    """SQL expression of one public GeoJSON feature (RFC 7946) for a row ``p``.
 
-    The row needs the feature's columns plus ``a`` and ``q`` (arrondissement and
-    quartier rows, left-joined).
+    Its properties are :func:`geo.published.public_fields` of the city's ``levels``;
+    the row needs the feature's columns, and the area rows of
+    :func:`geo.published.area_joins`.
     """
-    p = alias
+    props = ",\n        ".join(
+        f"'{f.name}', {_iso(f.sql) if f.kind == 'datetime' else f.sql}"
+        for f in public_fields(levels))
     return f"""json_build_object(
-      'type', 'Feature', 'id', {p}.id,
-      'geometry', ST_AsGeoJSON({p}.geom, 7)::json,
+      'type', 'Feature', 'id', p.id,
+      'geometry', ST_AsGeoJSON(p.geom, 7)::json,
       'properties', json_build_object(
-        'id', {p}.id, 'category', {p}.category, 'title', {p}.title,
-        'description', {p}.description,
-        'starts_at', {_iso(f'{p}.starts_at')}, 'ends_at', {_iso(f'{p}.ends_at')},
-        'attributes', {p}.attributes - {_PRIVATE_KEYS_SQL}::text[],
-        'arrondissement', a.code, 'arrondissement_name', a.name,
-        'quartier', q.code, 'quartier_name', q.name,
-        'source', {p}.source, 'attribution', {p}.attribution,
-        'published_at', {_iso(f'{p}.published_at')},
-        'updated_at', {_iso(f'{p}.updated_at')}))::text"""
+        {props}))::text"""
 
 
 _PAGE_COLUMNS = ("f.id, f.geom, f.category, f.title, f.description, f.starts_at, f.ends_at, "
@@ -263,7 +251,8 @@ def _from(needs_category: bool) -> str:
     return "feature f" + join
 
 
-def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: int,
+def feature_page(conn: Connection, flt: FeatureFilter, *, levels: Sequence[AreaLevel],
+                 limit: int, offset: int,
                  count: bool = True) -> Page:
     """A page of published features as GeoJSON text, by id (or nearest first: ``near``).
 
@@ -298,10 +287,9 @@ def feature_page(conn: Connection, flt: FeatureFilter, *, limit: int, offset: in
       WITH page AS MATERIALIZED (
         SELECT s.*, row_number() OVER () AS rn FROM ({rows}) s)
       SELECT (SELECT count(*) FROM page), (SELECT max(total) FROM page),
-             (SELECT string_agg({feature_json_sql('p')}, ',' ORDER BY p.rn)
+             (SELECT string_agg({feature_json_sql(levels)}, ',' ORDER BY p.rn)
               FROM (SELECT * FROM page ORDER BY rn LIMIT :limit) p
-              LEFT JOIN area a ON a.id = p.arrondissement_id
-              LEFT JOIN area q ON q.id = p.quartier_id)"""  # noqa: S608 (constant fragments)
+              {area_joins(levels)})"""  # noqa: S608 (constant fragments)
     params.update(limit=limit, limit_plus=limit + 1, offset=offset)
     fetched, total_matched, body = conn.execute(text(sql), params).one()
     returned = min(fetched, limit)
@@ -325,16 +313,15 @@ def count_matches(conn: Connection, flt: FeatureFilter, *, cap: int = COUNT_CAP)
     return None if n > cap else int(n)
 
 
-def feature_item(conn: Connection, feature_id: int, *,
+def feature_item(conn: Connection, feature_id: int, *, levels: Sequence[AreaLevel],
                  category: str | None = None) -> str | None:
     """One published feature as GeoJSON text, or ``None`` (unknown, hidden, other category)."""
     sql = f"""
-      SELECT {feature_json_sql('p')}
+      SELECT {feature_json_sql(levels)}
       FROM (SELECT {_PAGE_COLUMNS} FROM feature f
             WHERE f.id = :id AND f.status = 'published'
               AND (CAST(:category AS text) IS NULL OR f.category = :category)) p
-      LEFT JOIN area a ON a.id = p.arrondissement_id
-      LEFT JOIN area q ON q.id = p.quartier_id"""  # noqa: S608 (constant fragments)
+      {area_joins(levels)}"""  # noqa: S608 (constant fragments)
     return conn.execute(text(sql), {"id": feature_id, "category": category}).scalar()
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from geo.db import get_engine
 
 from .api_features import GEOJSON, feature_collection
+from .city import current_city
 from .exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL
 from .ogc_html import render
 from .ogc_openapi import openapi_document
@@ -309,7 +310,7 @@ def items(cid: str) -> Response:
                 cats = tuple(chosen) if chosen is not None else None
             page = feature_page(conn, FeatureFilter(bbox=bbox, categories=cats,
                                                     interval=interval),
-                                limit=limit, offset=offset)
+                                levels=current_city().levels, limit=limit, offset=offset)
     links = _page_links(cid, fmt, limit=limit, offset=offset, has_more=page.has_more,
                         returned=page.returned)
     meta: dict[str, Any] = {"numberReturned": page.returned}
@@ -338,7 +339,7 @@ def item(cid: str, fid: str) -> Response:
         else:
             feature_id = parse_feature_id(fid)
             cat = found.slug if isinstance(found, CategoryInfo) else None
-            text = feature_item(conn, feature_id, category=cat)
+            text = feature_item(conn, feature_id, levels=current_city().levels, category=cat)
     if text is None:
         abort(404, description=f"There is no item {fid[:40]!r} in collection {cid!r}.")
     doc = jsonlib.loads(text)

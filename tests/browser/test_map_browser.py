@@ -8,10 +8,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
+from geo.city import load_city
 from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import NASTY_TITLE, drop_map_data, seed_map_features
 from tiles.raster import BASE_ZOOMS
-from webmap.views.addresses import load_index, paris_addresses
+from webmap.views.addresses import address_file, load_index
 
 HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
 
@@ -146,7 +147,7 @@ def test_walk_is_planned_drawn_and_listed(page_factory, live_server, ids):
 
 
 def test_search_finds_an_address_and_moves_the_map(page_factory, live_server, ids):
-    load_index(paris_addresses())  # as after the first page view of a worker
+    load_index(address_file(load_city("paris")))  # as after the first page view of a worker
     page, rec = page_factory()
     page.goto(live_server + "/" + HOTEL_DE_VILLE)
     page.locator("#search").fill("12 rue de rivoli")

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from geo.areas import load_paris_areas, locate, locate_many
-from geo.config import data_dir
+from geo.areas import load_areas, locate, locate_many
+from geo.city import load_city
 from geo.models import Area, AreaKind
 
 
@@ -22,7 +22,7 @@ def test_city_arrondissements_and_quartiers_are_loaded(engine):
 def test_loading_again_changes_nothing(engine):
     with Session(engine) as s, s.begin():
         ids_before = s.execute(select(Area.code, Area.id)).all()
-        load_paris_areas(s, data_dir() / "paris")
+        load_areas(s, load_city("paris"))
     with Session(engine) as s:
         assert sorted(s.execute(select(Area.code, Area.id)).all()) == sorted(ids_before)
         assert count_by_kind(s)[AreaKind.quartier] == 80

@@ -15,6 +15,7 @@ import mapbox_vector_tile
 import pytest
 import shapely
 
+from geo.city import load_city
 from geo.config import data_dir
 from geo.db import dispose_engines
 from geo.tilemath import lonlat_to_tile
@@ -27,7 +28,7 @@ LAYERS = {"water", "parks", "boundaries", "places", "streets", "rail", "stations
 
 @pytest.fixture
 def built(var_dir: Path) -> Path:
-    report = build_basemap(data_dir() / "paris", var_dir, bbox=BBOX)
+    report = build_basemap(load_city("paris"), var_dir, bbox=BBOX)
     assert report.built and report.reason == "sources changed"
     return var_dir
 
@@ -133,8 +134,10 @@ def test_archives_are_both_written(built):
     assert info["features"] > 0
 
 
-def test_no_basemap_sources_no_archive_and_404(client, var_dir, tmp_path):
-    report = build_basemap(tmp_path / "nowhere", var_dir)
+def test_no_basemap_sources_no_archive_and_404(client, var_dir):
+    # The second city of the tests lists no basemap source.
+    lyonnaise = load_city(folder=Path(__file__).parents[1] / "data" / "cities" / "lyonnaise")
+    report = build_basemap(lyonnaise, var_dir)
     assert not report.built and report.reason == "no basemap sources"
     assert not (var_dir / "tiles" / BASEMAP_MBTILES).exists()
     response = client.get("/tiles/basemap.json")
@@ -143,22 +146,27 @@ def test_no_basemap_sources_no_archive_and_404(client, var_dir, tmp_path):
 
 
 def _copy_city(target: Path) -> Path:
-    source = data_dir() / "paris"
+    """Paris's city.json, basemap sources and boundaries (not its seeds) in ``target``."""
+    source = data_dir() / "cities" / "paris"
     (target / "basemap").mkdir(parents=True)
     for path in (source / "basemap").iterdir():
         shutil.copyfile(path, target / "basemap" / path.name)
-    for name in ("arrondissements.geojson", "quartier_paris.geojson"):
+    for name in ("city.json", "arrondissements.geojson", "quartier_paris.geojson"):
         shutil.copyfile(source / name, target / name)
     return target
+
+
+def _city(folder: Path):
+    return load_city(folder=folder, check_files=False)
 
 
 def test_rebuild_only_when_a_source_changes(client, var_dir, tmp_path):
     city = _copy_city(tmp_path / "paris")
     bbox = (2.345, 48.852, 2.36, 48.86)
-    first = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16)
+    first = build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16)
     assert first.built
     mtime = (var_dir / "tiles" / BASEMAP_MBTILES).stat().st_mtime_ns
-    same = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16)
+    same = build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16)
     assert not same.built and same.reason == "sources unchanged"
     assert (var_dir / "tiles" / BASEMAP_MBTILES).stat().st_mtime_ns == mtime
     # A street added to the source: the next build sees it.
@@ -166,18 +174,18 @@ def test_rebuild_only_when_a_source_changes(client, var_dir, tmp_path):
         f.write('750999999;75056;RUE;DU;TEST;R. du Test;Rue du Test Basemap;0;O;O;0;'
                 '"{""coordinates"": [[2.3510, 48.8560], [2.3530, 48.8570]], '
                 '""type"": ""LineString""}";0;P;0;;48.8565, 2.352\r\n')
-    changed = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16)
+    changed = build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16)
     assert changed.built and changed.reason == "sources changed"
     tile = _decode(client, *_address(16, (2.352, 48.8565)))
     assert "Rue du Test Basemap" in {f["properties"]["name"]
                                      for f in tile["streets"]["features"]}
-    forced = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16, force=True)
+    forced = build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16, force=True)
     assert forced.built and forced.reason == "forced"
     # A build killed after the MBTiles rename, before the PMTiles copy: rebuilt.
     (var_dir / "tiles" / BASEMAP_PMTILES).write_bytes(b"half a file")
-    again = build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16)
+    again = build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16)
     assert again.built and again.reason == "sources changed"
-    assert build_basemap(city, var_dir, bbox=bbox, minzoom=15, maxzoom=16).reason == \
+    assert build_basemap(_city(city), var_dir, bbox=bbox, minzoom=15, maxzoom=16).reason == \
         "sources unchanged"
 
 
@@ -203,12 +211,12 @@ def test_fixture_builds_the_box_the_browser_tests_draw(basemap_var):  # noqa: F8
 def test_a_broken_source_is_named_and_the_archive_kept(client, var_dir, tmp_path):
     city = _copy_city(tmp_path / "paris")
     bbox = (2.345, 48.852, 2.36, 48.86)
-    assert build_basemap(city, var_dir, bbox=bbox, minzoom=16, maxzoom=16).built
+    assert build_basemap(_city(city), var_dir, bbox=bbox, minzoom=16, maxzoom=16).built
     before = (var_dir / "tiles" / BASEMAP_MBTILES).read_bytes()
     water = city / "basemap" / "plan-de-voirie-voies-deau.geojson"
     water.write_bytes(water.read_bytes()[:5000])  # a truncated download
     with pytest.raises(BasemapSourceError, match=r"plan-de-voirie-voies-deau\.geojson"):
-        build_basemap(city, var_dir, bbox=bbox, minzoom=16, maxzoom=16)
+        build_basemap(_city(city), var_dir, bbox=bbox, minzoom=16, maxzoom=16)
     assert (var_dir / "tiles" / BASEMAP_MBTILES).read_bytes() == before
     assert client.get("/tiles/basemap.json").status_code == 200
 
@@ -220,8 +228,8 @@ def test_cli_with_a_broken_source_still_builds_the_points_and_fails(
     from webmap.cli import main
 
     data = tmp_path / "data"
-    _copy_city(data / "paris")
-    (data / "paris" / "basemap" / "voie.csv").write_text("N_SQ_VO;C_DESI\n1;RUE\n")
+    _copy_city(data / "cities" / "paris")
+    (data / "cities" / "paris" / "basemap" / "voie.csv").write_text("N_SQ_VO;C_DESI\n1;RUE\n")
     runner = CliRunner(env={**cli_env, "CARTE_DATA_DIR": str(data)})
     result = runner.invoke(main, ["tiles", "build", "--full", "--max-zoom", "6"])
     dispose_engines()

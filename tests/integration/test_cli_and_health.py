@@ -34,11 +34,19 @@ def test_areas_load_reports_counts(runner):
     assert lines(result)[-1]["loaded"] == {"city": 1, "arrondissements": 20, "quartiers": 80}
 
 
-def test_areas_load_refuses_a_wrong_directory(runner, tmp_path):
-    (tmp_path / "arrondissements.geojson").write_text("not json")
-    (tmp_path / "quartier_paris.geojson").write_text("{}")
-    result = runner.invoke(main, ["areas", "load", "--dir", str(tmp_path)])
+def test_areas_load_refuses_a_broken_city_folder(runner, tmp_path):
+    import shutil
+
+    from geo.config import data_dir
+
+    folder = tmp_path / "paris"
+    shutil.copytree(data_dir() / "cities" / "paris", folder,
+                    ignore=shutil.ignore_patterns("basemap", "*.zip", "*.gz"))
+    (folder / "arrondissements.geojson").write_text("not json")
+    result = runner.invoke(main, ["areas", "load", "--city", str(folder)])
     assert result.exit_code == 1
+    # The field of city.json and the file are named, so the operator knows what to fix.
+    assert "areas.levels[0].file" in result.output
     assert "arrondissements.geojson" in result.output
     assert "Traceback" not in result.output
 

@@ -144,10 +144,12 @@ def test_categories_load_is_idempotent(db, runner):
 
 
 def test_paris_seed_publishes_the_real_files_and_refuses_their_dirt(db, tmp_path):
+    from geo.city import load_city
     from ingestion.seed import load_seed
 
+    paris = load_city("paris")
     with Session(db) as s, s.begin():
-        summaries = {x.source: x for x in load_seed(s, refused_dir=tmp_path)}
+        summaries = {x.source: x for x in load_seed(s, paris, refused_dir=tmp_path)}
     for x in summaries.values():
         assert x.read == x.accepted + x.refused
         assert x.published == x.accepted
@@ -165,7 +167,7 @@ def test_paris_seed_publishes_the_real_files_and_refuses_their_dirt(db, tmp_path
     assert len((tmp_path / "paris-fontaines.refused.jsonl").read_text().splitlines()) \
         == fountains.refused
     with Session(db) as s, s.begin():
-        again = load_seed(s)
+        again = load_seed(s, paris)
     assert all(x.already_imported == x.read for x in again)
 
 
@@ -184,7 +186,7 @@ def test_crs_accuracy_on_the_paris_addresses(db, tmp_path):
     from geo.config import data_dir
     from ingestion.importer import to_lonlat_many
 
-    src = data_dir() / "paris" / "adresses-75.csv.gz"
+    src = data_dir() / "cities" / "paris" / "adresses-75.csv.gz"
     if not src.exists():
         src = Path(__file__).resolve().parents[3] / "shared/data/paris/crs/adresses-75.csv.gz"
     rows = list(csv.DictReader(io.StringIO(gzip.decompress(src.read_bytes()).decode()),

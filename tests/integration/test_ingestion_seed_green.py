@@ -30,30 +30,33 @@ def count(engine, sql, **params):
 
 def seed(engine, *sources, refused_dir=None):
     """Import the named seeds exactly as ``load_seed`` does, in its order."""
-    from geo.config import data_dir
+    from geo.city import load_city
     from ingestion.importer import run_import
-    from ingestion.seed import ATTRIBUTION, SEEDS
+    from ingestion.seed import seeds_of
 
     out = {}
     with Session(engine) as s, s.begin():
-        for entry in SEEDS:
+        for entry in seeds_of(load_city("paris")):
             if entry.source in sources:
                 refused = refused_dir / f"{entry.source}.refused.jsonl" if refused_dir else None
                 out[entry.source] = run_import(
-                    data_dir() / "paris" / entry.file, session=s, source=entry.source,
-                    mapper=entry.mapper, publish=True, attribution=ATTRIBUTION, buffer_m=0.0,
+                    entry.file, session=s, source=entry.source, mapper=entry.mapper,
+                    publish=True, attribution=entry.attribution, buffer_m=0.0,
                     refused_path=refused)
     return out
 
 
 def test_carte_demo_seeds_the_green_spaces_from_the_shipped_zip():
+    from geo.city import load_city
     from geo.config import data_dir
-    from ingestion.seed import SEEDS
+    from ingestion.seed import seeds_of
 
-    entry = next(x for x in SEEDS if x.source == "paris-espaces-verts")
-    assert (data_dir() / "paris" / entry.file).is_file()  # never read from ../shared
+    seeds = seeds_of(load_city("paris"))
+    entry = next(x for x in seeds if x.source == "paris-espaces-verts")
+    assert entry.file.is_file() and entry.mapper is not None
+    assert entry.file.is_relative_to(data_dir())  # never read from ../shared
     # After the gardens, so that their published copies win.
-    order = [x.source for x in SEEDS]
+    order = [x.source for x in seeds]
     assert order.index("paris-jardins-partages") < order.index("paris-espaces-verts")
 
 
@@ -168,9 +171,10 @@ def test_seeded_places_carry_their_hours_as_slots_beside_the_source_text(db):
 
 
 def test_no_seed_claims_accessibility_or_audiences_the_sources_do_not_state():
+    from geo.city import load_city
     from ingestion.seedstats import seed_stats
 
-    stats = {s.source: s for s in seed_stats()}
+    stats = {s.source: s for s in seed_stats(load_city("paris"))}
     assert stats["paris-marches"].hours_parsed == stats["paris-marches"].rows == 81
     assert stats["paris-espaces-verts"].hours_parsed == 161
     # Only the toilets' export states accessibility (acces_pmr) and a family use (a

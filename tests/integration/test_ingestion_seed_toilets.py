@@ -20,15 +20,14 @@ def db(categories_loaded, clean_db):
 
 
 def seed_toilets(engine):
-    from geo.config import data_dir
+    from geo.city import load_city
     from ingestion.importer import run_import
-    from ingestion.seed import ATTRIBUTION, SEEDS
+    from ingestion.seed import seeds_of
 
-    entry = next(x for x in SEEDS if x.source == "paris-sanisettes")
+    entry = next(x for x in seeds_of(load_city("paris")) if x.source == "paris-sanisettes")
     with Session(engine) as s, s.begin():
-        return run_import(data_dir() / "paris" / entry.file, session=s, source=entry.source,
-                          mapper=entry.mapper, publish=True, attribution=ATTRIBUTION,
-                          buffer_m=0.0)
+        return run_import(entry.file, session=s, source=entry.source, mapper=entry.mapper,
+                          publish=True, attribution=entry.attribution, buffer_m=0.0)
 
 
 def test_toilets_carry_what_their_source_says_and_nothing_more(db):

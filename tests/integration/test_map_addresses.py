@@ -10,7 +10,7 @@ from webmap.views.addresses import fold, load_index
 
 @pytest.fixture(scope="module")
 def index():
-    return load_index(data_dir() / "paris" / "adresses-75.csv.gz")
+    return load_index(data_dir() / "cities" / "paris" / "adresses-75.csv.gz")
 
 
 def test_the_whole_file_is_indexed(index):
@@ -52,7 +52,7 @@ def test_a_search_never_waits_for_the_index_to_be_built(tmp_path):
     from webmap.views.addresses import ready_index
 
     copy = tmp_path / "adresses.csv.gz"
-    shutil.copy(data_dir() / "paris" / "adresses-75.csv.gz", copy)
+    shutil.copy(data_dir() / "cities" / "paris" / "adresses-75.csv.gz", copy)
     assert ready_index(copy) is None  # not built yet: the caller answers without it
     deadline = time.monotonic() + 60
     while (built := ready_index(copy)) is None and time.monotonic() < deadline:

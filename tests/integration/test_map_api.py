@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from geo.city import load_city
 from tests.map_fixtures import drop_map_data, seed_map_features
-from webmap.views.addresses import load_index, paris_addresses
+from webmap.views.addresses import address_file, load_index
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def ids(clean_db):
 
 
 def test_search_finds_our_features_areas_and_addresses(client, ids):
-    load_index(paris_addresses())  # built in the background after the first page view
+    load_index(address_file(load_city("paris")))  # built after the first page view
     body = client.get("/api/v1/search?q=merri").get_json()
     assert [f["title"] for f in body["features"]] == ["Jardin Saint-Merri"]
     assert body["features"][0]["id"] == ids["merri"]

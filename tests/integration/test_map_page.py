@@ -81,7 +81,7 @@ def test_category_labels_come_from_the_data_in_the_page_language(client, clean_d
 def test_text_passed_through_folium_cannot_leave_its_context():
     built = build_map_script(labels={
         "base": NASTY_TITLE, "external": "e", "features": "f", "density": "d",
-        "attribution": NASTY_TITLE})
+        "attribution": NASTY_TITLE}, centre=(48.8566, 2.3522, 12))
     for bad in ("</script", "${", "\\`", "<img"):
         assert bad not in built.script
     assert folium_text("a & b") == "a &amp; b"

@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from geo.city import load_city
 from geo.publish import FeatureDraft, publish_feature
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
-from webmap.views.addresses import load_index, paris_addresses, parse_query
+from webmap.views.addresses import address_file, load_index, parse_query
 
 
 @pytest.fixture(scope="module")
 def index():
-    return load_index(paris_addresses())
+    return load_index(address_file(load_city("paris")))
 
 
 def labels(hits):
@@ -151,7 +152,7 @@ def test_areas_by_name_number_or_postcode(client, engine):
 
 
 def test_the_page_gets_addresses_from_the_same_answer(client, places):
-    load_index(paris_addresses())
+    load_index(address_file(load_city("paris")))
     body = client.get("/api/v1/search", query_string={"q": "10 r de rivoli"}).get_json()
     assert set(body) == {"features", "areas", "addresses"}
     assert body["addresses"][0]["label"] == "10 Rue de Rivoli, 75004 Paris"

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import shapely
 
+from geo.city import load_city
 from geo.config import data_dir
 from geo.tilemath import lonlat_to_mercator
 from tiles.basemap_sources import BasemapSources, read_areas, read_streets
 
 
 def _polygons(name: str) -> dict[str, shapely.Geometry]:
-    with open(data_dir() / "paris" / name, encoding="utf-8") as f:
+    with open(data_dir() / "cities" / "paris" / name, encoding="utf-8") as f:
         feats = json.load(f)["features"]
     out = {}
     for feat in feats:
@@ -26,7 +27,7 @@ def _polygons(name: str) -> dict[str, shapely.Geometry]:
 
 
 def test_label_points_lie_well_inside_their_area():
-    city = data_dir() / "paris"
+    city = data_dir() / "cities" / "paris"
     boundaries, places = read_areas(city / "arrondissements.geojson",
                                     city / "quartier_paris.geojson")
     areas = {**_polygons("arrondissements.geojson"), **_polygons("quartier_paris.geojson")}
@@ -41,7 +42,7 @@ def test_label_points_lie_well_inside_their_area():
 
 
 def test_every_street_of_paris_has_its_name_and_a_class():
-    streets = read_streets(BasemapSources(data_dir() / "paris").streets)
+    streets = read_streets(BasemapSources.from_city(load_city("paris")).streets)
     assert len(streets) == 6564
     assert all(p["name"] for p in streets.props)
     classes = [p["class"] for p in streets.props]

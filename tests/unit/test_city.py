@@ -46,22 +46,29 @@ def test_paris_is_the_default_city_and_reads_whole() -> None:
     assert paris.level("quartier").names["en"] == "quarter"
     assert paris.bounds.contains(paris.centre.lon, paris.centre.lat)
     assert paris.service_area.code == "75056" and paris.service_area.dissolve
-    # The data files still live in data/paris/ this session: the city points at them.
-    assert paris.levels[0].file == ROOT / "data" / "paris" / "arrondissements.geojson"
+    # The data files live in the city's folder; paths in city.json are local to it.
+    assert paris.levels[0].file == ROOT / "data" / "cities" / "paris" / "arrondissements.geojson"
+    assert paris.levels[0].display_name("4", "4ème Ardt") == "4e arrondissement"
+    assert paris.levels[0].display_name("1", "1er Ardt") == "1er arrondissement"
+    assert paris.basemap_extent == (2.215, 48.810, 2.480, 48.908)
     assert all(s.file.is_file() and s.licence and s.attribution for s in paris.seeds)
     assert paris.addresses is not None and paris.addresses.file.name == "adresses-75.csv.gz"
     assert {b.layer for b in paris.basemap} >= {"streets", "water", "parks", "rail"}
     assert paris.moderators.email
 
 
-def test_paris_lists_every_seed_the_demo_loads() -> None:
-    # Until ingestion/seed.py reads its table from the city, the two must agree.
-    from ingestion.seed import ATTRIBUTION, SEEDS
+def test_every_paris_seed_has_its_own_mapper_and_the_city_s_attribution() -> None:
+    # The seed table is the city's: ingestion only adds a mapper per Paris source.
+    from ingestion.seed import MAPPERS, seeds_of
 
     paris = load_city("paris", environ={})
-    assert [(s.file.name, s.source) for s in paris.seeds] == [
-        (s.file, s.source) for s in SEEDS]
-    assert {s.attribution for s in paris.seeds} == {ATTRIBUTION}
+    seeds = seeds_of(paris)
+    assert [s.source for s in seeds] == [s.source for s in paris.seeds]
+    assert all(s.mapper is MAPPERS[s.source] for s in seeds)
+    assert {s.attribution for s in seeds} == {"© Ville de Paris, ODbL"}
+    # A source without a mapper (the second city's) is read by the generic one.
+    lyonnaise = seeds_of(load_city(folder=LYONNAISE))
+    assert [(s.mapper, s.category) for s in lyonnaise] == [(None, "community-garden")]
 
 
 def test_carte_city_check_accepts_paris() -> None:

@@ -112,7 +112,7 @@ def test_market_columns_give_each_held_day_its_hours():
 
 
 def test_the_real_market_file_parses_for_nearly_every_market():
-    path = Path(__file__).resolve().parents[2] / "data" / "paris" / "marches-decouverts.csv"
+    path = Path(__file__).resolve().parents[2] / "data/cities/paris/marches-decouverts.csv"
     csv.field_size_limit(1 << 24)
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter=";"))

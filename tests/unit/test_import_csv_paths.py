@@ -60,7 +60,7 @@ def test_files_with_quotes_or_other_line_breaks_take_the_csv_module_path():
 
 def test_the_real_paris_csv_files_read_the_same_both_ways():
     checked = 0
-    for path in sorted((data_dir() / "paris").iterdir()):
+    for path in sorted((data_dir() / "cities" / "paris").iterdir()):
         if path.is_dir():  # basemap/: layers for the tile builder, not imports
             continue
         raw = path.read_bytes()

@@ -40,7 +40,7 @@ def categories():
 
 @cache
 def area(buffer_m: float = 500.0) -> ServiceArea:
-    doc = json.loads((data_dir() / "paris" / "arrondissements.geojson").read_text())
+    doc = json.loads((data_dir() / "cities" / "paris" / "arrondissements.geojson").read_text())
     outline = shapely.union_all([shape(f["geometry"]) for f in doc["features"]])
     return ServiceArea(outline, buffer_m=buffer_m)
 

@@ -1,10 +1,9 @@
-"""``carte areas load``: the real Paris boundaries."""
+"""``carte areas load``: the city's boundaries (its outline and every level of areas)."""
 
 from __future__ import annotations
 
 import click
 
-from geo.config import data_dir
 from geo.errors import GeoError
 
 from .options import echo_json, fail
@@ -13,23 +12,27 @@ __all__ = ["areas"]
 
 @click.group()
 def areas() -> None:
-    """Administrative areas (city, arrondissements, quartiers)."""
+    """Administrative areas of the city (Paris: city, arrondissements, quartiers)."""
 
 
 @areas.command("load")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, exists=True),
-              default=None, help="Directory of the boundary files (default: data/paris).")
-def areas_load(directory: str | None) -> None:
-    """Load the real Paris boundaries (idempotent)."""
+@click.option("--city", "slug_or_folder", default=None,
+              help="City slug under data/cities/ or a city folder (default: CARTE_CITY).")
+def areas_load(slug_or_folder: str | None) -> None:
+    """Load the city's boundaries as its city.json describes them (idempotent)."""
     from pathlib import Path
 
-    from geo.areas import load_paris_areas
+    from geo.areas import load_areas
+    from geo.city import load_city
     from geo.db import session_scope
 
-    where = Path(directory) if directory else data_dir() / "paris"
     try:
+        if slug_or_folder and ("/" in slug_or_folder or slug_or_folder.startswith(".")):
+            city = load_city(folder=Path(slug_or_folder))
+        else:
+            city = load_city(slug_or_folder)
         with session_scope() as session:
-            report = load_paris_areas(session, where)
+            report = load_areas(session, city)
     except GeoError as exc:
         raise fail(exc) from exc
-    echo_json({"loaded": report._asdict(), "from": str(where)})
+    echo_json({"loaded": report.as_dict(), "city": city.slug, "from": str(city.folder)})

@@ -9,7 +9,7 @@ import click
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
-from geo.config import data_dir, var_dir
+from geo.config import var_dir
 from geo.db import get_engine
 from geo.errors import GeoError
 from tiles.errors import TilesError
@@ -47,9 +47,10 @@ def build_basemap_if_changed(*, force: bool = False) -> dict[str, object]:
     The basemap needs no database: it is built first, so a database that is down does
     not leave the map without streets. A city without basemap sources builds nothing.
     """
+    from geo.city import load_city
     from tiles.basemap import build_basemap
 
-    return build_basemap(data_dir() / "paris", var_dir(), force=force).as_dict()
+    return build_basemap(load_city(check_files=False), var_dir(), force=force).as_dict()
 
 
 @tiles.command("build")

@@ -1,6 +1,6 @@
 """Address search over the Base Adresse Nationale file for Paris, without a geocoder.
 
-The 158,048 address points of ``data/paris/adresses-75.csv.gz`` fold into ~7,600
+The 158,048 address points of ``data/cities/paris/adresses-75.csv.gz`` fold into ~7,600
 streets (name and postcode), each holding its house numbers. Searching scans the
 streets' folded names (lower case, no accents), so a query costs a fraction of a
 millisecond per thousand streets and the index needs a few megabytes; it is built once
@@ -21,7 +21,7 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import NamedTuple
 
-from geo.config import data_dir
+from geo.city import City
 
 __all__ = [
     "STOP_WORDS",
@@ -29,10 +29,10 @@ __all__ = [
     "AddressIndex",
     "Hit",
     "Query",
+    "address_file",
     "arrondissement_postcodes",
     "fold",
     "load_index",
-    "paris_addresses",
     "parse_query",
     "ready_index",
     "warm",
@@ -260,9 +260,12 @@ _cache: dict[Path, AddressIndex] = {}
 _lock = threading.Lock()
 
 
-def paris_addresses() -> Path:
-    """The BAN file of Paris shipped in ``data/``."""
-    return data_dir() / "paris" / "adresses-75.csv.gz"
+def address_file(city: City) -> Path | None:
+    """The city's address file (``addresses`` of its ``city.json``), ``None`` without one.
+
+    Paris: the BAN file ``data/cities/paris/adresses-75.csv.gz``.
+    """
+    return city.addresses.file if city.addresses is not None else None
 
 
 def load_index(path: Path) -> AddressIndex:

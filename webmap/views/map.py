@@ -21,15 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.db import get_engine
+from geo.events import city_zone
 from geo.models import Area, AreaKind, Category
 from tiles.archive import tilejson
 from tiles.errors import ArchiveError
 from tiles.options import TileOptions
 
+from ..city import current_city
 from ..security import CSP
 from ..web import problem
 from . import walk_api
-from .addresses import paris_addresses, ready_index, warm
+from .addresses import address_file, ready_index, warm
 from .i18n import LOCALES, current_lang
 from .page import CONTROL_NAME, MAP_NAME, RASTER_BASE_NAME, build_map_script, map_labels
 from .search import search_areas, search_features
@@ -58,8 +60,10 @@ def _map_script(lang: str):
     key = (lang, request.script_root)
     if key not in cache:
         url, attribution = _basemap()
-        cache[key] = build_map_script(labels=map_labels(gettext), root=request.script_root,
-                                      basemap_url=url, basemap_attribution=attribution)
+        c = current_city().centre
+        cache[key] = build_map_script(labels=map_labels(gettext), centre=(c.lat, c.lon, c.zoom),
+                                      root=request.script_root, basemap_url=url,
+                                      basemap_attribution=attribution)
     return cache[key]
 
 
@@ -101,8 +105,7 @@ def _reference(lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def city_timezone() -> str:
     """The city's IANA time zone: the page computes "today" and shows times in it."""
-    return str(current_app.config.get("CITY_TIMEZONE")
-               or current_app.config.get("INGEST_TIMEZONE") or "Europe/Paris")
+    return str(current_app.config.get("CITY_TIMEZONE") or city_zone().key)
 
 
 def _layer_tilejson(name: str, root: str) -> dict[str, Any] | None:
@@ -148,13 +151,16 @@ def index() -> Response:
     lang = current_lang()
     built = _map_script(lang)
     categories, quartiers = _reference(lang)
-    warm(paris_addresses())  # ready by the time someone types an address
+    addresses = address_file(current_city())
+    if addresses is not None:
+        warm(addresses)  # ready by the time someone types an address
     data = {"lang": lang, "map": MAP_NAME, "tiles": _tiles(request.script_root),
             "categories": categories, "quartiers": quartiers,
             "strings": js_strings(), "timezone": city_timezone(),
             "access": access_labels(), "audiences": audience_labels(),
             "weekdays": weekday_labels()}
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
+                           city_name=current_city().name(lang),
                            built=built, data=data, categories=categories,
                            access=data["access"], weekdays=data["weekdays"])
     response = Response(body, mimetype="text/html")
@@ -200,7 +206,8 @@ def search() -> Response:
     with _session() as session:
         features = search_features(session, q, lang=current_lang(), limit=SEARCH_LIMIT)
         areas = search_areas(session, q, limit=SEARCH_LIMIT)
-    index = ready_index(paris_addresses())
+    addresses = address_file(current_city())
+    index = ready_index(addresses) if addresses is not None else None
     addresses = index.search(q, limit=SEARCH_LIMIT) if index is not None else []
     response = jsonify({
         "features": features, "areas": areas,

@@ -41,7 +41,6 @@ __all__ = [
     "CONTROL_NAME",
     "LAYER_ASSETS",
     "MAP_NAME",
-    "PARIS_CENTRE",
     "RASTER_BASE_NAME",
     "UNUSED",
     "VENDORED",
@@ -50,7 +49,6 @@ __all__ = [
     "folium_text",
 ]
 
-PARIS_CENTRE = (48.8566, 2.3522)
 MAP_NAME = "map_carte"  # the global variable (and element id) folium gives our map
 RASTER_BASE_NAME = "tile_layer_base"  # the raster fallback, hidden when a basemap exists
 CONTROL_NAME = "carte_layer_control"  # the layer control, exposed for layers.js
@@ -143,8 +141,8 @@ def _localise(root: Element) -> None:
             setattr(element, attr, local)  # instance attribute: the class keeps folium's
 
 
-def build_map_script(*, labels: dict[str, str], root: str = "",
-                     basemap_url: str | None = None,
+def build_map_script(*, labels: dict[str, str], centre: tuple[float, float, int],
+                     root: str = "", basemap_url: str | None = None,
                      basemap_attribution: str = "") -> MapScript:
     """Build the map's Leaflet script with folium.
 
@@ -153,12 +151,14 @@ def build_map_script(*, labels: dict[str, str], root: str = "",
     labels
         Translated layer names and attributions: ``base``, ``features``, ``density``,
         ``external``, ``attribution``.
+    centre
+        ``(lat, lon, zoom)`` where the map opens without a permalink: the city's centre.
     root
         The application's URL prefix (``request.script_root``).
     basemap_url, basemap_attribution
         An external base map (``{z}/{x}/{y}`` URL), off unless configured.
     """
-    m = folium.Map(location=PARIS_CENTRE, zoom_start=12, tiles=None, control_scale=True,
+    m = folium.Map(location=centre[:2], zoom_start=centre[2], tiles=None, control_scale=True,
                    min_zoom=10, max_zoom=19, prefer_canvas=True)
     m._id = "carte"
     m.default_js = list(folium.Map.default_js)

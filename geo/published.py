@@ -1,0 +1,123 @@
+"""The published schema of a feature: its public fields, defined once.
+
+OGC API items, ``/api/v1/features``, the GeoJSON, CSV, GeoPackage and FlatGeobuf
+exports all derive their properties from :func:`public_fields`, so a field added,
+renamed or withheld here changes every output together, and a field that is not here
+never leaves the database (no query reads ``email``, ``client_key`` or moderators'
+notes; :data:`PRIVATE_ATTRIBUTE_KEYS` are dropped from ``attributes`` even if a form
+ever stored them).
+
+Each field carries the SQL that reads it from a published row: ``p`` is the feature,
+and each area level has its own alias (:data:`AREA_ALIASES`), joined by
+:func:`area_joins`. The area fields come from the city's levels: a level's
+``public_name`` holds the area's code and ``<public_name>_name`` its name, so Paris
+keeps ``arrondissement``, ``arrondissement_name``, ``quartier``, ``quartier_name``
+(what open-data consumers read since the first export) while another city shows its
+own level's name and nothing of Paris's.
+
+Until the generic area levels land, the feature row holds one area column per level,
+at most two (:data:`AREA_COLUMNS`): a city's first level is stored in the first, its
+second in the second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .city import AreaLevel
+
+__all__ = [
+    "AREA_ALIASES",
+    "AREA_COLUMNS",
+    "PRIVATE_ATTRIBUTE_KEYS",
+    "PRIVATE_KEYS_SQL",
+    "PublicField",
+    "area_joins",
+    "public_fields",
+    "public_names",
+]
+
+Kind = Literal["integer", "text", "datetime", "json"]
+
+PRIVATE_ATTRIBUTE_KEYS = ("email", "contact_email", "phone", "telephone", "client_key",
+                          "tracking_token", "tracking_url", "ip", "moderator_note", "notes")
+"""Attribute keys dropped from every public output even if a form ever stored them."""
+
+PRIVATE_KEYS_SQL = "ARRAY[" + ", ".join(f"'{k}'" for k in PRIVATE_ATTRIBUTE_KEYS) + "]::text[]"
+"""The same keys as a SQL ``text[]``, for ``attributes - PRIVATE_KEYS_SQL``."""
+
+AREA_ALIASES = ("a", "q")
+"""The SQL alias of each level's area row, first level first."""
+
+AREA_COLUMNS = ("arrondissement_id", "quartier_id")
+"""The feature's column holding each level's area id (the schema's two, for now)."""
+
+
+@dataclass(frozen=True)
+class PublicField:
+    """One public property of a published feature.
+
+    ``sql`` reads it from the row aliases (``p`` and :data:`AREA_ALIASES`); ``kind``
+    tells each format how to write it (an integer, text, a UTC date-time, JSON).
+    """
+
+    name: str
+    kind: Kind
+    sql: str
+    description: str
+
+
+_BEFORE_AREAS = (
+    PublicField("id", "integer", "p.id", "stable identifier of the feature"),
+    PublicField("category", "text", "p.category", "category slug (see /api/v1/categories)"),
+    PublicField("title", "text", "p.title", "title as published"),
+    PublicField("description", "text", "p.description", "description as published"),
+    PublicField("starts_at", "datetime", "p.starts_at", "start of a dated feature (UTC)"),
+    PublicField("ends_at", "datetime", "p.ends_at", "end of a dated feature (UTC)"),
+    PublicField("attributes", "json", f"(p.attributes - {PRIVATE_KEYS_SQL})",
+                "the category's fields (private keys removed)"),
+)
+_AFTER_AREAS = (
+    PublicField("source", "text", "p.source", "where the feature came from"),
+    PublicField("attribution", "text", "p.attribution", "the source's attribution, if any"),
+    PublicField("published_at", "datetime", "p.published_at", "first publication (UTC)"),
+    PublicField("updated_at", "datetime", "p.updated_at", "last change (UTC)"),
+)
+
+
+def _levels_checked(levels: Sequence[AreaLevel]) -> Sequence[AreaLevel]:
+    if len(levels) > len(AREA_COLUMNS):
+        raise ValueError(f"{len(levels)} area levels: the schema stores "
+                         f"{len(AREA_COLUMNS)} until the generic area levels land")
+    return levels
+
+
+def public_fields(levels: Sequence[AreaLevel]) -> tuple[PublicField, ...]:
+    """The public fields of a feature of a city with these area ``levels``, in order.
+
+    Paris: ``id, category, title, description, starts_at, ends_at, attributes,
+    arrondissement, arrondissement_name, quartier, quartier_name, source, attribution,
+    published_at, updated_at``.
+    """
+    areas: list[PublicField] = []
+    for level, alias in zip(_levels_checked(levels), AREA_ALIASES, strict=False):
+        name = level.public_name or level.slug
+        areas.append(PublicField(name, "text", f"{alias}.code",
+                                 f"code of the feature's {level.names.get('en', name)}"))
+        areas.append(PublicField(f"{name}_name", "text", f"{alias}.name",
+                                 f"name of the feature's {level.names.get('en', name)}"))
+    return (*_BEFORE_AREAS, *areas, *_AFTER_AREAS)
+
+
+def public_names(levels: Sequence[AreaLevel]) -> tuple[str, ...]:
+    """The names of :func:`public_fields`, in order."""
+    return tuple(f.name for f in public_fields(levels))
+
+
+def area_joins(levels: Sequence[AreaLevel], row: str = "p") -> str:
+    """The ``LEFT JOIN``s that give each level's area row its alias, for ``row``."""
+    return "\n".join(f"LEFT JOIN area {alias} ON {alias}.id = {row}.{column}"
+                     for alias, column, _ in zip(AREA_ALIASES, AREA_COLUMNS,
+                                                 _levels_checked(levels), strict=False))

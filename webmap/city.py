@@ -1,0 +1,24 @@
+"""The city the running app serves, read once into ``app.config["CITY"]``.
+
+Every web page and API that needs to know *which* city (the map's centre, the page
+title, the address file of the search, the attribution, the locality of a calendar
+event) reads it here, never a constant. ``CARTE_CITY`` picks the folder; the value is
+loaded with ``check_files=False`` (a renamed basemap source must not stop the web
+process; ``carte city check`` checks the files).
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from geo.city import City, load_city
+
+__all__ = ["current_city"]
+
+
+def current_city() -> City:
+    """The app's city: ``app.config["CITY"]`` (a :class:`~geo.city.City`), loaded once."""
+    city = current_app.config.get("CITY")
+    if not isinstance(city, City):
+        city = current_app.config["CITY"] = load_city(check_files=False)
+    return city
