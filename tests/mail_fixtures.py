@@ -26,9 +26,11 @@ class Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.delay = 0.0
+        self.started = 0  # DATA commands received (before the delay)
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        self.started += 1
         if self.delay:
             import asyncio
 
@@ -99,3 +101,20 @@ def text_part(msg: EmailMessage) -> str:
 
 def html_part(msg: EmailMessage) -> str:
     return msg.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture
+def mail_env(smtp, monkeypatch):
+    """The in-process SMTP server, configured through the CARTE_ variables."""
+    for k, v in smtp.env().items():
+        monkeypatch.setenv(k, v)
+    return smtp
+
+
+LINK = r"http://carte\.test/[^\s\"<>]+"
+
+
+def links(msg: EmailMessage) -> list[str]:
+    import re
+
+    return re.findall(LINK, text_part(msg))

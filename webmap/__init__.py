@@ -50,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     from .calendar_views import bp as calendar_bp  # events as iCalendar (.ics)
     app.register_blueprint(calendar_bp)
+    from . import feeds, subscriptions_views  # Atom feeds; e-mail subscriptions
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(subscriptions_views.bp)
     from .tile_fastpath import TileFastPath  # common tile answers without Flask's overhead
     app.wsgi_app = TileFastPath(app.wsgi_app, app.config["VAR_DIR"])  # type: ignore[method-assign]
     from . import catchup  # submissions a crash left 'received', validated continuously

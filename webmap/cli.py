@@ -18,9 +18,11 @@ from .commands.city import city
 from .commands.db import db
 from .commands.export import export
 from .commands.ingest import categories, import_command, imports
+from .commands.residents import residents
 from .commands.serve import demo, serve
 from .commands.tiles import tiles
 from .commands.users import users
+from .commands.worker import worker
 
 __all__ = ["main"]
 
@@ -39,5 +41,5 @@ def main(verbose: int, quiet: int) -> None:
 
 
 for command in (db, areas, serve, demo, users, categories, import_command, imports, tiles,
-                export, city):
+                export, city, worker, residents):
     main.add_command(command)

@@ -16,16 +16,10 @@ from moderation import actions
 from moderation.flags import add_flag
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
 from tests.ingestion_fixtures import good_submission
-from tests.mail_fixtures import smtp_server, text_part  # noqa: F401
+from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
+from tests.mail_fixtures import text_part
 from tests.moderation_fixtures import *  # noqa: F403 - mdb
 from tests.moderation_fixtures import MOD, pending, published, scalar
-
-
-@pytest.fixture
-def mail_env(smtp, monkeypatch):
-    for k, v in smtp.env().items():
-        monkeypatch.setenv(k, v)
-    return smtp
 
 
 def moderator_id(engine):

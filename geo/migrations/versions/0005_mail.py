@@ -13,7 +13,8 @@
 * ``mail_subscription``: double opt-in subscriptions to new items of a category and/or
   an area. ``mail_schedule``: the worker's periodic tasks (digest, fan-out cursor).
 * ``resident_erasure``: the audit of ``carte residents forget`` (a keyed hash, never the
-  address).
+  address). The append-only rule of ``submission`` lets an erasure (and only an
+  erasure, ``SET LOCAL carte.erasure = 'on'``) blank the address out of the raw bytes.
 
 A branch of its own on ``0001`` (submission, category, area and app_user are there).
 
@@ -104,6 +105,27 @@ CREATE TABLE mail_schedule (
   cursor    bigint NOT NULL DEFAULT 0
 );
 
+-- An erasure (``carte residents forget``) may blank an address out of the bytes as
+-- received, and only when it says so (SET LOCAL carte.erasure = 'on'); the rest of
+-- the append-only rule is unchanged.
+CREATE OR REPLACE FUNCTION carte_submission_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'submission % is append-only: it cannot be deleted', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  IF (NEW.raw IS DISTINCT FROM OLD.raw
+      AND coalesce(current_setting('carte.erasure', true), '') <> 'on')
+     OR NEW.received_at IS DISTINCT FROM OLD.received_at
+     OR NEW.source IS DISTINCT FROM OLD.source
+     OR NEW.content_type IS DISTINCT FROM OLD.content_type THEN
+    RAISE EXCEPTION 'submission %: what was received cannot be changed', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+
 CREATE TABLE resident_erasure (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   at          timestamptz NOT NULL DEFAULT now(),
@@ -116,6 +138,21 @@ CREATE TRIGGER resident_erasure_immutable BEFORE UPDATE OR DELETE ON resident_er
 """
 
 DOWNGRADE = r"""
+CREATE OR REPLACE FUNCTION carte_submission_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'submission % is append-only: it cannot be deleted', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  IF NEW.raw IS DISTINCT FROM OLD.raw OR NEW.received_at IS DISTINCT FROM OLD.received_at
+     OR NEW.source IS DISTINCT FROM OLD.source
+     OR NEW.content_type IS DISTINCT FROM OLD.content_type THEN
+    RAISE EXCEPTION 'submission %: what was received cannot be changed', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  RETURN NEW;
+END $$;
 DROP TABLE resident_erasure;
 DROP TABLE mail_schedule;
 DROP TABLE mail_subscription;

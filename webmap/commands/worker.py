@@ -1,0 +1,145 @@
+"""``carte worker``: the background work that outlives a request.
+
+One loop, every ``--poll`` seconds, each task in transactions of its own:
+
+* **subscriptions**: new published items are announced to confirmed subscribers
+  (:func:`mail.subscriptions.fan_out`, a cursor read ``FOR UPDATE SKIP LOCKED``);
+* **digest**: at most every ``CARTE_MAIL_DIGEST_EVERY_S`` (default daily), the
+  moderators hear of submissions waiting longer than ``CARTE_MAIL_DIGEST_AFTER_S``
+  (the schedule row is claimed by one worker only);
+* **outbox**: due messages are sent through SMTP (:func:`mail.sender.deliver_due`);
+* **exports**: the open-data files are refreshed when something published changed,
+  at most every ``--export-every`` seconds (a burst of approvals makes one refresh;
+  a PostgreSQL advisory lock keeps two workers from writing the same files).
+
+Several workers may run at once. Killed at any point, a worker leaves no claim and no
+half-written state behind: every claim is a row lock of an open transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import echo_json
+
+__all__ = ["run_tasks", "worker"]
+
+log = logging.getLogger(__name__)
+
+EXPORT_LOCK = 0x0CA27E_0E  # pg advisory lock key of the export refresh
+
+
+def _digest_due(session: Any, every_s: float) -> bool:
+    from sqlalchemy import text
+
+    session.execute(text("INSERT INTO mail_schedule (name, last_at) "
+                         "VALUES ('digest', '-infinity') ON CONFLICT (name) DO NOTHING"))
+    return session.execute(text("""
+        UPDATE mail_schedule SET last_at = now()
+        WHERE name = (SELECT name FROM mail_schedule WHERE name = 'digest'
+                      AND last_at <= now() - make_interval(secs => :every)
+                      FOR UPDATE SKIP LOCKED)
+        RETURNING name
+    """), {"every": every_s}).one_or_none() is not None
+
+
+def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
+    """Rewrite the open-data files if anything published changed; ``None``: busy."""
+    from sqlalchemy import text
+
+    from ..exports import run_export
+
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                            {"k": EXPORT_LOCK}).scalar_one():
+            return None
+        try:
+            manifest = run_export(engine, directory, if_changed=True)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": EXPORT_LOCK})
+            conn.commit()
+    return {"exported": not manifest.get("skipped", False),
+            "features": manifest["state"]["published"]}
+
+
+def run_tasks(engine: Any, *, secret: str, settings: Any = None,
+              export_dir: Path | None = None) -> dict[str, Any]:
+    """One round of every task; what each did (the CLI prints it when not idle)."""
+    from sqlalchemy.orm import Session
+
+    from mail.config import MailSettings
+    from mail.notices import queue_digest
+    from mail.sender import deliver_due
+    from mail.subscriptions import fan_out
+
+    settings = settings or MailSettings.from_env()
+    done: dict[str, Any] = {}
+    with Session(engine) as session, session.begin():
+        done["announced"] = fan_out(session, secret=secret, settings=settings)
+    with Session(engine) as session, session.begin():
+        if _digest_due(session, settings.digest_every_s):
+            done["digest"] = queue_digest(session, settings=settings)
+    done["mail"] = deliver_due(engine, settings).as_dict()
+    if export_dir is not None:
+        done["exports"] = refresh_exports(engine, export_dir)
+    return done
+
+
+def _busy(done: dict[str, Any]) -> bool:
+    mail = done.get("mail", {})
+    return bool(done.get("announced") or done.get("digest") or mail.get("sent")
+                or mail.get("retried") or mail.get("failed")
+                or (done.get("exports") or {}).get("exported"))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="One round of every task, then exit.")
+@click.option("--poll", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
+              help="Seconds between rounds.")
+@click.option("--export-every", type=click.FloatRange(0, 86400), default=30.0,
+              show_default=True,
+              help="Seconds between checks for stale open-data files (0: never).")
+def worker(once: bool, poll: float, export_every: float) -> None:
+    """Send the mail outbox, the moderators' digest and subscriptions; refresh exports."""
+    from geo.config import var_dir
+    from geo.db import get_engine
+
+    from ..settings import Settings
+
+    app_settings = Settings.from_env()
+    engine = get_engine()
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    last_export = 0.0
+    echo_json({"worker": "started", "poll": poll})
+    while True:
+        export_dir = None
+        if export_every and time.monotonic() - last_export >= export_every:
+            export_dir, last_export = var_dir() / "data", time.monotonic()
+        try:
+            done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir)
+        except Exception:  # a task failing must not stop the others' next round
+            if once:
+                raise
+            log.exception("worker round failed; next round in %s s", poll)
+            done = {}
+        if once or _busy(done):
+            echo_json({"worker": "round", **done})
+        if once or stopping:
+            break
+        try:
+            time.sleep(poll)
+        except KeyboardInterrupt:
+            break
+    echo_json({"worker": "stopped"})
