@@ -71,16 +71,21 @@ def run_demo(*, port: int, workers: int | None,
     started = prepare(echo)
     watcher = subprocess.Popen([sys.executable, "-m", "webmap", "-q", "tiles", "watch"],
                                stdin=subprocess.DEVNULL)
-    echo({"step": "serve", "url": f"http://127.0.0.1:{port}/", "tiles_watcher": watcher.pid})
+    # Mail outbox, subscriptions, digest and export refresh (webmap/commands/worker.py).
+    mailer = subprocess.Popen([sys.executable, "-m", "webmap", "-q", "worker"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    echo({"step": "serve", "url": f"http://127.0.0.1:{port}/", "tiles_watcher": watcher.pid,
+          "worker": mailer.pid})
     try:
         run_gunicorn(create_app, host="127.0.0.1", port=port,
                      workers=workers or default_workers())
     finally:
-        watcher.terminate()
-        try:
-            watcher.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            watcher.kill()
+        for child in (watcher, mailer):
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         if started:
             dispose_engines()
             embedded_cluster().down()
