@@ -150,13 +150,15 @@ def _state(app: Flask | None = None) -> tuple[dict[str, CategorySpec], ServiceAr
 def _settings(app: Flask) -> IntakeSettings:
     cfg = app.config
     key = (cfg["INGEST_MAX_DEPTH"], cfg["INGEST_DUPLICATE_DISTANCE_M"],
-           cfg["INGEST_DUPLICATE_SIMILARITY"], tuple(cfg["INGEST_SPAM_RULES"]))
+           cfg["INGEST_DUPLICATE_SIMILARITY"], tuple(cfg["INGEST_SPAM_RULES"]),
+           cfg.get("INGEST_DOUBLE_SUBMIT_S", 10.0))
     cache = app.extensions["ingestion"].settings
     settings = cache.get(key)
     if settings is None:
         settings = cache[key] = IntakeSettings(
             max_depth=int(key[0]), duplicate_distance_m=float(key[1]),
-            duplicate_similarity=float(key[2]), spam_rules=key[3])
+            duplicate_similarity=float(key[2]), spam_rules=key[3],
+            double_submit_s=float(key[4]))
     return settings
 
 

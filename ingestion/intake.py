@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,9 @@ class IntakeSettings:
     duplicate_similarity: float = 0.4
     spam_rules: Sequence[str] = DEFAULT_RULES
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    double_submit_s: float = 10.0
+    """A resubmission of the same body by the same client within this window (seconds,
+    0: off) gets the first answer, as if it had carried the same ``Idempotency-Key``."""
 
 
 class Outcome(NamedTuple):
@@ -404,6 +408,36 @@ def replay(conn: Conn, *, source: str, idempotency_key: str, raw: bytes,
     return Outcome(sid, status, list(errors or []), token, replayed=True)
 
 
+def implicit_idempotency_key(raw: bytes, client_key: str | None, window_s: float,
+                             now: float | None = None) -> str | None:
+    """The key a double submit shares with the first request (``None``: no client or off).
+
+    A double click, a reload of the form's answer or a client's blind retry sends the
+    same body again within seconds; without an ``Idempotency-Key`` that made two items.
+    The same client's same bytes within the same ``window_s``-long slot share this key,
+    so the second request is answered with the first one's answer (the unique index on
+    ``(source, idempotency_key)`` settles two concurrent ones). Slots are fixed: a pair
+    straddling a slot's edge is two submissions, which moderation's duplicate detection
+    still links.
+    """
+    if client_key is None or window_s <= 0:
+        return None
+    slot = int((time.time() if now is None else now) // window_s)
+    digest = hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(f"implicit\0{client_key}\0{slot}\0{digest}".encode()).hexdigest()
+
+
+def _refuse_again(first: Outcome) -> None:
+    """A replay of a body refused before validation is refused the same way (415, 400)."""
+    if first.status != SubmissionStatus.invalid.value or len(first.errors) != 1:
+        return
+    code = first.errors[0].get("code")
+    for refusal in (UnsupportedMediaType, MalformedBody):
+        if code == refusal.__name__:
+            exc = refusal(first.errors[0].get("detail", ""), submission_id=first.id)
+            raise exc
+
+
 def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
            client_key: str | None, categories: Mapping[str, CategorySpec],
            area: ServiceArea | None, settings: IntakeSettings,
@@ -427,6 +461,8 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
     IdempotencyMismatch
         The key was used before with another body.
     """
+    if idempotency_key is None:
+        idempotency_key = implicit_idempotency_key(raw, client_key, settings.double_submit_s)
     pooled = engine.raw_connection()
     try:
         conn = pooled.driver_connection
@@ -470,6 +506,7 @@ def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: by
                        secret=secret)
         if first is None:
             raise IdempotencyMismatch()
+        _refuse_again(first)
         return first
     if not parsed:
         try:

@@ -83,3 +83,32 @@ def test_login_never_redirects_to_another_host(mod_app, mdb, target):  # noqa: F
     # and the GET that shows the form to a logged-in moderator does the same
     assert client.get("/auth/login", query_string={"next": target}).headers["Location"] \
         == "/moderation/"
+
+
+# --- double submits ----------------------------------------------------------------------
+
+def test_a_double_submit_gets_the_first_answer_and_makes_one_item(api, engine):
+    body = json.dumps(good_submission(title="Soupe du double clic"))
+    first = api.post("/api/v1/submissions", data=body, content_type="application/json")
+    again = api.post("/api/v1/submissions", data=body, content_type="application/json")
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert _status_counts(engine) == {"pending": 1}
+    other = api.post("/api/v1/submissions", content_type="application/json",
+                     data=json.dumps(good_submission(title="Une autre soupe")))
+    assert other.status_code == 201
+    assert _status_counts(engine) == {"pending": 2}
+
+
+def test_the_same_body_from_another_client_or_later_is_a_new_submission():
+    from ingestion.intake import implicit_idempotency_key
+
+    raw = b'{"title": "x"}'
+    one = implicit_idempotency_key(raw, "client-a", 10, now=1000.0)
+    assert one == implicit_idempotency_key(raw, "client-a", 10, now=1009.0)
+    assert one != implicit_idempotency_key(raw, "client-b", 10, now=1000.0)
+    assert one != implicit_idempotency_key(raw, "client-a", 10, now=1011.0)
+    assert one != implicit_idempotency_key(raw + b" ", "client-a", 10, now=1000.0)
+    assert implicit_idempotency_key(raw, "client-a", 0) is None
+    assert implicit_idempotency_key(raw, None, 10) is None
