@@ -44,7 +44,7 @@ class MailSettings:
     smtp_starttls: bool = False
     smtp_timeout_s: float = 10.0
     mail_from: str = "Carte citoyenne <carte@localhost>"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:5000"
     retry_base_s: float = 30.0
     retry_cap_s: float = 3600.0
     digest_after_s: float = 86400.0

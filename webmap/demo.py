@@ -10,6 +10,7 @@ a database configured through ``CARTE_DATABASE_URL`` is left alone.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -71,7 +72,9 @@ def run_demo(*, port: int, workers: int | None,
     started = prepare(echo)
     watcher = subprocess.Popen([sys.executable, "-m", "webmap", "-q", "tiles", "watch"],
                                stdin=subprocess.DEVNULL)
-    # Mail outbox, subscriptions, digest and export refresh (webmap/commands/worker.py).
+    # Mail outbox, subscriptions, digest and export refresh (webmap/commands/worker.py);
+    # links in e-mails point at this server unless CARTE_PUBLIC_URL says otherwise.
+    os.environ.setdefault("CARTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     mailer = subprocess.Popen([sys.executable, "-m", "webmap", "-q", "worker"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     echo({"step": "serve", "url": f"http://127.0.0.1:{port}/", "tiles_watcher": watcher.pid,
