@@ -42,17 +42,43 @@ def _stat(path: Path) -> tuple[int, str] | None:
     return st.st_size, datetime.fromtimestamp(st.st_mtime, UTC).isoformat()
 
 
+def changes_behind(manifest: dict[str, Any]) -> int | None:
+    """Features changed (published, edited, hidden, removed) since the export was built.
+
+    Counted against the newest ``updated_at`` the export saw (the database's own clock),
+    through ``feature_updated_at_idx``; ``carte worker`` brings it back to 0.
+    """
+    last = (manifest.get("state") or {}).get("last_change")
+    if not manifest.get("files"):
+        return None
+    from sqlalchemy import text
+
+    from geo.db import get_engine
+
+    with get_engine(current_app.config["DATABASE_URL"]).connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM feature WHERE CAST(:last AS timestamptz) IS NULL "
+            "OR updated_at > CAST(:last AS timestamptz)"), {"last": last}).scalar_one())
+
+
 def data_files() -> dict[str, dict[str, Any]]:
-    """Every downloadable file that exists now, by name, with its description and path."""
+    """Every downloadable file that exists now, by name, with its description and path.
+
+    Export files carry ``built_at`` (when ``carte export``/``carte worker`` wrote them)
+    and ``changes_behind`` (features changed since); tile archives their file time.
+    """
     var_dir: Path = current_app.config["VAR_DIR"]
     files: dict[str, dict[str, Any]] = {}
     manifest = read_manifest(var_dir / "data") or {"files": []}
+    behind = changes_behind(manifest)
     for item in manifest["files"]:
         path = var_dir / "data" / item["name"]
         st = _stat(path)
         if st is None:
             continue
-        files[item["name"]] = {**item, "size": st[0], "updated_at": st[1], "path": path}
+        files[item["name"]] = {**item, "size": st[0], "updated_at": st[1], "path": path,
+                               "built_at": manifest.get("generated_at"),
+                               "changes_behind": behind}
     for name, (title, media, crs) in TILE_FILES.items():
         path = var_dir / "tiles" / name
         st = _stat(path)
@@ -62,7 +88,8 @@ def data_files() -> dict[str, dict[str, Any]]:
             "name": name, "format": name.rsplit(".", 1)[1], "media_type": media,
             "title": title, "description": title, "category": None, "count": None,
             "crs": crs, "size": st[0], "updated_at": st[1], "licence": LICENCE_NAME,
-            "licence_url": LICENCE_URL, "attribution": ATTRIBUTION, "path": path}
+            "licence_url": LICENCE_URL, "attribution": ATTRIBUTION, "path": path,
+            "built_at": st[1], "changes_behind": None}
     return files
 
 
@@ -130,11 +157,13 @@ td.n{text-align:right}</style></head><body><main>
 <a href="?f=json">cet index en JSON / this index as JSON</a>.</p>
 {% if doc.files %}<table><thead><tr><th>Fichier / File</th><th>Description</th>
 <th>Format</th><th>Objets / Features</th><th>CRS</th><th>Taille / Size</th>
-<th>Mis à jour / Updated</th></tr></thead><tbody>{% for f in doc.files %}<tr>
+<th>Construit / Built</th><th>Modifications depuis / Changes since</th></tr></thead>
+<tbody>{% for f in doc.files %}<tr>
 <td><a href="{{ f.url }}">{{ f.name }}</a></td><td>{{ f.title }}<br><small>
 {{ f.description }}</small></td><td>{{ f.format }}</td>
 <td class="n">{{ f.count if f.count is not none else "–" }}</td><td>{{ f.crs }}</td>
-<td class="n">{{ "{:,}".format(f.size).replace(",", " ") }} o</td><td>{{ f.updated_at }}</td>
+<td class="n">{{ "{:,}".format(f.size).replace(",", " ") }} o</td><td>{{ f.built_at }}</td>
+<td class="n">{{ f.changes_behind if f.changes_behind is not none else "–" }}</td>
 </tr>{% endfor %}</tbody></table>
 {% else %}<p>Aucun fichier pour l'instant : <code>carte export</code> les produit. /
 No file yet: <code>carte export</code> writes them.</p>{% endif %}
