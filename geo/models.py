@@ -64,7 +64,11 @@ __all__ = [
 
 
 class AreaKind(enum.StrEnum):
-    """Administrative level of an area."""
+    """Paris's area levels, as stored in ``area.kind`` (text since ``0008_area_levels``).
+
+    Another city stores its own level slugs (``city.json``); code that places a point
+    asks for a ``depth`` (1: the first level, 2: the second), not for these names.
+    """
 
     city = "city"
     arrondissement = "arrondissement"
@@ -89,6 +93,7 @@ class SubmissionStatus(enum.StrEnum):
     approved = "approved"
     refused = "refused"
     merged = "merged"
+    withdrawn = "withdrawn"  # by the resident, from the tracking page (0007)
 
 
 class FeatureStatus(enum.StrEnum):
@@ -146,12 +151,13 @@ def _point() -> Geometry:
 
 
 class Area(Base):
-    """A city, arrondissement or quartier, with its boundary."""
+    """The city's outline (depth 0) or an area of one of its levels, with its boundary."""
 
     __tablename__ = "area"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind, "area_kind"))
+    kind: Mapped[str] = mapped_column(Text)  # the level's slug in city.json, or "city"
+    depth: Mapped[int] = mapped_column(SmallInteger)  # 0: the city, 1: first level...
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))

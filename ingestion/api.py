@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import sys
 import threading
@@ -33,9 +32,18 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import psycopg
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -46,13 +54,13 @@ from geo.areas import city_outline
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
-from geo.models import Submission
 
 from .categories import CategorySpec, specs_from_db
+from .corrections import receive_correction
 from .errors import PayloadTooLarge, RateLimited, RequestRefused
 from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
-from .messages import TITLES, form_labels, localise, pick_lang
+from .messages import TITLES, form_labels, localise, pick_lang, track_labels
 from .nearby import nearby
 from .openapi import openapi_document
 from .ratelimit import parse_limit
@@ -86,11 +94,8 @@ PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
 @bp.record_once
 def _configure(state: BlueprintSetupState) -> None:
     app = state.app
-    for key, default in DEFAULTS.items():
-        env = os.environ.get(f"CARTE_{key}")
-        if key not in app.config:
-            app.config[key] = type(default)(env) if env and key != "INGEST_SPAM_RULES" \
-                else default
+    for key, default in DEFAULTS.items():  # CARTE_INGEST_* are read by webmap.settings
+        app.config.setdefault(key, default)
     app.extensions["ingestion"] = _State()
     # POST /api/v1/submissions is answered in front of Flask (see SubmissionFastPath).
     app.wsgi_app = SubmissionFastPath(app.wsgi_app, app)  # type: ignore[method-assign]
@@ -286,6 +291,9 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
     try:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)
+        guard = app.config.get("CLIENT_GUARD")  # moderation's blocks: raises for a blocked
+        if guard is not None:                   # client, answered 403 by its error handler
+            guard(req, ckey)
         outcome = _intake(app, raw, source="api", content_type=req.content_type,
                           idem=_idempotency_key(req, ckey), ckey=ckey, lang=_lang(req))
     except RequestRefused as exc:
@@ -377,25 +385,102 @@ class SubmissionFastPath:
             return response(environ, start_response)
 
 
-def _status(token: str) -> dict[str, Any] | None:
+_MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}
+
+
+def local_time(value: datetime | None, lang: str) -> str:
+    """A moment as the resident reads it: the city's clock, to the minute."""
+    if value is None:
+        return ""
+    t = value.astimezone(city_zone())
+    month = _MONTHS["en" if lang == "en" else "fr"][t.month - 1]
+    if lang == "en":
+        return f"{t.day} {month} {t.year}, {t:%H:%M}"
+    return f"{t.day} {month} {t.year} à {t:%H:%M}"
+
+
+_SUBMISSION_BY_TOKEN = text("""
+    SELECT s.id, s.status::text AS status, s.received_at, s.title, s.category, s.reason,
+           s.decided_at, s.feature_id, f.status::text AS feature_status,
+           ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
+    FROM submission s LEFT JOIN feature f ON f.id = s.feature_id
+    WHERE s.tracking_token_hash = :h
+""")
+_CORRECTION_BY_TOKEN = text("""
+    SELECT c.id, c.status, c.received_at, f.title, f.category, c.reason, c.decided_at,
+           c.feature_id, f.status::text AS feature_status, ST_X(f.geom) AS lon,
+           ST_Y(f.geom) AS lat, c.changes, c.closed, c.comment
+    FROM correction c JOIN feature f ON f.id = c.feature_id
+    WHERE c.tracking_token_hash = :h
+""")
+_CORRECTIONS_OF = text("""
+    SELECT id, status, received_at, changes, closed, reason, decided_at FROM correction
+    WHERE feature_id = :f AND status <> 'received' AND status <> 'invalid'
+    ORDER BY received_at
+""")
+
+
+def _history(row: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
+    steps = [{"event": "received", "at": row["received_at"].isoformat(),
+              "local": local_time(row["received_at"], lang)}]
+    status = row["status"]
+    if status not in ("received", "invalid"):
+        steps.append({"event": "in_review", "at": row["received_at"].isoformat(),
+                      "local": local_time(row["received_at"], lang)})
+    if status in ("approved", "refused", "merged", "withdrawn", "invalid"):
+        at = row["decided_at"] or row["received_at"]
+        steps.append({"event": status, "at": at.isoformat(), "local": local_time(at, lang),
+                      "reason": row["reason"]})
+    return steps
+
+
+def _status(token: str, lang: str = "fr") -> dict[str, Any] | None:
+    """What the tracking page and ``/api/v1/track/<token>`` say about one token.
+
+    The token names a submission (a new pin) or a correction of a published place;
+    both are answered the same way, with their history in local time, the link to the
+    place on the map once it is published, and the corrections sent for that place.
+    """
     if not _TOKEN.match(token):
         return None
-    with Session(_engine()) as session:
-        sub = session.scalars(select(Submission).where(
-            Submission.tracking_token_hash == hash_token(token))).one_or_none()
-        if sub is None:
+    digest = hash_token(token)
+    with _engine().connect() as conn:
+        row = conn.execute(_SUBMISSION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
+        kind = "submission"
+        if row is None:
+            row = conn.execute(_CORRECTION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
+            kind = "correction"
+        if row is None:
             return None
-        return {"id": sub.id, "status": str(sub.status),
-                "received_at": sub.received_at.isoformat(), "title": sub.title,
-                "category": sub.category, "reason": sub.reason,
-                "decided_at": sub.decided_at.isoformat() if sub.decided_at else None,
-                "feature_id": sub.feature_id}
+        corrections = [] if row["feature_id"] is None else [
+            {"id": c["id"], "status": c["status"], "received_at": c["received_at"].isoformat(),
+             "local": local_time(c["received_at"], lang), "changes": c["changes"],
+             "closed": c["closed"], "reason": c["reason"]}
+            for c in conn.execute(_CORRECTIONS_OF, {"f": row["feature_id"]}).mappings()]
+    published = row["feature_status"] == "published" and (
+        kind == "correction" or row["status"] in ("approved", "merged"))
+    out = {"kind": kind, "id": row["id"], "status": row["status"],
+           "received_at": row["received_at"].isoformat(), "title": row["title"],
+           "category": row["category"], "reason": row["reason"],
+           "decided_at": row["decided_at"].isoformat() if row["decided_at"] else None,
+           "feature_id": row["feature_id"], "history": _history(row, lang),
+           "map_url": (f"/#map=17/{row['lat']:.5f}/{row['lon']:.5f}&f={row['feature_id']}"
+                       if published else None),
+           "can_withdraw": row["status"] == "pending", "corrections": corrections}
+    if kind == "correction":
+        out.update(changes=row["changes"], closed=row["closed"], comment=row["comment"])
+    return out
 
 
 @bp.get("/api/v1/track/<token>")
 def track_json(token: str) -> Response:
-    """A submission's status and the moderator's reason, as JSON."""
-    status = _status(token)
+    """A submission's (or correction's) status, history and the moderator's reason."""
+    status = _status(token, _lang(request._get_current_object()))  # type: ignore[attr-defined]
     if status is None:
         return problem(404, "Not Found", detail="no submission has this tracking link")
     response = Response(json.dumps(status, ensure_ascii=False), mimetype="application/json")
@@ -406,16 +491,77 @@ def track_json(token: str) -> Response:
 @bp.get("/track/<token>")
 def track_page(token: str) -> Response | tuple[str, int, dict[str, str]]:
     """The private tracking page a resident keeps after submitting."""
-    status = _status(token)
+    lang = _lang(request._get_current_object())  # type: ignore[attr-defined]
+    status = _status(token, lang)
     if status is None:
-        return render_template("ingestion/track.html", status=None), 404, PRIVATE_HEADERS
+        return render_template("ingestion/track.html", status=None, lang=lang,
+                               t=track_labels(lang)), 404, PRIVATE_HEADERS
     if "application/json" in request.accept_mimetypes.values() \
             and request.accept_mimetypes.best == "application/json":
         return track_json(token)
     categories, _ = _state()
-    return (render_template("ingestion/track.html", status=status,
+    return (render_template("ingestion/track.html", status=status, lang=lang,
+                            t=track_labels(lang), token=token,
                             category=categories.get(status["category"] or "")),
             200, PRIVATE_HEADERS)
+
+
+@bp.post("/track/<token>/withdraw")
+def track_withdraw(token: str) -> Response | tuple[str, int, dict[str, str]]:
+    """Take back a pending submission or correction (CSRF-checked form of the page)."""
+    if not _TOKEN.match(token):
+        return track_page(token)
+    digest = hash_token(token)
+    with _engine().begin() as conn:
+        done = conn.execute(text(
+            "UPDATE submission SET status = 'withdrawn', decided_at = now() "
+            "WHERE tracking_token_hash = :h AND status = 'pending' RETURNING id"),
+            {"h": digest}).scalar()
+        if done is None:
+            conn.execute(text(
+                "UPDATE correction SET status = 'withdrawn', decided_at = now() "
+                "WHERE tracking_token_hash = :h AND status = 'pending'"), {"h": digest})
+    return redirect(url_for("ingestion.track_page", token=token), 303)  # type: ignore[return-value]
+
+
+def _correction_answer(feature_id: int) -> _Answer:
+    app, req = _here()
+    lang = _lang(req)
+    try:
+        raw = _read_body(app, req)
+        ckey = _client_key(app, req)
+        categories, _ = _state(app)
+        with _engine().connect() as conn:
+            outcome = receive_correction(
+                conn, feature_id, raw, content_type=req.content_type, client_key=ckey,
+                lang=lang, categories=categories,
+                max_depth=int(app.config["INGEST_MAX_DEPTH"]),
+                limit=tuple(parse_limit(app.config["INGEST_RATE_LIMIT"])))  # type: ignore[arg-type]
+    except RequestRefused as exc:
+        return _refused(exc, lang)
+    if outcome is None:
+        return _problem(404, "Not Found", detail=f"no published feature {feature_id}")
+    if outcome.errors:
+        with _engine().connect() as conn:
+            slug = conn.execute(text("SELECT category FROM feature WHERE id = :i"),
+                                {"i": feature_id}).scalar()
+        return invalid_answer(outcome.errors, category=categories.get(slug or ""),
+                              lang=lang, submission_id=outcome.id)
+    url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
+    body = {"id": outcome.id, "status": outcome.status, "tracking_url": url}
+    return _Answer(201, json.dumps(body), "application/json",
+                   {**PRIVATE_HEADERS, "Location": url})
+
+
+@bp.post("/api/v1/features/<int:feature_id>/corrections")
+def propose_correction(feature_id: int) -> Response:
+    """A resident proposes new values for a published feature, or reports it closed.
+
+    JSON ``{"changes": {field: value}, "closed": bool, "comment": str, "email": str}``:
+    kept raw first, validated like a submission, queued for moderation as a diff
+    against the current version; 201 with ``id`` and a private ``tracking_url``.
+    """
+    return _correction_answer(feature_id).response()
 
 
 @bp.get("/api/v1/categories")

@@ -135,8 +135,10 @@ def _code_for(error: Mapping[str, Any], category: CategorySpec | None) -> tuple[
     params = dict(error.get("params") or {})
     parts = str(error.get("pointer", "")).lstrip("/").split("/")
     spec = None
-    if parts[0] == "attributes" and len(parts) > 1 and category is not None:
+    if parts[0] in ("attributes", "changes") and len(parts) > 1 and category is not None:
         spec = category.field(parts[1])
+    if parts[0] == "changes" and len(parts) > 1 and parts[1] in LABELS:
+        parts = parts[1:]  # a correction's /changes/ends_at reads as /ends_at
     if spec is not None and spec.type == "availability":
         if len(parts) >= 3 and parts[2].isdigit():
             params["n"] = int(parts[2]) + 1
@@ -261,3 +263,37 @@ def form_labels(lang: str) -> dict[str, Any]:
     out["audience"] = {k: v[i] for k, v in AUDIENCES.items()}
     out["access"] = {k: v[i] for k, v in ACCESSIBILITY.items()}
     return out
+
+
+_TRACK: dict[str, tuple[str, str]] = {
+    "page_title": ("Suivi de votre proposition", "Tracking your submission"),
+    "correction_title": ("Suivi de votre correction", "Tracking your suggested change"),
+    "unknown_title": ("Lien inconnu", "Unknown link"),
+    "unknown": ("Aucune proposition ne correspond à ce lien.", "No submission has this link."),
+    "title": ("Titre", "Title"), "category": ("Catégorie", "Category"),
+    "status": ("Statut", "Status"), "reason": ("Raison du modérateur", "Moderator's reason"),
+    "history": ("Historique", "History"),
+    "on_map": ("Voir le lieu sur la carte", "See the place on the map"),
+    "withdraw": ("Retirer ma proposition", "Withdraw my submission"),
+    "withdraw_hint": ("Tant qu'elle n'est pas modérée, vous pouvez la retirer.",
+                      "Until a moderator decides, you may take it back."),
+    "corrections": ("Corrections proposées pour ce lieu", "Changes suggested for this place"),
+    "changes": ("Modifications proposées", "Suggested changes"),
+    "closed": ("Signalé fermé", "Reported closed"),
+    "comment": ("Commentaire", "Comment"),
+    "keep": ("Gardez ce lien : c'est le seul moyen de suivre votre proposition.",
+             "Keep this link: it is the only way to follow your submission."),
+    "back": ("Retour à la carte", "Back to the map"),
+    "received": ("Reçue", "Received"), "in_review": ("En cours de modération", "In review"),
+    "pending": ("En attente de modération", "Waiting for a moderator"),
+    "invalid": ("À corriger", "Needs fixing"), "approved": ("Publiée", "Published"),
+    "refused": ("Refusée", "Refused"), "merged": ("Fusionnée avec un lieu existant",
+                                                 "Merged into an existing place"),
+    "withdrawn": ("Retirée par vous", "Withdrawn by you"),
+}
+
+
+def track_labels(lang: str) -> dict[str, str]:
+    """Texts of the tracking page in ``lang``."""
+    i = _i(lang)
+    return {k: v[i] for k, v in _TRACK.items()}

@@ -28,20 +28,14 @@ SETTINGS = {
 def init_app(app: Any) -> None:
     """Register the moderation blueprints on a Flask ``app``.
 
-    Settings not given in the app's config are read from their ``CARTE_*`` variable
-    (see :data:`SETTINGS`), when the app is built, never at import time.
+    Settings come from the app's config (``webmap.settings`` reads every ``CARTE_*``
+    variable at start-up); :data:`SETTINGS` gives the defaults of a bare app.
     """
-    import os
+    # imports and corrections add routes to views.bp
+    from . import api, auth, corrections, guard, imports, views  # noqa: F401
 
-    from . import api, auth, guard, imports, views  # noqa: F401 (imports adds routes to views.bp)
-
-    for key, (env, kind, default) in SETTINGS.items():
-        if key not in app.config:
-            raw = os.environ.get(env)
-            try:
-                app.config[key] = kind(raw) if raw else default
-            except ValueError as exc:
-                raise ValueError(f"{env}={raw!r} is not a valid {kind.__name__}") from exc
+    for key, (_env, _kind, default) in SETTINGS.items():
+        app.config.setdefault(key, default)
     if "CITY" not in app.config:
         from geo.city import load_city
 
@@ -50,5 +44,13 @@ def init_app(app: Any) -> None:
         app.config["CITY"] = load_city(check_files=False)
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)
-    # Blocked clients are refused before intake reads their submission or flag.
-    app.before_request(guard.check_blocked)
+    # Blocked clients are refused before intake reads their submission or flag: the
+    # submission API calls CLIENT_GUARD (ingestion may not import moderation), the form
+    # and the flags go through the before_request hook.
+    from functools import partial
+
+    from .errors import ClientBlocked
+
+    app.config["CLIENT_GUARD"] = partial(guard.refuse_blocked, app)
+    app.before_request(guard.before_request)
+    app.register_error_handler(ClientBlocked, guard.blocked_response)

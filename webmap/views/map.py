@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ from geo.events import city_zone
 from geo.models import Area, AreaKind, Category
 from tiles.archive import tilejson
 from tiles.errors import ArchiveError
-from tiles.options import TileOptions
 
 from ..city import current_city
 from ..security import CSP
@@ -49,9 +47,9 @@ def _session() -> Session:
 
 
 def _basemap() -> tuple[str | None, str]:
-    url = current_app.config.get("BASEMAP_URL") or os.environ.get("CARTE_BASEMAP_URL") or None
-    attribution = (current_app.config.get("BASEMAP_ATTRIBUTION")
-                   or os.environ.get("CARTE_BASEMAP_ATTRIBUTION") or "")
+    # CARTE_BASEMAP_* are read once, by webmap.settings.
+    url = current_app.config.get("BASEMAP_URL") or None
+    attribution = current_app.config.get("BASEMAP_ATTRIBUTION") or ""
     return url, attribution
 
 
@@ -141,7 +139,8 @@ def _tiles(root: str) -> dict[str, Any]:
             "basemap": root + "/tiles/basemap/{z}/{x}/{y}.mvt",
             "basemapJson": root + "/tiles/basemap.json",
             "basemapTileJSON": _layer_tilejson("basemap", root),
-            "maxzoom": features["maxzoom"] if features else TileOptions.from_env().max_zoom,
+            "maxzoom": features["maxzoom"] if features
+            else current_app.config["SETTINGS"].tiles.max_zoom,
             "rasterBase": RASTER_BASE_NAME, "control": CONTROL_NAME}
 
 
