@@ -1,6 +1,8 @@
 """The public change feed: every publication, change and removal, from ``feature_version``.
 
-Each version of a feature is one entry, typed from its status and the previous one:
+Each version of a feature is one entry, typed from its status and the previous one
+(its properties: every public field of :mod:`geo.published`, area and attribution
+included, as the exports have them):
 ``created`` (first published, or back on the map), ``changed`` (published again with new
 values) or ``removed`` (hidden, unpublished or merged). Only public fields are listed —
 never who decided, the contributor, notes or client keys — and the content of a feature
@@ -17,11 +19,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
+
+from geo.city import AreaLevel, load_city
+from geo.published import area_joins, public_fields
 
 from .charter import REASONS
 from .edits import parse_datetime
@@ -82,22 +88,36 @@ def parse_since(value: str) -> datetime:
     return parsed
 
 
-_QUERY = text("""
+def _query(levels: Sequence[AreaLevel]) -> TextClause:
+    """The feed's query; its ``pub_*`` columns are the public fields of the version.
+
+    The fields come from :func:`geo.published.public_fields` (as every other public
+    output's), read from a row ``p`` that is the version's own values with the feature's
+    area, source, attribution and first publication: a consumer can apply an entry
+    without fetching the feature.
+    """
+    cols = ",\n           ".join(f"{f.sql} AS pub_{f.name}" for f in public_fields(levels))
+    return text(f"""
     SELECT v.feature_id, v.version, v.status::text AS status, v.changed_at,
-           v.category, v.title, v.description, v.starts_at, v.ends_at,
            ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat,
-           p.status::text AS previous_status, e.action::text AS action, e.reason,
-           (e.after ->> 'merged_into') AS merged_into, f.status::text AS current_status
+           pv.status::text AS previous_status, e.action::text AS action, e.reason,
+           (e.after ->> 'merged_into') AS merged_into, f.status::text AS current_status,
+           {cols}
     FROM feature_version v
     JOIN feature f ON f.id = v.feature_id
-    LEFT JOIN feature_version p ON p.feature_id = v.feature_id AND p.version = v.version - 1
+    CROSS JOIN LATERAL (
+      SELECT v.feature_id AS id, v.category, v.title, v.description, v.starts_at,
+             v.ends_at, v.attributes, f.arrondissement_id, f.quartier_id, f.source,
+             f.attribution, f.published_at, v.changed_at AS updated_at) p
+    {area_joins(levels)}
+    LEFT JOIN feature_version pv ON pv.feature_id = v.feature_id AND pv.version = v.version - 1
     LEFT JOIN moderation_event e ON e.id = v.event_id
     WHERE v.changed_at >= :at  -- an index range; the row comparison breaks the ties
       AND (v.changed_at, v.feature_id, v.version) > (:at, :fid, :ver)
       AND v.changed_at <= now() - make_interval(secs => :settle)
     ORDER BY v.changed_at, v.feature_id, v.version
     LIMIT :lim
-""")
+    """)  # noqa: S608 - constant fragments from geo.published only
 
 
 def _entry(row: Any) -> dict[str, Any]:
@@ -121,34 +141,38 @@ def _entry(row: Any) -> dict[str, Any]:
         # Taken down since: its old content is not served again, only that it existed.
         entry["withdrawn"] = True
         return entry
+    props = {k.removeprefix("pub_"): v for k, v in row._mapping.items()
+             if k.startswith("pub_") and k != "pub_id"}
     entry["feature"] = {
         "type": "Feature", "id": row.feature_id,
         "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-        "properties": {
-            "category": row.category, "title": row.title, "description": row.description,
-            "starts_at": row.starts_at.isoformat() if row.starts_at else None,
-            "ends_at": row.ends_at.isoformat() if row.ends_at else None,
-        },
+        "properties": {k: v.isoformat() if isinstance(v, datetime) else v
+                       for k, v in props.items()},
     }
     return entry
 
 
 def list_changes(session: Session, *, since: datetime | None = None,
                  cursor: Cursor | None = None, limit: int = DEFAULT_LIMIT,
-                 settle: float = 0.0) -> ChangePage:
+                 settle: float = 0.0, levels: Sequence[AreaLevel] | None = None
+                 ) -> ChangePage:
     """Entries after ``cursor`` (or at/after ``since``), oldest first.
 
     Parameters
     ----------
     settle
         Seconds an entry must be old to be listed (see the module docstring).
+    levels
+        The city's area levels (default: the configured city's).
     """
+    if levels is None:
+        levels = load_city(check_files=False).levels
     if cursor is None:
         start = since or datetime(1970, 1, 1, tzinfo=UTC)
         # (at, 0, 0) sorts before every real entry at ``since``: they are included.
         cursor = Cursor(start, 0, 0)
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = session.execute(_QUERY, {"at": cursor.at, "fid": cursor.feature_id,
+    rows = session.execute(_query(levels), {"at": cursor.at, "fid": cursor.feature_id,
                                     "ver": cursor.version, "settle": settle,
                                     "lim": limit + 1}).all()
     more = len(rows) > limit

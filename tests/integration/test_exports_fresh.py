@@ -2,6 +2,7 @@
 
 import json
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from moderation import actions
@@ -43,3 +44,25 @@ def test_an_approval_is_counted_behind_then_in_the_files_after_one_worker_round(
     assert refresh_exports(mdb, var_dir / "data") == {"exported": False, "features": 3}
     page = app.test_client().get("/data/").get_data(as_text=True)
     assert "Modifications depuis / Changes since" in page
+
+
+def test_a_change_feed_entry_carries_every_public_field_the_area_and_attribution(
+        mod_app, mdb):
+    from geo.publish import FeatureDraft, publish_feature
+
+    with Session(mdb) as s, s.begin():
+        fid = publish_feature(s, FeatureDraft(
+            category="jardin-test", title="Jardin partenaire", lon=2.3580, lat=48.8570,
+            attributes={"surface_m2": 120, "email": "never@example.org"}),
+            source="partner:ville", max_zoom=14).id
+        s.execute(text(
+            "UPDATE feature SET attribution = 'Ville de Paris' WHERE id = :i"), {"i": fid})
+    changes = mod_app.test_client().get("/api/v1/changes").get_json()["changes"]
+    (entry,) = [c for c in changes if c["id"] == fid]
+    props = entry["feature"]["properties"]
+    assert props["attributes"] == {"surface_m2": 120}  # private keys never leave
+    assert props["arrondissement"] == "75104" and props["arrondissement_name"]
+    assert props["quartier"] and props["quartier_name"]
+    assert props["source"] == "partner:ville" and props["attribution"] == "Ville de Paris"
+    assert props["published_at"] and props["updated_at"]
+    assert {"category", "title", "description", "starts_at", "ends_at"} <= props.keys()
