@@ -222,3 +222,112 @@ def test_a_rate_limit_is_said_at_the_top_and_what_was_typed_is_kept(
     expect(page.locator("#f-title")).to_have_value("Fontaine Albien")
     expect(page.locator("#attr-model")).to_have_value("Wallace")
     assert page.locator("#pin-form .error:not(#pin-top) .line").count() == 0
+
+
+def _publish_garden(engine, title="Jardin Saint-Merri", lon=2.3540, lat=48.8570):
+    from geo.publish import FeatureDraft, publish_feature
+
+    with Session(engine) as s, s.begin():
+        return publish_feature(s, FeatureDraft(
+            category="jardin-partage", title=title, lon=lon, lat=lat,
+            description="Un jardin au pied de l'église.",
+            attributes={"garden_type": "shared"}), max_zoom=2).id
+
+
+def _login(page, live_server):
+    page.goto(live_server + "/auth/login")
+    page.locator("#email").fill("mod-contrib@example.org")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+
+
+def test_a_pin_next_to_the_same_place_is_warned_and_the_residents_answer_kept(
+        page_factory, live_server, contrib):
+    garden = _publish_garden(contrib)
+    page, rec = page_factory(**PHONE)
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    open_form(page)  # the pin at the map's centre: 0 m from the garden
+    page.locator("#f-category").select_option("jardin-partage")
+    page.locator("#f-title").fill("Jardin Saint Merri")
+    dupes = page.locator("#pin-dupes")
+    expect(dupes).to_be_visible()
+    expect(dupes.locator(f"[data-dupe='{garden}']")).to_contain_text("Jardin Saint-Merri — à 0 m")
+    page.locator("#f-charter").check()
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#err-dupes")).to_contain_text("cochez « différent »")
+    page.locator("#f-different").check()
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#pin-tracking")).to_be_visible()
+    with contrib.connect() as conn:
+        reasons = conn.execute(text("SELECT spam_reasons FROM submission")).scalar_one()
+    assert {"rule": "confirmed_different", "score": 0.0,
+            "reason": f"the resident confirmed it is different from #{garden}"} in reasons
+    assert rec.page_errors == []
+
+
+def test_a_change_and_a_closure_proposed_then_approved_and_refused(
+        page_factory, live_server, contrib, app):
+    app.config["CHANGES_SETTLE_SECONDS"] = 0
+    garden = _publish_garden(contrib)
+    permalink = live_server + f"/#map=17/48.85700/2.35400&f={garden}"
+    page, rec = page_factory(**PHONE)
+    page.goto(permalink)
+    expect(page.locator("#detail-title")).to_have_text("Jardin Saint-Merri")
+    page.get_by_role("button", name="Proposer une correction").click()
+    expect(page.locator("#c-description")).to_have_value("Un jardin au pied de l'église.")
+    page.locator("#c-description").fill("Bacs comestibles au pied de l'église.")
+    page.locator("#c-garden_type").select_option(label="Jardin pédagogique")
+    page.locator("#c-website").fill("pas une adresse")
+    page.locator("#correct-form button[type=submit]").click()
+    expect(page.locator("#c-err-website")).to_have_text(
+        "Site web : une adresse web commençant par https://")
+    page.locator("#c-website").fill("https://example.org/jardin")
+    page.locator("#c-comment").fill("Ce sont des bacs, et l'école y jardine.")
+    page.locator("#correct-form button[type=submit]").click()
+    expect(page.locator("#correct-thanks")).to_contain_text("Merci")
+    change_track = page.locator("#correct-tracking").get_attribute("href")
+    # the public place is untouched until a moderator decides
+    page.reload()
+    expect(page.locator("#detail-description")).to_have_text("Un jardin au pied de l'église.")
+    page.get_by_role("button", name="Signaler une fermeture").click()
+    page.locator("#c-comment").fill("Fermé depuis septembre.")
+    page.locator("#correct-form button[type=submit]").click()
+    expect(page.locator("#correct-thanks")).to_be_visible()
+    closed_track = page.locator("#correct-tracking").get_attribute("href")
+    screenshot(page, "correction-sent")
+
+    mod, _ = page_factory()
+    _login(mod, live_server)
+    mod.goto(live_server + "/moderation/corrections")
+    items = mod.locator("section.item")
+    expect(items).to_have_count(2)
+    first = items.nth(0)
+    expect(first.locator("table.diff")).to_contain_text("Bacs comestibles au pied de l'église.")
+    expect(first.locator("table.diff")).to_contain_text("https://example.org/jardin")
+    expect(items.nth(1)).to_contain_text("Signalé fermé par un habitant")
+    first.get_by_role("button", name="Approuver la correction").click()
+    expect(mod.locator("section.item")).to_have_count(1)
+    mod.locator("section.item input[name=reason]").fill("Toujours ouvert, vérifié sur place.")
+    mod.locator("section.item").get_by_role("button", name="Refuser").click()
+    expect(mod.locator("section.item")).to_have_count(0)
+
+    # the map, the open data and the tracking pages show the result
+    viewer, _ = page_factory()
+    viewer.goto(permalink)
+    expect(viewer.locator("#detail-description")).to_have_text(
+        "Bacs comestibles au pied de l'église.")
+    expect(viewer.locator("#detail-attributes")).to_contain_text("Jardin pédagogique")
+    ogc = viewer.request.get(live_server + f"/ogc/collections/features/items/{garden}?f=json")
+    assert ogc.json()["properties"]["description"] == "Bacs comestibles au pied de l'église."
+    feed = viewer.request.get(live_server + "/api/v1/changes").json()["changes"]
+    assert any(c.get("feature_id", c.get("id")) == garden and c.get("version") == 2
+               for c in feed) or "Bacs comestibles" in str(feed)
+    viewer.goto(live_server + change_track)
+    expect(viewer.locator("#status")).to_have_text("Publiée")
+    expect(viewer.locator("#on-map")).to_be_visible()
+    viewer.goto(live_server + closed_track)
+    expect(viewer.locator("#status")).to_have_text("Refusée")
+    expect(viewer.locator("#reason")).to_have_text("Toujours ouvert, vérifié sur place.")
+    expect(viewer.locator("#history li")).to_have_count(3)
+    screenshot(viewer, "correction-tracking")
+    assert rec.page_errors == []

@@ -500,6 +500,9 @@
     ics.hidden = !isEvent || !p.id;
     if (isEvent && p.id) ics.setAttribute("href", "/api/v1/features/" + encodeURIComponent(p.id) + ".ics");
     setDetailActions(true);
+    currentPlace = p;  // what "suggest a change" starts from
+    if (!correcting) $("correct-actions").hidden = !p.id;
+    if (pendingCorrect && pendingCorrect === String(p.id)) { pendingCorrect = null; openCorrection("change"); }
   }
   function setDetailActions(on) {
     $("copy-link").hidden = !on;
@@ -507,6 +510,11 @@
     if (!on) $("detail-ics").hidden = true;
   }
   function resetDetail() {
+    currentPlace = null;
+    correcting = null;
+    $("correct-actions").hidden = true;
+    $("correct-form").hidden = true;
+    $("correct-done").hidden = true;
     ["detail-category", "detail-when", "detail-attributes", "detail-access", "detail-hours"].forEach(function (id) { clear($(id)); });
     ["detail-description", "detail-source", "copy-status"].forEach(function (id) { $(id).textContent = ""; });
     $("detail-message").hidden = true;
@@ -532,6 +540,7 @@
     opts = opts || {};
     var id = String(f.id);
     var mine = ++detailRequest;
+    pendingCorrect = opts.correct ? id : null;
     var changed = selected !== id;
     resetDetail();
     $("detail-title").textContent = f.title || S.placeLoading;
@@ -1361,6 +1370,142 @@
         renderFields();
       })
       .catch(function () { topMessage(VF.server_down || S.pinFailed); });
+  });
+
+
+  // ---------- suggest a change / report closed (a published place) ----------
+  var currentPlace = null, correcting = null;  // correcting: "change" | "closed"
+  var pendingCorrect = null;  // a place to open straight on its correction form
+  function slotsText(v) {
+    if (!isSlots(v)) return "";
+    return v.map(function (s) {
+      var d = WEEK.filter(function (w) { return w.slug === s.day; })[0];
+      return (d ? d.label : s.day) + " " + s.from + "-" + s.to;
+    }).join("\n");
+  }
+  /** One input per field of the place, holding its current value (as text to compare). */
+  function correctionInput(f, value) {
+    var id = "c-" + f.name, wrap = el("div"), input;
+    wrap.appendChild(el("label", label(f) || f.name, { "for": id }));
+    if (f.type === "enum" || f.type === "boolean") {
+      input = el("select", null, { id: id });
+      input.appendChild(el("option", "—", { value: "" }));
+      var opts = f.type === "boolean" ? [["true", VF.yes], ["false", VF.no]]
+        : (f.choices || []).map(function (c) { return [c, choiceLabel(f, c)]; });
+      opts.forEach(function (o) { input.appendChild(el("option", o[1], { value: o[0] })); });
+      input.value = value === undefined || value === null ? "" : String(value);
+    } else if (f.type === "availability" || (f.type === "text" && (f.max_length || 0) > 200) || f.name === "description") {
+      input = el("textarea", null, { id: id, rows: f.type === "availability" ? "3" : "2" });
+      input.value = f.type === "availability" ? slotsText(value) : (value || "");
+      if (f.type === "availability") input.setAttribute("placeholder", VF.slots_hint || "");
+    } else {
+      var type = { integer: "number", number: "number", url: "url" }[f.type] || "text";
+      input = el("input", null, { id: id, type: type });
+      if (f.type === "number") input.setAttribute("step", "any");
+      input.value = value === undefined || value === null ? "" : String(value);
+    }
+    input.setAttribute("data-field", f.name);
+    input.setAttribute("data-type", f.type);
+    input.setAttribute("data-was", input.value);
+    input.setAttribute("aria-describedby", "c-err-" + f.name);
+    wrap.appendChild(input);
+    wrap.appendChild(el("p", null, { "class": "error", id: "c-err-" + f.name }));
+    return wrap;
+  }
+  function openCorrection(kind) {
+    var p = currentPlace;
+    if (!p) return;
+    correcting = kind;
+    var box = $("c-fields");
+    clear(box);
+    $("correct-title").textContent = kind === "closed" ? VF.closed_title : VF.correct_title;
+    if (kind === "change") {
+      var attrs = p.attributes || {};
+      box.appendChild(correctionInput({ name: "title", type: "text", label_fr: V.labels.title, label_en: V.labels.title }, p.title));
+      box.appendChild(correctionInput({ name: "description", type: "text", label_fr: V.labels.description, label_en: V.labels.description }, p.description));
+      ((CATS[p.category] || {}).fields || []).forEach(function (f) { box.appendChild(correctionInput(f, attrs[f.name])); });
+    } else {
+      box.appendChild(el("p", VF.closed_hint, { "class": "hint" }));
+    }
+    $("c-comment").value = ""; $("c-email").value = "";
+    $("correct-form").querySelectorAll(".error").forEach(function (e) { clear(e); });
+    $("correct-form").hidden = false; $("correct-done").hidden = true;
+    $("correct-actions").hidden = true;
+    var first = box.querySelector("input, textarea, select") || $("c-comment");
+    first.focus();
+  }
+  function closeCorrection() {
+    $("correct-form").hidden = true;
+    $("correct-actions").hidden = !currentPlace;
+    correcting = null;
+  }
+  function correctionBody() {
+    var changes = {};
+    $("c-fields").querySelectorAll("[data-field]").forEach(function (i) {
+      if (i.value === i.getAttribute("data-was")) return;
+      var t = i.getAttribute("data-type"), v = i.value.trim();
+      if (v === "") v = null;
+      else if (t === "integer" || t === "number") v = Number(v.replace(",", "."));
+      else if (t === "boolean") v = v === "true";
+      changes[i.getAttribute("data-field")] = v;
+    });
+    var body = { changes: changes, closed: correcting === "closed", comment: $("c-comment").value.trim() };
+    if ($("c-email").value.trim()) body.email = $("c-email").value.trim();
+    return body;
+  }
+  function correctionErrors(errors) {
+    $("correct-form").querySelectorAll(".error").forEach(function (e) { clear(e); });
+    var first = null;
+    errors.forEach(function (e) {
+      var parts = String(e.pointer || "").replace(/^\//, "").split("/");
+      var target = (parts[0] === "changes" && parts[1] && $("c-err-" + parts[1])) ||
+        ((parts[0] === "comment" || parts[0] === "email") && $("c-err-" + parts[0])) || $("c-top");
+      target.appendChild(el("span", e.detail || "", { "class": "line" }));
+      if (!first) first = target;
+    });
+    if (first) {
+      var input = document.querySelector("[aria-describedby~='" + first.id + "']");
+      if (!input) { first.setAttribute("tabindex", "-1"); input = first; }
+      input.focus();
+    }
+  }
+  $("btn-correct").textContent = VF.correct || "";
+  $("btn-closed").textContent = VF.report_closed || "";
+  $("c-comment-label").textContent = VF.comment || "";
+  $("c-email-label").textContent = VF.email_optional || "";
+  $("c-send").textContent = VF.send || "";
+  $("c-cancel").textContent = VF.cancel || "";
+  $("btn-correct").addEventListener("click", function () { openCorrection("change"); });
+  $("btn-closed").addEventListener("click", function () { openCorrection("closed"); });
+  $("c-cancel").addEventListener("click", function () { closeCorrection(); $("btn-correct").focus(); });
+  $("correct-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var p = currentPlace, body = correctionBody();
+    if (!p) return;
+    if (!body.closed && !Object.keys(body.changes).length) {
+      correctionErrors([{ pointer: "", detail: fmt(V.format, { label: V.labels.changes, message: VF.nothing_changed }) }]);
+      return;
+    }
+    say(S.pinSending);
+    fetch("/api/v1/features/" + encodeURIComponent(p.id) + "/corrections?lang=" + LANG, {
+      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body)
+    }).then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
+      .then(function (res) {
+        if (res.status === 422 && res.body.errors) { correctionErrors(res.body.errors); return; }
+        if (!res.ok) { correctionErrors([{ pointer: "", detail: res.status === 429 ? res.body.detail : VF.server_down }]); return; }
+        var url = new URL(res.body.tracking_url, location.href);
+        if (url.origin !== location.origin) return;
+        $("correct-form").hidden = true;
+        $("correct-done").hidden = false;
+        correcting = null;
+        $("correct-actions").hidden = false;
+        $("correct-thanks").textContent = VF.correct_thanks;
+        $("correct-tracking").textContent = VF.correct_track;
+        $("correct-tracking").setAttribute("href", url.pathname + url.search);
+        say(VF.correct_thanks);
+        $("correct-thanks").focus();
+      })
+      .catch(function () { correctionErrors([{ pointer: "", detail: VF.server_down }]); });
   });
 
 
