@@ -474,9 +474,12 @@ def submit(engine: Engine, raw: bytes, *, source: str, content_type: str | None,
             if not conn.broken:
                 raise
             # Lost with the connection: at worst the body was stored and is stored again
-            # (kept twice, never lost).
+            # (kept twice, never lost). A server restart broke every idle connection of
+            # the pool, not only this one: they are all dropped, so that neither this
+            # retry nor the next requests meet another dead one.
             pooled.invalidate()
             pooled.close()
+            engine.dispose()
             pooled = engine.raw_connection()
             conn = pooled.driver_connection
             sid, check = receive(conn, raw, source=source, content_type=content_type,

@@ -18,17 +18,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ----------
     config
         Flask config keys overriding the settings read from ``CARTE_*`` variables
-        (``DATABASE_URL``, ``VAR_DIR``, ``SECRET_KEY``, ``TESTING``...).
+        (``DATABASE_URL``, ``VAR_DIR``, ``SECRET_KEY``, ``TESTING``...), or a whole
+        :class:`~webmap.settings.Settings` as ``SETTINGS``.
     """
     from . import health, security, web
     from .settings import Settings
 
     app = Flask(__name__)
     overrides = dict(config or {})
-    if {"DATABASE_URL", "VAR_DIR", "SECRET_KEY"} <= overrides.keys():
-        app.config.update(MAX_CONTENT_LENGTH=Settings.MAX_CONTENT_LENGTH)
-    else:
-        app.config.update(Settings.from_env().as_config())
+    # Every setting, checked now (a bad CARTE_* value stops the start, naming it);
+    # the keys given here win over the environment.
+    settings = overrides.pop("SETTINGS", None) or Settings.from_env(overrides=overrides)
+    app.config.update(settings.as_config())
     app.config.update(overrides)
     app.config["VAR_DIR"] = Path(app.config["VAR_DIR"])
     web.add_exception_handlers(app)  # the one error table (webmap.web.STATUS_CODES)

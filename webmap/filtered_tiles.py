@@ -177,7 +177,7 @@ def index_for(max_zoom: int, app: Flask | None = None) -> FilterIndex:
         with _LOCK:
             cache = app.extensions.get("filter_index")
             if cache is None or cache.options.max_zoom != max_zoom:
-                options = replace(TileOptions.from_env(), max_zoom=max_zoom)
+                options = replace(app.config["SETTINGS"].tiles, max_zoom=max_zoom)
                 cache = IndexCache(get_engine(app.config["DATABASE_URL"]), options)
                 app.extensions["filter_index"] = cache
     return cache.get()

@@ -189,7 +189,6 @@ def filtered_tile(z: int, x: int, y: int) -> Response:
     (:func:`webmap.api_features.filter_from_args`), events that are over left out.
     """
     from tiles.filtered import TileSpec
-    from tiles.options import TileOptions
 
     from .api_features import FILTER_PARAMS, filter_from_args, parameter_problem
     from .filtered_tiles import index_for, point_filter
@@ -199,7 +198,7 @@ def filtered_tile(z: int, x: int, y: int) -> Response:
         flt = filter_from_args(request.args.to_dict(flat=False), known=FILTER_PARAMS)
     except BadParameter as exc:
         return parameter_problem(exc)
-    options = TileOptions.from_env()
+    options = current_app.config["SETTINGS"].tiles
     max_zoom, buffer, cap = options.max_zoom, options.buffer, 0
     try:
         found = _archive("features")
@@ -238,11 +237,8 @@ def _carte(meta: dict[str, str]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _archive_max_zoom(var_dir: Path) -> int:
-    from tiles.options import TileOptions
-
+def _archive_max_zoom(var_dir: Path, default: int) -> int:
     found = open_archive(var_dir, "features")
-    default = TileOptions.from_env().max_zoom
     return int(_carte(found[1]).get("max_zoom", default)) if found else default
 
 
@@ -265,7 +261,8 @@ def _prewarm_filter_index() -> None:
 
         time.sleep(PREWARM_DELAY_S)
         try:
-            index_for(_archive_max_zoom(Path(app.config["VAR_DIR"])), app)
+            index_for(_archive_max_zoom(Path(app.config["VAR_DIR"]),
+                                        app.config["SETTINGS"].tiles.max_zoom), app)
         except Exception:  # the first filtered tile will try again and answer
             log.exception("could not load the filter index")
 

@@ -112,3 +112,25 @@ def test_the_same_body_from_another_client_or_later_is_a_new_submission():
     assert one != implicit_idempotency_key(raw + b" ", "client-a", 10, now=1000.0)
     assert implicit_idempotency_key(raw, "client-a", 0) is None
     assert implicit_idempotency_key(raw, None, 10) is None
+
+
+# --- behind a reverse proxy ------------------------------------------------------------
+
+@pytest.mark.parametrize(("trusted", "second"), [("127.0.0.1", 201), ("", 429)])
+def test_forwarded_for_gives_the_client_key_only_behind_a_trusted_proxy(
+        monkeypatch, engine, categories_loaded, clean_db, var_dir, database_url,
+        trusted, second):
+    """CARTE_TRUSTED_PROXIES: two residents behind our proxy are two clients (each their
+    own rate limit); from an untrusted peer the header is ignored (one client)."""
+    from webmap import create_app
+
+    monkeypatch.setenv("CARTE_TRUSTED_PROXIES", trusted)
+    monkeypatch.setenv("CARTE_INGEST_RATE_LIMIT", "1/600")
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "VAR_DIR": var_dir,
+                      "SECRET_KEY": "proxy-test"})
+    client = app.test_client()
+    codes = [client.post("/api/v1/submissions", content_type="application/json",
+                         data=json.dumps(good_submission(title=f"Soupe {who}")),
+                         headers={"X-Forwarded-For": who}).status_code
+             for who in ("203.0.113.5", "198.51.100.9")]
+    assert codes == [201, second]
