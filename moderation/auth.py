@@ -180,11 +180,14 @@ def send_link(session: object, user_id: int, email: str, purpose: str, *,
     from datetime import timedelta
 
     from mail import enqueue_mail
+    from mail.config import MailSettings
 
     from .recovery import issue_token
 
     token = issue_token(session, user_id, purpose, timedelta(minutes=minutes))  # type: ignore[arg-type]
-    url = request.host_url.rstrip("/") + f"/auth/reset/{token}"
+    # The public root (CARTE_PUBLIC_URL), as in every e-mail: never the Host header an
+    # attacker could set on the "forgot password" request.
+    url = MailSettings.from_env().public_url.rstrip("/") + f"/auth/reset/{token}"
     language = lang()
     if purpose == "reset":
         context = {"subject": t("Réinitialiser votre mot de passe de modération"),

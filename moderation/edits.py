@@ -18,6 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ingestion.categories import CategorySpec
+from ingestion.messages import message
 from ingestion.validation import validate_submission
 
 from .errors import InvalidInput
@@ -71,7 +72,8 @@ def error_field(pointer: str) -> str:
 
 
 def parse_edits(values: Any, *, categories: Mapping[str, CategorySpec],
-                now: datetime | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
+                now: datetime | None = None, zone: tzinfo = UTC, lang: str = "fr"
+                ) -> dict[str, Any]:
     """Typed, checked values of an edit form (keys of :data:`FIELDS`).
 
     Parameters
@@ -86,6 +88,9 @@ def parse_edits(values: Any, *, categories: Mapping[str, CategorySpec],
         that ended, any more than a resident can submit one).
     zone
         The time zone of date-times typed without one (the city's).
+    lang
+        The language of the messages (:func:`ingestion.messages.message`, the very
+        sentences a resident reads).
 
     Raises
     ------
@@ -109,8 +114,8 @@ def parse_edits(values: Any, *, categories: Mapping[str, CategorySpec],
         errors: dict[str, str] = {}
         for error in result:
             name = error_field(error.pointer)
-            errors[name] = f"{errors[name]} ; {error.detail}" if name in errors \
-                else error.detail
+            text = message(error.as_json(), spec, lang)
+            errors[name] = f"{errors[name]} ; {text}" if name in errors else text
         raise InvalidInput(errors)
     return {"title": result.title, "description": result.description,
             "category": result.category, "lon": result.lon, "lat": result.lat,

@@ -11,8 +11,11 @@ ModerationError
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AccountError",
+    "ClientBlocked",
     "Conflict",
     "InvalidInput",
     "LoginRefused",
@@ -61,3 +64,11 @@ class LoginThrottled(LoginRefused):
     def __init__(self, retry_after: int) -> None:
         super().__init__("too many failed attempts")
         self.retry_after = retry_after
+
+
+class ClientBlocked(ModerationError):
+    """A moderator blocked this client: its submissions and flags are refused (403)."""
+
+    def __init__(self, until: Any, reason: str) -> None:
+        super().__init__(f"client blocked until {until}: {reason}")
+        self.until, self.reason = until, reason

@@ -21,6 +21,8 @@ from flask import current_app, request
 from flask_babel import Domain, get_locale
 from markupsafe import Markup, escape
 
+from geo.city import City, load_city
+
 __all__ = ["ACTION_WORDS", "DAY_WORDS", "LANGS", "action_word", "domain", "lang",
            "local", "local_input", "t", "template_globals", "tn", "when", "zone"]
 
@@ -94,10 +96,18 @@ def action_word(code: str | None, language: str | None = None) -> str:
     return word(ACTION_WORDS, code, language)
 
 
+def city() -> City:
+    """The app's city (``app.config["CITY"]``: a City, or its slug, loaded once here)."""
+    value = current_app.config.get("CITY")
+    if not isinstance(value, City):
+        value = current_app.config["CITY"] = load_city(
+            value if isinstance(value, str) else None, check_files=False)
+    return value
+
+
 def zone() -> ZoneInfo:
     """The configured city's time zone."""
-    city = current_app.config.get("CITY")
-    return city.zone if city is not None else ZoneInfo("Europe/Paris")
+    return city().zone
 
 
 def local(value: datetime | None) -> datetime | None:

@@ -67,7 +67,7 @@ class QueueFilters:
 _ITEM_COLUMNS = """
     s.id, s.version, s.received_at, s.source, s.status::text AS status, s.category,
     c.label_fr AS category_label, c.label_en AS category_label_en, c.colour, s.title,
-    s.description, s.starts_at, s.ends_at, s.attributes, s.email, s.client_key,
+    s.description, s.starts_at, s.ends_at, s.attributes, ra.email, s.client_key,
     ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.spam_score, s.spam_reasons,
     a.code AS arr_code, a.name AS arr_name, q.code AS quartier_code, q.name AS quartier_name,
     s.possible_duplicate_of AS dup_id, f.title AS dup_title, f.description AS dup_description,
@@ -83,6 +83,7 @@ _ITEM_JOINS = """
     LEFT JOIN area a ON a.id = s.arrondissement_id
     LEFT JOIN area q ON q.id = s.quartier_id
     LEFT JOIN feature f ON f.id = s.possible_duplicate_of
+    LEFT JOIN resident_address ra ON ra.id = s.resident_address_id
 """
 
 
@@ -92,7 +93,9 @@ def pending_page(session: Session, filters: QueueFilters, *,
     """Pending submissions oldest first (after the keyset ``after``), and how many match."""
     area = None
     if filters.area:
-        area = session.execute(text("SELECT kind::text, id FROM area WHERE code = :c"),
+        # The area's column slot: depth 1 is the first level (arrondissement_id), 2 the second.
+        area = session.execute(text("SELECT CASE depth WHEN 2 THEN 'quartier' ELSE "
+                                    "'arrondissement' END, id FROM area WHERE code = :c"),
                                {"c": filters.area}).one_or_none()
         if area is None:
             return [], 0
@@ -220,8 +223,8 @@ def area_choices(session: Session) -> list[Any]:
     return session.execute(text("""
         SELECT a.code, a.name, a.kind::text AS kind, p.code AS parent
         FROM area a LEFT JOIN area p ON p.id = a.parent_id
-        WHERE a.kind IN ('arrondissement', 'quartier')
-        ORDER BY coalesce(p.code, a.code), a.kind, a.code
+        WHERE a.depth BETWEEN 1 AND 2
+        ORDER BY coalesce(p.code, a.code), a.depth, a.code
     """)).all()
 
 

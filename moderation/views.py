@@ -32,7 +32,7 @@ from .charter import LANGS, REASONS, charter_html
 from .edits import parse_edits
 from .errors import AccountError, Conflict, InvalidInput, NotFound
 from .fields import from_form, shown, widgets
-from .i18n import lang, t, template_globals, tn, zone
+from .i18n import city, lang, t, template_globals, tn, zone
 from .web import close_db, db, engine, require_role
 
 __all__ = ["bp", "public_bp"]
@@ -107,7 +107,7 @@ def _edits(form: Any) -> dict[str, Any]:
     """The edit form checked by the submission rules (:mod:`ingestion.validation`)."""
     active = set(actions.category_slugs(db()))
     return parse_edits(form, categories={k: v for k, v in _specs().items() if k in active},
-                       zone=zone())
+                       zone=zone(), lang=lang())
 
 
 def _blocked(client_key: str | None) -> blocks.Block | None:
@@ -132,7 +132,7 @@ def _fields_of(item: Any, form: Any = None) -> dict[str, Any]:
 
 def frame() -> svg.Frame:
     """The small maps' frame, around the configured city's centre."""
-    centre = current_app.config["CITY"].centre
+    centre = city().centre
     return svg.Frame(centre.lon, centre.lat)
 
 

@@ -6,6 +6,7 @@ them), so these tests depend on nothing but the schema and geo.publish.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -92,27 +93,53 @@ def post(client, path: str, data: dict | None = None, *, page: str = "/moderatio
     return client.post(path, data={"csrf_token": csrf_of(client, page), **(data or {})})
 
 
+@pytest.fixture
+def real_categories(mdb):
+    """The product's categories (data/categories.json), with their own fields."""
+    from pathlib import Path
+
+    from ingestion.categories import load_categories, read_categories
+
+    specs = read_categories(Path(__file__).parents[1] / "data" / "categories.json")
+    with mdb.begin() as conn:
+        before = set(conn.execute(text("SELECT slug FROM category")).scalars())
+    with Session(mdb) as s, s.begin():
+        load_categories(s, specs)
+    yield {spec.slug: spec for spec in specs}
+    with mdb.begin() as conn:
+        empty_mutable_tables(conn)
+        added = [spec.slug for spec in specs if spec.slug not in before]
+        if added:
+            conn.execute(text("DELETE FROM category WHERE slug = ANY(:s)"), {"s": added})
+
+
 def pending(engine, *, title: str = "Jardin des Rosiers", lon: float = 2.3580,
             lat: float = 48.8570, category: str = "jardin-test", source: str = "api",
             age_minutes: float = 10, duplicate_of: int | None = None, spam: float = 0.0,
-            description: str = "Un jardin partagé.") -> int:
+            description: str = "Un jardin partagé.", attributes: dict | None = None,
+            client_key: str = "ck123", starts_at: datetime | None = None,
+            ends_at: datetime | None = None, received_at: datetime | None = None) -> int:
     """Insert a pending submission as ingestion would leave it; returns its id."""
     with engine.begin() as conn:
         return conn.execute(text("""
             INSERT INTO submission (source, raw, status, category, title, description, geom,
                                     arrondissement_id, quartier_id, received_at,
                                     possible_duplicate_of, spam_score, spam_reasons,
-                                    email, client_key)
+                                    email, client_key, attributes, starts_at, ends_at)
             SELECT :source, CAST(:raw AS bytea), 'pending', :cat, :title, :desc, p.g,
                    (SELECT id FROM area WHERE kind = 'arrondissement' AND ST_Contains(geom, p.g)),
                    (SELECT id FROM area WHERE kind = 'quartier' AND ST_Contains(geom, p.g)),
-                   :at, :dup, :spam, CAST(:reasons AS jsonb), 'resident@example.net', 'ck123'
+                   :at, :dup, :spam, CAST(:reasons AS jsonb), 'resident@example.net', :ck,
+                   CAST(:attrs AS jsonb), :starts, :ends
             FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g) p
             RETURNING id
         """), {"source": source, "raw": b'{"raw": true}', "cat": category, "title": title,
                "desc": description, "lon": lon, "lat": lat,
-               "at": datetime.now(UTC) - timedelta(minutes=age_minutes), "dup": duplicate_of,
-               "spam": spam, "reasons": '["many links"]' if spam else "[]"}).scalar_one()
+               "at": received_at or datetime.now(UTC) - timedelta(minutes=age_minutes),
+               "dup": duplicate_of,
+               "spam": spam, "reasons": '["many links"]' if spam else "[]", "ck": client_key,
+               "attrs": json.dumps(attributes or {}), "starts": starts_at,
+               "ends": ends_at}).scalar_one()
 
 
 def published(engine, *, title: str = "Jardin Saint-Merri", lon: float = 2.3522,

@@ -49,6 +49,9 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/submissions/<int:submission_id>/block",
                      "/moderation/flags/<int:flag_id>/block", "/moderation/blocks",
                      "/moderation/blocks/<int:block_id>/lift",
+                     # the contributing engineer's corrections queue (its own tests)
+                     "/moderation/corrections",
+                     "/moderation/corrections/<int:correction_id>/<action>",
                      # covered in test_moderation_imports.py
                      "/moderation/imports", "/moderation/imports/<int:run_id>",
                      "/moderation/imports/<int:run_id>/<action>"}
