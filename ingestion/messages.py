@@ -239,6 +239,16 @@ _FORM: dict[str, tuple[str, str]] = {
     "choose": ("Choisir…", "Choose…"),
     "other_lang": ("English", "Français"),
     "day": ("Jour", "Day"),
+    "flag_kinds": ("Ce lieu n'existe plus|Mauvais emplacement|Informations fausses|"
+                   "Contenu choquant ou insultant|Publicité ou spam|Autre",
+                   "This place no longer exists|Wrong location|Wrong information|"
+                   "Offensive content|Advertising or spam|Other"),
+    "flag_kind_legend": ("Quel est le problème ?", "What is the problem?"),
+    "flag_details": ("Précisez (facultatif sauf pour « Autre »)",
+                     "Details (optional except for \"Other\")"),
+    "flag_already": ("Vous aviez déjà signalé ce lieu : votre signalement est bien reçu, "
+                     "un modérateur va l'examiner.", "You had already reported this place: "
+                     "your report is received and a moderator will review it."),
     "correct": ("Proposer une correction", "Suggest a change"),
     "report_closed": ("Signaler une fermeture", "Report closed"),
     "correct_title": ("Proposer une correction", "Suggest a change"),

@@ -331,3 +331,30 @@ def test_a_change_and_a_closure_proposed_then_approved_and_refused(
     expect(viewer.locator("#history li")).to_have_count(3)
     screenshot(viewer, "correction-tracking")
     assert rec.page_errors == []
+
+
+def test_a_flag_has_a_short_list_of_reasons_and_a_second_one_says_it_was_received(
+        page_factory, live_server, contrib):
+    garden = _publish_garden(contrib)
+    permalink = live_server + f"/#map=17/48.85700/2.35400&f={garden}"
+    page, rec = page_factory(**PHONE)
+    page.goto(permalink)
+    page.locator("#flag-box summary").click()
+    page.locator("#flag-form button[type=submit]").click()  # neither a reason nor text
+    expect(page.locator("#flag-status")).not_to_be_empty()
+    page.get_by_label("Mauvais emplacement").check()
+    page.locator("#flag-reason").fill("Il est de l'autre côté de la rue")
+    page.locator("#flag-form button[type=submit]").click()
+    expect(page.locator("#flag-done")).to_have_text("Merci : un modérateur va examiner ce lieu.")
+    with contrib.connect() as conn:
+        reason = conn.execute(text("SELECT reason FROM flag")).scalar_one()
+    assert reason == "Mauvais emplacement — Il est de l'autre côté de la rue"
+    again, _ = page_factory(**PHONE)  # the same connection, another visit
+    again.goto(permalink)
+    again.locator("#flag-box summary").click()
+    again.get_by_label("Ce lieu n'existe plus").check()
+    again.locator("#flag-form button[type=submit]").click()
+    expect(again.locator("#flag-done")).to_contain_text("Vous aviez déjà signalé ce lieu")
+    with contrib.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM flag")).scalar_one() == 1
+    assert rec.page_errors == []

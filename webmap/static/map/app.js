@@ -525,7 +525,7 @@
     var done = !!flagged[id];
     $("flag-form").hidden = done;
     $("flag-done").hidden = !done;
-    $("flag-done").textContent = done ? S.flagThanks : "";
+    $("flag-done").textContent = done ? (flagged[id] === "again" && VF.flag_already ? VF.flag_already : S.flagThanks) : "";
     $("flag-status").textContent = "";
     $("flag-box").open = done;
   }
@@ -653,17 +653,21 @@
   // ---------- report a published place ----------
   $("flag-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    var reason = $("flag-reason").value.trim();
+    var text = $("flag-reason").value.trim();
+    var kind = document.querySelector("#flag-kinds input:checked");
+    var other = kind && kind.hasAttribute("data-other");
+    var reason = kind && !other ? kind.value + (text ? " — " + text : "") : text;
     var id = selected;
-    if (!reason || id === null) { $("flag-status").textContent = S.flagNeedReason; $("flag-reason").focus(); return; }
+    if (!reason || id === null) { $("flag-status").textContent = S.flagNeedReason; (kind ? $("flag-reason") : document.querySelector("#flag-kinds input") || $("flag-reason")).focus(); return; }
     $("flag-status").textContent = S.pinSending;
     fetch("/api/v1/features/" + encodeURIComponent(id) + "/flags", {
       method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
       body: JSON.stringify({ reason: reason })
     }).then(function (r) {
       if (!r.ok) { $("flag-status").textContent = r.status === 429 ? S.flagTooMany : S.flagFailed; return; }
-      flagged[id] = true;
+      flagged[id] = r.status === 200 ? "again" : true;  // 200: this client had flagged it already
       $("flag-reason").value = "";
+      if (kind) kind.checked = false;
       if (selected === id) { resetFlag(id); $("flag-done").focus(); }
     }).catch(function () { $("flag-status").textContent = S.flagFailed; });
   });
@@ -1469,6 +1473,17 @@
       input.focus();
     }
   }
+  // Flags: a short list of reasons, then free text (needed for "other").
+  $("flag-kinds-legend").textContent = VF.flag_kind_legend || "";
+  $("flag-reason-label").textContent = VF.flag_details || $("flag-reason-label").textContent;
+  String(VF.flag_kinds || "").split("|").filter(Boolean).forEach(function (k, i, all) {
+    var lab = el("label", null, { "class": "check" });
+    var radio = el("input", null, { type: "radio", name: "flag-kind", value: k });
+    if (i === all.length - 1) radio.setAttribute("data-other", "");
+    lab.appendChild(radio);
+    lab.appendChild(document.createTextNode(" " + k));
+    $("flag-kinds").appendChild(lab);
+  });
   $("btn-correct").textContent = VF.correct || "";
   $("btn-closed").textContent = VF.report_closed || "";
   $("c-comment-label").textContent = VF.comment || "";
