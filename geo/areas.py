@@ -7,9 +7,11 @@ union of the 20 official arrondissements rather than the simplified GEOFLA outli
 0.9957 against them): a point inside an arrondissement is then always inside the city,
 which the service-area check relies on (``service_area.dissolve``).
 
-The schema still stores two levels, ``arrondissement`` and ``quartier`` (columns of the
-feature, submission and import-row tables): a city whose levels are named otherwise is
-refused by :func:`load_areas` until the generic-levels migration lands (issue 15).
+An area row stores its level's slug (``kind``) and its ``depth`` (0: the outline, 1: the
+first level...). The feature, submission and import-row tables hold a point's area of
+the first and of the second level (their ``arrondissement_id`` and ``quartier_id``
+columns, named after Paris's): :class:`Placement` is that pair, and a city has at most
+two levels until those references become generic (issue 15).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
 # Quartier and arrondissement boundaries leave slivers of a few m² between them; a
 # point that falls in one still belongs to the nearest area within this distance.
 SLIVER_TOLERANCE_DEG = 1e-4  # about 7 m in longitude, 11 m in latitude, at Paris
+MAX_LEVELS = 2  # the features' area columns (arrondissement_id, quartier_id)
 
 
 class AreaRef(NamedTuple):
@@ -53,7 +56,11 @@ class AreaRef(NamedTuple):
 
 
 class Placement(NamedTuple):
-    """Where a point lies: its arrondissement and quartier, or ``None`` outside."""
+    """Where a point lies: its area of the first level and of the second.
+
+    Paris: its arrondissement and quartier. ``None`` outside, or for a level the city
+    does not have.
+    """
 
     arrondissement: AreaRef | None
     quartier: AreaRef | None
@@ -103,13 +110,14 @@ def _value(props: dict[str, Any], name: str | None) -> str | None:
     return str(value).strip()
 
 
-def _upsert(session: Session, *, kind: AreaKind, code: str, name: str,
+def _upsert(session: Session, *, kind: str, depth: int, code: str, name: str,
             geom: MultiPolygon, parent_id: int | None) -> int:
-    stmt = insert(Area).values(kind=kind, code=code, name=name, parent_id=parent_id,
-                               geom=from_shape(geom, srid=4326))
+    stmt = insert(Area).values(kind=kind, depth=depth, code=code, name=name,
+                               parent_id=parent_id, geom=from_shape(geom, srid=4326))
     stmt = stmt.on_conflict_do_update(
         index_elements=[Area.code],
-        set_={"kind": stmt.excluded.kind, "name": stmt.excluded.name,
+        set_={"kind": stmt.excluded.kind, "depth": stmt.excluded.depth,
+              "name": stmt.excluded.name,
               "parent_id": stmt.excluded.parent_id, "geom": stmt.excluded.geom,
               "loaded_at": func.now()},
     ).returning(Area.id)
@@ -161,24 +169,23 @@ def load_areas(session: Session, city: City) -> AreaLoadReport:
     ------
     AreaDataError
         A file is unreadable, a level's count or fields are not what the city says, a
-        child names no known parent, or a level is not one the schema stores yet.
+        child names no known parent, or the city has more levels than the features'
+        two area columns hold.
     """
-    kinds = {k.value for k in AreaKind} - {AreaKind.city.value}
-    unknown = [lv.slug for lv in city.levels if lv.slug not in kinds]
-    if unknown:
-        raise AreaDataError(f"levels {unknown}: the schema stores {sorted(kinds)} only "
-                            "until the generic area levels land (issue 15)")
+    if len(city.levels) > MAX_LEVELS:
+        raise AreaDataError(f"{len(city.levels)} area levels: features reference "
+                            f"{MAX_LEVELS} until their area references become generic")
     read = {level.slug: _read_level(level) for level in city.levels}
     if city.service_area.dissolve:
         outline = shapely.union_all([a.geom for a in read[city.levels[0].slug]])
     else:
         outline = shapely.union_all([_multipolygon(f.get("geometry"), "service area")
                                      for f in _read_features(city.service_area.file)])
-    city_id = _upsert(session, kind=AreaKind.city, code=city.service_area.code,
+    city_id = _upsert(session, kind=AreaKind.city, depth=0, code=city.service_area.code,
                       name=city.name(), parent_id=None,
                       geom=_multipolygon(outline.__geo_interface__, "city"))
     ids: dict[str, dict[str, int]] = {}
-    for level in city.levels:
+    for depth, level in enumerate(city.levels, start=1):
         ids[level.slug] = {}
         for area in sorted(read[level.slug], key=lambda a: (len(a.key), a.key)):
             parent_id = city_id
@@ -188,20 +195,20 @@ def load_areas(session: Session, city: City) -> AreaLoadReport:
                     raise AreaDataError(f"{level.slug} {area.code}: unknown {level.parent} "
                                         f"{area.parent_key}")
             ids[level.slug][area.key] = _upsert(
-                session, kind=AreaKind(level.slug), code=area.code, name=area.name,
+                session, kind=level.slug, depth=depth, code=area.code, name=area.name,
                 geom=area.geom, parent_id=parent_id)
     return AreaLoadReport(city=1, levels={slug: len(v) for slug, v in ids.items()})
 
 
 _LOCATE_MANY = text("""
-    SELECT p.ord, a.kind::text AS kind, a.id, a.code, a.name
+    SELECT p.ord, a.depth, a.id, a.code, a.name
     FROM unnest(:lons, :lats) WITH ORDINALITY AS p(lon, lat, ord)
     CROSS JOIN LATERAL (
-        SELECT DISTINCT ON (area.kind) area.kind, area.id, area.code, area.name
+        SELECT DISTINCT ON (area.depth) area.depth, area.id, area.code, area.name
         FROM area
-        WHERE area.kind IN ('arrondissement', 'quartier')
+        WHERE area.depth BETWEEN 1 AND 2
           AND ST_DWithin(area.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), :tol)
-        ORDER BY area.kind,
+        ORDER BY area.depth,
                  ST_Distance(area.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)),
                  area.code
     ) AS a
@@ -210,21 +217,21 @@ _LOCATE_MANY = text("""
 
 def locate_many(session: Session, points: Sequence[tuple[float, float]] | Iterable[
         tuple[float, float]]) -> list[Placement]:
-    """Arrondissement and quartier of each ``(lon, lat)``, in one query, in input order."""
+    """First- and second-level area of each ``(lon, lat)``, in one query, in input order."""
     pts = list(points)
     if not pts:
         return []
-    found: list[dict[str, AreaRef]] = [{} for _ in pts]
+    found: list[dict[int, AreaRef]] = [{} for _ in pts]
     rows = session.execute(_LOCATE_MANY, {"lons": [float(p[0]) for p in pts],
                                           "lats": [float(p[1]) for p in pts],
                                           "tol": SLIVER_TOLERANCE_DEG})
-    for ord_, kind, id_, code, name in rows:
-        found[ord_ - 1][kind] = AreaRef(id_, code, name)
-    return [Placement(f.get("arrondissement"), f.get("quartier")) for f in found]
+    for ord_, depth, id_, code, name in rows:
+        found[ord_ - 1][depth] = AreaRef(id_, code, name)
+    return [Placement(f.get(1), f.get(2)) for f in found]
 
 
 def locate(session: Session, lon: float, lat: float) -> Placement:
-    """Arrondissement and quartier containing ``(lon, lat)`` (EPSG:4326).
+    """The areas containing ``(lon, lat)`` (EPSG:4326): Paris's arrondissement, quartier.
 
     >>> locate(session, 2.3522, 48.8566).arrondissement.name   # doctest: +SKIP
     '4e arrondissement'

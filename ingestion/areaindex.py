@@ -88,8 +88,10 @@ class AreaIndex:
     def __init__(self, session: Session) -> None:
         self.kinds: dict[AreaKind, tuple[list[Any], np.ndarray, np.ndarray,
                                          shapely.STRtree, _Grid | None]] = {}
-        for kind in (AreaKind.arrondissement, AreaKind.quartier):
-            rows = session.execute(select(Area.id, Area.geom).where(Area.kind == kind)
+        # The first level's areas fill the arrondissement slot, the second's the quartier
+        # slot, whatever the city calls its levels (area.depth).
+        for kind, depth in ((AreaKind.arrondissement, 1), (AreaKind.quartier, 2)):
+            rows = session.execute(select(Area.id, Area.geom).where(Area.depth == depth)
                                    .order_by(Area.code)).all()
             geoms = [to_shape(g) for _, g in rows]
             for g in geoms:

@@ -189,14 +189,14 @@ _QUEUE = """
       description = %(description)s, starts_at = %(starts_at)s, ends_at = %(ends_at)s,
       email = %(email)s, attributes = CAST(%(attributes)s AS jsonb), geom = p.pt,
       arrondissement_id = coalesce(
-        (SELECT a.id FROM area a WHERE a.kind = 'arrondissement' AND ST_Intersects(a.geom, p.pt)
+        (SELECT a.id FROM area a WHERE a.depth = 1 AND ST_Intersects(a.geom, p.pt)
          ORDER BY a.code LIMIT 1),
-        (SELECT a.id FROM area a WHERE a.kind = 'arrondissement'
+        (SELECT a.id FROM area a WHERE a.depth = 1
            AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
       quartier_id = coalesce(
-        (SELECT a.id FROM area a WHERE a.kind = 'quartier' AND ST_Intersects(a.geom, p.pt)
+        (SELECT a.id FROM area a WHERE a.depth = 2 AND ST_Intersects(a.geom, p.pt)
          ORDER BY a.code LIMIT 1),
-        (SELECT a.id FROM area a WHERE a.kind = 'quartier'
+        (SELECT a.id FROM area a WHERE a.depth = 2
            AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
       possible_duplicate_of = (
         SELECT f.id FROM feature f

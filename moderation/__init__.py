@@ -36,12 +36,13 @@ def init_app(app: Any) -> None:
 
     for key, (_env, _kind, default) in SETTINGS.items():
         app.config.setdefault(key, default)
-    if "CITY" not in app.config:
-        from geo.city import load_city
+    from geo.city import City, load_city
 
-        # CARTE_CITY, default paris: the maps' frame. Its data files are checked by
-        # `carte city check`, not here: a missing basemap file must not stop moderation.
-        app.config["CITY"] = load_city(check_files=False)
+    if not isinstance(app.config.get("CITY"), City):
+        # CARTE_CITY (the settings' slug), default paris: the maps' frame. Its data files
+        # are checked by `carte city check`, not here: a missing basemap file must not
+        # stop moderation.
+        app.config["CITY"] = load_city(app.config.get("CITY") or None, check_files=False)
     for blueprint in (auth.bp, views.bp, views.public_bp, api.bp):
         app.register_blueprint(blueprint)
     # Blocked clients are refused before intake reads their submission or flag: the

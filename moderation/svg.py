@@ -78,7 +78,7 @@ def outlines(session: Session, cache_key: str, frame: Frame) -> dict[str, Outlin
     rows = session.execute(text("""
         SELECT code, name, kind::text AS kind,
                ST_AsBinary(ST_SimplifyPreserveTopology(geom, 0.0001)) AS g
-        FROM area WHERE kind IN ('city', 'arrondissement')
+        FROM area WHERE depth <= 1
     """)).all()
     result = {}
     for code, name, kind, g in rows:

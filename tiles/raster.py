@@ -237,8 +237,10 @@ def build_base(engine: Any, directory: Path) -> int:
 
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT kind::text, ST_AsBinary(ST_Transform(geom, 3857)) FROM area "
-            "ORDER BY kind, code")).all()
+            # Styled by depth: the outline, the first level's lines, the second's.
+            "SELECT CASE depth WHEN 0 THEN 'city' WHEN 1 THEN 'arrondissement' "
+            "ELSE 'quartier' END, ST_AsBinary(ST_Transform(geom, 3857)) FROM area "
+            "ORDER BY depth, code")).all()
     shapes = [(kind, from_wkb(bytes(wkb))) for kind, wkb in rows]
     if not shapes:
         return 0

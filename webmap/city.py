@@ -17,8 +17,12 @@ __all__ = ["current_city"]
 
 
 def current_city() -> City:
-    """The app's city: ``app.config["CITY"]`` (a :class:`~geo.city.City`), loaded once."""
+    """The app's city: ``app.config["CITY"]`` as a :class:`~geo.city.City`, loaded once.
+
+    The settings give ``CITY`` as a slug (``CARTE_CITY``); the first call replaces it
+    with the city it names.
+    """
     city = current_app.config.get("CITY")
     if not isinstance(city, City):
-        city = current_app.config["CITY"] = load_city(check_files=False)
+        city = current_app.config["CITY"] = load_city(city or None, check_files=False)
     return city

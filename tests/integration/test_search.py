@@ -33,7 +33,7 @@ def labels(hits):
     "10 rue de rivoli paris 4",
 ])
 def test_free_form_addresses_find_the_door(index, typed):
-    assert labels(index.search(typed))[0] == "10 Rue de Rivoli, 75004 Paris"
+    assert labels(index.search(typed, locality="Paris"))[0] == "10 Rue de Rivoli, 75004 Paris"
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
@@ -46,22 +46,23 @@ def test_free_form_addresses_find_the_door(index, typed):
     ("fbg saint antoine 75012", "Rue du Faubourg Saint-Antoine, 75012 Paris"),
 ])
 def test_abbreviations_and_arrondissements(index, typed, expected):
-    assert expected in labels(index.search(typed))[:3]
+    assert expected in labels(index.search(typed, locality="Paris"))[:3]
 
 
 def test_streets_that_start_with_what_was_typed_come_first(index):
     # "rue de la paix" is a street of its own; longer names holding those words follow.
-    assert labels(index.search("rue de la paix"))[0] == "Rue de la Paix, 75002 Paris"
-    got = labels(index.search("avenue de la republ"))
+    assert labels(index.search("rue de la paix", locality="Paris"))[0] == \
+        "Rue de la Paix, 75002 Paris"
+    got = labels(index.search("avenue de la republ", locality="Paris"))
     assert got[0].startswith("Avenue de la République")
-    got = labels(index.search("rivoli"))
+    got = labels(index.search("rivoli", locality="Paris"))
     assert got[:2] == ["Rue de Rivoli, 75001 Paris", "Rue de Rivoli, 75004 Paris"]
 
 
 def test_what_is_not_an_address_stays_empty(index):
-    assert index.search("999 rue de rivoli") == []
-    assert index.search("paris") == []
-    assert index.search("r") == []
+    assert index.search("999 rue de rivoli", locality="Paris") == []
+    assert index.search("paris", locality="Paris") == []
+    assert index.search("r", locality="Paris") == []
 
 
 def test_a_query_is_taken_apart_as_a_resident_means_it():

@@ -188,7 +188,7 @@ class AddressIndex:
             out |= self._postings[word]
         return out
 
-    def search(self, query: str, *, limit: int = 8) -> list[Hit]:
+    def search(self, query: str, *, limit: int = 8, locality: str = "") -> list[Hit]:
         """Addresses or streets matching a free-form ``query``.
 
         Forgiving the way people type: "10 rue de rivoli paris", "10 r de rivoli",
@@ -225,11 +225,11 @@ class AddressIndex:
                 if point is None:
                     continue
                 shown = q.number.replace(" b", " bis").replace(" t", " ter")
-                label = f"{shown} {s.name}, {s.postcode} Paris"
+                label = f"{shown} {s.name}, {s.postcode} {locality}".rstrip()
             else:
                 keys = sorted(s.numbers, key=_number_key)
                 point = s.numbers[keys[len(keys) // 2]]
-                label = f"{s.name}, {s.postcode} Paris"
+                label = f"{s.name}, {s.postcode} {locality}".rstrip()
             hits.append(((rank, len(s.folded), label), Hit(label, *point)))
         hits.sort(key=lambda h: h[0])
         return [h for _, h in hits[:limit]]
@@ -242,7 +242,8 @@ def _number_key(number: str) -> tuple[int, str]:
 
 def _read(path: Path) -> AddressIndex:
     streets: dict[tuple[str, str], _Street] = {}
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open  # a city may ship it plain
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=";")
         for row in reader:
             key = (row["nom_voie"], row["code_postal"])
@@ -251,7 +252,8 @@ def _read(path: Path) -> AddressIndex:
                 folded = fold(row["nom_voie"])
                 street = streets[key] = _Street(folded, frozenset(folded.split()),
                                                 row["nom_voie"], row["code_postal"], {})
-            number = row["numero"] + (f" {row['rep'].lower()}" if row["rep"] else "")
+            rep = row.get("rep") or ""  # the BAN's "bis"/"ter"; optional in a city's file
+            number = row["numero"] + (f" {rep.lower()}" if rep else "")
             street.numbers[number] = (float(row["lon"]), float(row["lat"]))
     return AddressIndex(list(streets.values()))
 

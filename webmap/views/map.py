@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from geo.db import get_engine
 from geo.events import city_zone
-from geo.models import Area, AreaKind, Category
+from geo.models import Area, Category
 from tiles.archive import tilejson
 from tiles.errors import ArchiveError
 
@@ -59,7 +59,8 @@ def _map_script(lang: str):
     if key not in cache:
         url, attribution = _basemap()
         c = current_city().centre
-        cache[key] = build_map_script(labels=map_labels(gettext), centre=(c.lat, c.lon, c.zoom),
+        cache[key] = build_map_script(labels=map_labels(gettext, current_city().attribution),
+                                      centre=(c.lat, c.lon, c.zoom),
                                       root=request.script_root, basemap_url=url,
                                       basemap_attribution=attribution)
     return cache[key]
@@ -78,7 +79,8 @@ def _categories(session: Session, lang: str) -> list[dict[str, Any]]:
 def _quartiers(session: Session) -> list[dict[str, Any]]:
     point = func.ST_PointOnSurface(Area.geom)
     rows = session.execute(select(Area.code, Area.name, func.ST_X(point), func.ST_Y(point))
-                           .where(Area.kind == AreaKind.quartier).order_by(Area.name)).all()
+                           .where(Area.depth == select(func.max(Area.depth))
+                                  .scalar_subquery()).order_by(Area.name)).all()
     return [{"code": c, "name": n, "lon": round(x, 6), "lat": round(y, 6)}
             for c, n, x, y in rows]
 
@@ -207,7 +209,8 @@ def search() -> Response:
         areas = search_areas(session, q, limit=SEARCH_LIMIT)
     addresses = address_file(current_city())
     index = ready_index(addresses) if addresses is not None else None
-    addresses = index.search(q, limit=SEARCH_LIMIT) if index is not None else []
+    addresses = (index.search(q, limit=SEARCH_LIMIT, locality=current_city().name())
+                 if index is not None else [])
     response = jsonify({
         "features": features, "areas": areas,
         "addresses": [{"label": h.label, "lon": h.lon, "lat": h.lat} for h in addresses],

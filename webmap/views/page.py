@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -207,12 +207,16 @@ def build_map_script(*, labels: dict[str, str], centre: tuple[float, float, int]
     return MapScript(script, digest, js, css)
 
 
-def map_labels(gettext: Any) -> dict[str, str]:
-    """The translated names folium needs, through ``gettext``."""
+def map_labels(gettext: Any, city_attribution: Sequence[str]) -> dict[str, str]:
+    """The translated names folium needs, through ``gettext``.
+
+    The attribution is the city's lines (its boundaries' and data's sources, from
+    ``city.json``) and the contributors'.
+    """
     return {
         "base": gettext("Plan (our own tiles)"),
         "external": gettext("External base map"),
         "features": gettext("Places and events"),
         "density": gettext("Density"),
-        "attribution": gettext("Boundaries © Ville de Paris (ODbL); pins © their contributors"),
+        "attribution": " · ".join([*city_attribution, gettext("pins © their contributors")]),
     }
