@@ -32,6 +32,7 @@ from geo import migrate  # noqa: E402
 from geo.areas import load_areas  # noqa: E402
 from geo.city import load_city  # noqa: E402
 from geo.embedded import EmbeddedPostgres  # noqa: E402
+from ingestion.categories import load_categories, read_categories  # noqa: E402
 from moderation.accounts import create_user  # noqa: E402
 
 BUDGET_MS = 300.0
@@ -40,6 +41,10 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def seed(engine, n_pending: int) -> None:
+    with Session(engine) as s, s.begin():
+        # The product's categories, with their own fields and labels: pending items
+        # carry every field of theirs, and the queue shows them all.
+        load_categories(s, read_categories(ROOT / "data" / "categories.json"))
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO category (slug, kind, label_fr, label_en, colour, icon) VALUES "
@@ -74,10 +79,11 @@ def seed(engine, n_pending: int) -> None:
               WHERE area.kind = 'city')
             INSERT INTO submission (source, raw, status, category, title, description, geom,
                                     arrondissement_id, quartier_id, received_at,
-                                    possible_duplicate_of, spam_score, spam_reasons, email)
+                                    possible_duplicate_of, spam_score, spam_reasons, email,
+                                    attributes)
             SELECT CASE WHEN i % 7 = 0 THEN 'import-asso' ELSE 'api' END,
                    convert_to('{"title": "x"}', 'UTF8'), 'pending',
-                   (ARRAY['jardin','soupe','pret'])[1 + i % 3],
+                   (ARRAY['mission-benevole','fete-des-voisins','pret-troc'])[1 + i % 3],
                    'Proposition ' || i, 'Un lieu du quartier, proposé par un habitant.', g,
                    (SELECT id FROM area a WHERE a.kind = 'arrondissement'
                       AND ST_Contains(a.geom, g) LIMIT 1),
@@ -88,7 +94,19 @@ def seed(engine, n_pending: int) -> None:
                    CASE WHEN i % 20 = 0 THEN 0.7 ELSE 0.05 END,
                    CASE WHEN i % 20 = 0 THEN '["3 links", "repeated words"]'::jsonb
                         ELSE '[]'::jsonb END,
-                   'resident' || i || '@example.net'
+                   'resident' || i || '@example.net',
+                   -- every field of the category filled: the queue shows them all
+                   (ARRAY[
+                     '{"availability": [{"day": "mon", "from": "09:00", "to": "12:00"},
+                       {"day": "sat", "from": "14:00", "to": "18:00"}], "organisation":
+                       "Les Restos du quartier", "skills": "Porter des cartons, accueillir",
+                       "min_age": 16, "volunteers_needed": 4, "audiences": ["seniors"],
+                       "accessibility": ["step_free_access", "quiet_space"]}',
+                     '{"party_kit_request": true, "expected_guests": 40, "address":
+                       "12 rue Vieille-du-Temple", "audiences": ["families", "children"],
+                       "accessibility": ["seating"]}',
+                     '{"offer_type": "lend", "item": "Perceuse à percussion",
+                       "audiences": ["everyone"]}'])[1 + i % 3]::jsonb
             FROM pts
         """), {"n": n_pending})
         conn.execute(text("""
@@ -188,7 +206,7 @@ def run(url: str, n_pending: int, repeat: int, root: Path) -> None:
     measure("queue page (10k pending, page 1)", "get", ["/moderation/"] * n)
     measure("queue page filtered by arrondissement", "get", ["/moderation/?area=75118"] * n)
     measure("queue page filtered by category+source", "get",
-            ["/moderation/?category=soupe&source=import-asso"] * n)
+            ["/moderation/?category=fete-des-voisins&source=import-asso"] * n)
     with engine.connect() as conn:
         mid = conn.execute(text("SELECT received_at, id FROM submission WHERE status = "
                                 "'pending' ORDER BY received_at, id OFFSET :o LIMIT 1"),
@@ -210,8 +228,10 @@ def run(url: str, n_pending: int, repeat: int, root: Path) -> None:
     measure("edit then approve", "post", [f"/moderation/submissions/{next(cursor)}/edit"
                                           for _ in range(n)],
             lambda i: {"version": "1", "title": f"Corrigé {i}", "description": "Texte",
-                       "category": "jardin", "lon": f"{2.33 + i / 5000:.6f}",
-                       "lat": "48.86", "starts_at": "", "ends_at": ""})
+                       "category": "pret-troc", "lon": f"{2.33 + i / 5000:.6f}",
+                       "lat": "48.86", "starts_at": "", "ends_at": "",
+                       "a_offer_type": "give", "a_item": "Perceuse",
+                       "a_audiences": ["families", "everyone"]})
     measure("merge into a feature", "post", [f"/moderation/submissions/{next(cursor)}/merge"
                                              for _ in range(n)],
             lambda i: {"version": "1", "into": str(100 + i), "take": "description"})
