@@ -625,9 +625,15 @@ def nearby_json() -> Response:
 
 @bp.get("/api/v1/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document of these endpoints."""
+    """The OpenAPI 3.1 document of every ``/api/v1`` operation.
+
+    The app adds the operations of the other packages (``openapi_complete``).
+    """
     categories, _ = _state()
     doc = openapi_document(categories, server_url=request.host_url)
+    complete = current_app.extensions.get("openapi_complete")
+    if complete is not None:
+        doc = complete(doc, sorted(categories))
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/json")
 
 

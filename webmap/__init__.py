@@ -48,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_features.bp)
     app.register_blueprint(ogc_views.bp)
     app.register_blueprint(opendata.bp)
+    from .offline import bp as offline_bp  # /manifest.webmanifest and /sw.js (offline pins)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(health.bp)
     from .calendar_views import bp as calendar_bp  # events as iCalendar (.ics)
     app.register_blueprint(calendar_bp)
@@ -56,6 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(subscriptions_views.bp)
     from .tile_fastpath import TileFastPath  # common tile answers without Flask's overhead
     app.wsgi_app = TileFastPath(app.wsgi_app, app.config["VAR_DIR"])  # type: ignore[method-assign]
+    from .api_openapi import complete  # webmap's and moderation's /api/v1 operations
+    app.extensions["openapi_complete"] = complete  # merged by ingestion's openapi.json
     from . import catchup  # submissions a crash left 'received', validated continuously
     catchup.init_app(app)
     return app

@@ -62,7 +62,12 @@ def openapi_document(base: str, category_slugs: Sequence[str], *, max_limit: int
         return {"200": {"description": description,
                         "content": {media: {}, "text/html": {}}},
                 "400": {"description": "A bad parameter (named in the answer)."},
-                "404": {"description": "Not found."}}
+                "404": {"description": "Not found."},
+                "414": {"description": "The request line is longer than 8190 bytes "
+                                       "(a bbox or filter list that long is refused)."},
+                "503": {"description": "The database is unavailable; retry after the "
+                                       "Retry-After header's seconds.",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
 
     paths: dict[str, Any] = {
         "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
