@@ -54,6 +54,7 @@ from geo.areas import city_outline
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
+from geo.problems import PROBLEM_JSON, problem_body
 
 from .categories import CategorySpec, specs_from_db
 from .corrections import receive_correction
@@ -191,11 +192,8 @@ class _Answer(NamedTuple):
 
 def _problem(status: int, title: str, *, detail: str | None = None,
              headers: Mapping[str, str] | None = None, **extra: Any) -> _Answer:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return _Answer(status, json.dumps(body, ensure_ascii=False), "application/problem+json",
+    # The one problem+json builder of the product (geo.problems), framework-free.
+    return _Answer(status, problem_body(status, title, detail=detail, **extra), PROBLEM_JSON,
                    headers or {})
 
 
