@@ -239,6 +239,12 @@ _FORM: dict[str, tuple[str, str]] = {
     "choose": ("Choisir…", "Choose…"),
     "other_lang": ("English", "Français"),
     "day": ("Jour", "Day"),
+    "pin_waiting": ("Pas de réseau : votre point est gardé sur cet appareil et sera envoyé "
+                    "dès le retour du réseau.", "No network: your pin is kept on this device "
+                    "and will be sent as soon as the network is back."),
+    "outbox_count": ("{n} point(s) en attente d'envoi", "{n} pin(s) waiting to be sent"),
+    "outbox_sent": ("Votre point gardé hors ligne a été envoyé.",
+                    "Your pin kept offline has been sent."),
     "flag_kinds": ("Ce lieu n'existe plus|Mauvais emplacement|Informations fausses|"
                    "Contenu choquant ou insultant|Publicité ou spam|Autre",
                    "This place no longer exists|Wrong location|Wrong information|"

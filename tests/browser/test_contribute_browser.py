@@ -358,3 +358,37 @@ def test_a_flag_has_a_short_list_of_reasons_and_a_second_one_says_it_was_receive
     with contrib.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM flag")).scalar_one() == 1
     assert rec.page_errors == []
+
+
+def test_a_pin_dropped_offline_waits_on_the_device_and_is_sent_once_when_back(
+        page_factory, live_server, contrib):
+    page, rec = page_factory(**PHONE)
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    manifest = page.request.get(live_server + "/manifest.webmanifest")
+    assert manifest.ok and manifest.json()["start_url"] == "/"
+    assert page.request.get(live_server + "/sw.js").headers["content-type"].startswith(
+        "text/javascript")
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
+    # the shell is kept once the worker has it (the page tells it what it was built from)
+    page.wait_for_function(
+        "async () => !!(await caches.match('/', {ignoreVary: true})) && "
+        "!!(await caches.match('/static/map/app.js', {ignoreVary: true}))")
+    open_form(page)
+    page.locator("#f-category").select_option("fontaine")
+    page.locator("#f-title").fill("Fontaine hors ligne")
+    page.locator("#f-charter").check()
+    page.context.set_offline(True)
+    page.locator("#pin-form button[type=submit]").click()
+    expect(page.locator("#pin-thanks")).to_contain_text("Pas de réseau")
+    expect(page.locator("#pin-outbox")).to_have_text("1 point(s) en attente d'envoi")
+    with contrib.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM submission")).scalar_one() == 0
+    page.context.set_offline(False)
+    expect(page.locator("#pin-tracking")).to_be_visible(timeout=10_000)
+    expect(page.locator("#pin-outbox")).to_be_hidden()
+    page.reload()  # nothing is sent again
+    page.wait_for_timeout(500)
+    with contrib.connect() as conn:
+        rows = conn.execute(text("SELECT title, idempotency_key IS NOT NULL FROM submission")).all()
+    assert rows == [("Fontaine hors ligne", True)]
+    assert rec.page_errors == []

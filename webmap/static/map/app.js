@@ -1347,35 +1347,124 @@
     if (pinLatLng) { body.lon = +pinLatLng.lng.toFixed(6); body.lat = +pinLatLng.lat.toFixed(6); }
     if (!$("f-dates").hidden) { body.starts_at = cityIso($("f-starts").value); body.ends_at = cityIso($("f-ends").value); }
     if ($("f-email").value.trim()) body.email = $("f-email").value.trim();
+    var key = newKey();  // the same key for every retry: never stored twice
     if (dupeIds.length && $("f-different").checked) body.not_duplicate_of = dupeIds.slice();
     var errors = checkForm(body);
     if (errors.length) { say(S.pinError); showErrors(errors); return; }
     showErrors([]);
     say(S.pinSending);
-    fetch("/api/v1/submissions?lang=" + LANG, { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
+    sendPin(body, key)
       .then(function (res) {
         if (res.status === 422 && res.body.errors) { say(S.pinError); showErrors(res.body.errors); return; }
         if (!res.ok) {  // a rate limit or a fault: said at the top, what was typed is kept
           topMessage(res.status === 429 ? (res.body.detail || VF.server_down) : VF.server_down);
           return;
         }
-        var url = new URL(res.body.tracking_url, location.href);
-        if (url.origin !== location.origin) return;  // only ever link to our own site
-        pform2.hidden = true; $("pin-here").hidden = $("pin-centre").hidden = true;
-        $("pin-done").hidden = false; setPinMode(false);
-        $("pin-thanks").textContent = S.pinThanks;
-        $("pin-tracking").textContent = S.pinTrack;
-        $("pin-tracking").setAttribute("href", url.pathname + url.search);
-        $("pin-keep").textContent = S.pinKeep + " " + url.href;
-        say(S.pinThanks);
-        $("pin-tracking").focus();
-        pform2.reset();
-        renderFields();
+        pinSent(res.body);
       })
-      .catch(function () { topMessage(VF.server_down || S.pinFailed); });
+      .catch(function () {
+        // No network: kept on this device, sent with the same key when it is back.
+        outboxAdd({ key: key, body: body, at: Date.now() }).then(function () {
+          pinDone(VF.pin_waiting);
+          showOutbox();
+        }, function () { topMessage(VF.server_down || S.pinFailed); });
+      });
   });
 
+
+  // ---------- pins dropped offline: an outbox in IndexedDB ----------
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  function sendPin(body, key) {
+    return fetch("/api/v1/submissions?lang=" + LANG, {
+      method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "Idempotency-Key": key }
+    }).then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); });
+  }
+  /** The form's end: thanks (and the tracking link once the server has answered). */
+  function pinDone(message, trackingUrl) {
+    pform2.hidden = true; $("pin-here").hidden = $("pin-centre").hidden = true;
+    $("pin-done").hidden = false; setPinMode(false);
+    $("pin-thanks").textContent = message;
+    $("pin-tracking").hidden = !trackingUrl;
+    $("pin-keep").textContent = "";
+    if (trackingUrl) {
+      $("pin-tracking").textContent = S.pinTrack;
+      $("pin-tracking").setAttribute("href", trackingUrl.pathname + trackingUrl.search);
+      $("pin-keep").textContent = S.pinKeep + " " + trackingUrl.href;
+      $("pin-tracking").focus();
+    } else {
+      $("pin-thanks").setAttribute("tabindex", "-1");
+      $("pin-thanks").focus();
+    }
+    say(message);
+    pform2.reset();
+    renderFields();
+  }
+  function pinSent(answer, message) {
+    var url = new URL(answer.tracking_url, location.href);
+    if (url.origin !== location.origin) return;  // only ever link to our own site
+    pinDone(message || S.pinThanks, url);
+  }
+  function outboxDo(mode, work) {
+    return new Promise(function (resolve, reject) {
+      if (!window.indexedDB) { reject(new Error("no IndexedDB")); return; }
+      var open = indexedDB.open("carte-outbox", 1);
+      open.onupgradeneeded = function () { open.result.createObjectStore("pins", { keyPath: "key" }); };
+      open.onerror = function () { reject(open.error); };
+      open.onsuccess = function () {
+        var db = open.result, tx = db.transaction("pins", mode), req = work(tx.objectStore("pins"));
+        tx.oncomplete = function () { db.close(); resolve(req ? req.result : undefined); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+      };
+    });
+  }
+  function outboxAdd(item) { return outboxDo("readwrite", function (s) { return s.put(item); }); }
+  function outboxRemove(key) { return outboxDo("readwrite", function (s) { return s.delete(key); }); }
+  function outboxAll() { return outboxDo("readonly", function (s) { return s.getAll(); }); }
+  function showOutbox() {
+    return outboxAll().then(function (items) {
+      $("pin-outbox").hidden = !items.length;
+      $("pin-outbox").textContent = items.length ? fmt(VF.outbox_count || "{n}", { n: items.length }) : "";
+      return items;
+    }, function () { return []; });
+  }
+  var flushing = false;
+  /** Send what waits, oldest first, each with its own key; stop at the first network error. */
+  function flushOutbox() {
+    if (flushing || navigator.onLine === false) return showOutbox();
+    flushing = true;
+    return showOutbox().then(function (items) {
+      items.sort(function (a, b) { return a.at - b.at; });
+      return items.reduce(function (chain, item) {
+        return chain.then(function () {
+          return sendPin(item.body, item.key).then(function (res) {
+            if (res.status >= 500 || res.status === 429 || res.status === 409) return;  // later
+            return outboxRemove(item.key).then(function () {
+              if (res.ok && !$("pin-done").hidden) pinSent(res.body, VF.outbox_sent);
+              else if (res.ok) say(VF.outbox_sent);
+            });
+          });
+        });
+      }, Promise.resolve());
+    }).catch(function () { /* still offline: the next "online" tries again */ })
+      .then(function () { flushing = false; return showOutbox(); });
+  }
+  window.addEventListener("online", function () { flushOutbox(); });
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").then(function () { return navigator.serviceWorker.ready; })
+      .then(function (reg) {
+        var urls = [location.pathname + location.search].concat(Array.prototype.map.call(
+          document.querySelectorAll("script[src], link[rel=stylesheet][href], link[rel=manifest]"),
+          function (n) { return n.src || n.href; }));
+        if (reg.active) reg.active.postMessage({ cache: urls });
+      })
+      .catch(function () { /* the map works without it */ });
+  }
 
   // ---------- suggest a change / report closed (a published place) ----------
   var currentPlace = null, correcting = null;  // correcting: "change" | "closed"
@@ -1525,6 +1614,7 @@
 
 
   // ---------- start ----------
+  flushOutbox();
   var wanted = readHash();
   setSheet("collapsed");
   if (!isPhone()) $("filters-box").open = true;
