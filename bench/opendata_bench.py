@@ -215,7 +215,7 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGINT)
             server.wait(timeout=30)
         if not args.skip_exports:
-            from webmap.exports import run_export
+            from opendata.exports import run_export
 
             engine = create_engine(url)
             out = var / "data"

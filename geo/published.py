@@ -35,6 +35,7 @@ __all__ = [
     "PRIVATE_KEYS_SQL",
     "PublicField",
     "area_joins",
+    "feature_json_sql",
     "public_fields",
     "public_names",
 ]
@@ -121,3 +122,25 @@ def area_joins(levels: Sequence[AreaLevel], row: str = "p") -> str:
     return "\n".join(f"LEFT JOIN area {alias} ON {alias}.id = {row}.{column}"
                      for alias, column, _ in zip(AREA_ALIASES, AREA_COLUMNS,
                                                  _levels_checked(levels), strict=False))
+
+
+def _iso(column: str) -> str:
+    return (f"to_char({column} AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+
+
+def feature_json_sql(levels: Sequence[AreaLevel]) -> str:
+    """SQL expression of one public GeoJSON feature (RFC 7946) for a row ``p``.
+
+    Its properties are :func:`public_fields` of the city's ``levels`` (date-times in
+    UTC, ``Z``); the row needs the feature's columns and the area rows of
+    :func:`area_joins`. PostgreSQL writes the JSON: Python never holds a row.
+    """
+    props = ",\n        ".join(
+        f"'{f.name}', {_iso(f.sql) if f.kind == 'datetime' else f.sql}"
+        for f in public_fields(levels))
+    return f"""json_build_object(
+      'type', 'Feature', 'id', p.id,
+      'geometry', ST_AsGeoJSON(p.geom, 7)::json,
+      'properties', json_build_object(
+        {props}))::text"""

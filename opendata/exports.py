@@ -34,9 +34,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.city import AreaLevel
-from geo.published import PublicField, area_joins, public_fields
-
-from .ogc_queries import feature_json_sql
+from geo.published import PublicField, area_joins, feature_json_sql, public_fields
 
 __all__ = [
     "ATTRIBUTION",

@@ -56,7 +56,7 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
     except TilesError as exc:
         echo({"step": "basemap", "built": False, "error": str(exc)})
     echo({"step": "tiles", **build_full(engine, var_dir(), TileOptions.from_env()).as_dict()})
-    from .exports import run_export
+    from opendata.exports import run_export
 
     manifest = run_export(engine, var_dir() / "data", if_changed=True)
     echo({"step": "exports", "files": len(manifest["files"]),

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, text
 
 from geo.city import AreaLevel
 from geo.events import live_sql, local_midnight
-from geo.published import PRIVATE_ATTRIBUTE_KEYS, area_joins, public_fields
+from geo.published import PRIVATE_ATTRIBUTE_KEYS, area_joins, feature_json_sql
 from geo.types import BBox
 
 from .ogc_params import Interval
@@ -45,7 +45,6 @@ __all__ = [
     "city_extent",
     "count_matches",
     "feature_item",
-    "feature_json_sql",
     "feature_page",
     "tile_cells",
 ]
@@ -58,23 +57,6 @@ COUNT_CAP = 100_000
 def _iso(column: str) -> str:
     return (f"to_char({column} AT TIME ZONE 'UTC', "
             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
-
-
-def feature_json_sql(levels: Sequence[AreaLevel]) -> str:
-    """SQL expression of one public GeoJSON feature (RFC 7946) for a row ``p``.
-
-    Its properties are :func:`geo.published.public_fields` of the city's ``levels``;
-    the row needs the feature's columns, and the area rows of
-    :func:`geo.published.area_joins`.
-    """
-    props = ",\n        ".join(
-        f"'{f.name}', {_iso(f.sql) if f.kind == 'datetime' else f.sql}"
-        for f in public_fields(levels))
-    return f"""json_build_object(
-      'type', 'Feature', 'id', p.id,
-      'geometry', ST_AsGeoJSON(p.geom, 7)::json,
-      'properties', json_build_object(
-        {props}))::text"""
 
 
 _PAGE_COLUMNS = ("f.id, f.geom, f.category, f.title, f.description, f.starts_at, f.ends_at, "

@@ -22,10 +22,10 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from sqlalchemy import Connection
 
 from geo.db import get_engine
+from opendata.exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL
 
 from .api_features import GEOJSON, feature_collection
 from .city import current_city
-from .exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL
 from .ogc_html import render
 from .ogc_openapi import openapi_document
 from .ogc_params import (

@@ -15,7 +15,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file, url_for
 
-from .exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL, read_manifest
+from opendata.exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL, read_manifest
+
 from .ogc_html import render_string
 
 __all__ = ["TILE_FILES", "bp", "data_files"]

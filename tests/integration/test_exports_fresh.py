@@ -6,10 +6,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from moderation import actions
+from opendata.exports import run_export
 from tests.moderation_fixtures import *  # noqa: F403 - mdb
 from tests.moderation_fixtures import MOD, pending, published, scalar
 from webmap.commands.worker import refresh_exports, run_tasks
-from webmap.exports import run_export
 
 
 def index(client):

@@ -176,7 +176,7 @@ def test_submit_approve_then_ogc_items_name_the_district(city_app, published):
 
 
 def test_exports_carry_the_city_s_columns(city_db, published, tmp_path):
-    from webmap.exports import run_export
+    from opendata.exports import run_export
 
     _, eng = city_db
     city = load_city()

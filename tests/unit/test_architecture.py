@@ -1,8 +1,8 @@
 """The import rules of docs/architecture.md, checked by import-linter on the real tree.
 
 ``geo`` imports nothing of ours (and no web framework); ``ingestion`` imports only
-``geo``; ``moderation`` imports ``geo`` and ``ingestion``; ``tiles`` imports only ``geo``
-(and no web framework); ``webmap`` may import all. The contracts are in
+``geo``; ``moderation`` imports ``geo`` and ``ingestion``; ``tiles`` and ``opendata``
+import only ``geo`` (and no web framework); ``webmap`` may import all. The contracts are in
 ``.importlinter``; ``make lint`` runs the same check. A second test proves the check
 bites: a copy of the packages with one module of ``tiles`` importing ``ingestion``
 must fail, naming the contract and the offending import.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".importlinter"
-PACKAGES = ("geo", "ingestion", "mail", "moderation", "tiles", "webmap")
+PACKAGES = ("geo", "ingestion", "mail", "moderation", "opendata", "tiles", "webmap")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geo.events import local_midnight, next_local_midnight
-from webmap.exports import neutralise_cell
+from opendata.exports import neutralise_cell
 from webmap.ogc_params import (
     BadParameter,
     parse_bbox,

@@ -25,8 +25,7 @@ def export(formats: tuple[str, ...], if_changed: bool, directory: str | None) ->
     from geo.config import var_dir
     from geo.db import get_engine
     from geo.errors import GeoError
-
-    from ..exports import FORMATS, run_export
+    from opendata.exports import FORMATS, run_export
 
     out = Path(directory) if directory else var_dir() / "data"
     started = time.perf_counter()

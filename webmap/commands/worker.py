@@ -53,7 +53,7 @@ def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
     """Rewrite the open-data files if anything published changed; ``None``: busy."""
     from sqlalchemy import text
 
-    from ..exports import run_export
+    from opendata.exports import run_export
 
     with engine.connect() as conn:
         if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
