@@ -4,7 +4,7 @@ The same N seeded rows (typical import rows: ASCII or accented French titles, on
 five with a short description, a point inside Paris, a category needing no dates) go
 through :func:`ingestion.columns.precheck` once per repeat, and through
 ``validate_submission`` row by row. No database: the service area is built from
-``data/paris/arrondissements.geojson`` as the API does.
+``data/cities/paris/arrondissements.geojson`` as the API does.
 
     flock /tmp/carte-bench.lock .venv/bin/python bench/import_columns.py [--rows 20000]
 

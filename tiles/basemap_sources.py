@@ -436,8 +436,8 @@ def read_layers(sources: BasemapSources) -> dict[str, LayerData]:
 def derive_idfm(source: Path, target: Path, bbox: tuple[float, float, float, float]) -> int:
     """Keep the features of an IDFM GeoJSON whose geometry intersects ``bbox``.
 
-    How ``data/paris/basemap/*.paris.geojson`` were made from the whole-region files
-    (see data/README.md): same properties, same coordinates, compact JSON. Returns the
+    How ``data/cities/paris/basemap/*.paris.geojson`` were made from the whole-region files
+    (see data/cities/paris/README.md): same properties, same coordinates, compact JSON. Returns the
     number of features kept.
     """
     with open(source, encoding="utf-8") as f:
