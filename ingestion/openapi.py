@@ -144,6 +144,37 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                             "distance_m": {"type": "integer"},
                             "similarity": {"type": "number"}}}}}}}}},
                     "400": _problem_response("a parameter is missing or out of range")}}},
+            "/api/v1/features/{id}/corrections": {"post": {
+                "operationId": "proposeCorrection",
+                "summary": "Suggest new values for a published place, or report it closed",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "additionalProperties": False,
+                               "properties": {
+                                   "changes": {"type": "object",
+                                               "description": "field name -> new value "
+                                                              "(title, description, "
+                                                              "starts_at, ends_at or a "
+                                                              "field of the category)"},
+                                   "closed": {"type": "boolean"},
+                                   "comment": {"type": "string", "maxLength": 2000},
+                                   "email": {"type": "string", "format": "email"}}}}}},
+                "responses": {
+                    "201": {"description": "queued for moderation", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["id", "status", "tracking_url"],
+                            "properties": {"id": {"type": "integer"},
+                                           "status": {"const": "pending"},
+                                           "tracking_url": {"type": "string",
+                                                            "format": "uri"}}}}}},
+                    "400": _problem_response("not JSON, not UTF-8, NaN/Infinity, too deep"),
+                    "404": _problem_response("no published feature with this id"),
+                    "413": _problem_response("body over 64 KiB"),
+                    "415": _problem_response("not application/json"),
+                    "422": _problem_response("fields refused; each named by a JSON pointer "
+                                             "with a localised detail"),
+                    "429": _problem_response("too many proposals from this client")}}},
             "/api/v1/categories": {"get": {
                 "operationId": "listCategories",
                 "summary": "Categories: slugs, labels, kinds, fields, audiences, style",

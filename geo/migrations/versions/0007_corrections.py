@@ -7,6 +7,7 @@ private ``email``. ``base_version`` is the feature version the diff was made aga
 so a moderator sees it as a diff and approval cannot silently overwrite a later edit.
 Approving creates a new feature version (``geo.publish.revise_feature``); refusing
 keeps the moderator's reason, which the resident reads on the tracking page.
+The ``echange-temps`` number field ``hours`` becomes ``duration_hours``, with its data.
 ``submission_status`` gains ``withdrawn``: a resident takes back a pending pin from
 the tracking page.
 
@@ -52,9 +53,45 @@ CREATE TABLE correction (
 CREATE INDEX correction_pending_idx ON correction (received_at) WHERE status = 'pending';
 CREATE INDEX correction_feature_idx ON correction (feature_id);
 CREATE INDEX correction_client_idx ON correction (client_key, received_at);
+
+-- Like submissions, what was received is never rewritten nor deleted.
+CREATE FUNCTION carte_correction_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    RAISE EXCEPTION 'correction % is append-only: it cannot be deleted', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  IF NEW.raw IS DISTINCT FROM OLD.raw OR NEW.received_at IS DISTINCT FROM OLD.received_at
+     OR NEW.feature_id IS DISTINCT FROM OLD.feature_id THEN
+    RAISE EXCEPTION 'correction %: what was received cannot be changed', OLD.id
+      USING ERRCODE = 'restrict_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER correction_append_only BEFORE UPDATE OR DELETE ON correction
+  FOR EACH ROW EXECUTE FUNCTION carte_correction_append_only();
+
+-- echange-temps: the number field "hours" is now "duration_hours" (data/categories.json):
+-- attributes.hours means opening/availability slots everywhere else (filters read it).
+UPDATE feature SET attributes = (attributes - 'hours')
+    || jsonb_build_object('duration_hours', attributes -> 'hours')
+  WHERE category = 'echange-temps' AND jsonb_typeof(attributes -> 'hours') = 'number';
+UPDATE submission SET attributes = (attributes - 'hours')
+    || jsonb_build_object('duration_hours', attributes -> 'hours')
+  WHERE category = 'echange-temps' AND jsonb_typeof(attributes -> 'hours') = 'number';
 """
 
-DOWNGRADE = "DROP TABLE correction;"
+DOWNGRADE = r"""
+UPDATE feature SET attributes = (attributes - 'duration_hours')
+    || jsonb_build_object('hours', attributes -> 'duration_hours')
+  WHERE category = 'echange-temps' AND attributes ? 'duration_hours';
+UPDATE submission SET attributes = (attributes - 'duration_hours')
+    || jsonb_build_object('hours', attributes -> 'duration_hours')
+  WHERE category = 'echange-temps' AND attributes ? 'duration_hours';
+DROP TABLE correction;
+DROP FUNCTION carte_correction_append_only();
+"""
 
 
 def upgrade() -> None:
