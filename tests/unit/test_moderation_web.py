@@ -29,16 +29,16 @@ def test_every_setting_is_documented_in_the_readme():
         assert str(default) in readme, env
 
 
-def test_settings_come_from_the_environment(monkeypatch):
-    from flask import Flask
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    # Read and checked once, by the app's settings object (webmap.settings).
+    from webmap import create_app
 
-    from moderation import init_app
-
+    given = {"DATABASE_URL": "postgresql+psycopg://u@h/db", "VAR_DIR": tmp_path,
+             "SECRET_KEY": "k"}
     monkeypatch.setenv("CARTE_MODERATION_FLAG_THRESHOLD", "5")
-    app = Flask("t")
-    init_app(app)
+    app = create_app(given)
     assert app.config["MODERATION_FLAG_THRESHOLD"] == 5
     assert app.config["CHANGES_SETTLE_SECONDS"] == 2.0
     monkeypatch.setenv("CARTE_MODERATION_FLAG_THRESHOLD", "many")
     with pytest.raises(ValueError, match="CARTE_MODERATION_FLAG_THRESHOLD"):
-        init_app(Flask("t2"))
+        create_app(given)
