@@ -525,6 +525,8 @@ def track_withdraw(token: str) -> Response | tuple[str, int, dict[str, str]]:
 def _correction_answer(feature_id: int) -> _Answer:
     app, req = _here()
     lang = _lang(req)
+    if feature_id > 2**63 - 1:  # beyond bigint: no such feature (not a database error)
+        return _problem(404, "Not Found", detail=f"no published feature {feature_id}")
     try:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)

@@ -73,7 +73,16 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
     }
     status = {"type": "object", "required": ["id", "status"], "properties": {
         "id": {"type": "integer"},
-        "status": {"enum": ["received", "invalid", "pending", "approved", "refused", "merged"]},
+        "status": {"enum": ["received", "invalid", "pending", "approved", "refused", "merged",
+                            "withdrawn"]},
+        "kind": {"enum": ["submission", "correction"]},
+        "history": {"type": "array", "items": {"type": "object", "properties": {
+            "event": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "local": {"type": "string", "description": "in the city's time zone"}}}},
+        "map_url": {"type": ["string", "null"], "description": "the place on the map, once "
+                                                               "published"},
+        "can_withdraw": {"type": "boolean"},
+        "corrections": {"type": "array", "items": {"type": "object"}},
         "received_at": {"type": "string", "format": "date-time"},
         "title": {"type": ["string", "null"]},
         "category": {"type": ["string", "null"]},
