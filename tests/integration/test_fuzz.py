@@ -66,9 +66,9 @@ def _run(schema_url: str, base_url: str, tmp_path: Path, examples: int) -> tuple
          "--max-examples", str(examples), "--seed", SEED, "--generation-deterministic",
          "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color",
          "--request-timeout", "10", "--max-failures", "20", "--warnings", "off",
-         "--generation-database", "none",
          "--report", "ndjson", "--report-ndjson-path", str(report)],
-        capture_output=True, text=True, timeout=240, check=False)
+        capture_output=True, text=True, timeout=240, check=False,
+        cwd=tmp_path)  # its caches go there, not into the checkout
     return proc.returncode, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
