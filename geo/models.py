@@ -46,6 +46,8 @@ __all__ = [
     "ImportRowOutcome",
     "ImportRun",
     "ImportRunStatus",
+    "Job",
+    "JobRun",
     "LoginFailure",
     "MailOutbox",
     "MailSchedule",
@@ -540,3 +542,38 @@ class ResidentErasure(Base):
     actor: Mapped[str] = mapped_column(Text)
     email_hash: Mapped[str] = mapped_column(Text)
     removed: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# --- 0009_jobs: long work run by carte worker (see geo/jobs.py) -----------------------
+
+
+class Job(Base):
+    """A job for ``carte worker``: kind, payload, state and result."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default="3")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """A job's progress and start count, written while its transaction runs."""
+
+    __tablename__ = "job_run"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), primary_key=True)
+    starts: Mapped[int] = mapped_column(Integer, server_default="0")
+    done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())

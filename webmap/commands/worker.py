@@ -2,6 +2,8 @@
 
 One loop, every ``--poll`` seconds, each task in transactions of its own:
 
+* **jobs**: queued jobs (:mod:`geo.jobs`: publishing or refusing an import run,
+  refreshing exports), each run in the transaction that claimed it;
 * **subscriptions**: new published items are announced to confirmed subscribers
   (:func:`mail.subscriptions.fan_out`, a cursor read ``FOR UPDATE SKIP LOCKED``);
 * **digest**: at most every ``CARTE_MAIL_DIGEST_EVERY_S`` (default daily), the
@@ -68,6 +70,52 @@ def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
             "features": manifest["state"]["published"]}
 
 
+def job_handlers(export_dir: Path | None = None) -> dict[str, Any]:
+    """The kinds of job the worker runs (:mod:`geo.jobs`), by name.
+
+    * ``import.publish`` ``{"run_id", "actor_id", "attribution"?}``: publish a pending
+      import run (:func:`ingestion.runs.publish_run`, set-based, one transaction);
+    * ``import.refuse`` ``{"run_id", "actor_id", "reason"}``;
+    * ``export.refresh`` ``{}``: rewrite the open-data files now if anything changed.
+    """
+    from ingestion.runs import publish_run, refuse_run
+
+    def publish(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
+        progress(0, message="publishing")
+        n = publish_run(session, int(payload["run_id"]), actor_id=payload.get("actor_id"),
+                        attribution=payload.get("attribution"))
+        progress(n, n, "published")
+        return {"run_id": int(payload["run_id"]), "changed": n}
+
+    def refuse(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
+        refuse_run(session, int(payload["run_id"]), actor_id=int(payload["actor_id"]),
+                   reason=str(payload.get("reason") or ""))
+        progress(1, 1, "refused")
+        return {"run_id": int(payload["run_id"]), "refused": True}
+
+    def export(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
+        from geo.config import var_dir
+
+        return refresh_exports(session.get_bind(), export_dir or var_dir() / "data") or {}
+
+    return {"import.publish": publish, "import.refuse": refuse, "export.refresh": export}
+
+
+def run_jobs(engine: Any, *, limit: int = 10, export_dir: Path | None = None
+             ) -> list[dict[str, Any]]:
+    """Run up to ``limit`` queued jobs, one transaction each; what happened."""
+    from geo.jobs import run_next
+
+    handlers = job_handlers(export_dir)
+    done = []
+    for _ in range(limit):
+        outcome = run_next(engine, handlers)
+        if outcome is None:
+            break
+        done.append(outcome)
+    return done
+
+
 def run_tasks(engine: Any, *, secret: str, settings: Any = None,
               export_dir: Path | None = None) -> dict[str, Any]:
     """One round of every task; what each did (the CLI prints it when not idle)."""
@@ -79,7 +127,7 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
     from mail.subscriptions import fan_out
 
     settings = settings or MailSettings.from_env()
-    done: dict[str, Any] = {}
+    done: dict[str, Any] = {"jobs": run_jobs(engine, export_dir=export_dir)}
     with Session(engine) as session, session.begin():
         done["announced"] = fan_out(session, secret=secret, settings=settings)
     with Session(engine) as session, session.begin():
@@ -93,7 +141,8 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
 
 def _busy(done: dict[str, Any]) -> bool:
     mail = done.get("mail", {})
-    return bool(done.get("announced") or done.get("digest") or mail.get("sent")
+    return bool(done.get("jobs") or done.get("announced") or done.get("digest")
+                or mail.get("sent")
                 or mail.get("retried") or mail.get("failed")
                 or (done.get("exports") or {}).get("exported"))
 
