@@ -108,6 +108,9 @@ def test_every_category_is_submitted_from_the_map_with_every_field(
     for n, cat in enumerate(specs):
         open_form(page)
         title, expected = fill_category(page, cat, lang, n)
+        if cat.slug == "mission-benevole":
+            page.locator("#attr-availability").scroll_into_view_if_needed()
+            screenshot(page, f"contribute-slots-{lang}")
         page.locator("#pin-form button[type=submit]").click()
         expect(page.locator("#pin-tracking")).to_be_visible()
         sent.append((cat, title, expected))
