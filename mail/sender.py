@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 
 from .config import MailSettings
 
-__all__ = ["DeliveryReport", "build_message", "deliver_due"]
+__all__ = ["DeliveryReport", "build_message", "deliver_due", "purge_sent"]
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +162,16 @@ def deliver_due(engine: Engine, settings: MailSettings | None = None, *,
             except (OSError, smtplib.SMTPException):
                 smtp.close()
     return report
+
+
+def purge_sent(engine: Engine, *, keep_days: float = 30.0) -> int:
+    """Delete sent messages older than ``keep_days``: bodies hold addresses and names.
+
+    Failed ones are kept for an operator to read (``carte residents forget`` deletes
+    them with the rest of an address).
+    """
+    with engine.begin() as conn:
+        return conn.execute(text(
+            "DELETE FROM mail_outbox WHERE status = 'sent' "
+            "AND sent_at < now() - make_interval(secs => :s)"),
+            {"s": keep_days * 86400}).rowcount

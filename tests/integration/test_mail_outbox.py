@@ -86,3 +86,19 @@ def test_the_language_is_the_residents_french_by_default(clean_db, smtp, lang, h
     deliver_due(clean_db, settings)
     (msg,) = smtp.wait_for(1)
     assert text_part(msg).startswith(hello)
+
+
+def test_sent_messages_are_purged_after_thirty_days_queued_ones_never(clean_db, smtp):
+    from mail.sender import purge_sent
+
+    settings = smtp.settings()
+    sent, waiting = queue(clean_db, settings, n=2)
+    with clean_db.begin() as conn:
+        conn.execute(text("UPDATE mail_outbox SET status = 'sent', "
+                          "sent_at = now() - interval '31 days' WHERE id = :i"), {"i": sent})
+        conn.execute(text("UPDATE mail_outbox SET next_attempt_at = now() + interval '1 day', "
+                          "created_at = now() - interval '40 days' WHERE id = :i"),
+                     {"i": waiting})
+    assert purge_sent(clean_db) == 1
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT id FROM mail_outbox")).scalars().all() == [waiting]

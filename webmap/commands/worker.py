@@ -10,6 +10,7 @@ One loop, every ``--poll`` seconds, each task in transactions of its own:
   moderators hear of submissions waiting longer than ``CARTE_MAIL_DIGEST_AFTER_S``
   (the schedule row is claimed by one worker only);
 * **outbox**: due messages are sent through SMTP (:func:`mail.sender.deliver_due`);
+  sent ones are deleted after 30 days (:func:`mail.sender.purge_sent`);
 * **exports**: the open-data files are refreshed when something published changed,
   at most every ``--export-every`` seconds (a burst of approvals makes one refresh;
   a PostgreSQL advisory lock keeps two workers from writing the same files).
@@ -123,7 +124,7 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
 
     from mail.config import MailSettings
     from mail.notices import queue_digest
-    from mail.sender import deliver_due
+    from mail.sender import deliver_due, purge_sent
     from mail.subscriptions import fan_out
 
     settings = settings or MailSettings.from_env()
@@ -134,6 +135,7 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
         if _digest_due(session, settings.digest_every_s):
             done["digest"] = queue_digest(session, settings=settings)
     done["mail"] = deliver_due(engine, settings).as_dict()
+    done["mail"]["purged"] = purge_sent(engine)
     if export_dir is not None:
         done["exports"] = refresh_exports(engine, export_dir)
     return done
