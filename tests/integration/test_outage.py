@@ -10,6 +10,7 @@ flight and finds, within a minute of the restart, every stored row pending or in
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import threading
@@ -54,9 +55,14 @@ def own_cluster() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture
 def own_app(own_cluster: EmbeddedPostgres, tmp_path: Path):
+    from tiles.archive import MBTiles
     from webmap import create_app
 
-    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "tiles").mkdir(parents=True)
+    archive = MBTiles(tmp_path / "var" / "tiles" / "features.mbtiles", create=True)
+    archive.set_metadata({"name": "features", "format": "pbf", "minzoom": 0, "maxzoom": 16})
+    archive.put(3, 4, 2, gzip.compress(b"tile", mtime=0))
+    archive.close()
     app = create_app({"TESTING": True, "DATABASE_URL": own_cluster.url,
                       "VAR_DIR": tmp_path / "var", "SECRET_KEY": "outage-test",
                       "INGEST_RATE_LIMIT": "100000/60"})
@@ -105,8 +111,12 @@ def test_an_outage_is_a_503_with_retry_after_and_ends_without_a_restart(own_clus
         assert health.mimetype == "application/problem+json"
         assert "database" in health.get_json()["failing"]
         assert "Retry-After" in health.headers
-        # What needs no database still answers: a tile layer (not built here: a 404).
-        assert client.get("/tiles/features/0/0/0.mvt").status_code == 404
+        # What needs no database still answers: tiles from the archive (fast path and
+        # view), and a layer that was not built is still a plain 404.
+        fast = client.get("/tiles/features/3/4/2.mvt", headers={"Accept-Encoding": "gzip"})
+        assert fast.status_code == 200 and fast.data == gzip.compress(b"tile", mtime=0)
+        assert client.get("/tiles/features/3/4/3.mvt").status_code == 204
+        assert client.get("/tiles/basemap/3/4/2.mvt").status_code == 404
         # A browser on an HTML page gets an HTML page, still a 503.
         page = client.get("/track/abcdefghijklmnopqrstuvwxyz", headers={"Accept": "text/html"})
         assert page.status_code == 503, page.status_code
