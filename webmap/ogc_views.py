@@ -222,9 +222,13 @@ def _collections(conn: Connection) -> list[dict[str, Any]]:
                         c.description_fr or c.description_en or c.label_en, extent,
                         temporal=c.kind == "event")
             for c in categories(conn)]
-    out.append(_collection(AREAS, "Quartiers et arrondissements / Areas",
-                           "The city, its 20 arrondissements and 80 quartiers "
-                           "(Ville de Paris open data).", extent, temporal=False))
+    city = current_city()
+    levels = [(lv.names.get("fr", lv.slug), lv.names.get("en", lv.slug), lv.expected_count)
+              for lv in city.levels]
+    out.append(_collection(
+        AREAS, f"{' et '.join(fr + 's' for fr, _, _ in reversed(levels)).capitalize()} / Areas",
+        f"{city.name('en')}, its " + " and ".join(f"{n} {en}s" for _, en, n in levels)
+        + f" ({city.attribution[0]}).", extent, temporal=False))
     return out
 
 

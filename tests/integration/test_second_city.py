@@ -166,6 +166,9 @@ def test_submit_approve_then_ogc_items_name_the_district(city_app, published):
     props = doc["properties"]
     assert props["district"] == "LY2" and props["district_name"] == "Rive gauche"
     assert not {"arrondissement", "arrondissement_name", "quartier", "quartier_name"} & set(props)
+    collections = client.get("/ogc/collections").get_data(as_text=True)
+    assert "3 districts" in collections
+    _no_paris(collections, "OGC collections")
     page = client.get("/ogc/collections/features/items?limit=10")
     assert page.status_code == 200
     assert {f["properties"]["title"] for f in page.get_json()["features"]} >= {
