@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from .config import MailSettings
 from .outbox import enqueue_mail, normalise_lang
 
-__all__ = ["moderators", "notify_decision", "notify_hidden", "permalink", "queue_digest"]
+__all__ = ["moderators", "notify_correction", "notify_decision", "notify_hidden", "permalink",
+           "queue_digest"]
 
 _DECISION = text("""
     SELECT s.status::text AS status, s.reason, s.title, s.lang, s.feature_id,
@@ -55,6 +56,34 @@ def notify_decision(session: Session, submission_id: int, *,
     if row.feature_id is not None and row.lon is not None:
         context["place_url"] = permalink(settings, row.feature_id, row.lon, row.lat)
     return enqueue_mail(session, to=row.email, template=f"decision_{row.status}",
+                        lang=row.lang, context=context, address_id=row.address_id,
+                        settings=settings)
+
+
+_CORRECTION = text("""
+    SELECT c.status, c.reason, c.lang, c.closed, c.feature_id, r.id AS address_id, r.email,
+           f.title, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
+    FROM correction c
+    JOIN resident_address r ON r.id = c.resident_address_id
+    JOIN feature f ON f.id = c.feature_id
+    WHERE c.id = :id
+""")
+
+
+def notify_correction(session: Session, correction_id: int, *,
+                      settings: MailSettings | None = None) -> int | None:
+    """Queue the decision e-mail of a correction proposal (``None``: no address).
+
+    Approved (the place's link, or that it was taken off the map for a closure) or
+    refused with the reason, in the language the resident wrote in.
+    """
+    row = session.execute(_CORRECTION, {"id": correction_id}).one_or_none()
+    if row is None or row.status not in ("approved", "refused"):
+        return None
+    settings = settings or MailSettings.from_env()
+    context = {"title": row.title, "reason": row.reason or "", "closed": bool(row.closed),
+               "place_url": permalink(settings, row.feature_id, row.lon, row.lat)}
+    return enqueue_mail(session, to=row.email, template=f"correction_{row.status}",
                         lang=row.lang, context=context, address_id=row.address_id,
                         settings=settings)
 

@@ -1,8 +1,9 @@
 """A resident's right to erasure: ``carte residents forget EMAIL``.
 
 The address is removed everywhere the product keeps it: ``resident_address`` (which
-submissions and subscriptions reference by id), the outbox (queued and sent messages),
-subscriptions, and the bytes of each submission as received (the address is blanked
+submissions, corrections and subscriptions reference by id), the outbox (queued and
+sent messages), subscriptions, and the bytes of each submission and correction as
+received (the address is blanked
 out of them; the append-only rule allows exactly that, under ``carte.erasure``). The
 erasure is audited in ``resident_erasure`` with a keyed hash of the address, so that a
 later question ("did you erase x@y?") can be answered without keeping it.
@@ -36,6 +37,24 @@ def _blank(raw: bytes, email: str) -> bytes:
     return raw
 
 
+def _forget_corrections(session: Session, aid: int | None, email: str,
+                        needles: list[bytes]) -> int:
+    """Correction proposals (``0010_mail_corrections``), as submissions."""
+    rows = session.execute(text("""
+        SELECT id, raw FROM correction
+        WHERE resident_address_id = :a
+           OR EXISTS (SELECT 1 FROM unnest(CAST(:n AS bytea[])) n WHERE position(n IN raw) > 0)
+    """), {"a": aid, "n": needles}).all()
+    if rows:
+        session.execute(text("SET LOCAL carte.erasure = 'on'"))
+        for row in rows:
+            session.execute(text("UPDATE correction SET raw = :r, resident_address_id = NULL "
+                                 "WHERE id = :i"), {"r": _blank(bytes(row.raw), email),
+                                                    "i": row.id})
+        session.execute(text("SET LOCAL carte.erasure = 'off'"))
+    return len(rows)
+
+
 def forget(session: Session, email: str, *, actor: str, secret: str) -> dict[str, Any]:
     """Erase ``email`` everywhere, in the caller's transaction; what was removed (counts).
 
@@ -44,7 +63,8 @@ def forget(session: Session, email: str, *, actor: str, secret: str) -> dict[str
     email = email.strip()
     aid = session.execute(text("SELECT id FROM resident_address WHERE lower(email) = lower(:e)"),
                           {"e": email}).scalar_one_or_none()
-    removed = {"addresses": 0, "submissions": 0, "messages": 0, "subscriptions": 0}
+    removed = {"addresses": 0, "submissions": 0, "corrections": 0, "messages": 0,
+               "subscriptions": 0}
     removed["messages"] = session.execute(text(
         "DELETE FROM mail_outbox WHERE address_id = :a OR lower(to_addr) = lower(:e)"),
         {"a": aid, "e": email}).rowcount
@@ -65,6 +85,7 @@ def forget(session: Session, email: str, *, actor: str, secret: str) -> dict[str
                                                     "i": row.id})
         session.execute(text("SET LOCAL carte.erasure = 'off'"))
     removed["submissions"] = len(rows)
+    removed["corrections"] = _forget_corrections(session, aid, email, needles)
     if aid is not None:
         removed["subscriptions"] = session.execute(text(
             "DELETE FROM mail_subscription WHERE address_id = :a"), {"a": aid}).rowcount

@@ -24,6 +24,7 @@ from geo.errors import FeatureNotFound
 from geo.models import Feature, ModerationAction, ModerationEvent
 from geo.publish import revise_feature
 from ingestion.categories import specs_from_db
+from mail.notices import notify_correction
 
 from .errors import InvalidInput, NotFound
 from .i18n import lang
@@ -137,6 +138,7 @@ def approve_correction(session: Session, correction_id: int, *, actor_id: int) -
         "UPDATE correction SET status = 'approved', decided_at = now(), decided_by = :a, "
         "new_version = :v WHERE id = :i"),
         {"a": actor_id, "v": revised.version, "i": correction_id})
+    notify_correction(session, correction_id)  # the resident hears of it (mail outbox)
     return revised.version
 
 
@@ -150,6 +152,7 @@ def refuse_correction(session: Session, correction_id: int, *, actor_id: int,
     session.execute(text(
         "UPDATE correction SET status = 'refused', decided_at = now(), decided_by = :a, "
         "reason = :r WHERE id = :i"), {"a": actor_id, "r": reason[:1000], "i": correction_id})
+    notify_correction(session, correction_id)  # the resident hears of it (mail outbox)
     session.add(ModerationEvent(actor_id=actor_id, action=ModerationAction.refuse,
                                 feature_id=row["feature_id"],
                                 reason=f"correction #{correction_id} refused: {reason[:900]}"))

@@ -82,7 +82,8 @@ def test_residents_forget_removes_the_address_everywhere_and_is_audited(api, mdb
     out = runner.invoke(main, ["residents", "forget", "carol@example.org", "--actor", "dpo"])
     assert out.exit_code == 0, out.output
     removed = json.loads(out.output)["removed"]
-    assert removed == {"addresses": 1, "submissions": 1, "messages": 2, "subscriptions": 1}
+    assert removed == {"addresses": 1, "submissions": 1, "corrections": 0, "messages": 2,
+                       "subscriptions": 1}
     with mdb.connect() as conn:
         for table in ("resident_address", "mail_outbox", "mail_subscription"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
