@@ -35,6 +35,13 @@ log = logging.getLogger("carte")
 @click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
 def main(verbose: int, quiet: int) -> None:
     """Carte citoyenne: the participative map of a city's residents."""
+    from .errors import SettingsError
+    from .settings import Settings
+
+    try:  # every CARTE_* variable checked before any command runs
+        Settings.from_env(derive=False)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     level = logging.WARNING - 10 * verbose + 10 * quiet
     logging.basicConfig(level=max(logging.DEBUG, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -47,15 +47,16 @@ def prepare(echo: Callable[[dict[str, Any]], None]) -> bool:
             echo({"step": "seed", **summary.as_dict()})
     from tiles.build import build_full
     from tiles.errors import TilesError
-    from tiles.options import TileOptions
 
     from .commands.tiles import build_basemap_if_changed
+    from .settings import Settings
 
     try:  # without a basemap the map still works (and says so): the demo goes on
         echo({"step": "basemap", **build_basemap_if_changed()})
     except TilesError as exc:
         echo({"step": "basemap", "built": False, "error": str(exc)})
-    echo({"step": "tiles", **build_full(engine, var_dir(), TileOptions.from_env()).as_dict()})
+    options = Settings.from_env(derive=False).tiles  # CARTE_TILES_* and the city
+    echo({"step": "tiles", **build_full(engine, var_dir(), options).as_dict()})
     from opendata.exports import run_export
 
     manifest = run_export(engine, var_dir() / "data", if_changed=True)

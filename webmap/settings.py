@@ -190,12 +190,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
-                 overrides: Mapping[str, Any] | None = None) -> Settings:
+                 overrides: Mapping[str, Any] | None = None, derive: bool = True) -> Settings:
         """The settings from ``environ`` (default ``os.environ``), checked.
 
         ``overrides`` (Flask config keys, as ``create_app(config)`` takes) win over the
         environment and skip what they make unnecessary (no secret key file is read
         when ``SECRET_KEY`` is given, no embedded cluster URL when ``DATABASE_URL`` is).
+        ``derive=False`` only checks: nothing is resolved (no secret key file is made).
 
         Raises
         ------
@@ -217,7 +218,7 @@ class Settings:
                 raise SettingsError(name, raw, str(exc)) from None
         values.update({k: v for k, v in given.items() if k in cls.__dataclass_fields__})
         settings = cls(**values)
-        return settings._derived(env)
+        return settings._derived(env) if derive else settings
 
     def _derived(self, env: Mapping[str, str]) -> Settings:
         var = Path(self.VAR_DIR).resolve()

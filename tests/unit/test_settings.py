@@ -56,3 +56,15 @@ def test_config_given_to_the_factory_wins_and_reads_no_secret_file(tmp_path: Pat
                                      "INGEST_MAX_DEPTH": 8})
     assert s.SECRET_KEY == "given" and s.INGEST_MAX_DEPTH == 8
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_every_carte_command_refuses_a_bad_variable_naming_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    result = CliRunner(env={"CARTE_TILES_MODE": "heat", "CARTE_VAR_DIR": str(tmp_path)}
+                       ).invoke(main, ["city", "check", "paris"])
+    assert result.exit_code == 1
+    assert "CARTE_TILES_MODE='heat' must be cluster or drop" in result.output
+    assert not (tmp_path / "secret_key").exists()  # checking makes nothing

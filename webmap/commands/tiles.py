@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def _options(mode: str | None, max_zoom: int | None):
-    from tiles.options import TileOptions
+    from ..settings import Settings  # CARTE_TILES_* and the city, read once
 
     try:
-        return TileOptions.from_env(mode=mode, max_zoom=max_zoom)
+        return Settings.from_env(derive=False).tile_options(mode=mode, max_zoom=max_zoom)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
