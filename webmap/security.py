@@ -5,8 +5,9 @@
   which a cross-site form cannot send without a CORS preflight we never allow.
 * A Content-Security-Policy that loads everything from our own origin only and forbids
   inline script; plus the usual nosniff, referrer and framing headers.
-* ``g.client_key``: a keyed hash of the client address (see :mod:`geo.clients`); the
-  address itself is never stored.
+* ``TRUSTED_PROXIES`` (``CARTE_TRUSTED_PROXIES``) parsed once: the client key
+  (:func:`webmap.web.client_key`, a keyed hash of the address, never the address)
+  believes ``X-Forwarded-For`` only from those peers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from geo.clients import parse_proxies
 
-__all__ = ["CSP", "csrf", "current_client_key", "init_app"]
+__all__ = ["CSP", "csrf", "init_app"]
 
 csrf = CSRFProtect()
 
@@ -26,13 +27,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "form-action 'self'; frame-ancestors 'none'")
 CSRF_EXEMPT_PREFIXES = ("/api/",)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def current_client_key() -> str:
-    """The requesting client's key, computed once per request (:func:`webmap.web.client_key`)."""
-    from .web import client_key
-
-    return client_key()
 
 
 def init_app(app: Flask) -> None:
