@@ -40,7 +40,7 @@ from geo.tilemath import mercator_to_lonlat, tiles_for_point
 
 from .archive import MBTiles, pmtiles_snapshot, write_all
 from .errors import BuildBusy, TileTooLarge
-from .options import EXTENT, LAYER, TileOptions
+from .options import EXTENT, LAYER, WORLD_BOUNDS, TileOptions
 from .points import EXTENT_BITS, PointSet
 from .pyramid import Plan, RenderedTile, _encode, plan, render, tile_key, zoom_layout
 from .source import read_points
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 FEATURES_MBTILES = "features.mbtiles"
 FEATURES_PMTILES = "features.pmtiles"
-WORLD_BOUNDS = (-180.0, -85.051129, 180.0, 85.051129)
 PROBE_POINTS = 30_000
 
 
@@ -230,12 +229,12 @@ def build_full(engine: Engine, var_dir: Path, options: TileOptions, *,
         if density and len(points):
             from .raster import build_density
 
-            build_density(points, directory)
+            build_density(points, directory, options)
             report.timings["density"] = round(time.perf_counter() - t0, 3)
         if density and _base_stale(dbapi, directory / "base.mbtiles"):
             from .raster import build_base
 
-            build_base(engine, directory)
+            build_base(engine, directory, options)
             report.timings["base"] = round(time.perf_counter() - t0, 3)
         with dbapi.transaction():
             dbapi.execute(_FORGET, dirty)

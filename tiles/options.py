@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["EXTENT", "LAYER", "TileOptions"]
+__all__ = ["CONTRIBUTORS", "EXTENT", "LAYER", "WORLD_BOUNDS", "TileOptions"]
 
 EXTENT = 4096  # MVT tile extent (units per tile side)
 CONTRIBUTORS = "Carte citoyenne contributors, ODbL"
+WORLD_BOUNDS = (-180.0, -85.051129, 180.0, 85.051129)
+"""An archive's extent when it holds nothing and no city bounds were given."""
 LAYER = "features"
 
 Mode = Literal["cluster", "drop"]

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from geo.tilemath import ORIGIN_SHIFT
 
 from .archive import atomic_path, write_all
+from .options import WORLD_BOUNDS, TileOptions
 from .points import EXTENT_BITS, PointSet
 
 __all__ = ["BASE_ZOOMS", "DENSITY_ZOOM", "build_base", "build_density", "density_ramp"]
@@ -78,8 +79,12 @@ def density_ramp(values: np.ndarray, vmax: float) -> np.ndarray:
     return np.dstack([rgb, alpha]).astype(np.uint8)
 
 
-def build_density(points: PointSet, directory: Path) -> dict[str, Any]:
-    """Write ``density.tif`` (COG with overviews) and ``density.mbtiles`` (PNG tiles)."""
+def build_density(points: PointSet, directory: Path, options: TileOptions | None = None
+                  ) -> dict[str, Any]:
+    """Write ``density.tif`` (COG with overviews) and ``density.mbtiles`` (PNG tiles).
+
+    ``options`` give the archive's attribution and its extent when empty (the city's).
+    """
     import rasterio
     from affine import Affine
     from rasterio.shutil import copy as rio_copy
@@ -119,7 +124,7 @@ def build_density(points: PointSet, directory: Path) -> dict[str, Any]:
                                                                         compress_level=3)
                     tiles.append((z, tx, ty, buf.getvalue()))
     _write_png_archive(directory / "density.mbtiles", tiles, "Carte citoyenne: density",
-                       DENSITY_MIN_ZOOM, DENSITY_ZOOM)
+                       DENSITY_MIN_ZOOM, DENSITY_ZOOM, options or TileOptions())
     return {"tiles": len(tiles), "vmax": vmax}
 
 
@@ -146,7 +151,7 @@ def _read_tile(ds: Any, col: int, row: int, f: int) -> np.ndarray:
 
 
 def _write_png_archive(path: Path, tiles: list[tuple[int, int, int, bytes]], name: str,
-                       minzoom: int, maxzoom: int) -> None:
+                       minzoom: int, maxzoom: int, options: TileOptions) -> None:
     from geo.tilemath import tile_bounds_lonlat
 
     if tiles:
@@ -155,13 +160,13 @@ def _write_png_archive(path: Path, tiles: list[tuple[int, int, int, bytes]], nam
         bounds = (min(b.west for b in bs), min(b.south for b in bs),
                   max(b.east for b in bs), max(b.north for b in bs))
     else:
-        bounds = (2.224, 48.815, 2.470, 48.902)
+        bounds = options.bounds or WORLD_BOUNDS
     write_all(path, tiles, {
         "name": name, "format": "png", "type": "overlay", "version": "1.0.0",
         "minzoom": str(minzoom), "maxzoom": str(maxzoom),
         "bounds": ",".join(f"{v:.6f}" for v in bounds),
         "center": f"{(bounds[0] + bounds[2]) / 2:.6f},{(bounds[1] + bounds[3]) / 2:.6f},12",
-        "attribution": "Carte citoyenne; boundaries © Ville de Paris (ODbL)"})
+        "attribution": options.attribution})
 
 
 _STYLE = {  # kind: (fill, outline, width at z13)
@@ -230,8 +235,11 @@ def render_base_tile(shapes: list[tuple[str, Any]], z: int, x: int, y: int) -> b
     return buf.getvalue()
 
 
-def build_base(engine: Any, directory: Path) -> int:
-    """Render ``base.mbtiles`` from table ``area``; returns the number of tiles."""
+def build_base(engine: Any, directory: Path, options: TileOptions | None = None) -> int:
+    """Render ``base.mbtiles`` from table ``area``; returns the number of tiles.
+
+    ``options`` give the archive's attribution (the city's lines) and empty extent.
+    """
     from shapely import from_wkb
     from sqlalchemy import text
 
@@ -259,5 +267,5 @@ def build_base(engine: Any, directory: Path) -> int:
                 if png is not None:
                     tiles.append((z, tx, ty, png))
     _write_png_archive(directory / "base.mbtiles", tiles, "Carte citoyenne: base",
-                       BASE_ZOOMS.start, BASE_ZOOMS.stop - 1)
+                       BASE_ZOOMS.start, BASE_ZOOMS.stop - 1, options or TileOptions())
     return len(tiles)
