@@ -51,6 +51,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from geo.areas import city_outline
+from geo.city import City, load_city
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
@@ -756,9 +757,13 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
               "charter"]
     first = min(by_field, key=lambda k: order.index(k) if k in order else len(order),
                 default=None)  # the first faulty field in the page's order gets the focus
+    city = current_app.config.get("CITY")  # the app's City (its centre: the example)
+    if not isinstance(city, City):
+        city = load_city(city or None, check_files=False)
     return render_template("ingestion/submit.html", categories=list(categories.values()),
                            lang=lang, errors=errors, field_errors=by_field,
-                           first_error=first, labels=form_labels(lang), **context), status
+                           first_error=first, labels=form_labels(lang),
+                           centre=city.centre, **context), status
 
 
 @bp.get("/submit")

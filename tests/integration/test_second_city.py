@@ -158,6 +158,9 @@ def test_the_page_is_the_city_s(city_app, city_env):
     assert "45.76" in body and "4.835" in body  # the map opens on the city's centre
     _no_paris(body, "the map script")
     assert client.get("/tiles/basemap.json").status_code == 404  # no basemap data
+    form = client.get("/submit", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "(4.835)" in form and "(45.76)" in form  # the example point is the city's
+    _no_paris(form, "the submission form")
 
 
 def test_submit_approve_then_ogc_items_name_the_district(city_app, published):
