@@ -38,13 +38,14 @@ function networkFirst(request, cacheName) {
     return caches.open(cacheName).then(function (cache) {
       return cache.match(request, { ignoreVary: true }).then(function (hit) {
         return hit || cache.match(request, { ignoreSearch: true, ignoreVary: true });
-      });
+      }).then(function (hit) { return hit || cache.match("/", { ignoreVary: true }); });
     }).then(function (hit) { return hit || Response.error(); });
   });
 }
 function cacheThenRefresh(request, cacheName, max) {
   return caches.open(cacheName).then(function (cache) {
-    return cache.match(request).then(function (hit) {
+    // ignoreVary: pages vary on Accept-Language and Cookie, which a worker cannot see
+    return cache.match(request, { ignoreVary: true }).then(function (hit) {
       var fresh = fetch(request).then(function (response) {
         if (response.ok || response.status === 204) {
           cache.put(request, response.clone());
