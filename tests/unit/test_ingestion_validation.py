@@ -230,9 +230,13 @@ def test_validation_never_raises_and_returns_a_record_or_errors(data):
 @MANY
 @given(st.text(min_size=1, max_size=400))
 def test_text_lengths_are_counted_after_cleaning(title):
+    from ingestion.text import forbidden_character, is_visible
+
     result = validate(base(title=title))
     cleaned = clean_text(title)
-    if not cleaned:
+    if forbidden_character(title):  # refused, never silently removed (issue 18)
+        assert [e.code for e in result] == ["forbidden_character"]
+    elif not is_visible(cleaned):  # nothing a reader would see counts as empty
         assert result[0].code in ("blank", "required")
     elif len(cleaned) > 120:
         assert result[0].code == "too_long"
