@@ -809,12 +809,14 @@ _STUCK = """
     SELECT id, source, raw, content_type, idempotency_key FROM submission
     WHERE status = 'received' AND source IN ('api', 'form')
       AND received_at < now() - make_interval(secs => %(age)s)
+      AND received_at > now() - make_interval(secs => %(horizon)s)
     ORDER BY id LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 """
 
 
-def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 1000) -> int:
+def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 1000,
+                        horizon_s: float | None = None) -> int:
     """Validate the API and form submissions a crash left ``received``; how many.
 
     The body is committed before it is validated; if the process dies between the two
@@ -822,7 +824,9 @@ def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 
     ``received``: kept, but never validated nor shown to moderators. ``carte serve``
     calls this when it starts. Rows are locked with ``SKIP LOCKED``: two callers never
     validate the same row, and a request still running (younger than
-    ``older_than_s``) is left alone.
+    ``older_than_s``) is left alone. ``horizon_s`` bounds how far back a pass looks
+    (the serving processes' continuous catch-up reads only the last day's rows, through
+    the ``(source, received_at)`` index; ``None``: all of them, as at start-up).
     """
     cfg = app.config
     categories, area = _state(app)
@@ -831,7 +835,8 @@ def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 
     try:
         conn = pooled.driver_connection
         with app.app_context(), conn.transaction():
-            rows = conn.execute(_STUCK, {"age": older_than_s, "limit": limit}).fetchall()
+            rows = conn.execute(_STUCK, {"age": older_than_s, "limit": limit,
+                                         "horizon": horizon_s or 3e9}).fetchall()
             for sid, source, raw, ctype, idem in rows:  # each row is its own savepoint
                 body, data, parsed = bytes(raw), None, False
                 if source == "form":

@@ -28,6 +28,10 @@ __all__ = ["catch_up_once", "init_app"]
 
 log = logging.getLogger(__name__)
 
+HORIZON_S = 86_400.0
+"""A pass reads the last day's rows only (an index range, not the whole history);
+``carte serve`` catches up older ones when it starts."""
+
 
 def catch_up_once(app: Flask) -> int | None:
     """One pass: how many rows left ``received`` were validated (``None``: postponed).
@@ -39,7 +43,8 @@ def catch_up_once(app: Flask) -> int | None:
 
     try:
         return revalidate_received(app,
-                                   older_than_s=float(app.config["INGEST_CATCH_UP_AGE_S"]))
+                                   older_than_s=float(app.config["INGEST_CATCH_UP_AGE_S"]),
+                                   horizon_s=HORIZON_S)
     except Exception as exc:
         log.info("catch-up of received submissions postponed: %s", type(exc).__name__)
         return None
