@@ -15,7 +15,9 @@ from pathlib import Path
 from webmap.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("geo", "ingestion", "mail", "moderation", "tiles", "webmap")
+# Every package of the product (a new one is checked without being named here).
+SOURCES = tuple(sorted(p.parent.name for p in ROOT.glob("*/__init__.py")
+                       if p.parent.name not in ("tests", "bench")))
 NAME = re.compile(r"\bCARTE_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
 PREFIXES = {"CARTE_INGEST", "CARTE_SMTP", "CARTE_MAIL", "CARTE_TILES"}  # as docstrings write them
 
