@@ -371,7 +371,8 @@ def test_a_pin_dropped_offline_waits_on_the_device_and_is_sent_once_when_back(
     assert manifest.ok and manifest.json()["start_url"] == "/"
     assert page.request.get(live_server + "/sw.js").headers["content-type"].startswith(
         "text/javascript")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller")
+    page.wait_for_function(
+        "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
     # the shell is kept once the worker has it (the page tells it what it was built from)
     page.wait_for_function(
         "async () => !!(await caches.match('/', {ignoreVary: true})) && "
