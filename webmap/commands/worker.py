@@ -158,13 +158,13 @@ def _busy(done: dict[str, Any]) -> bool:
               help="Seconds between checks for stale open-data files (0: never).")
 def worker(once: bool, poll: float, export_every: float) -> None:
     """Send the mail outbox, the moderators' digest and subscriptions; refresh exports."""
-    from geo.config import var_dir
     from geo.db import get_engine
 
     from ..settings import Settings
 
-    app_settings = Settings.from_env()
-    engine = get_engine()
+    app_settings = Settings.from_env()  # every CARTE_* variable, read and checked once
+    mail_settings = app_settings.mail()
+    engine = get_engine(app_settings.DATABASE_URL)
     stopping = False
 
     def _stop(*_: Any) -> None:
@@ -177,9 +177,10 @@ def worker(once: bool, poll: float, export_every: float) -> None:
     while True:
         export_dir = None
         if export_every and time.monotonic() - last_export >= export_every:
-            export_dir, last_export = var_dir() / "data", time.monotonic()
+            export_dir, last_export = app_settings.VAR_DIR / "data", time.monotonic()
         try:
-            done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir)
+            done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir,
+                             settings=mail_settings)
         except Exception:  # a task failing must not stop the others' next round
             if once:
                 raise
