@@ -55,6 +55,11 @@ STATUSES = ("running", "pending", "published", "refused", "failed")
 OUTCOMES = {"valid": "ir.outcome = 'valid'", "refused": "ir.outcome = 'invalid'",
             "changed": "ir.changed", "unchanged": "ir.outcome = 'unchanged'"}
 ATTRIBUTION_MAX = 300
+# From this many valid rows a decision runs as a background job (geo.jobs, run by
+# `carte worker`): the request answers at once and the run page shows its progress.
+# app.config["IMPORT_JOB_MIN_ROWS"] overrides it (0: always a job).
+JOB_MIN_ROWS = 2_000
+JOB_KINDS = ("import.publish", "import.refuse")
 REASON_MAX = 1_000
 
 # --- text shown to moderators ------------------------------------------------------------
@@ -295,7 +300,7 @@ def _run_page(run_id: int, *, errors: dict[str, str] | None = None,
         else None,
         map=scatter_map(outlines, points, frame=shared, label=label), defs=svg.defs(outlines),
         raw_text=raw_text, reasons=REASONS.values(), events=run_events(s, run_id),
-        errors=errors or {}, values=values or {})), status
+        errors=errors or {}, values=values or {}, job=run_job(s, run_id))), status
 
 
 @bp.get("/imports/<int:run_id>")
@@ -334,6 +339,60 @@ def _finished_counts(session: Session, run: Any) -> dict[str, int]:
     return cached
 
 
+def run_job(session: Session, run_id: int) -> dict[str, Any] | None:
+    """The latest background decision on a run (its progress), if any."""
+    from geo.jobs import job_status
+
+    job_id = session.execute(text(
+        "SELECT id FROM job WHERE kind = ANY(:k) AND payload->>'run_id' = :r "
+        "ORDER BY id DESC LIMIT 1"), {"k": list(JOB_KINDS), "r": str(run_id)}).scalar()
+    return job_status(session, job_id) if job_id is not None else None
+
+
+def _as_job(run_id: int, kind: str, payload: dict[str, Any]) -> int | None:
+    """Queue a decision on a run as a job; its id.
+
+    ``None`` when one is already queued or the run was decided (the caller answers 409).
+    """
+    from geo.jobs import enqueue_job
+
+    with Session(engine()) as s, s.begin():
+        status = s.execute(text("SELECT status::text FROM import_run WHERE id = :r "
+                                "FOR UPDATE"), {"r": run_id}).scalar()
+        waiting = s.execute(text(
+            "SELECT id FROM job WHERE status = 'queued' AND kind = ANY(:k) "
+            "AND payload->>'run_id' = :r"), {"k": list(JOB_KINDS), "r": str(run_id)}).first()
+        if status != "pending" or waiting is not None:
+            return None
+        return enqueue_job(s, kind, {"run_id": run_id, "actor_id": g.user.id, **payload},
+                           created_by=g.user.id)
+
+
+def _big(run_id: int) -> bool:
+    limit = int(current_app.config.get("IMPORT_JOB_MIN_ROWS", JOB_MIN_ROWS))
+    with Session(engine()) as s:
+        run = run_detail(s, run_id)
+        return _finished_counts(s, run).get("valid", 0) >= limit
+
+
+@bp.get("/jobs/<int:job_id>")
+@require_role(MODERATOR)
+def job_page(job_id: int) -> Response:
+    """A job's state as JSON (the run page polls it to draw its progress)."""
+    import json
+
+    from geo.jobs import job_status
+
+    if job_id > MAX_ID:
+        abort(404)
+    status = job_status(db(), job_id)
+    if status is None:
+        raise NotFound(f"no job {job_id}")
+    body = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in status.items()}
+    return Response(json.dumps(body), mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
 def _conflict(run_id: int, exc: Exception) -> tuple[str, int]:
     return render_template(
         "moderation/message.html", status=409,
@@ -359,6 +418,12 @@ def import_run_decide(run_id: int, action: str) -> Response | tuple[str, int]:
         if len(attribution) > ATTRIBUTION_MAX:
             return _run_page(run_id, errors={"attribution": t(
                 "%(n)s caractères au plus", n=ATTRIBUTION_MAX)}, values=dict(form), status=400)
+        if _big(run_id):
+            if _as_job(run_id, "import.publish", {"attribution": attribution}) is None:
+                return _conflict(run_id, RunAlreadyDecided(str(run_id)))
+            flash(t("Import n° %(id)s : la publication est lancée en arrière-plan ; cette "
+                    "page montre où elle en est.", id=run_id), "ok")
+            return redirect(f"/moderation/imports/{run_id}", code=303)
         try:
             with Session(engine()) as s, s.begin():
                 n = runs.publish_run(s, run_id, actor_id=g.user.id, attribution=attribution)
@@ -383,6 +448,12 @@ def import_run_decide(run_id: int, action: str) -> Response | tuple[str, int]:
             return _run_page(run_id, errors={"message": t(
                 "%(n)s caractères au plus", n=REASON_MAX)}, values=dict(form), status=400)
         reason = ": ".join(p for p in (code, message) if p)
+        if _big(run_id):
+            if _as_job(run_id, "import.refuse", {"reason": reason}) is None:
+                return _conflict(run_id, RunAlreadyDecided(str(run_id)))
+            flash(t("Import n° %(id)s : le refus est lancé en arrière-plan ; cette page "
+                    "montre où il en est.", id=run_id), "ok")
+            return redirect(f"/moderation/imports/{run_id}", code=303)
         try:
             with Session(engine()) as s, s.begin():
                 runs.refuse_run(s, run_id, actor_id=g.user.id, reason=reason)

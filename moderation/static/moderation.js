@@ -40,3 +40,28 @@
   lon.addEventListener("input", place);
   lat.addEventListener("input", place);
 })();
+
+// A background decision on an import: poll its state, redraw the progress, reload when
+// it has finished (the page then shows the run as decided). Without script, the page
+// has an "Actualiser / Refresh" link.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-job-url]");
+  if (!box) { return; }
+  var state = box.getAttribute("data-job-status");
+  if (state !== "queued" && state !== "running") { return; }
+  var bar = box.querySelector(".job-progress"), count = box.querySelector(".job-count");
+  function poll() {
+    fetch(box.getAttribute("data-job-url"), {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (job) {
+        if (!job) { return; }
+        if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
+        if (bar && job.total) { bar.max = job.total; bar.value = job.done; }
+        if (count && job.total) { count.textContent = job.done + " / " + job.total; }
+        window.setTimeout(poll, 2000);
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+  window.setTimeout(poll, 2000);
+})();

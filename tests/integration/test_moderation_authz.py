@@ -54,6 +54,7 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/corrections/<int:correction_id>/<action>",
                      # covered in test_moderation_imports.py
                      "/moderation/imports", "/moderation/imports/<int:run_id>",
+                     "/moderation/jobs/<int:job_id>",
                      "/moderation/imports/<int:run_id>/<action>"}
 
 

@@ -405,3 +405,52 @@ def test_every_string_of_the_imports_pages_has_an_english_translation():
         catalogue = read_mo(f)
     untranslated = [m for m in found if m not in catalogue or not catalogue[m].string]
     assert untranslated == []
+
+
+# --- large imports: decisions as background jobs ----------------------------------------------
+
+def test_a_large_import_is_published_by_the_worker_with_its_progress_shown(mod_app, moderator,
+                                                                           db, run_id):
+    from webmap.commands.worker import run_jobs
+
+    mod_app.config["IMPORT_JOB_MIN_ROWS"] = 1  # this run's 3 valid rows count as large
+    response = post(moderator, f"/moderation/imports/{run_id}/publish",
+                    {"attribution": "Association des jardins"},
+                    page=f"/moderation/imports/{run_id}")
+    assert response.status_code == 303  # answered at once: nothing published yet
+    assert scalar(db, "SELECT count(*) FROM feature") == 0
+    assert scalar(db, "SELECT status::text FROM import_run WHERE id = :i", i=run_id) \
+        == "pending"
+    body = page(moderator, f"/moderation/imports/{run_id}")
+    assert "la publication est lancée en arrière-plan" in body
+    assert "en file, le travailleur va la prendre" in body
+    assert "Publier les 3 lignes valides" not in body  # no second decision meanwhile
+    job_id = scalar(db, "SELECT id FROM job WHERE kind = 'import.publish'")
+    assert moderator.get(f"/moderation/jobs/{job_id}").get_json()["status"] == "queued"
+    again = post(moderator, f"/moderation/imports/{run_id}/publish",
+                 {"attribution": "Association des jardins"},
+                 page=f"/moderation/imports/{run_id}")
+    assert again.status_code == 409
+    assert scalar(db, "SELECT count(*) FROM job") == 1
+    (outcome,) = run_jobs(db)  # what `carte worker` does
+    assert scalar(db, "SELECT count(*) FROM feature WHERE attribution = "
+                      "'Association des jardins'") == 3
+    status = moderator.get(f"/moderation/jobs/{job_id}").get_json()
+    assert status["status"] == "done" and status["done"] == status["total"] == 3, outcome
+    body = page(moderator, f"/moderation/imports/{run_id}?lang=en")
+    assert "finished" in body and "3 item(s) published or revised" in body
+
+
+def test_a_large_import_is_refused_by_the_worker(mod_app, moderator, db, run_id):
+    from webmap.commands.worker import run_jobs
+
+    mod_app.config["IMPORT_JOB_MIN_ROWS"] = 1
+    response = post(moderator, f"/moderation/imports/{run_id}/refuse",
+                    {"reason": "off-topic"}, page=f"/moderation/imports/{run_id}")
+    assert response.status_code == 303
+    assert scalar(db, "SELECT status::text FROM import_run WHERE id = :i", i=run_id) \
+        == "pending"
+    run_jobs(db)
+    assert scalar(db, "SELECT status::text FROM import_run WHERE id = :i", i=run_id) \
+        == "refused"
+    assert scalar(db, "SELECT count(*) FROM feature") == 0

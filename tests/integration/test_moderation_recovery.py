@@ -66,7 +66,9 @@ def test_forgot_answers_the_same_and_the_link_works_once(mod_app, mdb, mail_env,
     deliver_due(mdb, smtp.settings())
     (message,) = smtp.wait_for(1)
     assert message["To"] == MOD
-    (link,) = [u for u in links(message) if "/auth/reset/" in u]
+    found = [u for u in links(message) if "/auth/reset/" in u]
+    assert len(found) == 1, text_part(message)
+    (link,) = found
     token = link.rsplit("/", 1)[1]
     assert scalar(mdb, "SELECT count(*) FROM account_token WHERE token_hash = "
                        "sha256(convert_to(:t, 'UTF8'))", t=token) == 1
