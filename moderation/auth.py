@@ -166,8 +166,14 @@ def forgot() -> Response:
     cfg = current_app.config
     if email:
         with Session(engine()) as s, s.begin():
-            row = s.execute(text("SELECT id, email FROM app_user WHERE lower(email) = "
-                                 "lower(:e) AND active"), {"e": email}).one_or_none()
+            # A link asked less than a minute ago is not sent again: "forgot password"
+            # must not become a way to flood a moderator's inbox.
+            row = s.execute(text("""
+                SELECT u.id, u.email FROM app_user u
+                WHERE lower(u.email) = lower(:e) AND u.active AND NOT EXISTS (
+                  SELECT 1 FROM account_token t WHERE t.user_id = u.id
+                    AND t.purpose = 'reset' AND t.created_at > now() - interval '1 minute')
+            """), {"e": email}).one_or_none()
             if row is not None:
                 send_link(s, row.id, row.email, "reset",
                           minutes=int(cfg.get("PASSWORD_RESET_TTL_MINUTES", 60)))

@@ -22,7 +22,7 @@ from tests.moderation_fixtures import (  # noqa: F401
 
 PAGES = ["/moderation/", "/moderation/flags", "/moderation/imports", "/moderation/audit",
          "/moderation/users", "/moderation/blocks", "/moderation/submissions/{sid}",
-         "/moderation/features/{fid}", "/auth/password"]
+         "/moderation/features/{fid}", "/auth/password", "/moderation/corrections"]
 # French words that must not be left on an English page (and their English twins).
 FRENCH = re.compile(r"\b(Soumission|Signalements|Journal des décisions|Se déconnecter|"
                     r"Comptes|Approuver|Refuser|Fusionner|Décider|Catégorie|Titre)\b")

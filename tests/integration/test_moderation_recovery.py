@@ -87,6 +87,13 @@ def test_forgot_answers_the_same_and_the_link_works_once(mod_app, mdb, mail_env,
     assert login(mod_app.test_client(), MOD, NEW).status_code == 303
 
 
+def test_asking_again_within_a_minute_sends_nothing_more(mod_app, mdb, mail_env, smtp):
+    client = mod_app.test_client()
+    for _ in range(5):
+        assert forgot(client, MOD).status_code == 200
+    assert scalar(mdb, "SELECT count(*) FROM mail_outbox") == 1
+
+
 def test_an_expired_link_does_not_work(mod_app, mdb, mail_env, smtp):
     client = mod_app.test_client()
     forgot(client, MOD)
