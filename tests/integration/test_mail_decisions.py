@@ -112,3 +112,25 @@ def test_the_digest_lists_what_waited_too_long_and_only_then(mdb, mail_env):
     with mdb.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM mail_outbox WHERE status = 'sent'")
                             ).scalar_one() == 2
+
+
+def test_a_moderator_working_in_english_approves_and_the_french_resident_reads_french(
+        api, mdb, mail_env, ingest_app):
+    from tests.moderation_fixtures import login, post
+
+    r = api.post("/api/v1/submissions", json=good_submission(email="eve@example.org"),
+                 headers={"Accept-Language": "fr-FR"})
+    sid = r.get_json()["id"]
+    moderator = ingest_app.test_client()
+    assert login(moderator).status_code == 303
+    page = moderator.get(f"/moderation/submissions/{sid}?lang=en").get_data(as_text=True)
+    assert "eve@example.org" in page  # shown to moderators only
+    response = post(moderator, f"/moderation/submissions/{sid}/approve", {"version": "1"})
+    assert response.status_code == 303
+    fid = scalar(mdb, "SELECT feature_id FROM submission WHERE id = :i", i=sid)
+    deliver_due(mdb)
+    (msg,) = mail_env.wait_for(1)
+    assert msg["Subject"] == "Votre proposition « Disco Soupe du marché Popincourt » est sur " \
+                             "la carte"
+    assert f"http://carte.test/#map=17/48.85900/2.37950&f={fid}" in text_part(msg)
+    assert b"eve@example.org" not in api.get("/api/v1/features?limit=1000").data
