@@ -8,9 +8,10 @@ window for a duplicate is a crash between the server's ``250 OK`` and our commit
 stable ``Message-ID`` lets receiving systems fold that duplicate.
 
 A failure is retried with exponential backoff (``retry_base_s * 2**attempts``, capped
-at ``retry_cap_s``): a connection refused or a temporary (4xx) answer keeps the
-message queued forever, and stops the round (the server is down: no point hammering
-it); a permanent refusal of the recipient (5xx) marks it ``failed`` with the error.
+at ``retry_cap_s``): a connection refused, a refused login or a temporary (4xx)
+answer keeps the message queued forever, and stops the round (the server is down or
+misconfigured: no point hammering it); a permanent refusal of the recipient or of the
+message (5xx) marks it ``failed`` with the error.
 """
 
 from __future__ import annotations
@@ -110,10 +111,14 @@ def _connect(settings: MailSettings) -> smtplib.SMTP:
 
 
 def _permanent(exc: Exception) -> bool:
+    """Whether the server refused *this message* for good (its recipient or content).
+
+    A refused login or sender is our configuration, not the message: kept and retried.
+    """
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPServerDisconnected)
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
     return False
 
 

@@ -102,3 +102,54 @@ def test_sent_messages_are_purged_after_thirty_days_queued_ones_never(clean_db, 
     assert purge_sent(clean_db) == 1
     with clean_db.connect() as conn:
         assert conn.execute(text("SELECT id FROM mail_outbox")).scalars().all() == [waiting]
+
+
+# A test server without TLS (STARTTLS needs a certificate): aiosmtpd warns about it.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_credentials_are_used_to_log_in_and_a_wrong_password_keeps_the_mail(clean_db):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.mail_fixtures import Collector, free_port
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login, auth_data.password) == (b"carte", b"s3cret")
+        return AuthResult(success=ok)
+
+    handler, port = Collector(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator)
+    controller.start()
+    try:
+        from mail.config import MailSettings
+
+        base = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_user": "carte",
+                "retry_base_s": 1.0}
+        wrong = MailSettings(**base, smtp_password="nope")
+        queue(clean_db, wrong)
+        report = deliver_due(clean_db, wrong)
+        assert report.sent == 0 and report.retried == 1 and handler.messages == []
+        right = MailSettings(**base, smtp_password="s3cret")
+        with clean_db.begin() as conn:
+            conn.execute(text("UPDATE mail_outbox SET next_attempt_at = now()"))
+        assert deliver_due(clean_db, right).sent == 1
+        assert len(handler.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_recipient_refused_for_good_is_failed_and_the_others_still_go(clean_db, smtp):
+    settings = smtp.settings()
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address.startswith("r0@"):
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp.handler.handle_RCPT = handle_RCPT
+    bad, good = queue(clean_db, settings, n=2)
+    report = deliver_due(clean_db, settings)
+    assert (report.sent, report.failed) == (1, 1)
+    assert status(clean_db, bad)[0] == "failed" and status(clean_db, good)[0] == "sent"
+    assert [m["To"] for m in smtp.wait_for(1)] == ["r1@example.org"]
