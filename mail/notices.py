@@ -115,6 +115,11 @@ _WAITING = text("""
 """)
 
 
+def _hours(seconds: float) -> int | float:
+    hours = round(seconds / 3600, 1)
+    return int(hours) if hours.is_integer() else hours
+
+
 def queue_digest(session: Session, *, settings: MailSettings | None = None) -> int:
     """Queue the moderators' digest if submissions waited too long; messages queued."""
     settings = settings or MailSettings.from_env()
@@ -124,7 +129,7 @@ def queue_digest(session: Session, *, settings: MailSettings | None = None) -> i
     pending = session.execute(text(
         "SELECT count(*) FROM submission WHERE status = 'pending'")).scalar_one()
     context = {"waiting": waiting.n, "pending": pending, "oldest": waiting.oldest,
-               "hours": round(settings.digest_after_s / 3600, 1),
+               "hours": _hours(settings.digest_after_s),
                "url": settings.url("/moderation/queue")}
     sent = 0
     for to in moderators(session):

@@ -107,7 +107,7 @@ def test_the_digest_lists_what_waited_too_long_and_only_then(mdb, mail_env):
         assert queue_digest(s, settings=settings) == 2
     deliver_due(mdb)
     msg = mail_env.wait_for(2)[0]
-    assert "1 proposition(s) attendent" in msg["Subject"]
+    assert "1 proposition(s) attendent depuis plus de 24 h" in msg["Subject"]
     assert "2 en attente au total" in text_part(msg)
     with mdb.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM mail_outbox WHERE status = 'sent'")
