@@ -134,3 +134,15 @@ def test_a_moderator_working_in_english_approves_and_the_french_resident_reads_f
                              "la carte"
     assert f"http://carte.test/#map=17/48.85900/2.37950&f={fid}" in text_part(msg)
     assert b"eve@example.org" not in api.get("/api/v1/features?limit=1000").data
+
+
+def test_the_worker_sends_the_digest_once_a_day_and_not_before_anything_waits(mdb, mail_env):
+    from webmap.commands.worker import run_tasks
+
+    settings = mail_env.settings()
+    pending(mdb, age_minutes=10)
+    assert not run_tasks(mdb, secret="k", settings=settings)["digest"]  # nothing old yet
+    pending(mdb, title="Vieux jardin", age_minutes=60 * 25)
+    assert run_tasks(mdb, secret="k", settings=settings)["digest"] == 2  # at the next round
+    assert run_tasks(mdb, secret="k", settings=settings)["digest"] is None  # a day later
+    assert len(mail_env.wait_for(2)) == 2

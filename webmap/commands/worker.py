@@ -38,18 +38,29 @@ log = logging.getLogger(__name__)
 EXPORT_LOCK = 0x0CA27E_0E  # pg advisory lock key of the export refresh
 
 
-def _digest_due(session: Any, every_s: float) -> bool:
+def _digest(session: Any, settings: Any) -> int | None:
+    """Queue the moderators' digest when due; messages queued (``None``: not due).
+
+    The schedule row is claimed ``FOR UPDATE SKIP LOCKED`` (one worker sends it) and
+    moved on only when a digest went out, so an item that crosses the waiting time an
+    hour after a quiet check is reported at the next round, not a day later.
+    """
     from sqlalchemy import text
+
+    from mail.notices import queue_digest
 
     session.execute(text("INSERT INTO mail_schedule (name, last_at) "
                          "VALUES ('digest', '-infinity') ON CONFLICT (name) DO NOTHING"))
-    return session.execute(text("""
-        UPDATE mail_schedule SET last_at = now()
-        WHERE name = (SELECT name FROM mail_schedule WHERE name = 'digest'
-                      AND last_at <= now() - make_interval(secs => :every)
-                      FOR UPDATE SKIP LOCKED)
-        RETURNING name
-    """), {"every": every_s}).one_or_none() is not None
+    due = session.execute(text("""
+        SELECT last_at <= now() - make_interval(secs => :every) FROM mail_schedule
+        WHERE name = 'digest' FOR UPDATE SKIP LOCKED
+    """), {"every": settings.digest_every_s}).scalar_one_or_none()
+    if not due:
+        return None
+    queued = queue_digest(session, settings=settings)
+    if queued:
+        session.execute(text("UPDATE mail_schedule SET last_at = now() WHERE name = 'digest'"))
+    return queued
 
 
 def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
@@ -123,7 +134,6 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
     from sqlalchemy.orm import Session
 
     from mail.config import MailSettings
-    from mail.notices import queue_digest
     from mail.sender import deliver_due, purge_sent
     from mail.subscriptions import fan_out
 
@@ -132,8 +142,7 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
     with Session(engine) as session, session.begin():
         done["announced"] = fan_out(session, secret=secret, settings=settings)
     with Session(engine) as session, session.begin():
-        if _digest_due(session, settings.digest_every_s):
-            done["digest"] = queue_digest(session, settings=settings)
+        done["digest"] = _digest(session, settings)
     done["mail"] = deliver_due(engine, settings).as_dict()
     done["mail"]["purged"] = purge_sent(engine)
     if export_dir is not None:
