@@ -26,7 +26,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import CIDR, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -542,6 +542,78 @@ class ResidentErasure(Base):
     actor: Mapped[str] = mapped_column(Text)
     email_hash: Mapped[str] = mapped_column(Text)
     removed: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# --- 0006_mod_accounts: recovery links and client blocks (see moderation/) ------------
+
+
+class AccountToken(Base):
+    """A single-use link sent by e-mail (reset, invite); only its SHA-256 is stored."""
+
+    __tablename__ = "account_token"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ClientBlock(Base):
+    """A moderator's block of a client key or network range, until a time."""
+
+    __tablename__ = "client_block"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    client_key: Mapped[str | None] = mapped_column(Text)
+    network: Mapped[str | None] = mapped_column(CIDR)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    submission_id: Mapped[int | None] = mapped_column(BigInteger)
+    feature_id: Mapped[int | None] = mapped_column(BigInteger)
+    flag_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- 0007_corrections, 0010: residents' corrections and closures (see ingestion/) -----
+
+
+class Correction(Base):
+    """A correction or closure proposed for a published feature, kept as received.
+
+    Append-only like ``submission``; the address lives in ``resident_address``.
+    """
+
+    __tablename__ = "correction"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id"))
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    client_key: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="received")
+    errors: Mapped[Any] = mapped_column(JSONB)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    closed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    comment: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(Text)
+    tracking_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    new_version: Mapped[int | None] = mapped_column(Integer)
+    resident_address_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resident_address.id", ondelete="SET NULL"))
 
 
 # --- 0009_jobs: long work run by carte worker (see geo/jobs.py) -----------------------
