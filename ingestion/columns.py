@@ -28,6 +28,7 @@ import numpy as np
 import shapely
 
 from .categories import CategorySpec
+from .text import INVISIBLE, is_visible
 from .validation import ServiceArea, ValidationConfig
 
 __all__ = ["CleanColumns", "ColumnBatch", "precheck"]
@@ -83,7 +84,7 @@ def _clean(value: object, limit: int) -> str | None:
     # The only whitespace left is U+0020: clean_text collapses its runs and strips it.
     out = " ".join(text.split()) if "  " in text else text.strip()
     if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):
+        if not unicodedata.is_normalized("NFC", text) or _PRINTABLE_INVISIBLE.search(text):
             return None
         # clean_text normalises again after removing spaces: be sure that is a no-op.
         if len(out) != len(text) and not unicodedata.is_normalized("NFC", out):
@@ -92,6 +93,10 @@ def _clean(value: object, limit: int) -> str | None:
 
 
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")  # as in ingestion.text
+# Invisible characters clean_text removes although str.isprintable() calls them printable
+# (the combining grapheme joiner, the Hangul fillers): their rows take the scalar path.
+_PRINTABLE_INVISIBLE = re.compile(
+    "[" + "".join(sorted(ch for ch in INVISIBLE if ch.isprintable())) + "]")
 
 
 def _clean_multiline(value: object, limit: int) -> str | None:
@@ -110,7 +115,8 @@ def _clean_multiline(value: object, limit: int) -> str | None:
     if not all(line.isprintable() for line in lines):
         return None
     ascii_only = text.isascii()
-    if not ascii_only and not unicodedata.is_normalized("NFC", text):
+    if not ascii_only and (not unicodedata.is_normalized("NFC", text)
+                           or _PRINTABLE_INVISIBLE.search(text)):
         return None
     joined = "\n".join([" ".join(line.split()) for line in lines])
     if "\n\n\n" in joined:
@@ -198,6 +204,8 @@ def precheck(batch: ColumnBatch, *, categories: Mapping[str, CategorySpec],
                 title = None
         else:
             title = _clean(raw, title_max)
+            if title and not is_visible(title):  # e.g. only combining marks: blank
+                title = None
         if not title:  # None (not certain) or "" (blank: refused)
             ok[i] = False
             continue
