@@ -73,8 +73,12 @@ def page_factory(browser, live_server):
     contexts = []
 
     def make(*, width: int = 1280, height: int = 800, locale: str = "fr-FR",
-             geolocation: dict | None = None):
-        options = {"viewport": {"width": width, "height": height}, "locale": locale}
+             geolocation: dict | None = None, service_workers: str = "block"):
+        # The service worker (offline pins) is tested on its own; elsewhere it would
+        # answer from its cache and revalidate behind the test's back, so tests would
+        # not see what the server sends.
+        options = {"viewport": {"width": width, "height": height}, "locale": locale,
+                   "service_workers": service_workers}
         if geolocation:
             options.update(geolocation=geolocation, permissions=["geolocation"])
         context = browser.new_context(**options)

@@ -365,7 +365,7 @@ def test_a_flag_has_a_short_list_of_reasons_and_a_second_one_says_it_was_receive
 
 def test_a_pin_dropped_offline_waits_on_the_device_and_is_sent_once_when_back(
         page_factory, live_server, contrib):
-    page, rec = page_factory(**PHONE)
+    page, rec = page_factory(**PHONE, service_workers="allow")
     page.goto(live_server + "/" + HOTEL_DE_VILLE)
     manifest = page.request.get(live_server + "/manifest.webmanifest")
     assert manifest.ok and manifest.json()["start_url"] == "/"
