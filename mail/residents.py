@@ -37,20 +37,28 @@ def _blank(raw: bytes, email: str) -> bytes:
     return raw
 
 
-def _forget_corrections(session: Session, aid: int | None, email: str,
-                        needles: list[bytes]) -> int:
-    """Correction proposals (``0010_mail_corrections``), as submissions."""
-    rows = session.execute(text("""
-        SELECT id, raw FROM correction
+def _blank_raw(session: Session, table: str, aid: int | None, email: str,
+               needles: list[bytes]) -> int:
+    """Blank ``email`` out of the raw bodies of ``table`` (``submission`` or ``correction``).
+
+    The rows that reference the address, and any whose bytes hold it (an invalid one
+    keeps its body but never got an address row). Both tables are append-only: the
+    trigger lets the raw body change only while ``carte.erasure`` is on.
+    """
+    if table not in ("submission", "correction"):
+        raise ValueError(f"not an erasable table: {table!r}")
+    # ``table`` is one of two literals checked above.
+    rows = session.execute(text(f"""
+        SELECT id, raw FROM {table}
         WHERE resident_address_id = :a
            OR EXISTS (SELECT 1 FROM unnest(CAST(:n AS bytea[])) n WHERE position(n IN raw) > 0)
-    """), {"a": aid, "n": needles}).all()
+    """), {"a": aid, "n": needles}).all()  # noqa: S608
     if rows:
         session.execute(text("SET LOCAL carte.erasure = 'on'"))
+        update = text(f"UPDATE {table} SET raw = :r, resident_address_id = NULL "  # noqa: S608
+                      "WHERE id = :i")
         for row in rows:
-            session.execute(text("UPDATE correction SET raw = :r, resident_address_id = NULL "
-                                 "WHERE id = :i"), {"r": _blank(bytes(row.raw), email),
-                                                    "i": row.id})
+            session.execute(update, {"r": _blank(bytes(row.raw), email), "i": row.id})
         session.execute(text("SET LOCAL carte.erasure = 'off'"))
     return len(rows)
 
@@ -68,24 +76,10 @@ def forget(session: Session, email: str, *, actor: str, secret: str) -> dict[str
     removed["messages"] = session.execute(text(
         "DELETE FROM mail_outbox WHERE address_id = :a OR lower(to_addr) = lower(:e)"),
         {"a": aid, "e": email}).rowcount
-    # The submissions that reference the address, and any whose bytes hold it (an
-    # invalid submission keeps its body but never got an address row).
     needles = sorted({f.encode() for e in {email, email.lower()}
                       for f in (e, quote_plus(e), quote(e, safe=""))})
-    rows = session.execute(text("""
-        SELECT id, raw FROM submission
-        WHERE resident_address_id = :a
-           OR EXISTS (SELECT 1 FROM unnest(CAST(:n AS bytea[])) n WHERE position(n IN raw) > 0)
-    """), {"a": aid, "n": needles}).all()
-    if rows:
-        session.execute(text("SET LOCAL carte.erasure = 'on'"))
-        for row in rows:
-            session.execute(text("UPDATE submission SET raw = :r, resident_address_id = NULL "
-                                 "WHERE id = :i"), {"r": _blank(bytes(row.raw), email),
-                                                    "i": row.id})
-        session.execute(text("SET LOCAL carte.erasure = 'off'"))
-    removed["submissions"] = len(rows)
-    removed["corrections"] = _forget_corrections(session, aid, email, needles)
+    removed["submissions"] = _blank_raw(session, "submission", aid, email, needles)
+    removed["corrections"] = _blank_raw(session, "correction", aid, email, needles)
     if aid is not None:
         removed["subscriptions"] = session.execute(text(
             "DELETE FROM mail_subscription WHERE address_id = :a"), {"a": aid}).rowcount
