@@ -649,3 +649,18 @@ class JobRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+# ---- issue 19: photos (photos engineer) ----
+
+
+# ---- issue 20: residents, magic links, relayed messages, blocks (identity engineer) ----
+
+
+# ---- issue 20: time bank ledger, loans (ledger engineer) ----
+
+
+# ---- issue 20: availability, sign-ups, registrations (missions engineer) ----
+
+
+# ---- issue 21: synchronised sources (sync engineer) ----

@@ -146,6 +146,17 @@ def _tiles(root: str) -> dict[str, Any]:
             "rasterBase": RASTER_BASE_NAME, "control": CONTROL_NAME}
 
 
+#: The map page's extension scripts, loaded after ``map/app.js`` in this order; each adds
+#: its sections to a place's panel through ``window.Carte`` (see the top of app.js). A
+#: script that does not exist yet is skipped, so a feature lands with its own file.
+EXTENSIONS = ("map/photos.js", "map/services.js", "map/exchange.js", "map/missions.js")
+
+
+def _extensions() -> list[str]:
+    static = Path(current_app.static_folder or "")
+    return [src for src in EXTENSIONS if (static / src).is_file()]
+
+
 @bp.get("/")
 def index() -> Response:
     """The map page."""
@@ -163,6 +174,7 @@ def index() -> Response:
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
                            city_name=current_city().name(lang),
                            built=built, data=data, categories=categories,
+                           extensions=_extensions(),
                            access=data["access"], weekdays=data["weekdays"])
     response = Response(body, mimetype="text/html")
     url, _ = _basemap()

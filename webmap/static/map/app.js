@@ -18,7 +18,19 @@
   var TZ = DATA.timezone || "UTC";  // the server always sends the city's zone
   var map = window[DATA.map];
   CarteLayers.init(map, { lang: DATA.lang, categories: DATA.categories, strings: S });
-  window.Carte = {};
+  /*
+   * window.Carte: the seam for the page's extension scripts (map/photos.js,
+   * map/exchange.js, map/missions.js, map/services.js), loaded after this file.
+   *   Carte.lang, Carte.timezone, Carte.categories (slug -> category), Carte.el(tag,
+   *   text, attrs), Carte.clear(node), Carte.say(message);
+   *   Carte.addDetailSection(name, render): render(props, box) fills `box`, a <div
+   *   data-section=name> of its own inside #detail-extensions, each time a place's panel
+   *   shows (props: the public feature properties, with id); the box is emptied when
+   *   the panel closes or shows another place. Errors in one section do not stop others.
+   *   Carte.openPlace(f, opts) opens a place's panel.
+   */
+  window.Carte = { lang: LANG, timezone: TZ };
+  var detailSections = [];
   var CATS = {};
   DATA.categories.forEach(function (c) { CATS[c.slug] = c; });
   var ACCESS = {};
@@ -503,6 +515,16 @@
     currentPlace = p;  // what "suggest a change" starts from
     if (!correcting) $("correct-actions").hidden = !p.id;
     if (pendingCorrect && pendingCorrect === String(p.id)) { pendingCorrect = null; openCorrection("change"); }
+    renderSections(p);
+  }
+  function renderSections(p) {
+    var host = $("detail-extensions");
+    clear(host);
+    detailSections.forEach(function (s) {
+      var box = el("div", null, { "data-section": s.name });
+      host.appendChild(box);
+      try { s.render(p, box); } catch (e) { if (window.console) console.error(s.name, e); }
+    });
   }
   function setDetailActions(on) {
     $("copy-link").hidden = !on;
@@ -518,6 +540,7 @@
     ["detail-category", "detail-when", "detail-attributes", "detail-access", "detail-hours"].forEach(function (id) { clear($(id)); });
     ["detail-description", "detail-source", "copy-status"].forEach(function (id) { $(id).textContent = ""; });
     $("detail-message").hidden = true;
+    clear($("detail-extensions"));
     $("copy-fallback").hidden = true;
     setDetailActions(false);
   }
@@ -1612,6 +1635,17 @@
       .catch(function () { correctionErrors([{ pointer: "", detail: VF.server_down }]); });
   });
 
+
+  // ---------- the seam for extension scripts (see window.Carte at the top) ----------
+  window.Carte.categories = CATS;
+  window.Carte.el = el;
+  window.Carte.clear = clear;
+  window.Carte.say = say;
+  window.Carte.openPlace = openPlace;
+  window.Carte.addDetailSection = function (name, render) {
+    detailSections.push({ name: String(name), render: render });
+    if (currentPlace && currentView === "detail-section") renderSections(currentPlace);
+  };
 
   // ---------- start ----------
   flushOutbox();
