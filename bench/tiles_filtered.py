@@ -12,7 +12,7 @@ them over), serves the app with ``carte serve`` and times, over HTTP with gzip:
 * ``/api/v1/features`` with ``near`` (nearest first) and the same filters;
 
 and, in process, the two engines measured for the filtered tiles: PostgreSQL counting
-a tile's cluster cells (``GROUP BY`` on integer grid keys, ``webmap.ogc_queries.tile_cells``)
+a tile's cluster cells (``GROUP BY`` on integer grid keys, ``webmap.ogc.queries.tile_cells``)
 against the in-memory filter index (``tiles.filtered.FilterIndex``, the one served), with
 the index's load time; then the plans (EXPLAIN ANALYZE) of the cell count and of the
 ``near`` list. Medians of ``--runs`` requests after one warm-up. Budget: a filtered z12
@@ -93,7 +93,7 @@ def explain(url: str) -> None:
 
     from geo.events import city_zone
     from tiles.filtered import TileSpec
-    from webmap.ogc_queries import _GX, _GY, FeatureFilter, MapWindow
+    from webmap.ogc.queries import _GX, _GY, FeatureFilter, MapWindow
 
     z, x, y = 12, *(int(v) for v in lonlat_to_tile(*CENTRE, 12))
     spec = TileSpec(z, x, y)
@@ -130,7 +130,7 @@ def engines(url: str, runs: int) -> None:
     from tiles.options import TileOptions
     from tiles.source import read_filter_index
     from webmap.filtered_tiles import point_filter
-    from webmap.ogc_queries import FeatureFilter, MapWindow, tile_cells
+    from webmap.ogc.queries import FeatureFilter, MapWindow, tile_cells
 
     engine = create_engine(url)
     raw = engine.raw_connection()

@@ -19,7 +19,7 @@ The points and what the filters read live in a :class:`FilterIndex` (numpy array
 Morton order, loaded by :func:`tiles.source.read_filter_index`): a tile is the Morton
 ranges of its 3x3 block, a mask from the filter, runs of cells and our
 :class:`~tiles.mvt.LayerSchema` encoder. PostgreSQL counting the same cells (``GROUP
-BY`` on integer grid keys, ``webmap.ogc_queries.tile_cells``) was measured 30-40x slower
+BY`` on integer grid keys, ``webmap.ogc.queries.tile_cells``) was measured 30-40x slower
 at 1M points (``bench/tiles_filtered.py``).
 """
 

@@ -44,7 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ingestion_bp)
     from .views import init_app as init_map  # the map page, search, walk, languages
     init_map(app)
-    from . import api_features, ogc_views, opendata  # open data: /api/v1/features, /ogc/, /data/
+    from . import api_features, opendata
+    from .ogc import views as ogc_views  # open data: /api/v1/features, /ogc/, /data/
     app.register_blueprint(api_features.bp)
     app.register_blueprint(ogc_views.bp)
     app.register_blueprint(opendata.bp)

@@ -60,7 +60,7 @@ from geo.db import get_engine
 from geo.events import city_zone, zone_named
 
 from .city import current_city
-from .ogc_params import (
+from .ogc.params import (
     BIGINT_MAX,
     BadParameter,
     check_known,
@@ -75,7 +75,7 @@ from .ogc_params import (
     parse_window,
     single,
 )
-from .ogc_queries import FeatureFilter, MapWindow, feature_page
+from .ogc.queries import FeatureFilter, MapWindow, feature_page
 from .web import problem_for
 
 __all__ = ["FILTER_PARAMS", "GEOJSON", "bp", "city_tz", "feature_collection",

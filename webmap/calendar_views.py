@@ -36,7 +36,7 @@ from geo.events import live_sql, local_midnight, next_local_midnight
 
 from .api_features import city_tz
 from .city import current_city
-from .ogc_params import BadParameter, check_known, parse_feature_id, parse_slugs, single
+from .ogc.params import BadParameter, check_known, parse_feature_id, parse_slugs, single
 from .web import problem
 
 __all__ = ["bp", "event_calendar"]

@@ -2,7 +2,7 @@
 
 WebmapError
 ├── BadParameter          a query parameter is missing, malformed or out of range
-│                         (defined in :mod:`webmap.ogc_params`, beside its parsers)
+│                         (defined in :mod:`webmap.ogc.params`, beside its parsers)
 └── SettingsError         a ``CARTE_*`` variable's value cannot be used (names it)
 """
 

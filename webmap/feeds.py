@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from geo.db import get_engine
 
-from .ogc_params import BadParameter, check_known, parse_slugs, single
+from .ogc.params import BadParameter, check_known, parse_slugs, single
 
 __all__ = ["atom_feed", "bp"]
 

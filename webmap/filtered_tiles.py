@@ -35,8 +35,8 @@ from tiles.filtered import FilterIndex, PointFilter
 from tiles.options import TileOptions
 from tiles.source import read_filter_index
 
-from .ogc_params import DAYS
-from .ogc_queries import FeatureFilter
+from .ogc.params import DAYS
+from .ogc.queries import FeatureFilter
 
 __all__ = ["IndexCache", "index_for", "point_filter"]
 

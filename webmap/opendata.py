@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 
 from opendata.exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL, read_manifest
 
-from .ogc_html import render_string
+from .ogc.html import render_string
 
 __all__ = ["TILE_FILES", "bp", "data_files"]
 

@@ -192,7 +192,7 @@ def filtered_tile(z: int, x: int, y: int) -> Response:
 
     from .api_features import FILTER_PARAMS, filter_from_args, parameter_problem
     from .filtered_tiles import index_for, point_filter
-    from .ogc_params import BadParameter
+    from .ogc.params import BadParameter
 
     try:
         flt = filter_from_args(request.args.to_dict(flat=False), known=FILTER_PARAMS)

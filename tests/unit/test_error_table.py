@@ -9,7 +9,7 @@ import pytest
 import ingestion.errors as ingestion_errors
 from geo.errors import DatabaseUnavailable, FeatureNotFound, VersionConflict
 from moderation.errors import InvalidInput, NotFound
-from webmap.ogc_params import BadParameter
+from webmap.ogc.params import BadParameter
 from webmap.web import STATUS_CODES, problem_for
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from geo.events import local_midnight, next_local_midnight
 from opendata.exports import neutralise_cell
-from webmap.ogc_params import (
+from webmap.ogc.params import (
     BadParameter,
     parse_bbox,
     parse_datetime,

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .. import ogc_params
 from ..api_features import city_tz, filter_from_args
-from ..ogc_queries import FeatureFilter, MapWindow
+from ..ogc import params as ogc_params
+from ..ogc.queries import FeatureFilter, MapWindow
 from ..walk import DEFAULT_DETOUR, DEFAULT_SPEED_KMH, Stop, great_circle_metres, plan_walk
 
 __all__ = ["BadParameter", "WalkParams", "candidates", "parse", "plan"]

@@ -24,11 +24,11 @@ from sqlalchemy import Connection
 from geo.db import get_engine
 from opendata.exports import ATTRIBUTION, LICENCE_NAME, LICENCE_URL
 
-from .api_features import GEOJSON, feature_collection
-from .city import current_city
-from .ogc_html import render
-from .ogc_openapi import openapi_document
-from .ogc_params import (
+from ..api_features import GEOJSON, feature_collection
+from ..city import current_city
+from .html import render
+from .openapi import openapi_document
+from .params import (
     BIGINT_MAX,
     BadParameter,
     check_known,
@@ -39,7 +39,7 @@ from .ogc_params import (
     parse_slugs,
     single,
 )
-from .ogc_queries import (
+from .queries import (
     AreaFilter,
     CategoryInfo,
     FeatureFilter,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from geo.types import BBox
 
-from .errors import WebmapError
+from ..errors import WebmapError
 
 __all__ = [
     "BIGINT_MAX",

@@ -27,7 +27,7 @@ from geo.events import live_sql, local_midnight
 from geo.published import PRIVATE_ATTRIBUTE_KEYS, area_joins, feature_json_sql
 from geo.types import BBox
 
-from .ogc_params import Interval
+from .params import Interval
 
 __all__ = [
     "COUNT_CAP",
