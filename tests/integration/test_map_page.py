@@ -148,3 +148,13 @@ def test_the_phone_layout_pieces_are_in_the_page(client, engine):
                   'id="chooser"', 'name="days" value="sat"'):
         assert piece in html, piece
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+
+
+def test_the_page_leads_to_e_mail_alerts_and_announces_its_atom_feed(client, engine):
+    """A resident finds how to be told of new places; a feed reader finds the feed."""
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/subscriptions"' in html and "Être prévenu·e par e-mail" in html
+    assert ('<link rel="alternate" type="application/atom+xml" href="/feeds/features.atom"'
+            in html)
+    assert client.get("/subscriptions").status_code == 200
+    assert client.get("/feeds/features.atom").status_code == 200
