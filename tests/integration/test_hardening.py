@@ -134,3 +134,15 @@ def test_forwarded_for_gives_the_client_key_only_behind_a_trusted_proxy(
                          headers={"X-Forwarded-For": who}).status_code
              for who in ("203.0.113.5", "198.51.100.9")]
     assert codes == [201, second]
+
+
+def test_the_catch_up_finds_rows_left_received_through_their_own_index(engine):
+    """The continuous catch-up's question reads only rows in flight, at any volume."""
+    from ingestion.api import _STUCK
+
+    with engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        sql = _STUCK.replace("%(age)s", "1").replace("%(horizon)s", "86400").replace(
+            "%(limit)s", "1000")
+        plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + sql).scalars())
+    assert "submission_received_idx" in plan, plan
