@@ -51,6 +51,7 @@ __all__ = [
     "city_folder",
     "city_slug",
     "load_city",
+    "parse_every",
 ]
 
 DEFAULT_CITY = "paris"
@@ -142,15 +143,51 @@ class AreaLevel:
         return self.display_names.get(key, name)
 
 
+SOURCE_FORMATS = ("geojson", "csv", "ogcapi")
+ON_NEW = ("publish", "queue")
+DEFAULT_MAX_RETIRE_SHARE = 0.10
+_EVERY = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_EVERY_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """A seed dataset: which file, under which source name, into which category."""
+    """A seed dataset or partner source: where it is, under which source name, how synced.
 
-    file: Path
+    ``file`` (in the city folder) or ``url`` (http(s): a GeoJSON file, a CSV file or an
+    OGC API – Features collection; ``format`` says which when the URL does not) is where
+    ``carte sources sync`` reads the source's current rows; a seed has a file, and a
+    ``url`` there means "the live dataset this file is a copy of" (sync reads the URL).
+    ``on_new``: ``publish`` new rows at once, or ``queue`` them for a moderator.
+    ``max_retire_share``: a sync that would retire more than this share of the source's
+    rows on the map stops and waits for a moderator (a truncated download must not empty
+    the map). ``every_s``: how often ``carte worker`` syncs it (``every``: ``"6h"``,
+    ``"1d"``; ``None``: only by hand).
+    """
+
+    file: Path | None
     source: str
     category: str
     licence: str
     attribution: str
+    url: str | None = None
+    format: str | None = None
+    on_new: str = "publish"
+    max_retire_share: float = DEFAULT_MAX_RETIRE_SHARE
+    every_s: int | None = None
+
+    @property
+    def location(self) -> str:
+        """Where a sync reads the source: its URL, else its file."""
+        return self.url or str(self.file)
+
+
+def parse_every(value: str) -> int | None:
+    """``"30m"``, ``"6h"``, ``"1d"``, ``"2w"`` as seconds; ``None`` when not of that form."""
+    m = _EVERY.match(value or "")
+    if not m or int(m.group(1)) < 1:
+        return None
+    return int(m.group(1)) * _EVERY_UNIT[m.group(2)]
 
 
 @dataclass(frozen=True)
@@ -204,6 +241,21 @@ class City:
     # The extent of the basemap's tiles (``basemap.bbox``): the bounds plus a margin
     # where the streets and rail around the city are worth drawing. ``None``: ``bounds``.
     basemap_bbox: Bounds | None = None
+    # Partner sources kept current by ``carte sources sync`` (``sources`` of city.json,
+    # same entry schema as ``seeds``; ``file`` or ``url``).
+    sources: tuple[Dataset, ...] = ()
+
+    @property
+    def synced(self) -> tuple[Dataset, ...]:
+        """Every source ``carte sources sync`` knows: the seeds, then the partners."""
+        return self.seeds + self.sources
+
+    def source(self, name: str) -> Dataset:
+        """The seed or partner source called ``name``; ``KeyError`` when none."""
+        for dataset in self.synced:
+            if dataset.source == name:
+                return dataset
+        raise KeyError(name)
 
     @property
     def basemap_extent(self) -> tuple[float, float, float, float]:
@@ -412,27 +464,16 @@ def check_city(folder: Path, *,
 
     categories = r.file(doc, "categories", "categories")
     category_slugs = _category_slugs(r, categories)
-    seeds = []
-    for i, raw in enumerate(r.items(doc, "seeds", "seeds", optional=True)):
-        field = f"seeds[{i}]"
-        if not isinstance(raw, dict):
-            r.bad(field, "expected an object")
-            continue
-        seed = Dataset(file=r.file(raw, "file", f"{field}.file"),
-                       source=r.text(raw, "source", f"{field}.source"),
-                       category=r.text(raw, "category", f"{field}.category"),
-                       licence=r.text(raw, "licence", f"{field}.licence"),
-                       attribution=r.text(raw, "attribution", f"{field}.attribution"))
-        if seed.category and category_slugs is not None and \
-                seed.category not in category_slugs:
-            r.bad(f"{field}.category", f"no category {seed.category!r} in "
-                  f"{categories.name}")
-        seeds.append(seed)
-    sources = [s.source for s in seeds]
+    seeds = _datasets(r, doc, "seeds", categories, category_slugs, need_file=True)
+    partners = _datasets(r, doc, "sources", categories, category_slugs, need_file=False)
+    fields = [f"seeds[{i}]" for i in range(len(seeds))] + \
+        [f"sources[{i}]" for i in range(len(partners))]
+    sources = [s.source for s in seeds + partners]
     for i, source in enumerate(sources):
         if source and sources.index(source) != i:
-            r.bad(f"seeds[{i}].source", f"{source!r} is used by seeds[{sources.index(source)}]"
-                  " too: a source name identifies its rows across imports")
+            r.bad(f"{fields[i]}.source", f"{source!r} is used by "
+                  f"{fields[sources.index(source)]} too: a source name identifies its rows "
+                  "across imports")
 
     basemap = []
     raw_basemap = r.mapping(doc, "basemap", "basemap", optional=True)
@@ -481,7 +522,51 @@ def check_city(folder: Path, *,
                 levels=tuple(levels), categories=categories, seeds=tuple(seeds),
                 basemap=tuple(basemap), addresses=addresses,
                 attribution=tuple(attribution), moderators=contact,
-                basemap_bbox=basemap_bbox), []
+                basemap_bbox=basemap_bbox, sources=tuple(partners)), []
+
+
+def _datasets(r: _Reader, doc: Mapping[str, Any], key: str, categories: Path,
+              category_slugs: set[str] | None, *, need_file: bool) -> list[Dataset]:
+    """The entries of ``seeds`` (a file each) or ``sources`` (a file or a URL each)."""
+    out = []
+    for i, raw in enumerate(r.items(doc, key, key, optional=True)):
+        field = f"{key}[{i}]"
+        if not isinstance(raw, dict):
+            r.bad(field, "expected an object")
+            continue
+        url = r.text(raw, "url", f"{field}.url", optional=True) or None
+        if url is not None and not url.startswith(("http://", "https://")):
+            r.bad(f"{field}.url", f"{url!r}: an http:// or https:// URL")
+        path: Path | None = None
+        if need_file or "file" in raw or url is None:
+            path = r.file(raw, "file", f"{field}.file")
+        fmt = r.text(raw, "format", f"{field}.format", optional=True) or None
+        if fmt is not None and fmt not in SOURCE_FORMATS:
+            r.bad(f"{field}.format", f"{fmt!r}: one of {', '.join(SOURCE_FORMATS)}")
+        on_new = r.text(raw, "on_new", f"{field}.on_new", optional=True) or "publish"
+        if on_new not in ON_NEW:
+            r.bad(f"{field}.on_new", f"{on_new!r}: publish or queue")
+        share = r.get(raw, "max_retire_share", f"{field}.max_retire_share", (int, float),
+                      "a share between 0 and 1", DEFAULT_MAX_RETIRE_SHARE, optional=True)
+        if not 0 <= share <= 1:
+            r.bad(f"{field}.max_retire_share", f"{share}: a share between 0 and 1 (0.1 "
+                  "is 10 %)")
+        every = r.text(raw, "every", f"{field}.every", optional=True)
+        every_s = parse_every(every) if every else None
+        if every and every_s is None:
+            r.bad(f"{field}.every", f"{every!r}: a period such as 30m, 6h, 1d or 1w")
+        dataset = Dataset(file=path, source=r.text(raw, "source", f"{field}.source"),
+                          category=r.text(raw, "category", f"{field}.category"),
+                          licence=r.text(raw, "licence", f"{field}.licence"),
+                          attribution=r.text(raw, "attribution", f"{field}.attribution"),
+                          url=url, format=fmt, on_new=on_new,
+                          max_retire_share=float(share), every_s=every_s)
+        if dataset.category and category_slugs is not None and \
+                dataset.category not in category_slugs:
+            r.bad(f"{field}.category", f"no category {dataset.category!r} in "
+                  f"{categories.name}")
+        out.append(dataset)
+    return out
 
 
 def _bounds(r: _Reader, doc: Mapping[str, Any], field: str = "bounds") -> Bounds:

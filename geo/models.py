@@ -36,6 +36,7 @@ __all__ = [
     "Base",
     "Category",
     "CategoryKind",
+    "CommunityModeration",
     "Feature",
     "FeatureStatus",
     "FeatureVersion",
@@ -49,14 +50,22 @@ __all__ = [
     "Job",
     "JobRun",
     "LoginFailure",
+    "MagicLink",
     "MailOutbox",
     "MailSchedule",
     "MailSubscription",
+    "Message",
+    "MessageThread",
     "ModerationAction",
     "ModerationEvent",
+    "Photo",
     "RateCounter",
+    "Resident",
     "ResidentAddress",
+    "ResidentBlock",
     "ResidentErasure",
+    "SourceRow",
+    "SourceSyncRun",
     "Submission",
     "SubmissionStatus",
     "TileDirty",
@@ -273,6 +282,8 @@ class Submission(Base):
     # 0005_mail: the resident's address lives in resident_address; their language here.
     resident_address_id: Mapped[int | None] = mapped_column(ForeignKey("resident_address.id"))
     lang: Mapped[str | None] = mapped_column(Text)
+    # 0012_residents: the signed-in resident who submitted it (the item's organiser).
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
 
 
 class FeatureVersion(Base):
@@ -654,7 +665,139 @@ class JobRun(Base):
 # ---- issue 19: photos (photos engineer) ----
 
 
+class Photo(Base):
+    """A resident's photo: kept as received (quarantine), then ready or refused.
+
+    Public exactly when ``feature_id`` is set, ``status = 'ready'`` and the feature is
+    published (see :mod:`photos.store`); the keys name the public re-encodings.
+    """
+
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    correction_id: Mapped[int | None] = mapped_column(ForeignKey("correction.id"))
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    upload_token_hash: Mapped[str | None] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(Text, server_default="quarantined")
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    original_name: Mapped[str | None] = mapped_column(Text)
+    original_sha256: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    display_key: Mapped[str | None] = mapped_column(Text)
+    thumb_key: Mapped[str | None] = mapped_column(Text)
+    licence: Mapped[str] = mapped_column(Text, server_default="CC-BY-SA-4.0")
+    author: Mapped[str | None] = mapped_column(Text)
+    alt: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
 # ---- issue 20: residents, magic links, relayed messages, blocks (identity engineer) ----
+
+
+class Resident(Base):
+    """A resident who signed in by e-mail (0012_residents; see :mod:`community.residents`).
+
+    ``email`` is kept only to relay messages; lookups use ``email_hash`` (keyed HMAC).
+    A deleted account keeps its row, anonymised, so what it contributed stays linked.
+    """
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email_hash: Mapped[str | None] = mapped_column(Text, unique=True)
+    email: Mapped[str | None] = mapped_column(Text)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(Text, server_default="fr")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    messaging_blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    messaging_blocked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MagicLink(Base):
+    """A single-use sign-in link; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "magic_link"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    resident_email_hash: Mapped[str] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    client_key: Mapped[str | None] = mapped_column(Text)
+    next_path: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(Text, server_default="fr")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MessageThread(Base):
+    """A relayed conversation between two residents, usually about a feature."""
+
+    __tablename__ = "message_thread"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id",
+                                                              ondelete="SET NULL"))
+    starter_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                      server_default=func.now())
+
+
+class Message(Base):
+    """One message of a thread; moderators may hide it (who, when, why)."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("message_thread.id",
+                                                      ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    spam_score: Mapped[float] = mapped_column(Float(precision=24), server_default="0")
+    spam_reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ResidentBlock(Base):
+    """A resident blocks another: no message passes either way."""
+
+    __tablename__ = "resident_block"
+
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class CommunityModeration(Base):
+    """Audit of a moderator's action on a message or a resident (append-only)."""
+
+    __tablename__ = "community_moderation"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id",
+                                                              ondelete="SET NULL"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 # ---- issue 20: time bank ledger, loans (ledger engineer) ----
@@ -664,3 +807,40 @@ class JobRun(Base):
 
 
 # ---- issue 21: synchronised sources (sync engineer) ----
+
+
+class SourceRow(Base):
+    """What a synchronised source last said of one row: its feature and content hash."""
+
+    __tablename__ = "source_row"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    ref: Mapped[str] = mapped_column(Text, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id"))
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text, server_default="active")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class SourceSyncRun(Base):
+    """One synchronisation of a source: its report and status (held runs wait here)."""
+
+    __tablename__ = "source_sync_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(Text, server_default="cli")
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
