@@ -14,16 +14,13 @@ place.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from geo.tilemath import valid_tile
-from tiles.errors import ArchiveError
+from tiles.answer import LAYERS, TileAnswer, tile_answer
 
 from .security import CSP
-from .tiles_views import CACHE_CONTROL, EXTENSION, LAYERS, open_archive
 
 __all__ = ["TileFastPath"]
 
@@ -32,9 +29,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _PATH = re.compile(r"/tiles/(features|density|base|basemap)/"
                    r"(\d{1,2})/(\d{1,10})/(\d{1,10})\.(mvt|png)")
 _STATUS = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}
-_COMMON = [
-    ("Cache-Control", CACHE_CONTROL),
-    ("Access-Control-Allow-Origin", "*"),
+_SECURITY = [  # what the app's after-request hooks add to every answer
     ("Content-Security-Policy", CSP),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
@@ -63,49 +58,23 @@ class TileFastPath:
         answer = self._answer(environ)
         if answer is None:
             return self.app(environ, start_response)
-        status, headers, body = answer
+        status, headers, body, _ = answer
+        headers = headers + _SECURITY
+        if status != 304:
+            headers.append(("Content-Length", str(len(body))))
         start_response(_STATUS[status], headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
-    def _answer(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    def _answer(self, environ: dict[str, Any]) -> TileAnswer | None:
+        """The tile answer when it is a common one (200, 204, 304), else ``None``."""
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return None
         if environ.get("QUERY_STRING"):
             return None  # filtered tiles are built by the Flask view, from PostGIS
         m = _PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if m is None or EXTENSION[m[1]] != m[5]:
+        if m is None or LAYERS[m[1]].extension != m[5]:
             return None
-        layer, z, x, y = m[1], int(m[2]), int(m[3]), int(m[4])
-        if not valid_tile(z, x, y, max_zoom=24):
-            return None
-        try:
-            found = open_archive(self.var_dir, layer)
-            if found is None:
-                return None
-            mb, meta = found
-            if not int(meta.get("minzoom", 0)) <= z <= int(meta.get("maxzoom", 24)):
-                return None
-            row = mb.get(z, x, y)
-        except (ArchiveError, sqlite3.Error, ValueError):
-            return None  # the Flask view logs it and answers 503
-        headers = list(_COMMON)
-        if row is None:
-            headers.append(("Content-Length", "0"))
-            return 204, headers, b""
-        data, tile_id = row
-        etag = f'"{tile_id}"'
-        media, gzipped = LAYERS[layer][1], LAYERS[layer][2]
-        headers.append(("ETag", etag))
-        if gzipped:
-            headers.append(("Vary", "Accept-Encoding"))
-        if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
-            return 304, headers, b""
-        if gzipped:
-            if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-                headers.append(("Content-Encoding", "gzip"))
-            else:
-                import gzip
-
-                data = gzip.decompress(data)
-        headers += [("Content-Type", media), ("Content-Length", str(len(data)))]
-        return 200, headers, data
+        answer = tile_answer(self.var_dir, m[1], m[2], m[3], m[4],
+                             if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
+                             accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""))
+        return answer if answer.status in _STATUS else None  # errors: the view's problem+json

@@ -4,7 +4,10 @@ Layers: ``features`` (the points, vector), ``density`` and ``base`` (raster), an
 ``basemap`` (the offline vector basemap of :mod:`tiles.basemap`; its TileJSON is a 404
 when the city has none, which the map page reads as "no basemap").
 
-Views stay thin: parse the address, read one row of an MBTiles file, answer. Tiles are
+Views stay thin: the answer itself (address check, archive row, ETag, 304, gzip, 204,
+the errors' status and detail) is :func:`tiles.answer.tile_answer`, the same function
+the WSGI fast path (:mod:`webmap.tile_fastpath`) calls; the view only turns an error
+into problem+json. Tiles are
 stored gzipped and sent as they are (``Content-Encoding: gzip``) to clients that accept
 it; the tile's content hash is its ETag, so a revalidation costs no bytes. ``204`` for a
 tile with nothing in it, ``400`` for an address that cannot exist, ``404`` beyond the
@@ -18,8 +21,6 @@ import gzip
 import hashlib
 import json
 import logging
-import os
-import re
 import sqlite3
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from geo.tilemath import valid_tile
+from tiles.answer import LAYERS, open_archive, parse_address, tile_answer
 from tiles.archive import MBTiles, tilejson
 from tiles.errors import ArchiveError
 
@@ -40,60 +41,10 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("tiles", __name__, url_prefix="/tiles")
 
-LAYERS = {  # url name: (archive, media type, stored gzipped)
-    "features": ("features.mbtiles", "application/vnd.mapbox-vector-tile", True),
-    "density": ("density.mbtiles", "image/png", False),
-    "base": ("base.mbtiles", "image/png", False),
-    "basemap": ("basemap.mbtiles", "application/vnd.mapbox-vector-tile", True),
-}
-EXTENSION = {"features": "mvt", "density": "png", "base": "png", "basemap": "mvt"}
-CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
-_NUMBER = re.compile(r"\d{1,10}")
-
-_local = threading.local()
-
 
 def _archive(name: str) -> tuple[MBTiles, dict[str, str]] | None:
     """The archive of layer ``name`` under the app's ``VAR_DIR`` (see :func:`open_archive`)."""
     return open_archive(Path(current_app.config["VAR_DIR"]), name)
-
-
-def open_archive(var_dir: Path, name: str) -> tuple[MBTiles, dict[str, str]] | None:
-    """The calling thread's read-only connection to an archive, reopened after a full build.
-
-    A full build renames a new file over the old one: the inode changes, and the next
-    request opens the new file (a connection keeps reading the file it opened).
-    """
-    path = var_dir / "tiles" / LAYERS[name][0]
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    cache = getattr(_local, "archives", None)
-    if cache is None:
-        cache = _local.archives = {}
-    stamp = (st.st_ino, st.st_dev)
-    entry = cache.get(str(path))
-    if entry is not None and entry[0] == stamp:
-        mb, meta, gen = entry[1], entry[2], entry[3]
-        # In-place (incremental) updates change the metadata's generation.
-        if gen != st.st_mtime_ns:
-            meta = mb.metadata()
-            cache[str(path)] = (stamp, mb, meta, st.st_mtime_ns)
-        return mb, meta
-    if entry is not None:
-        entry[1].close()
-    mb = MBTiles(path, readonly=True)
-    meta = mb.metadata()
-    cache[str(path)] = (stamp, mb, meta, st.st_mtime_ns)
-    return mb, meta
-
-
-def _address(z: str, x: str, y: str) -> tuple[int, int, int] | None:
-    if not (_NUMBER.fullmatch(z) and _NUMBER.fullmatch(x) and _NUMBER.fullmatch(y)):
-        return None
-    zi, xi, yi = int(z), int(x), int(y)
-    return (zi, xi, yi) if valid_tile(zi, xi, yi, max_zoom=24) else None
 
 
 def _not_built(name: str) -> Response:
@@ -119,7 +70,8 @@ def layer_tilejson(layer: str) -> Response:
         return _unreadable(exc)
     if found is None:
         return _not_built(layer)
-    url = f"{request.url_root.rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.{EXTENSION[layer]}"
+    root = request.url_root.rstrip("/")
+    url = f"{root}/tiles/{layer}/{{z}}/{{x}}/{{y}}.{LAYERS[layer].extension}"
     response = jsonify(tilejson(found[1], tiles_url=url))
     response.headers["Cache-Control"] = "public, max-age=60"
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -136,42 +88,22 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     One static route per layer: werkzeug matches them several times faster than one
     route with a ``<layer>`` and an ``<ext>`` part.
     """
-    address = _address(z, x, y)
-    if address is None:
-        return problem(400, "Bad Request",
-                       detail="z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2**z.")
     if layer == "features" and request.query_string:
-        return filtered_tile(*address)
-    try:
-        found = _archive(layer)
-        if found is None:
-            return _not_built(layer)
-        mb, meta = found
-        if address[0] > int(meta.get("maxzoom", 24)) or \
-                address[0] < int(meta.get("minzoom", 0)):
-            return problem(404, "Not Found",
-                           detail=f"This layer has zooms {meta.get('minzoom')} to "
-                                  f"{meta.get('maxzoom')}.")
-        row = mb.get(*address)
-    except (ArchiveError, sqlite3.Error, ValueError) as exc:
-        return _unreadable(exc)
-    headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"}
-    if row is None:
-        return Response(status=204, headers=headers)
-    data, tile_id = row
-    etag = f'"{tile_id}"'
-    headers["ETag"] = etag
-    media, gzipped = LAYERS[layer][1], LAYERS[layer][2]
-    if gzipped:
-        headers["Vary"] = "Accept-Encoding"
-    if etag in request.headers.get("If-None-Match", ""):
-        return Response(status=304, headers=headers)
-    if gzipped:
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            headers["Content-Encoding"] = "gzip"
-        else:
-            data = gzip.decompress(data)
-    return Response(data, status=200, mimetype=media, headers=headers)
+        address = parse_address(z, x, y)
+        if address is not None:
+            return filtered_tile(*address)
+    status, headers, body, detail = tile_answer(
+        Path(current_app.config["VAR_DIR"]), layer, z, x, y,
+        if_none_match=request.headers.get("If-None-Match", ""),
+        accept_encoding=request.headers.get("Accept-Encoding", ""))
+    if detail:
+        response = problem(status, _TITLES[status], detail=detail)
+        response.headers.extend(headers)
+        return response
+    return Response(body if status == 200 else None, status=status, headers=headers)
+
+
+_TITLES = {400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}
 
 
 FILTERED_CACHE_CONTROL = "public, max-age=30"
@@ -226,7 +158,7 @@ def filtered_tile(z: int, x: int, y: int) -> Response:
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         headers["Content-Encoding"] = "gzip"
         data = gzip.compress(data, compresslevel=options.gzip_level, mtime=0)
-    return Response(data, status=200, mimetype=LAYERS["features"][1], headers=headers)
+    return Response(data, status=200, mimetype=LAYERS["features"].media_type, headers=headers)
 
 
 def _carte(meta: dict[str, str]) -> dict[str, Any]:
