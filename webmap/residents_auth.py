@@ -1,0 +1,97 @@
+"""Who the signed-in resident is, for every page and API of the community features.
+
+A resident signs in with a magic link (``/auth/magic``, :mod:`webmap.me_views`); the
+Flask session (a signed, HttpOnly, SameSite=Lax cookie) then holds their id. Use:
+
+* :func:`current_resident` — the :class:`community.residents.Resident` of this request,
+  or ``None`` (anonymous, or the account was deleted since);
+* ``@resident_required`` on a view — an anonymous ``GET`` of a page is redirected to
+  ``/auth/magic?next=<this path>``; an API (``/api/…``) or any other method answers
+  401 problem+json (with ``sign_in_url``). ``g.resident`` is then set.
+* :func:`sign_in` / :func:`sign_out` — used by the magic link views; sign-in rotates
+  the session (a fresh cookie and CSRF token).
+
+Tests sign a resident in without mail with ``tests.resident_fixtures.sign_in(client,
+email)`` (it sets the same session keys as :func:`sign_in`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from flask import current_app, g, redirect, request, session
+
+from community.residents import Resident, get_resident
+from moderation.redirects import local_path
+
+from .web import db_session, problem
+
+__all__ = ["SESSION_KEY", "current_resident", "resident_required", "safe_next", "sign_in",
+           "sign_out"]
+
+SESSION_KEY = "resident_id"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_resident() -> Resident | None:
+    """The signed-in resident of this request (looked up once per request), or ``None``."""
+    if "resident" not in g:
+        rid = session.get(SESSION_KEY)
+        resident = None
+        if isinstance(rid, int):
+            with db_session() as s:
+                resident = get_resident(s, rid)
+                s.rollback()  # read only: end the transaction the lookup opened
+        g.resident = resident
+    return g.resident  # type: ignore[no-any-return]
+
+
+def sign_in(resident: Resident) -> None:
+    """Put ``resident`` in a fresh session (old data and CSRF token are dropped)."""
+    lang = session.get("lang")
+    session.clear()
+    session[SESSION_KEY] = resident.id
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    g.resident = resident
+
+
+def sign_out() -> None:
+    """Forget the resident of this session (and its CSRF token)."""
+    session.clear()
+    g.resident = None
+
+
+def safe_next(target: str | None, default: str = "/me") -> str:
+    """``target`` if it is a path on this site, else ``default`` (no open redirect)."""
+    return local_path(target, default=default)
+
+
+def _sign_in_url() -> str:
+    return "/auth/magic?" + urlencode({"next": request.full_path.rstrip("?")})
+
+
+def resident_required(view: F) -> F:
+    """Guard a page or API for signed-in residents (see the module docstring)."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        resident = current_resident()
+        if resident is None:
+            if request.method in ("GET", "HEAD") and not request.path.startswith("/api/"):
+                return redirect(_sign_in_url(), code=303)
+            return problem(401, "Sign-in required",
+                           detail="sign in with a link sent by e-mail (/auth/magic)",
+                           sign_in_url=_sign_in_url(),
+                           headers={"Cache-Control": "no-store"})
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def secret() -> str:
+    """The app secret (keys the e-mail hashes)."""
+    return str(current_app.config["SECRET_KEY"])
