@@ -49,7 +49,7 @@ from ingestion.errors import (
 from moderation.errors import InvalidInput
 from moderation.errors import NotFound as ModerationNotFound
 
-from .ogc_params import BadParameter
+from .ogc.params import BadParameter
 
 __all__ = [
     "OUTAGE_RETRY_AFTER_S",
