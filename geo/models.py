@@ -16,6 +16,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -37,6 +38,8 @@ __all__ = [
     "Category",
     "CategoryKind",
     "CommunityModeration",
+    "Exchange",
+    "ExchangeModeration",
     "Feature",
     "FeatureStatus",
     "FeatureVersion",
@@ -49,6 +52,8 @@ __all__ = [
     "ImportRunStatus",
     "Job",
     "JobRun",
+    "LedgerTransfer",
+    "Loan",
     "LoginFailure",
     "MagicLink",
     "MailOutbox",
@@ -69,6 +74,7 @@ __all__ = [
     "Submission",
     "SubmissionStatus",
     "TileDirty",
+    "TimebankAccount",
     "UserRole",
     "UserSession",
 ]
@@ -801,6 +807,114 @@ class CommunityModeration(Base):
 
 
 # ---- issue 20: time bank ledger, loans (ledger engineer) ----
+
+
+class TimebankAccount(Base):
+    """A resident's time bank account (0013_ledger); ``balance`` in quarter-hours.
+
+    Moved only by the ledger's insert trigger, so it always equals the sum of the
+    account's transfers (``carte_timebank_check()``).
+    """
+
+    __tablename__ = "timebank_account"
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+
+
+class Exchange(Base):
+    """A time exchange: proposed, recorded by the giver, confirmed or disputed."""
+
+    __tablename__ = "exchange"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_id: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message_thread.id", ondelete="SET NULL"))
+    giver_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    started_by: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    status: Mapped[str] = mapped_column(Text, server_default="proposed")
+    units: Mapped[int | None] = mapped_column(Integer)
+    happened_on: Mapped[Any] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerTransfer(Base):
+    """One balanced ledger transaction: ``units`` from one account to another.
+
+    Append-only; a correction is a ``reversal`` row mirroring the transfer.
+    """
+
+    __tablename__ = "ledger_transfer"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    debit_account: Mapped[int] = mapped_column(ForeignKey("timebank_account.resident_id"))
+    credit_account: Mapped[int] = mapped_column(ForeignKey("timebank_account.resident_id"))
+    units: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(Text)
+    exchange_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    reverses: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
+    debit_balance_after: Mapped[int] = mapped_column(BigInteger)
+    credit_balance_after: Mapped[int] = mapped_column(BigInteger)
+
+
+class Loan(Base):
+    """A loan (or barter, gift) of an object offered on the map, step by step."""
+
+    __tablename__ = "loan"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id"))
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message_thread.id", ondelete="SET NULL"))
+    lender_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    kind: Mapped[str] = mapped_column(Text, server_default="loan")
+    status: Mapped[str] = mapped_column(Text, server_default="requested")
+    starts_on: Mapped[Any] = mapped_column(Date)
+    due_on: Mapped[Any] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    agreed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lent_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_declared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class ExchangeModeration(Base):
+    """A moderator's reversal or cancellation of an exchange or a loan (append-only)."""
+
+    __tablename__ = "exchange_moderation"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[str] = mapped_column(Text)
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchange.id"))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loan.id"))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfer.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
 
 
 # ---- issue 20: availability, sign-ups, registrations (missions engineer) ----

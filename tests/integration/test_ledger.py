@@ -1,0 +1,314 @@
+"""The time bank: an hour given is an hour received, booked once, and kept forever.
+
+Real PostgreSQL: the balance rules are the database's (constraints and triggers) and
+the concurrency is real threads on real connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from community import ledger
+from tests.ledger_fixtures import ensure_categories, make_moderator, make_offer, make_resident
+
+TODAY = date(2026, 12, 7)
+
+
+@pytest.fixture
+def db(clean_db):
+    ensure_categories(clean_db)
+    return clean_db
+
+
+@pytest.fixture
+def pair(db):
+    """Alice offers sewing lessons on the map; Bob answers."""
+    with db.begin() as conn:
+        alice = make_resident(conn, "Alice")
+        bob = make_resident(conn, "Bob")
+        offer = make_offer(conn, alice)
+    return alice, bob, offer
+
+
+def _exchange(db, alice, bob, offer, units=4):
+    with Session(db) as s, s.begin():
+        xid = ledger.propose_exchange(s, feature_id=offer, resident_id=bob)
+        ledger.record_exchange(s, resident_id=alice, exchange_id=xid, units=units,
+                               happened_on="2026-12-05", today=TODAY, note="ourlet")
+    return xid
+
+
+def _check(db):
+    with db.connect() as conn:
+        return conn.execute(text("SELECT * FROM carte_timebank_check()")).one()
+
+
+def test_an_hour_given_and_confirmed_is_plus_one_hour_and_minus_one_hour(db, pair):
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer)
+    with Session(db) as s:
+        assert ledger.balance(s, alice) == 0  # recorded, not booked yet
+        view = ledger.exchange_view(s, xid)
+        assert (view.status, view.giver_id, view.receiver_id, view.units) == (
+            "recorded", alice, bob, 4)
+    with Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, xid, resident_id=bob)
+    with Session(db) as s:
+        assert ledger.balance(s, alice) == 4
+        assert ledger.balance(s, bob) == -4
+        lines = ledger.statement(s, bob)
+    assert [(line.units, line.balance_after, line.other_name, line.note) for line in lines] == [
+        (-4, -4, "Alice", "ourlet")]
+    assert _check(db) == (2, 0, 0)  # two accounts, sum zero, each = its postings
+
+
+def test_a_request_makes_the_answerer_the_giver(db):
+    with db.begin() as conn:
+        alice = make_resident(conn, "Alice")
+        bob = make_resident(conn, "Bob")
+        request = make_offer(conn, alice, attributes={"offer_type": "request",
+                                                      "skill": "bricolage"})
+    with Session(db) as s, s.begin():
+        xid = ledger.propose_exchange(s, feature_id=request, resident_id=bob)
+        view = ledger.exchange_view(s, xid)
+    assert (view.giver_id, view.receiver_id) == (bob, alice)
+
+
+def test_only_the_receiver_confirms_and_only_the_giver_records(db, pair):
+    alice, bob, offer = pair
+    with Session(db) as s, s.begin():
+        xid = ledger.propose_exchange(s, feature_id=offer, resident_id=bob)
+    with pytest.raises(ledger.NotAParty), Session(db) as s, s.begin():
+        ledger.record_exchange(s, resident_id=bob, exchange_id=xid, units=4,
+                               happened_on=TODAY, today=TODAY)
+    with Session(db) as s, s.begin():
+        ledger.record_exchange(s, resident_id=alice, exchange_id=xid, units=4,
+                               happened_on=TODAY, today=TODAY)
+    with pytest.raises(ledger.NotAParty), Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, xid, resident_id=alice)
+    with pytest.raises(ledger.NotAParty), Session(db) as s, s.begin():
+        ledger.propose_exchange(s, feature_id=offer, resident_id=alice)  # own offer
+
+
+@pytest.mark.parametrize(("field", "units", "day"), [
+    ("units", 0, "2026-12-05"), ("units", 401, "2026-12-05"), ("units", "1.5", "2026-12-05"),
+    ("happened_on", 4, "2026-12-25"), ("happened_on", 4, "5/12/2026"),
+    ("happened_on", 4, "2024-01-01"),
+])
+def test_bad_values_name_their_field(db, pair, field, units, day):
+    alice, bob, offer = pair
+    with Session(db) as s, s.begin():
+        xid = ledger.propose_exchange(s, feature_id=offer, resident_id=bob)
+    with pytest.raises(ledger.InvalidExchange) as err, Session(db) as s, s.begin():
+        ledger.record_exchange(s, resident_id=alice, exchange_id=xid, units=units,
+                               happened_on=day, today=TODAY)
+    assert err.value.name == field
+
+
+def test_a_dispute_books_nothing_and_the_giver_can_correct_it(db, pair):
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer, units=8)
+    with Session(db) as s, s.begin():
+        ledger.dispute_exchange(s, xid, resident_id=bob, reason="C'était une heure, pas deux")
+    with pytest.raises(ledger.WrongState), Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, xid, resident_id=bob)
+    with Session(db) as s, s.begin():
+        assert ledger.exchange_view(s, xid).dispute_reason == "C'était une heure, pas deux"
+        ledger.record_exchange(s, resident_id=alice, exchange_id=xid, units=4,
+                               happened_on="2026-12-05", today=TODAY)
+        ledger.confirm_exchange(s, xid, resident_id=bob)
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (4, -4)
+
+
+def test_concurrent_double_confirmation_counts_once(db, pair):
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer)
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def confirm() -> None:
+        with Session(db) as s:
+            barrier.wait()
+            try:
+                with s.begin():
+                    results.append(ledger.confirm_exchange(s, xid, resident_id=bob))
+            except Exception as exc:
+                results.append(exc)
+
+    threads = [threading.Thread(target=confirm) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 6 and all(isinstance(r, int) for r in results), results
+    assert len(set(results)) == 1  # the same transfer, six times
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (4, -4)
+        assert s.execute(text("SELECT count(*) FROM ledger_transfer")).scalar_one() == 1
+    assert _check(db) == (2, 0, 0)
+
+
+def test_crossed_confirmations_between_the_same_two_members_do_not_deadlock(db, pair):
+    """A -> B and B -> A confirmed at the same time: accounts are locked in id order."""
+    alice, bob, offer = pair
+    with db.begin() as conn:
+        offer_b = make_offer(conn, bob, title="Jardinage")
+    forward = [_exchange(db, alice, bob, offer) for _ in range(1)]
+    with Session(db) as s, s.begin():
+        back = ledger.propose_exchange(s, feature_id=offer_b, resident_id=alice)
+        ledger.record_exchange(s, resident_id=bob, exchange_id=back, units=4,
+                               happened_on=TODAY, today=TODAY)
+    errors: list[Exception] = []
+    barrier = threading.Barrier(2)
+
+    def run(xid: int, who: int) -> None:
+        try:
+            with Session(db) as s, s.begin():
+                barrier.wait()
+                ledger.confirm_exchange(s, xid, resident_id=who)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(forward[0], bob)),
+               threading.Thread(target=run, args=(back, alice))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (0, 0)
+    assert _check(db) == (2, 0, 0)
+
+
+def _accounts(db, *ids):
+    with Session(db) as s, s.begin():
+        for i in ids:
+            ledger.ensure_account(s, i)
+
+
+@pytest.mark.parametrize(("units", "debit_is_credit"), [(0, False), (-4, False), (4, True),
+                                                        (None, False)])
+def test_postgresql_refuses_an_unbalanced_or_degenerate_transfer(db, pair, units,
+                                                                 debit_is_credit):
+    alice, bob, _ = pair
+    _accounts(db, alice, bob)
+    with pytest.raises((IntegrityError, DBAPIError)), db.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_transfer (debit_account, credit_account, units, kind, "
+            "exchange_id) VALUES (:d, :c, :u, 'exchange', NULL)"),
+            {"d": alice, "c": alice if debit_is_credit else bob, "u": units})
+    assert _check(db) == (2, 0, 0)
+
+
+def test_a_transfer_must_match_its_exchange_exactly(db, pair):
+    """Booking more than was recorded, or the other way round, is refused by a key."""
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer)
+    _accounts(db, alice, bob)
+    for debit, credit, units in ((bob, alice, 8), (alice, bob, 4)):
+        with pytest.raises(IntegrityError, match="foreign key"), db.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO ledger_transfer (debit_account, credit_account, units, kind, "
+                "exchange_id) VALUES (:d, :c, :u, 'exchange', :x)"),
+                {"d": debit, "c": credit, "u": units, "x": xid})
+    with db.begin() as conn:  # the right one, twice: the second is refused
+        conn.execute(text("INSERT INTO ledger_transfer (debit_account, credit_account, "
+                          "units, kind, exchange_id) VALUES (:d, :c, 4, 'exchange', :x)"),
+                     {"d": bob, "c": alice, "x": xid})
+    with pytest.raises(IntegrityError, match="unique"), db.begin() as conn:
+        conn.execute(text("INSERT INTO ledger_transfer (debit_account, credit_account, "
+                          "units, kind, exchange_id) VALUES (:d, :c, 4, 'exchange', :x)"),
+                     {"d": bob, "c": alice, "x": xid})
+    assert _check(db) == (2, 0, 0)
+
+
+def test_the_ledger_cannot_be_rewritten_nor_balances_set_by_hand(db, pair):
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer)
+    with Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, xid, resident_id=bob)
+    for sql in ("UPDATE ledger_transfer SET units = 40", "DELETE FROM ledger_transfer"):
+        with pytest.raises(DBAPIError, match="append-only"), db.begin() as conn:
+            conn.execute(text(sql))
+    with pytest.raises(DBAPIError, match="only by a ledger transfer"), db.begin() as conn:
+        conn.execute(text("UPDATE timebank_account SET balance = 1000 WHERE resident_id = :a"),
+                     {"a": alice})
+    with pytest.raises(DBAPIError, match="cannot be deleted"), db.begin() as conn:
+        conn.execute(text("DELETE FROM timebank_account"))
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (4, -4)
+
+
+def test_a_balance_may_go_negative_only_down_to_the_limit(db, pair):
+    alice, bob, offer = pair
+    first = _exchange(db, alice, bob, offer, units=8)
+    with Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, first, resident_id=bob, min_balance=-10)
+    second = _exchange(db, alice, bob, offer, units=4)
+    assert second != first
+    with pytest.raises(ledger.BalanceLimit), Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, second, resident_id=bob, min_balance=-10)
+    with Session(db) as s, s.begin():
+        assert ledger.exchange_view(s, second).status == "recorded"  # can wait for credit
+        assert ledger.balance(s, bob) == -8
+
+
+def test_a_moderator_reverses_with_a_reason_and_the_original_stays(db, pair):
+    alice, bob, offer = pair
+    xid = _exchange(db, alice, bob, offer)
+    moderator = make_moderator(db)
+    with Session(db) as s, s.begin():
+        original = ledger.confirm_exchange(s, xid, resident_id=bob)
+    with pytest.raises(ledger.InvalidExchange), Session(db) as s, s.begin():
+        ledger.reverse_exchange(s, xid, actor_id=moderator, reason="  ")
+    with Session(db) as s, s.begin():
+        reversal = ledger.reverse_exchange(s, xid, actor_id=moderator,
+                                           reason="Échange fictif signalé")
+    with pytest.raises(ledger.WrongState), Session(db) as s, s.begin():
+        ledger.reverse_exchange(s, xid, actor_id=moderator, reason="encore")
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (0, 0)
+        lines = ledger.statement(s, alice)
+        assert [(x.transfer_id, x.kind, x.units, x.balance_after, x.reason) for x in lines] == [
+            (reversal, "reversal", -4, 0, "Échange fictif signalé"),
+            (original, "exchange", 4, 4, None)]
+        audit = s.execute(text("SELECT actor_id, action, reason FROM exchange_moderation")).one()
+    assert tuple(audit) == (moderator, "reverse_exchange", "Échange fictif signalé")
+    # a second reversal of the same transfer is refused by the schema itself
+    with pytest.raises(IntegrityError), db.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_transfer (debit_account, credit_account, units, kind, "
+            "reverses, actor_id, reason) VALUES (:d, :c, 4, 'reversal', :o, :m, 'x')"),
+            {"d": alice, "c": bob, "o": original, "m": moderator})
+    assert _check(db) == (2, 0, 0)
+
+
+def test_statement_pages_and_csv(db, pair):
+    alice, bob, offer = pair
+    for _ in range(5):
+        xid = _exchange(db, alice, bob, offer, units=2)
+        with Session(db) as s, s.begin():
+            ledger.confirm_exchange(s, xid, resident_id=bob)
+    with Session(db) as s:
+        first = ledger.statement(s, alice, limit=3)
+        rest = ledger.statement(s, alice, before_id=first[-1].transfer_id, limit=3)
+        csv_text = ledger.statement_csv(first + rest)
+    assert [x.balance_after for x in first + rest] == [10, 8, 6, 4, 2]
+    rows = csv_text.strip().split("\r\n")
+    assert rows[0].startswith("booked_at,transfer_id,kind,exchange_id,happened_on,with,units")
+    assert rows[1].split(",")[5:10] == ["Bob", "2", "0.5", "10", "2.5"]
+    assert ledger.statement_csv([]).count("\r\n") == 1
+
+
+def test_units_label():
+    assert ledger.units_label(4) == "1 h"
+    assert ledger.units_label(6) == "1 h 30"
+    assert ledger.units_label(-1) == "-0 h 15"
