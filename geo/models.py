@@ -197,6 +197,7 @@ class AppUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lang: Mapped[str] = mapped_column(Text, server_default="fr")
 
 
 class Category(Base):

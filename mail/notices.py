@@ -33,7 +33,7 @@ _DECISION = text("""
     WHERE s.id = :id
 """)
 
-_MODERATORS = text("SELECT email FROM app_user WHERE active ORDER BY id")
+_MODERATORS = text("SELECT email, lang FROM app_user WHERE active ORDER BY id")
 
 
 def permalink(settings: MailSettings, feature_id: int, lon: float, lat: float) -> str:
@@ -88,25 +88,25 @@ def notify_correction(session: Session, correction_id: int, *,
                         settings=settings)
 
 
-def moderators(session: Session) -> list[str]:
-    """Addresses of the active moderators and admins."""
-    return list(session.scalars(_MODERATORS))
+def moderators(session: Session) -> list[tuple[str, str]]:
+    """Address and language of each active moderator and admin.
+
+    The language is the one they last used the moderation pages in (kept at login).
+    """
+    return [(r.email, normalise_lang(r.lang)) for r in session.execute(_MODERATORS)]
 
 
 def notify_hidden(session: Session, feature_id: int, *, flags: int,
                   settings: MailSettings | None = None) -> list[int]:
-    """Alert every active moderator that flags hid feature ``feature_id``.
-
-    Moderators' pages are bilingual; the alert is sent in French, the city's language,
-    with the English text under it (one template, ``flag_hidden``).
-    """
+    """Alert every active moderator, in their own language, that flags hid
+    feature ``feature_id``."""
     settings = settings or MailSettings.from_env()
     row = session.execute(text(
         "SELECT title, category FROM feature WHERE id = :f"), {"f": feature_id}).one()
     context = {"feature_id": feature_id, "title": row.title, "category": row.category,
                "flags": flags, "url": settings.url(f"/moderation/flags?feature={feature_id}")}
-    return [enqueue_mail(session, to=to, template="flag_hidden", lang="fr", context=context,
-                         settings=settings) for to in moderators(session)]
+    return [enqueue_mail(session, to=to, template="flag_hidden", lang=lang, context=context,
+                         settings=settings) for to, lang in moderators(session)]
 
 
 _WAITING = text("""
@@ -132,8 +132,8 @@ def queue_digest(session: Session, *, settings: MailSettings | None = None) -> i
                "hours": _hours(settings.digest_after_s),
                "url": settings.url("/moderation/queue")}
     sent = 0
-    for to in moderators(session):
-        enqueue_mail(session, to=to, template="digest", lang=normalise_lang("fr"),
+    for to, lang in moderators(session):
+        enqueue_mail(session, to=to, template="digest", lang=lang,
                      context=context, settings=settings)
         sent += 1
     return sent

@@ -42,6 +42,7 @@ __all__ = [
     "end_user_sessions",
     "hash_password",
     "load_session",
+    "remember_lang",
     "start_session",
     "validate_email",
     "validate_password",
@@ -179,6 +180,12 @@ def authenticate(session: Session, email: str, password: str, *, client: str, se
         user.password_hash = hash_password(password)
     user.last_login_at = func.now()
     return CurrentUser(user.id, user.email, user.role)
+
+
+def remember_lang(session: Session, user_id: int, lang: str) -> None:
+    """Keep the language a moderator works in: their alerts and digests are sent in it."""
+    session.execute(text("UPDATE app_user SET lang = :l WHERE id = :u AND lang <> :l"),
+                    {"l": lang, "u": user_id})
 
 
 def _digest(token: str) -> bytes:

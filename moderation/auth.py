@@ -14,7 +14,14 @@ import logging
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session
 
-from .accounts import ACCOUNT_FAILURES, CLIENT_FAILURES, authenticate, end_session, start_session
+from .accounts import (
+    ACCOUNT_FAILURES,
+    CLIENT_FAILURES,
+    authenticate,
+    end_session,
+    remember_lang,
+    start_session,
+)
 from .errors import AccountError, LoginRefused, LoginThrottled
 from .i18n import lang, t, template_globals
 from .recovery import change_password, set_password_with_token, token_holder
@@ -64,6 +71,7 @@ def login() -> Response:
                 max_account=cfg.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", ACCOUNT_FAILURES),
                 max_client=cfg.get("LOGIN_MAX_FAILURES_PER_CLIENT", CLIENT_FAILURES))
             token = start_session(s, user.id, previous=request.cookies.get(COOKIE))
+            remember_lang(s, user.id, lang())  # their alerts and digests, in this language
         except LoginRefused as exc:
             refused = exc
     if isinstance(refused, LoginThrottled):

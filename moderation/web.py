@@ -20,8 +20,8 @@ from geo.clients import request_key
 from geo.db import get_engine
 from geo.models import UserRole
 
-from .accounts import CurrentUser, load_session
-from .i18n import t
+from .accounts import CurrentUser, load_session, remember_lang
+from .i18n import LANGS, t
 from .redirects import local_path
 
 __all__ = [
@@ -74,6 +74,9 @@ def current_user() -> CurrentUser | None:
         s = db()
         with s.begin():
             g.mod_user = load_session(s, request.cookies.get(COOKIE))
+            chosen = request.args.get("lang")
+            if g.mod_user is not None and chosen in LANGS:  # switched language: kept
+                remember_lang(s, g.mod_user.id, chosen)
     return g.mod_user
 
 

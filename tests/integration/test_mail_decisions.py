@@ -19,7 +19,7 @@ from tests.ingestion_fixtures import good_submission
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
 from tests.mail_fixtures import text_part
 from tests.moderation_fixtures import *  # noqa: F403 - mdb
-from tests.moderation_fixtures import MOD, pending, published, scalar
+from tests.moderation_fixtures import MOD, PASSWORD, pending, published, scalar
 
 
 def moderator_id(engine):
@@ -146,3 +146,33 @@ def test_the_worker_sends_the_digest_once_a_day_and_not_before_anything_waits(md
     assert run_tasks(mdb, secret="k", settings=settings)["digest"] == 2  # at the next round
     assert run_tasks(mdb, secret="k", settings=settings)["digest"] is None  # a day later
     assert len(mail_env.wait_for(2)) == 2
+
+
+def test_each_moderator_gets_alerts_and_digests_in_the_language_they_work_in(
+        mdb, mail_env, mod_app):
+    """The moderator who logs in to English pages is alerted in English; the other,
+    who never chose, in French; switching language while logged in is kept too."""
+    from mail.config import MailSettings
+    from mail.notices import queue_digest
+    from tests.moderation_fixtures import csrf_of
+
+    client = mod_app.test_client()
+    token = csrf_of(client)
+    r = client.post("/auth/login", data={"csrf_token": token, "email": MOD,
+                                         "password": PASSWORD},
+                    headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert r.status_code == 303
+    assert scalar(mdb, "SELECT lang FROM app_user WHERE email = :e", e=MOD) == "en"
+    pending(mdb, title="Vieux jardin", age_minutes=60 * 25)
+    with Session(mdb) as s, s.begin():
+        assert queue_digest(s, settings=MailSettings.from_env()) == 2
+    deliver_due(mdb)
+    by_to = {m["To"]: m for m in mail_env.wait_for(2)}
+    assert by_to[MOD]["Subject"] == "[Moderation] 1 submission(s) waiting for more than 24 h"
+    assert "Open the moderation queue" in by_to[MOD].get_body(("html",)).get_content()
+    (other,) = [m for to, m in by_to.items() if to != MOD]
+    assert "proposition(s) attendent depuis plus de 24 h" in other["Subject"]
+    assert "submission(s)" not in text_part(other)
+
+    client.get("/moderation/?lang=fr")
+    assert scalar(mdb, "SELECT lang FROM app_user WHERE email = :e", e=MOD) == "fr"
