@@ -37,6 +37,7 @@ from .categories import load_categories, read_categories
 from .hours import market_hours, parse_hours
 from .importer import ImportSummary, Mapped, RefuseRow, run_import
 from .readers import SourceRow
+from .services import apply_credits, service_mappers
 
 __all__ = ["MAPPERS", "Seed", "load_seed", "seeds_of"]
 
@@ -247,7 +248,9 @@ class Seed(NamedTuple):
 
 def seeds_of(city: City) -> tuple[Seed, ...]:
     """The city's seed datasets, in the order of its ``city.json`` (the load order)."""
-    return tuple(Seed(d.file, d.source, MAPPERS.get(d.source), d.category, d.attribution)
+    services = service_mappers(city)  # the service files share one match index
+    return tuple(Seed(d.file, d.source, MAPPERS.get(d.source) or services.get(d.source),
+                      d.category, d.attribution)
                  for d in city.seeds)
 
 
@@ -268,4 +271,5 @@ def load_seed(session: Session, city: City, *, refused_dir: Path | None = None,
                                     category=None if seed.mapper else seed.category,
                                     attribution=seed.attribution, buffer_m=0.0,
                                     refused_path=refused, progress=progress))
+    apply_credits(session, city)  # merged services credit every source they come from
     return summaries
