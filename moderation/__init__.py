@@ -32,7 +32,7 @@ def init_app(app: Any) -> None:
     variable at start-up); :data:`SETTINGS` gives the defaults of a bare app.
     """
     # imports and corrections add routes to views.bp
-    from . import api, auth, corrections, guard, imports, views  # noqa: F401
+    from . import api, auth, corrections, guard, imports, photos, views  # noqa: F401
 
     for key, (_env, _kind, default) in SETTINGS.items():
         app.config.setdefault(key, default)

@@ -4,7 +4,9 @@ Each version of a feature is one entry, typed from its status and the previous o
 (its properties: every public field of :mod:`geo.published`, area and attribution
 included, as the exports have them):
 ``created`` (first published, or back on the map), ``changed`` (published again with new
-values) or ``removed`` (hidden, unpublished or merged). Only public fields are listed —
+values; ``reason`` ``photo_removed`` or ``photo_added`` when a moderator took one photo
+down or put it back, its ``photos`` then being the list as it is now) or ``removed``
+(hidden, unpublished or merged). Only public fields are listed —
 never who decided, the contributor, notes or client keys — and the content of a feature
 that is off the map now is not served again, even in its older entries. Entries are ordered by
 ``(changed_at, feature_id, version)`` and paged with an opaque cursor.
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 100
+PHOTO_CHANGES = ("photo_removed", "photo_added")
+"""Reason codes of a ``changed`` entry made by one photo's moderation (moderation.photos):
+its ``photos`` lost one (hidden or removed: drop your copy) or got one back."""
 MAX_LIMIT = 1000
 
 
@@ -141,6 +146,9 @@ def _entry(row: Any) -> dict[str, Any]:
         # Taken down since: its old content is not served again, only that it existed.
         entry["withdrawn"] = True
         return entry
+    code = (row.reason or "").split(":", 1)[0]
+    if code in PHOTO_CHANGES:  # a moderator hid/removed or restored one photo
+        entry["reason"] = code
     props = {k.removeprefix("pub_"): v for k, v in row._mapping.items()
              if k.startswith("pub_") and k != "pub_id"}
     entry["feature"] = {
