@@ -34,6 +34,7 @@ __all__ = [
     "publish_feature",
     "publish_import_rows",
     "revise_feature",
+    "set_status_many",
     "snapshot",
 ]
 
@@ -117,8 +118,7 @@ def publish_feature(session: Session, draft: FeatureDraft, *, source: str = "res
         status=FeatureStatus.published, category=draft.category, title=draft.title,
         description=draft.description, starts_at=draft.starts_at, ends_at=draft.ends_at,
         attributes=dict(draft.attributes), geom=_point(draft.lon, draft.lat),
-        arrondissement_id=where.arrondissement.id if where.arrondissement else None,
-        quartier_id=where.quartier.id if where.quartier else None,
+        area_ids=where.ids,
         source=source, source_ref=source_ref, attribution=attribution,
         submission_id=submission_id, version=1)
     session.add(feature)
@@ -166,8 +166,7 @@ def revise_feature(session: Session, feature_id: int, changes: Mapping[str, Any]
     if new != old:
         feature.geom = _point(*new)
         where = locate(session, *new)
-        feature.arrondissement_id = where.arrondissement.id if where.arrondissement else None
-        feature.quartier_id = where.quartier.id if where.quartier else None
+        feature.area_ids = where.ids
     feature.version += 1
     feature.updated_at = func.now()
     session.flush()
@@ -203,13 +202,14 @@ WITH src AS (
   SELECT r.* FROM import_row r
   WHERE r.run_id = :run AND r.outcome = 'valid'
     AND NOT EXISTS (SELECT 1 FROM feature f WHERE f.source = :source AND f.source_ref = r.ref)
+    AND (CAST(:refs AS text[]) IS NULL OR r.ref = ANY(CAST(:refs AS text[])))
   ORDER BY r.row_number
 ), ins AS (
   INSERT INTO feature (status, category, title, description, starts_at, ends_at, attributes,
-                       geom, arrondissement_id, quartier_id, source, source_ref, attribution,
+                       geom, area_ids, source, source_ref, attribution,
                        version)
   SELECT 'published', category, title, coalesce(description, ''), starts_at, ends_at,
-         attributes, geom, arrondissement_id, quartier_id, :source, ref, :attribution, 1
+         attributes, geom, area_ids, :source, ref, :attribution, 1
   FROM src ORDER BY row_number
   RETURNING *
 ), ev AS (
@@ -233,6 +233,7 @@ WITH old AS (
   SELECT f.id AS fid, {snapshot:f} AS before, f.geom AS old_geom, r.*
   FROM import_row r JOIN feature f ON f.source = :source AND f.source_ref = r.ref
   WHERE r.run_id = :run AND r.outcome = 'valid'
+    AND (CAST(:refs AS text[]) IS NULL OR r.ref = ANY(CAST(:refs AS text[])))
     AND ((f.category, f.title, f.description, f.starts_at, f.ends_at, f.attributes)
          IS DISTINCT FROM (r.category, r.title, coalesce(r.description, ''), r.starts_at,
                            r.ends_at, r.attributes)
@@ -242,9 +243,7 @@ WITH old AS (
   UPDATE feature f SET category = o.category, title = o.title,
          description = coalesce(o.description, ''), starts_at = o.starts_at,
          ends_at = o.ends_at, attributes = o.attributes, geom = o.geom,
-         arrondissement_id = CASE WHEN f.geom ~= o.geom THEN f.arrondissement_id
-                                  ELSE o.arrondissement_id END,
-         quartier_id = CASE WHEN f.geom ~= o.geom THEN f.quartier_id ELSE o.quartier_id END,
+         area_ids = CASE WHEN f.geom ~= o.geom THEN f.area_ids ELSE o.area_ids END,
          version = f.version + 1, updated_at = now()
   FROM old o WHERE f.id = o.fid
   RETURNING f.*
@@ -280,8 +279,12 @@ def _mark_many_dirty(session: Session, lons: np.ndarray, lats: np.ndarray, *,
 def publish_import_rows(session: Session, *, run_id: int, source: str,
                         attribution: str | None, actor_id: int | None = None,
                         reason: str | None = None,
-                        max_zoom: int = DEFAULT_MAX_ZOOM) -> tuple[int, int]:
+                        max_zoom: int = DEFAULT_MAX_ZOOM,
+                        refs: list[str] | None = None) -> tuple[int, int]:
     """Publish the valid rows of an import run, set-based: ``(created, revised)``.
+
+    ``refs``: only the rows of these references (a source sync publishes its new rows
+    and revises its changed ones, leaving moderators' edits to a merge); ``None``: all.
 
     Writes exactly what :func:`publish_feature` (a new ``(source, ref)``) and
     :func:`revise_feature` (a ref already on the map whose content changed) write per
@@ -290,7 +293,7 @@ def publish_import_rows(session: Session, *, run_id: int, source: str,
     """
     reason = reason or f"import from {source}"
     params = {"run": run_id, "source": source, "attribution": attribution,
-              "actor": actor_id, "reason": reason}
+              "actor": actor_id, "reason": reason, "refs": refs}
     revised = session.execute(_REVISE, params).all()
     created = session.execute(_CREATE, params).all()
     pts = [(x, y) for x, y in created] + [(x, y) for x, y, _, _ in revised] + \
@@ -299,3 +302,55 @@ def publish_import_rows(session: Session, *, run_id: int, source: str,
         arr = np.array(pts, dtype=float)
         _mark_many_dirty(session, arr[:, 0], arr[:, 1], max_zoom=max_zoom)
     return len(created), len(revised)
+
+
+# Many features to one status (a source sync's retirements and returns), as
+# revise_feature writes it per feature: a version, an audit event with before and after
+# (carrying the import run), dirty tiles. Only features not already in that status.
+_SET_STATUS = text(_expand("""
+WITH old AS (
+  SELECT f.id AS fid, {snapshot:f} AS before FROM feature f
+  WHERE f.id = ANY(CAST(:ids AS bigint[])) AND f.status::text <> :status
+  FOR UPDATE OF f
+), upd AS (
+  UPDATE feature f SET status = CAST(:status AS feature_status), version = f.version + 1,
+         updated_at = now()
+  FROM old o WHERE f.id = o.fid
+  RETURNING f.*
+), ev AS (
+  INSERT INTO moderation_event (actor_id, action, feature_id, reason, before, after,
+                                import_run_id)
+  SELECT :actor, CAST(:action AS moderation_action), upd.id, :reason, o.before,
+         {snapshot:upd}, :run
+  FROM upd JOIN old o ON o.fid = upd.id ORDER BY upd.id
+  RETURNING id, feature_id
+), ver AS (
+  INSERT INTO feature_version ({version_columns})
+  SELECT upd.id, upd.version, upd.status, upd.category, upd.title, upd.description,
+         upd.starts_at, upd.ends_at, upd.attributes, upd.geom, :actor, ev.id
+  FROM upd JOIN ev ON ev.feature_id = upd.id
+)
+SELECT upd.id, ST_X(upd.geom), ST_Y(upd.geom) FROM upd
+"""))
+
+
+def set_status_many(session: Session, feature_ids: list[int], status: FeatureStatus, *,
+                    action: ModerationAction, reason: str, actor_id: int | None = None,
+                    run_id: int | None = None,
+                    max_zoom: int = DEFAULT_MAX_ZOOM) -> list[int]:
+    """Put many features in ``status`` at once; the ids that changed.
+
+    What :func:`revise_feature` writes for a status change, set-based: a source sync
+    retires a thousand rows gone from its source (``unpublished``, ``unpublish``, reason
+    ``removed-at-source: ...``) in a few statements. Features already in ``status`` are
+    left alone (no version, no event).
+    """
+    if not feature_ids:
+        return []
+    rows = session.execute(_SET_STATUS, {
+        "ids": list(feature_ids), "status": str(status), "action": str(action),
+        "reason": reason, "actor": actor_id, "run": run_id}).all()
+    if rows:
+        arr = np.array([(x, y) for _, x, y in rows], dtype=float)
+        _mark_many_dirty(session, arr[:, 0], arr[:, 1], max_zoom=max_zoom)
+    return [int(i) for i, _, _ in rows]

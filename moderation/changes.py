@@ -112,7 +112,7 @@ def _query(levels: Sequence[AreaLevel]) -> TextClause:
     JOIN feature f ON f.id = v.feature_id
     CROSS JOIN LATERAL (
       SELECT v.feature_id AS id, v.category, v.title, v.description, v.starts_at,
-             v.ends_at, v.attributes, f.arrondissement_id, f.quartier_id, f.source,
+             v.ends_at, v.attributes, f.area_ids, f.source,
              f.attribution, f.published_at, v.changed_at AS updated_at) p
     {area_joins(levels)}
     LEFT JOIN feature_version pv ON pv.feature_id = v.feature_id AND pv.version = v.version - 1
@@ -137,7 +137,7 @@ def _entry(row: Any) -> dict[str, Any]:
     if kind == "removed":
         entry["status"] = row.status
         code = (row.reason or "").split(":", 1)[0]
-        if code in REASONS:
+        if code in REASONS or code == "removed-at-source":  # ingestion.sync retired it
             entry["reason"] = code
         if row.merged_into:
             entry["merged_into"] = int(row.merged_into)

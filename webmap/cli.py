@@ -20,6 +20,7 @@ from .commands.export import export
 from .commands.ingest import categories, import_command, imports
 from .commands.residents import residents
 from .commands.serve import demo, serve
+from .commands.sources import sources
 from .commands.tiles import tiles
 from .commands.users import users
 from .commands.worker import worker
@@ -48,5 +49,5 @@ def main(verbose: int, quiet: int) -> None:
 
 
 for command in (db, areas, serve, demo, users, categories, import_command, imports, tiles,
-                export, city, worker, residents):
+                export, city, worker, residents, sources):
     main.add_command(command)

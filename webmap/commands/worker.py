@@ -3,7 +3,9 @@
 One loop, every ``--poll`` seconds, each task in transactions of its own:
 
 * **jobs**: queued jobs (:mod:`geo.jobs`: publishing or refusing an import run,
-  refreshing exports), each run in the transaction that claimed it;
+  refreshing exports, syncing a source), each run in the transaction that claimed it;
+* **sources**: a ``sources.sync`` job is queued for each seed or partner source whose
+  ``every`` has elapsed since its last sync (:func:`schedule_syncs`, issue 21);
 * **subscriptions**: new published items are announced to confirmed subscribers
   (:func:`mail.subscriptions.fan_out`, a cursor read ``FOR UPDATE SKIP LOCKED``);
 * **digest**: at most every ``CARTE_MAIL_DIGEST_EVERY_S`` (default daily), the
@@ -36,6 +38,7 @@ __all__ = ["run_tasks", "worker"]
 log = logging.getLogger(__name__)
 
 EXPORT_LOCK = 0x0CA27E_0E  # pg advisory lock key of the export refresh
+SYNC_LOCK = 0x0CA27E_5C  # pg advisory lock key of the sources' schedule (issue 21)
 
 
 def _digest(session: Any, settings: Any) -> int | None:
@@ -82,7 +85,7 @@ def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
             "features": manifest["state"]["published"]}
 
 
-def job_handlers(export_dir: Path | None = None) -> dict[str, Any]:
+def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, Any]:
     """The kinds of job the worker runs (:mod:`geo.jobs`), by name.
 
     * ``import.publish`` ``{"run_id", "actor_id", "attribution"?}``: publish a pending
@@ -110,15 +113,57 @@ def job_handlers(export_dir: Path | None = None) -> dict[str, Any]:
 
         return refresh_exports(session.get_bind(), export_dir or var_dir() / "data") or {}
 
-    return {"import.publish": publish, "import.refuse": refuse, "export.refresh": export}
+    def sync(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
+        from geo.city import load_city
+        from ingestion.sync import sync_source
+
+        progress(0, message=f"syncing {payload['source']}")
+        report = sync_source(session, city or load_city(check_files=False),
+                             str(payload["source"]), trigger="worker")
+        progress(1, 1, report.status)
+        return report.as_dict()
+
+    return {"import.publish": publish, "import.refuse": refuse, "export.refresh": export,
+            "sources.sync": sync}
 
 
-def run_jobs(engine: Any, *, limit: int = 10, export_dir: Path | None = None
-             ) -> list[dict[str, Any]]:
+def schedule_syncs(engine: Any, city: Any = None) -> list[str]:
+    """Queue a ``sources.sync`` job for each source whose ``every`` has elapsed.
+
+    A source with a sync job still queued gets no second one; the advisory lock keeps
+    two workers from queueing the same source twice.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from geo.city import load_city
+    from geo.jobs import enqueue_job
+    from ingestion.sync import due_sources
+
+    city = city or load_city(check_files=False)
+    if not any(d.every_s for d in city.synced):
+        return []
+    queued = []
+    with Session(engine) as session, session.begin():
+        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                               {"k": SYNC_LOCK}).scalar_one():
+            return []
+        for name in due_sources(session, city):
+            waiting = session.execute(text(
+                "SELECT 1 FROM job WHERE kind = 'sources.sync' AND status = 'queued' "
+                "AND payload->>'source' = :s"), {"s": name}).first()
+            if waiting is None:
+                enqueue_job(session, "sources.sync", {"source": name}, max_attempts=2)
+                queued.append(name)
+    return queued
+
+
+def run_jobs(engine: Any, *, limit: int = 10, export_dir: Path | None = None,
+             city: Any = None) -> list[dict[str, Any]]:
     """Run up to ``limit`` queued jobs, one transaction each; what happened."""
     from geo.jobs import run_next
 
-    handlers = job_handlers(export_dir)
+    handlers = job_handlers(export_dir, city)
     done = []
     for _ in range(limit):
         outcome = run_next(engine, handlers)
@@ -138,7 +183,8 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
     from mail.subscriptions import fan_out
 
     settings = settings or MailSettings.from_env()
-    done: dict[str, Any] = {"jobs": run_jobs(engine, export_dir=export_dir)}
+    done: dict[str, Any] = {"syncs_queued": schedule_syncs(engine)}
+    done["jobs"] = run_jobs(engine, export_dir=export_dir)
     with Session(engine) as session, session.begin():
         done["announced"] = fan_out(session, secret=secret, settings=settings)
     with Session(engine) as session, session.begin():
@@ -153,6 +199,7 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
 def _busy(done: dict[str, Any]) -> bool:
     mail = done.get("mail", {})
     return bool(done.get("jobs") or done.get("announced") or done.get("digest")
+                or done.get("syncs_queued")
                 or mail.get("sent")
                 or mail.get("retried") or mail.get("failed")
                 or (done.get("exports") or {}).get("exported"))
