@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 from flask import (
@@ -56,16 +56,28 @@ from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
 from geo.problems import PROBLEM_JSON, problem_body
+from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
+from photos.processing import Limits, parse_formats
+from photos.storage import LocalStorage, stores
+from photos.store import (
+    LICENCES,
+    PhotoMeta,
+    attach_uploads,
+    check_count,
+    new_upload_token,
+    receive_file,
+)
 
 from .categories import CategorySpec, specs_from_db
 from .corrections import receive_correction
-from .errors import PayloadTooLarge, RateLimited, RequestRefused
+from .errors import MalformedBody, PayloadTooLarge, RateLimited, RequestRefused
 from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .messages import TITLES, form_labels, localise, pick_lang, track_labels
 from .nearby import nearby
 from .openapi import openapi_document
-from .ratelimit import parse_limit
+from .photo_messages import photo_form_labels, photo_message, photos_detail, photos_title
+from .ratelimit import hit, parse_limit
 from .spam import DEFAULT_RULES
 from .text import clean_text, forbidden_character
 from .validation import ServiceArea
@@ -108,6 +120,11 @@ def _configure(state: BlueprintSetupState) -> None:
 
 def _keep_form_body() -> None:
     if request.method == "POST" and request.path == "/submit":
+        if is_multipart(request._get_current_object()):  # type: ignore[attr-defined]
+            # Photos: the fields are kept re-encoded (the view); the cap is the photos'.
+            request.max_content_length = photo_setup(current_app._get_current_object()  # type: ignore[attr-defined]
+                                                     ).max_request
+            return
         with contextlib.suppress(PayloadTooLarge):  # the view answers 413
             _read_body(*_here())
 
@@ -259,13 +276,16 @@ def _category_of(raw: bytes, categories: Mapping[str, CategorySpec]) -> Category
 
 
 def invalid_answer(errors: list[dict[str, Any]], *, category: CategorySpec | None,
-                   lang: str, submission_id: int | None) -> _Answer:
-    """422 problem+json: ``errors[]`` keep pointer and code, ``detail`` in ``lang``."""
+                   lang: str, submission_id: int | None, **extra: Any) -> _Answer:
+    """422 problem+json: ``errors[]`` keep pointer and code, ``detail`` in ``lang``.
+
+    ``extra`` members (the photos' fate, for a multipart submission) are added.
+    """
     i = 1 if lang == "en" else 0
     return _problem(422, TITLES["invalid"][i],
                     detail=TITLES["invalid_detail"][i].format(n=len(errors)),
                     errors=localise(errors, category, lang), submission_id=submission_id,
-                    headers={"Content-Language": lang})
+                    headers={"Content-Language": lang}, **extra)
 
 
 def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
@@ -285,8 +305,12 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
     """Keep, validate and queue one JSON submission: the answer to give.
 
     Framework-free (a werkzeug request, no request context), so that
-    :class:`SubmissionFastPath` and the Flask view give the same answers.
+    :class:`SubmissionFastPath` and the Flask view give the same answers. A multipart
+    body (photos) goes to :func:`answer_multipart_submission`; a JSON body naming
+    ``photo_ids`` attaches those uploaded photos once it is kept.
     """
+    if is_multipart(req):
+        return answer_multipart_submission(app, req)
     try:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)
@@ -297,6 +321,16 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
                           idem=_idempotency_key(req, ckey), ckey=ckey, lang=_lang(req))
     except RequestRefused as exc:
         return _refused(exc, _lang(req))
+    if b"photo_ids" in raw:
+        tokens = _photo_ids(_loads(raw))
+        if tokens:
+            return answer_with_photos(app, req, outcome, raw, lang=_lang(req), uploads=[],
+                                      tokens=tokens, form=MultiDict())
+    return answer_after_intake(app, req, outcome, raw)
+
+
+def answer_after_intake(app: Flask, req: Request, outcome: Outcome, raw: bytes) -> _Answer:
+    """The answer to a kept submission without photos to handle (JSON and multipart)."""
     if outcome.errors:
         categories, _ = _state(app)
         return invalid_answer(outcome.errors, category=_category_of(raw, categories),
@@ -528,6 +562,8 @@ def _correction_answer(feature_id: int) -> _Answer:
     lang = _lang(req)
     if feature_id > 2**63 - 1:  # beyond bigint: no such feature (not a database error)
         return _problem(404, "Not Found", detail=f"no published feature {feature_id}")
+    if is_multipart(req) or _mentions_photo_ids(app, req):
+        return _correction_photos_answer(feature_id)
     try:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)
@@ -761,9 +797,16 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
     if not isinstance(city, City):
         city = load_city(city or None, check_files=False)
     return render_template("ingestion/submit.html", categories=list(categories.values()),
+                           photo_labels=_photo_labels(lang),
                            lang=lang, errors=errors, field_errors=by_field,
                            first_error=first, labels=form_labels(lang),
                            centre=city.centre, **context), status
+
+
+def _photo_labels(lang: str) -> dict[str, str]:
+    setup = photo_setup(current_app._get_current_object())  # type: ignore[attr-defined]
+    return photo_form_labels(lang, max_photos=setup.max_per_item,
+                             max_mb=setup.limits.max_bytes // (1024 * 1024))
 
 
 @bp.get("/submit")
@@ -777,8 +820,14 @@ def submit_form() -> tuple[str, int]:
 def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """The form's POST (CSRF-checked by webmap.security): same intake as the API."""
     app, req = _here()
+    uploads: list[Any] = []
     try:
-        raw = _read_body(app, req)
+        if is_multipart(req):  # with photos: the fields are kept, re-encoded as a form
+            form_fields, files = _multipart(app, req)
+            raw = urlencode(list(form_fields.items(multi=True))).encode()
+            uploads = [f for f in files.getlist("photos") if f.filename or f.content_length]
+        else:
+            raw = _read_body(app, req)
     except PayloadTooLarge as exc:
         return _render_form(413, errors=[{"pointer": "", "detail": exc.detail}])
     categories, _ = _state()
@@ -797,9 +846,16 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             {"pointer": "", "detail": retry_text(exc.retry_after, _lang(req))}])
         return html, 429, {"Retry-After": str(exc.retry_after)}
     if outcome.errors:
-        return _render_form(422, values=values, errors=outcome.errors)
+        again = [{"pointer": "/photos", "detail": photo_form_labels(_lang(req))["again"]}] \
+            if uploads else []
+        return _render_form(422, values=values, errors=outcome.errors + again)
     url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
-    return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id), 201,
+    refused: list[dict[str, Any]] = []
+    if uploads and not outcome.replayed:
+        _, refused = receive_photos(app, files=uploads, tokens=[], form=form,
+                                    lang=_lang(req), submission_id=outcome.id)
+    return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id,
+                            photos_refused=refused), 422 if refused else 201,
             PRIVATE_HEADERS)
 
 
@@ -855,3 +911,390 @@ def revalidate_received(app: Flask, *, older_than_s: float = 60.0, limit: int = 
     if rows:
         log.warning("validated %d submission(s) left 'received' by an earlier crash", len(rows))
     return len(rows)
+
+
+# --- photos (issue 19): multipart submissions and corrections, the upload step -------
+#
+# A submission or correction may come as multipart/form-data: the JSON in a part named
+# ``submission`` (``correction`` for a correction; or the form's fields), files in parts
+# named ``photos``, ``photo_ids`` (tokens of photos uploaded ahead with
+# POST /api/v1/photos) in the JSON or as fields, and per photo ``licence``, ``author``,
+# ``alt`` fields (once for all, or once per photo in order). The submission is kept
+# and queued first; then each photo is kept in quarantine and processed. A refused
+# photo never loses the rest: the answer is a 422 problem that says the submission is
+# kept (its id, status and tracking URL) and names each refused photo (position from
+# 1, file name, code, sentence in the resident's language). JSON bodies are unchanged.
+
+PHOTO_DEFAULTS: dict[str, Any] = {
+    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,
+    "PHOTO_MAX_PIXELS": 40_000_000,
+    "PHOTO_MAX_REQUEST_BYTES": 42 * 1024 * 1024,
+    "PHOTO_MAX_PER_ITEM": 4,
+    "PHOTO_FORMATS": "jpeg,png,webp",
+    "PHOTO_DISPLAY_PX": 1600,
+    "PHOTO_THUMB_PX": 400,
+    "PHOTO_UPLOAD_RATE_LIMIT": "60/600",
+    "PHOTO_DECODERS": 1,
+}
+DEFAULTS.update(PHOTO_DEFAULTS)
+PHOTOS_PATH = "/api/v1/photos"
+_MAX_AUTHOR, _MAX_ALT = 120, 300
+
+
+class PhotoSetup(NamedTuple):
+    """The photo settings of one app, built once."""
+
+    limits: Limits
+    public: LocalStorage
+    quarantine: LocalStorage
+    max_per_item: int
+    max_request: int
+    decoding: threading.BoundedSemaphore
+
+
+def photo_setup(app: Flask) -> PhotoSetup:
+    """Limits and stores from the ``PHOTO_*`` settings (cached per configuration)."""
+    cfg = app.config
+    key = (*(cfg.get(k, v) for k, v in PHOTO_DEFAULTS.items()), str(cfg.get("VAR_DIR")))
+    cached = app.extensions.get("photos")
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[no-any-return]
+    limits = Limits(max_bytes=int(key[0]), max_pixels=int(key[1]),
+                    formats=parse_formats(str(key[4])), display_px=int(key[5]),
+                    thumb_px=int(key[6]))
+    public, quarantine = stores(cfg.get("VAR_DIR") or "var")
+    setup = PhotoSetup(limits, public, quarantine, int(key[3]), int(key[2]),
+                       threading.BoundedSemaphore(max(1, int(key[8]))))
+    app.extensions["photos"] = (key, setup)
+    return setup
+
+
+def is_multipart(req: Request) -> bool:
+    """Whether the request is ``multipart/form-data`` (a body that may carry photos)."""
+    return (req.mimetype or "") == "multipart/form-data"
+
+
+def _multipart(app: Flask, req: Request) -> tuple[MultiDict[str, str], MultiDict[str, Any]]:
+    """The fields and files, under the photo request cap (not the 64 KiB JSON cap)."""
+    cap = photo_setup(app).max_request
+    if req.content_length is not None and req.content_length > cap:
+        raise PayloadTooLarge(f"the request is {req.content_length} bytes; at most {cap}")
+    req.max_content_length = cap
+    try:
+        return req.form, req.files
+    except RequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the request is larger than {cap} bytes") from exc
+
+
+def _file_name(raw: str | None, position: int) -> str:
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = clean_text(name)[:120] if name else ""
+    return name or f"photo-{position}"
+
+
+def _nth(form: Mapping[str, Any], key: str, i: int) -> str | None:
+    values = form.getlist(key) if hasattr(form, "getlist") else [form.get(key)]
+    values = [v for v in values if isinstance(v, str)]
+    if len(values) == 1:
+        return values[0]
+    return values[i] if i < len(values) else None
+
+
+def photo_meta(form: Mapping[str, Any], i: int) -> PhotoMeta:
+    """The licence, author and alt text of the ``i``-th photo (from 0).
+
+    Raises
+    ------
+    BadPhotoField
+        An unknown licence, or a text too long or holding a forbidden character.
+    """
+    licence = (_nth(form, "licence", i) or "CC-BY-SA-4.0").strip()
+    if licence not in LICENCES:
+        raise BadPhotoField(f"licence must be one of {', '.join(LICENCES)}", field="licence")
+    out: dict[str, str | None] = {}
+    for name, cap in (("author", _MAX_AUTHOR), ("alt", _MAX_ALT)):
+        value = _nth(form, name, i)
+        if value is not None and forbidden_character(value):
+            raise BadPhotoField(f"{name} holds a forbidden character", field=name)
+        value = clean_text(value) if value else None
+        if value and len(value) > cap:
+            raise BadPhotoField(f"{name}: at most {cap} characters", field=name)
+        out[name] = value or None
+    return PhotoMeta(licence=licence, author=out["author"], alt=out["alt"])
+
+
+def _refusal(exc: PhotoError, *, name: str, position: int, lang: str) -> dict[str, Any]:
+    return {"position": position, "name": name, "code": exc.code,
+            "detail": photo_message(exc.code, exc.params, name=name, position=position,
+                                    lang=lang)}
+
+
+def receive_photos(app: Flask, *, files: list[Any], tokens: list[Any],
+                   form: Mapping[str, Any], lang: str, submission_id: int | None = None,
+                   correction_id: int | None = None
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep and process the files, attach the uploaded ones: (accepted, refused).
+
+    Direct files take positions 1.. in their order, then the uploaded ones; beyond
+    ``PHOTO_MAX_PER_ITEM`` a photo is refused (``too_many_photos``) and not kept.
+    """
+    setup = photo_setup(app)
+    accepted: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    with _engine().connect() as conn:
+        for i, part in enumerate(files):
+            position = i + 1
+            name = _file_name(getattr(part, "filename", None), position)
+            try:
+                check_count(position, setup.max_per_item)
+                meta = photo_meta(form, i)
+            except PhotoError as exc:
+                refused.append(_refusal(exc, name=name, position=position, lang=lang))
+                continue
+            data = part.read()
+            with setup.decoding:  # decodes one at a time per process: JSON stays fast
+                got = receive_file(conn, data, name=name, meta=meta, public=setup.public,
+                                   quarantine=setup.quarantine, limits=setup.limits,
+                                   submission_id=submission_id,
+                                   correction_id=correction_id, position=position)
+            if got.refusal is not None:
+                refused.append(_refusal(got.refusal, name=name, position=position, lang=lang))
+            else:
+                assert got.processed is not None
+                accepted.append({"position": position, "name": name,
+                                 "width": got.processed.display.width,
+                                 "height": got.processed.display.height,
+                                 "media_type": got.processed.display.media_type})
+        first = len(files) + 1
+        room = max(0, setup.max_per_item - len(files))
+        good = list(tokens[:room])
+        _ids, unknown = attach_uploads(conn, good, submission_id=submission_id,
+                                      correction_id=correction_id, first_position=first)
+        bad_positions = {pos for pos, _, _ in unknown}
+        for j, _token in enumerate(good):
+            if first + j not in bad_positions:
+                accepted.append({"position": first + j, "name": f"photo_ids[{j}]"})
+        for pos, _, exc in unknown:
+            refused.append(_refusal(exc, name=f"photo_ids[{pos - first}]", position=pos,
+                                    lang=lang))
+        for j in range(room, len(tokens)):
+            refused.append(_refusal(TooManyPhotos(max=setup.max_per_item),
+                                    name=f"photo_ids[{j}]", position=first + j, lang=lang))
+    return accepted, refused
+
+
+def _photo_ids(data: Any) -> list[Any]:
+    ids = data.get("photo_ids") if isinstance(data, dict) else None
+    return list(ids) if isinstance(ids, list) else []
+
+
+def _json_part(form: MultiDict[str, str], files: MultiDict[str, Any], name: str,
+               cap: int) -> bytes | None:
+    part = files.get(name)
+    if part is not None:
+        raw = part.read(cap + 1)
+    elif name in form:
+        raw = form[name].encode()
+    else:
+        return None
+    if len(raw) > cap:
+        raise PayloadTooLarge(f"the {name} part is larger than {cap} bytes")
+    return bytes(raw)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _photos_problem(refused: list[dict[str, Any]], accepted: list[dict[str, Any]], *,
+                    lang: str, extra: Mapping[str, Any], url: str | None) -> _Answer:
+    headers = {**PRIVATE_HEADERS, "Content-Language": lang}
+    if url:
+        headers["Location"] = url
+    return _problem(422, photos_title(lang), detail=photos_detail(refused, lang),
+                    headers=headers, photos=accepted, photos_refused=refused, **extra)
+
+
+def answer_multipart_submission(app: Flask, req: Request) -> _Answer:
+    """A submission with photos: keep and queue it, then its photos; the answer."""
+    lang = _lang(req)
+    cfg = app.config
+    try:
+        form, files = _multipart(app, req)
+        ckey = _client_key(app, req)
+        guard = cfg.get("CLIENT_GUARD")
+        if guard is not None:
+            guard(req, ckey)
+        idem = _idempotency_key(req, ckey)
+        raw = _json_part(form, files, "submission", int(cfg["INGEST_MAX_BODY"]))
+        if raw is not None:
+            tokens = _photo_ids(_loads(raw))
+            outcome = _intake(app, raw, source="api", content_type="application/json",
+                              idem=idem, ckey=ckey, lang=lang)
+        else:
+            categories, _ = _state(app)
+            fields = [(k, v) for k, v in form.items(multi=True)
+                      if k not in ("licence", "author", "alt", "photo_ids")]
+            raw = urlencode(fields).encode()
+            tokens = form.getlist("photo_ids")
+            outcome = _intake(app, raw, source="form",
+                              content_type="application/x-www-form-urlencoded",
+                              data=_form_data(form, categories), parsed=True, idem=idem,
+                              ckey=ckey, lang=lang)
+    except RequestRefused as exc:
+        return _refused(exc, lang)
+    uploads = [f for f in files.getlist("photos") if f.filename or f.content_length]
+    return answer_with_photos(app, req, outcome, raw, lang=lang, uploads=uploads,
+                              tokens=tokens, form=form)
+
+
+def answer_with_photos(app: Flask, req: Request, outcome: Outcome, raw: bytes, *, lang: str,
+                       uploads: list[Any], tokens: list[Any],
+                       form: Mapping[str, Any]) -> _Answer:
+    """Receive the photos of a kept submission, then answer for both."""
+    if outcome.replayed or (outcome.tracking_token is None and not outcome.errors) \
+            or not (uploads or tokens):
+        return answer_after_intake(app, req, outcome, raw)  # photos came with the first
+    accepted, refused = receive_photos(app, files=uploads, tokens=tokens, form=form,
+                                       lang=lang, submission_id=outcome.id)
+    if outcome.errors:
+        categories, _ = _state(app)
+        return invalid_answer(outcome.errors, category=_category_of(raw, categories),
+                              lang=lang, submission_id=outcome.id, photos=accepted,
+                              photos_refused=refused or None)
+    url = _tracking_url(app, req, outcome.tracking_token)
+    if refused:
+        return _photos_problem(refused, accepted, lang=lang, url=url, extra={
+            "submission_id": outcome.id, "submission_status": outcome.status,
+            "tracking_url": url})
+    body = {"id": outcome.id, "status": outcome.status, "tracking_url": url,
+            "photos": accepted}
+    return _Answer(201, json.dumps(body, ensure_ascii=False), "application/json",
+                   {**PRIVATE_HEADERS, "Location": url})
+
+
+def _tracking_url(app: Flask, req: Request, token: str | None) -> str:
+    adapter = app.create_url_adapter(req)
+    assert adapter is not None
+    return adapter.build("ingestion.track_page", {"token": token}, force_external=True)
+
+
+def _mentions_photo_ids(app: Flask, req: Request) -> bool:
+    try:
+        return b"photo_ids" in _read_body(app, req)
+    except PayloadTooLarge:
+        return False  # the JSON path answers 413
+
+
+def _correction_photos_answer(feature_id: int) -> _Answer:
+    """A correction with photos (multipart): kept and validated first, then its photos."""
+    app, req = _here()
+    lang = _lang(req)
+    try:
+        if is_multipart(req):
+            form, files = _multipart(app, req)
+            cap = int(app.config["INGEST_MAX_BODY"])
+            raw = (_json_part(form, files, "correction", cap)
+                   or _json_part(form, files, "submission", cap))
+            if raw is None:
+                raise MalformedBody("send the correction as JSON in a part named 'correction'")
+            ctype: str | None = "application/json"
+        else:
+            form, files = MultiDict(), MultiDict()
+            raw, ctype = _read_body(app, req), req.content_type
+        ckey = _client_key(app, req)
+        categories, _ = _state(app)
+        with _engine().connect() as conn:
+            outcome = receive_correction(
+                conn, feature_id, raw, content_type=ctype, client_key=ckey,
+                lang=lang, categories=categories,
+                max_depth=int(app.config["INGEST_MAX_DEPTH"]),
+                limit=tuple(parse_limit(app.config["INGEST_RATE_LIMIT"])))  # type: ignore[arg-type]
+    except RequestRefused as exc:
+        return _refused(exc, lang)
+    if outcome is None:
+        return _problem(404, "Not Found", detail=f"no published feature {feature_id}")
+    uploads = [f for f in files.getlist("photos") if f.filename or f.content_length]
+    accepted, refused = receive_photos(app, files=uploads, tokens=_photo_ids(_loads(raw)),
+                                       form=form, lang=lang, correction_id=outcome.id)
+    if outcome.errors:
+        with _engine().connect() as conn:
+            slug = conn.execute(text("SELECT category FROM feature WHERE id = :i"),
+                                {"i": feature_id}).scalar()
+        return invalid_answer(outcome.errors, category=categories.get(slug or ""),
+                              lang=lang, submission_id=outcome.id, photos=accepted,
+                              photos_refused=refused or None)
+    url = _tracking_url(app, req, outcome.tracking_token)
+    if refused:
+        return _photos_problem(refused, accepted, lang=lang, url=url, extra={
+            "correction_id": outcome.id, "submission_status": outcome.status,
+            "tracking_url": url})
+    body = {"id": outcome.id, "status": outcome.status, "tracking_url": url,
+            "photos": accepted}
+    return _Answer(201, json.dumps(body, ensure_ascii=False), "application/json",
+                   {**PRIVATE_HEADERS, "Location": url})
+
+
+@bp.post(PHOTOS_PATH)
+def upload_photo() -> Response:
+    """Upload one photo ahead of its submission (slow networks): 201 with an opaque id.
+
+    ``multipart/form-data`` with a file part ``photo`` and fields ``licence``
+    (``CC-BY-SA-4.0`` or ``CC0-1.0``), ``author``, ``alt``. The answer's ``id`` goes
+    into the submission's (or correction's) ``photo_ids``; only its holder can attach
+    it (we keep its hash), once. A refused file is a 422 naming it and why.
+    """
+    app, req = _here()
+    lang = _lang(req)
+    if not is_multipart(req):
+        return problem(415, "Unsupported Media Type",
+                       detail="send multipart/form-data with a file part named 'photo'")
+    try:
+        form, files = _multipart(app, req)
+        ckey = _client_key(app, req)
+        guard = app.config.get("CLIENT_GUARD")
+        if guard is not None:
+            guard(req, ckey)
+    except RequestRefused as exc:
+        return _refused(exc, lang).response()
+    part = files.get("photo")
+    if part is None:
+        return problem(400, "Bad Request", detail="a file part named 'photo' is required",
+                       invalid_params=[{"name": "photo", "reason": "a file part"}])
+    limit = parse_limit(app.config["PHOTO_UPLOAD_RATE_LIMIT"])
+    with Session(_engine()) as session:
+        check = hit(session, ckey, limit, bucket="photo")
+        session.commit()
+    if not check.allowed:
+        return problem(429, "Too Many Requests", detail=retry_text(check.retry_after, lang),
+                       headers={"Retry-After": str(check.retry_after)})
+    name = _file_name(part.filename, 1)
+    try:
+        meta = photo_meta(form, 0)
+    except BadPhotoField as exc:
+        field_name = str(exc.params.get("field", ""))
+        return problem(422, photos_title(lang), detail=exc.detail,
+                       invalid_params=[{"name": field_name, "reason": exc.detail}],
+                       headers={"Content-Language": lang})
+    setup = photo_setup(app)
+    token = new_upload_token()
+    data = part.read()
+    with setup.decoding, _engine().connect() as conn:
+        got = receive_file(conn, data, name=name, meta=meta, public=setup.public,
+                           quarantine=setup.quarantine, limits=setup.limits,
+                           upload_token=token)
+    if got.refusal is not None:
+        refused = [_refusal(got.refusal, name=name, position=1, lang=lang)]
+        return problem(422, photos_title(lang), detail=refused[0]["detail"],
+                       photos_refused=refused, headers={"Content-Language": lang,
+                                                        "Cache-Control": "no-store"})
+    assert got.processed is not None
+    body = {"id": token, "width": got.processed.display.width,
+            "height": got.processed.display.height,
+            "media_type": got.processed.display.media_type}
+    response = Response(json.dumps(body), status=201, mimetype="application/json")
+    response.headers.update(PRIVATE_HEADERS)
+    return response

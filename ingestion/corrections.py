@@ -31,7 +31,7 @@ __all__ = ["CORRECTABLE", "CorrectionOutcome", "receive_correction", "validate_c
 
 CORRECTABLE = ("title", "description", "starts_at", "ends_at")
 COMMENT_MAX = 2000
-KEYS = frozenset({"changes", "closed", "comment", "email"})
+KEYS = frozenset({"changes", "closed", "comment", "email", "photo_ids"})  # photo_ids: api.py
 
 
 class CorrectionOutcome(NamedTuple):

@@ -518,6 +518,8 @@ def _after_receive(conn: Conn, sid: int | None, check: RateCheck | None, raw: by
             mark_invalid(conn, sid, [FieldError("", type(exc).__name__, exc.detail)])
             exc.submission_id = sid
             raise
+    if isinstance(data, dict) and "photo_ids" in data:  # photos: attached by the caller
+        data = {k: v for k, v in data.items() if k != "photo_ids"}
     return process(conn, sid, data, categories=categories, area=area, settings=settings,
                    recent_from_client=check.hits if check else 0, secret=secret,
                    idempotency_key=idempotency_key, lang=lang)

@@ -40,6 +40,7 @@ from geo.models import (
 )
 from geo.publish import FeatureDraft, publish_feature, revise_feature
 from mail.notices import notify_decision
+from photos.store import link_submission, unlink_submission
 
 from .charter import REASONS, reason_label
 from .errors import Conflict, InvalidInput, NotFound
@@ -198,6 +199,7 @@ def approve(session: Session, submission_id: int, seen_version: int, *, actor_id
                               actor_id=actor_id, action=ModerationAction.approve)
     _decide(session, submission_id, status="approved", actor_id=actor_id,
             feature_id=feature.id)
+    link_submission(session.connection(), submission_id, feature.id)  # its ready photos
     return feature.id
 
 
@@ -262,6 +264,7 @@ def merge_submission(session: Session, submission_id: int, seen_version: int, *,
                before={"status": "pending", **sub.fields()},
                after={"status": "merged", "feature_id": into})
     _decide(session, submission_id, status="merged", actor_id=actor_id, feature_id=into)
+    link_submission(session.connection(), submission_id, into)  # its photos join the place
     return into
 
 
@@ -278,6 +281,7 @@ def reopen(session: Session, submission_id: int, seen_version: int, *, actor_id:
     """), {"id": submission_id, "v": seen_version}).one_or_none()
     if row is None:
         raise _submission_conflict(session, submission_id, seen_version)
+    unlink_submission(session.connection(), submission_id)  # a merge's photos leave the place
     _event(session, ModerationAction.restore, actor_id=actor_id, submission_id=submission_id,
            after={"status": "pending"})
 

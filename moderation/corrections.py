@@ -25,6 +25,7 @@ from geo.models import Feature, ModerationAction, ModerationEvent
 from geo.publish import revise_feature
 from ingestion.categories import specs_from_db
 from mail.notices import notify_correction
+from photos.store import link_correction
 
 from .errors import InvalidInput, NotFound
 from .i18n import lang
@@ -138,6 +139,7 @@ def approve_correction(session: Session, correction_id: int, *, actor_id: int) -
         "UPDATE correction SET status = 'approved', decided_at = now(), decided_by = :a, "
         "new_version = :v WHERE id = :i"),
         {"a": actor_id, "v": revised.version, "i": correction_id})
+    link_correction(session.connection(), correction_id, feature.id)  # its ready photos
     notify_correction(session, correction_id)  # the resident hears of it (mail outbox)
     return revised.version
 

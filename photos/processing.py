@@ -246,6 +246,7 @@ def process(data: bytes, limits: Limits | None = None) -> Processed:
             img.load()
             img = img.convert("RGB")
         img.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        img.load()  # a small image is not resized: its decoding happens here
     except (TooManyPixels, Truncated):
         raise
     except Image.DecompressionBombError as exc:

@@ -122,6 +122,12 @@ def _unit(raw: str) -> float:
     return value
 
 
+def _photo_formats(raw: str) -> str:
+    from photos.processing import parse_formats
+
+    return ",".join(sorted(parse_formats(raw)))
+
+
 def setting(default: Any, parse: Callable[[str], Any], doc: str, *,
             env: bool = True) -> Any:
     """A field of :class:`Settings`: its default, how its variable is parsed, what it is."""
@@ -182,6 +188,18 @@ class Settings:
     TILES_MAX_ZOOM: int = setting(16, _zoom, "deepest zoom of the point tiles")
     BASEMAP_URL: str | None = setting(None, _str, "an external raster base map")
     BASEMAP_ATTRIBUTION: str = setting("", _str, "its attribution")
+    # ---- issue 19: photos (photos-core engineer) ----
+    PHOTO_MAX_BYTES: int = setting(10 * 1024 * 1024, _positive(_int), "bytes of one photo")
+    PHOTO_MAX_PIXELS: int = setting(40_000_000, _positive(_int),
+                                    "width × height one photo may declare")
+    PHOTO_MAX_REQUEST_BYTES: int = setting(42 * 1024 * 1024, _positive(_int),
+                                           "bytes of a multipart request with photos")
+    PHOTO_MAX_PER_ITEM: int = setting(4, _positive(_int), "photos per submission/correction")
+    PHOTO_FORMATS: str = setting("jpeg,png,webp", _photo_formats, "formats accepted")
+    PHOTO_DISPLAY_PX: int = setting(1600, _positive(_int), "long side of the display size")
+    PHOTO_THUMB_PX: int = setting(400, _positive(_int), "long side of the thumbnail")
+    PHOTO_UPLOAD_RATE_LIMIT: str = setting("60/600", _rate, "photo uploads per client")
+    PHOTO_DECODERS: int = setting(1, _positive(_int), "photos decoded at once per process")
     # residents: magic links and relayed messages (issue 20, identity)
     MAGIC_LINK_MINUTES: int = setting(30, _positive(_int), "life of a sign-in link")
     MAGIC_LINKS_PER_HOUR: int = setting(3, _positive(_int), "sign-in links per address per hour")

@@ -1,0 +1,106 @@
+"""Why a photo was refused, in the resident's language, naming the file and its place.
+
+The codes are :mod:`photos.errors`' (``not_an_image``, ``too_large``...); the sentences
+follow :mod:`ingestion.messages`' style ("Photo 2 « IMG_1234.jpg » : ce fichier n'est
+pas une image"). A table rather than the Babel catalogue for the same reason as there:
+the submission fast path answers without a Flask request context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["PHOTO_MESSAGES", "photo_form_labels", "photo_message", "photos_detail",
+           "photos_title"]
+
+PHOTO_MESSAGES: dict[str, tuple[str, str]] = {
+    "not_an_image": ("ce fichier n'est pas une image", "this file is not an image"),
+    "unsupported_format": ("format non accepté ({format}) : envoyez une photo JPEG, PNG "
+                           "ou WebP", "format not accepted ({format}): send a JPEG, PNG or "
+                           "WebP photo"),
+    "polyglot": ("ce fichier contient autre chose qu'une image", "this file holds something "
+                 "other than an image"),
+    "truncated": ("image incomplète ou abîmée : renvoyez-la", "incomplete or damaged image: "
+                  "send it again"),
+    "too_large": ("fichier trop lourd ({size_mb} Mo ; {max_mb} Mo au plus)",
+                  "file too large ({size_mb} MB; at most {max_mb} MB)"),
+    "too_many_pixels": ("image trop grande ({width} × {height} pixels ; {max_mp} mégapixels "
+                        "au plus)", "image too large ({width} × {height} pixels; at most "
+                        "{max_mp} megapixels)"),
+    "too_many_photos": ("{max} photos au plus par proposition : celle-ci n'est pas gardée",
+                        "at most {max} photos per submission: this one is not kept"),
+    "unknown_photo": ("photo envoyée introuvable ou déjà utilisée : renvoyez-la",
+                      "uploaded photo not found or already used: upload it again"),
+    "bad_field": ("{field} non valable", "{field} not valid"),
+}
+_FALLBACK = {"too_large": ("fichier trop lourd", "file too large"),
+             "too_many_pixels": ("image trop grande", "image too large"),
+             "unsupported_format": ("format non accepté : envoyez une photo JPEG, PNG ou WebP",
+                                    "format not accepted: send a JPEG, PNG or WebP photo")}
+_TITLES = {
+    "refused": ("Photo refusée", "Photo refused"),
+    "refused_detail": ("La proposition est enregistrée ; {n} photo(s) refusée(s) : {list}",
+                       "The submission is kept; {n} photo(s) refused: {list}"),
+}
+
+
+def _mb(n: Any) -> str:
+    return f"{int(n) / (1024 * 1024):.1f}"
+
+
+def photo_message(code: str, params: Mapping[str, Any], *, name: str, position: int,
+                  lang: str) -> str:
+    """"Photo 2 « IMG_1.jpg » : ce fichier n'est pas une image" (``position`` from 1)."""
+    i = 1 if lang == "en" else 0
+    values = dict(params)
+    if "size" in values:
+        values["size_mb"] = _mb(values["size"])
+    if "max" in values and code == "too_large":
+        values["max_mb"] = _mb(values["max"])
+    if "max" in values and code == "too_many_pixels":
+        values["max_mp"] = round(int(values["max"]) / 1e6)
+    template = PHOTO_MESSAGES.get(code, PHOTO_MESSAGES["not_an_image"])[i]
+    try:
+        text = template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        text = _FALLBACK.get(code, (template.split(" (")[0],) * 2)[i]
+    label = f"Photo {position} « {name} »" if i == 0 else f'Photo {position} "{name}"'
+    return f"{label} : {text}" if i == 0 else f"{label}: {text}"
+
+
+def photos_title(lang: str) -> str:
+    """The problem's title when photos were refused."""
+    return _TITLES["refused"][1 if lang == "en" else 0]
+
+
+def photos_detail(refused: list[Mapping[str, Any]], lang: str) -> str:
+    """One sentence listing every refused photo."""
+    i = 1 if lang == "en" else 0
+    return _TITLES["refused_detail"][i].format(
+        n=len(refused), list="; ".join(str(r["detail"]) for r in refused))
+
+
+_FORM_LABELS: dict[str, tuple[str, str]] = {
+    "legend": ("Photos (facultatif)", "Photos (optional)"),
+    "files": ("Jusqu'à {n} photos", "Up to {n} photos"),
+    "files_hint": ("JPEG, PNG ou WebP, {mb} Mo au plus chacune ; nous retirons la position "
+                   "GPS et les autres métadonnées avant publication",
+                   "JPEG, PNG or WebP, at most {mb} MB each; we remove the GPS position and "
+                   "other metadata before publishing"),
+    "licence": ("Licence de vos photos", "Licence of your photos"),
+    "cc_by_sa": ("CC BY-SA 4.0 (réutilisables en vous citant)",
+                 "CC BY-SA 4.0 (reusable with credit to you)"),
+    "cc0": ("CC0 (domaine public, sans citation)", "CC0 (public domain, no credit needed)"),
+    "author": ("Nom à citer (facultatif)", "Name to credit (optional)"),
+    "alt": ("Ce que montrent les photos (pour qui ne les voit pas)",
+            "What the photos show (for people who cannot see them)"),
+    "again": ("Choisissez à nouveau vos photos : le navigateur ne les garde pas",
+              "Choose your photos again: the browser does not keep them"),
+}
+
+
+def photo_form_labels(lang: str, *, max_photos: int = 4, max_mb: int = 10) -> dict[str, str]:
+    """The photo part of the no-JavaScript form, in ``lang``."""
+    i = 1 if lang == "en" else 0
+    return {k: v[i].format(n=max_photos, mb=max_mb) for k, v in _FORM_LABELS.items()}

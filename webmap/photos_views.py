@@ -1,0 +1,78 @@
+"""Serving photos: ``/photos/<key>`` for the public, one moderators' route.
+
+Only our re-encodings are ever served, never the quarantine: a key is answered when a
+photo that uses it is ``ready`` on a published feature (:func:`photos.store.public_key`);
+hidden, refused or removed photos, and photos of unpublished features, are a 404 like
+a key that never existed. Keys are content hashes, so the answers are ``immutable``
+and the ETag is the hash. ``nosniff`` and our own content type keep a browser from
+reading the bytes as anything else.
+
+Moderators see the photos of items not yet published through
+``/moderation/photos/<id>/<size>`` (``display`` or ``thumb``), whatever the status
+(hidden ones too, to decide; refused and removed ones: 404), never cached by shared caches.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import text
+
+from geo.models import UserRole
+from moderation.web import require_role
+from photos.storage import KEY, LocalStorage, stores
+
+from .web import engine
+
+__all__ = ["bp"]
+
+bp = Blueprint("photos", __name__)
+
+_TYPES = {"jpg": "image/jpeg", "webp": "image/webp"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _public_store() -> LocalStorage:
+    return stores(current_app.config.get("VAR_DIR") or "var")[0]
+
+
+def _answer(key: str, cache: str) -> Response:
+    data = _public_store().get(key)
+    if data is None:
+        abort(404)
+    etag = key.split(".", 1)[0] + (".t" if ".thumb." in key else "")
+    response = Response(data, mimetype=_TYPES[key.rsplit(".", 1)[1]])
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = cache
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.set_etag(etag)
+    return response.make_conditional(request)
+
+
+@bp.get("/photos/<key>")
+def public_photo(key: str) -> Response:
+    """A public derivative: ``<sha256>.<jpg|webp>`` or ``<sha256>.thumb.<jpg|webp>``."""
+    if not KEY.match(key) or key.endswith(".orig"):
+        abort(404)
+    from photos.store import public_key
+
+    with engine().connect() as conn:
+        if not public_key(conn, key):
+            abort(404)
+    return _answer(key, IMMUTABLE)
+
+
+@bp.get("/moderation/photos/<int:photo_id>/<size>")
+@require_role(UserRole.moderator)
+def moderation_photo(photo_id: int, size: str) -> Response:
+    """A photo's derivative for moderators, whatever its item's state (not refused)."""
+    if size not in ("display", "thumb") or photo_id > 2**63 - 1:
+        abort(404)
+    with engine().connect() as conn:
+        row = conn.execute(text(
+            "SELECT display_key, thumb_key FROM photo WHERE id = :i "
+            "AND display_key IS NOT NULL AND status IN ('ready', 'hidden')"),
+            {"i": photo_id}).one_or_none()
+    if row is None:
+        abort(404)
+    return _answer(row[0] if size == "display" else row[1], "private, no-store")
