@@ -61,13 +61,13 @@ def seed(engine, n: int) -> int:
             WITH pts AS (SELECT (ST_Dump(ST_GeneratePoints(geom, :n, 7))).geom AS g
                          FROM area WHERE kind = 'city')
             INSERT INTO submission (source, raw, status, category, title, geom, email, lang,
-                                    arrondissement_id)
+                                    area_ids)
             SELECT 'api', '{}'::bytea, 'pending', 'jardin',
                    'Jardin n° ' || row_number() OVER (), g,
                    'resident' || row_number() OVER () || '@example.org',
                    CASE WHEN row_number() OVER () % 2 = 0 THEN 'en' ELSE 'fr' END,
-                   (SELECT id FROM area a WHERE a.kind = 'arrondissement'
-                      AND ST_Contains(a.geom, g) LIMIT 1)
+                   ARRAY[(SELECT id FROM area a WHERE a.depth = 1
+                            AND ST_Contains(a.geom, g) LIMIT 1)]
             FROM pts
         """), {"n": n})
         return conn.execute(text(

@@ -96,7 +96,7 @@ def seed(engine, n_rows: int, n_runs: int) -> list[int]:
                   FROM pts)
                 INSERT INTO import_row (run_id, row_number, ref, raw{hash_col}, outcome,
                                         changed, errors, category, title, description,
-                                        attributes, geom, arrondissement_id)
+                                        attributes, geom, area_ids)
                 SELECT :run, i, 'r' || i, raw{hash_val}, outcome::import_row_outcome,
                        i % 97 = 0 AND outcome <> 'unchanged',
                        CASE WHEN outcome = 'invalid' THEN jsonb_build_array(
@@ -109,9 +109,9 @@ def seed(engine, n_rows: int, n_runs: int) -> list[int]:
                        CASE WHEN outcome = 'valid' THEN 'Un jardin.' END,
                        CASE WHEN outcome = 'valid' THEN '{{}}'::jsonb END,
                        CASE WHEN outcome = 'valid' THEN g END,
-                       CASE WHEN outcome = 'valid' THEN (
-                         SELECT id FROM area a WHERE a.kind = 'arrondissement'
-                           AND ST_Contains(a.geom, g) LIMIT 1) END
+                       CASE WHEN outcome = 'valid' THEN ARRAY[(
+                         SELECT id FROM area a WHERE a.depth = 1
+                           AND ST_Contains(a.geom, g) LIMIT 1)] ELSE '{{}}' END
                 FROM rows
             """), {"n": n_rows, "seed": run_id, "run": run_id})
         conn.execute(text("ANALYZE"))

@@ -57,14 +57,13 @@ def seed(engine, n_pending: int) -> None:
             WITH pts AS (
               SELECT (ST_Dump(ST_GeneratePoints(geom, 1000, 7))).geom AS g
               FROM area WHERE kind = 'city')
-            INSERT INTO feature (category, title, description, geom, arrondissement_id,
-                                 quartier_id)
+            INSERT INTO feature (category, title, description, geom, area_ids)
             SELECT (ARRAY['jardin','soupe','pret'])[1 + (row_number() OVER ()) % 3],
                    'Lieu publié ' || row_number() OVER (), 'Description', g,
-                   (SELECT id FROM area a WHERE a.kind = 'arrondissement'
-                      AND ST_Contains(a.geom, g) LIMIT 1),
-                   (SELECT id FROM area a WHERE a.kind = 'quartier'
-                      AND ST_Contains(a.geom, g) LIMIT 1)
+                   ARRAY[(SELECT id FROM area a WHERE a.depth = 1
+                            AND ST_Contains(a.geom, g) LIMIT 1),
+                         (SELECT id FROM area a WHERE a.depth = 2
+                            AND ST_Contains(a.geom, g) LIMIT 1)]
             FROM pts
         """))
         conn.execute(text("""
@@ -78,17 +77,17 @@ def seed(engine, n_pending: int) -> None:
               FROM area, ST_Dump(ST_GeneratePoints(area.geom, :n, 11)) p
               WHERE area.kind = 'city')
             INSERT INTO submission (source, raw, status, category, title, description, geom,
-                                    arrondissement_id, quartier_id, received_at,
+                                    area_ids, received_at,
                                     possible_duplicate_of, spam_score, spam_reasons, email,
                                     attributes)
             SELECT CASE WHEN i % 7 = 0 THEN 'import-asso' ELSE 'api' END,
                    convert_to('{"title": "x"}', 'UTF8'), 'pending',
                    (ARRAY['mission-benevole','fete-des-voisins','pret-troc'])[1 + i % 3],
                    'Proposition ' || i, 'Un lieu du quartier, proposé par un habitant.', g,
-                   (SELECT id FROM area a WHERE a.kind = 'arrondissement'
-                      AND ST_Contains(a.geom, g) LIMIT 1),
-                   (SELECT id FROM area a WHERE a.kind = 'quartier'
-                      AND ST_Contains(a.geom, g) LIMIT 1),
+                   ARRAY[(SELECT id FROM area a WHERE a.depth = 1
+                            AND ST_Contains(a.geom, g) LIMIT 1),
+                         (SELECT id FROM area a WHERE a.depth = 2
+                            AND ST_Contains(a.geom, g) LIMIT 1)],
                    now() - make_interval(secs => (:n - i) * 30),
                    CASE WHEN i % 10 = 0 THEN 1 + (i % 1000) END,
                    CASE WHEN i % 20 = 0 THEN 0.7 ELSE 0.05 END,

@@ -89,7 +89,7 @@ def load(url: str, n: int) -> float:
         cur.execute("DROP INDEX IF EXISTS feature_published_geom_gist, feature_geom_gist")
         base = np.datetime64("2026-06-01T10:00")
         with cur.copy("COPY feature (category, title, description, starts_at, ends_at, "
-                      "attributes, geom, arrondissement_id, quartier_id, source) "
+                      "attributes, geom, area_ids, source) "
                       "FROM STDIN") as copy:
             buf = io.StringIO()
             for i in range(n):
@@ -106,7 +106,7 @@ def load(url: str, n: int) -> float:
                 buf.write(f"{slug}\tLieu partagé n°{i}\tUn lieu de quartier, ouvert à "
                           f"tous, numéro {i}.\t{start}\t{end}\t{attrs}\t"
                           f"SRID=4326;POINT({lon[i]:.7f} {lat[i]:.7f})\t"
-                          f"{arr[i] or NULL}\t{qua[i] or NULL}\tresident\n")
+                          f"{{{arr[i] or 'NULL'},{qua[i] or 'NULL'}}}\tresident\n")
                 if i % 50_000 == 49_999:
                     copy.write(buf.getvalue())
                     buf = io.StringIO()

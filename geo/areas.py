@@ -8,10 +8,12 @@ union of the 20 official arrondissements rather than the simplified GEOFLA outli
 which the service-area check relies on (``service_area.dissolve``).
 
 An area row stores its level's slug (``kind``) and its ``depth`` (0: the outline, 1: the
-first level...). The feature, submission and import-row tables hold a point's area of
-the first and of the second level (their ``arrondissement_id`` and ``quartier_id``
-columns, named after Paris's): :class:`Placement` is that pair, and a city has at most
-two levels until those references become generic (issue 15).
+first level...). The feature, submission and import-row tables hold a point's areas in
+one ``area_ids integer[]`` column, positional by depth (``area_ids[1]`` the first
+level's area, ``area_ids[2]`` the second's..., migration ``0016_area_refs``):
+:class:`Placement` is that list, and a city has as many levels as its ``city.json``
+names. "The areas of a feature" is :func:`feature_areas`; SQL that places a point is
+:func:`area_ids_sql`, the same rule as :func:`locate`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ __all__ = [
     "AreaLoadReport",
     "AreaRef",
     "Placement",
+    "area_ids_sql",
+    "feature_areas",
     "load_areas",
     "locate",
     "locate_many",
@@ -43,8 +47,7 @@ __all__ = [
 
 # Quartier and arrondissement boundaries leave slivers of a few m² between them; a
 # point that falls in one still belongs to the nearest area within this distance.
-SLIVER_TOLERANCE_DEG = 1e-4  # about 7 m in longitude, 11 m in latitude, at Paris
-MAX_LEVELS = 2  # the features' area columns (arrondissement_id, quartier_id)
+SLIVER_TOLERANCE_DEG = 1e-4  # about 7 m in longitude, 11 m in latitude, at 49° N
 
 
 class AreaRef(NamedTuple):
@@ -55,15 +58,23 @@ class AreaRef(NamedTuple):
     name: str
 
 
-class Placement(NamedTuple):
-    """Where a point lies: its area of the first level and of the second.
+class Placement(tuple[AreaRef | None, ...]):
+    """Where a point lies: its area at each level, first level first.
 
-    Paris: its arrondissement and quartier. ``None`` outside, or for a level the city
-    does not have.
+    Paris: ``(arrondissement, quartier)``. Empty outside every area; ``None`` at a level
+    where the point is in no area (a gap between boundaries wider than the tolerance).
     """
 
-    arrondissement: AreaRef | None
-    quartier: AreaRef | None
+    __slots__ = ()
+
+    def at(self, depth: int) -> AreaRef | None:
+        """The area of level ``depth`` (1: the first), ``None`` if none."""
+        return self[depth - 1] if 1 <= depth <= len(self) else None
+
+    @property
+    def ids(self) -> list[int | None]:
+        """The value of an ``area_ids`` column: ids by depth (``[]`` outside)."""
+        return [a.id if a is not None else None for a in self]
 
 
 class AreaLoadReport(NamedTuple):
@@ -168,13 +179,9 @@ def load_areas(session: Session, city: City) -> AreaLoadReport:
     Raises
     ------
     AreaDataError
-        A file is unreadable, a level's count or fields are not what the city says, a
-        child names no known parent, or the city has more levels than the features'
-        two area columns hold.
+        A file is unreadable, a level's count or fields are not what the city says, or
+        a child names no known parent.
     """
-    if len(city.levels) > MAX_LEVELS:
-        raise AreaDataError(f"{len(city.levels)} area levels: features reference "
-                            f"{MAX_LEVELS} until their area references become generic")
     read = {level.slug: _read_level(level) for level in city.levels}
     if city.service_area.dissolve:
         outline = shapely.union_all([a.geom for a in read[city.levels[0].slug]])
@@ -206,7 +213,7 @@ _LOCATE_MANY = text("""
     CROSS JOIN LATERAL (
         SELECT DISTINCT ON (area.depth) area.depth, area.id, area.code, area.name
         FROM area
-        WHERE area.depth BETWEEN 1 AND 2
+        WHERE area.depth >= 1
           AND ST_DWithin(area.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), :tol)
         ORDER BY area.depth,
                  ST_Distance(area.geom, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)),
@@ -217,7 +224,7 @@ _LOCATE_MANY = text("""
 
 def locate_many(session: Session, points: Sequence[tuple[float, float]] | Iterable[
         tuple[float, float]]) -> list[Placement]:
-    """First- and second-level area of each ``(lon, lat)``, in one query, in input order."""
+    """The areas of each ``(lon, lat)`` at every level, in one query, in input order."""
     pts = list(points)
     if not pts:
         return []
@@ -227,13 +234,13 @@ def locate_many(session: Session, points: Sequence[tuple[float, float]] | Iterab
                                           "tol": SLIVER_TOLERANCE_DEG})
     for ord_, depth, id_, code, name in rows:
         found[ord_ - 1][depth] = AreaRef(id_, code, name)
-    return [Placement(f.get(1), f.get(2)) for f in found]
+    return [Placement(f.get(d) for d in range(1, max(f, default=0) + 1)) for f in found]
 
 
 def locate(session: Session, lon: float, lat: float) -> Placement:
-    """The areas containing ``(lon, lat)`` (EPSG:4326): Paris's arrondissement, quartier.
+    """The areas containing ``(lon, lat)`` (EPSG:4326), first level first.
 
-    >>> locate(session, 2.3522, 48.8566).arrondissement.name   # doctest: +SKIP
+    >>> locate(session, 2.3522, 48.8566).at(1).name   # doctest: +SKIP
     '4e arrondissement'
     """
     return locate_many(session, [(lon, lat)])[0]
@@ -245,3 +252,31 @@ def city_outline(session: Session) -> Any:
 
     geom = session.execute(select(Area.geom).where(Area.kind == AreaKind.city)).scalar()
     return None if geom is None else to_shape(geom)
+
+
+def area_ids_sql(point: str, tolerance: str) -> str:
+    """SQL of the ``area_ids`` of a point: its area at each depth, as :func:`locate` finds it.
+
+    ``point`` and ``tolerance`` are SQL expressions (a geometry in EPSG:4326, degrees).
+    At each depth the area holding the point, or the nearest within the tolerance (the
+    slivers between boundaries), ties by code; ``NULL`` at a depth with none. One
+    statement can place a submission as it stores it (:mod:`ingestion.intake`).
+    """
+    return f"""(SELECT coalesce(array_agg(l.id ORDER BY d.depth), '{{}}')
+      FROM generate_series(1, (SELECT max(depth) FROM area)) AS d(depth)
+      LEFT JOIN LATERAL (
+        SELECT a.id FROM area a
+        WHERE a.depth = d.depth AND ST_DWithin(a.geom, {point}, {tolerance})
+        ORDER BY ST_Distance(a.geom, {point}), a.code LIMIT 1) l ON true)"""  # noqa: S608
+
+
+def feature_areas(session: Session, area_ids: Sequence[int | None]) -> Placement:
+    """The areas of a feature (or submission, or import row) from its ``area_ids``.
+
+    What other packages ask instead of reading level columns: ``.at(1)`` is its area of
+    the first level (Paris: the arrondissement), ``.at(2)`` the second's...
+    """
+    ids = [i for i in area_ids if i is not None]
+    rows = {r.id: AreaRef(r.id, r.code, r.name) for r in session.execute(
+        select(Area.id, Area.code, Area.name).where(Area.id.in_(ids)))} if ids else {}
+    return Placement(rows.get(i) if i is not None else None for i in area_ids)

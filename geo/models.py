@@ -235,8 +235,8 @@ class Feature(Base):
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     geom: Mapped[WKBElement] = mapped_column(_point())
-    arrondissement_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
-    quartier_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    # Its areas by depth (issue 15, 0016_area_refs): [1] the first level's, [2] the second's...
+    area_ids: Mapped[list[int | None]] = mapped_column(ARRAY(Integer), server_default="{}")
     source: Mapped[str] = mapped_column(Text, server_default="resident")
     source_ref: Mapped[str | None] = mapped_column(Text)
     attribution: Mapped[str | None] = mapped_column(Text)
@@ -275,8 +275,8 @@ class Submission(Base):
     email: Mapped[str | None] = mapped_column(Text)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     geom: Mapped[WKBElement | None] = mapped_column(_point())
-    arrondissement_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
-    quartier_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    # Its areas by depth (issue 15, 0016_area_refs): [1] the first level's, [2] the second's...
+    area_ids: Mapped[list[int | None]] = mapped_column(ARRAY(Integer), server_default="{}")
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
     spam_score: Mapped[float] = mapped_column(Float(precision=24), server_default="0")
     spam_reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
@@ -481,8 +481,8 @@ class ImportRow(Base):
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     geom: Mapped[WKBElement | None] = mapped_column(_point())
-    arrondissement_id: Mapped[int | None] = mapped_column(Integer)
-    quartier_id: Mapped[int | None] = mapped_column(Integer)
+    # Its areas by depth (issue 15, 0016_area_refs): [1] the first level's, [2] the second's...
+    area_ids: Mapped[list[int | None]] = mapped_column(ARRAY(Integer), server_default="{}")
 
 
 # --- 0005_mail: addresses kept apart, the outbox, subscriptions (see mail/) -----------

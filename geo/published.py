@@ -8,16 +8,15 @@ notes; :data:`PRIVATE_ATTRIBUTE_KEYS` are dropped from ``attributes`` even if a 
 ever stored them).
 
 Each field carries the SQL that reads it from a published row: ``p`` is the feature,
-and each area level has its own alias (:data:`AREA_ALIASES`), joined by
-:func:`area_joins`. The area fields come from the city's levels: a level's
+and each area level has its own alias (:func:`area_alias`: ``a1``, ``a2``...), joined
+by :func:`area_joins`. The area fields come from the city's levels: a level's
 ``public_name`` holds the area's code and ``<public_name>_name`` its name, so Paris
 keeps ``arrondissement``, ``arrondissement_name``, ``quartier``, ``quartier_name``
 (what open-data consumers read since the first export) while another city shows its
 own level's name and nothing of Paris's.
 
-Until the generic area levels land, the feature row holds one area column per level,
-at most two (:data:`AREA_COLUMNS`): a city's first level is stored in the first, its
-second in the second.
+The feature row holds its areas in ``area_ids``, positional by depth (migration
+``0016_area_refs``): a city may have one level, two or more.
 """
 
 from __future__ import annotations
@@ -29,12 +28,11 @@ from typing import Literal
 from .city import AreaLevel
 
 __all__ = [
-    "AREA_ALIASES",
-    "AREA_COLUMNS",
     "PHOTOS_SQL",
     "PRIVATE_ATTRIBUTE_KEYS",
     "PRIVATE_KEYS_SQL",
     "PublicField",
+    "area_alias",
     "area_joins",
     "feature_json_sql",
     "public_fields",
@@ -50,18 +48,17 @@ PRIVATE_ATTRIBUTE_KEYS = ("email", "contact_email", "phone", "telephone", "clien
 PRIVATE_KEYS_SQL = "ARRAY[" + ", ".join(f"'{k}'" for k in PRIVATE_ATTRIBUTE_KEYS) + "]::text[]"
 """The same keys as a SQL ``text[]``, for ``attributes - PRIVATE_KEYS_SQL``."""
 
-AREA_ALIASES = ("a", "q")
-"""The SQL alias of each level's area row, first level first."""
 
-AREA_COLUMNS = ("arrondissement_id", "quartier_id")
-"""The feature's column holding each level's area id (the schema's two, for now)."""
+def area_alias(depth: int) -> str:
+    """The SQL alias of the area row of level ``depth`` (1: the first): ``a1``, ``a2``..."""
+    return f"a{int(depth)}"
 
 
 @dataclass(frozen=True)
 class PublicField:
     """One public property of a published feature.
 
-    ``sql`` reads it from the row aliases (``p`` and :data:`AREA_ALIASES`); ``kind``
+    ``sql`` reads it from the row aliases (``p`` and :func:`area_alias`); ``kind``
     tells each format how to write it (an integer, text, a UTC date-time, JSON).
     """
 
@@ -118,13 +115,6 @@ _AFTER_AREAS = (
 )
 
 
-def _levels_checked(levels: Sequence[AreaLevel]) -> Sequence[AreaLevel]:
-    if len(levels) > len(AREA_COLUMNS):
-        raise ValueError(f"{len(levels)} area levels: the schema stores "
-                         f"{len(AREA_COLUMNS)} until the generic area levels land")
-    return levels
-
-
 def public_fields(levels: Sequence[AreaLevel]) -> tuple[PublicField, ...]:
     """The public fields of a feature of a city with these area ``levels``, in order.
 
@@ -133,8 +123,8 @@ def public_fields(levels: Sequence[AreaLevel]) -> tuple[PublicField, ...]:
     published_at, updated_at, photos``.
     """
     areas: list[PublicField] = []
-    for level, alias in zip(_levels_checked(levels), AREA_ALIASES, strict=False):
-        name = level.public_name or level.slug
+    for depth, level in enumerate(levels, start=1):
+        name, alias = level.public_name or level.slug, area_alias(depth)
         areas.append(PublicField(name, "text", f"{alias}.code",
                                  f"code of the feature's {level.names.get('en', name)}"))
         areas.append(PublicField(f"{name}_name", "text", f"{alias}.name",
@@ -148,10 +138,13 @@ def public_names(levels: Sequence[AreaLevel]) -> tuple[str, ...]:
 
 
 def area_joins(levels: Sequence[AreaLevel], row: str = "p") -> str:
-    """The ``LEFT JOIN``s that give each level's area row its alias, for ``row``."""
-    return "\n".join(f"LEFT JOIN area {alias} ON {alias}.id = {row}.{column}"
-                     for alias, column, _ in zip(AREA_ALIASES, AREA_COLUMNS,
-                                                 _levels_checked(levels), strict=False))
+    """The ``LEFT JOIN``s that give each level's area row its alias, for ``row``.
+
+    ``row.area_ids[d]`` is the id of the row's area of level ``d`` (``0016_area_refs``).
+    """
+    return "\n".join(
+        f"LEFT JOIN area {area_alias(d)} ON {area_alias(d)}.id = {row}.area_ids[{d}]"
+        for d in range(1, len(levels) + 1))
 
 
 def _iso(column: str) -> str:

@@ -1,4 +1,4 @@
-"""Arrondissement and quartier of many points at once, in memory.
+"""The areas of many points at once, at every level, in memory.
 
 The database's :func:`geo.areas.locate` one point at a time is too slow for a million
 rows; this gives the same answer (tested) with numpy: a raster of each kind's areas
@@ -17,7 +17,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo.models import Area, AreaKind
+from geo.models import Area
 
 CELL = 1e-4  # degrees: ~7 m by ~11 m in Paris; also the nearest-area tolerance below
 NEAREST = 1e-4  # degrees: a point in a sliver between areas goes to one this close
@@ -75,7 +75,7 @@ class _Grid:
 
 
 class AreaIndex:
-    """Arrondissement and quartier of many points at once, in memory.
+    """The areas of many points at once, at every level of the city, in memory.
 
     The same answer as :func:`geo.areas.locate` for points inside an area; points in
     the few-m² slivers between boundaries go to the nearest area within its tolerance.
@@ -86,29 +86,30 @@ class AreaIndex:
     """
 
     def __init__(self, session: Session) -> None:
-        self.kinds: dict[AreaKind, tuple[list[Any], np.ndarray, np.ndarray,
-                                         shapely.STRtree, _Grid | None]] = {}
-        # The first level's areas fill the arrondissement slot, the second's the quartier
-        # slot, whatever the city calls its levels (area.depth).
-        for kind, depth in ((AreaKind.arrondissement, 1), (AreaKind.quartier, 2)):
+        # Keyed by depth (1: the first level): the positions of ``area_ids``.
+        self.kinds: dict[int, tuple[list[Any], np.ndarray, np.ndarray,
+                                    shapely.STRtree, _Grid | None]] = {}
+        depths = session.execute(select(Area.depth).where(Area.depth >= 1).distinct()
+                                 .order_by(Area.depth)).scalars().all()
+        for depth in depths:
             rows = session.execute(select(Area.id, Area.geom).where(Area.depth == depth)
                                    .order_by(Area.code)).all()
             geoms = [to_shape(g) for _, g in rows]
             for g in geoms:
                 shapely.prepare(g)
             bounds = np.array([g.bounds for g in geoms], dtype=float).reshape(-1, 4)
-            self.kinds[kind] = (geoms, np.array([i for i, _ in rows], dtype=np.int64),
+            self.kinds[depth] = (geoms, np.array([i for i, _ in rows], dtype=np.int64),
                                 bounds, shapely.STRtree(geoms), _Grid(geoms) if geoms else None)
 
     def lookup_ids(self, lons: np.ndarray, lats: np.ndarray, *,
-                   exact: bool = False) -> dict[AreaKind, np.ndarray]:
-        """Area ids by kind as int64 arrays, ``-1`` where a point is in none.
+                   exact: bool = False) -> dict[int, np.ndarray]:
+        """Area ids by depth as int64 arrays, ``-1`` where a point is in none.
 
         ``exact``: test every point against the polygons (no raster); the same answer,
         slower (the tests compare both).
         """
         lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
-        out: dict[AreaKind, np.ndarray] = {}
+        out: dict[int, np.ndarray] = {}
         for kind, (geoms, ids, bounds, tree, grid) in self.kinds.items():
             found = np.full(len(lons), -1, dtype=np.int64)
             todo = np.arange(len(lons))
@@ -140,7 +141,33 @@ class AreaIndex:
             found[missing[mp[::-1]]] = ids[mg[::-1]]  # ties: the first, as in a loop
         return found
 
-    def lookup(self, lons: np.ndarray, lats: np.ndarray) -> dict[AreaKind, list[int | None]]:
-        """Area ids by kind, ``None`` where a point is in none."""
+    def lookup(self, lons: np.ndarray, lats: np.ndarray) -> dict[int, list[int | None]]:
+        """Area ids by depth, ``None`` where a point is in none."""
         return {kind: [None if v < 0 else v for v in found.tolist()]
                 for kind, found in self.lookup_ids(lons, lats).items()}
+
+
+def area_ids_text(placed: dict[int, np.ndarray], k: int) -> str:
+    """Row ``k``'s ``area_ids`` in COPY text (``{12,345}``, ``{12,NULL}``, ``{}``)."""
+    ids = [int(placed[d][k]) for d in sorted(placed)]
+    if all(i < 0 for i in ids):
+        return "{}"
+    return "{" + ",".join("NULL" if i < 0 else str(i) for i in ids) + "}"
+
+
+def area_ids_column(placed: dict[int, np.ndarray], n: int) -> Any:
+    """Every row's ``area_ids`` in COPY text, as a pyarrow string array (or scalar)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not placed:
+        return pa.scalar("{}")
+    parts, found = [], np.zeros(n, dtype=bool)
+    for depth in sorted(placed):
+        values = placed[depth]
+        found |= values >= 0
+        parts.append(pc.if_else(pa.array(values < 0), pa.scalar("NULL"),
+                                pa.array(values).cast(pa.string())))
+    joined = pc.binary_join_element_wise(*parts, ",")
+    joined = pc.binary_join_element_wise(pa.scalar("{"), joined, pa.scalar("}"), "")
+    return pc.if_else(pa.array(found), joined, pa.scalar("{}"))

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.models import AreaKind
-
+from .areaindex import area_ids_column
 from .categories import CategorySpec
 from .copyrows import _copy_columns, _escape, _ewkb_hex, _hex_binary
 from .mapping import DESCRIPTION_KEYS, REF_KEYS, TITLE_KEYS, Mapper, to_lonlat_many
@@ -254,8 +253,8 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
         raw, raw_offset, raw_length = _raw_columns(cols, start, lines, unch_pos, ctx)
         columns = [pa.array(np.full(len(unch_pos), ctx.run_id)),
                    pa.array(numbers[unch_pos]), _escape(unch_refs), raw,
-                   pa.scalar("unchanged"), pa.scalar("f"), *[pa.scalar("\\N")] * 10,
-                   raw_offset, raw_length]
+                   pa.scalar("unchanged"), pa.scalar("f"), *[pa.scalar("\\N")] * 8,
+                   pa.scalar("{}"), raw_offset, raw_length]
         chunks.append(_copy_columns(columns))
     m = len(fast_pos)
     if m:
@@ -264,10 +263,6 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
         ctx.valid_written += m
         ctx.summary.changed += int(chg_fast.sum())
         placed = ctx.areas.lookup_ids(lon, lat)
-
-        def ids(values: np.ndarray) -> Any:
-            s = pa.array(values).cast(pa.string())
-            return pc.if_else(pa.array(values < 0), pa.scalar("\\N"), s)
 
         geom = pa.StringArray.from_buffers(
             m, pa.py_buffer(np.arange(0, 50 * m + 1, 50, dtype=np.int32)),
@@ -283,7 +278,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
             _escape(titles),
             _escape(descs),
             pa.scalar("\\N"), pa.scalar("\\N"), pa.scalar("{}"), geom,
-            ids(placed[AreaKind.arrondissement]), ids(placed[AreaKind.quartier]),
+            area_ids_column(placed, m),
             raw_offset, raw_length,
         ]
         chunks.append(_copy_columns(columns))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 COPY_COLUMNS = ("run_id", "row_number", "ref", "raw", "outcome", "changed", "errors",
                 "category", "title", "description", "starts_at", "ends_at", "attributes",
-                "geom", "arrondissement_id", "quartier_id", "raw_offset", "raw_length")
+                "geom", "area_ids", "raw_offset", "raw_length")
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import psycopg
 from sqlalchemy import Connection, Engine
 
-from geo.areas import SLIVER_TOLERANCE_DEG
+from geo.areas import SLIVER_TOLERANCE_DEG, area_ids_sql
 from geo.models import SubmissionStatus
 
 from .categories import CategorySpec
@@ -182,22 +182,13 @@ _INVALID = """
 # Placing and duplicate search in the same statement as the update: one round trip.
 # ST_Intersects uses the GiST index; the few-m² slivers between boundaries fall back to
 # the nearest area within geo.areas' tolerance.
-_QUEUE = """
+_QUEUE = f"""
     WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt)
     UPDATE submission SET
       status = 'pending', errors = NULL, category = %(category)s, title = %(title)s,
       description = %(description)s, starts_at = %(starts_at)s, ends_at = %(ends_at)s,
       email = %(email)s, attributes = CAST(%(attributes)s AS jsonb), geom = p.pt,
-      arrondissement_id = coalesce(
-        (SELECT a.id FROM area a WHERE a.depth = 1 AND ST_Intersects(a.geom, p.pt)
-         ORDER BY a.code LIMIT 1),
-        (SELECT a.id FROM area a WHERE a.depth = 1
-           AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
-      quartier_id = coalesce(
-        (SELECT a.id FROM area a WHERE a.depth = 2 AND ST_Intersects(a.geom, p.pt)
-         ORDER BY a.code LIMIT 1),
-        (SELECT a.id FROM area a WHERE a.depth = 2
-           AND ST_DWithin(a.geom, p.pt, %(tol)s) ORDER BY ST_Distance(a.geom, p.pt) LIMIT 1)),
+      area_ids = {area_ids_sql("p.pt", "%(tol)s")},
       possible_duplicate_of = (
         SELECT f.id FROM feature f
         WHERE f.status = 'published' AND f.category = %(category)s
@@ -209,7 +200,7 @@ _QUEUE = """
       tracking_token_hash = %(token_hash)s, lang = %(lang)s
     FROM p
     WHERE submission.id = %(id)s
-"""
+"""  # noqa: S608 (constant fragments)
 
 _REPLAY = """
     SELECT id, status::text, errors, raw FROM submission

@@ -22,9 +22,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.models import AreaKind
-
-from .areaindex import AreaIndex
+from .areaindex import AreaIndex, area_ids_text
 from .categories import CategorySpec
 from .copyrows import _copy_text, _ewkb_one
 from .mapping import Mapper, RefuseRow, _stable_ref, to_lonlat_many
@@ -238,8 +236,7 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
     valid = [i for i in items if isinstance(i.result, Record)]
     placed = ctx.areas.lookup_ids(np.array([i.result.lon for i in valid], dtype=float),  # type: ignore[union-attr]
                                   np.array([i.result.lat for i in valid], dtype=float))
-    where = {id(item): (int(placed[AreaKind.arrondissement][k]),
-                        int(placed[AreaKind.quartier][k])) for k, item in enumerate(valid)}
+    where = {id(item): area_ids_text(placed, k) for k, item in enumerate(valid)}
     rows: list[tuple[Any, ...]] = []
     for item in items:
         summary.read += 1
@@ -254,25 +251,26 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
                     summary.refused_by_reason[prev[2] or "invalid"] += 1
                 else:
                     summary.accepted += 1
-                rows.append((run, number, item.ref, raw, "unchanged", False) + (None,) * 12)
+                rows.append((run, number, item.ref, raw, "unchanged", False)
+                            + (None,) * 8 + ("{}", None, None))
                 continue
             changed = True
             summary.changed += 1
         res = item.result
         if isinstance(res, Record):
-            arr, qu = where[id(item)]
             rows.append((
                 run, number, item.ref, raw, "valid", changed, None, res.category,
                 res.title, res.description, res.starts_at, res.ends_at,
                 json.dumps(dict(res.attributes), ensure_ascii=False), _ewkb_one(res.lon, res.lat),
-                None if arr < 0 else arr, None if qu < 0 else qu, None, None))
+                where[id(item)], None, None))
             summary.accepted += 1
             ctx.valid_written += 1
         else:
             assert res is not None
             errs = _errors_json(res)
             rows.append((run, number, item.ref, raw, "invalid", changed,
-                         json.dumps(errs, ensure_ascii=False)) + (None,) * 11)
+                         json.dumps(errs, ensure_ascii=False))
+                        + (None,) * 7 + ("{}", None, None))
             summary.refused += 1
             summary.refused_by_reason[res[0].code] += 1
             if ctx.refused_out is not None:

@@ -124,7 +124,7 @@ _CURSOR = text("""
 """)
 
 _NEW = text("""
-    SELECT f.id, f.title, f.category, f.arrondissement_id, f.quartier_id,
+    SELECT f.id, f.title, f.category, f.area_ids,
            ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
     FROM feature f
     WHERE f.id > :after AND f.status = 'published'
@@ -137,7 +137,7 @@ _MATCHES = text("""
     JOIN resident_address r ON r.id = s.address_id
     JOIN feature f ON f.id = ANY(:ids)
       AND (s.category IS NULL OR s.category = f.category)
-      AND (s.area_id IS NULL OR s.area_id IN (f.arrondissement_id, f.quartier_id))
+      AND (s.area_id IS NULL OR s.area_id = ANY(f.area_ids))
     WHERE s.confirmed_at IS NOT NULL
     GROUP BY s.id, s.lang, r.id, r.email
     ORDER BY s.id

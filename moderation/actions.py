@@ -166,7 +166,7 @@ def _check_reason(code: str, message: str) -> tuple[str, str]:
 
 
 def _in_city(session: Session, lon: float, lat: float) -> None:
-    if locate(session, lon, lat).arrondissement is None:
+    if locate(session, lon, lat).at(1) is None:
         raise InvalidInput({"lon": "le point est hors de la ville / the point is outside "
                                    "the city", "lat": "hors de la ville / outside the city"})
 

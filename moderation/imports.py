@@ -214,7 +214,7 @@ def row_page(session: Session, run_id: int, outcome: str, *, start: int = 1,
                a.name AS arr_name
         FROM import_row ir
         LEFT JOIN category c ON c.slug = ir.category
-        LEFT JOIN area a ON a.id = ir.arrondissement_id
+        LEFT JOIN area a ON a.id = ir.area_ids[1]
         WHERE ir.run_id = :id AND ir.row_number >= :start AND {OUTCOMES[outcome]}
         ORDER BY ir.row_number LIMIT :lim
     """), {"id": run_id, "start": start, "lim": limit}).all()  # noqa: S608

@@ -48,12 +48,12 @@ class QueueFilters:
         """A WHERE fragment (``AND ...``) and its parameters.
 
         ``area`` is the filter's area as ``(kind, id)``, looked up by the caller, so the
-        condition is on one column and can use its index.
+        condition is one containment test on ``area_ids``, whatever the area's level
+        (the pending submissions' GIN index answers it).
         """
         where, params = [], {}
         if area is not None:
-            column = "quartier_id" if area[0] == "quartier" else "arrondissement_id"
-            where.append(f"s.{column} = :area_id")
+            where.append("s.area_ids @> ARRAY[CAST(:area_id AS integer)]")
             params["area_id"] = area[1]
         if self.category:
             where.append("s.category = :category")
@@ -80,8 +80,8 @@ _ITEM_COLUMNS = """
 _ITEM_JOINS = """
     FROM submission s
     LEFT JOIN category c ON c.slug = s.category
-    LEFT JOIN area a ON a.id = s.arrondissement_id
-    LEFT JOIN area q ON q.id = s.quartier_id
+    LEFT JOIN area a ON a.id = s.area_ids[1]
+    LEFT JOIN area q ON q.id = s.area_ids[2]
     LEFT JOIN feature f ON f.id = s.possible_duplicate_of
     LEFT JOIN resident_address ra ON ra.id = s.resident_address_id
 """
@@ -93,9 +93,7 @@ def pending_page(session: Session, filters: QueueFilters, *,
     """Pending submissions oldest first (after the keyset ``after``), and how many match."""
     area = None
     if filters.area:
-        # The area's column slot: depth 1 is the first level (arrondissement_id), 2 the second.
-        area = session.execute(text("SELECT CASE depth WHEN 2 THEN 'quartier' ELSE "
-                                    "'arrondissement' END, id FROM area WHERE code = :c"),
+        area = session.execute(text("SELECT kind, id FROM area WHERE code = :c AND depth > 0"),
                                {"c": filters.area}).one_or_none()
         if area is None:
             return [], 0
@@ -168,8 +166,8 @@ def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
                ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, a.code AS arr_code,
                a.name AS arr_name, q.name AS quartier_name
         FROM feature f LEFT JOIN category c ON c.slug = f.category
-        LEFT JOIN area a ON a.id = f.arrondissement_id
-        LEFT JOIN area q ON q.id = f.quartier_id
+        LEFT JOIN area a ON a.id = f.area_ids[1]
+        LEFT JOIN area q ON q.id = f.area_ids[2]
         WHERE f.id = :id
     """), {"id": feature_id}).one_or_none()
     if row is None:

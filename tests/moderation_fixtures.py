@@ -123,12 +123,12 @@ def pending(engine, *, title: str = "Jardin des Rosiers", lon: float = 2.3580,
     with engine.begin() as conn:
         return conn.execute(text("""
             INSERT INTO submission (source, raw, status, category, title, description, geom,
-                                    arrondissement_id, quartier_id, received_at,
+                                    area_ids, received_at,
                                     possible_duplicate_of, spam_score, spam_reasons,
                                     email, client_key, attributes, starts_at, ends_at)
             SELECT :source, CAST(:raw AS bytea), 'pending', :cat, :title, :desc, p.g,
-                   (SELECT id FROM area WHERE kind = 'arrondissement' AND ST_Contains(geom, p.g)),
-                   (SELECT id FROM area WHERE kind = 'quartier' AND ST_Contains(geom, p.g)),
+                   ARRAY[(SELECT id FROM area WHERE depth = 1 AND ST_Contains(geom, p.g)),
+                         (SELECT id FROM area WHERE depth = 2 AND ST_Contains(geom, p.g))],
                    :at, :dup, :spam, CAST(:reasons AS jsonb), 'resident@example.net', :ck,
                    CAST(:attrs AS jsonb), :starts, :ends
             FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g) p

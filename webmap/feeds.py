@@ -44,8 +44,8 @@ SELECT f.id, f.title, f.description, f.category, f.published_at, f.updated_at,
        a.name AS arrondissement_name, q.name AS quartier_name
 FROM feature f
 JOIN category c ON c.slug = f.category
-LEFT JOIN area a ON a.id = f.arrondissement_id
-LEFT JOIN area q ON q.id = f.quartier_id
+LEFT JOIN area a ON a.id = f.area_ids[1]
+LEFT JOIN area q ON q.id = f.area_ids[2]
 WHERE f.status = 'published'
 """
 

@@ -63,9 +63,10 @@ def test_existing_areas_get_their_level_and_depth_and_features_keep_them(old_db)
     with old_db.begin() as conn:
         assert _areas(conn) == {"75056": ("city", 0), "75104": ("arrondissement", 1),
                                 "7510401": ("quartier", 2)}
+        # 0016_area_refs: the two level columns became area_ids, positional by depth.
         assert conn.execute(text(
-            "SELECT arrondissement_id, quartier_id FROM feature WHERE id = :f"),
-            {"f": feature}).one() == (ids["75104"], ids["7510401"])
+            "SELECT area_ids FROM feature WHERE id = :f"),
+            {"f": feature}).scalar_one() == [ids["75104"], ids["7510401"]]
         # A level of another city is stored as its slug.
         conn.execute(text(
             "INSERT INTO area (kind, depth, code, name, parent_id, geom) VALUES "

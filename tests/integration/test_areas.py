@@ -47,21 +47,21 @@ def test_city_area_matches_the_official_surface(engine):
 def test_known_places(engine, lon, lat, arrondissement, quartier):
     with Session(engine) as s:
         where = locate(s, lon, lat)
-    assert where.arrondissement.code == arrondissement
-    assert where.quartier is not None
-    assert where.quartier.code.startswith(arrondissement)  # INSEE: 75104 -> 7510401
+    assert where.at(1).code == arrondissement
+    assert where.at(2) is not None
+    assert where.at(2).code.startswith(arrondissement)  # INSEE: 75104 -> 7510401
     if quartier:
-        assert where.quartier.name == quartier
+        assert where.at(2).name == quartier
 
 
 def test_outside_paris_is_nowhere(engine):
     with Session(engine) as s:
-        assert locate(s, 2.4400, 48.8000) == (None, None)   # Ivry-sur-Seine
-        assert locate(s, -59.017, -90.0) == (None, None)    # a placeholder seen in open data
+        assert locate(s, 2.4400, 48.8000).ids == []   # Ivry-sur-Seine
+        assert locate(s, -59.017, -90.0).ids == []    # a placeholder seen in open data
 
 
 def test_many_points_in_one_query_keep_their_order(engine):
     pts = [(2.2945, 48.8584), (0.0, 0.0), (2.3522, 48.8566)]
     with Session(engine) as s:
-        got = [p.arrondissement and p.arrondissement.code for p in locate_many(s, pts)]
+        got = [p.at(1) and p.at(1).code for p in locate_many(s, pts)]
     assert got == ["75107", None, "75104"]

@@ -51,9 +51,9 @@ def test_the_database_refuses_rows_of_a_missing_run_category_or_area(db, tmp_pat
     s = run(db, write(tmp_path / "a.csv", ["id,title,lon,lat", "p1,Mairie,2.35,48.85"]),
             source="t")
     insert = ("INSERT INTO import_row (run_id, row_number, ref, raw, outcome, "
-              "category, title, attributes, geom, arrondissement_id) VALUES "
+              "category, title, attributes, geom, area_ids) VALUES "
               "(:run, 9, 'x', 'raw', 'valid', :cat, 'T', '{}', "
-              "ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), :area)")
+              "ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326), ARRAY[CAST(:area AS integer)])")
     for params, missing in (({"run": 999_999, "cat": "service-municipal", "area": None}, "run"),
                             ({"run": s.run_id, "cat": "nope", "area": None}, "category"),
                             ({"run": s.run_id, "cat": "service-municipal", "area": -5}, "area")):
@@ -223,8 +223,8 @@ def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
 
     def state(source):
         feats = rows(db, "SELECT source_ref, status::text, category, title, description, "
-                         "starts_at, ends_at, attributes, ST_AsText(geom), arrondissement_id, "
-                         "quartier_id, attribution, version, submission_id, merged_into "
+                         "starts_at, ends_at, attributes, ST_AsText(geom), area_ids, "
+                         "attribution, version, submission_id, merged_into "
                          "FROM feature WHERE source = :s ORDER BY source_ref", s=source)
         versions = rows(db, "SELECT f.source_ref, v.version, v.status::text, v.category, "
                             "v.title, v.description, v.attributes, ST_AsText(v.geom), "
@@ -287,7 +287,7 @@ def test_the_fast_and_the_scalar_path_store_the_same_rows(db, tmp_path):
             table = rows(db, "SELECT row_number, ref, import_row_raw(run_id, row_number), "
                              "outcome::text, changed, "
                              "errors, category, title, description, starts_at, ends_at, "
-                             "attributes, ST_AsEWKB(geom), arrondissement_id, quartier_id "
+                             "attributes, ST_AsEWKB(geom), area_ids "
                              "FROM import_row WHERE run_id = :r ORDER BY row_number",
                          r=s.run_id)
             d = s.as_dict()
@@ -321,7 +321,7 @@ def test_area_lookup_in_memory_gives_the_database_answer(engine):
         for i in range(0, 2000, 40):
             where = locate(session, float(lons[i]), float(lats[i]))
             got = [int(f[i]) for f in found.values()]
-            assert got == [a.id if a else -1 for a in (where.arrondissement, where.quartier)]
+            assert got == [a.id if a else -1 for a in (where.at(1), where.at(2))]
 
 
 def test_area_raster_gives_the_polygon_answer_near_boundaries(engine):

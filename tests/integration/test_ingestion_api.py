@@ -30,7 +30,7 @@ def test_a_valid_submission_is_queued_with_a_private_tracking_url(api, engine):
     assert body["status"] == "pending" and body["tracking_url"].startswith("http://localhost/track/")
     # The address is kept apart from the submission (resident_address, 0005_mail).
     (row,) = rows(engine, "SELECT s.status::text, r.email, tracking_token_hash, raw, "
-                          "arrondissement_id IS NOT NULL, client_key FROM submission s "
+                          "area_ids[1] IS NOT NULL, client_key FROM submission s "
                           "JOIN resident_address r ON r.id = s.resident_address_id "
                           "WHERE s.id = :i AND s.email IS NULL", i=body["id"])
     assert row[0] == "pending"
@@ -375,7 +375,7 @@ def test_submissions_a_crash_left_received_are_validated_at_start(ingest_app, en
     assert rows(engine, "SELECT count(*) FROM submission WHERE status = 'received'"
                 )[0][0] == 3
     assert revalidate_received(ingest_app, older_than_s=0) == 3
-    got = rows(engine, "SELECT id, status::text, geom IS NOT NULL, arrondissement_id IS NOT NULL,"
+    got = rows(engine, "SELECT id, status::text, geom IS NOT NULL, area_ids[1] IS NOT NULL,"
                        " tracking_token_hash IS NOT NULL FROM submission ORDER BY id")
     assert got == [(ids[0], "pending", True, True, True), (ids[1], "invalid", False, False, False),
                    (ids[2], "pending", True, True, True)]

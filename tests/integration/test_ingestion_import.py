@@ -66,7 +66,7 @@ def test_geojson_import_keeps_every_row_and_explains_refusals(db, samples, tmp_p
                      "WHERE ref = 'g2'") == "120.5"
     # The polygon became a point on its surface; areas were found in bulk.
     assert count(db, "SELECT count(*) FROM import_row WHERE outcome = 'valid' "
-                     "AND arrondissement_id IS NOT NULL AND quartier_id IS NOT NULL") == 3
+                     "AND area_ids[1] IS NOT NULL AND area_ids[2] IS NOT NULL") == 3
     assert s.status == "pending" and s.pending == 3
     assert count(db, "SELECT status::text FROM import_run WHERE id = :r", r=s.run_id) == "pending"
     raw = count(db, "SELECT raw FROM import_row WHERE ref = 'g3'")

@@ -93,7 +93,7 @@ def test_green_spaces_are_published_and_their_dirt_refused_with_reasons(db, tmp_
     assert row.attributes["typology"] and row.attributes["address"]
     # Every published green space lies inside the city.
     assert count(db, "SELECT count(*) FROM feature f WHERE f.source = 'paris-espaces-verts' "
-                     "AND f.arrondissement_id IS NULL") == 0
+                     "AND f.area_ids[1] IS NULL") == 0
 
 
 def test_no_shared_garden_is_on_the_map_twice(db):

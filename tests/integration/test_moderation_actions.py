@@ -37,11 +37,11 @@ def test_approve_publishes_versions_audits_and_marks_every_zoom_dirty(moderator,
     sub = row(mdb, "SELECT status::text, feature_id, decided_by, version FROM submission "
                    "WHERE id = :i", i=sid)
     assert sub.status == "approved" and sub.feature_id and sub.version == 2
-    f = row(mdb, "SELECT status::text, title, source, submission_id, arrondissement_id "
+    f = row(mdb, "SELECT status::text, title, source, submission_id, area_ids[1] AS first_area "
                  "FROM feature WHERE id = :i", i=sub.feature_id)
     assert (f.status, f.title, f.source, f.submission_id) == ("published", "Jardin des Rosiers",
                                                               "api", sid)
-    assert f.arrondissement_id is not None
+    assert f.first_area is not None
     assert scalar(mdb, "SELECT count(*) FROM feature_version WHERE feature_id = :i",
                   i=sub.feature_id) == 1
     [event] = events(mdb, submission_id=sid)

@@ -50,7 +50,7 @@ def test_filters_by_area_category_and_source(moderator, mdb):
         == [soupe]
     assert ids_in(moderator.get("/moderation/?source=import-asso").get_data(as_text=True)) \
         == [soupe]
-    quartier = scalar(mdb, "SELECT q.code FROM submission s JOIN area q ON q.id = s.quartier_id "
+    quartier = scalar(mdb, "SELECT q.code FROM submission s JOIN area q ON q.id = s.area_ids[2] "
                            "WHERE s.id = :i", i=in_4e)
     assert in_4e in ids_in(moderator.get(f"/moderation/?area={quartier}").get_data(as_text=True))
     html = moderator.get("/moderation/?area=75116").get_data(as_text=True)

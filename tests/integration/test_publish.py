@@ -42,7 +42,7 @@ def test_publish_writes_version_event_area_and_dirty_tiles(db):
     with Session(db) as s:
         f = s.get(Feature, fid)
         assert f.status == FeatureStatus.published and f.version == 1
-        assert f.arrondissement_id is not None and f.quartier_id is not None
+        assert len(f.area_ids) == 2 and None not in f.area_ids
         assert s.scalar(select(func.count()).select_from(FeatureVersion)) == 1
         event = s.scalars(select(ModerationEvent)).one()
         assert event.action == ModerationAction.approve and event.before is None

@@ -109,8 +109,8 @@ def published(city_app, city_db) -> int:
     assert response.status_code in (201, 202), response.get_data(as_text=True)
     with eng.begin() as conn:
         sub_id, version, status, arr, quartier = conn.execute(text(
-            "SELECT s.id, s.version, s.status::text, a.code, s.quartier_id FROM submission s "
-            "LEFT JOIN area a ON a.id = s.arrondissement_id "
+            "SELECT s.id, s.version, s.status::text, a.code, s.area_ids[2] FROM submission s "
+            "LEFT JOIN area a ON a.id = s.area_ids[1] "
             "WHERE s.title = 'Riverside herb garden'")).one()
         assert (status, arr, quartier) == ("pending", "LY2", None)  # its district, one level
         actor = conn.execute(text(

@@ -20,8 +20,8 @@ def test_paris_keeps_the_columns_open_data_consumers_read() -> None:
         "arrondissement", "arrondissement_name", "quartier", "quartier_name", "source",
         "attribution", "published_at", "updated_at", "photos")
     assert area_joins(paris.levels).splitlines() == [
-        "LEFT JOIN area a ON a.id = p.arrondissement_id",
-        "LEFT JOIN area q ON q.id = p.quartier_id"]
+        "LEFT JOIN area a1 ON a1.id = p.area_ids[1]",
+        "LEFT JOIN area a2 ON a2.id = p.area_ids[2]"]
 
 
 def test_a_second_city_names_its_own_level_and_nothing_of_paris() -> None:
@@ -29,7 +29,7 @@ def test_a_second_city_names_its_own_level_and_nothing_of_paris() -> None:
     names = public_names(city.levels)
     assert names[7:9] == ("district", "district_name")
     assert not any("arrondissement" in n or "quartier" in n for n in names)
-    assert area_joins(city.levels) == "LEFT JOIN area a ON a.id = p.arrondissement_id"
+    assert area_joins(city.levels) == "LEFT JOIN area a1 ON a1.id = p.area_ids[1]"
 
 
 def test_no_private_column_is_public_and_private_attributes_are_dropped() -> None:
@@ -38,7 +38,11 @@ def test_no_private_column_is_public_and_private_attributes_are_dropped() -> Non
     assert all(f"'{key}'" in fields["attributes"].sql for key in PRIVATE_ATTRIBUTE_KEYS)
 
 
-def test_more_levels_than_the_schema_holds_are_refused() -> None:
-    paris = load_city("paris", environ={})
-    with pytest.raises(ValueError, match="3 area levels"):
-        public_fields((*paris.levels, paris.levels[-1]))
+def test_a_third_level_gets_its_own_fields_and_join() -> None:
+    # Since 0016_area_refs a feature holds its areas by depth: any number of levels.
+    city = load_city(folder=LYONNAISE.parent / "troisniveaux")
+    names = public_names(city.levels)
+    assert names[7:13] == ("secteur", "secteur_name", "district", "district_name",
+                           "ilot", "ilot_name")
+    assert area_joins(city.levels).splitlines()[-1] == \
+        "LEFT JOIN area a3 ON a3.id = p.area_ids[3]"

@@ -60,7 +60,7 @@ def _iso(column: str) -> str:
 
 
 _PAGE_COLUMNS = ("f.id, f.geom, f.category, f.title, f.description, f.starts_at, f.ends_at, "
-                 "f.attributes, f.arrondissement_id, f.quartier_id, f.source, f.attribution, "
+                 "f.attributes, f.area_ids, f.source, f.attribution, "
                  "f.published_at, f.updated_at")
 
 
