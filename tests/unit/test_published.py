@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from geo.city import load_city
 from geo.published import PRIVATE_ATTRIBUTE_KEYS, area_joins, public_fields, public_names
 
