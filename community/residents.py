@@ -22,6 +22,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "get_resident",
     "hash_token",
     "normalise_email",
+    "on_account_deleted",
     "peek_magic_link",
     "redeem_magic_link",
     "request_magic_link",
@@ -244,9 +246,14 @@ def redeem_magic_link(session: Session, token: str, *,
         The link is unknown, already used or expired.
     """
     row = session.execute(text("""
-        UPDATE magic_link SET used_at = now(), email = NULL
-        WHERE token_hash = :t AND used_at IS NULL AND expires_at > now()
-        RETURNING email, resident_email_hash, next_path, lang
+        WITH old AS (
+          SELECT token_hash, email FROM magic_link
+          WHERE token_hash = :t AND used_at IS NULL AND expires_at > now()
+          FOR UPDATE
+        )
+        UPDATE magic_link m SET used_at = now(), email = NULL
+        FROM old WHERE m.token_hash = old.token_hash AND m.used_at IS NULL
+        RETURNING old.email, m.resident_email_hash, m.next_path, m.lang
     """), {"t": hash_token(token)}).one_or_none()
     if row is None:
         state = peek_magic_link(session, token)
@@ -305,6 +312,21 @@ def update_profile(session: Session, resident_id: int, *, display_name: str | No
     return resident
 
 
+_DELETION_HOOKS: list[Callable[[Session, int], Any]] = []
+
+
+def on_account_deleted(hook: Callable[[Session, int], Any]) -> Callable[[Session, int], Any]:
+    """Register ``hook(session, resident_id)``, run by :func:`delete_account` first.
+
+    For the features that hold a resident's data (sign-ups, loans...): cancel or erase
+    theirs in the same transaction, while the row still has its address (to tell the
+    other party by mail, if needed). A decorator; registering twice runs it once.
+    """
+    if hook not in _DELETION_HOOKS:
+        _DELETION_HOOKS.append(hook)
+    return hook
+
+
 def delete_account(session: Session, resident_id: int, *, secret: str) -> dict[str, Any]:
     """Delete an account: anonymise the row, erase the address everywhere; the counts.
 
@@ -318,6 +340,8 @@ def delete_account(session: Session, resident_id: int, *, secret: str) -> dict[s
     if row is None:
         return {}
     removed: dict[str, Any] = {}
+    for hook in _DELETION_HOOKS:
+        hook(session, resident_id)
     removed["messages"] = session.execute(text(
         "DELETE FROM message WHERE sender_id = :i"), {"i": resident_id}).rowcount
     removed["blocks"] = session.execute(text(

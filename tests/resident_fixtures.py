@@ -36,3 +36,67 @@ def sign_in(client: FlaskClient, email: str, *, display_name: str | None = None,
         sess[SESSION_KEY] = resident.id
         sess.permanent = True
     return resident
+
+
+# --- fixtures of the community tests (import with ``from tests.resident_fixtures import *``)
+
+import pytest  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from geo.publish import FeatureDraft, publish_feature  # noqa: E402
+
+OFFER_CATEGORIES = (
+    "INSERT INTO category (slug, kind, label_fr, label_en, colour, icon) VALUES "
+    "('troc-test', 'offer', 'Prêt et troc', 'Lending and barter', '#6a1b9a', 'gift'), "
+    "('lieu-test', 'place', 'Lieu', 'Place', '#2e7d32', 'leaf') "
+    "ON CONFLICT (slug) DO NOTHING")
+
+
+@pytest.fixture
+def capp(mail_env, engine, database_url, var_dir):
+    """The app with links rooted at http://carte.test and mail to the in-process server."""
+    from webmap import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "VAR_DIR": var_dir,
+                       "SECRET_KEY": "test-secret-key", "PUBLIC_URL": "http://carte.test"})
+
+
+@pytest.fixture
+def cdb(clean_db):
+    """A clean database with an offer category (``troc-test``) and a place one."""
+    with clean_db.begin() as conn:
+        conn.execute(text(OFFER_CATEGORIES))
+    yield clean_db
+    from tests.dbclean import empty_mutable_tables
+
+    with clean_db.begin() as conn:
+        empty_mutable_tables(conn)
+        conn.execute(text("DELETE FROM category WHERE slug IN ('troc-test', 'lieu-test')"))
+
+
+def organised(engine, resident_id: int | None, *, title: str = "Perceuse à prêter",
+              category: str = "troc-test", lon: float = 2.3522, lat: float = 48.8566) -> int:
+    """A published feature whose originating submission is ``resident_id``'s; its id."""
+    with Session(engine) as s, s.begin():
+        sid = s.execute(text("""
+            INSERT INTO submission (source, raw, status, category, title, geom, resident_id)
+            VALUES ('api', CAST('{}' AS bytea), 'pending', :c, :t,
+                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :r)
+            RETURNING id
+        """), {"c": category, "t": title, "lon": lon, "lat": lat,
+               "r": resident_id}).scalar_one()
+        fid = publish_feature(s, FeatureDraft(category=category, title=title, lon=lon,
+                                              lat=lat), max_zoom=14).id
+        s.execute(text("UPDATE feature SET submission_id = :s WHERE id = :f"),
+                  {"s": sid, "f": fid})
+        s.execute(text("UPDATE submission SET feature_id = :f, status = 'approved', "
+                       "decided_at = now() WHERE id = :s"), {"s": sid, "f": fid})
+    return fid
+
+
+def deliver(engine, smtp, count: int) -> list:
+    """Send the outbox through the in-process SMTP server; the first ``count`` messages."""
+    from mail.sender import deliver_due
+
+    deliver_due(engine, smtp.settings())
+    return smtp.wait_for(count)[:count]

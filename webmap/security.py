@@ -34,7 +34,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults already hold the key (as None): setdefault would keep None.
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("TRUSTED_PROXIES", "")
     app.config["TRUSTED_PROXIES_PARSED"] = parse_proxies(app.config["TRUSTED_PROXIES"])
     csrf.init_app(app)

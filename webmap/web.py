@@ -34,6 +34,17 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 
+from community.errors import (
+    Blocked,
+    CommunityError,
+    CommunityNotFound,
+    InvalidCommunityInput,
+    MagicLinkInvalid,
+    NotAllowed,
+    SpamRefused,
+    TooManyRequests,
+)
+from community.signups import ItemClosed
 from geo.clients import request_key
 from geo.db import get_engine
 from geo.errors import DatabaseUnavailable, FeatureNotFound, VersionConflict
@@ -149,6 +160,23 @@ STATUS_CODES: dict[type[Exception], ProblemSpec] = {
         400, detail=lambda e: "; ".join(f"{k}: {v}" for k, v in e.errors.items()),  # type: ignore[attr-defined]
         members=lambda e: {"errors": e.errors}),  # type: ignore[attr-defined]
     ModerationNotFound: ProblemSpec(404),
+    # community (issue 20): residents, messages
+    CommunityError: ProblemSpec(400, detail=lambda e: e.detail),  # type: ignore[attr-defined]
+    InvalidCommunityInput: ProblemSpec(
+        400, detail=lambda e: e.detail,  # type: ignore[attr-defined]
+        members=lambda e: {"invalid_params": [{"name": k, "reason": v}  # type: ignore[attr-defined]
+                                              for k, v in e.errors.items()]}),
+    NotAllowed: ProblemSpec(403, detail=lambda e: e.detail),  # type: ignore[attr-defined]
+    Blocked: ProblemSpec(403, detail=lambda e: e.detail),  # type: ignore[attr-defined]
+    CommunityNotFound: ProblemSpec(404, detail=lambda e: e.detail),  # type: ignore[attr-defined]
+    MagicLinkInvalid: ProblemSpec(400, detail=lambda e: e.detail),  # type: ignore[attr-defined]
+    TooManyRequests: ProblemSpec(429, detail=lambda e: e.detail,  # type: ignore[attr-defined]
+                                 headers=lambda e: {"Retry-After": str(e.retry_after)}),  # type: ignore[attr-defined]
+    SpamRefused: ProblemSpec(422, "Message refused as spam",
+                             detail=lambda e: e.detail,  # type: ignore[attr-defined]
+                             members=lambda e: {"reasons": e.reasons}),  # type: ignore[attr-defined]
+    # community (issue 20): sign-ups to missions and events
+    ItemClosed: ProblemSpec(409, "Full or closed", detail=lambda e: e.detail),  # type: ignore[attr-defined]
 }
 """Domain error -> how it is answered. Anything not here (nor an HTTPException) is a
 bug: logged with its traceback and answered 500 without detail."""

@@ -1,20 +1,187 @@
-"""Residents sign in by a single-use, expiring magic link read from the real SMTP server."""
+"""Residents sign in by a single-use, expiring magic link read from the real SMTP server;
+they name themselves, and deleting the account keeps what they added, anonymised."""
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from community.residents import get_resident
-from tests.resident_fixtures import make_resident, sign_in
+from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
+from tests.mail_fixtures import links, text_part
+from tests.resident_fixtures import *  # noqa: F403 - capp, cdb
+from tests.resident_fixtures import deliver, make_resident, organised, sign_in
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def test_a_resident_row_keeps_a_keyed_hash_and_the_session_knows_them(app, client, clean_db):
-    resident = sign_in(client, "Ana@Example.org", display_name="Ana")
-    again = make_resident(app, "ana@example.org")
-    assert again.id == resident.id
-    with Session(clean_db) as s:
-        row = s.execute(text("SELECT email, email_hash FROM resident")).one()
-        assert row.email.lower() == "ana@example.org"
-        assert len(row.email_hash) == 64 and "ana" not in row.email_hash
-        assert get_resident(s, resident.id).public_name() == "Ana"
+def csrf(client, path: str) -> str:
+    page = client.get(path)
+    match = CSRF.search(page.get_data(as_text=True))
+    assert match, f"no form on {path}: {page.status}"
+    return match.group(1)
+
+
+def ask_link(client, email: str, next_url: str = "/me", lang: str = "fr"):
+    token = csrf(client, f"/auth/magic?lang={lang}&next={next_url}")
+    return client.post("/auth/magic", data={"csrf_token": token, "email": email,
+                                            "next": next_url})
+
+
+def magic_path(msg) -> str:
+    (url,) = [u for u in links(msg) if "/auth/magic/" in u]
+    return url.removeprefix("http://carte.test")
+
+
+def use_link(client, path: str):
+    return client.post(path, data={"csrf_token": csrf(client, path)})
+
+
+def scalar(engine, sql: str, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def test_sign_in_by_a_link_that_works_once_and_lands_on_next(capp, cdb, mail_env):
+    client = capp.test_client()
+    assert client.get("/me").headers["Location"] == "/auth/magic?next=%2Fme"
+    r = ask_link(client, "Ana@Example.org", next_url="/me?tab=threads")
+    assert r.status_code == 200 and "Vérifiez votre boîte" in r.get_data(as_text=True)
+    (msg,) = deliver(cdb, mail_env, 1)
+    assert msg["To"] == "Ana@Example.org"
+    assert "Carte citoyenne" in msg["Subject"]
+    assert "une seule fois" in text_part(msg)
+    path = magic_path(msg)
+    # Opening the link (as a mail scanner does) only shows a button: nothing is used.
+    for _ in range(2):
+        page = client.get(path)
+        assert page.status_code == 200 and "Se connecter" in page.get_data(as_text=True)
+        assert page.headers["Cache-Control"] == "no-store"
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert scalar(cdb, "SELECT count(*) FROM resident") == 0
+    r = use_link(client, path)
+    assert r.status_code == 303 and r.headers["Location"] == "/me?tab=threads"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    me = client.get("/me")
+    assert me.status_code == 200 and "Ana@Example.org" in me.get_data(as_text=True)
+    # The link is spent: a second use, even in another browser, signs nobody in.
+    other = capp.test_client()
+    again = use_link(other, path) if other.get(path).status_code == 200 else other.get(path)
+    assert again.status_code == 400 and "déjà été utilisé" in again.get_data(as_text=True)
+    assert other.get("/me").status_code == 303
+    # The address is stored for relaying; the lookup key is a keyed hash.
+    row = next(iter(cdb.connect().execute(text("SELECT email, email_hash FROM resident"))))
+    assert row.email == "Ana@Example.org" and re.fullmatch(r"[0-9a-f]{64}", row.email_hash)
+    assert scalar(cdb, "SELECT count(*) FROM magic_link WHERE email IS NOT NULL") == 0
+
+
+def test_an_expired_link_is_refused_and_says_so(capp, cdb, mail_env):
+    client = capp.test_client()
+    ask_link(client, "bob@example.org", lang="en")
+    (msg,) = deliver(cdb, mail_env, 1)
+    assert "Sign in" in text_part(msg)  # the page's language
+    path = magic_path(msg)
+    with cdb.begin() as conn:
+        conn.execute(text("UPDATE magic_link SET created_at = now() - interval '2 hours', "
+                          "expires_at = now() - interval '1 minute'"))
+    page = client.get(path + "?lang=en")
+    assert page.status_code == 400 and "expired" in page.get_data(as_text=True)
+    r = client.post(path, data={"csrf_token": csrf(client, "/auth/magic")})
+    assert r.status_code == 400
+    assert client.get("/me").status_code == 303
+
+
+def test_the_answer_reveals_nothing_about_an_address(capp, cdb, mail_env):
+    make_resident(capp, "known@example.org", display_name="Connue")
+    answers = []
+    for email in ("known@example.org", "unknown@example.org"):
+        r = ask_link(capp.test_client(), email)
+        answers.append((r.status_code, CSRF.sub("", r.get_data(as_text=True))))
+    assert answers[0] == answers[1]
+    # Beyond the hourly limit for one address, nothing more is sent, and the answer is
+    # still the same (3 per hour by default).
+    client = capp.test_client()
+    for _ in range(3):
+        r = ask_link(client, "unknown@example.org")
+        assert (r.status_code, CSRF.sub("", r.get_data(as_text=True))) == answers[0]
+    assert scalar(cdb, "SELECT count(*) FROM mail_outbox "
+                       "WHERE to_addr = 'unknown@example.org'") == 3
+    # Asking for a link creates no resident: only using it does.
+    assert scalar(cdb, "SELECT count(*) FROM resident") == 1
+    bad = ask_link(client, "not an address")
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+
+
+def test_a_client_asking_too_often_is_told_to_wait(capp, cdb, mail_env):
+    capp.config["MAGIC_LINKS_PER_CLIENT_HOUR"] = 2
+    client = capp.test_client()
+    assert ask_link(client, "a@example.org").status_code == 200
+    assert ask_link(client, "b@example.org").status_code == 200
+    r = ask_link(client, "c@example.org")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_next_only_goes_to_this_site(capp, cdb, mail_env):
+    evil = ["//evil.example/x", "https://evil.example/", "/\\evil.example", "/%09/evil.example",
+            "javascript:alert(1)"]
+    for i, target in enumerate(evil):
+        client = capp.test_client()
+        ask_link(client, f"n{i}@example.org", next_url=target)
+    msgs = deliver(cdb, mail_env, len(evil))
+    for msg in msgs:
+        r = use_link(capp.test_client(), magic_path(msg))
+        assert r.status_code == 303 and r.headers["Location"] == "/me", r.headers["Location"]
+
+
+def test_display_name_and_language(capp, cdb):
+    client = capp.test_client()
+    resident = sign_in(client, "cleo@example.org")
+    token = csrf(client, "/me")
+    r = client.post("/me/profile", data={"csrf_token": token, "display_name": "  Cléo  ",
+                                         "lang": "en"})
+    assert r.status_code == 303
+    with Session(cdb) as s:
+        again = get_resident(s, resident.id)
+        assert again.display_name == "Cléo" and again.lang == "en"
+    bad = client.post("/me/profile", data={"csrf_token": token, "display_name": "x" * 61,
+                                           "lang": "fr"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+    # Without the CSRF token, nothing is changed.
+    assert client.post("/me/profile", data={"display_name": "Pirate",
+                                            "lang": "fr"}).status_code == 400
+    with Session(cdb) as s:
+        assert get_resident(s, resident.id).display_name == "Cléo"
+
+
+def test_deleting_the_account_keeps_contributions_anonymised(capp, cdb):
+    client = capp.test_client()
+    resident = sign_in(client, "dora@example.org", display_name="Dora")
+    fid = organised(cdb, resident.id, title="Scie sauteuse à prêter")
+    page = client.get("/me").get_data(as_text=True)
+    assert "Scie sauteuse à prêter" in page and f"/#f={fid}" in page
+    token = csrf(client, "/me")
+    refused = client.post("/me/delete", data={"csrf_token": token})
+    assert refused.status_code == 400  # the confirmation box was not ticked
+    r = client.post("/me/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert r.status_code == 200
+    assert client.get("/me").status_code == 303  # signed out
+    with cdb.connect() as conn:
+        row = conn.execute(text("SELECT * FROM resident WHERE id = :i"),
+                           {"i": resident.id}).one()
+        assert row.email is None and row.email_hash is None and row.display_name is None
+        assert row.deleted_at is not None
+        # The item stays published, still linked to the (anonymous) resident.
+        assert conn.execute(text("SELECT status::text FROM feature WHERE id = :f"),
+                            {"f": fid}).scalar() == "published"
+        assert conn.execute(text("SELECT resident_id FROM submission WHERE feature_id = :f"),
+                            {"f": fid}).scalar() == resident.id
+        dump = " ".join(str(v) for v in conn.execute(text(
+            "SELECT r::text FROM resident r UNION ALL SELECT m::text FROM magic_link m "
+            "UNION ALL SELECT o::text FROM mail_outbox o")).scalars())
+        assert "dora@example.org" not in dump and "Dora" not in dump
+    # Signing in again with the same address makes a new, empty account.
+    again = make_resident(capp, "dora@example.org")
+    assert again.id != resident.id

@@ -1,0 +1,369 @@
+"""Relayed messages: residents answer each other through the service, never by address.
+
+A *thread* joins two residents, usually about one feature ("answer an offer"): lending,
+time exchange and missions all start from one. :func:`send_message` is the one way to
+write in a thread (the ledger and missions code call it too). It checks, in order:
+
+1. the text (not blank, at most :data:`MAX_BODY` characters);
+2. both residents (the sender's account live and allowed to write, the recipient's live);
+3. blocks, either way (:mod:`community.blocks`);
+4. the sender's rate (:attr:`MessageSettings.per_hour` messages per rolling hour);
+5. spam, with the submissions' own rules (:mod:`ingestion.spam`): a message scoring
+   :data:`SPAM_REFUSE` or more is refused with the rules' reasons (links, repeated
+   words, look-alike letters...), so the writer knows what to change.
+
+The recipient then gets an e-mail (:func:`mail.outbox.enqueue_mail`, their language)
+with the text, the sender's *display name* (or "a resident") and a link to reply on
+``/me/threads/<id>``. The sender's address is never in it; the mail comes from the
+service, and a reply goes through the site.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ingestion.spam import SpamContext, score
+from ingestion.types import Record
+from mail.config import MailSettings
+from mail.outbox import enqueue_mail
+
+from .blocks import is_blocked_between
+from .errors import (
+    Blocked,
+    CommunityNotFound,
+    InvalidCommunityInput,
+    NotAllowed,
+    SpamRefused,
+    TooManyRequests,
+)
+from .residents import ANONYMOUS, get_resident
+
+__all__ = [
+    "MAX_BODY",
+    "SPAM_REFUSE",
+    "MessageSettings",
+    "MessageView",
+    "ThreadSummary",
+    "ThreadView",
+    "organiser_of",
+    "send_message",
+    "thread_between",
+    "thread_for",
+    "threads_of",
+]
+
+MAX_BODY = 4000
+SPAM_REFUSE = 0.6
+"""A message whose spam score reaches this is refused (one link in its first line,
+several links, look-alike letters, or repeated words with a link)."""
+SPAM_RULES = ("links", "repeated_text", "shouting", "mixed_script")
+# ``burst`` is left out: the per-hour limit already bounds how often one writes.
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    """How many messages a resident may send per hour; the root of reply links."""
+
+    per_hour: int = 20
+    public_url: str = "http://127.0.0.1:5000"
+
+    @classmethod
+    def from_env(cls) -> MessageSettings:
+        """From ``CARTE_MESSAGES_PER_HOUR`` and ``CARTE_PUBLIC_URL`` (web views pass theirs)."""
+        raw = os.environ.get("CARTE_MESSAGES_PER_HOUR", "").strip()
+        return cls(per_hour=int(raw) if raw.isdigit() else cls.per_hour,
+                   public_url=MailSettings.from_env().public_url)
+
+
+_TEXTS = {
+    "fr": {"subject": "{name} vous a écrit sur Carte citoyenne",
+           "subject_about": "{name} vous a écrit à propos de « {title} »",
+           "intro": "{name} vous a écrit :\n\n{body}",
+           "url_label": "Lire et répondre",
+           "outro": "Répondez depuis Carte citoyenne : les adresses e-mail ne sont jamais "
+                    "communiquées, ni la vôtre ni la sienne. Vous pouvez bloquer une "
+                    "personne depuis la conversation."},
+    "en": {"subject": "{name} wrote to you on Carte citoyenne",
+           "subject_about": "{name} wrote to you about \"{title}\"",
+           "intro": "{name} wrote to you:\n\n{body}",
+           "url_label": "Read and reply",
+           "outro": "Reply from Carte citoyenne: e-mail addresses are never shared, "
+                    "neither yours nor theirs. You can block someone from the "
+                    "conversation."},
+}
+
+
+def _clean_body(body: str | None) -> str:
+    text_ = (body or "").replace("\r\n", "\n").strip()
+    if not text_:
+        raise InvalidCommunityInput({"body": "write a message"})
+    if len(text_) > MAX_BODY:
+        raise InvalidCommunityInput({"body": f"at most {MAX_BODY} characters"})
+    if "\x00" in text_:
+        raise InvalidCommunityInput({"body": "holds a NUL character"})
+    return text_
+
+
+def _spam(body: str, recent: int) -> tuple[float, list[dict[str, Any]]]:
+    first, _, rest = body.partition("\n")
+    record = Record(category="message", title=first[:200], lon=0.0, lat=0.0,
+                    description=rest)
+    return score(SpamContext(record, recent), SPAM_RULES)
+
+
+def organiser_of(session: Session, feature_id: int) -> int | None:
+    """The live resident who organises a published feature (its submission's), or ``None``.
+
+    Items without a resident owner (open data, anonymous pins) have no organiser.
+    """
+    return session.execute(text("""
+        SELECT r.id FROM feature f
+        JOIN submission s ON s.id = f.submission_id
+        JOIN resident r ON r.id = s.resident_id AND r.deleted_at IS NULL
+        WHERE f.id = :f AND f.status = 'published'
+    """), {"f": feature_id}).scalar_one_or_none()
+
+
+def thread_between(session: Session, one: int, other: int,
+                   feature_id: int | None) -> int | None:
+    """The thread of these two residents about this feature (or about nothing), if any."""
+    return session.execute(text("""
+        SELECT id FROM message_thread
+        WHERE coalesce(feature_id, 0) = coalesce(CAST(:f AS bigint), 0)
+          AND LEAST(starter_id, recipient_id) = LEAST(:a, :b)
+          AND GREATEST(starter_id, recipient_id) = GREATEST(:a, :b)
+    """), {"f": feature_id, "a": one, "b": other}).scalar_one_or_none()
+
+
+def _thread_row(session: Session, thread_id: int, *, lock: bool = False) -> Any:
+    sql = ("SELECT id, feature_id, starter_id, recipient_id FROM message_thread "
+           "WHERE id = :t")
+    row = session.execute(text(sql + " FOR UPDATE" if lock else sql),
+                          {"t": thread_id}).one_or_none()
+    if row is None:
+        raise CommunityNotFound("no such conversation")
+    return row
+
+
+def send_message(session: Session, sender_id: int, recipient_id: int | None, body: str, *,
+                 feature_id: int | None = None, thread_id: int | None = None,
+                 settings: MessageSettings | None = None) -> int:
+    """Write ``body`` from one resident to another; the thread's id.
+
+    With ``thread_id`` the message goes into that thread (``recipient_id`` may be
+    ``None``: the other party); otherwise into the thread of the two residents about
+    ``feature_id`` (created on the first message). Runs in the caller's transaction,
+    mail included.
+
+    Raises
+    ------
+    InvalidCommunityInput
+        Blank or too long a text, or a message to oneself.
+    CommunityNotFound
+        No such thread (or the sender is not in it), or the recipient has no account.
+    NotAllowed
+        The sender's account is deleted or a moderator stopped their messages.
+    Blocked
+        One of the two blocked the other.
+    TooManyRequests
+        The sender sent ``per_hour`` messages in the last hour (``retry_after``).
+    SpamRefused
+        The spam rules refuse the text (``reasons``).
+    """
+    settings = settings or MessageSettings.from_env()
+    body = _clean_body(body)
+    if thread_id is not None:
+        row = _thread_row(session, thread_id, lock=True)
+        parties = {row.starter_id, row.recipient_id}
+        if sender_id not in parties:
+            raise CommunityNotFound("no such conversation")
+        other = (parties - {sender_id}).pop()
+        if recipient_id is not None and recipient_id != other:
+            raise InvalidCommunityInput({"recipient": "not the other person of this thread"})
+        recipient_id, feature_id = other, row.feature_id
+    if recipient_id is None:
+        raise InvalidCommunityInput({"recipient": "say who the message is for"})
+    if recipient_id == sender_id:
+        raise InvalidCommunityInput({"recipient": "you cannot write to yourself"})
+    sender = get_resident(session, sender_id)
+    if sender is None:
+        raise NotAllowed("your account no longer exists")
+    if sender.messaging_blocked:
+        raise NotAllowed("the moderators stopped messages from this account")
+    recipient = get_resident(session, recipient_id)
+    if recipient is None:
+        raise CommunityNotFound("this person no longer has an account")
+    if is_blocked_between(session, sender_id, recipient_id):
+        raise Blocked("messages between you and this person are blocked")
+    recent, oldest_wait = session.execute(text("""
+        SELECT count(*), ceil(extract(epoch FROM min(created_at) + interval '1 hour'
+                                                  - now()))::int
+        FROM message WHERE sender_id = :s AND created_at > now() - interval '1 hour'
+    """), {"s": sender_id}).one()
+    if recent >= settings.per_hour:
+        raise TooManyRequests(f"you sent {recent} messages in the last hour, the most "
+                              "allowed; try again later", retry_after=oldest_wait or 60)
+    spam_score, reasons = _spam(body, recent)
+    if spam_score >= SPAM_REFUSE:
+        raise SpamRefused([r["reason"] for r in reasons if r["score"] > 0])
+    if thread_id is None:
+        thread_id = thread_between(session, sender_id, recipient_id, feature_id)
+    if thread_id is None:
+        thread_id = session.execute(text("""
+            INSERT INTO message_thread (feature_id, starter_id, recipient_id)
+            VALUES (:f, :s, :r)
+            ON CONFLICT (coalesce(feature_id, 0), LEAST(starter_id, recipient_id),
+                         GREATEST(starter_id, recipient_id))
+            DO UPDATE SET last_message_at = now()
+            RETURNING id
+        """), {"f": feature_id, "s": sender_id, "r": recipient_id}).scalar_one()
+    session.execute(text("""
+        INSERT INTO message (thread_id, sender_id, body, spam_score, spam_reasons)
+        VALUES (:t, :s, :b, :sc, CAST(:rs AS jsonb))
+    """), {"t": thread_id, "s": sender_id, "b": body, "sc": spam_score,
+           "rs": _json(reasons)})
+    session.execute(text("UPDATE message_thread SET last_message_at = now() WHERE id = :t"),
+                    {"t": thread_id})
+    _notify(session, recipient_id, sender.public_name(recipient.lang), body, thread_id,
+            feature_id, recipient.lang, recipient.email, settings)
+    return thread_id
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _notify(session: Session, recipient_id: int, name: str, body: str, thread_id: int,
+            feature_id: int | None, lang: str, email: str | None,
+            settings: MessageSettings) -> None:
+    if not email:
+        return
+    words = _TEXTS.get(lang, _TEXTS["fr"])
+    title = None
+    if feature_id is not None:
+        title = session.execute(text("SELECT title FROM feature WHERE id = :f"),
+                                {"f": feature_id}).scalar_one_or_none()
+    subject = (words["subject_about"].format(name=name, title=title) if title
+               else words["subject"].format(name=name))
+    enqueue_mail(session, to=email, template="notice", lang=lang, context={
+        "subject": subject, "intro": words["intro"].format(name=name, body=body),
+        "url": settings.public_url.rstrip("/") + f"/me/threads/{thread_id}",
+        "url_label": words["url_label"], "outro": words["outro"]})
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """One line of a resident's conversations."""
+
+    id: int
+    other_name: str
+    feature_id: int | None
+    feature_title: str | None
+    last_message_at: datetime
+    messages: int
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as a party to the thread sees it (hidden ones without their text)."""
+
+    id: int
+    mine: bool
+    author: str
+    body: str | None
+    created_at: datetime
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """A whole conversation, for one of its two residents."""
+
+    id: int
+    other_id: int
+    other_name: str
+    other_exists: bool
+    feature_id: int | None
+    feature_title: str | None
+    blocked_by_me: bool
+    blocked: bool
+    messages: list[MessageView]
+
+
+def _name(display_name: str | None, deleted: bool, lang: str) -> str:
+    if deleted or not display_name:
+        return ANONYMOUS.get(lang, ANONYMOUS["fr"])
+    return display_name
+
+
+def threads_of(session: Session, resident_id: int, *, lang: str = "fr",
+               limit: int = 100) -> list[ThreadSummary]:
+    """The resident's conversations, the most recent first."""
+    rows = session.execute(text("""
+        SELECT t.id, t.feature_id, t.last_message_at, f.title AS feature_title,
+               o.display_name, o.deleted_at IS NOT NULL AS deleted,
+               (SELECT count(*) FROM message m WHERE m.thread_id = t.id) AS messages
+        FROM message_thread t
+        JOIN resident o ON o.id = CASE WHEN t.starter_id = :r THEN t.recipient_id
+                                       ELSE t.starter_id END
+        LEFT JOIN feature f ON f.id = t.feature_id
+        WHERE t.starter_id = :r OR t.recipient_id = :r
+        ORDER BY t.last_message_at DESC, t.id DESC
+        LIMIT :n
+    """), {"r": resident_id, "n": limit}).all()
+    return [ThreadSummary(id=r.id, other_name=_name(r.display_name, r.deleted, lang),
+                          feature_id=r.feature_id, feature_title=r.feature_title,
+                          last_message_at=r.last_message_at, messages=r.messages)
+            for r in rows]
+
+
+def thread_for(session: Session, thread_id: int, resident_id: int, *,
+               lang: str = "fr") -> ThreadView:
+    """The conversation as ``resident_id`` sees it.
+
+    Raises
+    ------
+    CommunityNotFound
+        No such thread, or the resident is not one of its two parties (the same
+        answer: a thread's existence is not revealed to others).
+    """
+    row = _thread_row(session, thread_id)
+    if resident_id not in (row.starter_id, row.recipient_id):
+        raise CommunityNotFound("no such conversation")
+    other_id = row.recipient_id if row.starter_id == resident_id else row.starter_id
+    other = get_resident(session, other_id, include_deleted=True)
+    assert other is not None
+    me = get_resident(session, resident_id, include_deleted=True)
+    title = None
+    if row.feature_id is not None:
+        title = session.execute(text("SELECT title FROM feature WHERE id = :f"),
+                                {"f": row.feature_id}).scalar_one_or_none()
+    blocked_by_me = session.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM resident_block WHERE blocker_id = :a "
+        "AND blocked_id = :b)"), {"a": resident_id, "b": other_id}).scalar_one()
+    msgs = session.execute(text("""
+        SELECT id, sender_id, body, created_at, hidden_at IS NOT NULL AS hidden
+        FROM message WHERE thread_id = :t ORDER BY created_at, id
+    """), {"t": thread_id}).all()
+    other_name = other.public_name(lang)
+    my_name = me.public_name(lang) if me else ANONYMOUS.get(lang, ANONYMOUS["fr"])
+    return ThreadView(
+        id=row.id, other_id=other_id, other_name=other_name,
+        other_exists=not other.deleted, feature_id=row.feature_id, feature_title=title,
+        blocked_by_me=blocked_by_me,
+        blocked=is_blocked_between(session, resident_id, other_id),
+        messages=[MessageView(id=m.id, mine=m.sender_id == resident_id,
+                              author=my_name if m.sender_id == resident_id else other_name,
+                              body=None if m.hidden else m.body, created_at=m.created_at,
+                              hidden=m.hidden) for m in msgs])
