@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -201,6 +202,18 @@ def map_script(lang: str, digest: str) -> Response:
     return response
 
 
+def _near(raw: str | None) -> tuple[float, float] | bool | None:
+    """``near=lon,lat`` of the search: the point, ``None`` when absent, ``False`` if wrong."""
+    if not raw:
+        return None
+    try:
+        lon, lat = (float(v) for v in raw.split(","))
+    except ValueError:
+        return False
+    ok = math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+    return (lon, lat) if ok else False
+
+
 @bp.get("/api/v1/search")
 def search() -> Response:
     """Published features, areas and addresses matching ``q`` (at most 8 of each).
@@ -216,8 +229,13 @@ def search() -> Response:
                        invalid_params=[{"name": "q", "reason": "at most 100 characters"}])
     if len(q) < 2:
         return jsonify({"features": [], "areas": [], "addresses": []})
+    near = _near(request.args.get("near"))  # the map's centre: nearest services first
+    if near is False:
+        return problem(400, "Bad query parameter", detail="near: expected lon,lat",
+                       invalid_params=[{"name": "near", "reason": "expected lon,lat"}])
     with _session() as session:
-        features = search_features(session, q, lang=current_lang(), limit=SEARCH_LIMIT)
+        features = search_features(session, q, lang=current_lang(), limit=SEARCH_LIMIT,
+                                   near=near if isinstance(near, tuple) else None)
         areas = search_areas(session, q, limit=SEARCH_LIMIT)
     addresses = address_file(current_city())
     index = ready_index(addresses) if addresses is not None else None

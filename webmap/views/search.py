@@ -12,6 +12,15 @@ not scanned.
 Results whose titles read the same are told apart by arrondissement and category
 ("Jardin partagé — 11e arr., Jardin partagé ou comestible"), and titles that start
 with what was typed come first.
+
+**By type as well as by name**: a word may also name the kind of place, in French or
+English ("piscine", "swimming pool", "toilettes", "bibliothèque", "library", "wifi",
+"mairie du 11e", "douches"): a word matches a category when it starts a word of the
+category's labels or of :data:`TYPE_WORDS` (what residents type that the labels do not
+say: "wc", "loo", "médiathèque", "shower"). Each word must then start a word of the
+title *or* name the feature's category; the category index serves the second half.
+With ``near`` (the map's centre) the nearest results come first, so "toilettes" lists
+the toilets around the resident rather than the first ones by name.
 """
 
 from __future__ import annotations
@@ -27,7 +36,24 @@ from geo.events import city_zone, live_sql, local_midnight
 
 from .addresses import STOP_WORDS, fold, parse_query
 
-__all__ = ["search_areas", "search_features", "word_pattern"]
+__all__ = ["TYPE_WORDS", "categories_named", "search_areas", "search_features",
+           "type_vocabulary", "word_pattern"]
+
+# Words for a kind of place the category labels do not hold (folded, singular).
+TYPE_WORDS: dict[str, tuple[str, ...]] = {
+    "toilettes": ("wc", "sanisette", "sanisettes", "toilet", "toilets", "loo", "restroom",
+                  "restrooms", "urinoir", "lavatory"),
+    "bibliotheque": ("mediatheque", "mediatheques", "bibliotheques", "libraries", "books",
+                     "livres"),
+    "piscine": ("piscines", "pools", "swim", "swimming", "baignade", "nager", "natation"),
+    "mairie": ("mairies", "hall", "townhall", "civil"),
+    "bains-douches": ("douche", "douches", "shower", "showers", "bath", "baths"),
+    "wifi": ("wifi", "wi", "fi", "internet", "hotspot", "hotspots"),
+    "fontaine": ("eau", "water", "boire", "drink", "drinking"),
+    "marche": ("marches", "market", "markets"),
+    "service-municipal": ("mvac", "anim"),
+}
+TYPE_MIN = 3  # a shorter typed word ("pi") names no kind of place
 
 _ACCENTS = {"a": "[aàâäáã]", "e": "[eéèêë]", "i": "[iîïí]", "o": "[oôöó]",
             "u": "[uùûüú]", "c": "[cç]", "y": "[yÿ]", "n": "[nñ]"}
@@ -57,11 +83,37 @@ def _short_arrondissement(name: str | None) -> str:
     return (name or "").replace(" arrondissement", " arr.")
 
 
-def search_features(session: Session, q: str, *, lang: str, limit: int) -> list[dict[str, Any]]:
-    """Published, live features whose title holds every word of ``q`` (word starts).
+def type_vocabulary(session: Session) -> dict[str, frozenset[str]]:
+    """Category slug -> the folded words that name it (labels fr/en and :data:`TYPE_WORDS`)."""
+    rows = session.execute(text(
+        "SELECT slug, label_fr, label_en FROM category WHERE active")).all()
+    out = {}
+    for slug, fr, en in rows:
+        said = set(fold(f"{fr} {en}").split()) | set(TYPE_WORDS.get(slug, ()))
+        out[slug] = frozenset(w for w in said if w not in STOP_WORDS and len(w) >= 2)
+    return out
 
-    Each result carries its arrondissement and category label; when several results
-    have the same title, ``label`` adds what tells them apart.
+
+def categories_named(word: str, vocabulary: dict[str, frozenset[str]]) -> list[str]:
+    """The categories a typed word names (it starts one of their words).
+
+    >>> categories_named("pisc", {"piscine": frozenset({"piscine", "pool"})})
+    ['piscine']
+    """
+    if len(word) < TYPE_MIN:  # "wc", "wi fi": only a whole word
+        return sorted(slug for slug, said in vocabulary.items() if word in said)
+    return sorted(slug for slug, said in vocabulary.items()
+                  if any(w.startswith(word) for w in said))
+
+
+def search_features(session: Session, q: str, *, lang: str, limit: int,
+                    near: tuple[float, float] | None = None) -> list[dict[str, Any]]:
+    """Published, live features whose title or category holds every word of ``q``.
+
+    Each word must start a word of the title or name the feature's category
+    (:func:`categories_named`). Each result carries its arrondissement and category
+    label; when several results have the same title, ``label`` adds what tells them
+    apart. ``near`` (lon, lat): nearest first.
     """
     words, arrondissement = _words(q)
     if not words:
@@ -71,13 +123,29 @@ def search_features(session: Session, q: str, *, lang: str, limit: int) -> list[
                               "live_day": local_midnight(now, city_zone()),
                               "limit": CANDIDATES}
     clauses = ["f.status = 'published'", live_sql("f")]
+    vocabulary = type_vocabulary(session)
+    kinds: set[str] = set()
     for i, word in enumerate(words):
-        clauses.append(f"f.title ~* :w{i}")
         params[f"w{i}"] = word_pattern(word)
+        named = categories_named(word, vocabulary)
+        if named:
+            clauses.append(f"(f.title ~* :w{i} OR f.category = ANY(:c{i}))")
+            params[f"c{i}"] = named
+            kinds.update(named)
+        else:
+            clauses.append(f"f.title ~* :w{i}")
     if arrondissement is not None:
         clauses.append("a.code = :arr")
         params["arr"] = f"751{arrondissement:02d}"
     params["start"] = "^" + word_pattern(words[0])[2:]
+    order = "(f.title ~* :start) DESC, length(f.title), f.id"
+    if near is not None:
+        order = ("f.geom::geography <-> ST_SetSRID(ST_MakePoint(:near_lon, :near_lat), 4326)"
+                 "::geography, f.id")  # true metres
+        params["near_lon"], params["near_lat"] = near
+    if kinds:  # "mairie": the town halls before a "Place de la Mairie"
+        order = f"(f.category = ANY(:kinds)) DESC, {order}"
+        params["kinds"] = sorted(kinds)
     # Only fixed clauses with bound parameters are joined in: no value enters the text.
     rows = session.execute(text(f"""
         SELECT f.id, f.title, f.category, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
@@ -85,19 +153,26 @@ def search_features(session: Session, q: str, *, lang: str, limit: int) -> list[
                c.label_fr, c.label_en
         FROM feature f
         JOIN category c ON c.slug = f.category
-        LEFT JOIN area a ON a.id = f.area_ids[1]
-        LEFT JOIN area q ON q.id = f.area_ids[2]
+        LEFT JOIN area a ON a.id = f.arrondissement_id
+        LEFT JOIN area q ON q.id = f.quartier_id
         WHERE {' AND '.join(clauses)}
-        ORDER BY (f.title ~* :start) DESC, length(f.title), f.id
+        ORDER BY {order}
         LIMIT :limit"""), params).all()  # noqa: S608
     typed = " ".join(words)
 
-    def rank(row: Any) -> tuple[int, int, int]:
+    def rank(row: Any) -> tuple[int, int, int, int]:
         title = " ".join(w for w in fold(row.title).split() if w not in STOP_WORDS)
-        return (0 if title.startswith(typed) else 1 if title.startswith(words[0]) else 2,
+        return (0 if row.category in kinds or not kinds else 1,
+                0 if title.startswith(typed) else 1 if title.startswith(words[0]) else 2,
                 len(row.title), row.id)
 
-    best = sorted(rows, key=rank)[:limit]
+    def whole_name(row: Any) -> tuple[int, int]:  # its own name typed: first even when near
+        title = " ".join(w for w in fold(row.title).split() if w not in STOP_WORDS)
+        return (0 if title.startswith(typed) and len(words) > 1 else 1,
+                0 if row.category in kinds or not kinds else 1)
+
+    best = sorted(rows, key=rank)[:limit] if near is None else \
+        sorted(rows, key=whole_name)[:limit]  # rows come nearest first
     out = [{"id": r.id, "title": r.title, "category": r.category, "lon": r.lon,
             "lat": r.lat, "arrondissement": r.arr_code,
             "arrondissement_name": r.arr_name, "quartier_name": r.quartier_name,
