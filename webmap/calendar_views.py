@@ -46,7 +46,7 @@ bp = Blueprint("calendar", __name__)
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 FEED_LIMIT = 5000
 PRODID = "-//Carte citoyenne//Evenements//FR"
-_AREA = re.compile(r"^\d{5,7}$")
+_AREA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")  # an area code, any city's
 
 _SELECT = """
 SELECT f.id, f.title, f.description, f.starts_at, f.ends_at, f.attributes,
@@ -153,12 +153,13 @@ def events_feed() -> Response:
             params["categories"] = slugs
         if area is not None:
             if not _AREA.match(area):
-                raise BadParameter("area", "an arrondissement (75111) or quartier "
-                                           "(7511103) code")
+                raise BadParameter("area", "an area code, as listed at "
+                                           "/ogc/collections/areas/items")
             if conn.execute(text("SELECT 1 FROM area WHERE code = :c"),
                             {"c": area}).first() is None:
                 raise BadParameter("area", f"no area has the code {area}")
-            sql += " AND (a.code = :area OR q.code = :area)"
+            # Any level: the GIN index of area_ids answers the containment.
+            sql += " AND f.area_ids @> ARRAY[(SELECT id FROM area WHERE code = :area)]"
             params["area"] = area
         rows = conn.execute(text(sql + " ORDER BY f.starts_at, f.id LIMIT :limit"),
                             params).all()

@@ -34,7 +34,7 @@ bp = Blueprint("feeds", __name__)
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 LIMIT = 50
-_AREA = re.compile(r"^\d{5,7}$")
+_AREA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")  # an area code, any city's
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -123,13 +123,14 @@ def features_atom() -> Response:
             names += [known[s] for s in slugs]
         if area is not None:
             if not _AREA.match(area):
-                raise BadParameter("area", "an arrondissement (75111) or quartier "
-                                           "(7511103) code")
+                raise BadParameter("area", "an area code, as listed at "
+                                           "/ogc/collections/areas/items")
             area_name = conn.execute(text("SELECT name FROM area WHERE code = :c"),
                                      {"c": area}).scalar_one_or_none()
             if area_name is None:
                 raise BadParameter("area", f"no area has the code {area}")
-            sql += " AND (a.code = :area OR q.code = :area)"
+            # Any level: the GIN index of area_ids answers the containment.
+            sql += " AND f.area_ids @> ARRAY[(SELECT id FROM area WHERE code = :area)]"
             params["area"] = area
             names.append(area_name)
         rows = conn.execute(text(sql + " ORDER BY f.published_at DESC, f.id DESC LIMIT :limit"),
