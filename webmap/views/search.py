@@ -153,8 +153,8 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
                c.label_fr, c.label_en
         FROM feature f
         JOIN category c ON c.slug = f.category
-        LEFT JOIN area a ON a.id = f.arrondissement_id
-        LEFT JOIN area q ON q.id = f.quartier_id
+        LEFT JOIN area a ON a.id = f.area_ids[1]
+        LEFT JOIN area q ON q.id = f.area_ids[2]
         WHERE {' AND '.join(clauses)}
         ORDER BY {order}
         LIMIT :limit"""), params).all()  # noqa: S608
