@@ -69,6 +69,10 @@ __all__ = [
     "ResidentAddress",
     "ResidentBlock",
     "ResidentErasure",
+    "ResidentProfile",
+    "Signup",
+    "SignupAudit",
+    "SignupItem",
     "SourceRow",
     "SourceSyncRun",
     "Submission",
@@ -522,6 +526,8 @@ class MailOutbox(Base):
                                                       server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # 0014_signups: files sent with the message ([{filename, media_type, data_b64}])
+    attachments: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
 
 
 class MailSubscription(Base):
@@ -919,6 +925,70 @@ class ExchangeModeration(Base):
 
 
 # ---- issue 20: availability, sign-ups, registrations (missions engineer) ----
+class ResidentProfile(Base):
+    """A resident's availability slots, skills and area (0014_signups)."""
+
+    __tablename__ = "resident_profile"
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    availability: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    skills: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    geom: Mapped[WKBElement | None] = mapped_column(_point())
+    radius_m: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class SignupItem(Base):
+    """A mission or event that took sign-ups: counters (kept by a trigger), organiser."""
+
+    __tablename__ = "signup_item"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    confirmed: Mapped[int] = mapped_column(Integer, server_default="0")
+    waiting: Mapped[int] = mapped_column(Integer, server_default="0")
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    named_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    named_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Signup(Base):
+    """A resident's sign-up to a mission or registration to an event."""
+
+    __tablename__ = "signup"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id", ondelete="CASCADE"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    status: Mapped[str] = mapped_column(Text)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(Text)
+    cancelled_by_user: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SignupAudit(Base):
+    """What a moderator did to sign-ups (cancel one, name an organiser), with why."""
+
+    __tablename__ = "signup_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[str] = mapped_column(Text)
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id", ondelete="CASCADE"))
+    signup_id: Mapped[int | None] = mapped_column(ForeignKey("signup.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
 
 
 # ---- issue 21: synchronised sources (sync engineer) ----

@@ -21,9 +21,10 @@ template of your own as ``mail/templates/<lang>/<name>.j2`` (blocks ``subject``,
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.utils import parseaddr
 from typing import Any
 
@@ -37,8 +38,9 @@ __all__ = ["enqueue_mail", "normalise_lang"]
 
 _INSERT = text("""
     INSERT INTO mail_outbox (to_addr, address_id, template, lang, message_id, subject,
-                             body_text, body_html, headers)
-    VALUES (:to, :aid, :tpl, :lang, :mid, :subject, :text, :html, CAST(:headers AS jsonb))
+                             body_text, body_html, headers, attachments)
+    VALUES (:to, :aid, :tpl, :lang, :mid, :subject, :text, :html, CAST(:headers AS jsonb),
+            CAST(:attachments AS jsonb))
     RETURNING id
 """)
 
@@ -57,7 +59,8 @@ def _message_id(settings: MailSettings) -> str:
 def enqueue_mail(session: Session, *, to: str, template: str, lang: str | None,
                  context: Mapping[str, Any], address_id: int | None = None,
                  unsubscribe_url: str | None = None, auto_submitted: bool = True,
-                 settings: MailSettings | None = None) -> int:
+                 settings: MailSettings | None = None,
+                 attachments: Sequence[tuple[str, str, bytes]] = ()) -> int:
     """Queue one message in the caller's transaction; returns its outbox id.
 
     Parameters
@@ -81,6 +84,9 @@ def enqueue_mail(session: Session, *, to: str, template: str, lang: str | None,
     auto_submitted
         Adds ``Auto-Submitted: auto-generated`` (RFC 3834): every message the product
         sends is automatic, which stops vacation replies answering it.
+    attachments
+        Files sent with the message, ``(filename, media_type, content)`` each (e.g. the
+        ``.ics`` of a registration); stored with the row, attached by the sender.
 
     Raises
     ------
@@ -102,4 +108,8 @@ def enqueue_mail(session: Session, *, to: str, template: str, lang: str | None,
     return session.execute(_INSERT, {
         "to": to.strip(), "aid": address_id, "tpl": template, "lang": lang,
         "mid": _message_id(settings), "subject": rendered.subject, "text": rendered.text,
-        "html": rendered.html, "headers": json.dumps(headers)}).scalar_one()
+        "html": rendered.html, "headers": json.dumps(headers),
+        "attachments": json.dumps([
+            {"filename": name, "media_type": media_type,
+             "data_b64": base64.b64encode(content).decode("ascii")}
+            for name, media_type, content in attachments])}).scalar_one()

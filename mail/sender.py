@@ -16,6 +16,7 @@ message (5xx) marks it ``failed`` with the error.
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 _CLAIM = text("""
     SELECT id, to_addr, message_id, subject, body_text, body_html, headers, attempts,
-           created_at
+           created_at, attachments
     FROM mail_outbox
     WHERE status = 'queued' AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id
@@ -93,6 +94,10 @@ def build_message(row: Any, settings: MailSettings) -> EmailMessage:
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
+    for part in getattr(row, "attachments", None) or []:  # 0014_signups: e.g. an .ics
+        maintype, _, subtype = part["media_type"].partition("/")
+        msg.add_attachment(base64.b64decode(part["data_b64"]), maintype=maintype,
+                           subtype=subtype or "octet-stream", filename=part["filename"])
     return msg
 
 

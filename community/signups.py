@@ -1,0 +1,947 @@
+"""Missions and events people can join: "Missions for me", "I'm in", waiting lists.
+
+What it does
+------------
+* :func:`missions_for` — "Missions pour moi / Missions for me": published missions whose
+  ``availability`` slots overlap the resident's (minutes of the week, ``&&`` of two
+  ``int4multirange``, see :mod:`community.profiles`), not over yet, not full, not
+  closed, nearest first from the resident's point or area (within their radius when
+  they gave one). One GiST index (migration ``0014_signups``) holds the distance and
+  the slots of published missions.
+* :func:`sign_up` — "Je participe / I'm in", with answers to the item's own questions
+  (``attributes.questions``, one per line: :func:`questions_of`). Missions and events
+  take sign-ups; the capacity is ``volunteers_needed`` (missions) or ``capacity``
+  (events), none means no limit. A full mission closes itself (no more sign-ups); a
+  full event puts newcomers on its **waiting list**, and a cancellation promotes the
+  first one waiting, who is told by e-mail (with the ``.ics``).
+* The organiser is the resident a moderator named for the item, else the resident of
+  the item's originating submission (:func:`organiser_of`); they are told of each
+  sign-up by e-mail, see the sign-ups and answers, and message the volunteers through
+  the relay (:func:`message_signups` → ``community.messages.send_message``).
+* Moderators see every sign-up, cancel one with an audited reason and name an
+  organiser (:func:`moderator_cancel`, :func:`name_organiser`).
+* :func:`public_stats` — the public aggregates (missions filled, sign-ups per category
+  and month): counts only, never who.
+
+Concurrency: every change to an item's sign-ups first locks its ``signup_item`` row
+(:func:`_lock_item`), so two last-seat sign-ups are serialised and the second sees the
+seat taken; the trigger of ``signup`` refuses a confirmed sign-up beyond capacity anyway
+(:class:`ItemFull` if it ever fires).
+
+"Full" is a live count, not a published attribute: a sign-up is a resident's act, not
+a moderation decision, and publishing it would add a feature version, a tile rebuild
+and a change-feed entry (and a subscriber e-mail) per sign-up; the point tiles carry
+no attributes anyway. The panel reads :func:`summary` (one indexed row), "Missions for
+me" filters on the counters, and the public statistics count filled missions.
+
+Every function works in the caller's transaction (the caller commits).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vGeo, vText
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mail.config import MailSettings
+from mail.outbox import enqueue_mail, normalise_lang
+
+from .errors import CommunityError, CommunityNotFound, InvalidCommunityInput, NotAllowed
+from .profiles import Profile, multirange_literal, week_ranges
+
+__all__ = [
+    "JOINABLE_KINDS",
+    "MAX_QUESTIONS",
+    "Item",
+    "ItemClosed",
+    "ItemFull",
+    "Match",
+    "SignupResult",
+    "cancel",
+    "forget_resident",
+    "get_item",
+    "item_calendar",
+    "item_signups",
+    "list_signups",
+    "message_signups",
+    "missions_for",
+    "moderator_cancel",
+    "my_signups",
+    "name_organiser",
+    "organised_by",
+    "organiser_of",
+    "public_stats",
+    "questions_of",
+    "set_closed",
+    "sign_up",
+    "summary",
+]
+
+JOINABLE_KINDS = ("mission", "event")
+MAX_QUESTIONS = 5
+MAX_QUESTION = 200
+MAX_ANSWER = 500
+ZONE = ZoneInfo("Europe/Paris")
+
+
+class ItemClosed(CommunityError):
+    """The item takes no more sign-ups: full (a mission), closed, or over (409)."""
+
+
+class ItemFull(ItemClosed):
+    """Every place is taken (a mission closes itself when full)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A published mission or event as sign-ups see it."""
+
+    id: int
+    title: str
+    kind: str
+    category: str
+    category_label: dict[str, str]
+    capacity: int | None
+    confirmed: int
+    waiting: int
+    closed: bool
+    over: bool
+    questions: list[str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    description: str
+    lon: float
+    lat: float
+    availability: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        """Every place taken (never true without a capacity)."""
+        return self.capacity is not None and self.confirmed >= self.capacity
+
+    @property
+    def places_left(self) -> int | None:
+        """Places still free, ``None`` without a capacity."""
+        return None if self.capacity is None else max(self.capacity - self.confirmed, 0)
+
+    @property
+    def has_waiting_list(self) -> bool:
+        """Events with a capacity keep a waiting list; missions close when full."""
+        return self.kind == "event" and self.capacity is not None
+
+    @property
+    def open(self) -> bool:
+        """Whether "I'm in" can still be pressed (a full event still takes waiting ones)."""
+        if self.closed or self.over:
+            return False
+        return not self.full or self.has_waiting_list
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What "I'm in" did: ``status`` ``confirmed`` or ``waiting`` (with its position)."""
+
+    signup_id: int
+    status: str
+    created: bool
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One line of "Missions for me"."""
+
+    id: int
+    title: str
+    category: str
+    distance_m: float | None
+    availability: list[dict[str, str]]
+    places_left: int | None
+    organisation: str | None
+    skills: str | None
+    lon: float
+    lat: float
+
+
+# ---------------------------------------------------------------------------- pure
+
+
+def questions_of(attributes: Mapping[str, Any] | None) -> list[str]:
+    """The item's own questions (``attributes.questions``).
+
+    One per non-empty line (or a list of strings), at most :data:`MAX_QUESTIONS`, each
+    cut at 200 characters.
+    """
+    raw = (attributes or {}).get("questions")
+    if isinstance(raw, str):
+        lines = raw.splitlines()
+    elif isinstance(raw, list):
+        lines = [x for x in raw if isinstance(x, str)]
+    else:
+        return []
+    out = [" ".join(line.split())[:MAX_QUESTION] for line in lines]
+    return [q for q in out if q][:MAX_QUESTIONS]
+
+
+def clean_answers(questions: Sequence[str], answers: Any) -> dict[str, str]:
+    """The answers to ``questions`` as ``{question: answer}``, each one required.
+
+    ``answers`` is a list in the questions' order or a mapping ``{"0": ..., "1": ...}``.
+    """
+    if not questions:
+        return {}
+    if isinstance(answers, Mapping):
+        answers = [answers.get(str(i), answers.get(i)) for i in range(len(questions))]
+    if not isinstance(answers, list):
+        raise InvalidCommunityInput({"answers": "a list of answers, one per question"})
+    errors: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for i, question in enumerate(questions):
+        value = answers[i] if i < len(answers) else None
+        answer = " ".join(value.split()) if isinstance(value, str) else ""
+        if not answer:
+            errors[f"answers/{i}"] = "an answer is needed"
+        elif len(answer) > MAX_ANSWER:
+            errors[f"answers/{i}"] = f"at most {MAX_ANSWER} characters"
+        else:
+            out[question] = answer
+    if errors:
+        raise InvalidCommunityInput(errors)
+    return out
+
+
+def item_calendar(item: Item, *, host: str, url: str, lang: str) -> bytes | None:
+    """The item as an RFC 5545 calendar of one ``VEVENT`` (``None`` if it has no date).
+
+    ``UID`` is the one of ``/api/v1/features/{id}.ics`` (``feature-<id>@<host>``), so a
+    calendar that already has the event updates it instead of adding a copy.
+    """
+    if item.starts_at is None:
+        return None
+    end = item.ends_at
+    if end is None:
+        local = item.starts_at.astimezone(ZONE)
+        end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                               tzinfo=ZONE)
+    cal = Calendar()
+    cal.add("prodid", "-//Carte citoyenne//Inscriptions//FR")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", vText(item.title))
+    event = Event()
+    event.add("uid", f"feature-{item.id}@{host}")
+    event.add("dtstamp", datetime.now(UTC).replace(microsecond=0))
+    event.add("dtstart", item.starts_at.astimezone(UTC))
+    event.add("dtend", max(end, item.starts_at).astimezone(UTC))
+    event.add("summary", item.title)
+    if item.description:
+        event.add("description", item.description)
+    event.add("geo", vGeo((round(item.lat, 6), round(item.lon, 6))))
+    event.add("url", url)
+    event.add("categories", [item.category_label.get(lang) or item.category])
+    event.add("status", "CONFIRMED")
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+# ------------------------------------------------------------------------- queries
+
+_ITEM = """
+SELECT f.id, f.title, f.description, f.category, c.kind::text AS kind,
+       c.label_fr, c.label_en, f.attributes, f.starts_at, f.ends_at,
+       ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, carte_capacity(f.attributes) AS capacity,
+       coalesce(si.confirmed, 0) AS confirmed, coalesce(si.waiting, 0) AS waiting,
+       si.closed_at IS NOT NULL AS closed,
+       coalesce(f.ends_at < now(),
+                f.starts_at < date_trunc('day', now() AT TIME ZONE 'Europe/Paris')
+                              AT TIME ZONE 'Europe/Paris', false) AS over
+FROM feature f
+JOIN category c ON c.slug = f.category
+LEFT JOIN signup_item si ON si.feature_id = f.id
+WHERE f.id = :id AND f.status = 'published' AND c.kind::text IN ('mission', 'event')
+"""
+
+
+def _item(row: Any) -> Item:
+    attrs = row.attributes or {}
+    slots = attrs.get("availability")
+    return Item(id=row.id, title=row.title, kind=row.kind, category=row.category,
+                category_label={"fr": row.label_fr, "en": row.label_en},
+                capacity=row.capacity, confirmed=row.confirmed, waiting=row.waiting,
+                closed=row.closed, over=row.over, questions=questions_of(attrs),
+                starts_at=row.starts_at, ends_at=row.ends_at,
+                description=row.description or "", lon=row.lon, lat=row.lat,
+                availability=slots if isinstance(slots, list) else [])
+
+
+def get_item(session: Session, feature_id: int) -> Item:
+    """The published mission or event ``feature_id``.
+
+    Raises
+    ------
+    CommunityNotFound
+        No published mission or event has this id.
+    """
+    row = session.execute(text(_ITEM), {"id": feature_id}).first()
+    if row is None:
+        raise CommunityNotFound(f"no published mission or event has the id {feature_id}")
+    return _item(row)
+
+
+def _lock_item(session: Session, feature_id: int) -> Item:
+    """Lock the item's ``signup_item`` row (created on first use), then read it."""
+    get_item(session, feature_id)  # 404 before creating anything
+    session.execute(text("INSERT INTO signup_item (feature_id) VALUES (:id) "
+                         "ON CONFLICT DO NOTHING"), {"id": feature_id})
+    session.execute(text("SELECT 1 FROM signup_item WHERE feature_id = :id FOR UPDATE"),
+                    {"id": feature_id})
+    return get_item(session, feature_id)
+
+
+def organiser_of(session: Session, feature_id: int) -> int | None:
+    """The item's organiser (``None``: an import, or an anonymous pin).
+
+    The resident a moderator named, else the resident of the submission the item was
+    published from.
+    """
+    return session.execute(text("""
+        SELECT coalesce(si.organiser_id, s.resident_id)
+        FROM feature f
+        LEFT JOIN signup_item si ON si.feature_id = f.id
+        LEFT JOIN submission s ON s.id = f.submission_id
+        WHERE f.id = :id"""), {"id": feature_id}).scalar()
+
+
+def _resident(session: Session, resident_id: int) -> Any:
+    return session.execute(text(
+        "SELECT id, email, display_name, lang, deleted_at IS NOT NULL AS deleted "
+        "FROM resident WHERE id = :i"), {"i": resident_id}).first()
+
+
+def _name(row: Any, lang: str) -> str:
+    if row is None or row.deleted or not row.display_name:
+        return "un·e habitant·e" if lang == "fr" else "a resident"
+    return str(row.display_name)
+
+
+# --------------------------------------------------------------------------- mail
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "confirmed_subject": "Inscription confirmée : {title}",
+        "confirmed_intro": "Vous participez à « {title} ». Merci !\n\n{when}"
+                           "L'organisateur a été prévenu ; il peut vous écrire par le "
+                           "service (votre adresse ne lui est pas donnée).",
+        "ics_note": "Le fichier joint (.ics) ajoute la date à votre agenda.",
+        "waiting_subject": "Liste d'attente : {title}",
+        "waiting_intro": "« {title} » est complet : vous êtes sur la liste d'attente, en "
+                         "position {position}. Si une place se libère, la première "
+                         "personne en attente est inscrite et prévenue par e-mail.",
+        "promoted_subject": "Une place s'est libérée : {title}",
+        "promoted_intro": "Une place s'est libérée pour « {title} » : vous êtes inscrit·e."
+                          "\n\n{when}",
+        "organiser_subject": "Nouvelle inscription : {title}",
+        "organiser_intro": "{name} participe à « {title} » ({count}).\n\n{answers}",
+        "organiser_cancel_subject": "Désinscription : {title}",
+        "organiser_cancel_intro": "{name} ne participe plus à « {title} » ({count}).",
+        "moderated_subject": "Votre inscription est annulée : {title}",
+        "moderated_intro": "Un modérateur a annulé votre inscription à « {title} ».\n\n"
+                           "Motif : {reason}",
+        "count": "{n} inscrit·e·s sur {cap}",
+        "count_open": "{n} inscrit·e·s",
+        "open": "Voir sur la carte", "manage": "Voir les inscriptions",
+        "mine": "Mes missions", "when": "Quand : {when}\n\n",
+    },
+    "en": {
+        "confirmed_subject": "You're in: {title}",
+        "confirmed_intro": "You are signed up for \"{title}\". Thank you!\n\n{when}"
+                           "The organiser was told; they can write to you through the "
+                           "service (your address is not given to them).",
+        "ics_note": "The attached file (.ics) adds the date to your calendar.",
+        "waiting_subject": "Waiting list: {title}",
+        "waiting_intro": "\"{title}\" is full: you are on the waiting list, number "
+                         "{position}. If a place frees up, the first person waiting is "
+                         "signed up and told by e-mail.",
+        "promoted_subject": "A place freed up: {title}",
+        "promoted_intro": "A place freed up for \"{title}\": you are signed up.\n\n{when}",
+        "organiser_subject": "New sign-up: {title}",
+        "organiser_intro": "{name} signed up for \"{title}\" ({count}).\n\n{answers}",
+        "organiser_cancel_subject": "Sign-up cancelled: {title}",
+        "organiser_cancel_intro": "{name} no longer takes part in \"{title}\" ({count}).",
+        "moderated_subject": "Your sign-up was cancelled: {title}",
+        "moderated_intro": "A moderator cancelled your sign-up for \"{title}\".\n\n"
+                           "Reason: {reason}",
+        "count": "{n} signed up of {cap}",
+        "count_open": "{n} signed up",
+        "open": "See it on the map", "manage": "See the sign-ups",
+        "mine": "My missions", "when": "When: {when}\n\n",
+    },
+}
+
+
+def _when(item: Item, lang: str) -> str:
+    if item.starts_at is None:
+        return ""
+    from babel.dates import format_datetime
+
+    return TEXTS[lang]["when"].format(when=format_datetime(
+        item.starts_at.astimezone(ZONE), "full", locale=lang))
+
+
+def _count(item: Item, confirmed: int, lang: str) -> str:
+    t = TEXTS[lang]
+    if item.capacity is None:
+        return t["count_open"].format(n=confirmed)
+    return t["count"].format(n=confirmed, cap=item.capacity)
+
+
+def _map_url(root: str, item: Item) -> str:
+    return f"{root}/#map=17/{item.lat:.5f}/{item.lon:.5f}&f={item.id}"
+
+
+def _mail_volunteer(session: Session, resident: Any, item: Item, kind: str, *,
+                    settings: MailSettings, position: int | None = None,
+                    reason: str | None = None) -> None:
+    if resident is None or not resident.email or resident.deleted:
+        return
+    lang = normalise_lang(resident.lang)
+    t = TEXTS[lang]
+    root = settings.public_url.rstrip("/")
+    intro = t[f"{kind}_intro"].format(title=item.title, position=position,
+                                      when=_when(item, lang), reason=reason or "")
+    attachments: list[tuple[str, str, bytes]] = []
+    if kind in ("confirmed", "promoted"):
+        host = urlsplit(root).hostname or "localhost"
+        ics = item_calendar(item, host=host, url=_map_url(root, item), lang=lang)
+        if ics is not None:
+            attachments.append((f"evenement-{item.id}.ics",
+                                "text/calendar; method=PUBLISH", ics))
+            intro += "\n\n" + t["ics_note"]
+    enqueue_mail(session, to=resident.email, template="notice", lang=lang, settings=settings,
+                 context={"subject": t[f"{kind}_subject"].format(title=item.title),
+                          "intro": intro, "url": _map_url(root, item),
+                          "url_label": t["open"]},
+                 attachments=[(n, m.split(";")[0], c) for n, m, c in attachments])
+
+
+def _mail_organiser(session: Session, item: Item, volunteer: Any, kind: str, *,
+                    confirmed: int, answers: Mapping[str, str],
+                    settings: MailSettings) -> None:
+    organiser_id = organiser_of(session, item.id)
+    if organiser_id is None:
+        return
+    organiser = _resident(session, organiser_id)
+    if organiser is None or not organiser.email or organiser.deleted:
+        return
+    lang = normalise_lang(organiser.lang)
+    t = TEXTS[lang]
+    lines = "\n".join(f"{q}\n→ {a}" for q, a in answers.items())
+    intro = t[f"{kind}_intro"].format(name=_name(volunteer, lang), title=item.title,
+                                      count=_count(item, confirmed, lang), answers=lines)
+    enqueue_mail(session, to=organiser.email, template="notice", lang=lang,
+                 settings=settings,
+                 context={"subject": t[f"{kind}_subject"].format(title=item.title),
+                          "intro": intro.strip(),
+                          "url": f"{settings.public_url.rstrip('/')}/missions/{item.id}/organiser",
+                          "url_label": t["manage"]})
+
+
+# ------------------------------------------------------------------------ actions
+
+
+def _position(session: Session, feature_id: int, signup_id: int) -> int:
+    return int(session.execute(text("""
+        SELECT count(*) FROM signup w, signup me
+        WHERE me.id = :s AND w.feature_id = :f AND w.status = 'waiting'
+          AND (w.created_at, w.id) <= (me.created_at, me.id)"""),
+        {"f": feature_id, "s": signup_id}).scalar_one())
+
+
+def sign_up(session: Session, feature_id: int, resident_id: int, answers: Any = None, *,
+            settings: MailSettings | None = None) -> SignupResult:
+    """"I'm in": sign ``resident_id`` up for the item (or put them on its waiting list).
+
+    Signing up again while signed up changes nothing and says so (``created`` false).
+    The volunteer gets a confirmation (with the ``.ics`` of a dated item) or their
+    place on the waiting list; the organiser is told of a confirmed sign-up.
+
+    Raises
+    ------
+    CommunityNotFound
+        No published mission or event has this id.
+    ItemClosed, ItemFull
+        Over, closed by its organiser or a moderator, or (a mission) full.
+    InvalidCommunityInput
+        An answer missing or too long (``errors`` names ``answers/<i>``).
+    """
+    settings = settings or MailSettings.from_env()
+    item = _lock_item(session, feature_id)
+    existing = session.execute(text(
+        "SELECT id, status FROM signup WHERE feature_id = :f AND resident_id = :r "
+        "AND status <> 'cancelled'"), {"f": feature_id, "r": resident_id}).first()
+    if existing is not None:
+        pos = _position(session, feature_id, existing.id) if existing.status == "waiting" \
+            else None
+        return SignupResult(existing.id, existing.status, False, pos)
+    if item.over:
+        raise ItemClosed("this item is over")
+    if item.closed:
+        raise ItemClosed("sign-ups to this item are closed")
+    if item.full and not item.has_waiting_list:
+        raise ItemFull("this mission is full (complet)")
+    clean = clean_answers(item.questions, answers)
+    status = "waiting" if item.full else "confirmed"
+    try:
+        with session.begin_nested():
+            sid = session.execute(text("""
+                INSERT INTO signup (feature_id, resident_id, status, answers, confirmed_at)
+                VALUES (:f, :r, :st, CAST(:a AS jsonb),
+                        CASE WHEN :st = 'confirmed' THEN now() END)
+                RETURNING id"""), {"f": feature_id, "r": resident_id, "st": status,
+                                   "a": json.dumps(clean, ensure_ascii=False)}).scalar_one()
+    except IntegrityError as exc:  # the capacity trigger: only if the lock was bypassed
+        raise ItemFull("this item is full (complet)") from exc
+    volunteer = _resident(session, resident_id)
+    if status == "confirmed":
+        _mail_volunteer(session, volunteer, item, "confirmed", settings=settings)
+        _mail_organiser(session, item, volunteer, "organiser", confirmed=item.confirmed + 1,
+                        answers=clean, settings=settings)
+        return SignupResult(sid, status, True)
+    pos = _position(session, feature_id, sid)
+    _mail_volunteer(session, volunteer, item, "waiting", settings=settings, position=pos)
+    return SignupResult(sid, status, True, pos)
+
+
+def _promote(session: Session, item: Item, settings: MailSettings) -> list[int]:
+    """Confirm the first ones waiting while places are free; tell each by e-mail."""
+    promoted: list[int] = []
+    item = get_item(session, item.id)
+    while item.capacity is not None and item.confirmed < item.capacity and item.waiting:
+        row = session.execute(text("""
+            UPDATE signup SET status = 'confirmed', confirmed_at = now()
+            WHERE id = (SELECT id FROM signup WHERE feature_id = :f AND status = 'waiting'
+                        ORDER BY created_at, id LIMIT 1)
+            RETURNING id, resident_id, answers"""), {"f": item.id}).first()
+        if row is None:
+            break
+        promoted.append(row.id)
+        volunteer = _resident(session, row.resident_id)
+        _mail_volunteer(session, volunteer, item, "promoted", settings=settings)
+        item = get_item(session, item.id)
+        _mail_organiser(session, item, volunteer, "organiser", confirmed=item.confirmed,
+                        answers=row.answers or {}, settings=settings)
+    return promoted
+
+
+def _cancel_row(session: Session, item: Item, signup: Any, *, by: str,
+                user_id: int | None, reason: str | None,
+                settings: MailSettings) -> list[int]:
+    session.execute(text("""
+        UPDATE signup SET status = 'cancelled', cancelled_at = now(), cancelled_by = :by,
+                          cancelled_by_user = :u, cancel_reason = :why
+        WHERE id = :id"""), {"id": signup.id, "by": by, "u": user_id, "why": reason})
+    promoted: list[int] = []
+    if signup.status == "confirmed":
+        after = get_item(session, item.id)
+        volunteer = _resident(session, signup.resident_id)
+        _mail_organiser(session, after, volunteer, "organiser_cancel",
+                        confirmed=after.confirmed, answers={}, settings=settings)
+        if not after.over:
+            promoted = _promote(session, after, settings)
+    return promoted
+
+
+def cancel(session: Session, feature_id: int, resident_id: int, *,
+           settings: MailSettings | None = None) -> list[int]:
+    """The resident withdraws (a confirmed place or a waiting one).
+
+    Returns the ids of the sign-ups promoted from the waiting list (each told by mail).
+
+    Raises
+    ------
+    CommunityNotFound
+        The resident has no active sign-up for this item.
+    """
+    settings = settings or MailSettings.from_env()
+    item = _lock_item(session, feature_id)
+    signup = session.execute(text(
+        "SELECT id, status, resident_id FROM signup WHERE feature_id = :f "
+        "AND resident_id = :r AND status <> 'cancelled'"),
+        {"f": feature_id, "r": resident_id}).first()
+    if signup is None:
+        raise CommunityNotFound("you are not signed up for this item")
+    return _cancel_row(session, item, signup, by="resident", user_id=None, reason=None,
+                       settings=settings)
+
+
+def moderator_cancel(session: Session, signup_id: int, *, user_id: int, reason: str,
+                     settings: MailSettings | None = None) -> list[int]:
+    """A moderator cancels a sign-up with a reason (audited; the resident is told).
+
+    Raises
+    ------
+    InvalidCommunityInput
+        No reason given.
+    CommunityNotFound
+        No active sign-up has this id.
+    """
+    settings = settings or MailSettings.from_env()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidCommunityInput({"reason": "say why the sign-up is cancelled"})
+    if len(reason) > 1000:
+        raise InvalidCommunityInput({"reason": "at most 1000 characters"})
+    row = session.execute(text("SELECT feature_id FROM signup WHERE id = :i"),
+                          {"i": signup_id}).first()
+    if row is None:
+        raise CommunityNotFound(f"no sign-up has the id {signup_id}")
+    session.execute(text("INSERT INTO signup_item (feature_id) VALUES (:id) "
+                         "ON CONFLICT DO NOTHING"), {"id": row.feature_id})
+    session.execute(text("SELECT 1 FROM signup_item WHERE feature_id = :id FOR UPDATE"),
+                    {"id": row.feature_id})
+    signup = session.execute(text(
+        "SELECT id, status, resident_id, feature_id FROM signup "
+        "WHERE id = :i AND status <> 'cancelled'"), {"i": signup_id}).first()
+    if signup is None:
+        raise CommunityNotFound(f"sign-up {signup_id} is already cancelled")
+    session.execute(text("""
+        INSERT INTO signup_audit (user_id, action, feature_id, signup_id, resident_id, reason)
+        VALUES (:u, 'cancel', :f, :s, :r, :why)"""),
+        {"u": user_id, "f": signup.feature_id, "s": signup.id, "r": signup.resident_id,
+         "why": reason})
+    try:
+        item = get_item(session, signup.feature_id)
+    except CommunityNotFound:  # unpublished since: cancel without the item's mails
+        session.execute(text("""
+            UPDATE signup SET status = 'cancelled', cancelled_at = now(),
+                   cancelled_by = 'moderator', cancelled_by_user = :u, cancel_reason = :why
+            WHERE id = :id"""), {"id": signup.id, "u": user_id, "why": reason})
+        return []
+    promoted = _cancel_row(session, item, signup, by="moderator", user_id=user_id,
+                           reason=reason, settings=settings)
+    _mail_volunteer(session, _resident(session, signup.resident_id), item, "moderated",
+                    settings=settings, reason=reason)
+    return promoted
+
+
+def name_organiser(session: Session, feature_id: int, resident_id: int, *, user_id: int,
+                   reason: str) -> None:
+    """A moderator names the item's organiser (audited).
+
+    Raises
+    ------
+    CommunityNotFound
+        No such item or resident.
+    InvalidCommunityInput
+        No reason given.
+    """
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidCommunityInput({"reason": "say why this resident organises the item"})
+    get_item(session, feature_id)
+    resident = _resident(session, resident_id)
+    if resident is None or resident.deleted:
+        raise CommunityNotFound(f"no resident has the id {resident_id}")
+    session.execute(text("""
+        INSERT INTO signup_item (feature_id, organiser_id, named_by, named_at)
+        VALUES (:f, :r, :u, now())
+        ON CONFLICT (feature_id) DO UPDATE SET organiser_id = :r, named_by = :u,
+                                               named_at = now()"""),
+                    {"f": feature_id, "r": resident_id, "u": user_id})
+    session.execute(text("""
+        INSERT INTO signup_audit (user_id, action, feature_id, resident_id, reason)
+        VALUES (:u, 'name_organiser', :f, :r, :why)"""),
+        {"u": user_id, "f": feature_id, "r": resident_id, "why": reason[:1000]})
+
+
+def set_closed(session: Session, feature_id: int, resident_id: int, closed: bool) -> None:
+    """The organiser closes (or reopens) sign-ups by hand.
+
+    Raises
+    ------
+    NotAllowed
+        ``resident_id`` is not the organiser.
+    """
+    _check_organiser(session, feature_id, resident_id)
+    _lock_item(session, feature_id)
+    session.execute(text("UPDATE signup_item SET closed_at = CASE WHEN :c THEN now() END "
+                         "WHERE feature_id = :f"), {"f": feature_id, "c": closed})
+
+
+def _check_organiser(session: Session, feature_id: int, resident_id: int) -> Item:
+    item = get_item(session, feature_id)
+    if organiser_of(session, feature_id) != resident_id:
+        raise NotAllowed("only the organiser of this item sees its sign-ups")
+    return item
+
+
+def item_signups(session: Session, feature_id: int, organiser_id: int,
+                 lang: str = "fr") -> tuple[Item, list[dict[str, Any]]]:
+    """The organiser's view: the item and its sign-ups (names, answers, status).
+
+    Raises
+    ------
+    NotAllowed
+        ``organiser_id`` is not the item's organiser.
+    """
+    item = _check_organiser(session, feature_id, organiser_id)
+    rows = session.execute(text("""
+        SELECT s.id, s.status, s.answers, s.created_at, s.resident_id,
+               r.display_name, r.deleted_at IS NOT NULL AS deleted
+        FROM signup s JOIN resident r ON r.id = s.resident_id
+        WHERE s.feature_id = :f AND s.status <> 'cancelled'
+        ORDER BY s.status, s.created_at, s.id"""), {"f": feature_id}).all()
+    return item, [{"id": r.id, "status": r.status, "answers": r.answers,
+                   "created_at": r.created_at, "resident_id": r.resident_id,
+                   "name": _name(r, lang)} for r in rows]
+
+
+def message_signups(session: Session, feature_id: int, organiser_id: int, body: str, *,
+                    include_waiting: bool = False) -> int:
+    """The organiser writes to everyone signed up, through the relay; how many got it.
+
+    Each volunteer gets a relayed message (``community.messages.send_message``: rate
+    limits, spam rules and blocks apply; addresses stay hidden).
+
+    Raises
+    ------
+    NotAllowed
+        ``organiser_id`` is not the organiser.
+    """
+    from .messages import send_message  # the relay (identity engineer's module)
+
+    _check_organiser(session, feature_id, organiser_id)
+    statuses = ["confirmed", "waiting"] if include_waiting else ["confirmed"]
+    recipients = session.execute(text(
+        "SELECT resident_id FROM signup WHERE feature_id = :f AND status = ANY(:st) "
+        "AND resident_id <> :o ORDER BY created_at, id"),
+        {"f": feature_id, "st": statuses, "o": organiser_id}).scalars().all()
+    sent = 0
+    for rid in recipients:
+        send_message(session, organiser_id, rid, body, feature_id=feature_id)
+        sent += 1
+    return sent
+
+
+def summary(session: Session, feature_id: int, resident_id: int | None = None
+            ) -> dict[str, Any]:
+    """What the map panel shows: places, "full", waiting list, questions, mine."""
+    item = get_item(session, feature_id)
+    mine = None
+    position = None
+    if resident_id is not None:
+        row = session.execute(text(
+            "SELECT id, status FROM signup WHERE feature_id = :f AND resident_id = :r "
+            "AND status <> 'cancelled'"), {"f": feature_id, "r": resident_id}).first()
+        if row is not None:
+            mine = row.status
+            if row.status == "waiting":
+                position = _position(session, feature_id, row.id)
+    return {"id": item.id, "kind": item.kind, "capacity": item.capacity,
+            "confirmed": item.confirmed, "places_left": item.places_left,
+            "full": item.full, "waiting_list": item.has_waiting_list,
+            "waiting": item.waiting if item.has_waiting_list else 0,
+            "closed": item.closed, "over": item.over, "open": item.open,
+            "questions": item.questions, "mine": mine, "waiting_position": position,
+            "organiser": (resident_id is not None
+                          and organiser_of(session, feature_id) == resident_id)}
+
+
+def my_signups(session: Session, resident_id: int) -> list[dict[str, Any]]:
+    """The resident's active sign-ups, soonest first, then newest."""
+    rows = session.execute(text("""
+        SELECT s.id, s.status, s.created_at, f.id AS feature_id, f.title, f.category,
+               f.starts_at, f.ends_at, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
+        FROM signup s JOIN feature f ON f.id = s.feature_id
+        WHERE s.resident_id = :r AND s.status <> 'cancelled'
+        ORDER BY f.starts_at NULLS LAST, s.created_at DESC"""), {"r": resident_id}).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def organised_by(session: Session, resident_id: int) -> list[dict[str, Any]]:
+    """The published missions and events the resident organises, with their counts."""
+    rows = session.execute(text("""
+        SELECT f.id, f.title, carte_capacity(f.attributes) AS capacity,
+               coalesce(si.confirmed, 0) AS confirmed, coalesce(si.waiting, 0) AS waiting
+        FROM feature f
+        JOIN category c ON c.slug = f.category AND c.kind::text IN ('mission', 'event')
+        LEFT JOIN signup_item si ON si.feature_id = f.id
+        LEFT JOIN submission s ON s.id = f.submission_id
+        WHERE f.status = 'published'
+          AND coalesce(si.organiser_id, s.resident_id) = :r
+        ORDER BY f.id DESC LIMIT 200"""), {"r": resident_id}).all()
+    return [dict(r._mapping) for r in rows]
+
+
+_MATCH = """
+SELECT f.id, f.title, f.category, f.attributes, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
+       carte_capacity(f.attributes) AS capacity, coalesce(si.confirmed, 0) AS confirmed,
+       {distance} AS distance_m
+FROM feature f
+JOIN category c ON c.slug = f.category AND c.kind::text = 'mission'
+LEFT JOIN signup_item si ON si.feature_id = f.id
+WHERE f.status = 'published' AND f.attributes ? 'availability'
+  AND carte_week_minutes(f.attributes -> 'availability') && CAST(:week AS int4multirange)
+  AND coalesce(f.ends_at >= now(),
+               f.starts_at >= date_trunc('day', now() AT TIME ZONE 'Europe/Paris')
+                              AT TIME ZONE 'Europe/Paris', true)
+  AND si.closed_at IS NULL
+  AND (carte_capacity(f.attributes) IS NULL
+       OR coalesce(si.confirmed, 0) < carte_capacity(f.attributes))
+  {within}
+ORDER BY {order} f.id
+LIMIT :limit
+"""
+
+
+def missions_for(session: Session, profile: Profile, *,
+                 near: tuple[float, float] | None = None, limit: int = 50,
+                 exclude_resident: int | None = None) -> list[Match]:
+    """"Missions for me": published missions overlapping the profile's slots, nearest first.
+
+    Parameters
+    ----------
+    profile
+        The resident's profile; no availability, no match.
+    near
+        ``(lon, lat)`` to order from instead of the profile's point or area.
+    exclude_resident
+        Leave out the missions this resident already joined.
+    """
+    ranges = week_ranges(profile.availability)
+    if not ranges:
+        return []
+    params: dict[str, Any] = {"week": multirange_literal(ranges), "limit": limit}
+    origin = near
+    if origin is None and profile.lon is not None and profile.lat is not None:
+        origin = (profile.lon, profile.lat)
+    if origin is None and profile.area_id is not None:
+        point = session.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+            "FROM area WHERE id = :a) q"), {"a": profile.area_id}).first()
+        if point is not None:
+            origin = (point[0], point[1])
+    within = ""
+    if exclude_resident is not None:
+        within += (" AND NOT EXISTS (SELECT 1 FROM signup s WHERE s.feature_id = f.id "
+                   "AND s.resident_id = :me AND s.status <> 'cancelled')")
+        params["me"] = exclude_resident
+    if origin is not None:
+        params.update(lon=origin[0], lat=origin[1])
+        pt = "CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography)"
+        distance = f"ST_Distance(f.geom::geography, {pt})"
+        order = f"f.geom::geography <-> {pt},"
+        if profile.radius_m is not None and near is None:
+            within += f" AND ST_DWithin(f.geom::geography, {pt}, :radius)"
+            params["radius"] = profile.radius_m
+    else:
+        distance, order = "NULL::float8", ""
+    sql = _MATCH.format(distance=distance, order=order, within=within)
+    rows = session.execute(text(sql), params).all()
+    out = []
+    for r in rows:
+        attrs = r.attributes or {}
+        left = None if r.capacity is None else max(r.capacity - r.confirmed, 0)
+        org = attrs.get("organisation")
+        skills = attrs.get("skills")
+        out.append(Match(id=r.id, title=r.title, category=r.category,
+                         distance_m=None if r.distance_m is None else float(r.distance_m),
+                         availability=list(attrs.get("availability") or []),
+                         places_left=left, organisation=org if isinstance(org, str) else None,
+                         skills=skills if isinstance(skills, str) else None,
+                         lon=r.lon, lat=r.lat))
+    return out
+
+
+def list_signups(session: Session, *, feature_id: int | None = None,
+                 status: str | None = None, limit: int = 200, offset: int = 0
+                 ) -> list[dict[str, Any]]:
+    """Every sign-up, newest first, for moderators (names, never addresses)."""
+    rows = session.execute(text("""
+        SELECT s.id, s.feature_id, f.title, f.category, s.resident_id, r.display_name,
+               r.deleted_at IS NOT NULL AS deleted, s.status, s.answers, s.created_at,
+               s.cancelled_at, s.cancelled_by, s.cancel_reason, u.email AS cancelled_by_email
+        FROM signup s
+        JOIN feature f ON f.id = s.feature_id
+        JOIN resident r ON r.id = s.resident_id
+        LEFT JOIN app_user u ON u.id = s.cancelled_by_user
+        WHERE (CAST(:f AS bigint) IS NULL OR s.feature_id = :f)
+          AND (CAST(:st AS text) IS NULL OR s.status = :st)
+        ORDER BY s.created_at DESC, s.id DESC
+        LIMIT :limit OFFSET :offset"""),
+        {"f": feature_id, "st": status, "limit": limit, "offset": offset}).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def forget_resident(session: Session, resident_id: int, *,
+                    settings: MailSettings | None = None) -> int:
+    """A deleted account: its active sign-ups are cancelled, its answers erased.
+
+    Waiting ones are promoted as on any cancellation. Returns how many were cancelled.
+    """
+    settings = settings or MailSettings.from_env()
+    active = session.execute(text(
+        "SELECT feature_id FROM signup WHERE resident_id = :r AND status <> 'cancelled'"),
+        {"r": resident_id}).scalars().all()
+    n = 0
+    for fid in active:
+        try:
+            cancel(session, fid, resident_id, settings=settings)
+            n += 1
+        except CommunityNotFound:  # an item no longer published
+            session.execute(text(
+                "UPDATE signup SET status = 'cancelled', cancelled_at = now(), "
+                "cancelled_by = 'resident' WHERE feature_id = :f AND resident_id = :r "
+                "AND status <> 'cancelled'"), {"f": fid, "r": resident_id})
+            n += 1
+    session.execute(text("UPDATE signup SET answers = '{}' WHERE resident_id = :r"),
+                    {"r": resident_id})
+    session.execute(text("DELETE FROM resident_profile WHERE resident_id = :r"),
+                    {"r": resident_id})
+    return n
+
+
+def public_stats(session: Session) -> dict[str, Any]:
+    """Public aggregates of sign-ups (issue 20 item 6): counts, never who.
+
+    ``missions``: published missions with a capacity, how many are filled (every place
+    taken) and how many volunteers are signed up in all. ``signups_by_category``:
+    confirmed sign-ups per category and month of sign-up (Europe/Paris), sorted.
+    """
+    missions = session.execute(text("""
+        SELECT count(*) FILTER (WHERE carte_capacity(f.attributes) IS NOT NULL) AS with_capacity,
+               count(*) FILTER (WHERE carte_capacity(f.attributes) IS NOT NULL
+                                AND coalesce(si.confirmed, 0) >= carte_capacity(f.attributes))
+                 AS filled,
+               coalesce(sum(si.confirmed), 0) AS volunteers,
+               count(*) AS published
+        FROM feature f
+        JOIN category c ON c.slug = f.category AND c.kind::text = 'mission'
+        LEFT JOIN signup_item si ON si.feature_id = f.id
+        WHERE f.status = 'published'""")).one()
+    rows = session.execute(text("""
+        SELECT f.category,
+               to_char(date_trunc('month', s.confirmed_at AT TIME ZONE 'Europe/Paris'),
+                       'YYYY-MM') AS month,
+               count(*) AS signups
+        FROM signup s JOIN feature f ON f.id = s.feature_id
+        WHERE s.confirmed_at IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 2, 1""")).all()
+    return {
+        "missions": {"published": missions.published,
+                     "with_capacity": missions.with_capacity,
+                     "filled": missions.filled,
+                     "volunteers_signed_up": int(missions.volunteers)},
+        "signups_by_category": [{"category": r.category, "month": r.month,
+                                 "signups": r.signups} for r in rows],
+    }

@@ -1,0 +1,407 @@
+"""Missions and events people join: pages and JSON API (issue 20 item 4).
+
+Pages (French or English, CSRF-checked forms, signed-in residents only):
+
+* ``GET /missions`` "Missions pour moi / Missions for me": the resident's profile, the
+  published missions whose slots overlap theirs (nearest first), their sign-ups and
+  the items they organise. ``GET|POST /missions/profile`` availability, skills, area
+  (also shown on ``/me`` as a section).
+* ``GET|POST /missions/<id>/join`` "Je participe / I'm in" with the item's questions;
+  ``POST /missions/<id>/cancel``.
+* ``GET /missions/<id>/organiser`` the organiser's page (sign-ups against the places,
+  answers), ``POST /missions/<id>/organiser/message`` (relayed message to every
+  volunteer), ``POST /missions/<id>/organiser/close`` (close or reopen sign-ups).
+
+JSON (under ``/api/``: no CSRF token, so every write demands ``application/json``, which
+a cross-site form cannot send without a preflight we never allow):
+
+* ``GET /api/v1/me/missions[?near=lon,lat&limit=]``, ``GET|PUT /api/v1/me/profile``,
+  ``GET /api/v1/me/signups`` (signed in);
+* ``GET /api/v1/features/<id>/signups`` the public summary (places left, full, waiting
+  list, questions; ``mine`` when signed in) that the map panel shows;
+* ``POST /api/v1/features/<id>/signups`` ``{"answers": [...]}`` → 201 (``confirmed`` or
+  ``waiting`` with ``position``), 200 when already signed up, 409 full or closed;
+* ``DELETE /api/v1/features/<id>/signups/me`` withdraw (the first waiting is promoted).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from community import signups
+from community.errors import CommunityError, InvalidCommunityInput, NotAllowed
+from community.profiles import DAYS, Profile, get_profile, save_profile
+from ingestion.errors import UnsupportedMediaType
+
+from .me_views import register_me_section
+from .ogc.params import BadParameter, parse_int, parse_lonlat
+from .residents_auth import current_resident, resident_required
+from .views.i18n import current_lang
+from .web import engine, json_response
+
+__all__ = ["PRESETS", "bp", "init_app", "profile_from_form"]
+
+bp = Blueprint("missions", __name__)
+
+PRIVATE = {"Cache-Control": "private, no-store"}
+PRESETS = (("morning", "08:00", "12:00"), ("afternoon", "12:00", "18:00"),
+           ("evening", "18:00", "22:00"))
+"""The slots a resident ticks per day on the profile form (any other: typed)."""
+_EXTRA = re.compile(r"^\s*(\d{2}:\d{2})\s*[-–]\s*(\d{2}:\d{2})\s*$")
+
+
+def _session() -> Session:
+    return Session(engine())
+
+
+def _fid(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        abort(404)
+    return int(raw)
+
+
+def _resident_id() -> int:
+    resident = current_resident()
+    assert resident is not None  # guarded by resident_required
+    return resident.id
+
+
+def _page(template: str, status: int = 200, **context: Any
+          ) -> tuple[str, int, dict[str, str]]:
+    return (render_template(f"missions/{template}.html", lang=current_lang(), days=DAYS,
+                            resident=current_resident(), **context), status, PRIVATE)
+
+
+# ------------------------------------------------------------------ profile (form)
+
+
+def profile_from_form(form: Any) -> dict[str, Any]:
+    """The profile fields from the form: ticked presets, typed slots, skills, area."""
+    slots: list[dict[str, str]] = []
+    for day in DAYS:
+        for name, start, end in PRESETS:
+            if form.get(f"{day}_{name}"):
+                slots.append({"day": day, "from": start, "to": end})
+        extra = (form.get(f"{day}_extra") or "").strip()
+        if extra:
+            for part in extra.split(","):
+                m = _EXTRA.match(part)
+                if m is None:
+                    raise InvalidCommunityInput({f"{day}_extra": "HH:MM-HH:MM"})
+                slots.append({"day": day, "from": m.group(1), "to": m.group(2)})
+    area = (form.get("area") or "").strip()
+    return {"availability": slots, "skills": form.get("skills") or "",
+            "area_id": int(area) if area.isdigit() else None,
+            "lon": form.get("lon") or None, "lat": form.get("lat") or None,
+            "radius_m": form.get("radius_m") or None}
+
+
+def _form_state(profile: Profile) -> dict[str, Any]:
+    """What the form shows ticked or typed, from the stored slots."""
+    ticked: set[str] = set()
+    extra: dict[str, list[str]] = {d: [] for d in DAYS}
+    presets = {(s, e): n for n, s, e in PRESETS}
+    for slot in profile.availability:
+        name = presets.get((slot["from"], slot["to"]))
+        if name:
+            ticked.add(f"{slot['day']}_{name}")
+        else:
+            extra[slot["day"]].append(f"{slot['from']}-{slot['to']}")
+    return {"ticked": ticked, "extra": {d: ", ".join(v) for d, v in extra.items()}}
+
+
+def _areas() -> list[Any]:
+    with engine().connect() as conn:
+        return conn.execute(text(
+            "SELECT id, name, kind::text AS kind FROM area WHERE kind::text IN "
+            "('arrondissement', 'quartier') ORDER BY kind, code")).all()
+
+
+@bp.get("/missions/profile")
+@resident_required
+def profile_form() -> tuple[str, int, dict[str, str]]:
+    """Availability, skills and area, set once."""
+    with _session() as s:
+        profile = get_profile(s, _resident_id())
+    return _page("profile", profile=profile, state=_form_state(profile), areas=_areas(),
+                 presets=PRESETS, errors={}, saved=request.args.get("saved") == "1")
+
+
+@bp.post("/missions/profile")
+@resident_required
+def profile_post() -> Any:
+    """Store the profile; the form again with what is wrong next to its field."""
+    try:
+        fields = profile_from_form(request.form)
+        with _session() as s, s.begin():
+            save_profile(s, _resident_id(), **fields)
+    except InvalidCommunityInput as exc:
+        with _session() as s:
+            profile = get_profile(s, _resident_id())
+        return _page("profile", 422, profile=profile, state=_form_state(profile),
+                     areas=_areas(), presets=PRESETS, errors=exc.errors, saved=False)
+    return redirect("/missions/profile?saved=1", code=303)
+
+
+# ------------------------------------------------------------------ missions page
+
+
+@bp.get("/missions")
+@resident_required
+def missions_page() -> tuple[str, int, dict[str, str]]:
+    """"Missions pour moi": overlapping missions, nearest first; my sign-ups."""
+    rid = _resident_id()
+    with _session() as s:
+        profile = get_profile(s, rid)
+        matches = signups.missions_for(s, profile, exclude_resident=rid)
+        mine = signups.my_signups(s, rid)
+        organised = signups.organised_by(s, rid)
+    return _page("list", profile=profile, matches=matches, mine=mine, organised=organised)
+
+
+@bp.get("/missions/<raw_id>/join")
+@resident_required
+def join_form(raw_id: str) -> tuple[str, int, dict[str, str]]:
+    """The item, its places, its questions, and "I'm in" (or my status and cancel)."""
+    fid = _fid(raw_id)
+    with _session() as s:
+        try:
+            item = signups.get_item(s, fid)
+        except CommunityError:
+            abort(404)
+        info = signups.summary(s, fid, _resident_id())
+    return _page("join", item=item, info=info, errors={}, values={},
+                 done=request.args.get("done"))
+
+
+@bp.post("/missions/<raw_id>/join")
+@resident_required
+def join_post(raw_id: str) -> Any:
+    """Sign up with the answers; back to the item's page with the outcome."""
+    fid = _fid(raw_id)
+    answers = {k.removeprefix("answer_"): v for k, v in request.form.items()
+               if k.startswith("answer_")}
+    try:
+        with _session() as s, s.begin():
+            result = signups.sign_up(s, fid, _resident_id(), answers)
+    except InvalidCommunityInput as exc:
+        with _session() as s:
+            item = signups.get_item(s, fid)
+            info = signups.summary(s, fid, _resident_id())
+        return _page("join", 422, item=item, info=info, errors=exc.errors, values=answers,
+                     done=None)
+    except signups.ItemClosed:
+        return redirect(f"/missions/{fid}/join?done=closed", code=303)
+    except CommunityError:
+        abort(404)
+    return redirect(f"/missions/{fid}/join?done={result.status}", code=303)
+
+
+@bp.post("/missions/<raw_id>/cancel")
+@resident_required
+def cancel_post(raw_id: str) -> Any:
+    """Withdraw; the first one waiting (if any) takes the place and is told."""
+    fid = _fid(raw_id)
+    try:
+        with _session() as s, s.begin():
+            signups.cancel(s, fid, _resident_id())
+    except CommunityError:
+        pass  # not signed up (any more): the page says so
+    return redirect(f"/missions/{fid}/join?done=cancelled", code=303)
+
+
+# ------------------------------------------------------------------ organiser
+
+
+def _organiser_page(fid: int, status: int = 200, **extra: Any
+                    ) -> tuple[str, int, dict[str, str]]:
+    with _session() as s:
+        try:
+            item, rows = signups.item_signups(s, fid, _resident_id(), current_lang())
+        except NotAllowed:
+            abort(403)
+        except CommunityError:
+            abort(404)
+    return _page("organiser", status, item=item, rows=rows, **extra)
+
+
+@bp.get("/missions/<raw_id>/organiser")
+@resident_required
+def organiser_page(raw_id: str) -> tuple[str, int, dict[str, str]]:
+    """Sign-ups against the places, with the answers; write to them; close."""
+    return _organiser_page(_fid(raw_id), sent=request.args.get("sent"), error=None)
+
+
+@bp.post("/missions/<raw_id>/organiser/message")
+@resident_required
+def organiser_message(raw_id: str) -> Any:
+    """A relayed message to every volunteer signed up (addresses stay hidden)."""
+    fid = _fid(raw_id)
+    body = request.form.get("body") or ""
+    include_waiting = bool(request.form.get("include_waiting"))
+    try:
+        with _session() as s, s.begin():
+            sent = signups.message_signups(s, fid, _resident_id(), body,
+                                           include_waiting=include_waiting)
+    except NotAllowed:
+        abort(403)
+    except CommunityError as exc:
+        return _organiser_page(fid, 422, sent=None, error=exc.detail)
+    return redirect(f"/missions/{fid}/organiser?sent={sent}", code=303)
+
+
+@bp.post("/missions/<raw_id>/organiser/close")
+@resident_required
+def organiser_close(raw_id: str) -> Any:
+    """Close sign-ups by hand (``close=1``) or reopen them."""
+    fid = _fid(raw_id)
+    try:
+        with _session() as s, s.begin():
+            signups.set_closed(s, fid, _resident_id(), request.form.get("close") == "1")
+    except NotAllowed:
+        abort(403)
+    except CommunityError:
+        abort(404)
+    return redirect(f"/missions/{fid}/organiser", code=303)
+
+
+# ------------------------------------------------------------------ JSON API
+
+
+def _json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidCommunityInput({"body": "a JSON object"})
+    return body
+
+
+def _match(m: signups.Match) -> dict[str, Any]:
+    return {"id": m.id, "title": m.title, "category": m.category,
+            "distance_m": None if m.distance_m is None else round(m.distance_m),
+            "availability": m.availability, "places_left": m.places_left,
+            "organisation": m.organisation, "skills": m.skills,
+            "lon": round(m.lon, 6), "lat": round(m.lat, 6),
+            "join_url": f"/missions/{m.id}/join"}
+
+
+def _profile(p: Profile) -> dict[str, Any]:
+    return {"availability": p.availability, "skills": p.skills, "area_id": p.area_id,
+            "area_name": p.area_name, "lon": p.lon, "lat": p.lat, "radius_m": p.radius_m}
+
+
+@bp.get("/api/v1/me/missions")
+@resident_required
+def api_missions() -> Response:
+    """"Missions for me" as JSON (``near=lon,lat`` orders from there instead)."""
+    near = parse_lonlat(request.args.get("near"), name="near")
+    limit = parse_int(request.args.get("limit"), name="limit", default=50, minimum=1,
+                      maximum=200)
+    rid = _resident_id()
+    with _session() as s:
+        profile = get_profile(s, rid)
+        matches = signups.missions_for(s, profile, near=near, limit=limit,
+                                       exclude_resident=rid)
+    return json_response({"profile": _profile(profile),
+                          "missions": [_match(m) for m in matches]}, headers=PRIVATE)
+
+
+@bp.get("/api/v1/me/profile")
+@resident_required
+def api_profile() -> Response:
+    """The resident's availability, skills and area."""
+    with _session() as s:
+        return json_response(_profile(get_profile(s, _resident_id())), headers=PRIVATE)
+
+
+@bp.put("/api/v1/me/profile")
+@resident_required
+def api_profile_put() -> Response:
+    """Replace the profile: ``{availability, skills, area_id, lon, lat, radius_m}``."""
+    body = _json_body()
+    area = body.get("area_id")
+    if area is not None and (not isinstance(area, int) or isinstance(area, bool)):
+        raise InvalidCommunityInput({"area_id": "an area id (a number)"})
+    with _session() as s, s.begin():
+        profile = save_profile(s, _resident_id(), availability=body.get("availability"),
+                               skills=body.get("skills"), area_id=area,
+                               lon=body.get("lon"), lat=body.get("lat"),
+                               radius_m=body.get("radius_m"))
+    return json_response(_profile(profile), headers=PRIVATE)
+
+
+@bp.get("/api/v1/me/signups")
+@resident_required
+def api_my_signups() -> Response:
+    """The resident's active sign-ups."""
+    with _session() as s:
+        rows = signups.my_signups(s, _resident_id())
+    return json_response([{"feature_id": r["feature_id"], "title": r["title"],
+                           "status": r["status"], "category": r["category"],
+                           "starts_at": r["starts_at"].isoformat() if r["starts_at"] else None,
+                           "signed_up_at": r["created_at"].isoformat()} for r in rows],
+                         headers=PRIVATE)
+
+
+def _parse_fid(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadParameter("id", "a feature id is a positive integer")
+    return int(raw)
+
+
+@bp.get("/api/v1/features/<raw_id>/signups")
+def api_summary(raw_id: str) -> Response:
+    """Places, full, waiting list and questions of a mission or event (no names)."""
+    fid = _parse_fid(raw_id)
+    resident = current_resident()
+    with _session() as s:
+        body = signups.summary(s, fid, resident.id if resident else None)
+    body["signed_in"] = resident is not None
+    body["join_url"] = f"/missions/{fid}/join"
+    return json_response(body, headers=PRIVATE)
+
+
+@bp.post("/api/v1/features/<raw_id>/signups")
+@resident_required
+def api_sign_up(raw_id: str) -> Response:
+    """"I'm in": 201 confirmed or waiting (with its position), 200 if already in."""
+    fid = _parse_fid(raw_id)
+    body = _json_body()
+    with _session() as s, s.begin():
+        result = signups.sign_up(s, fid, _resident_id(), body.get("answers"))
+    return json_response({"signup_id": result.signup_id, "status": result.status,
+                          "waiting_position": result.position},
+                         201 if result.created else 200, headers=PRIVATE)
+
+
+@bp.delete("/api/v1/features/<raw_id>/signups/me")
+@resident_required
+def api_cancel(raw_id: str) -> Response:
+    """Withdraw from the item; how many were promoted from its waiting list."""
+    fid = _parse_fid(raw_id)
+    with _session() as s, s.begin():
+        promoted = signups.cancel(s, fid, _resident_id())
+    return json_response({"status": "cancelled", "promoted": len(promoted)},
+                         headers=PRIVATE)
+
+
+# ------------------------------------------------------------------ /me section
+
+
+def _me_context(resident: Any, session: Session) -> dict[str, Any]:
+    return {"mission_profile": get_profile(session, resident.id),
+            "mission_signups": signups.my_signups(session, resident.id)}
+
+
+register_me_section("missions", "missions/me_section.html", _me_context)
+
+
+def init_app(app: Any) -> None:
+    """Register the blueprint (the ``/me`` section is registered on import)."""
+    app.register_blueprint(bp)
