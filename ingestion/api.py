@@ -301,6 +301,17 @@ def _intake(app: Flask, raw: bytes, *, source: str, content_type: str | None,
                   data=data, parsed=parsed, lang=lang)
 
 
+def _link_resident(app: Flask, req: Request, outcome: Outcome) -> None:
+    """A signed-in resident's submission is theirs (issue 20: the item's organiser)."""
+    rid = (app.session_interface.open_session(app, req) or {}).get("resident_id")
+    if isinstance(rid, int) and outcome.id and not outcome.errors:
+        with hot_engine(app.config["DATABASE_URL"]).connect() as conn:
+            conn.execute(text("UPDATE submission SET resident_id = :r WHERE id = :s AND "
+                              "resident_id IS NULL AND EXISTS (SELECT 1 FROM resident "
+                              "WHERE id = :r AND deleted_at IS NULL)"),
+                         {"r": rid, "s": outcome.id})
+
+
 def answer_submission(app: Flask, req: Request) -> _Answer:
     """Keep, validate and queue one JSON submission: the answer to give.
 
@@ -319,6 +330,7 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
             guard(req, ckey)
         outcome = _intake(app, raw, source="api", content_type=req.content_type,
                           idem=_idempotency_key(req, ckey), ckey=ckey, lang=_lang(req))
+        _link_resident(app, req, outcome)
     except RequestRefused as exc:
         return _refused(exc, _lang(req))
     if b"photo_ids" in raw:
@@ -841,6 +853,7 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         outcome = _intake(app, raw, source="form", content_type=request.content_type,
                           data=_form_data(form, categories), parsed=True,
                           ckey=_client_key(app, req), lang=_lang(req))
+        _link_resident(app, req, outcome)
     except RateLimited as exc:
         html, _ = _render_form(429, values=values, errors=[
             {"pointer": "", "detail": retry_text(exc.retry_after, _lang(req))}])
