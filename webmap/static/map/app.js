@@ -28,8 +28,12 @@
    *   shows (props: the public feature properties, with id); the box is emptied when
    *   the panel closes or shows another place. Errors in one section do not stop others.
    *   Carte.openPlace(f, opts) opens a place's panel.
+   *   Carte.listDecorators (photos): functions (props, button) called for each list item.
+   *   Carte.beforeSubmit (photos): functions (body, form) called before a pin is sent; each
+   *   returns a Promise of null (go on; it may add to body, e.g. photo_ids) or a message
+   *   that stops the sending (shown at the top of the form, nothing is lost).
    */
-  window.Carte = { lang: LANG, timezone: TZ };
+  window.Carte = { lang: LANG, timezone: TZ, listDecorators: [], beforeSubmit: [] };
   var detailSections = [];
   var CATS = {};
   DATA.categories.forEach(function (c) { CATS[c.slug] = c; });
@@ -727,6 +731,7 @@
       var props = Object.assign({}, p, { lat: at.lat, lon: at.lng });
       openPlace(props, { from: { kind: "list", id: String(p.id) } });
     });
+    window.Carte.listDecorators.forEach(function (d) { try { d(p, btn); } catch (e) { /* one decorator never breaks the list */ } });  // photos
     li.appendChild(btn);
     return li;
   }
@@ -1376,7 +1381,8 @@
     if (errors.length) { say(S.pinError); showErrors(errors); return; }
     showErrors([]);
     say(S.pinSending);
-    sendPin(body, key)
+    beforeSubmit(body, "pin")  // photos: waits for the uploads, adds photo_ids
+      .then(function (stop) { if (stop) throw { stop: stop }; return sendPin(body, key); })
       .then(function (res) {
         if (res.status === 422 && res.body.errors) { say(S.pinError); showErrors(res.body.errors); return; }
         if (!res.ok) {  // a rate limit or a fault: said at the top, what was typed is kept
@@ -1385,7 +1391,8 @@
         }
         pinSent(res.body);
       })
-      .catch(function () {
+      .catch(function (err) {
+        if (err && err.stop) { say(S.pinError); topMessage(err.stop); return; }  // photos
         // No network: kept on this device, sent with the same key when it is back.
         outboxAdd({ key: key, body: body, at: Date.now() }).then(function () {
           pinDone(VF.pin_waiting);
@@ -1401,6 +1408,11 @@
     var b = new Uint8Array(16);
     crypto.getRandomValues(b);
     return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  }
+  /** Carte.beforeSubmit hooks (photos.js): null when the pin may go, else why it may not. */
+  function beforeSubmit(body, form) {
+    return Promise.all(window.Carte.beforeSubmit.map(function (h) { return Promise.resolve(h(body, form)); }))
+      .then(function (stops) { return stops.filter(Boolean)[0] || null; });
   }
   function sendPin(body, key) {
     return fetch("/api/v1/submissions?lang=" + LANG, {

@@ -1,0 +1,438 @@
+/* Carte citoyenne: residents' photos on the map page (issue 19).
+ *
+ * Loaded after app.js (webmap/views/map.py EXTENSIONS), through window.Carte only:
+ *   - a place's panel: Carte.addDetailSection("photos") shows the published photos as
+ *     lazy thumbnails (width/height given, so nothing jumps), a tap opens the display
+ *     size in a dialog; each photo's credit "© author, licence" is text under it;
+ *   - the list: Carte.listDecorators adds a small thumbnail to places with photos;
+ *   - the pin form: a picker (#f-photos in map.html) for up to 4 photos, with a preview
+ *     (object URLs, revoked once shown), a licence (CC BY-SA 4.0 by default, or CC0), the
+ *     name to credit and an alt text per photo. When the resident sends the pin,
+ *     Carte.beforeSubmit uploads each file through POST /api/v1/photos (part `photo`,
+ *     fields `licence`, `author`, `alt`: the server keeps them with the photo) with
+ *     XMLHttpRequest, so each one's progress shows, then adds their ids to the
+ *     submission as `photo_ids`. A refused or failed photo stops the sending with its
+ *     reason next to it (the rest of the form is kept); one already uploaded is not sent
+ *     again unless its licence, credit or alt text changed since.
+ *
+ * Photo data reaches the page through textContent and attribute setters only, and only
+ * URLs under our own /photos/ are ever shown.
+ */
+(function () {
+  "use strict";
+  var C = window.Carte;
+  if (!C || !C.addDetailSection) return;
+
+  var STRINGS = {
+    fr: {
+      photos: "Photos",
+      photoOf: "Photo {n} : {title}",
+      photoCount: "{n} photo(s)",
+      open: "Agrandir la photo {n}",
+      close: "Fermer",
+      previous: "Photo précédente",
+      next: "Photo suivante",
+      of: "Photo {n} sur {total}",
+      legend: "Photos (facultatif, 4 au plus)",
+      hint: "JPEG, PNG ou WebP. Avant publication, la position GPS, l'appareil et toutes les autres métadonnées sont retirées ; les modérateurs les voient d'abord.",
+      choose: "Ajouter des photos",
+      licence: "Licence de vos photos",
+      bySa: "CC BY-SA 4.0 : réutilisables en vous citant, sous la même licence",
+      cc0: "CC0 : domaine public, réutilisables sans condition",
+      author: "Nom à citer (publié avec la photo, facultatif)",
+      alt: "Ce que montre la photo (pour les personnes qui ne la voient pas)",
+      remove: "Retirer",
+      retry: "Réessayer",
+      waiting: "Sera envoyée avec le lieu",
+      queued: "En attente…",
+      sending: "Envoi… {p} %",
+      sent: "Photo prête",
+      progress: "Envoi de {name}",
+      tooMany: "4 photos au plus : {name} n'est pas ajoutée.",
+      notImage: "{name} : ce n'est pas une photo JPEG, PNG ou WebP.",
+      tooLarge: "{name} : le fichier est trop lourd.",
+      failed: "{name} : l'envoi a échoué. Vérifiez votre connexion puis réessayez.",
+      refused: "{name} : {reason}",
+      notSent: "Une photo n'a pas pu être envoyée : retirez-la ou réessayez. Le reste du formulaire est gardé.",
+      uploading: "Envoi des photos…",
+      anonymous: "contributeur·rice de Carte citoyenne",
+      size: "{n} Mo"
+    },
+    en: {
+      photos: "Photos",
+      photoOf: "Photo {n}: {title}",
+      photoCount: "{n} photo(s)",
+      open: "Enlarge photo {n}",
+      close: "Close",
+      previous: "Previous photo",
+      next: "Next photo",
+      of: "Photo {n} of {total}",
+      legend: "Photos (optional, up to 4)",
+      hint: "JPEG, PNG or WebP. Before publication the GPS position, the camera and every other piece of metadata are removed; moderators see them first.",
+      choose: "Add photos",
+      licence: "Licence of your photos",
+      bySa: "CC BY-SA 4.0: reusable with credit to you, under the same licence",
+      cc0: "CC0: public domain, reusable without conditions",
+      author: "Name to credit (published with the photo, optional)",
+      alt: "What the photo shows (for people who cannot see it)",
+      remove: "Remove",
+      retry: "Try again",
+      waiting: "Will be sent with the place",
+      queued: "Waiting…",
+      sending: "Sending… {p}%",
+      sent: "Photo ready",
+      progress: "Sending {name}",
+      tooMany: "4 photos at most: {name} is not added.",
+      notImage: "{name}: not a JPEG, PNG or WebP photo.",
+      tooLarge: "{name}: the file is too large.",
+      failed: "{name}: sending failed. Check your connection and try again.",
+      refused: "{name}: {reason}",
+      notSent: "A photo could not be sent: remove it or try again. The rest of the form is kept.",
+      uploading: "Sending the photos…",
+      anonymous: "a Carte citoyenne contributor",
+      size: "{n} MB"
+    }
+  };
+  var T = STRINGS[C.lang] || STRINGS.fr;
+  var MAX_PHOTOS = 4;
+  var TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var LICENCES = {
+    "CC-BY-SA-4.0": { label: "CC BY-SA 4.0", url: "https://creativecommons.org/licenses/by-sa/4.0/" },
+    "CC0-1.0": { label: "CC0 1.0", url: "https://creativecommons.org/publicdomain/zero/1.0/" }
+  };
+  var el = C.el, clear = C.clear;
+
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (m, k) {
+      return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
+    });
+  }
+  /** Only our own derivatives (/photos/<hash>.<ext>) are ever put in a src. */
+  function own(url) { return typeof url === "string" && /^\/photos\/[A-Za-z0-9._-]+$/.test(url); }
+  function usable(ph) { return ph && own(ph.url) && own(ph.thumbnail_url); }
+  function dimension(v) { v = Math.round(+v); return v > 0 && v < 100000 ? String(v) : null; }
+  function photosOf(props) { return Array.isArray(props.photos) ? props.photos.filter(usable) : []; }
+
+  // Our stylesheet, next to this script.
+  var me = document.currentScript && document.currentScript.src;
+  if (me) {
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = me.replace(/photos\.js(\?.*)?$/, "photos.css");
+    document.head.appendChild(link);
+  }
+
+  // ---------- credit: "© author, licence" ----------
+  function credit(ph) {
+    var p = el("p", null, { "class": "photo-credit" });
+    var lic = LICENCES[ph.licence];
+    p.appendChild(document.createTextNode((ph.licence === "CC0-1.0" ? "" : "© ") + (ph.author || T.anonymous) + ", "));
+    if (lic) p.appendChild(el("a", lic.label, { href: lic.url, rel: "license noopener", target: "_blank" }));
+    else p.appendChild(document.createTextNode(String(ph.licence || "")));
+    return p;
+  }
+
+  // ---------- full size: one dialog for the page ----------
+  var viewer = null;
+  function buildViewer() {
+    var d = el("dialog", null, { "class": "photo-viewer", "aria-labelledby": "photo-viewer-count" });
+    var bar = el("div", null, { "class": "photo-viewer-bar" });
+    var count = el("p", null, { id: "photo-viewer-count" });
+    var prev = el("button", T.previous, { type: "button", "data-go": "-1" });
+    var next = el("button", T.next, { type: "button", "data-go": "1" });
+    var close = el("button", T.close, { type: "button", "class": "primary" });
+    bar.appendChild(count); bar.appendChild(prev); bar.appendChild(next); bar.appendChild(close);
+    var fig = el("figure");
+    var img = el("img", null, { decoding: "async" });
+    var cap = el("figcaption");
+    fig.appendChild(img); fig.appendChild(cap);
+    d.appendChild(bar); d.appendChild(fig);
+    document.body.appendChild(d);
+    viewer = { dialog: d, img: img, cap: cap, count: count, prev: prev, next: next, list: [], at: 0, opener: null };
+    close.addEventListener("click", function () { d.close(); });
+    [prev, next].forEach(function (b) {
+      b.addEventListener("click", function () { show(viewer.at + Number(b.getAttribute("data-go"))); });
+    });
+    d.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowLeft") show(viewer.at - 1);
+      if (e.key === "ArrowRight") show(viewer.at + 1);
+    });
+    d.addEventListener("click", function (e) { if (e.target === d) d.close(); });  // the backdrop
+    d.addEventListener("close", function () {
+      viewer.img.removeAttribute("src");
+      if (viewer.opener && document.contains(viewer.opener)) viewer.opener.focus();
+    });
+  }
+  function show(i) {
+    var list = viewer.list, n = list.length;
+    if (!n) return;
+    viewer.at = (i + n) % n;
+    var ph = list[viewer.at];
+    viewer.img.setAttribute("src", ph.url);
+    viewer.img.setAttribute("alt", ph.alt);
+    ["width", "height"].forEach(function (k) {
+      var v = dimension(ph[k]);
+      if (v) viewer.img.setAttribute(k, v); else viewer.img.removeAttribute(k);
+    });
+    clear(viewer.cap);
+    viewer.cap.appendChild(el("span", ph.alt, { "class": "photo-alt" }));
+    viewer.cap.appendChild(credit(ph));
+    viewer.count.textContent = fmt(T.of, { n: viewer.at + 1, total: n });
+    viewer.prev.hidden = viewer.next.hidden = n < 2;
+  }
+  function openViewer(list, i, opener) {
+    if (!viewer) buildViewer();
+    viewer.list = list;
+    viewer.opener = opener;
+    show(i);
+    if (viewer.dialog.showModal) viewer.dialog.showModal(); else viewer.dialog.setAttribute("open", "");
+  }
+
+  // ---------- a place's panel ----------
+  function withAlt(list, title) {
+    return list.map(function (ph, i) {
+      return Object.assign({}, ph, { alt: ph.alt || fmt(T.photoOf, { n: i + 1, title: title || "" }) });
+    });
+  }
+  C.addDetailSection("photos", function (props, box) {
+    var list = withAlt(photosOf(props), props.title);
+    if (!list.length) return;
+    box.classList.add("photos");
+    box.appendChild(el("h3", T.photos));
+    var ul = el("ul", null, { "class": "photo-strip" });
+    list.forEach(function (ph, i) {
+      var li = el("li");
+      var a = el("a", null, { href: ph.url, "class": "photo-open", "aria-label": fmt(T.open, { n: i + 1 }) + " — " + ph.alt });
+      var img = el("img", null, { src: ph.thumbnail_url, alt: ph.alt, loading: "lazy", decoding: "async" });
+      var w = dimension(ph.width), h = dimension(ph.height);
+      if (w && h) { img.setAttribute("width", w); img.setAttribute("height", h); }
+      a.appendChild(img);
+      a.addEventListener("click", function (e) {
+        if (e.ctrlKey || e.metaKey || e.shiftKey) return;  // a new tab: the browser's own view
+        e.preventDefault();
+        openViewer(list, i, a);
+      });
+      li.appendChild(a);
+      li.appendChild(credit(ph));
+      ul.appendChild(li);
+    });
+    box.appendChild(ul);
+  });
+
+  // ---------- the list: a small thumbnail ----------
+  C.listDecorators.push(function (props, button) {
+    var list = photosOf(props);
+    if (!list.length) return;
+    var img = el("img", null, { src: list[0].thumbnail_url, alt: "", loading: "lazy", decoding: "async",
+                                width: "44", height: "44", "class": "list-thumb" });
+    var title = button.querySelector(".title");
+    button.insertBefore(img, title || null);
+    var meta = button.querySelector(".meta");
+    if (meta) meta.appendChild(el("span", " · " + fmt(T.photoCount, { n: list.length }), { "class": "photo-count" }));
+  });
+
+  // ---------- the pin form's picker ----------
+  function picker(host, form, which) {
+    var items = [];
+    var uid = 0;
+    var fs = el("fieldset", null, { "class": "photos-fieldset" });
+    fs.appendChild(el("legend", T.legend));
+    var hint = el("p", T.hint, { "class": "hint", id: which + "-photos-hint" });
+    fs.appendChild(hint);
+    var inputId = which + "-photo-input";
+    var pick = el("label", T.choose, { "for": inputId, "class": "button-link photo-choose" });
+    var input = el("input", null, { type: "file", id: inputId, accept: TYPES.join(","), multiple: "",
+                                    "aria-describedby": which + "-photos-hint err-photo_ids", "class": "photo-input" });
+    fs.appendChild(input);  // visually hidden, still focusable: the label looks like a button
+    fs.appendChild(pick);
+    var notice = el("p", null, { "class": "error", id: "err-photo_ids", role: "alert" });
+    fs.appendChild(notice);
+    var ul = el("ul", null, { "class": "photo-items" });
+    fs.appendChild(ul);
+    var options = el("div", null, { "class": "photo-options" });
+    options.hidden = true;
+    var lic = el("fieldset", null, { "class": "photo-licence" });
+    lic.appendChild(el("legend", T.licence));
+    [["CC-BY-SA-4.0", T.bySa, true], ["CC0-1.0", T.cc0, false]].forEach(function (o) {
+      var id = which + "-licence-" + o[0];
+      var lab = el("label", null, { "class": "check", "for": id });
+      var radio = el("input", null, { type: "radio", name: which + "-photo-licence", value: o[0], id: id });
+      if (o[2]) { radio.setAttribute("checked", ""); radio.checked = true; }
+      lab.appendChild(radio);
+      lab.appendChild(document.createTextNode(" " + o[1]));
+      lic.appendChild(lab);
+    });
+    options.appendChild(lic);
+    var authorId = which + "-photo-author";
+    options.appendChild(el("label", T.author, { "for": authorId }));
+    var author = el("input", null, { id: authorId, maxlength: "120", autocomplete: "name" });
+    options.appendChild(author);
+    fs.appendChild(options);
+    host.appendChild(fs);
+
+    function licence() {
+      var on = lic.querySelector("input:checked");
+      return on ? on.value : "CC-BY-SA-4.0";
+    }
+    function refresh() {
+      options.hidden = !items.length;
+      input.disabled = items.length >= MAX_PHOTOS;
+      pick.classList.toggle("disabled", input.disabled);
+    }
+    function setStatus(item, text, kind) {
+      item.status.textContent = text;
+      item.status.className = "photo-status" + (kind ? " " + kind : "");
+    }
+    /** What the server keeps with a photo: sent again if it changed after the upload. */
+    function meta(item) {
+      return { licence: licence(), author: author.value.trim(), alt: item.alt.value.trim() };
+    }
+    function upload(item) {
+      var m = meta(item);
+      item.token = null;
+      item.error = null;
+      item.sent = JSON.stringify(m);
+      item.progress.value = 0;
+      item.progress.hidden = false;
+      item.retry.hidden = true;
+      setStatus(item, T.queued);
+      item.done = new Promise(function (resolve) {
+        var xhr = new XMLHttpRequest();
+        item.xhr = xhr;
+        xhr.open("POST", "/api/v1/photos?lang=" + encodeURIComponent(C.lang));
+        xhr.setRequestHeader("Accept", "application/json");
+        xhr.upload.addEventListener("progress", function (e) {
+          if (!e.lengthComputable) return;
+          var p = Math.min(100, Math.round(e.loaded * 100 / e.total));
+          item.progress.value = p;
+          setStatus(item, fmt(T.sending, { p: p }));
+        });
+        function fail(message) {
+          item.error = message;
+          item.progress.hidden = true;
+          item.retry.hidden = false;
+          setStatus(item, message, "error");
+          resolve(item);
+        }
+        xhr.addEventListener("load", function () {
+          var body = null;
+          try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+          if (xhr.status >= 200 && xhr.status < 300 && body && body.id) {
+            item.token = String(body.id);
+            item.progress.value = 100;
+            item.progress.hidden = true;
+            setStatus(item, T.sent, "ok");
+            resolve(item);
+            return;
+          }
+          if (xhr.status === 413) { fail(fmt(T.tooLarge, { name: item.name })); return; }
+          var reason = body && (body.detail || (body.errors && body.errors[0] && (body.errors[0].detail || body.errors[0].message)));
+          fail(reason ? fmt(T.refused, { name: item.name, reason: reason }) : fmt(T.failed, { name: item.name }));
+        });
+        xhr.addEventListener("error", function () { fail(fmt(T.failed, { name: item.name })); });
+        xhr.addEventListener("abort", function () { resolve(item); });
+        var data = new FormData();
+        data.append("photo", item.file, item.name);
+        data.append("licence", m.licence);
+        if (m.author) data.append("author", m.author);
+        if (m.alt) data.append("alt", m.alt);
+        xhr.send(data);
+      });
+    }
+    function removeItem(item) {
+      if (item.xhr && item.xhr.readyState !== 4) item.xhr.abort();
+      if (item.url) { URL.revokeObjectURL(item.url); item.url = null; }
+      items = items.filter(function (i) { return i !== item; });
+      ul.removeChild(item.li);
+      refresh();
+      (items.length ? items[items.length - 1].remove : input).focus();
+    }
+    function add(file) {
+      var n = ++uid;
+      var item = { file: file, name: file.name || ("photo " + n), token: null, error: null };
+      var li = el("li", null, { "class": "photo-item" });
+      var preview = el("img", null, { alt: "", "class": "photo-preview", width: "96", height: "96" });
+      var body = el("div", null, { "class": "photo-body" });
+      body.appendChild(el("p", item.name + " (" + fmt(T.size, { n: (file.size / 1048576).toFixed(1) }) + ")", { "class": "photo-name" }));
+      var progress = el("progress", null, { max: "100", value: "0", "aria-label": fmt(T.progress, { name: item.name }) });
+      var status = el("p", null, { "class": "photo-status", "aria-live": "polite" });
+      var altId = which + "-photo-alt-" + n;
+      var altLabel = el("label", T.alt, { "for": altId });
+      var alt = el("input", null, { id: altId, maxlength: "250", "class": "photo-alt-input" });
+      var actions = el("div", null, { "class": "photo-actions" });
+      var retry = el("button", T.retry, { type: "button" });
+      var remove = el("button", T.remove, { type: "button", "aria-label": T.remove + " " + item.name });
+      retry.hidden = true;
+      actions.appendChild(retry);
+      actions.appendChild(remove);
+      body.appendChild(progress);
+      body.appendChild(status);
+      body.appendChild(altLabel);
+      body.appendChild(alt);
+      body.appendChild(actions);
+      li.appendChild(preview);
+      li.appendChild(body);
+      ul.appendChild(li);
+      Object.assign(item, { li: li, progress: progress, status: status, alt: alt, retry: retry, remove: remove });
+      items.push(item);
+      retry.addEventListener("click", function () { upload(item); });
+      progress.hidden = true;
+      remove.addEventListener("click", function () { removeItem(item); });
+      if (TYPES.indexOf(file.type) < 0) {  // said at once; nothing sent
+        item.error = fmt(T.notImage, { name: item.name });
+        progress.hidden = true;
+        setStatus(item, item.error, "error");
+        item.done = Promise.resolve(item);
+        return;
+      }
+      item.url = URL.createObjectURL(file);
+      preview.addEventListener("load", function () { if (item.url) { URL.revokeObjectURL(item.url); item.url = null; } });
+      preview.addEventListener("error", function () { if (item.url) { URL.revokeObjectURL(item.url); item.url = null; } });
+      preview.setAttribute("src", item.url);
+      setStatus(item, T.waiting);
+    }
+    input.addEventListener("change", function () {
+      notice.textContent = "";
+      var refused = [];
+      Array.prototype.forEach.call(input.files || [], function (file) {
+        if (items.length >= MAX_PHOTOS) { refused.push(fmt(T.tooMany, { name: file.name })); return; }
+        add(file);
+      });
+      notice.textContent = refused.join(" ");
+      input.value = "";
+      refresh();
+    });
+    form.addEventListener("reset", function () {  // the pin was sent: start again empty
+      items.slice().forEach(function (item) {
+        if (item.xhr && item.xhr.readyState !== 4) item.xhr.abort();
+        if (item.url) URL.revokeObjectURL(item.url);
+      });
+      items = [];
+      clear(ul);
+      notice.textContent = "";
+      refresh();
+    });
+    C.beforeSubmit.push(function (body, kind) {
+      if (kind !== which || !items.length) return null;
+      notice.textContent = "";
+      var todo = items.filter(function (i) {
+        if (TYPES.indexOf(i.file.type) < 0 || (i.xhr && i.xhr.readyState !== 4)) return false;  // refused here, or on its way
+        return !i.token || i.sent !== JSON.stringify(meta(i));  // never sent, failed, or changed since
+      });
+      if (todo.length) C.say(T.uploading);
+      todo.forEach(upload);
+      return Promise.all(items.map(function (i) { return i.done; })).then(function () {
+        var bad = items.filter(function (i) { return !i.token; })[0];
+        if (bad) {
+          notice.textContent = T.notSent;
+          return T.notSent;
+        }
+        body.photo_ids = items.map(function (i) { return i.token; });
+        return null;
+      });
+    });
+    refresh();
+  }
+  var pinForm = document.getElementById("pin-form"), pinHost = document.getElementById("f-photos");
+  if (pinForm && pinHost) picker(pinHost, pinForm, "pin");
+})();
