@@ -8,7 +8,7 @@ import json
 from sqlalchemy import Engine, text
 
 
-def make_resident(conn, name: str, *, lang: str = "fr") -> int:
+def add_resident(conn, name: str, *, lang: str = "fr") -> int:
     """A live resident row (as signing in by magic link creates it)."""
     email = f"{name.lower()}@example.org"
     return conn.execute(text("""

@@ -6,6 +6,7 @@ the concurrency is real threads on real connections.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from community import ledger
-from tests.ledger_fixtures import ensure_categories, make_moderator, make_offer, make_resident
+from tests.ledger_fixtures import add_resident, ensure_categories, make_moderator, make_offer
 
 TODAY = date(2026, 12, 7)
 
@@ -30,8 +31,8 @@ def db(clean_db):
 def pair(db):
     """Alice offers sewing lessons on the map; Bob answers."""
     with db.begin() as conn:
-        alice = make_resident(conn, "Alice")
-        bob = make_resident(conn, "Bob")
+        alice = add_resident(conn, "Alice")
+        bob = add_resident(conn, "Bob")
         offer = make_offer(conn, alice)
     return alice, bob, offer
 
@@ -70,8 +71,8 @@ def test_an_hour_given_and_confirmed_is_plus_one_hour_and_minus_one_hour(db, pai
 
 def test_a_request_makes_the_answerer_the_giver(db):
     with db.begin() as conn:
-        alice = make_resident(conn, "Alice")
-        bob = make_resident(conn, "Bob")
+        alice = add_resident(conn, "Alice")
+        bob = add_resident(conn, "Bob")
         request = make_offer(conn, alice, attributes={"offer_type": "request",
                                                       "skill": "bricolage"})
     with Session(db) as s, s.begin():
@@ -312,3 +313,122 @@ def test_units_label():
     assert ledger.units_label(4) == "1 h"
     assert ledger.units_label(6) == "1 h 30"
     assert ledger.units_label(-1) == "-0 h 15"
+
+
+# --- end to end: two residents signed in by magic link, through the web pages --------------
+
+from tests.mail_fixtures import *  # noqa: E402, F403 - smtp, mail_env
+from tests.mail_fixtures import links  # noqa: E402
+from tests.resident_fixtures import *  # noqa: E402, F403 - capp
+from tests.resident_fixtures import deliver  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _csrf(client, path: str) -> str:
+    page = client.get(path)
+    match = CSRF.search(page.get_data(as_text=True))
+    assert match, f"no form on {path}: {page.status}"
+    return match.group(1)
+
+
+def _post(client, page: str, action: str, **data):
+    return client.post(action, data={"csrf_token": _csrf(client, page), **data})
+
+
+def signed_in_by_mail(capp, db, smtp, email: str, name: str):
+    """A browser that asked for a magic link, read it in the mail and used it."""
+    client = capp.test_client()
+    _post(client, "/auth/magic?lang=fr", "/auth/magic", email=email, next="/me")
+    before = len(smtp.messages)
+    msgs = deliver(db, smtp, before + 1)
+    (url,) = [u for u in links(msgs[before]) if "/auth/magic/" in u]
+    path = url.removeprefix("http://carte.test")
+    assert _post(client, path, path).status_code == 303
+    _post(client, "/me", "/me/profile", display_name=name, lang="fr")
+    with db.connect() as conn:
+        rid = conn.execute(text("SELECT id FROM resident WHERE display_name = :n"),
+                           {"n": name}).scalar_one()
+    return client, rid
+
+
+def test_two_residents_exchange_an_hour_through_the_pages(capp, db, mail_env):
+    anonymous = capp.test_client()
+    r = anonymous.get("/api/v1/me/balance")
+    assert r.status_code == 401 and r.mimetype == "application/problem+json"
+    assert anonymous.get("/api/v1/me/statement.csv").status_code == 401
+    alice_web, alice = signed_in_by_mail(capp, db, mail_env, "alice@example.org", "Alice")
+    bob_web, _bob = signed_in_by_mail(capp, db, mail_env, "bob@example.org", "Bob")
+    with db.begin() as conn:
+        offer = make_offer(conn, alice, title="Une heure de couture")
+    # Bob answers Alice's offer from the map's link
+    page = f"/exchange/offers/{offer}"
+    assert "Ça m'intéresse" in bob_web.get(page).get_data(as_text=True)
+    r = _post(bob_web, page, page)
+    assert r.status_code == 303
+    xpage = r.headers["Location"]
+    # Alice (the giver) records one hour; Bob cannot
+    assert "Enregistrer le temps donné" in alice_web.get(xpage).get_data(as_text=True)
+    r = _post(bob_web, xpage, xpage + "/record", hours="1", minutes="0",
+              happened_on=date.today().isoformat())
+    assert r.status_code == 403
+    r = _post(alice_web, xpage, xpage + "/record", hours="1", minutes="0",
+              happened_on=date.today().isoformat(), note="Ourlet d'un pantalon")
+    assert r.status_code == 303
+    shown = bob_web.get(xpage).get_data(as_text=True)
+    assert "Confirmer : 1 h reçu" in shown and "Ourlet d&#39;un pantalon" in shown
+    # Bob confirms, twice at once (double click, two tabs): booked once
+    token = _csrf(bob_web, xpage)
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm() -> None:
+        barrier.wait()
+        codes.append(bob_web.post(xpage + "/confirm", data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [303, 303]
+    assert alice_web.get("/api/v1/me/balance").get_json()["units"] == 4
+    bal = bob_web.get("/api/v1/me/balance")
+    assert bal.get_json() == {"units": -4, "hours": -1.0, "min_units": -40, "min_hours": -10.0}
+    assert bal.headers["Cache-Control"] == "no-store"
+    # statements: on screen and as CSV, each member their own
+    home = alice_web.get("/exchange/").get_data(as_text=True)
+    assert 'data-units="4"' in home and "Bob" in home
+    csv_text = bob_web.get("/api/v1/me/statement.csv")
+    assert csv_text.mimetype == "text/csv"
+    rows = csv_text.get_data(as_text=True).strip().split("\r\n")
+    assert len(rows) == 2 and rows[1].split(",")[5:10] == ["Alice", "-4", "-1", "-4", "-1"]
+    me = bob_web.get("/me").get_data(as_text=True)
+    assert 'id="me-balance" data-units="-4"' in me
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_transfer")).scalar_one() == 1
+    assert _check(db) == (2, 0, 0)
+    # a stranger sees nothing of it
+    carol_web, _carol = signed_in_by_mail(capp, db, mail_env, "carol@example.org", "Carol")
+    assert carol_web.get(xpage).status_code == 404
+
+
+def test_the_pages_speak_english_and_bad_input_names_its_field(capp, db, mail_env):
+    from tests.resident_fixtures import sign_in
+
+    alice_web = capp.test_client()
+    alice = sign_in(alice_web, "alice@example.org", display_name="Alice", lang="en").id
+    bob_web = capp.test_client()
+    sign_in(bob_web, "bob@example.org", display_name="Bob", lang="en")
+    with db.begin() as conn:
+        offer = make_offer(conn, alice)
+    page = f"/exchange/offers/{offer}?lang=en"
+    assert "I'm interested" in bob_web.get(page).get_data(as_text=True)
+    xpage = _post(bob_web, page, f"/exchange/offers/{offer}").headers["Location"]
+    r = _post(alice_web, xpage + "?lang=en", xpage + "/record", hours="1", minutes="10",
+              happened_on="2026-12-01")
+    assert r.status_code == 400 and "Time given" in r.get_data(as_text=True)
+    r = alice_web.get("/api/v1/me/statement?limit=0")
+    assert r.status_code == 400
+    assert r.get_json()["invalid_params"][0]["name"] == "limit"
+    assert "Record the time you gave" in alice_web.get(xpage + "?lang=en").get_data(as_text=True)

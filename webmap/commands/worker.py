@@ -174,7 +174,8 @@ def run_jobs(engine: Any, *, limit: int = 10, export_dir: Path | None = None,
 
 
 def run_tasks(engine: Any, *, secret: str, settings: Any = None,
-              export_dir: Path | None = None) -> dict[str, Any]:
+              export_dir: Path | None = None, loan_reminder_every_h: float = 24.0,
+              time_zone: str = "Europe/Paris") -> dict[str, Any]:
     """One round of every task; what each did (the CLI prints it when not idle)."""
     from sqlalchemy.orm import Session
 
@@ -189,6 +190,11 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
         done["announced"] = fan_out(session, secret=secret, settings=settings)
     with Session(engine) as session, session.begin():
         done["digest"] = _digest(session, settings)
+    with Session(engine) as session, session.begin():  # late loans (community.loans)
+        from community.loans import remind_late
+
+        done["loan_reminders"] = remind_late(session, timezone=time_zone, settings=settings,
+                                             every_hours=loan_reminder_every_h)
     done["mail"] = deliver_due(engine, settings).as_dict()
     done["mail"]["purged"] = purge_sent(engine)
     if export_dir is not None:
@@ -196,9 +202,17 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
     return done
 
 
+def _city_zone(slug: str) -> str:
+    """The configured city's time zone (a loan is late from the city's midnight)."""
+    from geo.city import load_city
+
+    return load_city(slug, check_files=False).time_zone
+
+
 def _busy(done: dict[str, Any]) -> bool:
     mail = done.get("mail", {})
     return bool(done.get("jobs") or done.get("announced") or done.get("digest")
+                or done.get("loan_reminders")
                 or done.get("syncs_queued")
                 or mail.get("sent")
                 or mail.get("retried") or mail.get("failed")
@@ -236,7 +250,9 @@ def worker(once: bool, poll: float, export_every: float) -> None:
             export_dir, last_export = app_settings.VAR_DIR / "data", time.monotonic()
         try:
             done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir,
-                             settings=mail_settings)
+                             settings=mail_settings,
+                             loan_reminder_every_h=app_settings.LOAN_REMINDER_EVERY_H,
+                             time_zone=_city_zone(app_settings.CITY))
         except Exception:  # a task failing must not stop the others' next round
             if once:
                 raise
