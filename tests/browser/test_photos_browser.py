@@ -95,6 +95,7 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.photo-item progress'))
         .some(p => !p.hidden && p.value > 0 && p.value < 100)""", timeout=20000)
     expect(items.first.locator(".photo-status")).to_contain_text(re.compile(r"Envoi… \d+ %"))
+    expect(page.locator("#status")).to_contain_text(re.compile(r"Envoi des photos : \d+ %"))
     screenshot(page, "photos-phone-progress")
     # The text file stops the sending (nothing typed is lost); the resident removes it
     # and sends again: the photos already up are not sent twice.

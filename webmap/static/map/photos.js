@@ -55,6 +55,7 @@
       refused: "{name} : {reason}",
       notSent: "Une photo n'a pas pu être envoyée : retirez-la ou réessayez. Le reste du formulaire est gardé.",
       uploading: "Envoi des photos…",
+      uploadingPct: "Envoi des photos : {p} %",
       anonymous: "contributeur·rice de Carte citoyenne",
       size: "{n} Mo"
     },
@@ -89,6 +90,7 @@
       refused: "{name}: {reason}",
       notSent: "A photo could not be sent: remove it or try again. The rest of the form is kept.",
       uploading: "Sending the photos…",
+      uploadingPct: "Sending the photos: {p}%",
       anonymous: "a Carte citoyenne contributor",
       size: "{n} MB"
     }
@@ -138,8 +140,8 @@
     var d = el("dialog", null, { "class": "photo-viewer", "aria-labelledby": "photo-viewer-count" });
     var bar = el("div", null, { "class": "photo-viewer-bar" });
     var count = el("p", null, { id: "photo-viewer-count" });
-    var prev = el("button", T.previous, { type: "button", "data-go": "-1" });
-    var next = el("button", T.next, { type: "button", "data-go": "1" });
+    var prev = el("button", "‹", { type: "button", "data-go": "-1", "aria-label": T.previous, title: T.previous });
+    var next = el("button", "›", { type: "button", "data-go": "1", "aria-label": T.next, title: T.next });
     var close = el("button", T.close, { type: "button", "class": "primary" });
     bar.appendChild(count); bar.appendChild(prev); bar.appendChild(next); bar.appendChild(close);
     var fig = el("figure");
@@ -291,6 +293,7 @@
       var m = meta(item);
       item.token = null;
       item.error = null;
+      item.loaded = item.total = 0;
       item.sent = JSON.stringify(m);
       item.progress.value = 0;
       item.progress.hidden = false;
@@ -304,8 +307,11 @@
         xhr.upload.addEventListener("progress", function (e) {
           if (!e.lengthComputable) return;
           var p = Math.min(100, Math.round(e.loaded * 100 / e.total));
+          item.loaded = e.loaded;
+          item.total = e.total;
           item.progress.value = p;
           setStatus(item, fmt(T.sending, { p: p }));
+          overall();
         });
         function fail(message) {
           item.error = message;
@@ -338,6 +344,14 @@
         if (m.alt) data.append("alt", m.alt);
         xhr.send(data);
       });
+    }
+    /** All the uploads' progress, said over the map: the form's own bars may be out of sight. */
+    var said = -1;
+    function overall() {
+      var loaded = 0, total = 0;
+      items.forEach(function (i) { if (i.total) { loaded += i.loaded; total += i.total; } });
+      var p = total ? Math.floor(loaded * 10 / total) * 10 : 0;  // in tens: a live region, not a ticker
+      if (p !== said) { said = p; C.say(fmt(T.uploadingPct, { p: p })); }
     }
     function removeItem(item) {
       if (item.xhr && item.xhr.readyState !== 4) item.xhr.abort();
@@ -419,7 +433,7 @@
         if (TYPES.indexOf(i.file.type) < 0 || (i.xhr && i.xhr.readyState !== 4)) return false;  // refused here, or on its way
         return !i.token || i.sent !== JSON.stringify(meta(i));  // never sent, failed, or changed since
       });
-      if (todo.length) C.say(T.uploading);
+      if (todo.length) { said = -1; C.say(T.uploading); }
       todo.forEach(upload);
       return Promise.all(items.map(function (i) { return i.done; })).then(function () {
         var bad = items.filter(function (i) { return !i.token; })[0];
