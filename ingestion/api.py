@@ -321,7 +321,10 @@ def answer_submission(app: Flask, req: Request) -> _Answer:
     ``photo_ids`` attaches those uploaded photos once it is kept.
     """
     if is_multipart(req):
-        return answer_multipart_submission(app, req)
+        try:
+            return answer_multipart_submission(app, req)
+        finally:
+            req.close()  # the spooled files (the fast path has no teardown to do it)
     try:
         raw = _read_body(app, req)
         ckey = _client_key(app, req)
@@ -1054,7 +1057,7 @@ def receive_photos(app: Flask, *, files: list[Any], tokens: list[Any],
     setup = photo_setup(app)
     accepted: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
-    with _engine().connect() as conn:
+    with get_engine(app.config["DATABASE_URL"]).connect() as conn:
         for i, part in enumerate(files):
             position = i + 1
             name = _file_name(getattr(part, "filename", None), position)
@@ -1220,18 +1223,20 @@ def _correction_photos_answer(feature_id: int) -> _Answer:
             raw, ctype = _read_body(app, req), req.content_type
         ckey = _client_key(app, req)
         categories, _ = _state(app)
+        uploads = [f for f in files.getlist("photos") if f.filename or f.content_length]
+        tokens = _photo_ids(_loads(raw))
         with _engine().connect() as conn:
             outcome = receive_correction(
                 conn, feature_id, raw, content_type=ctype, client_key=ckey,
                 lang=lang, categories=categories,
                 max_depth=int(app.config["INGEST_MAX_DEPTH"]),
-                limit=tuple(parse_limit(app.config["INGEST_RATE_LIMIT"])))  # type: ignore[arg-type]
+                limit=tuple(parse_limit(app.config["INGEST_RATE_LIMIT"])),  # type: ignore[arg-type]
+                with_photos=bool(uploads or tokens))
     except RequestRefused as exc:
         return _refused(exc, lang)
     if outcome is None:
         return _problem(404, "Not Found", detail=f"no published feature {feature_id}")
-    uploads = [f for f in files.getlist("photos") if f.filename or f.content_length]
-    accepted, refused = receive_photos(app, files=uploads, tokens=_photo_ids(_loads(raw)),
+    accepted, refused = receive_photos(app, files=uploads, tokens=tokens,
                                        form=form, lang=lang, correction_id=outcome.id)
     if outcome.errors:
         with _engine().connect() as conn:

@@ -55,7 +55,8 @@ def _iso(value: Any) -> Any:
 
 
 def validate_correction(data: Any, feature: Mapping[str, Any], category: CategorySpec,
-                        *, now: datetime) -> tuple[dict[str, Any], list[FieldError]]:
+                        *, now: datetime, with_photos: bool = False
+                        ) -> tuple[dict[str, Any], list[FieldError]]:
     """The proposal normalised (``changes`` as a diff, ``closed``, ``comment``, ``email``).
 
     The changed fields are checked by validating the whole feature with them applied,
@@ -132,7 +133,7 @@ def validate_correction(data: Any, feature: Mapping[str, Any], category: Categor
                     diff[key] = normalised[key]
             elif result.attributes.get(key) != (feature["attributes"] or {}).get(key):
                 diff[key] = result.attributes.get(key)
-    if not errors and not diff and not closed:
+    if not errors and not diff and not closed and not with_photos:  # photos alone: fine
         errors.append(FieldError("/changes", "required",
                                  "change at least one field, or report the place closed"))
     return {"changes": diff, "closed": closed, "comment": comment or None,
@@ -151,8 +152,8 @@ _RECEIVE = text("""
 def receive_correction(conn: Connection, feature_id: int, raw: bytes, *,
                        content_type: str | None, client_key: str, lang: str | None,
                        categories: Mapping[str, CategorySpec], max_depth: int,
-                       limit: tuple[int, int], now: datetime | None = None
-                       ) -> CorrectionOutcome | None:
+                       limit: tuple[int, int], now: datetime | None = None,
+                       with_photos: bool = False) -> CorrectionOutcome | None:
     """Keep the body, then validate it; ``None`` when the feature is not published.
 
     Raises
@@ -183,7 +184,8 @@ def receive_correction(conn: Connection, feature_id: int, raw: bytes, *,
         conn.commit()
         raise
     proposal, errors = validate_correction(data, feature, categories[feature["category"]],
-                                           now=now or datetime.now(UTC))
+                                           now=now or datetime.now(UTC),
+                                           with_photos=with_photos)
     if errors:
         errs = [e.as_json() for e in errors]
         conn.execute(text("UPDATE correction SET status = 'invalid', errors = CAST(:e AS jsonb) "

@@ -128,6 +128,7 @@ def approve_correction(session: Session, correction_id: int, *, actor_id: int) -
     if row["closed"]:
         changes["status"] = "unpublished"
         action = ModerationAction.unpublish
+    link_correction(session.connection(), correction_id, feature.id)  # its ready photos
     try:
         revised = revise_feature(session, feature.id, changes,
                                  expected_version=feature.version, action=action,
@@ -139,7 +140,6 @@ def approve_correction(session: Session, correction_id: int, *, actor_id: int) -
         "UPDATE correction SET status = 'approved', decided_at = now(), decided_by = :a, "
         "new_version = :v WHERE id = :i"),
         {"a": actor_id, "v": revised.version, "i": correction_id})
-    link_correction(session.connection(), correction_id, feature.id)  # its ready photos
     notify_correction(session, correction_id)  # the resident hears of it (mail outbox)
     return revised.version
 

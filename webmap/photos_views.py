@@ -7,19 +7,16 @@ a key that never existed. Keys are content hashes, so the answers are ``immutabl
 and the ETag is the hash. ``nosniff`` and our own content type keep a browser from
 reading the bytes as anything else.
 
-Moderators see the photos of items not yet published through
-``/moderation/photos/<id>/<size>`` (``display`` or ``thumb``), whatever the status
-(hidden ones too, to decide; refused and removed ones: 404), never cached by shared caches.
+Moderators see the photos of items not yet published through their own route,
+``/moderation/photos/<id>/<size>`` (``moderation/photos.py``), never this one.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import text
 
-from geo.models import UserRole
-from moderation.web import require_role
 from photos.storage import KEY, LocalStorage, stores
+from photos.store import public_key
 
 from .web import engine
 
@@ -44,7 +41,7 @@ def _answer(key: str, cache: str) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = cache
     response.headers["Content-Disposition"] = "inline"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # open data: embeddable
     response.set_etag(etag)
     return response.make_conditional(request)
 
@@ -54,25 +51,8 @@ def public_photo(key: str) -> Response:
     """A public derivative: ``<sha256>.<jpg|webp>`` or ``<sha256>.thumb.<jpg|webp>``."""
     if not KEY.match(key) or key.endswith(".orig"):
         abort(404)
-    from photos.store import public_key
 
     with engine().connect() as conn:
         if not public_key(conn, key):
             abort(404)
     return _answer(key, IMMUTABLE)
-
-
-@bp.get("/moderation/photos/<int:photo_id>/<size>")
-@require_role(UserRole.moderator)
-def moderation_photo(photo_id: int, size: str) -> Response:
-    """A photo's derivative for moderators, whatever its item's state (not refused)."""
-    if size not in ("display", "thumb") or photo_id > 2**63 - 1:
-        abort(404)
-    with engine().connect() as conn:
-        row = conn.execute(text(
-            "SELECT display_key, thumb_key FROM photo WHERE id = :i "
-            "AND display_key IS NOT NULL AND status IN ('ready', 'hidden')"),
-            {"i": photo_id}).one_or_none()
-    if row is None:
-        abort(404)
-    return _answer(row[0] if size == "display" else row[1], "private, no-store")
