@@ -49,10 +49,15 @@ __all__ = [
     "SPAM_REFUSE",
     "MessageSettings",
     "MessageView",
+    "ModeratedMessage",
     "ThreadSummary",
     "ThreadView",
+    "moderation_log",
     "organiser_of",
+    "recent_messages",
     "send_message",
+    "set_message_hidden",
+    "set_messaging_blocked",
     "thread_between",
     "thread_for",
     "threads_of",
@@ -118,14 +123,18 @@ def _spam(body: str, recent: int) -> tuple[float, list[dict[str, Any]]]:
 
 
 def organiser_of(session: Session, feature_id: int) -> int | None:
-    """The live resident who organises a published feature (its submission's), or ``None``.
+    """The live resident who organises a published feature, or ``None``.
 
-    Items without a resident owner (open data, anonymous pins) have no organiser.
+    The resident the moderators named (``signup_item.organiser_id``, missions), else
+    the resident of the submission it was published from. Items without a resident
+    owner (open data, anonymous pins) have no organiser.
     """
     return session.execute(text("""
         SELECT r.id FROM feature f
-        JOIN submission s ON s.id = f.submission_id
-        JOIN resident r ON r.id = s.resident_id AND r.deleted_at IS NULL
+        LEFT JOIN submission s ON s.id = f.submission_id
+        LEFT JOIN signup_item si ON si.feature_id = f.id
+        JOIN resident r ON r.id = coalesce(si.organiser_id, s.resident_id)
+                       AND r.deleted_at IS NULL
         WHERE f.id = :f AND f.status = 'published'
     """), {"f": feature_id}).scalar_one_or_none()
 
@@ -367,3 +376,129 @@ def thread_for(session: Session, thread_id: int, resident_id: int, *,
                               author=my_name if m.sender_id == resident_id else other_name,
                               body=None if m.hidden else m.body, created_at=m.created_at,
                               hidden=m.hidden) for m in msgs])
+
+
+# --- moderation (item 5): every message is visible to moderators, who may hide one or
+# --- stop a resident's messages; each action is audited in community_moderation.
+
+
+@dataclass(frozen=True)
+class ModeratedMessage:
+    """A message as moderators see it (names and ids, never addresses)."""
+
+    id: int
+    thread_id: int
+    feature_id: int | None
+    feature_title: str | None
+    sender_id: int
+    sender_name: str | None
+    sender_blocked: bool
+    recipient_id: int
+    recipient_name: str | None
+    body: str
+    created_at: datetime
+    spam_score: float
+    hidden: bool
+    hidden_reason: str | None
+
+
+def recent_messages(session: Session, *, resident_id: int | None = None,
+                    thread_id: int | None = None, limit: int = 200) -> list[ModeratedMessage]:
+    """The latest messages, optionally of one resident (sent or received) or one thread."""
+    rows = session.execute(text("""
+        SELECT m.id, m.thread_id, t.feature_id, f.title AS feature_title, m.sender_id,
+               sr.display_name AS sender_name, sr.messaging_blocked_at IS NOT NULL AS sb,
+               CASE WHEN t.starter_id = m.sender_id THEN t.recipient_id
+                    ELSE t.starter_id END AS recipient_id,
+               m.body, m.created_at, m.spam_score, m.hidden_at IS NOT NULL AS hidden,
+               m.hidden_reason
+        FROM message m
+        JOIN message_thread t ON t.id = m.thread_id
+        JOIN resident sr ON sr.id = m.sender_id
+        LEFT JOIN feature f ON f.id = t.feature_id
+        WHERE (CAST(:r AS bigint) IS NULL OR t.starter_id = :r OR t.recipient_id = :r)
+          AND (CAST(:t AS bigint) IS NULL OR t.id = :t)
+        ORDER BY m.created_at DESC, m.id DESC
+        LIMIT :n
+    """), {"r": resident_id, "t": thread_id, "n": limit}).all()
+    names = dict(session.execute(text(
+        "SELECT id, display_name FROM resident WHERE id = ANY(:ids)"),
+        {"ids": list({r.recipient_id for r in rows})}).all()) if rows else {}
+    return [ModeratedMessage(
+        id=r.id, thread_id=r.thread_id, feature_id=r.feature_id,
+        feature_title=r.feature_title, sender_id=r.sender_id, sender_name=r.sender_name,
+        sender_blocked=r.sb, recipient_id=r.recipient_id,
+        recipient_name=names.get(r.recipient_id), body=r.body, created_at=r.created_at,
+        spam_score=r.spam_score, hidden=r.hidden, hidden_reason=r.hidden_reason)
+        for r in rows]
+
+
+def _reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidCommunityInput({"reason": "give a reason"})
+    if len(reason) > 1000:
+        raise InvalidCommunityInput({"reason": "at most 1,000 characters"})
+    return reason
+
+
+def set_message_hidden(session: Session, message_id: int, *, moderator_id: int,
+                       reason: str, hidden: bool = True) -> None:
+    """Hide (or show again) a message, audited with the moderator and the reason.
+
+    Raises
+    ------
+    InvalidCommunityInput
+        No reason given.
+    CommunityNotFound
+        No such message.
+    """
+    reason = _reason(reason)
+    done = session.execute(text("""
+        UPDATE message SET hidden_at = CASE WHEN :h THEN now() END,
+                           hidden_by = CASE WHEN :h THEN CAST(:u AS integer) END,
+                           hidden_reason = CASE WHEN :h THEN :why END
+        WHERE id = :m
+    """), {"h": hidden, "u": moderator_id, "why": reason, "m": message_id}).rowcount
+    if not done:
+        raise CommunityNotFound("no such message")
+    session.execute(text("""
+        INSERT INTO community_moderation (actor_id, action, message_id, resident_id, reason)
+        SELECT :u, :a, m.id, m.sender_id, :why FROM message m WHERE m.id = :m
+    """), {"u": moderator_id, "a": "hide_message" if hidden else "show_message",
+           "m": message_id, "why": reason})
+
+
+def set_messaging_blocked(session: Session, resident_id: int, *, moderator_id: int,
+                          reason: str, blocked: bool = True) -> None:
+    """Stop (or allow again) every message from a resident, audited.
+
+    Raises
+    ------
+    InvalidCommunityInput
+        No reason given.
+    CommunityNotFound
+        No such resident.
+    """
+    reason = _reason(reason)
+    done = session.execute(text("""
+        UPDATE resident SET messaging_blocked_at = CASE WHEN :b THEN now() END,
+                            messaging_blocked_reason = CASE WHEN :b THEN :why END
+        WHERE id = :r
+    """), {"b": blocked, "why": reason, "r": resident_id}).rowcount
+    if not done:
+        raise CommunityNotFound("no such resident")
+    session.execute(text("""
+        INSERT INTO community_moderation (actor_id, action, resident_id, reason)
+        VALUES (:u, :a, :r, :why)
+    """), {"u": moderator_id, "a": "block_resident" if blocked else "unblock_resident",
+           "r": resident_id, "why": reason})
+
+
+def moderation_log(session: Session, *, limit: int = 50) -> list[Any]:
+    """The latest audited actions on messages and residents (newest first)."""
+    return list(session.execute(text("""
+        SELECT c.at, c.action, c.message_id, c.resident_id, c.reason, u.email AS actor
+        FROM community_moderation c LEFT JOIN app_user u ON u.id = c.actor_id
+        ORDER BY c.at DESC, c.id DESC LIMIT :n
+    """), {"n": limit}).all())

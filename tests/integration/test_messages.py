@@ -211,3 +211,43 @@ def test_no_resident_address_or_name_in_public_outputs(capp, cdb, mail_env):
     assert seen >= 6
     item = public.get(f"/ogc/collections/features/items/{fid}").get_json(force=True)
     assert item["properties"]["title"] == "Escabeau à prêter"
+
+
+def test_moderators_see_messages_hide_one_and_stop_a_resident_audited(capp, cdb, mail_env):
+    from tests.moderation_fixtures import MOD, _password_hash, login
+
+    with cdb.begin() as conn:
+        conn.execute(text("INSERT INTO app_user (email, role, password_hash) "
+                          "VALUES (:e, 'moderator', :h)"), {"e": MOD, "h": _password_hash()})
+    ana_client, ana, bob_client, bob = two_residents(capp)
+    fid = organised(cdb, ana.id)
+    thread_url = answer(bob_client, fid, "Un message désagréable").get_json()["thread_url"]
+    mod = capp.test_client()
+    # Residents cannot see the moderation page.
+    assert bob_client.get("/moderation/community/messages").status_code in (302, 303)
+    assert login(mod).status_code == 303
+    page = mod.get("/moderation/community/messages")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Un message désagréable" in html
+    assert BOB not in html and ANA not in html  # names and ids, never addresses
+    (mid,) = [int(m) for m in re.findall(r'id="message-(\d+)"', html)]
+    token = CSRF.search(html).group(1)
+    no_reason = mod.post(f"/moderation/community/messages/{mid}/hide",
+                         data={"csrf_token": token, "reason": " "})
+    assert no_reason.status_code == 400
+    r = mod.post(f"/moderation/community/messages/{mid}/hide",
+                 data={"csrf_token": token, "reason": "propos insultants"})
+    assert r.status_code == 303
+    seen = ana_client.get(thread_url).get_data(as_text=True)
+    assert "Un message désagréable" not in seen and "masqué par la modération" in seen
+    r = mod.post(f"/moderation/community/residents/{bob.id}/block",
+                 data={"csrf_token": token, "reason": "harcèlement"})
+    assert r.status_code == 303
+    stopped = answer(bob_client, fid, "Encore moi")
+    assert stopped.status_code == 403 and "moderators" in stopped.get_json()["detail"]
+    with cdb.connect() as conn:
+        log = conn.execute(text("SELECT action, reason, actor_id IS NOT NULL AS who "
+                                "FROM community_moderation ORDER BY id")).all()
+    assert [tuple(row) for row in log] == [("hide_message", "propos insultants", True),
+                                          ("block_resident", "harcèlement", True)]
+    assert "harcèlement" in mod.get("/moderation/community/messages").get_data(as_text=True)
