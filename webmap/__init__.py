@@ -65,8 +65,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(exchange_bp)
     from . import missions_views  # missions and events people join (/missions, sign-ups)
     missions_views.init_app(app)
-    from .me_views import bp as me_bp  # residents: magic links, /me, relayed messages
-    app.register_blueprint(me_bp)
     from .tile_fastpath import TileFastPath  # common tile answers without Flask's overhead
     app.wsgi_app = TileFastPath(app.wsgi_app, app.config["VAR_DIR"])  # type: ignore[method-assign]
     from .api_openapi import complete  # webmap's and moderation's /api/v1 operations

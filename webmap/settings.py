@@ -188,12 +188,6 @@ class Settings:
     TILES_MAX_ZOOM: int = setting(16, _zoom, "deepest zoom of the point tiles")
     BASEMAP_URL: str | None = setting(None, _str, "an external raster base map")
     BASEMAP_ATTRIBUTION: str = setting("", _str, "its attribution")
-    # residents: magic links and relayed messages (issue 20, identity)
-    MAGIC_LINK_MINUTES: int = setting(30, _positive(_int), "life of a sign-in link")
-    MAGIC_LINKS_PER_HOUR: int = setting(3, _positive(_int), "sign-in links per address per hour")
-    MAGIC_LINKS_PER_CLIENT_HOUR: int = setting(20, _positive(_int),
-                                               "sign-in link requests per client per hour")
-    MESSAGES_PER_HOUR: int = setting(20, _positive(_int), "messages a resident sends per hour")
     # ---- issue 19: photos (photos-core engineer) ----
     PHOTO_MAX_BYTES: int = setting(10 * 1024 * 1024, _positive(_int), "bytes of one photo")
     PHOTO_MAX_PIXELS: int = setting(40_000_000, _positive(_int),
