@@ -17,6 +17,7 @@ email)`` (it sets the same session keys as :func:`sign_in`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -67,9 +68,19 @@ def sign_out() -> None:
     g.resident = None
 
 
+_FRAGMENT = re.compile(r"[A-Za-z0-9=&/.,_-]{1,200}")
+
+
 def safe_next(target: str | None, default: str = "/me") -> str:
-    """``target`` if it is a path on this site, else ``default`` (no open redirect)."""
-    return local_path(target, default=default)
+    """``target`` if it is a path on this site, else ``default`` (no open redirect).
+
+    A plain fragment is kept (the map's permalink ``/#map=…&f=<id>`` lives there).
+    """
+    path, _, fragment = (target or "").partition("#")
+    local = local_path(path, default="") if path else ""
+    if not local:
+        return default
+    return local + "#" + fragment if _FRAGMENT.fullmatch(fragment) else local
 
 
 def _sign_in_url() -> str:
