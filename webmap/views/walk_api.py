@@ -8,6 +8,14 @@ since a walk that goes out must have time to visit something), and fitting the
 walker's profile with the same filter parameters and meaning as the map and the list
 (``audience``, ``accessible`` + ``accessible_match``, ``days`` / ``hours``: see
 :mod:`webmap.api_features`); they go to :func:`webmap.walk.plan_walk`.
+
+**Open during the walk** (services, markets, gardens: places with ``attributes.hours``
+slots): every stop says whether it is open when the walker arrives (``open``: true,
+false, or null when its hours are not known, with ``closes_at`` / ``opens_at`` in the
+city's local time). With ``open=1`` places closed for the whole walk are left out, and
+a stop the plan reaches while it is closed is dropped and the walk planned again
+(:func:`geo.opening.open_during`, :func:`geo.opening.open_state`); places whose hours
+are not known stay, flagged ``open: null``.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from geo.opening import open_during, open_state
 
 from ..api_features import city_tz, filter_from_args
 from ..ogc import params as ogc_params
@@ -31,7 +41,8 @@ __all__ = ["BadParameter", "WalkParams", "candidates", "parse", "plan"]
 MAX_CANDIDATES = 200
 MAX_MINUTES = 8 * 60
 PROFILE_PARAMS = ("category", "audience", "accessible", "accessible_match", "days", "hours")
-KNOWN = ("lon", "lat", "minutes", "speed", "at", *PROFILE_PARAMS)
+KNOWN = ("lon", "lat", "minutes", "speed", "at", "open", *PROFILE_PARAMS)
+REPLANS = 3  # rounds of dropping stops reached while closed (open=1)
 
 
 class BadParameter(ValueError):
@@ -55,6 +66,8 @@ class WalkParams:
     speed_kmh: float = DEFAULT_SPEED_KMH
     detour: float = DEFAULT_DETOUR
     profile: FeatureFilter = field(default_factory=FeatureFilter)
+    open_only: bool = False
+    zone: tzinfo = UTC  # the city's, for opening hours
 
 
 def _number(args: Mapping[str, str], name: str, low: float, high: float,
@@ -103,8 +116,12 @@ def parse(args: Any) -> WalkParams:
     cats = profile.categories or ()
     if len(cats) > 50:
         raise BadParameter("category", "at most 50 categories")
+    raw_open = str(first.get("open", "")).strip().lower()
+    if raw_open not in ("", "0", "1", "true", "false"):
+        raise BadParameter("open", "must be 1 or 0")
     profile = replace(profile, window=window, near=(lon, lat))
-    return WalkParams(lon, lat, minutes, tuple(cats), at, speed, profile=profile)
+    return WalkParams(lon, lat, minutes, tuple(cats), at, speed, profile=profile,
+                      open_only=raw_open in ("1", "true"), zone=zone)
 
 
 def candidates(session: Session, params: WalkParams) -> list[dict[str, Any]]:
@@ -116,28 +133,68 @@ def candidates(session: Session, params: WalkParams) -> list[dict[str, Any]]:
     # first, half of Paris for a two-hour walk.
     order = params.profile.distance(binds)
     sql = f"""SELECT f.id, f.title, f.category, ST_X(f.geom), ST_Y(f.geom), f.starts_at,
-                     f.ends_at FROM feature f WHERE {where}
+                     f.ends_at, f.attributes->'hours' FROM feature f WHERE {where}
               ORDER BY {order} LIMIT {MAX_CANDIDATES}"""  # noqa: S608 (constant fragments)
     rows = session.execute(text(sql), binds).all()
-    return [{"id": i, "title": t, "category": c, "lon": x, "lat": y,
-             "starts_at": s.isoformat() if s else None, "ends_at": e.isoformat() if e else None}
-            for i, t, c, x, y, s, e in rows
-            if great_circle_metres((params.lon, params.lat), (x, y)) <= reach_m]
+    start = params.at.astimezone(params.zone)
+    end = start + timedelta(minutes=params.minutes)
+    out = []
+    for i, t, c, x, y, s, e, hours in rows:
+        if great_circle_metres((params.lon, params.lat), (x, y)) > reach_m:
+            continue
+        slots = hours if _is_slots(hours) else None
+        if params.open_only and slots is not None and not open_during(slots, start, end):
+            continue  # closed for the whole walk
+        out.append({"id": i, "title": t, "category": c, "lon": x, "lat": y,
+                    "starts_at": s.isoformat() if s else None,
+                    "ends_at": e.isoformat() if e else None, "hours": slots})
+    return out
+
+
+def _is_slots(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(s, dict) and s.get("day") and s.get("from") and s.get("to") for s in value)
+
+
+def _opening(slots: list[dict[str, str]] | None, when: datetime) -> dict[str, Any]:
+    """What a stop's hours say at the walker's arrival (local ``when``)."""
+    if slots is None:
+        return {"open": None}
+    state = open_state(slots, when)
+    if state.is_open:
+        return {"open": True, **({"closes_at": state.until.isoformat(timespec="minutes")}
+                                 if state.until else {})}
+    return {"open": False, **({"opens_at": state.opens.isoformat(timespec="minutes")}
+                              if state.opens else {})}
 
 
 def plan(params: WalkParams, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The walk as JSON: stops in order with their legs, totals and a line to draw."""
+    """The walk as JSON: stops in order with their legs, totals and a line to draw.
+
+    Each stop says whether it is open at the walker's arrival; with ``open_only`` a
+    stop reached while closed is dropped and the walk planned again without it.
+    """
     by_id = {str(r["id"]): r for r in rows}
-    walk = plan_walk((params.lon, params.lat),
-                     [Stop(str(r["id"]), r["lon"], r["lat"]) for r in rows],
-                     budget_minutes=params.minutes, speed_kmh=params.speed_kmh,
-                     detour=params.detour)
     per_minute = params.speed_kmh * 1000 / 60
-    clock, stops = 0.0, []
-    for stop, leg in zip(walk.stops, walk.legs_m, strict=True):
-        clock += leg / per_minute
-        stops.append({**by_id[stop.id], "leg_m": round(leg), "arrive_min": round(clock)})
-        clock += stop.dwell_minutes
+    start = params.at.astimezone(params.zone)
+    pool = list(rows)
+    for _ in range(REPLANS + 1):
+        walk = plan_walk((params.lon, params.lat),
+                         [Stop(str(r["id"]), r["lon"], r["lat"]) for r in pool],
+                         budget_minutes=params.minutes, speed_kmh=params.speed_kmh,
+                         detour=params.detour)
+        clock, stops = 0.0, []
+        for stop, leg in zip(walk.stops, walk.legs_m, strict=True):
+            clock += leg / per_minute
+            row = {k: v for k, v in by_id[stop.id].items() if k != "hours"}
+            arrive = start + timedelta(minutes=round(clock))
+            stops.append({**row, "leg_m": round(leg), "arrive_min": round(clock),
+                          **_opening(by_id[stop.id].get("hours"), arrive)})
+            clock += stop.dwell_minutes
+        closed = {str(s["id"]) for s in stops if s["open"] is False}
+        if not params.open_only or not closed:
+            break
+        pool = [r for r in pool if str(r["id"]) not in closed]
     return {
         "start": [params.lon, params.lat],
         "stops": stops,
@@ -145,6 +202,7 @@ def plan(params: WalkParams, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "minutes": round(walk.minutes),
         "speed_kmh": params.speed_kmh,
         "detour": params.detour,
+        "open_only": params.open_only,
         "line": {"type": "LineString",
                  "coordinates": [[params.lon, params.lat]] + [[s["lon"], s["lat"]]
                                                               for s in stops]},
