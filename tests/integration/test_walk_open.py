@@ -71,6 +71,8 @@ def test_every_stop_says_whether_it_is_open_at_arrival(client, places):
     assert stops[places["garden"]]["open"] is None
     early = stops[places["early"]]
     assert early["arrive_min"] > 5 and early["open"] is False
+    assert library["arrive_at"].startswith("2026-12-07T10:") and library["arrive_at"].endswith(
+        "+01:00")
     assert "hours" not in pool  # the slots stay on the place, not in the walk
 
 

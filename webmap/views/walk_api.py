@@ -189,6 +189,7 @@ def plan(params: WalkParams, rows: list[dict[str, Any]]) -> dict[str, Any]:
             row = {k: v for k, v in by_id[stop.id].items() if k != "hours"}
             arrive = start + timedelta(minutes=round(clock))
             stops.append({**row, "leg_m": round(leg), "arrive_min": round(clock),
+                          "arrive_at": arrive.isoformat(timespec="minutes"),
                           **_opening(by_id[stop.id].get("hours"), arrive)})
             clock += stop.dwell_minutes
         closed = {str(s["id"]) for s in stops if s["open"] is False}

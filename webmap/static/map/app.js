@@ -29,6 +29,8 @@
    *   the panel closes or shows another place. Errors in one section do not stop others.
    *   Carte.openPlace(f, opts) opens a place's panel.
    *   Carte.listDecorators (photos): functions (props, button) called for each list item.
+   *   Carte.walkStopDecorators (services): functions (stop, li) called for each walk stop;
+   *   a checkbox #w-open in the walk form (added by services.js) sends open=1.
    *   Carte.beforeSubmit (photos): functions (body, form) called before a pin is sent; each
    *   returns a Promise of null (go on; it may add to body, e.g. photo_ids) or a message
    *   that stops the sending (shown at the top of the form, nothing is lost).
@@ -870,7 +872,8 @@
     var q = input.value.trim();
     if (q.length < 2) { closeResults(); return; }
     var mine = ++searchSeq;
-    fetch("/api/v1/search?q=" + encodeURIComponent(q))
+    var c = map.getCenter();  // services: the nearest toilets, pools... first
+    fetch("/api/v1/search?q=" + encodeURIComponent(q) + "&near=" + c.lng.toFixed(5) + "," + c.lat.toFixed(5))
       .then(function (r) { return r.ok ? r.json() : { features: [], areas: [], addresses: [] }; })
       .then(function (d) { if (mine === searchSeq) renderResults(d); })
       .catch(function () {});
@@ -958,6 +961,7 @@
       cats = cats.filter(function (s) { return profile.interests.indexOf(s) >= 0; });
     }
     params.set("category", cats.join(","));
+    if ($("w-open") && $("w-open").checked) params.set("open", "1");  // services.js: open during the walk
     var pane = { pane: "carteWalk", interactive: false };
     fetch("/api/v1/walk?" + params.toString())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
@@ -976,6 +980,7 @@
           li.appendChild(el("strong", s.title));
           li.appendChild(el("span", " — " + categoryLabel(s.category)));
           li.appendChild(el("div", fmt(S.walkLeg, { m: s.leg_m, min: s.arrive_min }), { "class": "hint" }));
+          (window.Carte.walkStopDecorators || []).forEach(function (d) { try { d(s, li); } catch (e) { /* never breaks the walk */ } });  // services
           list.appendChild(li);
         });
         map.fitBounds(L.latLngBounds(line).pad(0.1), { paddingTopLeft: [20, 20], paddingBottomRight: [20, sheetCover() + 20] });

@@ -153,6 +153,45 @@
     });
   }
 
+  // Ma balade: "only places open during the walk", and each stop's state at arrival.
+  var W = {
+    fr: { only: "Seulement les lieux ouverts pendant la balade",
+          openThen: "Ouvert à votre arrivée, ferme à {t}", openThenAlways: "Ouvert à votre arrivée",
+          closedThen: "Fermé à votre arrivée, ouvre à {t}", closedThenDay: "Fermé à votre arrivée, ouvre {day} à {t}",
+          closedThenNever: "Fermé à votre arrivée" },
+    en: { only: "Only places open during the walk",
+          openThen: "Open when you arrive, closes at {t}", openThenAlways: "Open when you arrive",
+          closedThen: "Closed when you arrive, opens at {t}", closedThenDay: "Closed when you arrive, opens {day} at {t}",
+          closedThenNever: "Closed when you arrive" }
+  }[LANG];
+  var walkForm = document.getElementById("walk-form");
+  if (walkForm && !document.getElementById("w-open")) {
+    var row = C.el("p", null, { "class": "walk-open" });
+    var box = C.el("input", null, { type: "checkbox", id: "w-open", name: "open", value: "1" });
+    row.appendChild(box);
+    row.appendChild(C.el("label", " " + W.only, { "for": "w-open" }));
+    var hint = walkForm.querySelector(".hint");
+    walkForm.insertBefore(row, hint || walkForm.querySelector("button"));
+  }
+  /** "2026-12-07T14:00+01:00" (the city's local time) -> minute of the week. */
+  function localMinute(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
+    if (!m) return null;
+    var wd = (new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])).getUTCDay() + 6) % 7;
+    return wd * 1440 + (+m[4]) * 60 + (+m[5]);
+  }
+  C.walkStopDecorators = C.walkStopDecorators || [];
+  C.walkStopDecorators.push(function (stop, li) {
+    if (stop.open === true) {
+      var until = localMinute(stop.closes_at);
+      li.appendChild(C.el("div", until === null ? W.openThenAlways : fill(W.openThen, { t: clock(until) }), { "class": "open-state is-open" }));
+    } else if (stop.open === false) {
+      var at = localMinute(stop.opens_at), sameDay = !!stop.opens_at && stop.opens_at.slice(0, 10) === String(stop.arrive_at || "").slice(0, 10);
+      var text = at === null ? W.closedThenNever : fill(sameDay ? W.closedThen : W.closedThenDay, { t: clock(at), day: dayName(at) });
+      li.appendChild(C.el("div", text, { "class": "open-state is-closed" }));
+    }
+  });
+
   C.openingSentence = sentence;  // for other extensions (and the browser test)
 
   var link = document.createElement("link");
