@@ -129,6 +129,8 @@
           C.clear(threadBox);
           threadBox.appendChild(link(T.thread, res.body.thread_url));
           err.textContent = "";
+          var before = f.querySelector(".exchange-sent");
+          if (before) f.removeChild(before);
           var ok = C.el("p", T.sent, { "class": "exchange-sent", role: "status" });
           f.insertBefore(ok, button);
           C.say(T.sent);
