@@ -37,7 +37,7 @@ from .categories import load_categories, read_categories
 from .hours import market_hours, parse_hours
 from .importer import ImportSummary, Mapped, RefuseRow, run_import
 from .readers import SourceRow
-from .services import apply_credits, service_mappers
+from .services import SERVICE_MAPPERS, apply_credits
 
 __all__ = ["MAPPERS", "Seed", "load_seed", "seeds_of"]
 
@@ -230,6 +230,7 @@ MAPPERS: Mapping[str, Callable[[SourceRow], Mapped]] = {
     "paris-du-vert": _greening,
     "paris-espaces-verts": _green_space,
     "paris-sanisettes": _toilet,
+    **SERVICE_MAPPERS,  # libraries, cool places, Wi-Fi: one place, one feature (services.py)
 }
 
 
@@ -248,9 +249,7 @@ class Seed(NamedTuple):
 
 def seeds_of(city: City) -> tuple[Seed, ...]:
     """The city's seed datasets, in the order of its ``city.json`` (the load order)."""
-    services = service_mappers(city)  # the service files share one match index
-    return tuple(Seed(d.file, d.source, MAPPERS.get(d.source) or services.get(d.source),
-                      d.category, d.attribution)
+    return tuple(Seed(d.file, d.source, MAPPERS.get(d.source), d.category, d.attribution)
                  for d in city.seeds)
 
 

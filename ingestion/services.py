@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.city import City
+from geo.city import City, load_city
 
 from .hours import day_columns_hours, parse_hours
 from .mapping import Mapped, RefuseRow
@@ -52,6 +52,7 @@ from .placematch import Match, Place, best_match, fold_name, metres, place_numbe
 from .readers import SourceRow, open_source
 
 __all__ = [
+    "SERVICE_MAPPERS",
     "SERVICE_SOURCES",
     "SOURCE_COOL",
     "SOURCE_LIBRARIES",
@@ -60,7 +61,9 @@ __all__ = [
     "access_from_note",
     "apply_credits",
     "build_index",
-    "service_mappers",
+    "cool_row",
+    "library_row",
+    "wifi_row",
 ]
 
 SOURCE_LIBRARIES = "paris-bibliotheques"
@@ -224,6 +227,19 @@ class ServiceIndex:
     merged: dict[tuple[str, str], Match] = field(default_factory=dict)
     additions: dict[tuple[str, str], _Additions] = field(default_factory=dict)
     repeated: dict[str, frozenset[str]] = field(default_factory=dict)
+    primaries: list[Place] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def match_new(self, source: str, ref: str, row: SourceRow, kind: str) -> Match | None:
+        """A row the index was not built from (a newer file, synchronised): matched now.
+
+        What it adds reaches its place when that place's own source is imported again.
+        """
+        if (source, ref) in self.seen or row.x is None or row.y is None or kind == "other":
+            return None
+        here = Place(source, ref, _s(row.props, NAME_COLUMNS[source]), kind, row.x, row.y)
+        pool = [p for p in self.primaries if p.source != source]
+        return best_match(here, pool)
 
     def ref(self, source: str, row: SourceRow) -> str:
         """The stable reference of a row of one of the three sources."""
@@ -287,6 +303,8 @@ class ServiceIndex:
                             f"{kind or 'no type'}: a heat-wave amenity, not in the services "
                             "layer")
         match = self.merged.get((SOURCE_COOL, ref))
+        if match is None and _cool_kind(p) == "library":
+            match = self.match_new(SOURCE_COOL, ref, row, "library")
         if match is not None:
             raise RefuseRow(ref, "merged", f"the same place as {match.place.ref} of "
                             f"{match.place.source} ({match.rule}, {match.metres:.0f} m): "
@@ -319,7 +337,8 @@ class ServiceIndex:
         state = _s(p, "Etat du site")
         if state != "Opérationnel":
             raise RefuseRow(ref, "not_in_service", f"Wi-Fi site {state or 'of unknown state'}")
-        match = self.merged.get((SOURCE_WIFI, ref))
+        match = self.merged.get((SOURCE_WIFI, ref)) or \
+            self.match_new(SOURCE_WIFI, ref, row, _wifi_kind(_s(p, "Nom du site")))
         if match is not None:
             raise RefuseRow(ref, "merged", f"the same place as {match.place.ref} of "
                             f"{match.place.source} ({match.rule}, {match.metres:.0f} m): "
@@ -396,13 +415,14 @@ def _places(index: ServiceIndex, rows: Iterable[SourceRow], source: str,
 def _read(index: ServiceIndex, source: str, path: Path) -> list[SourceRow]:
     rows = list(open_source(path).rows)
     index.repeated[source] = _repeated(rows, source)
+    index.seen.update((source, index.ref(source, r)) for r in rows)
     return rows
 
 
 def build_index(libraries: Path | None, cool: Path | None, wifi: Path | None) -> ServiceIndex:
     """Match the three files' rows (any may be missing): which row goes into which place."""
     index = ServiceIndex()
-    primaries: list[Place] = []
+    primaries = index.primaries
     if libraries is not None:
         for place, _ in _places(index, _read(index, SOURCE_LIBRARIES, libraries),
                                 SOURCE_LIBRARIES, lambda p: "library",
@@ -449,22 +469,30 @@ def _index_of(city: City) -> ServiceIndex:
     return _cached_index(files)
 
 
-def service_mappers(city: City) -> dict[str, Callable[[SourceRow], Mapped]]:
-    """The mappers of the service sources the city seeds, sharing one match index.
+def _configured_index() -> ServiceIndex:
+    """The index of the configured city's service files (``CARTE_CITY``)."""
+    return _index_of(load_city(check_files=False))
 
-    The index is built when a mapper first runs (not when the seeds are listed).
-    """
-    present = {d.source for d in city.seeds} & set(SERVICE_SOURCES)
 
-    def lazy(method: str) -> Callable[[SourceRow], Mapped]:
-        def mapper(row: SourceRow) -> Mapped:
-            return getattr(_index_of(city), method)(row)
-        mapper.__name__ = f"services_{method}"
-        return mapper
+def library_row(row: SourceRow) -> Mapped:
+    """Mapper of ``paris-bibliotheques`` (see :meth:`ServiceIndex.library_row`)."""
+    return _configured_index().library_row(row)
 
-    methods = {SOURCE_LIBRARIES: "library_row", SOURCE_COOL: "cool_row",
-               SOURCE_WIFI: "wifi_row"}
-    return {s: lazy(methods[s]) for s in SERVICE_SOURCES if s in present}
+
+def cool_row(row: SourceRow) -> Mapped:
+    """Mapper of ``paris-ilots-fraicheur`` (see :meth:`ServiceIndex.cool_row`)."""
+    return _configured_index().cool_row(row)
+
+
+def wifi_row(row: SourceRow) -> Mapped:
+    """Mapper of ``paris-wifi`` (see :meth:`ServiceIndex.wifi_row`)."""
+    return _configured_index().wifi_row(row)
+
+
+#: The mappers of the three service sources, by source name (``ingestion.seed.MAPPERS``
+#: holds them too, so seeds and ``carte sources sync`` read the files the same way).
+SERVICE_MAPPERS: dict[str, Callable[[SourceRow], Mapped]] = {
+    SOURCE_LIBRARIES: library_row, SOURCE_COOL: cool_row, SOURCE_WIFI: wifi_row}
 
 
 def apply_credits(session: Session, city: City) -> int:
