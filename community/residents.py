@@ -205,6 +205,9 @@ def request_magic_link(session: Session, email: str, *, secret: str, client_key:
                               "try again later", retry_after=wait or 60)
     if counts.by_address >= settings.per_address_per_hour:
         return False
+    if secrets.randbelow(20) == 0:  # housekeeping now and then: old links go
+        session.execute(text("DELETE FROM magic_link "
+                             "WHERE created_at < now() - interval '2 days'"))
     token = secrets.token_urlsafe(32)
     session.execute(text("""
         INSERT INTO magic_link (token_hash, resident_email_hash, email, client_key,

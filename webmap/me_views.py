@@ -40,6 +40,7 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from community import signups as _signups
 from community.blocks import block, unblock
 from community.errors import (
     CommunityError,
@@ -61,6 +62,7 @@ from community.residents import (
     MagicLinkRequest,
     Resident,
     delete_account,
+    on_account_deleted,
     peek_magic_link,
     redeem_magic_link,
     request_magic_link,
@@ -72,6 +74,11 @@ from .views.i18n import current_lang
 from .web import client_key, db_session, json_response, problem
 
 __all__ = ["ANSWERABLE_KINDS", "bp", "register_me_section"]
+
+# A deleted account's sign-ups are cancelled (waiting ones promoted) and its answers
+# erased, in the deletion's transaction (community.signups, the missions feature).
+on_account_deleted(lambda session, resident_id: _signups.forget_resident(session,
+                                                                         resident_id))
 
 bp = Blueprint("me", __name__)
 

@@ -185,3 +185,18 @@ def test_deleting_the_account_keeps_contributions_anonymised(capp, cdb):
     # Signing in again with the same address makes a new, empty account.
     again = make_resident(capp, "dora@example.org")
     assert again.id != resident.id
+
+
+def test_the_pages_speak_english_too(capp, cdb, mail_env):
+    client = capp.test_client()
+    page = client.get("/auth/magic?lang=en").get_data(as_text=True)
+    assert "<h1>Sign in</h1>" in page and 'lang="en"' in page
+    r = ask_link(client, "eve@example.org", lang="en")
+    assert "Check your inbox" in r.get_data(as_text=True)
+    (msg,) = deliver(cdb, mail_env, 1)
+    assert msg["Subject"] == "Your Carte citoyenne sign-in link"
+    use_link(client, magic_path(msg))
+    me = client.get("/me?lang=en").get_data(as_text=True)
+    assert "My conversations" in me and "Delete my account" in me
+    french = client.get("/me?lang=fr").get_data(as_text=True)
+    assert "Mes conversations" in french and "Supprimer mon compte" in french
