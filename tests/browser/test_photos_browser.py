@@ -80,7 +80,7 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     expect(items.nth(2)).to_contain_text("notes.txt : ce n'est pas une photo")
     expect(page.locator("#pin-licence-CC-BY-SA-4\\.0")).to_be_checked()
     items.nth(0).get_by_label("Ce que montre la photo").fill(ALT)
-    page.get_by_label("Nom à citer").fill("Camille")
+    page.locator("#f-photos").get_by_label("Nom à citer").fill("Camille")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.locator("#f-charter").check()
     screenshot(page, "photos-phone-picker")
@@ -191,5 +191,22 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     expect(item.locator("img.list-thumb")).to_have_count(1)
     expect(item).to_contain_text("2 photo(s)")
     screenshot(viewer, "photos-phone-list")
+
+    # Another resident adds a photo to the published place (photos alone are a proposal).
+    item.click()
+    expect(viewer.locator("#detail-title")).to_have_text(TITLE)
+    viewer.locator("#btn-correct").click()
+    viewer.locator("#correction-photo-input").set_input_files(
+        [photo_file("porte.jpg", (120, 120, 30), (900, 1200))])
+    expect(viewer.locator("#c-photos .photo-item img.photo-preview")).to_have_js_property(
+        "complete", True)
+    viewer.locator("#c-photos").get_by_label("Ce que montre la photo").fill("La porte bleue")
+    viewer.locator("#c-send").click()
+    expect(viewer.locator("#correct-thanks")).to_be_visible()
+    with clean_db.connect() as conn:
+        proposed = conn.execute(text(
+            "SELECT p.status, p.alt, p.width, p.height FROM photo p JOIN correction c "
+            "ON c.id = p.correction_id WHERE c.feature_id = :f"), {"f": fid}).all()
+    assert [tuple(r) for r in proposed] == [("ready", "La porte bleue", 900, 1200)]
     for r in (rec, vrec):
         assert r.foreign(live_server) == [] and r.page_errors == [] and r.dialogs == []

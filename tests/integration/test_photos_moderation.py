@@ -150,3 +150,32 @@ def test_the_photo_panel_speaks_the_moderators_language(moderator, mdb, var_dir)
                   "Hide the photo", "Remove the photo"):
         assert words in en
     assert "Masquer la photo" not in en
+
+
+def test_photos_proposed_for_a_published_place_are_moderated_with_the_correction(
+        moderator, mdb, mod_app):
+    from tests.photos_fixtures import camera_jpeg
+
+    fid = published(mdb, title="Jardin Saint-Merri")
+    resident = mod_app.test_client()
+    up = resident.post("/api/v1/photos?lang=fr", content_type="multipart/form-data", data={
+        "photo": (io.BytesIO(camera_jpeg((90, 140, 30))), "IMG_3001.JPG"),
+        "licence": "CC0-1.0", "author": "Sam", "alt": "L'entrée du jardin"})
+    assert up.status_code == 201, up.get_data(as_text=True)
+    sent = resident.post(f"/api/v1/features/{fid}/corrections?lang=fr",
+                         json={"changes": {}, "comment": "une photo de l'entrée",
+                               "photo_ids": [up.get_json()["id"]]})
+    assert sent.status_code == 201, sent.get_data(as_text=True)
+    with mdb.connect() as conn:
+        cid, pid = conn.execute(text("SELECT correction_id, id FROM photo")).one()
+    page = moderator.get("/moderation/corrections").get_data(as_text=True)
+    assert f'src="/moderation/photos/{pid}/display"' in page
+    assert "CC0 1.0" in page and "Sam" in page and "Masquer la photo" in page
+    assert moderator.get(f"/moderation/photos/{pid}/thumb").status_code == 200
+    answer = post(moderator, f"/moderation/corrections/{cid}/approve",
+                  page="/moderation/corrections")
+    assert answer.status_code == 303
+    photos = moderator.get(f"/ogc/collections/features/items/{fid}?f=json").get_json()[
+        "properties"]["photos"]
+    assert [(p["licence"], p["author"], p["alt"]) for p in photos] == [
+        ("CC0-1.0", "Sam", "L'entrée du jardin")]

@@ -1626,13 +1626,17 @@
     e.preventDefault();
     var p = currentPlace, body = correctionBody();
     if (!p) return;
-    if (!body.closed && !Object.keys(body.changes).length) {
+    var withPhotos = !!document.querySelector("#c-photos .photo-item");  // photos alone are a proposal
+    if (!body.closed && !Object.keys(body.changes).length && !withPhotos) {
       correctionErrors([{ pointer: "", detail: fmt(V.format, { label: V.labels.changes, message: VF.nothing_changed }) }]);
       return;
     }
     say(S.pinSending);
-    fetch("/api/v1/features/" + encodeURIComponent(p.id) + "/corrections?lang=" + LANG, {
-      method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body)
+    beforeSubmit(body, "correction").then(function (stop) {  // photos: uploads them, adds photo_ids
+      if (stop) throw { stop: stop };
+      return fetch("/api/v1/features/" + encodeURIComponent(p.id) + "/corrections?lang=" + LANG, {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(body)
+      });
     }).then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); })
       .then(function (res) {
         if (res.status === 422 && res.body.errors) { correctionErrors(res.body.errors); return; }
@@ -1649,7 +1653,7 @@
         say(VF.correct_thanks);
         $("correct-thanks").focus();
       })
-      .catch(function () { correctionErrors([{ pointer: "", detail: VF.server_down }]); });
+      .catch(function (err) { correctionErrors([{ pointer: "", detail: err && err.stop ? err.stop : VF.server_down }]); });
   });
 
 

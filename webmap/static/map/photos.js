@@ -13,7 +13,9 @@
  *     XMLHttpRequest, so each one's progress shows, then adds their ids to the
  *     submission as `photo_ids`. A refused or failed photo stops the sending with its
  *     reason next to it (the rest of the form is kept); one already uploaded is not sent
- *     again unless its licence, credit or alt text changed since.
+ *     again unless its licence, credit or alt text changed since;
+ *   - the "suggest a change" form (#c-photos): the same picker; its photo_ids go with
+ *     the correction, and photos alone are a proposal.
  *
  * Photo data reaches the page through textContent and attribute setters only, and only
  * URLs under our own /photos/ are ever shown.
@@ -34,6 +36,7 @@
       next: "Photo suivante",
       of: "Photo {n} sur {total}",
       legend: "Photos (facultatif, 4 au plus)",
+      legendFix: "Ajouter des photos de ce lieu (facultatif, 4 au plus)",
       hint: "JPEG, PNG ou WebP. Avant publication, la position GPS, l'appareil et toutes les autres métadonnées sont retirées ; les modérateurs les voient d'abord.",
       choose: "Ajouter des photos",
       licence: "Licence de vos photos",
@@ -46,6 +49,7 @@
       waiting: "Sera envoyée avec le lieu",
       queued: "En attente…",
       sending: "Envoi… {p} %",
+      busy: "Le serveur est occupé : nouvel essai dans {s} s…",
       sent: "Photo prête",
       progress: "Envoi de {name}",
       tooMany: "4 photos au plus : {name} n'est pas ajoutée.",
@@ -69,6 +73,7 @@
       next: "Next photo",
       of: "Photo {n} of {total}",
       legend: "Photos (optional, up to 4)",
+      legendFix: "Add photos of this place (optional, up to 4)",
       hint: "JPEG, PNG or WebP. Before publication the GPS position, the camera and every other piece of metadata are removed; moderators see them first.",
       choose: "Add photos",
       licence: "Licence of your photos",
@@ -81,6 +86,7 @@
       waiting: "Will be sent with the place",
       queued: "Waiting…",
       sending: "Sending… {p}%",
+      busy: "The server is busy: trying again in {s} s…",
       sent: "Photo ready",
       progress: "Sending {name}",
       tooMany: "4 photos at most: {name} is not added.",
@@ -234,20 +240,25 @@
   });
 
   // ---------- the pin form's picker ----------
-  function picker(host, form, which) {
+  /**
+   * A photo picker in `host`, inside `form`; `which` is the form's name for
+   * Carte.beforeSubmit ("pin", "correction"); clicking one of `opened` starts it empty.
+   */
+  function picker(host, form, which, opened) {
     var items = [];
     var uid = 0;
     var fs = el("fieldset", null, { "class": "photos-fieldset" });
-    fs.appendChild(el("legend", T.legend));
+    fs.appendChild(el("legend", which === "pin" ? T.legend : T.legendFix));
     var hint = el("p", T.hint, { "class": "hint", id: which + "-photos-hint" });
     fs.appendChild(hint);
     var inputId = which + "-photo-input";
     var pick = el("label", T.choose, { "for": inputId, "class": "button-link photo-choose" });
     var input = el("input", null, { type: "file", id: inputId, accept: TYPES.join(","), multiple: "",
-                                    "aria-describedby": which + "-photos-hint err-photo_ids", "class": "photo-input" });
+                                    "aria-describedby": which + "-photos-hint " + errorId, "class": "photo-input" });
     fs.appendChild(input);  // visually hidden, still focusable: the label looks like a button
     fs.appendChild(pick);
-    var notice = el("p", null, { "class": "error", id: "err-photo_ids", role: "alert" });
+    var errorId = which === "pin" ? "err-photo_ids" : "c-err-photo_ids";  // where app.js puts /photo_ids errors
+    var notice = el("p", null, { "class": "error", id: errorId, role: "alert" });
     fs.appendChild(notice);
     var ul = el("ul", null, { "class": "photo-items" });
     fs.appendChild(ul);
@@ -289,10 +300,18 @@
     function meta(item) {
       return { licence: licence(), author: author.value.trim(), alt: item.alt.value.trim() };
     }
+    /*
+     * One upload at a time (the server decodes one photo at a time per process, and on a
+     * slow network each photo is ready sooner this way); a busy server (503) or a rate
+     * limit (429) is tried again after its Retry-After, a few times.
+     */
+    var chain = Promise.resolve();
+    var MAX_TRIES = 5;
     function upload(item) {
       var m = meta(item);
       item.token = null;
       item.error = null;
+      item.busy = true;
       item.loaded = item.total = 0;
       item.sent = JSON.stringify(m);
       item.progress.value = 0;
@@ -300,6 +319,13 @@
       item.retry.hidden = true;
       setStatus(item, T.queued);
       item.done = new Promise(function (resolve) {
+        chain = chain.then(function () { return attempt(item, m, 1); })
+          .then(function () { item.busy = false; resolve(item); });
+      });
+    }
+    function attempt(item, m, n) {
+      return new Promise(function (resolve) {
+        if (item.gone) { resolve(); return; }
         var xhr = new XMLHttpRequest();
         item.xhr = xhr;
         xhr.open("POST", "/api/v1/photos?lang=" + encodeURIComponent(C.lang));
@@ -318,7 +344,7 @@
           item.progress.hidden = true;
           item.retry.hidden = false;
           setStatus(item, message, "error");
-          resolve(item);
+          resolve();
         }
         xhr.addEventListener("load", function () {
           var body = null;
@@ -328,7 +354,14 @@
             item.progress.value = 100;
             item.progress.hidden = true;
             setStatus(item, T.sent, "ok");
-            resolve(item);
+            resolve();
+            return;
+          }
+          if ((xhr.status === 503 || xhr.status === 429) && n < MAX_TRIES) {
+            var wait = Math.min(30, Math.max(1, parseInt(xhr.getResponseHeader("Retry-After"), 10) || 2));
+            item.loaded = 0;
+            setStatus(item, fmt(T.busy, { s: wait }));
+            setTimeout(function () { attempt(item, m, n + 1).then(resolve); }, wait * 1000);
             return;
           }
           if (xhr.status === 413) { fail(fmt(T.tooLarge, { name: item.name })); return; }
@@ -336,7 +369,7 @@
           fail(reason ? fmt(T.refused, { name: item.name, reason: reason }) : fmt(T.failed, { name: item.name }));
         });
         xhr.addEventListener("error", function () { fail(fmt(T.failed, { name: item.name })); });
-        xhr.addEventListener("abort", function () { resolve(item); });
+        xhr.addEventListener("abort", function () { resolve(); });
         var data = new FormData();
         data.append("photo", item.file, item.name);
         data.append("licence", m.licence);
@@ -354,6 +387,7 @@
       if (p !== said) { said = p; C.say(fmt(T.uploadingPct, { p: p })); }
     }
     function removeItem(item) {
+      item.gone = true;
       if (item.xhr && item.xhr.readyState !== 4) item.xhr.abort();
       if (item.url) { URL.revokeObjectURL(item.url); item.url = null; }
       items = items.filter(function (i) { return i !== item; });
@@ -416,8 +450,9 @@
       input.value = "";
       refresh();
     });
-    form.addEventListener("reset", function () {  // the pin was sent: start again empty
+    function empty() {
       items.slice().forEach(function (item) {
+        item.gone = true;
         if (item.xhr && item.xhr.readyState !== 4) item.xhr.abort();
         if (item.url) URL.revokeObjectURL(item.url);
       });
@@ -425,12 +460,14 @@
       clear(ul);
       notice.textContent = "";
       refresh();
-    });
+    }
+    form.addEventListener("reset", empty);  // the pin was sent: start again empty
+    (opened || []).forEach(function (b) { if (b) b.addEventListener("click", empty); });
     C.beforeSubmit.push(function (body, kind) {
       if (kind !== which || !items.length) return null;
       notice.textContent = "";
       var todo = items.filter(function (i) {
-        if (TYPES.indexOf(i.file.type) < 0 || (i.xhr && i.xhr.readyState !== 4)) return false;  // refused here, or on its way
+        if (TYPES.indexOf(i.file.type) < 0 || i.busy) return false;  // refused here, or on its way
         return !i.token || i.sent !== JSON.stringify(meta(i));  // never sent, failed, or changed since
       });
       if (todo.length) { said = -1; C.say(T.uploading); }
@@ -449,4 +486,9 @@
   }
   var pinForm = document.getElementById("pin-form"), pinHost = document.getElementById("f-photos");
   if (pinForm && pinHost) picker(pinHost, pinForm, "pin");
+  // A resident's proposal on a published place may add photos (photos alone are fine).
+  var fixForm = document.getElementById("correct-form"), fixHost = document.getElementById("c-photos");
+  if (fixForm && fixHost) {
+    picker(fixHost, fixForm, "correction", [document.getElementById("btn-correct"), document.getElementById("btn-closed")]);
+  }
 })();
