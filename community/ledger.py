@@ -219,7 +219,8 @@ def exchanges_of(session: Session, resident_id: int, *, limit: int = 100) -> lis
 
 def balance(session: Session, resident_id: int) -> int:
     """A resident's balance in units; ``0`` for a member who never exchanged."""
-    value = session.execute(text("SELECT balance FROM timebank_account WHERE resident_id = :r"),
+    value = session.execute(text("SELECT balance FROM timebank_account "
+                                 "WHERE resident_id = CAST(:r AS bigint)"),
                             {"r": resident_id}).scalar_one_or_none()
     return int(value or 0)
 
@@ -244,11 +245,13 @@ _STATEMENT = text("""
     WITH page AS (
       (SELECT id, -units AS units, debit_balance_after AS balance_after,
               credit_account AS other
-       FROM ledger_transfer WHERE debit_account = :r AND id < :before
+       FROM ledger_transfer
+       WHERE debit_account = CAST(:r AS bigint) AND id < CAST(:before AS bigint)
        ORDER BY id DESC LIMIT :n)
       UNION ALL
       (SELECT id, units, credit_balance_after, debit_account
-       FROM ledger_transfer WHERE credit_account = :r AND id < :before
+       FROM ledger_transfer
+       WHERE credit_account = CAST(:r AS bigint) AND id < CAST(:before AS bigint)
        ORDER BY id DESC LIMIT :n)
       ORDER BY id DESC LIMIT :n)
     SELECT p.id AS transfer_id, t.booked_at, t.kind,
@@ -450,7 +453,9 @@ def confirm_exchange(session: Session, exchange_id: int, *, resident_id: int,
 
     Confirming an exchange already confirmed returns the same transfer (a double
     click, two tabs, two processes: it counts once). The exchange row is locked
-    first, so a second confirmation waits for the first and then sees it.
+    first, so a second confirmation waits for the first and then sees it. One round
+    trip: the steps run in ``carte_ledger_confirm()`` (``0013_ledger``): lock the
+    exchange, open and lock both accounts in id order, check the floor, book, mark.
 
     Raises
     ------
@@ -461,30 +466,25 @@ def confirm_exchange(session: Session, exchange_id: int, *, resident_id: int,
     BalanceLimit
         The receiver's balance would go below ``min_balance`` units.
     """
-    row = _lock(session, exchange_id)
-    if resident_id != row.receiver_id:
-        if resident_id == row.giver_id:
-            raise NotAParty("the one who received the time confirms it")
-        raise ExchangeNotFound(f"no exchange {exchange_id}")
-    if row.status == "confirmed":
-        return int(session.execute(text("SELECT id FROM ledger_transfer WHERE exchange_id = :i"),
-                                   {"i": exchange_id}).scalar_one())
-    if row.status != "recorded":
-        raise WrongState(f"this exchange is {row.status}")
-    _live_residents(session, [row.giver_id, row.receiver_id])
-    balances = _lock_accounts(session, [row.giver_id, row.receiver_id])
-    if balances[row.receiver_id] - row.units < min_balance:
+    outcome, transfer = session.execute(_CONFIRM, {"x": exchange_id, "r": resident_id,
+                                                   "f": min_balance}).one()
+    if outcome in ("booked", "already"):
+        return int(transfer)
+    if outcome == "not_receiver":
+        raise NotAParty("the one who received the time confirms it")
+    if outcome == "limit":
         raise BalanceLimit(
             f"your balance would go below the time bank's limit ({units_label(min_balance)}); "
             f"give some time first")
-    transfer = session.execute(text("""
-        INSERT INTO ledger_transfer (debit_account, credit_account, units, kind, exchange_id)
-        VALUES (:d, :c, :u, 'exchange', :e) RETURNING id
-    """), {"d": row.receiver_id, "c": row.giver_id, "u": row.units, "e": exchange_id}
-    ).scalar_one()
-    session.execute(text("UPDATE exchange SET status = 'confirmed', decided_at = now() "
-                         "WHERE id = :i"), {"i": exchange_id})
-    return int(transfer)
+    if outcome.startswith("state:"):
+        raise WrongState(f"this exchange is {outcome.removeprefix('state:')}")
+    if outcome == "gone":
+        raise ExchangeNotFound("this resident no longer has an account")
+    raise ExchangeNotFound(f"no exchange {exchange_id}")
+
+
+_CONFIRM = text("SELECT outcome, transfer_id FROM carte_ledger_confirm("
+                "CAST(:x AS bigint), CAST(:r AS bigint), CAST(:f AS bigint))")
 
 
 def dispute_exchange(session: Session, exchange_id: int, *, resident_id: int,

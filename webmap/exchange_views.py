@@ -42,7 +42,7 @@ from community.ledger import (
 from .me_views import register_me_section
 from .residents_auth import current_resident, resident_required
 from .views.i18n import current_lang
-from .web import engine, json_response, problem
+from .web import db_session, engine, json_response, problem
 
 __all__ = ["bp"]
 
@@ -163,8 +163,9 @@ def _units_from_form(form: Any) -> int:
 @resident_required
 def balance_api() -> Response:
     """The signed-in resident's balance."""
-    with Session(engine()) as s:
+    with db_session() as s:  # the request's session, which current_resident() used
         units = ledger.balance(s, _me())
+        s.rollback()
     floor = _min_balance()
     return json_response({"units": units, "hours": units / 4, "min_units": floor,
                           "min_hours": floor / 4}, headers=PRIVATE)
@@ -187,8 +188,9 @@ def statement_api() -> Response:
     limit = _int_arg("limit", 50)
     if not 1 <= limit <= 500:
         raise InvalidExchange("limit", "between 1 and 500")
-    with Session(engine()) as s:
+    with db_session() as s:
         lines = ledger.statement(s, _me(), before_id=before, limit=limit)
+        s.rollback()
     body: dict[str, Any] = {"lines": [_line_json(x) for x in lines], "next": None}
     if len(lines) == limit:
         body["next"] = f"/api/v1/me/statement?before={lines[-1].transfer_id}&limit={limit}"

@@ -184,6 +184,55 @@ CREATE FUNCTION carte_timebank_check(OUT accounts bigint, OUT total bigint,
   FROM timebank_account a LEFT JOIN sums s ON s.account_id = a.resident_id
 $$;
 
+-- Confirming an exchange in one round trip (community.ledger.confirm_exchange calls it):
+-- the exchange locked first (a second confirmation waits, then sees it booked), both
+-- accounts opened if new and locked in id order, the receiver's floor checked under the
+-- lock, the transfer booked and the exchange marked, all in the caller's transaction.
+-- Outcomes: booked, already (the same transfer id), not_found, not_receiver, gone (an
+-- account was deleted), limit, state:<status>.
+CREATE FUNCTION carte_ledger_confirm(p_exchange bigint, p_resident bigint, p_floor bigint,
+                                     OUT outcome text, OUT transfer_id bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  x record;
+  bal bigint;
+BEGIN
+  SELECT e.status, e.giver_id, e.receiver_id, e.units INTO x
+    FROM exchange e WHERE e.id = p_exchange FOR UPDATE;
+  IF NOT FOUND THEN
+    outcome := 'not_found'; RETURN;
+  END IF;
+  IF p_resident IS DISTINCT FROM x.receiver_id THEN
+    outcome := CASE WHEN p_resident = x.giver_id THEN 'not_receiver' ELSE 'not_found' END;
+    RETURN;
+  END IF;
+  IF x.status = 'confirmed' THEN
+    SELECT t.id INTO transfer_id FROM ledger_transfer t WHERE t.exchange_id = p_exchange;
+    outcome := 'already'; RETURN;
+  END IF;
+  IF x.status <> 'recorded' THEN
+    outcome := 'state:' || x.status; RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM resident r WHERE r.id IN (x.giver_id, x.receiver_id)
+             AND r.deleted_at IS NOT NULL) THEN
+    outcome := 'gone'; RETURN;
+  END IF;
+  INSERT INTO timebank_account (resident_id)
+    VALUES (least(x.giver_id, x.receiver_id)), (greatest(x.giver_id, x.receiver_id))
+    ON CONFLICT (resident_id) DO NOTHING;
+  PERFORM 1 FROM timebank_account a WHERE a.resident_id IN (x.giver_id, x.receiver_id)
+    ORDER BY a.resident_id FOR UPDATE;
+  SELECT a.balance INTO bal FROM timebank_account a WHERE a.resident_id = x.receiver_id;
+  IF bal - x.units < p_floor THEN
+    outcome := 'limit'; RETURN;
+  END IF;
+  INSERT INTO ledger_transfer (debit_account, credit_account, units, kind, exchange_id)
+    VALUES (x.receiver_id, x.giver_id, x.units, 'exchange', p_exchange)
+    RETURNING id INTO transfer_id;
+  UPDATE exchange SET status = 'confirmed', decided_at = now() WHERE id = p_exchange;
+  outcome := 'booked';
+END $$;
+
 CREATE TABLE loan (
   id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   feature_id          bigint NOT NULL REFERENCES feature(id),
@@ -243,6 +292,7 @@ DOWNGRADE = r"""
 DROP TABLE exchange_moderation;
 DROP FUNCTION carte_exchange_moderation_append_only();
 DROP TABLE loan;
+DROP FUNCTION carte_ledger_confirm(bigint, bigint, bigint);
 DROP FUNCTION carte_timebank_check();
 DROP VIEW ledger_entry;
 DROP TABLE ledger_transfer;
