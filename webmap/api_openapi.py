@@ -13,7 +13,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["paths"]
+__all__ = ["paths", "register_operations"]
+
+_REGISTERED: dict[str, dict[str, Any]] = {}
+
+
+def register_operations(path_items: dict[str, dict[str, Any]]) -> None:
+    """Add path items of another module's ``/api/v1`` operations to the document.
+
+    For the feature modules (residents, time bank, missions...): call it at import time
+    with ``{"/api/v1/...": {"get": {...}}}``; methods of one path are merged.
+    """
+    for path, item in path_items.items():
+        _REGISTERED.setdefault(path, {}).update(item)
 
 PROBLEM = "application/problem+json"
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -198,6 +210,8 @@ def complete(doc: dict[str, Any], category_slugs: Sequence[str]) -> dict[str, An
     Every operation also gets the statuses any request can meet (414, 503).
     """
     doc["paths"].update(paths(category_slugs))
+    for path, item in _REGISTERED.items():
+        doc["paths"].setdefault(path, {}).update(item)
     doc.setdefault("components", {}).setdefault("schemas", {})["FieldProblem"] = FIELD_PROBLEM
     common = _common()
     for item in doc["paths"].values():

@@ -69,11 +69,59 @@ from community.residents import (
     update_profile,
 )
 
+from .api_openapi import register_operations
 from .residents_auth import current_resident, resident_required, safe_next, sign_in, sign_out
 from .views.i18n import current_lang
 from .web import client_key, db_session, json_response, problem
 
 __all__ = ["ANSWERABLE_KINDS", "bp", "register_me_section"]
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+_FEATURE_ID = {"name": "feature_id", "in": "path", "required": True,
+               "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+register_operations({
+    "/api/v1/features/{feature_id}/contact": {"get": {
+        "operationId": "featureContact",
+        "summary": "Whether a place can be answered through the site (never who organises "
+                   "it); with the session cookie, whether it is the resident's own and "
+                   "their conversation about it",
+        "parameters": [_FEATURE_ID],
+        "responses": {
+            "200": {"description": "answerable, signed_in, mine, thread_url",
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["answerable", "signed_in", "mine", "thread_url"],
+                        "properties": {"answerable": {"type": "boolean"},
+                                       "signed_in": {"type": "boolean"},
+                                       "mine": {"type": "boolean"},
+                                       "thread_url": {"type": ["string", "null"]}}}}}},
+            "404": _problem_response("no such published place")}}},
+    "/api/v1/features/{feature_id}/messages": {"post": {
+        "operationId": "answerFeature",
+        "summary": "A signed-in resident writes to the organiser of a place (relayed by "
+                   "e-mail, addresses never shared); same-origin JSON only",
+        "parameters": [_FEATURE_ID],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["body"],
+            "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 4000}}}}}},
+        "responses": {
+            "201": {"description": "sent: the conversation",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["thread_id", "thread_url"],
+                        "properties": {"thread_id": {"type": "integer"},
+                                       "thread_url": {"type": "string"}}}}}},
+            "400": _problem_response("no text, or too long (invalid_params)"),
+            "401": _problem_response("sign in first (sign_in_url)"),
+            "403": _problem_response("cross-site, blocked, or messages stopped"),
+            "404": _problem_response("no such place, or it cannot be answered"),
+            "415": _problem_response("not application/json"),
+            "422": _problem_response("refused as spam (reasons)"),
+            "429": _problem_response("too many messages this hour (Retry-After)")}}},
+})
 
 # A deleted account's sign-ups are cancelled (waiting ones promoted) and its answers
 # erased, in the deletion's transaction (community.signups, the missions feature).

@@ -16,7 +16,8 @@ from tests.moderation_fixtures import (  # noqa: F401
 )
 
 GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/audit",
-        "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks"]
+        "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks",
+        "/moderation/community/messages"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
          *[f"/moderation/submissions/{{sid}}/{a}"
@@ -24,7 +25,9 @@ POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deact
          *[f"/moderation/features/{{fid}}/{a}"
            for a in ("unpublish", "restore", "dismiss", "merge", "edit")],
          "/moderation/submissions/{sid}/block", "/moderation/flags/1/block",
-         "/moderation/blocks/1/lift"]
+         "/moderation/blocks/1/lift",
+         # relayed messages between residents (issue 20, identity)
+         "/moderation/community/messages/1/hide", "/moderation/community/residents/1/block"]
 ADMIN_ONLY_GETS = ["/moderation/users"]
 ADMIN_ONLY_POSTS = ["/moderation/users", "/moderation/users/{uid}/deactivate",
                     "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role"]
@@ -55,7 +58,11 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      # covered in test_moderation_imports.py
                      "/moderation/imports", "/moderation/imports/<int:run_id>",
                      "/moderation/jobs/<int:job_id>",
-                     "/moderation/imports/<int:run_id>/<action>"}
+                     "/moderation/imports/<int:run_id>/<action>",
+                     # relayed messages between residents (issue 20, identity)
+                     "/moderation/community/messages",
+                     "/moderation/community/messages/<int:message_id>/hide",
+                     "/moderation/community/residents/<int:resident_id>/block"}
 
 
 @pytest.mark.parametrize("path", GETS)
