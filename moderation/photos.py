@@ -37,7 +37,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, request
@@ -46,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from geo.models import Feature, FeatureStatus, ModerationAction, ModerationEvent
 from geo.publish import revise_feature
-from photos.storage import KEY, Storage, stores
+from photos.storage import KEY, Storage
 
 from .errors import InvalidInput, NotFound
 from .i18n import t
@@ -195,15 +194,14 @@ def _template_functions() -> dict[str, Any]:
 # --- routes -------------------------------------------------------------------------------
 
 def public_store() -> Storage:
-    """The store of public re-encodings (the one ``/photos/`` reads), local by default.
+    """The store of public re-encodings: the one uploads write to.
 
-    An app may install another :class:`photos.storage.Storage` (an object store) as
-    ``app.extensions["carte_photo_stores"]`` = ``(public, quarantine)``.
+    Read from :func:`ingestion.api.photo_setup` (the ``PHOTO_*`` settings), so both
+    sides always agree on where the bytes are.
     """
-    configured = current_app.extensions.get("carte_photo_stores")
-    if configured:
-        return configured[0]
-    return stores(Path(current_app.config["VAR_DIR"]))[0]
+    from ingestion.api import photo_setup
+
+    return photo_setup(current_app._get_current_object()).public  # type: ignore[attr-defined]
 
 
 @bp.get("/photos/<int:photo_id>/<size>")
