@@ -202,7 +202,7 @@ WITH src AS (
   SELECT r.* FROM import_row r
   WHERE r.run_id = :run AND r.outcome = 'valid'
     AND NOT EXISTS (SELECT 1 FROM feature f WHERE f.source = :source AND f.source_ref = r.ref)
-    AND (CAST(:refs AS text[]) IS NULL OR r.ref = ANY(CAST(:refs AS text[])))
+    AND (CAST(:refs AS text[]) IS NULL OR r.ref IN (SELECT unnest(CAST(:refs AS text[]))))
   ORDER BY r.row_number
 ), ins AS (
   INSERT INTO feature (status, category, title, description, starts_at, ends_at, attributes,
@@ -233,7 +233,7 @@ WITH old AS (
   SELECT f.id AS fid, {snapshot:f} AS before, f.geom AS old_geom, r.*
   FROM import_row r JOIN feature f ON f.source = :source AND f.source_ref = r.ref
   WHERE r.run_id = :run AND r.outcome = 'valid'
-    AND (CAST(:refs AS text[]) IS NULL OR r.ref = ANY(CAST(:refs AS text[])))
+    AND (CAST(:refs AS text[]) IS NULL OR r.ref IN (SELECT unnest(CAST(:refs AS text[]))))
     AND ((f.category, f.title, f.description, f.starts_at, f.ends_at, f.attributes)
          IS DISTINCT FROM (r.category, r.title, coalesce(r.description, ''), r.starts_at,
                            r.ends_at, r.attributes)

@@ -348,17 +348,22 @@ _HASH_OF = ("carte_content_hash({a}.category, {a}.title, {a}.description, {a}.st
 # Features of the source that no source_row describes yet (published by `carte demo`'s
 # seed or `carte import --publish` before the first sync): their base is the latest valid
 # row a published run gave for their reference, else their own content.
+_MISSING = text("""
+SELECT count(*) FROM feature f
+WHERE f.source = :source AND f.source_ref IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM source_row s WHERE s.source = f.source
+                  AND s.ref = f.source_ref)
+""")
 _BOOTSTRAP = text(f"""
 INSERT INTO source_row (source, ref, feature_id, content_hash, run_id, row_number, state)
 SELECT f.source, f.source_ref, f.id, coalesce(last.h, {_HASH_OF.format(a='f')}),
        last.run_id, last.row_number, 'active'
 FROM feature f
-LEFT JOIN LATERAL (
-  SELECT {_HASH_OF.format(a='r')} AS h, r.run_id, r.row_number
+LEFT JOIN (
+  SELECT DISTINCT ON (r.ref) r.ref, {_HASH_OF.format(a='r')} AS h, r.run_id, r.row_number
   FROM import_row r JOIN import_run u ON u.id = r.run_id
-  WHERE u.source = f.source AND u.status = 'published' AND r.ref = f.source_ref
-    AND r.outcome = 'valid'
-  ORDER BY r.run_id DESC LIMIT 1) last ON true
+  WHERE u.source = :source AND u.status = 'published' AND r.outcome = 'valid'
+  ORDER BY r.ref, r.run_id DESC) last ON last.ref = f.source_ref
 WHERE f.source = :source AND f.source_ref IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM source_row s WHERE s.source = f.source
                   AND s.ref = f.source_ref)
@@ -376,7 +381,8 @@ def _current(session: Session, run_id: int) -> list[Current]:
 
 
 def _known(session: Session, source: str) -> dict[str, Known]:
-    session.execute(_BOOTSTRAP, {"source": source})
+    if session.execute(_MISSING, {"source": source}).scalar_one():
+        session.execute(_BOOTSTRAP, {"source": source})
     with session.connection().connection.driver_connection.cursor() as cur:
         cur.execute("""
             SELECT s.ref, s.feature_id, s.content_hash, s.state, f.status::text
@@ -459,7 +465,8 @@ def _remember(session: Session, source: str, run_id: int, refs: list[str]) -> No
         SELECT :s, r.ref, f.id, {_HASH_OF.format(a='r')}, r.run_id, r.row_number, 'active',
                now()
         FROM import_row r JOIN feature f ON f.source = :s AND f.source_ref = r.ref
-        WHERE r.run_id = :run AND r.outcome = 'valid' AND r.ref = ANY(CAST(:refs AS text[]))
+        WHERE r.run_id = :run AND r.outcome = 'valid'
+          AND r.ref IN (SELECT unnest(CAST(:refs AS text[])))
         ON CONFLICT (source, ref) DO UPDATE SET feature_id = excluded.feature_id,
           content_hash = excluded.content_hash, run_id = excluded.run_id,
           row_number = excluded.row_number, state = 'active', updated_at = now()
@@ -470,7 +477,7 @@ def _set_state(session: Session, source: str, refs: list[str], state: str) -> No
     if refs:
         session.execute(text(
             "UPDATE source_row SET state = :st, updated_at = now() "
-            "WHERE source = :s AND ref = ANY(CAST(:refs AS text[]))"),
+            "WHERE source = :s AND ref IN (SELECT unnest(CAST(:refs AS text[])))"),
             {"st": state, "s": source, "refs": refs})
 
 

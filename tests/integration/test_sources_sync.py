@@ -390,3 +390,25 @@ def test_the_city_checks_source_entries(tmp_path: Path):
     assert city is None and {"sources[0].url", "sources[0].on_new",
                              "sources[0].max_retire_share", "sources[0].every",
                              "sources[0].format"} <= fields
+
+
+def test_a_seed_published_before_the_first_sync_is_not_published_again(db, tmp_path):
+    from ingestion.importer import run_import
+
+    path = tmp_path / "mairies.csv"
+    rows = [f"m{i},Mairie {i},{point(i)[0]},{point(i)[1]}" for i in range(1, 5)]
+    path.write_text("id,title,lon,lat\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with Session(db) as s, s.begin():
+        run_import(path, session=s, source=SOURCE, category="mairie", publish=True)
+    paris = load_city("paris", check_files=False)
+    city = dataclasses.replace(paris, sources=(Dataset(
+        file=path, source=SOURCE, category="mairie", licence="ODbL-1.0",
+        attribution="Ville", max_retire_share=0.5),))
+    before = counts(db)[:2]
+    first = sync(db, city)
+    assert (first.new, first.unchanged, counts(db)[:2]) == (0, 4, before)
+    rows[0] = rows[0].replace("Mairie 1", "Mairie du 1er")
+    path.write_text("id,title,lon,lat\n" + "\n".join(rows[:3]) + "\n", encoding="utf-8")
+    second = sync(db, city)
+    assert (second.changed, second.retired, second.unchanged) == (1, 1, 2)
+    assert published(db) == {"m1": "Mairie du 1er", "m2": "Mairie 2", "m3": "Mairie 3"}
