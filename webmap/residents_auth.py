@@ -5,9 +5,9 @@ Flask session (a signed, HttpOnly, SameSite=Lax cookie) then holds their id. Use
 
 * :func:`current_resident` — the :class:`community.residents.Resident` of this request,
   or ``None`` (anonymous, or the account was deleted since);
-* ``@resident_required`` on a view — an anonymous ``GET`` of a page is redirected to
-  ``/auth/magic?next=<this path>``; an API (``/api/…``) or any other method answers
-  401 problem+json (with ``sign_in_url``). ``g.resident`` is then set.
+* ``@resident_required`` on a view — an anonymous request for a page is redirected to
+  ``/auth/magic?next=<this path>`` (``/me`` after a form's POST: the session expired);
+  an API (``/api/…``) answers 401 problem+json (with ``sign_in_url``).
 * :func:`sign_in` / :func:`sign_out` — used by the magic link views; sign-in rotates
   the session (a fresh cookie and CSRF token).
 
@@ -84,7 +84,8 @@ def safe_next(target: str | None, default: str = "/me") -> str:
 
 
 def _sign_in_url() -> str:
-    return "/auth/magic?" + urlencode({"next": request.full_path.rstrip("?")})
+    here = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else "/me"
+    return "/auth/magic?" + urlencode({"next": here})
 
 
 def resident_required(view: F) -> F:
@@ -93,7 +94,7 @@ def resident_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         resident = current_resident()
         if resident is None:
-            if request.method in ("GET", "HEAD") and not request.path.startswith("/api/"):
+            if not request.path.startswith("/api/"):  # a page: sign in, then come back
                 return redirect(_sign_in_url(), code=303)
             return problem(401, "Sign-in required",
                            detail="sign in with a link sent by e-mail (/auth/magic)",
