@@ -36,14 +36,15 @@ def make_offer(conn, owner_id: int | None, *, category: str = "echange-temps",
            "s": sid}).scalar_one()
 
 
-def make_moderator(engine: Engine, email: str = "mod@example.org") -> int:
+def make_moderator(engine: Engine, email: str = "mod@example.org", *,
+                   password: str = "correct horse battery staple") -> int:
     from sqlalchemy.orm import Session
 
     from geo.models import UserRole
     from moderation.accounts import create_user
 
     with Session(engine) as s, s.begin():
-        return create_user(s, email, UserRole.moderator, "correct horse battery").id
+        return create_user(s, email, UserRole.moderator, password).id
 
 
 def ensure_categories(engine: Engine) -> None:

@@ -432,3 +432,44 @@ def test_the_pages_speak_english_and_bad_input_names_its_field(capp, db, mail_en
     assert r.status_code == 400
     assert r.get_json()["invalid_params"][0]["name"] == "limit"
     assert "Record the time you gave" in alice_web.get(xpage + "?lang=en").get_data(as_text=True)
+
+
+@pytest.fixture
+def mod_web(app, db):
+    """A moderator signed in through the login form."""
+    from tests.moderation_fixtures import PASSWORD, login
+
+    client = app.test_client()
+    make_moderator(db, "mod@example.org", password=PASSWORD)
+    assert login(client, "mod@example.org", PASSWORD).status_code == 303
+    return client
+
+
+def test_moderators_see_every_exchange_and_reverse_one_with_a_reason(db, mod_web):
+    from tests.moderation_fixtures import post
+
+    moderator = mod_web
+
+    with db.begin() as conn:
+        alice = add_resident(conn, "Alice")
+        bob = add_resident(conn, "Bob")
+        offer = make_offer(conn, alice)
+    xid = _exchange(db, alice, bob, offer)
+    with Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, xid, resident_id=bob)
+    page = moderator.get("/moderation/community/exchanges").get_data(as_text=True)
+    assert f"n° {xid}" in page and "Alice (n° " in page and "confirmé" in page
+    assert "alice@example.org" not in page  # moderators see names, not addresses
+    r = post(moderator, f"/moderation/community/exchanges/{xid}/reverse",
+             {"reason": ""}, page="/moderation/community/exchanges")
+    assert r.status_code == 400
+    r = post(moderator, f"/moderation/community/exchanges/{xid}/reverse",
+             {"reason": "Échange fictif"}, page="/moderation/community/exchanges")
+    assert r.status_code == 303
+    with Session(db) as s:
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (0, 0)
+    english = moderator.get("/moderation/community/exchanges?lang=en").get_data(as_text=True)
+    assert "exchange reversed" in english and "Échange fictif" in english
+    assert moderator.get("/moderation/community/exchanges?status=reversed").status_code == 200
+    anonymous = moderator.application.test_client()
+    assert anonymous.get("/moderation/community/exchanges").status_code in (302, 303)
