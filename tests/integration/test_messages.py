@@ -187,7 +187,7 @@ def test_a_signed_in_residents_submission_is_linked_to_them(ingest_app, clean_db
     assert rows == {r.get_json()["id"]: resident.id, anon.get_json()["id"]: None}
 
 
-def test_no_resident_address_or_name_in_public_outputs(capp, cdb, mail_env):
+def test_no_resident_address_or_name_in_public_outputs(capp, cdb, mail_env, runner, var_dir):
     _ana_client, ana, bob_client, _ = two_residents(capp)
     with cdb.begin() as conn:
         conn.execute(text("UPDATE resident SET display_name = 'Zoé Discrète' WHERE id = :i"),
@@ -211,6 +211,17 @@ def test_no_resident_address_or_name_in_public_outputs(capp, cdb, mail_env):
     assert seen >= 6
     item = public.get(f"/ogc/collections/features/items/{fid}").get_json(force=True)
     assert item["properties"]["title"] == "Escabeau à prêter"
+    # The open data downloads (GeoJSON, CSV, GeoPackage...) as `carte export` writes them.
+    from webmap.cli import main
+
+    result = runner.invoke(main, ["export"])
+    assert result.exit_code == 0, result.output
+    files = sorted((var_dir / "data").iterdir())
+    assert files and any(b"Escabeau" in path.read_bytes() for path in files)
+    for path in files:
+        blob = path.read_bytes()
+        for secret in (ANA, BOB, "Zoé Discrète", "ana.organise", "Bonjour Zoé"):
+            assert secret.encode() not in blob, (secret, path.name)
 
 
 def test_moderators_see_messages_hide_one_and_stop_a_resident_audited(capp, cdb, mail_env):

@@ -200,3 +200,34 @@ def test_the_pages_speak_english_too(capp, cdb, mail_env):
     assert "My conversations" in me and "Delete my account" in me
     french = client.get("/me?lang=fr").get_data(as_text=True)
     assert "Mes conversations" in french and "Supprimer mon compte" in french
+
+
+def test_two_concurrent_uses_of_one_link_sign_in_once(capp, cdb, mail_env):
+    import threading
+
+    from sqlalchemy.orm import Session as S
+
+    from community.errors import MagicLinkInvalid
+    from community.residents import redeem_magic_link
+
+    ask_link(capp.test_client(), "race@example.org")
+    (msg,) = deliver(cdb, mail_env, 1)
+    token = magic_path(msg).rsplit("/", 1)[1]
+    barrier, results = threading.Barrier(2), []
+
+    def use() -> None:
+        with S(cdb) as s:
+            barrier.wait()
+            try:
+                with s.begin():
+                    results.append(redeem_magic_link(s, token, secret="test-secret-key")[0].id)
+            except MagicLinkInvalid as exc:
+                results.append(exc.reason)
+
+    threads = [threading.Thread(target=use) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(map(str, results)) == sorted([str(scalar(cdb, "SELECT id FROM resident")),
+                                                "already used"])
