@@ -197,7 +197,8 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                          prefer_xy=prefer_xy) for p, raw in zip(slow_pos.tolist(), slow_raw,
                                                                  strict=True)]
     items = _validate_batch(slow_rows, mapper=mapper, crs=ctx.crs, categories=ctx.categories,
-                            area=ctx.area, now=ctx.now, config=ctx.config)
+                            area=ctx.area, now=ctx.now, config=ctx.config,
+                            geocoder=ctx.geocoder)
     # Repeated references, in file order, across every kind of row.
     fast_ref_list, unch_ref_list = fast_refs.to_pylist(), unch_refs.to_pylist()
     all_refs = fast_ref_list + unch_ref_list + [i.ref for i in items]
@@ -222,7 +223,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                           prefer_xy=prefer_xy)
             extra = _validate_batch([row], mapper=mapper, crs=ctx.crs,
                                     categories=ctx.categories, area=ctx.area, now=ctx.now,
-                                    config=ctx.config)[0]
+                                    config=ctx.config, geocoder=ctx.geocoder)[0]
             _dedupe(extra, ctx)
             items.append(extra)
             demoted[kind].append(k)

@@ -46,6 +46,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.areas import city_outline
+from geo.geocode import Geocoder
 from geo.publish import publish_import_rows
 
 from .areaindex import AreaIndex
@@ -78,7 +79,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                buffer_m: float = 500.0, now: datetime | None = None,
                config: ValidationConfig | None = None, batch_size: int = 25_000,
                progress: Callable[[int], None] | None = None, fast: bool = True,
-               file_name: str | None = None) -> ImportSummary:
+               file_name: str | None = None,
+               geocoder: Geocoder | None = None) -> ImportSummary:
     """Import one file; the caller's session holds the rows' transaction (it commits).
 
     The run and the file itself are committed first, apart: if anything fails later,
@@ -102,6 +104,11 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
     fast
         Let simple CSV files take the column path (``False``: every row takes the
         scalar path; both give the same rows).
+    geocoder
+        Places the rows that have an address and no coordinates (the city's address
+        file, :class:`geo.geocode.Geocoder`); each such row's match quality is counted
+        in the summary (``geocoded``) and kept in its attributes (``address_match``);
+        an address not found refuses the row (``address_not_found``, with the reason).
 
     Raises
     ------
@@ -133,7 +140,7 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
             category=category, publish=publish, attribution=attribution,
             title_template=title_template, mapper=mapper, refused_path=refused_path,
             buffer_m=buffer_m, now=now, config=config, batch_size=batch_size,
-            progress=progress, fast=fast, categories=categories)
+            progress=progress, fast=fast, categories=categories, geocoder=geocoder)
         stored.join()
     except BaseException as exc:
         try:
@@ -157,7 +164,8 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
                  mapper: Mapper | None, refused_path: Path | None, buffer_m: float,
                  now: datetime, config: ValidationConfig, batch_size: int,
                  progress: Callable[[int], None] | None, fast: bool,
-                 categories: Mapping[str, CategorySpec]) -> tuple[ImportSummary, str, str]:
+                 categories: Mapping[str, CategorySpec],
+                 geocoder: Geocoder | None = None) -> tuple[ImportSummary, str, str]:
     prefer_xy = bool(crs) and crs.upper() not in ("EPSG:4326", "OGC:CRS84")  # type: ignore[union-attr]
     opened = open_source(path, prefer_xy=prefer_xy, data=data)
     file_crs = crs or opened.crs or "EPSG:4326"
@@ -196,7 +204,8 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
     ctx = _Context(run_id=run_id, source=source, crs=file_crs, categories=categories,
                    area=area, areas=loaded["areas"], now=now, config=config,
                    previous=loaded["previous"], summary=summary,
-                   refused_out=refused_out, file_slices=opened.data is data)
+                   refused_out=refused_out, file_slices=opened.data is data,
+                   geocoder=geocoder)
     writer = _Writer(session)
     try:
         if cols is not None:
@@ -211,7 +220,7 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
             for batch in _batches(opened.rows, batch_size):
                 items = _validate_batch(batch, mapper=mapper, crs=file_crs,
                                         categories=categories, area=area, now=now,
-                                        config=config)
+                                        config=config, geocoder=geocoder)
                 for item in items:
                     _dedupe(item, ctx)
                 writer.start([_encode_items(items, ctx)])

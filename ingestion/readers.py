@@ -14,6 +14,7 @@ import csv
 import gzip
 import json
 import math
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,10 +170,15 @@ def _geojson_rows(doc: Any, *, prefer_xy: bool) -> Iterator[SourceRow]:
 
 
 def _csv_records(text: str) -> Iterator[str]:
-    """The file's records as their original text (a quoted field may span lines)."""
+    """The file's records as their original text (a quoted field may span lines).
+
+    Records end at a line end (LF, CR LF or CR) only: a vertical tab or a form feed
+    inside a field (the RNA has some) is text, not a new row, whatever
+    ``str.splitlines`` thinks.
+    """
     pending: list[str] = []
     quotes = 0
-    for line in text.splitlines():
+    for line in _LINE_END.split(text):
         pending.append(line)
         quotes += line.count('"')
         if quotes % 2 == 0:
@@ -180,6 +186,9 @@ def _csv_records(text: str) -> Iterator[str]:
             pending, quotes = [], 0
     if pending:
         yield "\n".join(pending)  # an unterminated quote: the row reports it
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _delimiter(text: str) -> str:

@@ -22,10 +22,12 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.geocode import QUALITIES, Geocoder, Match
+
 from .areaindex import AreaIndex, area_ids_text
 from .categories import CategorySpec
 from .copyrows import _copy_text, _ewkb_one
-from .mapping import Mapper, RefuseRow, _stable_ref, to_lonlat_many
+from .mapping import ADDRESS_KEY, POSTCODE_KEY, Mapper, RefuseRow, _stable_ref, to_lonlat_many
 from .readers import SourceRow
 from .types import FieldError, Record
 from .validation import ServiceArea, ValidationConfig, validate_submission
@@ -49,6 +51,8 @@ class ImportSummary:
     run_id: int | None = None
     status: str | None = None
     changed: int = 0
+    # Rows placed by their address (geo.geocode), by match quality: exact, street, none.
+    geocoded: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary line ``carte import`` prints (JSON)."""
@@ -59,7 +63,9 @@ class ImportSummary:
                 "run_id": self.run_id, "status": self.status,
                 "refused_by_reason": dict(self.refused_by_reason.most_common()),
                 "refused_file": self.refused_file, "seconds": round(self.seconds, 2),
-                "rows_per_s": round(self.read / self.seconds) if self.seconds else None}
+                "rows_per_s": round(self.read / self.seconds) if self.seconds else None,
+                **({"geocoded": {q: self.geocoded[q] for q in QUALITIES}}
+                   if self.geocoded else {})}
 
 
 
@@ -78,6 +84,7 @@ class _Row:
     ref: str
     data: dict[str, Any]
     result: Record | list[FieldError] | None = None
+    geocoded: Match | None = None
 
 
 def _map_rows(batch: list[SourceRow], mapper: Mapper) -> list[_Row]:
@@ -98,16 +105,37 @@ def _map_rows(batch: list[SourceRow], mapper: Mapper) -> list[_Row]:
     return items
 
 
+def _geocode(items: list[_Row], geocoder: Geocoder | None) -> None:
+    """Place the rows that have an address line and no position (in place).
+
+    The mapper's ``_address``/``_postcode`` keys never reach validation. A match puts
+    the point on the row and the address as the file writes it, with the match quality,
+    in its attributes (``address``, ``address_match``); ``none`` refuses the row below.
+    """
+    for item in items:
+        line = item.data.pop(ADDRESS_KEY, None)
+        postcode = item.data.pop(POSTCODE_KEY, "")
+        if geocoder is None or not line or (item.row.x is not None and item.row.y is not None):
+            continue
+        item.geocoded = geocoder(str(line), str(postcode or ""))
+
+
 def _validate_items(items: list[_Row], *, crs: str, categories: Mapping[str, CategorySpec],
                     area: ServiceArea | None, now: datetime,
-                    config: ValidationConfig) -> None:
+                    config: ValidationConfig, geocoder: Geocoder | None = None) -> None:
     """Reproject and validate the mapped rows that have no result yet (in place)."""
     todo = [item for item in items if item.result is None]
     if not todo:
         return
+    _geocode(todo, geocoder)
     xs = np.array([math.nan if r.row.x is None else r.row.x for r in todo], dtype=float)
     ys = np.array([math.nan if r.row.y is None else r.row.y for r in todo], dtype=float)
     lons, lats, ok = to_lonlat_many(xs, ys, crs)
+    for i, item in enumerate(todo):  # geocoded points are WGS84 already
+        match = item.geocoded
+        if match is not None and match.lon is not None and match.lat is not None:
+            xs[i], ys[i], lons[i], lats[i], ok[i] = match.lon, match.lat, match.lon, \
+                match.lat, True
     # The service area test, vectorised: rows inside skip the scalar test; the others
     # go through it to get their exact message (outside, swapped...).
     if area is not None:
@@ -119,7 +147,15 @@ def _validate_items(items: list[_Row], *, crs: str, categories: Mapping[str, Cat
     for i, item in enumerate(todo):
         row = item.row
         pre: list[FieldError] = []
-        if row.geom_error:
+        match = item.geocoded
+        if match is not None and match.quality == "none":
+            pre.append(FieldError("/address", "address_not_found", match.reason))
+        elif match is not None:
+            item.data["lon"], item.data["lat"] = float(lons[i]), float(lats[i])
+            attrs = item.data.setdefault("attributes", {})
+            if isinstance(attrs, dict):
+                attrs["address"], attrs["address_match"] = match.label, match.quality
+        elif row.geom_error:
             pre.append(FieldError("/geometry", "no_geometry", row.geom_error))
         elif not (math.isfinite(xs[i]) and math.isfinite(ys[i])):
             pre.append(FieldError("/geometry", "not_finite", "coordinates are not numbers"))
@@ -144,9 +180,11 @@ def _validate_items(items: list[_Row], *, crs: str, categories: Mapping[str, Cat
 
 def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
                     categories: Mapping[str, CategorySpec], area: ServiceArea | None,
-                    now: datetime, config: ValidationConfig) -> list[_Row]:
+                    now: datetime, config: ValidationConfig,
+                    geocoder: Geocoder | None = None) -> list[_Row]:
     items = _map_rows(batch, mapper)
-    _validate_items(items, crs=crs, categories=categories, area=area, now=now, config=config)
+    _validate_items(items, crs=crs, categories=categories, area=area, now=now, config=config,
+                    geocoder=geocoder)
     return items
 
 
@@ -218,6 +256,7 @@ class _Context:
     # member): rows are kept as (offset, length) in it instead of a copy of their bytes.
     file_slices: bool = False
     valid_written: int = 0  # rows of this run written 'valid' (what waits for a moderator)
+    geocoder: Geocoder | None = None  # places rows that have an address and no position
 
 
 def _dedupe(item: _Row, ctx: _Context) -> None:
@@ -240,6 +279,8 @@ def _encode_items(items: list[_Row], ctx: _Context) -> str:
     rows: list[tuple[Any, ...]] = []
     for item in items:
         summary.read += 1
+        if item.geocoded is not None:
+            summary.geocoded[item.geocoded.quality] += 1
         number, raw = item.row.number, item.row.raw
         prev = ctx.previous.get(item.ref)
         changed = False

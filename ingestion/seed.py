@@ -32,10 +32,12 @@ from typing import Any, NamedTuple
 from sqlalchemy.orm import Session
 
 from geo.city import City
+from geo.geocode import Geocoder
 
 from .categories import load_categories, read_categories
 from .hours import market_hours, parse_hours
 from .importer import ImportSummary, Mapped, RefuseRow, run_import
+from .mapping import rna_mapper
 from .readers import SourceRow
 from .services import SERVICE_MAPPERS, apply_credits
 
@@ -231,6 +233,7 @@ MAPPERS: Mapping[str, Callable[[SourceRow], Mapped]] = {
     "paris-espaces-verts": _green_space,
     "paris-sanisettes": _toilet,
     **SERVICE_MAPPERS,  # libraries, cool places, Wi-Fi: one place, one feature (services.py)
+    "paris-associations": rna_mapper("acteur-local"),  # RNA extract, geocoded (no points)
 }
 
 
@@ -263,12 +266,14 @@ def load_seed(session: Session, city: City, *, refused_dir: Path | None = None,
     load_categories(session, read_categories(city.categories))
     session.flush()
     summaries = []
+    geocoder = Geocoder.for_city(city)  # rows with an address and no point (read lazily)
     for seed in seeds_of(city):
         refused = refused_dir / f"{seed.source}.refused.jsonl" if refused_dir else None
         summaries.append(run_import(seed.file, session=session, source=seed.source,
                                     mapper=seed.mapper, publish=True,
                                     category=None if seed.mapper else seed.category,
                                     attribution=seed.attribution, buffer_m=0.0,
-                                    refused_path=refused, progress=progress))
+                                    refused_path=refused, progress=progress,
+                                    geocoder=geocoder))
     apply_credits(session, city)  # merged services credit every source they come from
     return summaries

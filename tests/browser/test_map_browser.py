@@ -9,10 +9,10 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from geo.city import load_city
+from geo.geocode import address_file, load_index
 from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import NASTY_TITLE, drop_map_data, seed_map_features
 from tiles.raster import BASE_ZOOMS
-from webmap.views.addresses import address_file, load_index
 
 HOTEL_DE_VILLE = "#map=16/48.85700/2.35400"
 

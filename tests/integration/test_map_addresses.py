@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geo.config import data_dir
-from webmap.views.addresses import fold, load_index
+from geo.geocode import fold, load_index
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_a_search_never_waits_for_the_index_to_be_built(tmp_path):
     import shutil
     import time
 
-    from webmap.views.addresses import ready_index
+    from geo.geocode import ready_index
 
     copy = tmp_path / "adresses.csv.gz"
     shutil.copy(data_dir() / "cities" / "paris" / "adresses-75.csv.gz", copy)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from geo.city import load_city
+from geo.geocode import address_file, load_index
 from tests.map_fixtures import drop_map_data, seed_map_features
-from webmap.views.addresses import address_file, load_index
 
 
 @pytest.fixture

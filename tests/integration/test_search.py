@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from geo.city import load_city
+from geo.geocode import address_file, load_index, parse_query
 from geo.publish import FeatureDraft, publish_feature
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
-from webmap.views.addresses import address_file, load_index, parse_query
 
 
 @pytest.fixture(scope="module")

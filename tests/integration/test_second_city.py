@@ -222,7 +222,7 @@ def test_tiles_are_built_and_hold_the_approved_garden(city_app, city_db, city_va
 
 
 def test_search_reads_the_city_s_addresses_and_areas(city_app, published):
-    from webmap.views.addresses import address_file, load_index
+    from geo.geocode import address_file, load_index
 
     load_index(address_file(load_city()))  # as after the first page view
     body = city_app.test_client().get("/api/v1/search?q=hill").get_json()

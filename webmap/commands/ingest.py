@@ -63,13 +63,17 @@ def import_command(file: str, source: str, crs: str | None, category: str | None
     """Import FILE or URL (GeoJSON, CSV, GeoPackage, OGC API collection): nothing dropped.
 
     Every row is kept, validated and counted; a URL may be a GeoJSON file or an OGC API
-    - Features collection, whose ``next`` links are followed on the same host.
+    - Features collection, whose ``next`` links are followed on the same host. A row
+    with an address and no coordinates is placed by the city's address file (offline);
+    the summary counts each match quality (``geocoded``: exact, street, none).
     """
     import sys
 
+    from geo.city import load_city
     from geo.config import var_dir
     from geo.db import session_scope
     from geo.errors import GeoError
+    from geo.geocode import Geocoder
     from ingestion.errors import IngestError
     from ingestion.importer import run_import
 
@@ -101,7 +105,8 @@ def import_command(file: str, source: str, crs: str | None, category: str | None
                                      attribution=attribution, **options)
             else:
                 summary = run_import(Path(file), session=session, source=source,
-                                     attribution=attribution, **options)
+                                     attribution=attribution, **options,
+                                     geocoder=Geocoder.for_city(load_city(check_files=False)))
     except (IngestError, GeoError, ValueError) as exc:
         raise fail(exc) from exc
     if show:

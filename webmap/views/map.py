@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from geo.db import get_engine
 from geo.events import city_zone
+from geo.geocode import address_file, ready_index, warm
 from geo.models import Area, Category
 from tiles.archive import tilejson
 from tiles.errors import ArchiveError
@@ -30,7 +31,6 @@ from ..city import current_city
 from ..security import CSP
 from ..web import problem
 from . import walk_api
-from .addresses import address_file, ready_index, warm
 from .i18n import LOCALES, current_lang
 from .page import CONTROL_NAME, MAP_NAME, RASTER_BASE_NAME, build_map_script, map_labels
 from .search import search_areas, search_features
@@ -218,7 +218,7 @@ def _near(raw: str | None) -> tuple[float, float] | bool | None:
 def search() -> Response:
     """Published features, areas and addresses matching ``q`` (at most 8 of each).
 
-    Forgiving (:mod:`webmap.views.search`, :mod:`webmap.views.addresses`): case,
+    Forgiving (:mod:`webmap.views.search`, :mod:`geo.geocode`): case,
     accents, hyphens, abbreviated street types, "paris", postcodes and arrondissements
     ("19e") are understood. Features carry ``arrondissement_name``, ``category_label``
     and a ``label`` that tells same-titled results apart.

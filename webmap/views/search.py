@@ -33,8 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.events import city_zone, live_sql, local_midnight
-
-from .addresses import STOP_WORDS, fold, parse_query
+from geo.geocode import STOP_WORDS, fold, parse_query
 
 __all__ = ["TYPE_WORDS", "categories_named", "search_areas", "search_features",
            "type_vocabulary", "word_pattern"]

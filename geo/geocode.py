@@ -1,10 +1,21 @@
-"""Address search over the Base Adresse Nationale file for Paris, without a geocoder.
+"""Addresses of the city's address file, offline: search as you type, and geocoding.
 
-The 158,048 address points of ``data/cities/paris/adresses-75.csv.gz`` fold into ~7,600
-streets (name and postcode), each holding its house numbers. Searching scans the
-streets' folded names (lower case, no accents), so a query costs a fraction of a
-millisecond per thousand streets and the index needs a few megabytes; it is built once
-per process, on the first search, from the gzip file kept in the checkout.
+A city's address file (``addresses`` in its ``city.json``; Paris: the 158,048 points of
+the Base Adresse Nationale in ``data/cities/paris/adresses-75.csv.gz``) folds into
+streets (name and postcode; ~7,600 in Paris), each holding its house numbers. Two uses
+of one index, so that the map's search and ``carte import`` agree on where an address
+is:
+
+* :meth:`AddressIndex.search`: the map's search box (forgiving, prefix on the last
+  word, at most a few hits);
+* :meth:`AddressIndex.geocode`: one address line of an imported row to one point, with
+  its match quality (``exact``: the number on that street; ``street``: the street
+  without that number, at its middle number; ``none``: refused, with the reason).
+
+Searching scans the streets' folded names (lower case, no accents), so a query costs a
+fraction of a millisecond per thousand streets and the index needs a few megabytes; it
+is built once per process, from the file kept in the checkout. Pure: no web framework,
+so the importer (``ingestion`` imports only ``geo``) and the web search share it.
 
 >>> fold("Rue de l'Émile-Zola")
 'rue de l emile zola'
@@ -24,10 +35,13 @@ from typing import NamedTuple
 from geo.city import City
 
 __all__ = [
+    "QUALITIES",
     "STOP_WORDS",
     "STREET_TYPES",
     "AddressIndex",
+    "Geocoder",
     "Hit",
+    "Match",
     "Query",
     "address_file",
     "arrondissement_postcodes",
@@ -44,9 +58,15 @@ _REP = {"bis": "b", "ter": "t", "quater": "q"}
 _NUMBER = re.compile(r"^\s*(\d+)\s*(bis|ter|quater|(?!r\b)[a-z])?\b[\s,]*", re.IGNORECASE)
 
 
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
 def fold(text: str) -> str:
-    """Lower case, accents and punctuation removed, single spaces: what search compares."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """Lower case, accents and punctuation removed, single spaces: what search compares.
+
+    Ligatures are spelt out ("Manœuvre" is "manoeuvre"), as people type them.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", bare).split())
 
@@ -57,6 +77,24 @@ class Hit(NamedTuple):
     label: str
     lon: float
     lat: float
+
+
+QUALITIES = ("exact", "street", "none")
+"""Match qualities of :meth:`AddressIndex.geocode`, best first."""
+
+
+class Match(NamedTuple):
+    """Where an address line was found.
+
+    ``quality`` is one of :data:`QUALITIES`; the point is ``None`` when not found;
+    ``label`` is the address as the file writes it; ``reason`` says why not exact.
+    """
+
+    quality: str
+    lon: float | None
+    lat: float | None
+    label: str
+    reason: str = ""
 
 
 # Street types as people abbreviate them (La Poste's and the city's own short forms).
@@ -70,6 +108,7 @@ STREET_TYPES = {
     "gal": "general", "gl": "general", "mal": "marechal", "pdt": "president",
     "pr": "professeur", "dr": "docteur", "cdt": "commandant", "hab": "hameau",
     "sen": "sentier", "cite": "cite", "rpt": "rond point", "esp": "esplanade",
+    "ct": "cite", "vil": "villa", "che": "chemin", "ham": "hameau",  # the RNA's
 }
 STOP_WORDS = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "et", "a", "au",
                         "aux"})
@@ -235,6 +274,68 @@ class AddressIndex:
         return [h for _, h in hits[:limit]]
 
 
+    def geocode(self, address: str, postcode: str = "", *, locality: str = "") -> Match:
+        """The point of one address line ("4 PL de la Nation", "139 rue de Bercy").
+
+        Strict where search is forgiving: every word of the street must be a word of the
+        file's street (no prefix), ``postcode`` (or one in the line) narrows the streets;
+        among the streets left, the one whose name (without its type) is exactly the
+        line's comes first. ``exact``: that street has the number (or its base number
+        when "bis"/"ter" is unknown there); ``street``: the street has no such number,
+        or the line has none, and the point is the street's middle number; ``none``: no
+        street, or several equally good streets that the number cannot tell apart.
+        """
+        q = parse_query(address.strip() + " ")
+        if not q.words:
+            return Match("none", None, None, "", "no street name in the address")
+        found: set[int] | None = None
+        for word in q.words:  # a plural the register drops or adds still matches
+            forms = {word, word + "s", word + "x", word[:-1] if word[-1:] in "sx" else word}
+            streets_of = set().union(*(self._postings.get(f, set()) for f in forms))
+            found = streets_of if found is None else found & streets_of
+        postcodes = {postcode.strip()} if postcode.strip() else set(q.postcodes)
+        streets = [self._streets[i] for i in sorted(found or ())]
+        if postcodes:
+            streets = [st for st in streets if st.postcode in postcodes]
+        where = f" in {', '.join(sorted(postcodes))}" if postcodes else ""
+        if not streets:
+            return Match("none", None, None, "",
+                         f"no street named like {' '.join(q.words)!r}{where}")
+        wanted = " ".join(w for w in q.words if w not in _TYPE_WORDS)
+
+        def rank(st: _Street) -> tuple[int, int]:
+            core = " ".join(w for w in _core(st.folded).split() if w not in STOP_WORDS)
+            return (0 if core == wanted else 1 if core.rstrip("sx") == wanted.rstrip("sx")
+                    else 2, len(st.tokens))
+
+        best_rank = min(rank(st) for st in streets)
+        best = [st for st in streets if rank(st) == best_rank]
+        number = q.number
+        if number:  # "034" is 34, "0000" is no number at all
+            digits, _, rep = number.partition(" ")
+            digits = digits.lstrip("0")
+            number = (digits + (f" {rep}" if rep else "")) if digits else None
+        base = number.split(" ")[0] if number else None
+        if len(best) > 1 and number:
+            with_number = [st for st in best if number in st.numbers or base in st.numbers]
+            best = with_number or best
+        if len({(st.folded, st.postcode) for st in best}) > 1:
+            names = sorted({f"{st.name} ({st.postcode})" for st in best})
+            return Match("none", None, None, "",
+                         f"ambiguous: {len(names)} streets match ({'; '.join(names[:3])})")
+        street = best[0]
+        town = f", {street.postcode} {locality}".rstrip()
+        if number:
+            point = street.numbers.get(number) or street.numbers.get(base or "")
+            if point is not None:
+                shown = number.replace(" b", " bis").replace(" t", " ter")
+                return Match("exact", point[0], point[1], f"{shown} {street.name}{town}")
+        keys = sorted(street.numbers, key=_number_key)
+        lon, lat = street.numbers[keys[len(keys) // 2]]
+        reason = f"number {number} not on this street" if number else "no house number"
+        return Match("street", lon, lat, f"{street.name}{town}", reason)
+
+
 def _number_key(number: str) -> tuple[int, str]:
     digits, _, rest = number.partition(" ")
     return (int(digits) if digits.isdigit() else 0, rest)
@@ -308,3 +409,25 @@ def warm(path: Path) -> None:
 
 
 _warming: set[Path] = set()
+
+
+class Geocoder:
+    """The importer's geocoder: the city's address index, read on first use.
+
+    ``carte import`` and the seed pass one when the city has an address file; a file
+    whose rows all have coordinates never reads it (the BAN index takes about a second
+    to build).
+    """
+
+    def __init__(self, path: Path, *, locality: str = "") -> None:
+        self.path, self.locality = Path(path), locality
+
+    def __call__(self, address: str, postcode: str = "") -> Match:
+        """:meth:`AddressIndex.geocode` of the city's index."""
+        return load_index(self.path).geocode(address, postcode, locality=self.locality)
+
+    @classmethod
+    def for_city(cls, city: City) -> Geocoder | None:
+        """The city's geocoder, ``None`` when it has no address file."""
+        path = address_file(city)
+        return None if path is None else cls(path, locality=city.name())
