@@ -22,11 +22,13 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import sys
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
@@ -57,7 +59,7 @@ from geo.db import get_engine, hot_engine
 from geo.events import city_zone
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
-from photos.processing import Limits, parse_formats
+from photos.processing import Limits, Processed, parse_formats, process
 from photos.storage import LocalStorage, stores
 from photos.store import (
     LICENCES,
@@ -951,6 +953,7 @@ PHOTO_DEFAULTS: dict[str, Any] = {
     "PHOTO_THUMB_PX": 400,
     "PHOTO_UPLOAD_RATE_LIMIT": "60/600",
     "PHOTO_DECODERS": 1,
+    "PHOTO_QUEUE_WAIT_S": 0.0,
 }
 DEFAULTS.update(PHOTO_DEFAULTS)
 PHOTOS_PATH = "/api/v1/photos"
@@ -958,7 +961,7 @@ _MAX_AUTHOR, _MAX_ALT = 120, 300
 
 
 class PhotoSetup(NamedTuple):
-    """The photo settings of one app, built once."""
+    """The photo settings of one app, built once, and its decoding thread(s)."""
 
     limits: Limits
     public: LocalStorage
@@ -966,6 +969,17 @@ class PhotoSetup(NamedTuple):
     max_per_item: int
     max_request: int
     decoding: threading.BoundedSemaphore
+    executor: ThreadPoolExecutor
+
+    def process(self, data: bytes, limits: Limits) -> Processed:
+        """Decode and re-encode on the decoding thread (lower CPU priority); wait for it."""
+        return self.executor.submit(process, data, limits).result()
+
+
+def _background_priority() -> None:
+    """Decoding threads yield the CPU to request threads (Linux: a thread's own nice)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def photo_setup(app: Flask) -> PhotoSetup:
@@ -979,8 +993,11 @@ def photo_setup(app: Flask) -> PhotoSetup:
                     formats=parse_formats(str(key[4])), display_px=int(key[5]),
                     thumb_px=int(key[6]))
     public, quarantine = stores(cfg.get("VAR_DIR") or "var")
+    decoders = max(1, int(key[8]))
     setup = PhotoSetup(limits, public, quarantine, int(key[3]), int(key[2]),
-                       threading.BoundedSemaphore(max(1, int(key[8]))))
+                       threading.BoundedSemaphore(decoders),
+                       ThreadPoolExecutor(decoders, thread_name_prefix="photo-decode",
+                                          initializer=_background_priority))
     app.extensions["photos"] = (key, setup)
     return setup
 
@@ -1068,11 +1085,10 @@ def receive_photos(app: Flask, *, files: list[Any], tokens: list[Any],
                 refused.append(_refusal(exc, name=name, position=position, lang=lang))
                 continue
             data = part.read()
-            with setup.decoding:  # decodes one at a time per process: JSON stays fast
-                got = receive_file(conn, data, name=name, meta=meta, public=setup.public,
-                                   quarantine=setup.quarantine, limits=setup.limits,
-                                   submission_id=submission_id,
-                                   correction_id=correction_id, position=position)
+            got = receive_file(conn, data, name=name, meta=meta, public=setup.public,
+                               quarantine=setup.quarantine, limits=setup.limits,
+                               submission_id=submission_id, correction_id=correction_id,
+                               position=position, processor=setup.process)
             if got.refusal is not None:
                 refused.append(_refusal(got.refusal, name=name, position=position, lang=lang))
             else:
@@ -1264,12 +1280,35 @@ def upload_photo() -> Response:
     (``CC-BY-SA-4.0`` or ``CC0-1.0``), ``author``, ``alt``. The answer's ``id`` goes
     into the submission's (or correction's) ``photo_ids``; only its holder can attach
     it (we keep its hash), once. A refused file is a 422 naming it and why.
+
+    Each serving process handles ``PHOTO_DECODERS`` uploads at once; one more waits at
+    most ``PHOTO_QUEUE_WAIT_S`` for its turn, then is a 503 with ``Retry-After`` (the
+    map's form retries). Waiting longer would hold the server's threads, and the JSON
+    submissions behind them would wait too (bench/bench_photos.py measured 13 s).
     """
     app, req = _here()
     lang = _lang(req)
     if not is_multipart(req):
         return problem(415, "Unsupported Media Type",
                        detail="send multipart/form-data with a file part named 'photo'")
+    setup = photo_setup(app)
+    if not setup.decoding.acquire(timeout=float(app.config.get("PHOTO_QUEUE_WAIT_S", 0.0))):
+        return problem(503, "Service Unavailable", detail=busy_text(lang),
+                       headers={"Retry-After": "2", "Content-Language": lang})
+    try:
+        return _upload_photo(app, req, lang, setup)
+    finally:
+        setup.decoding.release()
+
+
+def busy_text(lang: str) -> str:
+    """"Busy: your photo will be sent again in a moment", in ``lang``."""
+    if lang == "en":
+        return "Many photos are arriving right now: send yours again in a few seconds."
+    return "Beaucoup de photos arrivent en ce moment : renvoyez la vôtre dans quelques secondes."
+
+
+def _upload_photo(app: Flask, req: Request, lang: str, setup: PhotoSetup) -> Response:
     try:
         form, files = _multipart(app, req)
         ckey = _client_key(app, req)
@@ -1297,13 +1336,12 @@ def upload_photo() -> Response:
         return problem(422, photos_title(lang), detail=exc.detail,
                        invalid_params=[{"name": field_name, "reason": exc.detail}],
                        headers={"Content-Language": lang})
-    setup = photo_setup(app)
     token = new_upload_token()
     data = part.read()
-    with setup.decoding, _engine().connect() as conn:
+    with _engine().connect() as conn:  # the caller holds a decoder
         got = receive_file(conn, data, name=name, meta=meta, public=setup.public,
                            quarantine=setup.quarantine, limits=setup.limits,
-                           upload_token=token)
+                           upload_token=token, processor=setup.process)
     if got.refusal is not None:
         refused = [_refusal(got.refusal, name=name, position=1, lang=lang)]
         return problem(422, photos_title(lang), detail=refused[0]["detail"],

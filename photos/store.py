@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,12 +89,15 @@ _REFUSED = text("""
 def receive_file(conn: Connection, data: bytes, *, name: str, meta: PhotoMeta,
                  public: Storage, quarantine: Storage, limits: Limits,
                  submission_id: int | None = None, correction_id: int | None = None,
-                 position: int | None = None, upload_token: str | None = None) -> Received:
+                 position: int | None = None, upload_token: str | None = None,
+                 processor: Callable[[bytes, Limits], Processed] = process) -> Received:
     """Keep, then process one file; never raises for what the file holds.
 
     The original goes to ``quarantine`` under ``<sha256>.orig`` (content-addressed: the
     same file sent twice is kept once); a file larger than ``limits.max_bytes`` is
     not kept (its size is the reason it is refused, and keeping it is the abuse).
+    ``processor`` runs :func:`~photos.processing.process` (the web app passes one that
+    runs it on its low-priority decoding thread).
     """
     sha = hashlib.sha256(data).hexdigest()
     if len(data) <= limits.max_bytes:
@@ -106,7 +109,7 @@ def receive_file(conn: Connection, data: bytes, *, name: str, meta: PhotoMeta,
         "alt": meta.alt, "pos": position}).scalar_one()
     conn.commit()
     try:
-        result = process(data, limits)
+        result = processor(data, limits)
     except PhotoRefused as exc:
         conn.execute(_REFUSED, {"id": pid, "code": exc.code})
         conn.commit()

@@ -200,6 +200,8 @@ class Settings:
     PHOTO_THUMB_PX: int = setting(400, _positive(_int), "long side of the thumbnail")
     PHOTO_UPLOAD_RATE_LIMIT: str = setting("60/600", _rate, "photo uploads per client")
     PHOTO_DECODERS: int = setting(1, _positive(_int), "photos decoded at once per process")
+    PHOTO_QUEUE_WAIT_S: float = setting(0.0, _positive(_float),
+                                        "an upload's wait for a decoder before a 503")
     # residents: magic links and relayed messages (issue 20, identity)
     MAGIC_LINK_MINUTES: int = setting(30, _positive(_int), "life of a sign-in link")
     MAGIC_LINKS_PER_HOUR: int = setting(3, _positive(_int), "sign-in links per address per hour")

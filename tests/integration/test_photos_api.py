@@ -305,3 +305,20 @@ def test_the_form_without_javascript_takes_photos(ingest_app, engine):
                          "JOIN submission s ON s.id = p.submission_id ORDER BY p.position")
     assert [(r["status"], r["author"], r["s"]) for r in rows] == [
         ("ready", "Nour", "pending"), ("refused", "Nour", "pending")]
+
+
+def test_a_busy_server_says_when_to_send_the_photo_again(api, ingest_app):
+    from ingestion.api import photo_setup
+
+    setup = photo_setup(ingest_app)
+    assert setup.decoding.acquire(timeout=5)  # every decoder of this process is busy
+    try:
+        busy = api.post("/api/v1/photos", data={"photo": (io.BytesIO(im.webp()), "a.webp")},
+                        content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    finally:
+        setup.decoding.release()
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "2"
+    assert "send yours again" in busy.get_json()["detail"]
+    again = api.post("/api/v1/photos", data={"photo": (io.BytesIO(im.webp()), "a.webp")},
+                     content_type="multipart/form-data")
+    assert again.status_code == 201
