@@ -168,7 +168,10 @@ def send_message(session: Session, sender_id: int, recipient_id: int | None, bod
     With ``thread_id`` the message goes into that thread (``recipient_id`` may be
     ``None``: the other party); otherwise into the thread of the two residents about
     ``feature_id`` (created on the first message). Runs in the caller's transaction,
-    mail included.
+    mail included. The hourly limit counts *sending transactions*: messages written in
+    one transaction (an organiser writing one text to each of their volunteers) count
+    once. Checks raise before anything is written, so a caller may catch
+    :class:`Blocked` for one recipient and go on with the next.
 
     Raises
     ------
@@ -210,10 +213,13 @@ def send_message(session: Session, sender_id: int, recipient_id: int | None, bod
         raise CommunityNotFound("this person no longer has an account")
     if is_blocked_between(session, sender_id, recipient_id):
         raise Blocked("messages between you and this person are blocked")
+    # now() is the transaction's start: copies of one text sent in this transaction
+    # share it and are not counted again.
     recent, oldest_wait = session.execute(text("""
-        SELECT count(*), ceil(extract(epoch FROM min(created_at) + interval '1 hour'
-                                                  - now()))::int
+        SELECT count(DISTINCT created_at),
+               ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int
         FROM message WHERE sender_id = :s AND created_at > now() - interval '1 hour'
+          AND created_at <> now()
     """), {"s": sender_id}).one()
     if recent >= settings.per_hour:
         raise TooManyRequests(f"you sent {recent} messages in the last hour, the most "

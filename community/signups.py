@@ -718,6 +718,7 @@ def message_signups(session: Session, feature_id: int, organiser_id: int, body: 
     NotAllowed
         ``organiser_id`` is not the organiser.
     """
+    from .errors import Blocked
     from .messages import send_message  # the relay (identity engineer's module)
 
     _check_organiser(session, feature_id, organiser_id)
@@ -728,7 +729,10 @@ def message_signups(session: Session, feature_id: int, organiser_id: int, body: 
         {"f": feature_id, "st": statuses, "o": organiser_id}).scalars().all()
     sent = 0
     for rid in recipients:
-        send_message(session, organiser_id, rid, body, feature_id=feature_id)
+        try:
+            send_message(session, organiser_id, rid, body, feature_id=feature_id)
+        except Blocked:  # one volunteer blocked the organiser (or the reverse): skip
+            continue
         sent += 1
     return sent
 

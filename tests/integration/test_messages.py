@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from sqlalchemy import text
 
 from tests.ingestion_fixtures import *  # noqa: F403 - ingest_app, categories_loaded
@@ -262,3 +263,37 @@ def test_moderators_see_messages_hide_one_and_stop_a_resident_audited(capp, cdb,
     assert [tuple(row) for row in log] == [("hide_message", "propos insultants", True),
                                           ("block_resident", "harcèlement", True)]
     assert "harcèlement" in mod.get("/moderation/community/messages").get_data(as_text=True)
+
+
+def test_one_text_to_many_in_one_transaction_counts_once(capp, cdb, mail_env):
+    from sqlalchemy.orm import Session
+
+    from community.errors import Blocked, TooManyRequests
+    from community.messages import MessageSettings, send_message
+    from tests.resident_fixtures import make_resident
+
+    settings = MessageSettings(per_hour=2, public_url="http://carte.test")
+    organiser = make_resident(capp, "orga@example.org", display_name="Orga")
+    volunteers = [make_resident(capp, f"v{i}@example.org") for i in range(5)]
+    fid = organised(cdb, organiser.id, title="Disco Soupe")
+    from community.blocks import block
+
+    with Session(cdb) as s, s.begin():
+        block(s, volunteers[2].id, organiser.id)
+    sent = 0
+    with Session(cdb) as s, s.begin():  # what missions' "write to my volunteers" does
+        for v in volunteers:
+            try:
+                send_message(s, organiser.id, v.id, "Rendez-vous à 10 h", feature_id=fid,
+                             settings=settings)
+                sent += 1
+            except Blocked:
+                continue
+    assert sent == 4
+    with Session(cdb) as s, s.begin():
+        send_message(s, organiser.id, volunteers[0].id, "Apportez un couteau",
+                     feature_id=fid, settings=settings)
+    with pytest.raises(TooManyRequests), Session(cdb) as s, s.begin():  # a third: no
+        send_message(s, organiser.id, volunteers[1].id, "Et un tablier", feature_id=fid,
+                     settings=settings)
+    assert len(deliver(cdb, mail_env, 5)) == 5
