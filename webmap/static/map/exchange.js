@@ -181,3 +181,91 @@
 })();
 
 /* ---- Time exchange and loans (ledger engineer): a separate block below this line ---- */
+/* The panel of a time-exchange or lending offer (categories echange-temps, pret-troc)
+ * asks GET /api/v1/features/{id}/exchange and shows:
+ *   - "En prêt jusqu'au … / On loan until …" while the object is out (the published
+ *     attribute on_loan_until, which every public output carries too);
+ *   - the step that fits the visitor: start a time exchange or ask to borrow
+ *     (/exchange/offers/{id}; signed out: sign in first, then come back there), the
+ *     exchange or loan already open with this offer, or, for its author, their time
+ *     bank page. Never who published the offer.
+ * textContent only (C.el); strings from this block's own {fr, en} table.
+ */
+(function () {
+  "use strict";
+  var C = window.Carte;
+  if (!C || !C.addDetailSection) return;
+  var CATEGORIES = { "echange-temps": "time", "pret-troc": "loan" };
+  var STRINGS = {
+    fr: {
+      onLoan: "En prêt jusqu'au {date}",
+      available: "Disponible",
+      startTime: "Proposer un échange de temps",
+      borrow: "Demander à l'emprunter",
+      signIn: "Se connecter pour proposer un échange",
+      openTime: "Votre échange en cours",
+      openLoan: "Votre prêt en cours",
+      mine: "Ma banque de temps et mes prêts",
+      timeIntro: "Banque de temps : un quart d'heure donné vaut un quart d'heure à recevoir.",
+      loanIntro: "Prêt entre voisins : vous convenez des dates, vous indiquez tous les deux la remise et le retour."
+    },
+    en: {
+      onLoan: "On loan until {date}",
+      available: "Available",
+      startTime: "Start a time exchange",
+      borrow: "Ask to borrow it",
+      signIn: "Sign in to start an exchange",
+      openTime: "Your exchange in progress",
+      openLoan: "Your loan in progress",
+      mine: "My time bank and loans",
+      timeIntro: "Time bank: a quarter of an hour given earns a quarter of an hour to receive.",
+      loanIntro: "Lending between neighbours: agree on the dates, both say when it changes hands and comes back."
+    }
+  };
+  var T = STRINGS[C.lang] || STRINGS.fr;
+
+  function day(iso) {
+    var parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!parts) return iso;
+    var d = new Date(Date.UTC(+parts[1], +parts[2] - 1, +parts[3], 12));
+    try {
+      return d.toLocaleDateString(C.lang === "en" ? "en-GB" : "fr-FR",
+        { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+    } catch (e) { return iso; }
+  }
+
+  function render(props, box) {
+    var kind = CATEGORIES[props.category];
+    if (!kind || props.id === undefined || props.id === null) return;
+    fetch("/api/v1/features/" + encodeURIComponent(props.id) + "/exchange", {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (info) {
+      if (!info) return;
+      box.classList.add("exchange-box", "timebank-box");
+      if (info.kind === "loan") {
+        var state = info.on_loan_until ? T.onLoan.replace("{date}", day(info.on_loan_until))
+                                       : T.available;
+        box.appendChild(C.el("p", null, { "class": "timebank-loan" })).appendChild(
+          C.el("strong", state, { "data-on-loan-until": info.on_loan_until || "" }));
+      }
+      if (!info.answerable) return;
+      box.appendChild(C.el("p", info.kind === "time" ? T.timeIntro : T.loanIntro,
+                           { "class": "exchange-intro" }));
+      var target, text;
+      if (info.mine) {
+        target = "/exchange/"; text = T.mine;
+      } else if (info.open) {
+        target = info.open.url; text = info.kind === "time" ? T.openTime : T.openLoan;
+      } else if (!info.signed_in) {
+        target = "/auth/magic?next=" + encodeURIComponent(info.answer_url); text = T.signIn;
+      } else {
+        target = info.answer_url; text = info.kind === "time" ? T.startTime : T.borrow;
+      }
+      box.appendChild(C.el("p")).appendChild(
+        C.el("a", text, { href: target + (target.indexOf("?") < 0 ? "?lang=" + C.lang : ""),
+                          "class": "timebank-action" }));
+    }).catch(function () { /* the rest of the panel stays */ });
+  }
+
+  C.addDetailSection("timebank", render);
+})();
