@@ -83,6 +83,9 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     page.locator("#f-photos").get_by_label("Nom à citer").fill("Camille")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.locator("#f-charter").check()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Agrandir").click()  # the sheet, full height
+    items.first.scroll_into_view_if_needed()
     screenshot(page, "photos-phone-picker")
 
     cdp = page.context.new_cdp_session(page)
@@ -96,6 +99,7 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
         .some(p => !p.hidden && p.value > 0 && p.value < 100)""", timeout=20000)
     expect(items.first.locator(".photo-status")).to_contain_text(re.compile(r"Envoi… \d+ %"))
     expect(page.locator("#status")).to_contain_text(re.compile(r"Envoi des photos : \d+ %"))
+    expect(page.locator("#pin-form .photo-total")).to_be_visible()  # by the send button
     screenshot(page, "photos-phone-progress")
     # The text file stops the sending (nothing typed is lost); the resident removes it
     # and sends again: the photos already up are not sent twice.

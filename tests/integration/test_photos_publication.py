@@ -87,6 +87,7 @@ def test_a_hidden_photo_leaves_the_api_the_ogc_item_the_export_and_the_feed_says
     gone = add_photo(mdb, var_dir, feature_id=fid, position=1, colour=(10, 160, 60),
                      alt="Le visage d'un enfant")
     assert len(export_photos(mdb, tmp_path / "before", fid)) == 2
+    assert moderator.get(gone["url"]).status_code == 200
     with mdb.connect() as conn:
         version = conn.execute(text("SELECT version FROM feature WHERE id = :f"),
                                {"f": fid}).scalar()
@@ -98,6 +99,10 @@ def test_a_hidden_photo_leaves_the_api_the_ogc_item_the_export_and_the_feed_says
 
     [left] = api_photos(moderator, fid)
     assert left["url"] == keep["url"]
+    # The public route forgets it at once (its bytes stay, for a restore).
+    assert moderator.get(gone["url"]).status_code == 404
+    assert moderator.get(gone["thumbnail_url"]).status_code == 404
+    assert moderator.get(keep["url"]).status_code == 200
     assert [p["url"] for p in ogc_photos(moderator, fid)] == [keep["url"]]
     assert [p["url"] for p in export_photos(mdb, tmp_path / "after", fid)] == [keep["url"]]
 

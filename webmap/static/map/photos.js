@@ -378,12 +378,26 @@
         xhr.send(data);
       });
     }
-    /** All the uploads' progress, said over the map: the form's own bars may be out of sight. */
+    /*
+     * All the uploads' progress, next to the send button and over the map: the photos'
+     * own bars are usually scrolled out of sight when the resident presses "Send".
+     */
+    var totalBox = el("div", null, { "class": "photo-total" });
+    var totalText = el("p");  // announced through Carte.say, in tens
+    var totalBar = el("progress", null, { max: "100", value: "0", "aria-hidden": "true" });
+    totalBox.appendChild(totalText);
+    totalBox.appendChild(totalBar);
+    totalBox.hidden = true;
+    var send = form.querySelector("button[type=submit]");
+    if (send) send.parentNode.insertBefore(totalBox, send);
     var said = -1;
     function overall() {
       var loaded = 0, total = 0;
       items.forEach(function (i) { if (i.total) { loaded += i.loaded; total += i.total; } });
-      var p = total ? Math.floor(loaded * 10 / total) * 10 : 0;  // in tens: a live region, not a ticker
+      var exact = total ? Math.round(loaded * 100 / total) : 0;
+      totalBar.value = exact;
+      totalText.textContent = fmt(T.uploadingPct, { p: exact });
+      var p = Math.floor(exact / 10) * 10;  // in tens: a live region, not a ticker
       if (p !== said) { said = p; C.say(fmt(T.uploadingPct, { p: p })); }
     }
     function removeItem(item) {
@@ -470,9 +484,18 @@
         if (TYPES.indexOf(i.file.type) < 0 || i.busy) return false;  // refused here, or on its way
         return !i.token || i.sent !== JSON.stringify(meta(i));  // never sent, failed, or changed since
       });
-      if (todo.length) { said = -1; C.say(T.uploading); }
+      if (todo.length) {
+        said = -1;
+        totalBar.value = 0;
+        totalText.textContent = T.uploading;
+        totalBox.hidden = false;
+        if (send) send.disabled = true;  // one press sends once, however long the photos take
+        C.say(T.uploading);
+      }
       todo.forEach(upload);
       return Promise.all(items.map(function (i) { return i.done; })).then(function () {
+        totalBox.hidden = true;
+        if (send) send.disabled = false;
         var bad = items.filter(function (i) { return !i.token; })[0];
         if (bad) {
           notice.textContent = T.notSent;
