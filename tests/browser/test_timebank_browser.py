@@ -134,3 +134,39 @@ def test_the_time_exchange_walked_in_chromium(app, page_factory, live_server, td
     for rec in (ana_rec, bob_rec):
         assert rec.page_errors == []
         assert rec.foreign(live_server) == []
+
+
+def test_the_panel_shows_an_object_on_loan_until_it_is_back(app, page_factory, live_server,
+                                                           tdb):
+    from datetime import date, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from community import loans
+    from tests.ledger_fixtures import add_resident
+
+    with tdb.begin() as conn:
+        ana = add_resident(conn, "Ana")
+        bob = add_resident(conn, "Bob")
+        drill = make_offer(conn, ana, category="pret-troc", title="Perceuse à prêter")
+    today = date.today()
+    due = today + timedelta(days=5)
+    with Session(tdb) as s, s.begin():
+        lid = loans.request_loan(s, feature_id=drill, resident_id=bob)
+        loans.agree_loan(s, lid, resident_id=ana, starts_on=today, due_on=due, today=today)
+        loans.mark_lent(s, lid, resident_id=ana)
+    page, rec = page_factory(locale="fr-FR")
+    page.goto(f"{live_server}/#f={drill}")
+    status = page.locator("#detail-extensions [data-section=timebank] .timebank-loan strong")
+    status.wait_for()
+    assert status.get_attribute("data-on-loan-until") == due.isoformat()
+    assert status.inner_text().startswith("En prêt jusqu'au ")
+    assert str(due.day) in status.inner_text()
+    with Session(tdb) as s, s.begin():
+        loans.mark_returned(s, lid, resident_id=ana)
+    english, _rec = page_factory(locale="en-GB")
+    english.goto(f"{live_server}/#f={drill}")
+    back = english.locator("#detail-extensions [data-section=timebank] .timebank-loan strong")
+    back.wait_for()
+    assert back.inner_text() == "Available"
+    assert rec.page_errors == [] and rec.foreign(live_server) == []
