@@ -125,10 +125,11 @@ def check_coordinates(lon: Any, lat: Any, area: ServiceArea | None) -> list[Fiel
         if len(errors) == 1 and errors[0].code == "out_of_range" and errors[0].pointer == "/lat" \
                 and area is not None and _is_number(lon) and -90 <= float(lon) <= 90 \
                 and area.contains(float(lat), float(lon)):
+            middle = area.outline.representative_point()  # the city's, not Paris's
             return [FieldError("/lat", "swapped",
                                "lat is out of range and lon/lat look swapped: "
-                               "lon is east-west (about 2.35 in Paris), lat north-south "
-                               "(about 48.86)")]
+                               f"lon is east-west (about {middle.x:.2f} here), lat "
+                               f"north-south (about {middle.y:.2f})")]
         return errors
     x, y = float(lon), float(lat)
     if area is not None and not area.contains(x, y):

@@ -171,8 +171,8 @@ def _write_png_archive(path: Path, tiles: list[tuple[int, int, int, bytes]], nam
 
 _STYLE = {  # kind: (fill, outline, width at z13)
     "city": ((246, 243, 236, 255), (90, 90, 100, 255), 3),
-    "arrondissement": (None, (140, 140, 150, 255), 2),
-    "quartier": (None, (190, 190, 195, 255), 1),
+    "level1": (None, (140, 140, 150, 255), 2),  # Paris: arrondissements
+    "level2": (None, (190, 190, 195, 255), 1),  # quartiers, and any deeper level
 }
 
 
@@ -209,9 +209,9 @@ def render_base_tile(shapes: list[tuple[str, Any]], z: int, x: int, y: int) -> b
     pad = size * 0.02
     visible = [(k, g) for k, g in shapes if g.intersects(bbox)]
     drawn = bool(visible)
-    # City fill first, then quartiers, arrondissements and the city outline on top; each
-    # outline is clipped to the tile (plus a margin) before Pillow draws it.
-    for kind, what in (("city", "fill"), ("quartier", "line"), ("arrondissement", "line"),
+    # City fill first, then the deeper levels, the first level and the city outline on
+    # top; each outline is clipped to the tile (plus a margin) before Pillow draws it.
+    for kind, what in (("city", "fill"), ("level2", "line"), ("level1", "line"),
                        ("city", "line")):
         fill, outline, width = _STYLE[kind]
         w = max(1, round(width * 2 ** ((z - 13) / 2)))
@@ -246,8 +246,8 @@ def build_base(engine: Any, directory: Path, options: TileOptions | None = None)
     with engine.connect() as conn:
         rows = conn.execute(text(
             # Styled by depth: the outline, the first level's lines, the second's.
-            "SELECT CASE depth WHEN 0 THEN 'city' WHEN 1 THEN 'arrondissement' "
-            "ELSE 'quartier' END, ST_AsBinary(ST_Transform(geom, 3857)) FROM area "
+            "SELECT CASE depth WHEN 0 THEN 'city' WHEN 1 THEN 'level1' "
+            "ELSE 'level2' END, ST_AsBinary(ST_Transform(geom, 3857)) FROM area "
             "ORDER BY depth, code")).all()
     shapes = [(kind, from_wkb(bytes(wkb))) for kind, wkb in rows]
     if not shapes:
