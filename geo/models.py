@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import Any, ClassVar
 
-from geoalchemy2 import Geometry, WKBElement
+from geoalchemy2 import Geography, Geometry, WKBElement
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import CIDR, JSONB
+from sqlalchemy.dialects.postgresql import CIDR, INT4MULTIRANGE, INT4RANGE, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -61,6 +61,8 @@ __all__ = [
     "MailSubscription",
     "Message",
     "MessageThread",
+    "MissionSlot",
+    "MissionWeek",
     "ModerationAction",
     "ModerationEvent",
     "Photo",
@@ -939,6 +941,34 @@ class ResidentProfile(Base):
     radius_m: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                  server_default=func.now())
+
+
+class MissionWeek(Base):
+    """A published mission's weekly slots and position, for "Missions for me".
+
+    Kept by a trigger on ``feature`` (0014_signups); ``week`` is minutes of the week.
+    """
+
+    __tablename__ = "mission_week"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("feature.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    week: Mapped[Any] = mapped_column(INT4MULTIRANGE)
+    geog: Mapped[Any] = mapped_column(Geography("POINT", srid=4326, spatial_index=False))
+    live_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    confirmed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class MissionSlot(Base):
+    """One slot range (minutes of the week) of a published mission (0014_signups)."""
+
+    __tablename__ = "mission_slot"
+
+    feature_id: Mapped[int] = mapped_column(
+        ForeignKey("mission_week.feature_id", ondelete="CASCADE"), primary_key=True)
+    during: Mapped[Any] = mapped_column(INT4RANGE, primary_key=True)
 
 
 class SignupItem(Base):

@@ -125,7 +125,10 @@ def test_week_minutes_in_sql_are_the_python_rule_and_never_fail(db):
         (0, 120), (6 * 1440 + 1320, 7 * 1440)]
 
 
-def test_a_mission_is_for_me_only_when_our_slots_overlap_nearest_first(app, db):
+@pytest.mark.parametrize("probe", [2000, 1], ids=["few-overlap-path", "nearest-walk-path"])
+def test_a_mission_is_for_me_only_when_our_slots_overlap_nearest_first(app, db, probe,
+                                                                       monkeypatch):
+    monkeypatch.setattr(signups, "PROBE", probe)  # both plans give the same answers
     client = app.test_client()
     ana = sign_in(client, "ana@example.org", display_name="Ana")
     far = _mission(db, "Maraude Belleville", lon=2.3800, lat=48.8700)
@@ -161,6 +164,29 @@ def test_a_mission_is_for_me_only_when_our_slots_overlap_nearest_first(app, db):
     page = client.get("/missions?lang=fr").get_data(as_text=True)
     assert "Missions pour moi" in page and "Jardinage samedi" not in page
     assert ana.email not in page
+
+
+def test_a_mission_leaves_missions_for_me_when_unpublished_or_its_slots_change(app, db):
+    client = app.test_client()
+    sign_in(client, "ana@example.org")
+    _json(client, "PUT", "/api/v1/me/profile", {"availability": WEEKDAY_EVENINGS})
+    fid = _mission(db)
+    assert [m["id"] for m in client.get("/api/v1/me/missions").get_json()["missions"]] == [
+        fid]
+    with db.begin() as conn:  # a moderator moves it to Saturday morning
+        conn.execute(text("UPDATE feature SET attributes = jsonb_set(attributes, "
+                          "'{availability}', CAST(:s AS jsonb)) WHERE id = :f"),
+                     {"s": json.dumps(SATURDAY_MORNING), "f": fid})
+    assert client.get("/api/v1/me/missions").get_json()["missions"] == []
+    with db.begin() as conn:
+        conn.execute(text("UPDATE feature SET attributes = jsonb_set(attributes, "
+                          "'{availability}', CAST(:s AS jsonb)) WHERE id = :f"),
+                     {"s": json.dumps(WEEKDAY_EVENINGS), "f": fid})
+        conn.execute(text("UPDATE feature SET status = 'unpublished' WHERE id = :f"),
+                     {"f": fid})
+    assert client.get("/api/v1/me/missions").get_json()["missions"] == []
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM mission_slot")).scalar_one() == 0
 
 
 def test_a_radius_keeps_only_missions_within_it(app, db):

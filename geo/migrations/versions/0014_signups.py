@@ -19,8 +19,17 @@
 * ``carte_week_minutes(jsonb)``: availability slots as the minutes of the week they
   cover (``int4multirange``, Monday 00:00 = 0, a slot whose end is not after its start
   runs past midnight, Sunday night wraps to Monday); immutable and total (a malformed
-  slot is ignored, never an error), so a GiST index on published missions can answer
-  "whose slots overlap mine" (``&&``) with the distance order of the same index.
+  slot is ignored, never an error: it runs inside every write of a mission).
+* ``mission_week``: each published mission's slots as that multirange and its position,
+  kept by a trigger on ``feature`` (insert, or an update of status, attributes, geometry
+  or category of a row that has or had ``availability``). "Missions for me" walks it
+  nearest first (GiST KNN on ``geog``) testing ``week && mine``, a cheap comparison of
+  stored values; an expression index on ``feature`` was measured first and dropped:
+  GiST keeps a multirange's bounding range, so a resident free on Monday and Saturday
+  matched nearly every row, each then re-parsed from JSON (~37 µs a row, > 100 ms).
+  ``mission_slot`` holds the same ranges one per row (exact GiST ``&&``): when few
+  missions overlap a resident's week, they are found there and sorted by distance
+  instead of walking every mission nearest first.
 * ``carte_capacity(jsonb)``: ``volunteers_needed`` (missions) or ``capacity`` (events),
   NULL when absent or not a positive integer (no limit).
 * ``mail_outbox.attachments``: files sent with a message (``[{filename, media_type,
@@ -77,9 +86,70 @@ SELECT CASE
 END
 $$;
 
-CREATE INDEX feature_mission_slots_gist ON feature
-  USING gist ((geom::geography), carte_week_minutes(attributes -> 'availability'))
-  WHERE status = 'published' AND attributes ? 'availability';
+-- Published missions as "Missions for me" reads them: weekly slots computed once when a
+-- mission is written (a trigger on feature), the end after which it is over, its
+-- capacity and the confirmed count (kept by signup_count) and the manual closing, so
+-- one GiST KNN walk of this table, nearest first, tests each candidate with a few
+-- cheap comparisons of stored values and stops at the page size.
+CREATE TABLE mission_week (
+  feature_id  bigint PRIMARY KEY REFERENCES feature(id) ON DELETE CASCADE,
+  week        int4multirange NOT NULL,
+  geog        geography(Point, 4326) NOT NULL,
+  live_until  timestamptz,
+  capacity    integer,
+  confirmed   integer NOT NULL DEFAULT 0,
+  closed      boolean NOT NULL DEFAULT false
+);
+CREATE INDEX mission_week_geog_gist ON mission_week USING gist (geog);
+-- One row per slot range: the exact "which missions overlap" when few do (a GiST on a
+-- multirange keeps only its bounding range: lossy for a week of scattered slots).
+CREATE TABLE mission_slot (
+  feature_id  bigint NOT NULL REFERENCES mission_week(feature_id) ON DELETE CASCADE,
+  during      int4range NOT NULL,
+  PRIMARY KEY (feature_id, during)
+);
+CREATE INDEX mission_slot_during_gist ON mission_slot USING gist (during);
+
+CREATE FUNCTION mission_week_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.status = 'published' AND NEW.attributes ? 'availability'
+     AND EXISTS (SELECT 1 FROM category c WHERE c.slug = NEW.category
+                 AND c.kind = 'mission') THEN
+    INSERT INTO mission_week (feature_id, week, geog, live_until, capacity, confirmed, closed)
+    SELECT NEW.id, carte_week_minutes(NEW.attributes -> 'availability'), NEW.geom::geography,
+           coalesce(NEW.ends_at,
+                    (date_trunc('day', NEW.starts_at AT TIME ZONE 'Europe/Paris')
+                     + interval '1 day') AT TIME ZONE 'Europe/Paris'),
+           carte_capacity(NEW.attributes), coalesce(si.confirmed, 0),
+           si.closed_at IS NOT NULL
+    FROM (SELECT 1) one LEFT JOIN signup_item si ON si.feature_id = NEW.id
+    ON CONFLICT (feature_id) DO UPDATE SET
+      week = EXCLUDED.week, geog = EXCLUDED.geog, live_until = EXCLUDED.live_until,
+      capacity = EXCLUDED.capacity, confirmed = EXCLUDED.confirmed, closed = EXCLUDED.closed;
+    DELETE FROM mission_slot WHERE feature_id = NEW.id;
+    INSERT INTO mission_slot (feature_id, during)
+    SELECT NEW.id, r FROM unnest(carte_week_minutes(NEW.attributes -> 'availability')) AS r;
+  ELSE
+    DELETE FROM mission_week WHERE feature_id = NEW.id;
+  END IF;
+  RETURN NULL;
+END $$;
+-- Only rows that have (or had) slots fire it: bulk writes of places cost nothing more.
+CREATE TRIGGER mission_week_insert AFTER INSERT ON feature FOR EACH ROW
+  WHEN (NEW.attributes ? 'availability') EXECUTE FUNCTION mission_week_sync();
+CREATE TRIGGER mission_week_update
+  AFTER UPDATE OF status, attributes, geom, category, starts_at, ends_at ON feature
+  FOR EACH ROW WHEN (NEW.attributes ? 'availability' OR OLD.attributes ? 'availability')
+  EXECUTE FUNCTION mission_week_sync();
+INSERT INTO mission_week (feature_id, week, geog, live_until, capacity)
+SELECT f.id, carte_week_minutes(f.attributes -> 'availability'), f.geom::geography,
+       coalesce(f.ends_at, (date_trunc('day', f.starts_at AT TIME ZONE 'Europe/Paris')
+                            + interval '1 day') AT TIME ZONE 'Europe/Paris'),
+       carte_capacity(f.attributes)
+FROM feature f JOIN category c ON c.slug = f.category AND c.kind = 'mission'
+WHERE f.status = 'published' AND f.attributes ? 'availability';
+INSERT INTO mission_slot (feature_id, during)
+SELECT m.feature_id, r FROM mission_week m, unnest(m.week) AS r;
 
 CREATE TABLE resident_profile (
   resident_id   bigint PRIMARY KEY REFERENCES resident(id) ON DELETE CASCADE,
@@ -169,6 +239,9 @@ BEGIN
   INSERT INTO signup_item (feature_id) VALUES (fid) ON CONFLICT DO NOTHING;
   UPDATE signup_item SET confirmed = confirmed + dc, waiting = waiting + dw
     WHERE feature_id = fid RETURNING confirmed INTO now_confirmed;
+  IF dc <> 0 THEN
+    UPDATE mission_week SET confirmed = now_confirmed WHERE feature_id = fid;
+  END IF;
   IF dc > 0 THEN
     SELECT carte_capacity(attributes) INTO cap FROM feature WHERE id = fid;
     IF cap IS NOT NULL AND now_confirmed > cap THEN
@@ -193,7 +266,11 @@ DROP TABLE signup;
 DROP FUNCTION signup_count();
 DROP TABLE signup_item;
 DROP TABLE resident_profile;
-DROP INDEX feature_mission_slots_gist;
+DROP TRIGGER mission_week_update ON feature;
+DROP TRIGGER mission_week_insert ON feature;
+DROP FUNCTION mission_week_sync();
+DROP TABLE mission_slot;
+DROP TABLE mission_week;
 DROP FUNCTION carte_capacity(jsonb);
 DROP FUNCTION carte_week_minutes(jsonb);
 """
