@@ -214,3 +214,30 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     assert [tuple(r) for r in proposed] == [("ready", "La porte bleue", 900, 1200)]
     for r in (rec, vrec):
         assert r.foreign(live_server) == [] and r.page_errors == [] and r.dialogs == []
+
+
+def test_an_english_visitor_on_a_desktop_reads_the_photos_credit_and_alt(
+        page_factory, live_server, ids, clean_db, var_dir):
+    from tests.photos_fixtures import add_photo
+
+    fid = ids["merri"]
+    add_photo(clean_db, var_dir, feature_id=fid, alt="The gate in spring", author="Sam",
+              licence="CC0-1.0")
+    add_photo(clean_db, var_dir, feature_id=fid, position=1, colour=(10, 120, 200))
+    page, rec = page_factory(locale="en-GB")
+    page.goto(live_server + f"/?lang=en#map=17/48.85900/2.35090&f={fid}")
+    expect(page.locator("#detail-title")).to_have_text("Jardin Saint-Merri")
+    section = page.locator("[data-section=photos]")
+    expect(section.locator("h3")).to_have_text("Photos")
+    expect(section.locator("img")).to_have_count(2)
+    expect(section.locator(".photo-credit").first).to_have_text("Sam, CC0 1.0")
+    expect(section.locator(".photo-credit").nth(1)).to_have_text("© Camille, CC BY-SA 4.0")
+    section.get_by_role("link", name=re.compile("Enlarge photo 2")).click()
+    dialog = page.locator("dialog.photo-viewer")
+    expect(dialog).to_contain_text("Photo 2 of 2")
+    expect(dialog.locator("img")).to_have_attribute("alt", "Photo 2 — Jardin Saint-Merri")
+    screenshot(page, "photos-desktop-full-size-en")
+    dialog.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Add a place").first.click()
+    expect(page.locator("#f-photos legend").first).to_have_text("Photos (optional, up to 4)")
+    assert rec.page_errors == [] and rec.foreign(live_server) == []
