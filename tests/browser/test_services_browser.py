@@ -26,17 +26,22 @@ WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @pytest.fixture
 def services(categories_loaded, clean_db):
-    def add(category, title, lon, lat, hours, text):
+    def add(category, title, lon, lat, hours, text, period=None):
+        attrs = {"opening_hours": text, "hours": [
+            {"day": d, "from": a, "to": b} for d in WEEK[:6] for a, b in hours]}
+        if period:
+            attrs["hours_period"] = period
         with Session(clean_db) as s, s.begin():
-            return publish_feature(s, FeatureDraft(
-                category=category, title=title, lon=lon, lat=lat,
-                attributes={"opening_hours": text, "hours": [
-                    {"day": d, "from": a, "to": b} for d in WEEK[:6] for a, b in hours]})).id
+            return publish_feature(s, FeatureDraft(category=category, title=title, lon=lon,
+                                                   lat=lat, attributes=attrs)).id
     return {
         "library": add("bibliotheque", "Bibliothèque Forney", 2.3590, 48.8540,
                        [("09:00", "19:00")], "du lundi au samedi 9h-19h"),
         "pool": add("piscine", "Piscine Saint-Merri", 2.3530, 48.8600,
                     [("14:00", "20:00")], "du lundi au samedi 14h-20h"),
+        "last_season": add("piscine", "Piscine de l'été dernier", 2.3560, 48.8575,
+                           [("14:00", "20:00")], "du lundi au samedi 14h-20h",
+                           period="du 01/09/25 au 05/07/26"),
     }
 
 
@@ -85,4 +90,11 @@ def test_ma_balade_offers_only_open_places(services, page_factory, live_server):
     with page.expect_request(lambda r: "/api/v1/walk?" in r.url) as walk:
         page.locator("#walk-form button[type=submit]").click()
     assert "open=1" in walk.value.url
+    assert rec.page_errors == []
+
+
+def test_a_season_s_hours_whose_season_is_over_say_so(services, page_factory, live_server):
+    page, rec = open_place(page_factory, live_server, services["last_season"], "fr-FR")
+    expect(page.locator("#detail-hours .open-now")).to_have_text(
+        "Fermé, ouvre à 14 h — horaires donnés jusqu'au 05/07/26, à vérifier")
     assert rec.page_errors == []

@@ -23,6 +23,7 @@
       openUntil: "Ouvert maintenant, ferme à {t}", openAlways: "Ouvert 24 h/24",
       closedOpens: "Fermé, ouvre à {t}", closedOpensDay: "Fermé, ouvre {day} à {t}",
       closedNever: "Fermé", tomorrow: " (demain)",
+      stale: " — horaires donnés jusqu'au {d}, à vérifier",
       listOpen: "Ouvert · ferme à {t}", listAlways: "Ouvert 24 h/24",
       listClosed: "Fermé · ouvre à {t}", listClosedDay: "Fermé · ouvre {day} à {t}",
       days: ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -31,6 +32,7 @@
       openUntil: "Open now, closes at {t}", openAlways: "Open 24/7",
       closedOpens: "Closed, opens at {t}", closedOpensDay: "Closed, opens {day} at {t}",
       closedNever: "Closed", tomorrow: " (tomorrow)",
+      stale: " — hours given until {d}, check before going",
       listOpen: "Open · closes at {t}", listAlways: "Open 24/7",
       listClosed: "Closed · opens at {t}", listClosedDay: "Closed · opens {day} at {t}",
       days: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -131,13 +133,24 @@
   }
   function now() { return typeof C.now === "function" ? C.now() : new Date(); }
 
+  /** The end of a period such as "du 01/09/25 au 05/07/26" when it is already past. */
+  function staleUntil(props, date) {
+    var period = String(((props && props.attributes) || {}).hours_period || "");
+    var m = /au (\d{2})\/(\d{2})\/(\d{2,4})\s*$/.exec(period);
+    if (!m) return null;
+    var year = m[3].length === 2 ? 2000 + (+m[3]) : +m[3];
+    var end = Date.UTC(year, +m[2] - 1, +m[1] + 1);  // the end of that day, near enough
+    return end < date.getTime() ? m[1] + "/" + m[2] + "/" + m[3] : null;
+  }
+
   // The panel: app.js wrote its own "open now" line in #detail-hours; say it better.
   C.addDetailSection("open-now", function (props, box) {
     var slots = slotsOf(props);
     var line = document.querySelector("#detail-hours .open-now");
     if (!slots || !line) return;
     var s = state(slots, now());
-    line.textContent = sentence(slots, now());
+    var stale = staleUntil(props, now());  // a season's hours whose season is over
+    line.textContent = sentence(slots, now()) + (stale ? fill(T.stale, { d: stale }) : "");
     line.classList.add(s.open ? "is-open" : "is-closed");
     box.hidden = true;  // nothing of its own to show
   });
