@@ -67,5 +67,13 @@ def test_a_resident_signs_in_and_answers_an_offer_in_french(app, page_factory, l
     assert axe_violations(page, exclude=()) == []
     with cdb.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM message")).scalar_one() == 1
+    # Their page lists the conversation; an address as a name is said next to its field.
+    page.goto(f"{live_server}/me")
+    assert "Perceuse-visseuse à prêter" in page.locator("main").inner_text()
+    page.get_by_label("Nom affiché").fill("bob@exemple.fr")
+    page.get_by_role("button", name="Enregistrer mon profil").click()
+    page.locator("#display_name-error").wait_for()
+    assert page.locator("#display_name").get_attribute("aria-invalid") == "true"
+    assert axe_violations(page, exclude=()) == []
     assert rec.page_errors == []
     assert rec.foreign(live_server) == []
