@@ -57,6 +57,7 @@ from mail.outbox import enqueue_mail, normalise_lang
 
 from .errors import CommunityError, CommunityNotFound, InvalidCommunityInput, NotAllowed
 from .profiles import Profile, multirange_literal, week_ranges
+from .stats import register_stats, suppress
 
 __all__ = [
     "JOINABLE_KINDS",
@@ -947,17 +948,20 @@ def forget_resident(session: Session, resident_id: int, *,
 def public_stats(session: Session) -> dict[str, Any]:
     """Public aggregates of sign-ups (issue 20 item 6): counts, never who.
 
-    ``missions``: published missions with a capacity, how many are filled (every place
-    taken) and how many volunteers are signed up in all. ``signups_by_category``:
-    confirmed sign-ups per category and month of sign-up (Europe/Paris), sorted.
+    ``missions``: published missions, those with a capacity, and how many of those are
+    filled (every place taken): counts of missions, not of people.
+    ``signups_by_category``: confirmed sign-ups per category and month of confirmation
+    (Europe/Paris), including those cancelled since; a cell with fewer than three
+    sign-ups or three distinct residents shows ``"<3"`` (:func:`community.stats.suppress`)
+    and no total across cells is given, so nobody's sign-up can be read off the table.
+    Registered in ``GET /api/v1/stats/exchange`` under these two names.
     """
     missions = session.execute(text("""
-        SELECT count(*) FILTER (WHERE carte_capacity(f.attributes) IS NOT NULL) AS with_capacity,
+        SELECT count(*) AS published,
+               count(*) FILTER (WHERE carte_capacity(f.attributes) IS NOT NULL) AS with_capacity,
                count(*) FILTER (WHERE carte_capacity(f.attributes) IS NOT NULL
                                 AND coalesce(si.confirmed, 0) >= carte_capacity(f.attributes))
-                 AS filled,
-               coalesce(sum(si.confirmed), 0) AS volunteers,
-               count(*) AS published
+                 AS filled
         FROM feature f
         JOIN category c ON c.slug = f.category AND c.kind::text = 'mission'
         LEFT JOIN signup_item si ON si.feature_id = f.id
@@ -966,15 +970,20 @@ def public_stats(session: Session) -> dict[str, Any]:
         SELECT f.category,
                to_char(date_trunc('month', s.confirmed_at AT TIME ZONE 'Europe/Paris'),
                        'YYYY-MM') AS month,
-               count(*) AS signups
+               count(*) AS signups, count(DISTINCT s.resident_id) AS people
         FROM signup s JOIN feature f ON f.id = s.feature_id
         WHERE s.confirmed_at IS NOT NULL
         GROUP BY 1, 2 ORDER BY 2, 1""")).all()
     return {
         "missions": {"published": missions.published,
                      "with_capacity": missions.with_capacity,
-                     "filled": missions.filled,
-                     "volunteers_signed_up": int(missions.volunteers)},
+                     "filled": missions.filled},
         "signups_by_category": [{"category": r.category, "month": r.month,
-                                 "signups": r.signups} for r in rows],
+                                 "signups": suppress(int(r.signups), int(r.people))}
+                                for r in rows],
     }
+
+
+register_stats("missions", lambda session: public_stats(session)["missions"])
+register_stats("signups_by_category",
+               lambda session: public_stats(session)["signups_by_category"])
