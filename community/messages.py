@@ -287,6 +287,7 @@ class ThreadSummary:
     feature_title: str | None
     last_message_at: datetime
     messages: int
+    awaiting_reply: bool = False  # the latest message is the other person's
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,9 @@ def threads_of(session: Session, resident_id: int, *, lang: str = "fr",
     rows = session.execute(text("""
         SELECT t.id, t.feature_id, t.last_message_at, f.title AS feature_title,
                o.display_name, o.deleted_at IS NOT NULL AS deleted,
-               (SELECT count(*) FROM message m WHERE m.thread_id = t.id) AS messages
+               (SELECT count(*) FROM message m WHERE m.thread_id = t.id) AS messages,
+               (SELECT m.sender_id FROM message m WHERE m.thread_id = t.id
+                ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_sender
         FROM message_thread t
         JOIN resident o ON o.id = CASE WHEN t.starter_id = :r THEN t.recipient_id
                                        ELSE t.starter_id END
@@ -339,7 +342,8 @@ def threads_of(session: Session, resident_id: int, *, lang: str = "fr",
     """), {"r": resident_id, "n": limit}).all()
     return [ThreadSummary(id=r.id, other_name=_name(r.display_name, r.deleted, lang),
                           feature_id=r.feature_id, feature_title=r.feature_title,
-                          last_message_at=r.last_message_at, messages=r.messages)
+                          last_message_at=r.last_message_at, messages=r.messages,
+                          awaiting_reply=r.last_sender not in (None, resident_id))
             for r in rows]
 
 

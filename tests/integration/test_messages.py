@@ -75,7 +75,9 @@ def test_an_answer_is_relayed_without_the_address_and_the_reply_comes_back(capp,
     assert f"http://carte.test{thread_url}" in links(to_ana)
     assert BOB not in everything(to_ana) and "bob.emprunte" not in everything(to_ana)
     assert to_ana.get("Reply-To") is None
-    # Ana reads it on the site and replies; Bob gets it in English, without her address.
+    # Ana's page says it is her turn; she reads it on the site and replies; Bob gets it
+    # in English, without her address.
+    assert "à vous de répondre" in ana_client.get("/me").get_data(as_text=True)
     page = ana_client.get(thread_url).get_data(as_text=True)
     assert "Bonjour, je peux l&#39;emprunter samedi matin ?" in page and ANA not in page
     assert reply(ana_client, thread_url, "Oui, passez à 10 h !").status_code == 303
@@ -84,7 +86,9 @@ def test_an_answer_is_relayed_without_the_address_and_the_reply_comes_back(capp,
     assert "Oui, passez à 10 h !" in text_part(to_bob)
     assert ANA not in everything(to_bob)
     # Both see the conversation on /me; a third resident cannot open it.
-    assert "Perceuse à prêter" in bob_client.get("/me").get_data(as_text=True)
+    bob_page = bob_client.get("/me?lang=en").get_data(as_text=True)
+    assert "Perceuse à prêter" in bob_page and "your turn to answer" in bob_page
+    assert "à vous de répondre" not in ana_client.get("/me").get_data(as_text=True)
     eve = capp.test_client()
     sign_in(eve, "eve@example.org")
     assert eve.get(thread_url).status_code == 404
