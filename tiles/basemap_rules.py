@@ -203,8 +203,9 @@ def station_order(lines: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 # Administrative outlines and their label points.
-BOUNDARY_MINZOOM = {"arrondissement": 11, "quartier": 13}
-PLACE_MINZOOM = {"arrondissement": 11, "quartier": 13}
+# By depth (1: the city's first level of areas); deeper levels than listed take the last.
+BOUNDARY_MINZOOM = {1: 11, 2: 13, 3: 14}
+PLACE_MINZOOM = {1: 11, 2: 13, 3: 14}
 
 _SMALL_WORDS = {"de", "du", "des", "la", "le", "les", "et", "a", "au", "aux", "en", "sur",
                 "sous", "l", "d"}

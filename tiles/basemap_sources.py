@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.city import City
+from geo.city import AreaLevel, City
 from geo.tilemath import lonlat_to_mercator, mercator_to_lonlat
 
 from . import basemap_rules as rules
@@ -66,8 +66,9 @@ class BasemapSources:
     """The files a city's basemap is built from, one per layer (``None``: not given).
 
     :meth:`from_city` reads them from the city's ``basemap.sources``; ``boundaries``
-    lists the files of the city's area levels, first level first (Paris: the 20
-    arrondissements, then the 80 quartiers administratifs).
+    pairs the city's area levels with their files, first level first (Paris: the 20
+    arrondissements, then the 80 quartiers administratifs): the level says which
+    properties hold each area's code, name and key (``city.json``).
     """
 
     streets: Path | None = None
@@ -75,8 +76,7 @@ class BasemapSources:
     stations: Path | None = None
     rail: Path | None = None
     parks: Path | None = None
-    arrondissements: Path | None = None
-    quartiers: Path | None = None
+    boundaries: tuple[tuple[AreaLevel, Path], ...] = ()
 
     @classmethod
     def from_city(cls, city: City) -> BasemapSources:
@@ -91,13 +91,12 @@ class BasemapSources:
 
         return cls(streets=first("streets"), water=first("water"),
                    stations=first("stations"), rail=first("rail"), parks=first("parks"),
-                   arrondissements=boundaries[0] if boundaries else None,
-                   quartiers=boundaries[1] if len(boundaries) > 1 else None)
+                   boundaries=tuple(zip(city.levels, boundaries, strict=False)))
 
     def files(self) -> list[Path]:
         """Every source file that exists (the digest covers exactly these)."""
         paths = [self.streets, self.water, self.stations, self.rail, self.parks,
-                 self.arrondissements, self.quartiers]
+                 *(path for _, path in self.boundaries)]
         return [p for p in paths if _exists(p)]
 
     def available(self) -> bool:
@@ -347,16 +346,37 @@ def _label_point(poly: Any) -> Any:
     return shapely.get_point(shapely.maximum_inscribed_circle(poly, 1.0), 0)
 
 
-def _ordinal(n: int) -> str:
-    return "1er" if n == 1 else f"{n}e"
+def _short(level: AreaLevel, name: str) -> str:
+    """A label's short form: the name without its level's word ("4e arrondissement": "4e")."""
+    for word in level.names.values():
+        if name.endswith(" " + word) and len(name) > len(word) + 1:
+            return name[:-len(word) - 1]
+    return name
 
 
-def read_areas(arrondissements: Path | None, quartiers: Path | None
-               ) -> tuple[LayerData, LayerData]:
-    """Outlines (each shared edge once per level) and label points of the areas."""
+def _property(props: dict[str, Any], name: str | None) -> str:
+    value = props.get(name) if name else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value).strip()
+
+
+def _minzoom(by_depth: dict[int, int], depth: int) -> int:
+    return by_depth.get(depth, by_depth[max(by_depth)])
+
+
+def read_areas(boundaries: Sequence[tuple[AreaLevel, Path]]) -> tuple[LayerData, LayerData]:
+    """Outlines (each shared edge once per level) and label points of the areas.
+
+    ``boundaries``: each level of the city with its file, first level first. A line
+    carries its level's slug (``level``: Paris's ``arrondissement``, ``quartier``); a
+    label its area's display name (``city.json``'s ``display_names``, else the file's
+    name), short form and code.
+    """
     lines, places = [], []
-    drawn = None  # the arrondissement edges: a quartier line is not drawn over them
-    for level, path in (("arrondissement", arrondissements), ("quartier", quartiers)):
+    drawn = None  # the upper levels' edges: a deeper level's line is not drawn over them
+    for depth, (area_level, path) in enumerate(boundaries, start=1):
+        level = area_level.slug
         if path is None or not path.is_file():
             continue
         feats = _features(path)
@@ -365,25 +385,21 @@ def read_areas(arrondissements: Path | None, quartiers: Path | None
         if drawn is not None:
             # The two files trace shared edges with slightly different vertices.
             edges = shapely.line_merge(shapely.difference(edges, shapely.buffer(drawn, 5.0)))
+            drawn = shapely.union(drawn, edges)
         else:
             drawn = edges
         for part in shapely.get_parts(edges):
             if part.length < 20.0:  # slivers left by the difference
                 continue
-            lines.append((part, {"level": level}, rules.BOUNDARY_MINZOOM[level]))
+            lines.append((part, {"level": level}, _minzoom(rules.BOUNDARY_MINZOOM, depth)))
         for g, f in zip(merc, feats, strict=True):
-            p = f["properties"]
-            if level == "arrondissement":
-                n = int(p.get("c_ar") or 0)
-                name = f"{_ordinal(n)} arrondissement" if n else (p.get("l_ar") or "")
-                short = _ordinal(n) if n else name  # "4e": how Parisians write it
-                code = str(p.get("c_arinsee") or "")
-            else:
-                name, code = p.get("l_qu") or "", str(p.get("c_quinsee") or "")
-                short = name
-            places.append((_label_point(g), {"name": name, "short": short, "level": level,
-                                             "code": code},
-                           rules.PLACE_MINZOOM[level]))
+            p = f["properties"] or {}
+            key = _property(p, area_level.key_field)
+            name = area_level.display_name(key, _property(p, area_level.name_field))
+            places.append((_label_point(g), {"name": name, "short": _short(area_level, name),
+                                             "level": level,
+                                             "code": _property(p, area_level.code_field)},
+                           _minzoom(rules.PLACE_MINZOOM, depth)))
     return LayerData.of("boundaries", lines), LayerData.of("places", places)
 
 
@@ -422,10 +438,9 @@ def read_layers(sources: BasemapSources) -> dict[str, LayerData]:
     if sources.stations is not None and sources.stations.is_file():
         layers["stations"] = _read(sources.stations, read_stations, colours)
     try:
-        layers["boundaries"], layers["places"] = read_areas(sources.arrondissements,
-                                                            sources.quartiers)
+        layers["boundaries"], layers["places"] = read_areas(sources.boundaries)
     except _UNREADABLE as exc:
-        names = [p.name for p in (sources.arrondissements, sources.quartiers) if p]
+        names = [p.name for _, p in sources.boundaries if p]
         raise BasemapSourceError(f"basemap sources {' / '.join(names)} cannot be read: "
                                  f"{type(exc).__name__}: {exc}") from exc
     return layers

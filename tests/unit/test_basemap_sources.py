@@ -27,9 +27,7 @@ def _polygons(name: str) -> dict[str, shapely.Geometry]:
 
 
 def test_label_points_lie_well_inside_their_area():
-    city = data_dir() / "cities" / "paris"
-    boundaries, places = read_areas(city / "arrondissements.geojson",
-                                    city / "quartier_paris.geojson")
+    boundaries, places = read_areas(BasemapSources.from_city(load_city("paris")).boundaries)
     areas = {**_polygons("arrondissements.geojson"), **_polygons("quartier_paris.geojson")}
     assert len(places) == 20 + 80
     for point, props in zip(places.geoms, places.props, strict=True):
