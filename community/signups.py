@@ -57,6 +57,7 @@ from mail.outbox import enqueue_mail, normalise_lang
 
 from .errors import CommunityError, CommunityNotFound, InvalidCommunityInput, NotAllowed
 from .profiles import Profile, multirange_literal, week_ranges
+from .residents import on_account_deleted
 from .stats import register_stats, suppress
 
 __all__ = [
@@ -917,11 +918,18 @@ def list_signups(session: Session, *, feature_id: int | None = None,
     return [dict(r._mapping) for r in rows]
 
 
+@on_account_deleted
+def _forget_on_deletion(session: Session, resident_id: int) -> None:
+    forget_resident(session, resident_id)
+
+
 def forget_resident(session: Session, resident_id: int, *,
                     settings: MailSettings | None = None) -> int:
     """A deleted account: its active sign-ups are cancelled, its answers erased.
 
-    Waiting ones are promoted as on any cancellation. Returns how many were cancelled.
+    Waiting ones are promoted as on any cancellation; the profile goes, and so does an
+    organiser's naming. Run by ``community.residents.delete_account`` (a deletion
+    hook). Returns how many sign-ups were cancelled.
     """
     settings = settings or MailSettings.from_env()
     active = session.execute(text(
@@ -940,6 +948,8 @@ def forget_resident(session: Session, resident_id: int, *,
             n += 1
     session.execute(text("UPDATE signup SET answers = '{}' WHERE resident_id = :r"),
                     {"r": resident_id})
+    session.execute(text("UPDATE signup_item SET organiser_id = NULL, named_by = NULL, "
+                         "named_at = NULL WHERE organiser_id = :r"), {"r": resident_id})
     session.execute(text("DELETE FROM resident_profile WHERE resident_id = :r"),
                     {"r": resident_id})
     return n

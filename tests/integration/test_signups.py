@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from community import signups
 from community.profiles import get_profile, save_profile, week_ranges
+from community.residents import delete_account
 from geo.publish import FeatureDraft, publish_feature
 from mail.sender import deliver_due
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
@@ -236,6 +237,8 @@ def test_profile_form_sets_availability_in_a_few_clicks(app, db):
     bad = client.post("/missions/profile", data={
         "csrf_token": csrf_of(client, "/missions/profile"), "wed_extra": "le soir"})
     assert bad.status_code == 422 and "HH:MM-HH:MM" in bad.get_data(as_text=True)
+    me = client.get("/me?lang=fr").get_data(as_text=True)  # the section on /me
+    assert "Missions et inscriptions" in me and "Mercredi 19:30–21:00" in me
 
 
 # ------------------------------------------------------------------ sign-ups
@@ -526,7 +529,7 @@ def test_public_stats_count_filled_missions_and_sign_ups_without_people(app, db)
     assert "Ana" not in body and "ana@example.org" not in body
 
 
-def test_forgetting_a_resident_cancels_their_sign_ups_and_erases_answers(app, db):
+def test_deleting_an_account_cancels_its_sign_ups_and_promotes_the_next(app, db):
     fid = _soup(db, capacity=1)
     a = make_resident(app, "a@example.org")
     b = make_resident(app, "b@example.org")
@@ -535,7 +538,7 @@ def test_forgetting_a_resident_cancels_their_sign_ups_and_erases_answers(app, db
         signups.sign_up(s, fid, b.id)
         save_profile(s, a.id, availability=SATURDAY_MORNING)
     with Session(db) as s, s.begin():
-        assert signups.forget_resident(s, a.id) == 1
+        delete_account(s, a.id, secret=app.config["SECRET_KEY"])
     with db.connect() as conn:
         rows = dict(conn.execute(text("SELECT resident_id, status FROM signup")).all())
         assert conn.execute(text("SELECT count(*) FROM resident_profile")).scalar_one() == 0
