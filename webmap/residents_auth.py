@@ -24,11 +24,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import current_app, g, redirect, request, session
+from sqlalchemy.orm import Session
 
 from community.residents import Resident, get_resident
 from moderation.redirects import local_path
 
-from .web import db_session, problem
+from .web import engine, problem
 
 __all__ = ["SESSION_KEY", "current_resident", "resident_required", "safe_next", "sign_in",
            "sign_out"]
@@ -44,9 +45,10 @@ def current_resident() -> Resident | None:
         rid = session.get(SESSION_KEY)
         resident = None
         if isinstance(rid, int):
-            with db_session() as s:
+            # A session of its own: a caller may be inside a transaction of the request's
+            # session (db_session), which this lookup must neither join nor end.
+            with Session(engine()) as s:
                 resident = get_resident(s, rid)
-                s.rollback()  # read only: end the transaction the lookup opened
         g.resident = resident
     return g.resident  # type: ignore[no-any-return]
 
