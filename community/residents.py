@@ -95,7 +95,8 @@ def _resident(row: Any) -> Resident:
 def normalise_email(raw: str | None) -> str:
     """The address as typed, trimmed; raises if it cannot be an address."""
     email = (raw or "").strip()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.match(email) or any(
+            unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in email):
         raise InvalidCommunityInput({"email": "not a valid e-mail address"})
     return email
 

@@ -111,8 +111,10 @@ def test_the_answer_reveals_nothing_about_an_address(capp, cdb, mail_env):
                        "WHERE to_addr = 'unknown@example.org'") == 3
     # Asking for a link creates no resident: only using it does.
     assert scalar(cdb, "SELECT count(*) FROM resident") == 1
-    bad = ask_link(client, "not an address")
-    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+    for bad_address in ("not an address", "a\x00b@example.org", "x" * 250 + "@example.org",
+                        "a\u200b@example.org"):
+        bad = ask_link(client, bad_address)
+        assert bad.status_code == 400 and 'aria-invalid="true"' in bad.get_data(as_text=True)
 
 
 def test_a_client_asking_too_often_is_told_to_wait(capp, cdb, mail_env):
@@ -231,3 +233,22 @@ def test_two_concurrent_uses_of_one_link_sign_in_once(capp, cdb, mail_env):
         t.join(10)
     assert sorted(map(str, results)) == sorted([str(scalar(cdb, "SELECT id FROM resident")),
                                                 "already used"])
+
+
+def test_hostile_addresses_and_tokens_get_a_4xx_never_a_500(capp, cdb):
+    anonymous = capp.test_client()
+    for path in ("/auth/magic/" + "x" * 3000, "/auth/magic/%00", "/auth/magic/..%2F..",
+                 "/api/v1/features/99999999999999999999/contact",
+                 "/api/v1/features/0/contact"):
+        r = anonymous.get(path)
+        assert 400 <= r.status_code < 500, (path, r.status_code)
+    client = capp.test_client()
+    sign_in(client, "hostile@example.org")
+    for path in ("/me/threads/99999999999999999999", "/me/threads/0", "/me/threads/-1"):
+        assert 400 <= client.get(path).status_code < 500, path
+    r = client.post("/api/v1/features/99999999999999999999/messages", data='{"body": "x"}',
+                    content_type="application/json")
+    assert 400 <= r.status_code < 500
+    r = client.post("/api/v1/features/1/messages", data='{"body": "\\u0000"}',
+                    content_type="application/json")
+    assert 400 <= r.status_code < 500
