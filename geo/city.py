@@ -137,6 +137,10 @@ class AreaLevel:
     # arrondissement" for key 4); an area whose key is not listed takes ``name_field``.
     display_names: Mapping[str, str] = dc_field(
         default_factory=lambda: MappingProxyType({}))
+    # What residents type for an area in a search, by the area's code (Paris: "75019",
+    # "19e", "19" after "paris" for 75119); :class:`geo.geocode.Shortcuts` reads them.
+    aliases: Mapping[str, tuple[str, ...]] = dc_field(
+        default_factory=lambda: MappingProxyType({}))
 
     def display_name(self, key: str, name: str) -> str:
         """The name an area of key ``key`` is shown under (its file's ``name`` else)."""
@@ -669,7 +673,8 @@ def _levels(r: _Reader, areas: Mapping[str, Any],
                                            optional=True) or code_field,
                           parent=parent, parent_field=parent_field, expected_count=count,
                           display_names=_display_names(r, raw, f"{field}.display_names"),
-                          public_name=_public_name(r, raw, f"{field}.public_name") or slug)
+                          public_name=_public_name(r, raw, f"{field}.public_name") or slug,
+                          aliases=_aliases(r, raw, f"{field}.aliases"))
         keys[slug] = _check_boundaries(r, field, level)
         if parent is not None and parent_field and keys.get(slug) is not None and \
                 keys.get(parent) is not None:
@@ -697,6 +702,17 @@ def _display_names(r: _Reader, raw: Mapping[str, Any], field: str) -> Mapping[st
         r.bad(field, f"expected a non-empty name for every key, not for {bad[:5]}")
     return MappingProxyType({str(k): v.strip() for k, v in names.items()
                              if isinstance(v, str) and v.strip()})
+
+
+def _aliases(r: _Reader, raw: Mapping[str, Any], field: str
+             ) -> Mapping[str, tuple[str, ...]]:
+    found = r.mapping(raw, "aliases", field, optional=True)
+    bad = [k for k, v in found.items()
+           if not isinstance(v, list) or not all(isinstance(a, str) and a.strip() for a in v)]
+    if bad:
+        r.bad(field, f"expected a list of words for every area code, not for {bad[:5]}")
+    return MappingProxyType({str(k): tuple(a.strip() for a in v) for k, v in found.items()
+                             if k not in bad})
 
 
 def _check_boundaries(r: _Reader, field: str,

@@ -29,12 +29,15 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 from geo.city import City
 
 __all__ = [
+    "NO_SHORTCUTS",
     "QUALITIES",
     "STOP_WORDS",
     "STREET_TYPES",
@@ -43,12 +46,13 @@ __all__ = [
     "Hit",
     "Match",
     "Query",
+    "Shortcuts",
     "address_file",
-    "arrondissement_postcodes",
     "fold",
     "load_index",
     "parse_query",
     "ready_index",
+    "shortcuts_of",
     "warm",
 ]
 
@@ -112,32 +116,81 @@ STREET_TYPES = {
 }
 STOP_WORDS = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "et", "a", "au",
                         "aux"})
-CITY_WORDS = frozenset({"paris", "france"})
-_POSTCODE = re.compile(r"^75(0[0-9][0-9]|116)$")
-_ORDINAL = re.compile(r"^(\d{1,2})(?:e|er|eme|ieme|em)$")
+_POSTCODE = re.compile(r"^\d{5}$")  # a French postcode: narrows the streets
+
+
+class Shortcuts(NamedTuple):
+    """How residents of a city name its areas in a search, read from its ``city.json``.
+
+    ``aliases``: folded word -> area code (Paris: "75019", "19e", "19eme" -> "75119");
+    a bare number ("19") is an alias only right after one of ``city_words`` ("paris
+    19"), where it cannot be a house number. ``postcodes``: an area's 5-digit aliases,
+    which narrow the address search. ``level_words`` ("arrondissement", "arr") are
+    skipped after an alias. Nothing of a city is in the code: a city without aliases
+    has none of these shortcuts.
+    """
+
+    aliases: Mapping[str, str]
+    city_words: frozenset[str]
+    postcodes: Mapping[str, frozenset[str]]
+    level_words: frozenset[str]
+
+    @classmethod
+    def of_city(cls, city: City) -> Shortcuts:
+        """The shortcuts of ``city``: its levels' aliases, its names as city words."""
+        aliases: dict[str, str] = {}
+        postcodes: dict[str, set[str]] = {}
+        level_words: set[str] = set()
+        for level in city.levels:
+            for name in level.names.values():
+                level_words.update(fold(name).split())
+            for code, words in level.aliases.items():
+                for word in words:
+                    aliases[fold(word)] = code
+                    if _POSTCODE.match(word):
+                        postcodes.setdefault(code, set()).add(word)
+        if "arrondissement" in level_words:  # how the French abbreviate it
+            level_words.update({"arr", "arrdt", "ardt"})
+        city_words = {w for name in city.names.values() for w in fold(name).split()}
+        return cls(MappingProxyType(aliases), frozenset(city_words | {"france"}),
+                   MappingProxyType({k: frozenset(v) for k, v in postcodes.items()}),
+                   frozenset(level_words))
+
+
+_SHORTCUTS: dict[tuple[str, str], Shortcuts] = {}
+
+
+def shortcuts_of(city: City) -> Shortcuts:
+    """:meth:`Shortcuts.of_city`, computed once per city (a search asks at every key)."""
+    key = (city.slug, str(city.folder))
+    found = _SHORTCUTS.get(key)
+    if found is None:
+        found = _SHORTCUTS[key] = Shortcuts.of_city(city)
+    return found
+
+
+NO_SHORTCUTS = Shortcuts(MappingProxyType({}), frozenset({"france"}), MappingProxyType({}),
+                         frozenset())
 
 
 class Query(NamedTuple):
     """What a free-form search says, once folded and taken apart.
 
-    ``words`` are the name's words (street types expanded, "de"/"la" and "paris"
-    left out); ``postcodes`` narrow to an arrondissement when the query names one
-    ("75004", "4e", "paris 4"); ``number`` is the house number, if any.
+    ``words`` are the name's words (street types expanded, "de"/"la" and the city's
+    name left out); ``area`` is the code of the area the query names with one of the
+    city's :class:`Shortcuts` ("75004", "4e", "paris 4" for Paris's 4th), and
+    ``postcodes`` narrow the streets (the area's, or a postcode typed); ``number`` is the
+    house number, if any.
     """
 
     number: str | None
     words: tuple[str, ...]
     last_is_prefix: bool
     postcodes: frozenset[str]
-    arrondissement: int | None
+    area: str | None
 
 
-def arrondissement_postcodes(n: int) -> frozenset[str]:
-    """Postcodes of arrondissement ``n`` (the 16th has two)."""
-    return frozenset({f"750{n:02d}", "75116"} if n == 16 else {f"750{n:02d}"})
-
-
-def parse_query(text: str) -> Query:
+def parse_query(text: str, shortcuts: Shortcuts = NO_SHORTCUTS) -> Query:
     """Take a free-form query apart ("10, r de Rivoli 75004 Paris").
 
     >>> parse_query("10, r de Rivoli 75004 Paris").words
@@ -153,20 +206,18 @@ def parse_query(text: str) -> Query:
     trailing_space = text[-1:].isspace() or text[-1:] in ",;"
     words: list[str] = []
     postcodes: set[str] = set()
-    arrondissement = None
+    area = None
     after_city = False
     for i, word in enumerate(raw):
         last = i == len(raw) - 1
-        ordinal = _ORDINAL.match(word)
-        if _POSTCODE.match(word):
-            arrondissement = 16 if word == "75116" else int(word[3:])
-        elif ordinal and 1 <= int(ordinal.group(1)) <= 20:
-            arrondissement = int(ordinal.group(1))
-        elif after_city and word.isdigit() and 1 <= int(word) <= 20:
-            arrondissement = int(word)  # "paris 19"
-        elif word in ("arr", "arrdt", "ardt", "arrondissement") and arrondissement:
+        alias = shortcuts.aliases.get(word)
+        if alias is not None and (not word.isdigit() or len(word) == 5 or after_city):
+            area = alias
+        elif _POSTCODE.match(word):
+            postcodes.add(word)
+        elif word in shortcuts.level_words and area:
             pass
-        elif word in CITY_WORDS:
+        elif word in shortcuts.city_words:
             after_city = True
             continue
         elif word in STOP_WORDS and not (last and not words):
@@ -174,10 +225,10 @@ def parse_query(text: str) -> Query:
         else:
             words.append(word if last and not trailing_space else STREET_TYPES.get(word, word))
         after_city = False
-    if arrondissement:
-        postcodes = set(arrondissement_postcodes(arrondissement))
+    if area:
+        postcodes |= shortcuts.postcodes.get(area, frozenset())
     last_is_prefix = bool(words) and not trailing_space and raw[-1] == words[-1]
-    return Query(number, tuple(words), last_is_prefix, frozenset(postcodes), arrondissement)
+    return Query(number, tuple(words), last_is_prefix, frozenset(postcodes), area)
 
 
 class _Street(NamedTuple):
@@ -227,18 +278,20 @@ class AddressIndex:
             out |= self._postings[word]
         return out
 
-    def search(self, query: str, *, limit: int = 8, locality: str = "") -> list[Hit]:
+    def search(self, query: str, *, limit: int = 8, locality: str = "",
+               shortcuts: Shortcuts = NO_SHORTCUTS) -> list[Hit]:
         """Addresses or streets matching a free-form ``query``.
 
         Forgiving the way people type: "10 rue de rivoli paris", "10 r de rivoli",
         "10, rue de Rivoli 75004", "10 rue rivoli", "rivoli 4e". Every name word of
         the query must be a word of the street (street types abbreviated or not,
-        "de"/"la" optional), the last one may be unfinished; a postcode or an
-        arrondissement narrows the streets. With a house number the door itself is
-        returned, otherwise the street (at its middle number). Streets whose name
-        starts with what was typed come first, then shorter names.
+        "de"/"la" optional), the last one may be unfinished; a postcode or an area
+        named by one of the city's ``shortcuts`` narrows the streets. With a house
+        number the door itself is returned, otherwise the street (at its middle
+        number). Streets whose name starts with what was typed come first, then shorter
+        names.
         """
-        q = parse_query(query)
+        q = parse_query(query, shortcuts)
         if not q.words or (len(q.words) == 1 and len(q.words[0]) < 2 and q.last_is_prefix):
             return []
         *full, last = q.words

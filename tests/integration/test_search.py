@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from geo.city import load_city
-from geo.geocode import address_file, load_index, parse_query
+from geo.geocode import address_file, load_index, parse_query, shortcuts_of
 from geo.publish import FeatureDraft, publish_feature
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+
+PARIS = shortcuts_of(load_city("paris"))
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,8 @@ def labels(hits):
     "10 rue de rivoli paris 4",
 ])
 def test_free_form_addresses_find_the_door(index, typed):
-    assert labels(index.search(typed, locality="Paris"))[0] == "10 Rue de Rivoli, 75004 Paris"
+    assert labels(index.search(typed, locality="Paris", shortcuts=PARIS))[0] == \
+        "10 Rue de Rivoli, 75004 Paris"
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
@@ -46,31 +49,35 @@ def test_free_form_addresses_find_the_door(index, typed):
     ("fbg saint antoine 75012", "Rue du Faubourg Saint-Antoine, 75012 Paris"),
 ])
 def test_abbreviations_and_arrondissements(index, typed, expected):
-    assert expected in labels(index.search(typed, locality="Paris"))[:3]
+    assert expected in labels(index.search(typed, locality="Paris", shortcuts=PARIS))[:3]
 
 
 def test_streets_that_start_with_what_was_typed_come_first(index):
     # "rue de la paix" is a street of its own; longer names holding those words follow.
-    assert labels(index.search("rue de la paix", locality="Paris"))[0] == \
+    assert labels(index.search("rue de la paix", locality="Paris", shortcuts=PARIS))[0] == \
         "Rue de la Paix, 75002 Paris"
-    got = labels(index.search("avenue de la republ", locality="Paris"))
+    got = labels(index.search("avenue de la republ", locality="Paris", shortcuts=PARIS))
     assert got[0].startswith("Avenue de la République")
-    got = labels(index.search("rivoli", locality="Paris"))
+    got = labels(index.search("rivoli", locality="Paris", shortcuts=PARIS))
     assert got[:2] == ["Rue de Rivoli, 75001 Paris", "Rue de Rivoli, 75004 Paris"]
 
 
 def test_what_is_not_an_address_stays_empty(index):
-    assert index.search("999 rue de rivoli", locality="Paris") == []
-    assert index.search("paris", locality="Paris") == []
-    assert index.search("r", locality="Paris") == []
+    assert index.search("999 rue de rivoli", locality="Paris", shortcuts=PARIS) == []
+    assert index.search("paris", locality="Paris", shortcuts=PARIS) == []
+    assert index.search("r", locality="Paris", shortcuts=PARIS) == []
 
 
 def test_a_query_is_taken_apart_as_a_resident_means_it():
-    q = parse_query("10, r de Rivoli 75004 Paris")
-    assert (q.number, q.words, q.arrondissement) == ("10", ("rue", "rivoli"), 4)
-    assert parse_query("buttes chaumont paris 19").arrondissement == 19
-    assert parse_query("square du 8 mai 1945").arrondissement is None  # a name's number
-    assert parse_query("jardin 16e").postcodes == {"75016", "75116"}
+    # The shortcuts ("4e", "75004", "paris 19") are Paris's aliases in its city.json.
+    q = parse_query("10, r de Rivoli 75004 Paris", PARIS)
+    assert (q.number, q.words, q.area) == ("10", ("rue", "rivoli"), "75104")
+    assert parse_query("buttes chaumont paris 19", PARIS).area == "75119"
+    assert parse_query("square du 8 mai 1945", PARIS).area is None  # a name's number
+    assert parse_query("jardin 16e", PARIS).postcodes == {"75016", "75116"}
+    # Without the city's aliases nothing is Paris's: "4e" is a word, 75004 a postcode.
+    q = parse_query("rivoli 4e 75004")
+    assert (q.words, q.postcodes, q.area) == (("rivoli", "4e"), {"75004"}, None)
 
 
 @pytest.fixture

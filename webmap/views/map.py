@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from geo.db import get_engine
 from geo.events import city_zone
-from geo.geocode import address_file, ready_index, warm
+from geo.geocode import address_file, ready_index, shortcuts_of, warm
 from geo.models import Area, Category
 from tiles.archive import tilejson
 from tiles.errors import ArchiveError
@@ -239,7 +239,8 @@ def search() -> Response:
         areas = search_areas(session, q, limit=SEARCH_LIMIT)
     addresses = address_file(current_city())
     index = ready_index(addresses) if addresses is not None else None
-    addresses = (index.search(q, limit=SEARCH_LIMIT, locality=current_city().name())
+    addresses = (index.search(q, limit=SEARCH_LIMIT, locality=current_city().name(),
+                              shortcuts=shortcuts_of(current_city()))
                  if index is not None else [])
     response = jsonify({
         "features": features, "areas": areas,

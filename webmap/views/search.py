@@ -33,7 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.events import city_zone, live_sql, local_midnight
-from geo.geocode import STOP_WORDS, fold, parse_query
+from geo.geocode import STOP_WORDS, fold, parse_query, shortcuts_of
 
 __all__ = ["TYPE_WORDS", "categories_named", "search_areas", "search_features",
            "type_vocabulary", "word_pattern"]
@@ -70,12 +70,15 @@ def word_pattern(word: str) -> str:
     return r"\m" + "".join(_ACCENTS.get(ch, ch) for ch in word)
 
 
-def _words(q: str) -> tuple[list[str], int | None]:
-    query = parse_query(q)
+def _words(q: str) -> tuple[list[str], str | None]:
+    """The query's words, and the code of an area it names by the city's aliases."""
+    from ..city import current_city
+
+    query = parse_query(q, shortcuts_of(current_city()))
     words = [w for w in query.words if w not in STOP_WORDS]
     if query.number is not None:  # "10 rue ..." is an address; a title may hold numbers
         words = [query.number.split()[0], *words]
-    return words, query.arrondissement
+    return words, query.area
 
 
 def _short_arrondissement(name: str | None) -> str:
@@ -133,9 +136,9 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
             kinds.update(named)
         else:
             clauses.append(f"f.title ~* :w{i}")
-    if arrondissement is not None:
-        clauses.append("a.code = :arr")
-        params["arr"] = f"751{arrondissement:02d}"
+    if arrondissement is not None:  # the code of an area of any level (its aliases)
+        clauses.append("f.area_ids @> ARRAY[(SELECT id FROM area WHERE code = :arr)]")
+        params["arr"] = arrondissement
     params["start"] = "^" + word_pattern(words[0])[2:]
     order = "(f.title ~* :start) DESC, length(f.title), f.id"
     if near is not None:
@@ -209,9 +212,9 @@ def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]
     conditions = ["code = :code"]
     if clauses:
         conditions.append("(" + " AND ".join(clauses) + ")")
-    if arrondissement is not None and not words:
-        conditions.append("(kind = 'arrondissement' AND code = :arr)")
-        params["arr"] = f"751{arrondissement:02d}"
+    if arrondissement is not None and not words:  # "19e", "75019": the city's aliases
+        conditions.append("code = :arr")
+        params["arr"] = arrondissement
     rows = session.execute(text(f"""
         SELECT code, name, kind::text AS kind,
                ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat,
