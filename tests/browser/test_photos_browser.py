@@ -193,7 +193,7 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     viewer.get_by_role("button", name="Retour à la liste").click()
     item = viewer.locator("#list li button", has_text=TITLE)
     expect(item.locator("img.list-thumb")).to_have_count(1)
-    expect(item).to_contain_text("2 photo(s)")
+    expect(item).to_contain_text("Jardin partagé (test) · 2 photos")
     screenshot(viewer, "photos-phone-list")
 
     # Another resident adds a photo to the published place (photos alone are a proposal).

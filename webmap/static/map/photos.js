@@ -29,7 +29,7 @@
     fr: {
       photos: "Photos",
       photoOf: "Photo {n} : {title}",
-      photoCount: "{n} photo(s)",
+      photoCount: ["{n} photo", "{n} photos"],
       open: "Agrandir la photo {n}",
       close: "Fermer",
       previous: "Photo précédente",
@@ -56,6 +56,7 @@
       notImage: "{name} : ce n'est pas une photo JPEG, PNG ou WebP.",
       tooLarge: "{name} : le fichier est trop lourd.",
       failed: "{name} : l'envoi a échoué. Vérifiez votre connexion puis réessayez.",
+      offline: "{name} : pas de connexion. Réessayez une fois connecté·e, ou retirez la photo pour garder le lieu sur cet appareil.",
       refused: "{name} : {reason}",
       notSent: "Une photo n'a pas pu être envoyée : retirez-la ou réessayez. Le reste du formulaire est gardé.",
       uploading: "Envoi des photos…",
@@ -66,7 +67,7 @@
     en: {
       photos: "Photos",
       photoOf: "Photo {n}: {title}",
-      photoCount: "{n} photo(s)",
+      photoCount: ["{n} photo", "{n} photos"],
       open: "Enlarge photo {n}",
       close: "Close",
       previous: "Previous photo",
@@ -93,6 +94,7 @@
       notImage: "{name}: not a JPEG, PNG or WebP photo.",
       tooLarge: "{name}: the file is too large.",
       failed: "{name}: sending failed. Check your connection and try again.",
+      offline: "{name}: no connection. Try again once online, or remove the photo to keep the place on this device.",
       refused: "{name}: {reason}",
       notSent: "A photo could not be sent: remove it or try again. The rest of the form is kept.",
       uploading: "Sending the photos…",
@@ -236,7 +238,8 @@
     var title = button.querySelector(".title");
     button.insertBefore(img, title || null);
     var meta = button.querySelector(".meta");
-    if (meta) meta.appendChild(el("span", " · " + fmt(T.photoCount, { n: list.length }), { "class": "photo-count" }));
+    var count = T.photoCount[list.length === 1 ? 0 : 1];
+    if (meta) meta.appendChild(el("span", " · " + fmt(count, { n: list.length }), { "class": "photo-count" }));
   });
 
   // ---------- the pin form's picker ----------
@@ -368,7 +371,9 @@
           var reason = body && (body.detail || (body.errors && body.errors[0] && (body.errors[0].detail || body.errors[0].message)));
           fail(reason ? fmt(T.refused, { name: item.name, reason: reason }) : fmt(T.failed, { name: item.name }));
         });
-        xhr.addEventListener("error", function () { fail(fmt(T.failed, { name: item.name })); });
+        xhr.addEventListener("error", function () {
+          fail(fmt(navigator.onLine === false ? T.offline : T.failed, { name: item.name }));
+        });
         xhr.addEventListener("abort", function () { resolve(); });
         var data = new FormData();
         data.append("photo", item.file, item.name);
