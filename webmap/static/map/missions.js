@@ -136,10 +136,10 @@
         credentials: "same-origin", headers: { "Accept": "application/json" }
       }).then(function (r) { return r.json(); }).then(function (info) {
         if (!box.isConnected) return;
-        draw(box, info, id);
-        var status = box.querySelector(".signup-status");
-        if (status && res.status < 400) {
-          status.textContent = res.body.status === "waiting" ? fmt(T.doneWaiting, res.body.waiting_position) : T.done;
+        draw(box, info, id);  // says "you're in" / the waiting position (C.say announced it)
+        if (res.status >= 400) {
+          var status = box.querySelector(".signup-status");
+          if (status) status.textContent = res.status === 409 ? T.fullNow : T.failed;
         }
       });
     }).catch(function () {
