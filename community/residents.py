@@ -40,6 +40,7 @@ __all__ = [
     "MagicLinkRequest",
     "Resident",
     "delete_account",
+    "forget_email",
     "get_or_create_resident",
     "get_resident",
     "hash_token",
@@ -331,7 +332,8 @@ def on_account_deleted(hook: Callable[[Session, int], Any]) -> Callable[[Session
     return hook
 
 
-def delete_account(session: Session, resident_id: int, *, secret: str) -> dict[str, Any]:
+def delete_account(session: Session, resident_id: int, *, secret: str,
+                   actor: str = "resident") -> dict[str, Any]:
     """Delete an account: anonymise the row, erase the address everywhere; the counts.
 
     The resident's submissions keep ``resident_id`` (their items stay on the map,
@@ -358,5 +360,23 @@ def delete_account(session: Session, resident_id: int, *, secret: str) -> dict[s
                             deleted_at = now()
         WHERE id = :i
     """), {"i": resident_id})
-    removed.update(forget(session, row.email, actor="resident", secret=secret))
+    removed.update(forget(session, row.email, actor=actor, secret=secret))
     return removed
+
+
+def forget_email(session: Session, email: str, *, secret: str,
+                 actor: str) -> tuple[dict[str, Any], int | None]:
+    """An operator erases an address (``carte residents forget``); removed, account id.
+
+    Returns what was removed and the id of the resident account deleted with it, if
+    there was one. With an account, it is deleted as by its owner (:func:`delete_account`); without,
+    the address is erased everywhere else (:func:`mail.residents.forget`). Sign-in links
+    sent to it lose the address either way.
+    """
+    email = email.strip()
+    session.execute(text("UPDATE magic_link SET email = NULL WHERE resident_email_hash = :h"),
+                    {"h": email_hash(email, secret)})
+    resident = resident_by_email(session, email, secret=secret)
+    if resident is None:
+        return forget(session, email, actor=actor, secret=secret), None
+    return delete_account(session, resident.id, secret=secret, actor=actor), resident.id

@@ -252,3 +252,21 @@ def test_hostile_addresses_and_tokens_get_a_4xx_never_a_500(capp, cdb):
     r = client.post("/api/v1/features/1/messages", data='{"body": "\\u0000"}',
                     content_type="application/json")
     assert 400 <= r.status_code < 500
+
+
+def test_an_operators_erasure_deletes_the_account_too(capp, cdb, runner):
+    import json
+
+    from webmap.cli import main
+
+    resident = make_resident(capp, "fanny@example.org", display_name="Fanny")
+    fid = organised(cdb, resident.id, title="Tente à prêter")
+    out = runner.invoke(main, ["residents", "forget", "FANNY@example.org", "--actor", "dpo"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["account_deleted"] == resident.id
+    with cdb.connect() as conn:
+        row = conn.execute(text("SELECT email, display_name, deleted_at FROM resident")).one()
+        assert row.email is None and row.display_name is None and row.deleted_at is not None
+        assert conn.execute(text("SELECT status::text FROM feature WHERE id = :f"),
+                            {"f": fid}).scalar() == "published"
+        assert conn.execute(text("SELECT actor FROM resident_erasure")).scalar() == "dpo"

@@ -23,13 +23,13 @@ def residents() -> None:
               help="Who asked for it, for the audit [default: the system user].")
 def residents_forget(email: str, actor: str | None) -> None:
     """Remove EMAIL from addresses, submissions as received, subscriptions and the outbox."""
+    from community.residents import forget_email
     from geo.db import session_scope
-    from mail.residents import forget
 
     from ..settings import Settings
 
     secret = Settings.from_env().SECRET_KEY
     who = actor or f"cli:{os.environ.get('USER') or getpass.getuser()}"
-    with session_scope() as session:
-        removed = forget(session, email, actor=who, secret=secret)
-    echo_json({"forgotten": True, "removed": removed})
+    with session_scope() as session:  # a resident account with it is deleted too
+        removed, account = forget_email(session, email, actor=who, secret=secret)
+    echo_json({"forgotten": True, "removed": removed, "account_deleted": account})
