@@ -13,11 +13,12 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from markupsafe import escape
+
+from geo.events import city_zone
 
 from .errors import UnknownTemplate
 
@@ -25,7 +26,6 @@ __all__ = ["LANGS", "Rendered", "render"]
 
 LANGS = ("fr", "en")
 TEMPLATES = Path(__file__).with_name("templates")
-ZONE = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Rendered:
 def _when(value: datetime | None, lang: str) -> str:
     if value is None:
         return ""
-    return format_datetime(value.astimezone(ZONE), "medium", locale=lang)
+    # In the city's zone (its city.json), whichever city this is.
+    return format_datetime(value.astimezone(city_zone()), "medium", locale=lang)
 
 
 @cache

@@ -217,11 +217,11 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
 
 
 def area_choices(session: Session) -> list[Any]:
-    """Arrondissements and their quartiers, for the area filter."""
+    """The city's areas of every level under their parents, for the area filter."""
     return session.execute(text("""
         SELECT a.code, a.name, a.kind::text AS kind, p.code AS parent
         FROM area a LEFT JOIN area p ON p.id = a.parent_id
-        WHERE a.depth BETWEEN 1 AND 2
+        WHERE a.depth >= 1
         ORDER BY coalesce(p.code, a.code), a.depth, a.code
     """)).all()
 

@@ -94,7 +94,7 @@ def _choices(lang: str) -> tuple[list[Any], list[Any]]:
             "FROM category WHERE active ORDER BY position, slug"), {"l": lang}).all()
         areas = conn.execute(text(
             "SELECT code, name, kind::text AS kind FROM area "
-            "WHERE kind IN ('arrondissement', 'quartier') ORDER BY kind, code")).all()
+            "WHERE depth > 0 ORDER BY depth, code")).all()  # every level of the city
     return cats, areas
 
 
