@@ -159,3 +159,13 @@ def test_moderator_photo_routes_refuse_anonymous_visitors(mod_app, mdb, var_dir)
                             {"i": photo["id"]}).scalar() == "ready"
     # A pending photo is in no public output.
     assert photo["url"] not in json.dumps(anonymous.get("/api/v1/features").get_json())
+
+
+def test_the_ogc_item_page_shows_the_photos_with_their_credit(mod_app, mdb, var_dir):
+    fid = published(mdb, title=TITLE)
+    photo = add_photo(mdb, var_dir, feature_id=fid, alt="Les <bacs> & la porte")
+    html = mod_app.test_client().get(f"/ogc/collections/features/items/{fid}?f=html"
+                                     ).get_data(as_text=True)
+    assert f'<a href="{photo["url"]}"><img src="{photo["thumbnail_url"]}"' in html
+    assert 'alt="Les &lt;bacs&gt; &amp; la porte"' in html
+    assert "© Camille CC-BY-SA-4.0" in " ".join(html.split())

@@ -76,7 +76,13 @@ TEMPLATES = {
     "item": """{% extends "base" %}{% block title %}{{ cid }} {{ doc.id }}{% endblock %}
 {% block main %}<h1>{{ doc.properties.title or doc.properties.name }}</h1>
 <table><tbody>{% for k, v in doc.properties.items() %}<tr><th scope="row">{{ k }}</th>
-<td>{% if v is mapping %}{{ v|tojson }}{% else %}{{ v if v is not none else "" }}{% endif %}
+<td>{% if k == "photos" and v %}{% for ph in v %}<figure>
+<a href="{{ ph.url }}"><img src="{{ ph.thumbnail_url }}" alt="{{ ph.alt }}" loading="lazy"
+width="{{ ph.width }}" height="{{ ph.height }}" style="height:120px;width:auto"></a>
+<figcaption>{{ "© " if ph.licence != "CC0-1.0" }}{{ ph.author or "" }} {{ ph.licence }}
+</figcaption></figure>{% endfor %}
+{% elif v is mapping or (v is sequence and v is not string) %}{{ v|tojson }}
+{% else %}{{ v if v is not none else "" }}{% endif %}
 </td></tr>{% endfor %}
 {% if doc.geometry.type == "Point" %}<tr><th scope="row">lon, lat</th>
 <td>{{ doc.geometry.coordinates|join(", ") }}</td></tr>{% endif %}</tbody></table>
