@@ -22,6 +22,7 @@ URL are ``no-store`` and send no referrer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,7 @@ on_account_deleted(lambda session, resident_id: _signups.forget_resident(session
                                                                          resident_id))
 
 bp = Blueprint("me", __name__)
+log = logging.getLogger(__name__)
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 ANSWERABLE_KINDS = frozenset({"offer", "request", "loan", "exchange", "mission"})
@@ -168,9 +170,16 @@ def register_me_section(name: str, template: str,
 
 
 def _render_sections(resident: Resident, session: Session, lang: str) -> list[Markup]:
+    """Each section in a savepoint of its own: one feature's failure leaves the others."""
     out = []
     for section in _SECTIONS:
-        ctx = dict(section.context(resident, session))
+        try:
+            with session.begin_nested():
+                ctx = dict(section.context(resident, session))
+        except Exception:
+            log.exception("the /me section %r failed; the page is shown without it",
+                          section.name)
+            continue
         ctx.setdefault("resident", resident)
         ctx.setdefault("lang", lang)
         out.append(Markup(render_template(section.template, **ctx)))  # noqa: S704 - Jinja-escaped

@@ -270,3 +270,22 @@ def test_an_operators_erasure_deletes_the_account_too(capp, cdb, runner):
         assert conn.execute(text("SELECT status::text FROM feature WHERE id = :f"),
                             {"f": fid}).scalar() == "published"
         assert conn.execute(text("SELECT actor FROM resident_erasure")).scalar() == "dpo"
+
+
+def test_a_failing_section_of_another_feature_leaves_me_working(capp, cdb, monkeypatch):
+    from webmap import me_views
+
+    def broken(resident, session):
+        session.execute(text("SELECT * FROM no_such_table"))
+
+    def fine(resident, session):
+        return {"title": "Section du test", "message": f"n° {resident.id}"}
+
+    monkeypatch.setattr(me_views, "_SECTIONS", [])
+    me_views.register_me_section("broken", "auth/message.html", broken)
+    me_views.register_me_section("fine", "auth/message.html", fine)
+    client = capp.test_client()
+    resident = sign_in(client, "gil@example.org")
+    page = client.get("/me")
+    assert page.status_code == 200
+    assert f"n° {resident.id}" in page.get_data(as_text=True)
