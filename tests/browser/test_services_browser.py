@@ -28,7 +28,8 @@ WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def services(categories_loaded, clean_db):
     def add(category, title, lon, lat, hours, text, period=None):
         attrs = {"opening_hours": text, "hours": [
-            {"day": d, "from": a, "to": b} for d in WEEK[:6] for a, b in hours]}
+            {"day": d, "from": a, "to": b} for d in WEEK[:6] for a, b in hours],
+            "sources": ["paris-bibliotheques", "paris-wifi"], "wifi": True}
         if period:
             attrs["hours_period"] = period
         with Session(clean_db) as s, s.begin():
@@ -62,6 +63,11 @@ def test_the_panel_says_open_now_and_until_when(services, page_factory, live_ser
     page, rec = open_place(page_factory, live_server, services["library"], locale)
     expect(page.locator("#detail-title")).to_have_text("Bibliothèque Forney")
     expect(page.locator("#detail-hours .open-now")).to_have_text(open_text)
+    # Its sources by name, never by code.
+    expect(page.locator("#detail-attributes")).to_contain_text(
+        "Répertoire des bibliothèques (BnF, CCFr)" if locale == "fr-FR"
+        else "Directory of libraries (BnF, CCFr)")
+    expect(page.locator("#detail-attributes")).not_to_contain_text("paris-bibliotheques")
     screenshot(page, f"services-open-phone-{locale[:2]}")
     page.goto(f"{live_server}/#map=16/48.85700/2.35600&f={services['pool']}")
     page.reload()

@@ -436,7 +436,7 @@
   }
   function fieldValue(f, v) {
     if (f.type === "boolean" || typeof v === "boolean") return v ? S.yes : S.no;
-    if (f.type === "enum") return Array.isArray(v) ? v.map(function (x) { return choiceLabel(f, x); }).join(", ") : choiceLabel(f, v);
+    if (f.type === "enum" || f.type === "tags") return Array.isArray(v) ? v.map(function (x) { return choiceLabel(f, x); }).join(", ") : choiceLabel(f, v);  // tags: labels too (services' sources)
     if (f.type === "url") {
       var href = safeUrl(v);
       if (!href) return String(v);
