@@ -49,6 +49,7 @@ __all__ = [
     "StatementLine",
     "WrongState",
     "balance",
+    "book_exchange",
     "cancel_exchange",
     "confirm_exchange",
     "dispute_exchange",
@@ -466,10 +467,20 @@ def confirm_exchange(session: Session, exchange_id: int, *, resident_id: int,
     BalanceLimit
         The receiver's balance would go below ``min_balance`` units.
     """
+    return book_exchange(session, exchange_id, resident_id=resident_id,
+                         min_balance=min_balance)[0]
+
+
+def book_exchange(session: Session, exchange_id: int, *, resident_id: int,
+                  min_balance: int = DEFAULT_MIN_BALANCE_UNITS) -> tuple[int, bool]:
+    """:func:`confirm_exchange`, and whether this very call booked it.
+
+    ``False``: it was booked already (a double confirmation): tell nobody twice.
+    """
     outcome, transfer = session.execute(_CONFIRM, {"x": exchange_id, "r": resident_id,
                                                    "f": min_balance}).one()
     if outcome in ("booked", "already"):
-        return int(transfer)
+        return int(transfer), outcome == "booked"
     if outcome == "not_receiver":
         raise NotAParty("the one who received the time confirms it")
     if outcome == "limit":

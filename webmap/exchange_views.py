@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from community import ledger, loans, stats
+from community.exchange_notices import notify
 from community.ledger import (
     BalanceLimit,
     ExchangeError,
@@ -141,6 +142,18 @@ def _id(value: int) -> int:
     if not 0 < value <= MAX_ID:
         raise ExchangeNotFound("no such item")
     return value
+
+
+def _notify(session: Session, event: str, **kw: Any) -> None:
+    """Tell the other party it is their turn (an e-mail in this transaction)."""
+    settings = current_app.config.get("SETTINGS")
+    notify(session, event, settings=settings.mail() if settings is not None else None, **kw)
+
+
+def _lang_of(resident_id: int, session: Session) -> str:
+    lang = session.execute(text("SELECT lang FROM resident WHERE id = :r"),
+                           {"r": resident_id}).scalar_one_or_none()
+    return lang if lang in ("fr", "en") else "fr"
 
 
 def _units_from_form(form: Any) -> int:
@@ -319,12 +332,23 @@ def answer_offer(feature_id: int) -> Response:
         category = s.execute(text("SELECT category FROM feature WHERE id = :f"),
                              {"f": feature_id}).scalar_one_or_none()
         if category == loans.LENDING:
+            before = s.execute(text("SELECT max(id) FROM loan")).scalar_one()
             loan_id = loans.request_loan(s, feature_id=feature_id, resident_id=me,
                                          note=request.form.get("note"))
             target = f"/loans/{loan_id}"
+            if before is None or loan_id > before:  # a new request, not the open one
+                view = loans.loan_view(s, loan_id)
+                other = view.lender_id if view.lender_id != me else view.borrower_id
+                _notify(s, "loan.requested" if other == view.lender_id else "loan.agreed",
+                        to=other, by=me, path=target, title=view.feature_title)
         else:
+            before = s.execute(text("SELECT max(id) FROM exchange")).scalar_one()
             xid = ledger.propose_exchange(s, feature_id=feature_id, resident_id=me)
             target = f"/exchange/{xid}"
+            if before is None or xid > before:
+                x = ledger.exchange_view(s, xid)
+                _notify(s, "exchange.proposed", to=x.giver_id if x.giver_id != me
+                        else x.receiver_id, by=me, path=target, title=x.feature_title or "")
     return redirect(target, code=303)
 
 
@@ -351,16 +375,27 @@ def exchange_action(exchange_id: int, action: str) -> Response:
     me = _me()
     form = request.form
     with _write() as s, s.begin():
+        path = f"/exchange/{exchange_id}"
         if action == "record":
             ledger.record_exchange(s, resident_id=me, exchange_id=exchange_id,
                                    units=_units_from_form(form),
                                    happened_on=form.get("happened_on"), today=_today(),
                                    note=form.get("note"))
+            x = ledger.exchange_view(s, exchange_id)
+            _notify(s, "exchange.recorded", to=x.receiver_id, by=me, path=path,
+                    time=ledger.units_label(x.units or 0))
         elif action == "confirm":
-            ledger.confirm_exchange(s, exchange_id, resident_id=me,
-                                    min_balance=_min_balance())
+            _transfer, booked = ledger.book_exchange(s, exchange_id, resident_id=me,
+                                                     min_balance=_min_balance())
+            if booked:
+                x = ledger.exchange_view(s, exchange_id)
+                _notify(s, "exchange.confirmed", to=x.giver_id, by=me, path=path,
+                        time=ledger.units_label(x.units or 0))
         elif action == "dispute":
             ledger.dispute_exchange(s, exchange_id, resident_id=me, reason=form.get("reason"))
+            x = ledger.exchange_view(s, exchange_id)
+            _notify(s, "exchange.disputed", to=x.giver_id, by=me, path=path,
+                    reason=x.dispute_reason or "")
         elif action == "cancel":
             ledger.cancel_exchange(s, exchange_id, resident_id=me)
         else:
@@ -426,19 +461,38 @@ def loan_action(loan_id: int, action: str) -> Response:
     me = _me()
     form = request.form
     with _write() as s, s.begin():
+        before = loans.loan_view(s, loan_id)
+        if before.role_of(me) is None:
+            raise ExchangeNotFound("no such loan")
+        other = before.borrower_id if me == before.lender_id else before.lender_id
+        event = None
         if action == "agree":
             loans.agree_loan(s, loan_id, resident_id=me, starts_on=form.get("starts_on"),
                              due_on=form.get("due_on"), today=_today())
+            event = "loan.agreed"
         elif action == "decline":
             loans.decline_loan(s, loan_id, resident_id=me)
+            event = "loan.declined"
         elif action == "lent":
             loans.mark_lent(s, loan_id, resident_id=me)
+            event = "loan.lent" if before.status == "agreed" else None
         elif action == "returned":
             loans.mark_returned(s, loan_id, resident_id=me)
+            event = ("loan.returned" if me == before.borrower_id
+                     and before.return_declared_at is None else None)
         elif action == "cancel":
             loans.cancel_loan(s, loan_id, resident_id=me)
+            event = "loan.cancelled"
         else:
             raise ExchangeNotFound("no such action")
+        if event:
+            after = loans.loan_view(s, loan_id)
+            due = ""
+            if event == "loan.agreed" and after.due_on:
+                due = (f" (jusqu'au {after.due_on:%d/%m/%Y})" if _lang_of(other, s) == "fr"
+                       else f" (until {after.due_on.isoformat()})")
+            _notify(s, event, to=other, by=me, path=f"/loans/{loan_id}",
+                    title=after.feature_title, due=due)
     return redirect(f"/loans/{loan_id}?done={action}", code=303)
 
 

@@ -318,7 +318,7 @@ def test_units_label():
 # --- end to end: two residents signed in by magic link, through the web pages --------------
 
 from tests.mail_fixtures import *  # noqa: E402, F403 - smtp, mail_env
-from tests.mail_fixtures import links  # noqa: E402
+from tests.mail_fixtures import links, text_part  # noqa: E402
 from tests.resident_fixtures import *  # noqa: E402, F403 - capp
 from tests.resident_fixtures import deliver  # noqa: E402
 
@@ -408,6 +408,14 @@ def test_two_residents_exchange_an_hour_through_the_pages(capp, db, mail_env):
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_transfer")).scalar_one() == 1
     assert _check(db) == (2, 0, 0)
+    # each step told the other person, once, by name, never by address
+    deliver(db, mail_env, len(mail_env.messages) + 3)
+    told = [m for m in mail_env.messages if "Carte citoyenne" not in (m["Subject"] or "")]
+    assert [(m["To"], re.sub(r"\s*([«»])\s*", r"\1", m["Subject"])) for m in told] == [
+        ("alice@example.org", "Bob répond à votre annonce«Une heure de couture»"),
+        ("bob@example.org", "À confirmer : 1 h reçu de Alice"),
+        ("alice@example.org", "Bob a confirmé : 1 h inscrit à votre solde")]
+    assert all("@" not in text_part(m).replace("carte@carte.test", "") for m in told)
     # a stranger sees nothing of it
     carol_web, _carol = signed_in_by_mail(capp, db, mail_env, "carol@example.org", "Carol")
     assert carol_web.get(xpage).status_code == 404

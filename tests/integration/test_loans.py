@@ -39,6 +39,15 @@ def _public(client, fid: int) -> dict:
     return item.get_json()["properties"]["attributes"]
 
 
+def _quotes(text_: str) -> str:
+    """Guillemets without the spaces around them (mail headers fold them away)."""
+    return re.sub(r"\s*([«»])\s*", r"\1", text_)
+
+
+def _quotes_all(pairs: list) -> list:
+    return [(to, _quotes(subject)) for to, subject in pairs]
+
+
 def _versions(db, fid: int) -> int:
     with db.connect() as conn:
         return conn.execute(text(
@@ -99,6 +108,16 @@ def test_a_drill_lent_then_returned_and_the_map_follows(capp, db, mail_env):
     # the object can be lent again
     r = _post(bob_web, f"/exchange/offers/{drill}", f"/exchange/offers/{drill}")
     assert r.headers["Location"] != loan_page
+    # each step told the other side by e-mail, in their language, with the loan's link
+    mails = deliver(db, mail_env, 5)
+    assert [(m["To"], _quotes(m["Subject"])) for m in mails] == _quotes_all([
+        ("alice@example.org", "Bob aimerait emprunter « Perceuse à prêter »"),
+        ("bob@example.org", "Alice accepte : « Perceuse à prêter »"),
+        ("bob@example.org", "« Perceuse à prêter » a changé de mains"),
+        ("alice@example.org", "« Perceuse à prêter » : retour indiqué par Bob"),
+        ("alice@example.org", "Bob aimerait emprunter « Perceuse à prêter »")])
+    assert f"jusqu'au {due:%d/%m/%Y}" in text_part(mails[1])
+    assert f"http://carte.test{loan_page}" in links(mails[2])
 
 
 def _lent_late(db, *, days_late: int = 2, lang: str = "fr", names=("Alice", "Bob")):
