@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 from sqlalchemy import text
@@ -38,6 +39,7 @@ from community.errors import CommunityError, InvalidCommunityInput, NotAllowed
 from community.profiles import DAYS, Profile, get_profile, save_profile
 from ingestion.errors import UnsupportedMediaType
 
+from .api_openapi import register_operations
 from .me_views import register_me_section
 from .ogc.params import BadParameter, parse_int, parse_lonlat
 from .residents_auth import current_resident, resident_required
@@ -60,7 +62,7 @@ def _session() -> Session:
 
 
 def _fid(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         abort(404)
     return int(raw)
 
@@ -273,7 +275,17 @@ def organiser_close(raw_id: str) -> Any:
 # ------------------------------------------------------------------ JSON API
 
 
+def _check_same_origin() -> None:
+    """Writes under /api/ take the session cookie: refuse another site's page (403)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (site and site not in ("same-origin", "none")) or origin == "null" or (
+            origin and urlsplit(origin).netloc != request.host):
+        raise NotAllowed("cross-site requests are refused")
+
+
 def _json_body() -> dict[str, Any]:
+    _check_same_origin()
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
     body = request.get_json(silent=True)
@@ -350,15 +362,15 @@ def api_my_signups() -> Response:
 
 
 def _parse_fid(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadParameter("id", "a feature id is a positive integer")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise BadParameter("feature_id", "a feature id is a positive integer")
     return int(raw)
 
 
-@bp.get("/api/v1/features/<raw_id>/signups")
-def api_summary(raw_id: str) -> Response:
+@bp.get("/api/v1/features/<feature_id>/signups")
+def api_summary(feature_id: str) -> Response:
     """Places, full, waiting list and questions of a mission or event (no names)."""
-    fid = _parse_fid(raw_id)
+    fid = _parse_fid(feature_id)
     resident = current_resident()
     with _session() as s:
         body = signups.summary(s, fid, resident.id if resident else None)
@@ -367,11 +379,11 @@ def api_summary(raw_id: str) -> Response:
     return json_response(body, headers=PRIVATE)
 
 
-@bp.post("/api/v1/features/<raw_id>/signups")
+@bp.post("/api/v1/features/<feature_id>/signups")
 @resident_required
-def api_sign_up(raw_id: str) -> Response:
+def api_sign_up(feature_id: str) -> Response:
     """"I'm in": 201 confirmed or waiting (with its position), 200 if already in."""
-    fid = _parse_fid(raw_id)
+    fid = _parse_fid(feature_id)
     body = _json_body()
     with _session() as s, s.begin():
         result = signups.sign_up(s, fid, _resident_id(), body.get("answers"))
@@ -380,15 +392,148 @@ def api_sign_up(raw_id: str) -> Response:
                          201 if result.created else 200, headers=PRIVATE)
 
 
-@bp.delete("/api/v1/features/<raw_id>/signups/me")
+@bp.delete("/api/v1/features/<feature_id>/signups/me")
 @resident_required
-def api_cancel(raw_id: str) -> Response:
+def api_cancel(feature_id: str) -> Response:
     """Withdraw from the item; how many were promoted from its waiting list."""
-    fid = _parse_fid(raw_id)
+    fid = _parse_fid(feature_id)
+    _check_same_origin()
     with _session() as s, s.begin():
         promoted = signups.cancel(s, fid, _resident_id())
     return json_response({"status": "cancelled", "promoted": len(promoted)},
                          headers=PRIVATE)
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_SLOT = {"type": "object", "required": ["day", "from", "to"],
+         "properties": {"day": {"enum": list(DAYS)},
+                        "from": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                        "to": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}}
+_PROFILE = {"type": "object",
+            "properties": {"availability": {"type": "array", "items": _SLOT, "maxItems": 28},
+                           "skills": {"type": "array", "items": {"type": "string"}},
+                           "area_id": {"type": ["integer", "null"]},
+                           "area_name": {"type": ["string", "null"]},
+                           "lon": {"type": ["number", "null"]},
+                           "lat": {"type": ["number", "null"]},
+                           "radius_m": {"type": ["integer", "null"]}}}
+_ID = {"name": "feature_id", "in": "path", "required": True,
+       "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+_SIGNED_OUT = _problem("sign in first (sign_in_url)")
+_NUM = {"type": ["integer", "null"]}
+register_operations({
+    "/api/v1/me/missions": {"get": {
+        "operationId": "missionsForMe",
+        "summary": "Missions for me: published missions whose weekly slots overlap the "
+                   "signed-in resident's availability, not full, not over, nearest first",
+        "parameters": [
+            {"name": "near", "in": "query", "required": False,
+             "description": "lon,lat to order from instead of the profile's point or area",
+             "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}],
+        "responses": {
+            "200": _json("the profile and the missions", {
+                "type": "object", "required": ["profile", "missions"],
+                "properties": {"profile": _PROFILE, "missions": {"type": "array", "items": {
+                    "type": "object", "required": ["id", "title", "join_url"],
+                    "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                                   "distance_m": _NUM, "places_left": _NUM,
+                                   "availability": {"type": "array"},
+                                   "join_url": {"type": "string"}}}}}}),
+            "400": _problem("a bad near or limit (invalid_params)"),
+            "401": _SIGNED_OUT}}},
+    "/api/v1/me/profile": {
+        "get": {"operationId": "missionProfile",
+                "summary": "The signed-in resident's availability, skills and area",
+                "responses": {"200": _json("the profile", _PROFILE), "401": _SIGNED_OUT}},
+        "put": {"operationId": "setMissionProfile",
+                "summary": "Replace the availability ({day, from, to} slots; a 'to' not "
+                           "after 'from' runs past midnight), skills, area or point and "
+                           "radius; same-origin JSON only",
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _PROFILE}}},
+                "responses": {"200": _json("the stored profile", _PROFILE),
+                              "400": _problem("a field that cannot be used (invalid_params)"),
+                              "401": _SIGNED_OUT, "403": _problem("cross-site"),
+                              "415": _problem("not application/json")}}},
+    "/api/v1/me/signups": {"get": {
+        "operationId": "mySignups", "summary": "The signed-in resident's active sign-ups",
+        "responses": {"200": _json("sign-ups", {"type": "array", "items": {
+            "type": "object", "required": ["feature_id", "status"],
+            "properties": {"feature_id": {"type": "integer"},
+                           "status": {"enum": ["confirmed", "waiting"]}}}}),
+            "401": _SIGNED_OUT}}},
+    "/api/v1/features/{feature_id}/signups": {
+        "get": {"operationId": "signupSummary",
+                "summary": "A mission's or event's places: capacity, places left, full, "
+                           "waiting list, its questions; never who signed up (with the "
+                           "session cookie: the resident's own status)",
+                "parameters": [_ID],
+                "responses": {
+                    "200": _json("the summary", {
+                        "type": "object",
+                        "required": ["id", "kind", "capacity", "confirmed", "places_left",
+                                     "full", "open", "questions", "mine", "signed_in"],
+                        "properties": {
+                            "id": {"type": "integer"}, "kind": {"enum": ["mission", "event"]},
+                            "capacity": _NUM, "confirmed": {"type": "integer"},
+                            "places_left": _NUM, "full": {"type": "boolean"},
+                            "waiting_list": {"type": "boolean"},
+                            "waiting": {"type": "integer"}, "open": {"type": "boolean"},
+                            "closed": {"type": "boolean"}, "over": {"type": "boolean"},
+                            "questions": {"type": "array", "items": {"type": "string"}},
+                            "mine": {"enum": ["confirmed", "waiting", None]},
+                            "waiting_position": _NUM, "organiser": {"type": "boolean"},
+                            "signed_in": {"type": "boolean"},
+                            "join_url": {"type": "string"}}}),
+                    "400": _problem("not a feature id"),
+                    "404": _problem("no published mission or event has this id")}},
+        "post": {"operationId": "signUp",
+                 "summary": "I'm in: sign up (or join a full event's waiting list) with "
+                            "answers to the item's questions; same-origin JSON only",
+                 "parameters": [_ID],
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object", "properties": {"answers": {
+                         "type": "array", "items": {"type": "string", "maxLength": 500}}}}}}},
+                 "responses": {
+                     "200": _json("already signed up: that sign-up", {"type": "object"}),
+                     "201": _json("signed up: status confirmed, or waiting with its "
+                                  "waiting_position", {
+                                      "type": "object", "required": ["signup_id", "status"],
+                                      "properties": {
+                                          "signup_id": {"type": "integer"},
+                                          "status": {"enum": ["confirmed", "waiting"]},
+                                          "waiting_position": _NUM}}),
+                     "400": _problem("an answer missing or too long (invalid_params)"),
+                     "401": _SIGNED_OUT, "403": _problem("cross-site"),
+                     "404": _problem("no published mission or event has this id"),
+                     "409": _problem("full (a mission), closed, or over"),
+                     "415": _problem("not application/json")}}},
+    "/api/v1/features/{feature_id}/signups/me": {"delete": {
+        "operationId": "cancelSignup",
+        "summary": "Withdraw; the first one waiting takes the place and is told by e-mail",
+        "parameters": [_ID],
+        "responses": {
+            "200": _json("cancelled; how many were promoted", {
+                "type": "object", "required": ["status", "promoted"],
+                "properties": {"status": {"const": "cancelled"},
+                               "promoted": {"type": "integer"}}}),
+            "400": _problem("not a feature id"),
+            "401": _SIGNED_OUT, "403": _problem("cross-site"),
+            "404": _problem("not signed up for this item, or no such item")}}},
+})
 
 
 # ------------------------------------------------------------------ /me section
