@@ -216,6 +216,12 @@ def test_bad_profile_input_is_a_400_naming_the_field(app, db):
     assert put_form.status_code == 415
     anonymous = app.test_client().get("/api/v1/me/missions")
     assert anonymous.status_code == 401
+    fid = _mission(db)
+    cross = client.post(f"/api/v1/features/{fid}/signups", data="{}",
+                        content_type="application/json",
+                        headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403  # another site's page cannot sign a resident up
+    assert client.get("/api/v1/features/%C2%B2/signups").status_code == 400
 
 
 def test_profile_form_sets_availability_in_a_few_clicks(app, db):
