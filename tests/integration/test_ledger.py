@@ -481,3 +481,29 @@ def test_moderators_see_every_exchange_and_reverse_one_with_a_reason(db, mod_web
     assert moderator.get("/moderation/community/exchanges?status=reversed").status_code == 200
     anonymous = moderator.application.test_client()
     assert anonymous.get("/moderation/community/exchanges").status_code in (302, 303)
+
+
+def test_a_service_arranged_in_a_conversation_is_recorded_from_it(capp, db, mail_env):
+    from community.messages import send_message
+    from tests.resident_fixtures import sign_in
+
+    ana_web, ben_web = capp.test_client(), capp.test_client()
+    ana = sign_in(ana_web, "ana@example.org", display_name="Ana").id
+    ben = sign_in(ben_web, "ben@example.org", display_name="Ben").id
+    with Session(db) as s, s.begin():
+        thread = send_message(s, ben, ana, "Pourriez-vous m'aider à déménager samedi ?")
+    page = ana_web.get(f"/me/threads/{thread}").get_data(as_text=True)
+    assert f'href="/exchange/new?thread={thread}"' in page
+    r = _post(ana_web, f"/exchange/new?thread={thread}", f"/exchange/new?thread={thread}",
+              hours="2", minutes="0", happened_on=date.today().isoformat(),
+              note="Déménagement")
+    assert r.status_code == 303
+    xpage = r.headers["Location"].split("?")[0]
+    r = _post(ben_web, xpage, xpage + "/confirm")
+    assert r.status_code == 303
+    assert ben_web.get("/api/v1/me/balance").get_json()["units"] == -8
+    assert ana_web.get("/api/v1/me/balance").get_json()["units"] == 8
+    # a stranger cannot record against someone else's conversation
+    carl_web = capp.test_client()
+    sign_in(carl_web, "carl@example.org", display_name="Carl")
+    assert carl_web.get(f"/exchange/new?thread={thread}").status_code == 404
