@@ -61,6 +61,9 @@ class FieldSpec:
     # (value, French label, English label) for each choice of an enum or tags field:
     # the page shows labels, never codes.
     choice_labels: tuple[tuple[str, str, str], ...] = ()
+    # Filled by imports only (a service's sources, the hotspots of its Wi-Fi): shown on
+    # the place, not asked in the pin form.
+    imported: bool = False
 
     def label_of(self, value: str, lang: str) -> str:
         """The label of one choice in ``lang`` (``fr`` or ``en``); the value if none."""
@@ -85,6 +88,8 @@ class FieldSpec:
             out["min"] = self.min
         if self.max is not None:
             out["max"] = self.max
+        if self.imported:
+            out["imported"] = True
         return out
 
 
@@ -147,7 +152,8 @@ def _field(raw: Mapping[str, Any], where: str, *, strict: bool = False) -> Field
     return FieldSpec(name=name, type=ftype, required=bool(raw.get("required", False)),
                      label_fr=str(raw.get("label_fr", "")), label_en=str(raw.get("label_en", "")),
                      choices=choices, max_length=int(raw.get("max_length", 500)),
-                     min=raw.get("min"), max=raw.get("max"), choice_labels=labels)
+                     min=raw.get("min"), max=raw.get("max"), choice_labels=labels,
+                     imported=bool(raw.get("imported", False)))
 
 
 def read_categories(path: Path) -> list[CategorySpec]:

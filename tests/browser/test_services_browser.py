@@ -104,3 +104,18 @@ def test_a_season_s_hours_whose_season_is_over_say_so(services, page_factory, li
     expect(page.locator("#detail-hours .open-now")).to_have_text(
         "Fermé, ouvre à 14 h — horaires donnés jusqu'au 05/07/26, à vérifier")
     assert rec.page_errors == []
+
+
+def test_the_pin_form_asks_residents_nothing_only_imports_fill(services, page_factory,
+                                                               live_server):
+    page, rec = page_factory(locale="fr-FR")
+    page.goto(f"{live_server}/#map=16/48.85700/2.35600")
+    page.locator("#btn-pin").click()
+    page.locator("#f-category").select_option("bibliotheque")
+    fields = page.locator("#f-fields")
+    expect(fields.locator("[data-field='opening_hours']")).to_have_count(1)
+    expect(fields.locator("[data-field='wifi']")).to_have_count(1)
+    for imported in ("sources", "other_names", "opening_hours_declared", "wifi_hotspots",
+                     "cool_room", "hours_period"):
+        expect(fields.locator(f"[data-field='{imported}']")).to_have_count(0)
+    assert rec.page_errors == []

@@ -1208,7 +1208,7 @@
     box.setAttribute("data-for", $("f-category").value);
     if (!c) return;
     $("f-dates").hidden = c.kind !== "event";
-    (c.fields || []).forEach(function (f) { box.appendChild(fieldInput(f)); });
+    (c.fields || []).forEach(function (f) { if (!f.imported) box.appendChild(fieldInput(f)); });  // imported: filled by the city's data only
     box.appendChild(profileInputs(c));
   }
   $("f-category").addEventListener("change", renderFields);
