@@ -8,10 +8,10 @@
  *   - the pin form: a picker (#f-photos in map.html) for up to 4 photos, with a preview
  *     (object URLs, revoked once shown), a licence (CC BY-SA 4.0 by default, or CC0), the
  *     name to credit and an alt text per photo. When the resident sends the pin,
- *     Carte.beforeSubmit uploads each file through POST /api/v1/photos (part `photo`,
- *     fields `licence`, `author`, `alt`: the server keeps them with the photo) with
- *     XMLHttpRequest, so each one's progress shows, then adds their ids to the
- *     submission as `photo_ids`. A refused or failed photo stops the sending with its
+ *     Carte.beforeSubmit uploads each file (a big JPEG made smaller first, on the phone)
+ *     through POST /api/v1/photos (part `photo`, fields `licence`, `author`, `alt`: the
+ *     server keeps them with the photo) with XMLHttpRequest, one at a time, so each
+ *     one's progress shows, then adds their ids to the submission as `photo_ids`. A refused or failed photo stops the sending with its
  *     reason next to it (the rest of the form is kept); one already uploaded is not sent
  *     again unless its licence, credit or alt text changed since;
  *   - the "suggest a change" form (#c-photos): the same picker; its photo_ids go with
@@ -243,6 +243,31 @@
   });
 
   // ---------- the pin form's picker ----------
+  /*
+   * A big JPEG is made smaller on the phone before it goes (long side MAX_SIDE, drawn
+   * upright from its EXIF orientation): a 12-megapixel photo of 4-5 MB becomes a few
+   * hundred KB on a slow network, and its GPS position and camera details never leave
+   * the phone (a canvas keeps none). The server re-encodes and checks it anyway; other
+   * files, and browsers without createImageBitmap, send the file as it is.
+   */
+  var MAX_SIDE = 2048, KEEP_BYTES = 1536 * 1024;
+  function shrink(file) {
+    if (file.type !== "image/jpeg" || !window.createImageBitmap || !HTMLCanvasElement.prototype.toBlob) {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bmp) {
+      var k = Math.min(1, MAX_SIDE / Math.max(bmp.width, bmp.height));
+      if (k === 1 && file.size <= KEEP_BYTES) { if (bmp.close) bmp.close(); return file; }
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bmp.width * k);
+      canvas.height = Math.round(bmp.height * k);
+      canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+      if (bmp.close) bmp.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) { resolve(blob && blob.size < file.size ? blob : file); }, "image/jpeg", 0.9);
+      });
+    }).catch(function () { return file; });
+  }
   /**
    * A photo picker in `host`, inside `form`; `which` is the form's name for
    * Carte.beforeSubmit ("pin", "correction"); clicking one of `opened` starts it empty.
@@ -375,12 +400,16 @@
           fail(fmt(navigator.onLine === false ? T.offline : T.failed, { name: item.name }));
         });
         xhr.addEventListener("abort", function () { resolve(); });
-        var data = new FormData();
-        data.append("photo", item.file, item.name);
-        data.append("licence", m.licence);
-        if (m.author) data.append("author", m.author);
-        if (m.alt) data.append("alt", m.alt);
-        xhr.send(data);
+        item.prepared = item.prepared || shrink(item.file);
+        item.prepared.then(function (blob) {
+          if (item.gone) { resolve(); return; }
+          var data = new FormData();
+          data.append("photo", blob, item.name);
+          data.append("licence", m.licence);
+          if (m.author) data.append("author", m.author);
+          if (m.alt) data.append("alt", m.alt);
+          xhr.send(data);
+        });
       });
     }
     /*
