@@ -30,6 +30,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.dates import format_datetime
 from flask import Blueprint, Response, abort, redirect, render_template, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from community.errors import CommunityError, InvalidCommunityInput, NotAllowed
 from community.profiles import DAYS, Profile, get_profile, save_profile
 from ingestion.errors import UnsupportedMediaType
 
+from .api_features import city_tz
 from .api_openapi import register_operations
 from .me_views import register_me_section
 from .ogc.params import BadParameter, parse_int, parse_lonlat
@@ -73,10 +75,18 @@ def _resident_id() -> int:
     return resident.id
 
 
+def _when(value: Any) -> str:
+    """A date and time in the city's zone, in the page's language ("" for none)."""
+    if value is None:
+        return ""
+    return format_datetime(value.astimezone(city_tz()), "full", locale=current_lang())
+
+
 def _page(template: str, status: int = 200, **context: Any
           ) -> tuple[str, int, dict[str, str]]:
     return (render_template(f"missions/{template}.html", lang=current_lang(), days=DAYS,
-                            resident=current_resident(), **context), status, PRIVATE)
+                            resident=current_resident(), when=_when, **context),
+            status, PRIVATE)
 
 
 # ------------------------------------------------------------------ profile (form)

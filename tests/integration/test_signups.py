@@ -351,6 +351,12 @@ def test_a_full_event_keeps_a_waiting_list_and_a_cancellation_promotes_the_first
         "waiting_position"] == 2
     summary = first.get(f"/api/v1/features/{fid}/signups").get_json()
     assert (summary["full"], summary["waiting"], summary["open"]) == (True, 2, True)
+    page = third.get(f"/missions/{fid}/join?lang=fr").get_data(as_text=True)
+    with db.connect() as conn:
+        starts = conn.execute(text("SELECT starts_at FROM feature WHERE id = :f"),
+                              {"f": fid}).scalar_one()
+    local = starts.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+    assert "position 2" in page and local in page  # the event's time, in Paris
     _deliver(db, mail_env, 3)
     mail_env.messages.clear()
 
