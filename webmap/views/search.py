@@ -91,8 +91,9 @@ def type_vocabulary(session: Session) -> dict[str, frozenset[str]]:
         "SELECT slug, label_fr, label_en FROM category WHERE active")).all()
     out = {}
     for slug, fr, en in rows:
-        said = set(fold(f"{fr} {en}").split()) | set(TYPE_WORDS.get(slug, ()))
-        out[slug] = frozenset(w for w in said if w not in STOP_WORDS and len(w) >= 2)
+        said = {w for w in fold(f"{fr} {en}").split() if len(w) >= TYPE_MIN}  # not "ou"
+        said |= set(TYPE_WORDS.get(slug, ()))  # "wc", "wi fi" on purpose
+        out[slug] = frozenset(w for w in said if w not in STOP_WORDS)
     return out
 
 
