@@ -17,16 +17,17 @@ GPS = {1: "N", 2: (48.0, 51.0, 24.12), 3: "E", 4: (2.0, 21.0, 7.77)}
 SERIAL = "SN-PHOTO-4711"
 
 
-def camera_jpeg(colour: tuple[int, int, int] = (200, 60, 40), size: tuple[int, int] = (1200, 900)
-                ) -> bytes:
-    """A JPEG as a phone writes it: GPS position, body serial number, maker, orientation."""
+def camera_jpeg(colour: tuple[int, int, int] = (200, 60, 40), size: tuple[int, int] = (1200, 900),
+                orientation: int = 1) -> bytes:
+    """A JPEG as a phone writes it: GPS position, body serial number, maker, orientation
+    (6: the sensor's landscape pixels are shown turned a quarter clockwise, upright)."""
     img = Image.new("RGB", size, colour)
     for x in range(0, size[0], 40):  # some structure, so the encoder has work to do
         img.paste((colour[0] // 2, 200, 90), (x, 0, x + 10, size[1]))
     exif = Image.Exif()
     exif[0x010F] = "CarteCam"          # Make
     exif[0x0110] = "Model 7"           # Model
-    exif[0x0112] = 1                   # Orientation
+    exif[0x0112] = orientation         # Orientation
     exif.get_ifd(0x8769)[0xA431] = SERIAL  # BodySerialNumber
     exif.get_ifd(0x8825).update(GPS)   # GPSInfo
     out = io.BytesIO()

@@ -40,8 +40,10 @@ def ids(clean_db):
     drop_map_data(clean_db)
 
 
-def photo_file(name: str, colour: tuple[int, int, int], size=(2400, 1800)) -> dict:
-    return {"name": name, "mimeType": "image/jpeg", "buffer": camera_jpeg(colour, size)}
+def photo_file(name: str, colour: tuple[int, int, int], size=(2400, 1800),
+               orientation: int = 1) -> dict:
+    return {"name": name, "mimeType": "image/jpeg",
+            "buffer": camera_jpeg(colour, size, orientation)}
 
 
 def metadata_free(answer: dict) -> Image.Image:
@@ -68,7 +70,8 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     page.locator("#f-category").select_option("jardin-map")
     page.locator("#f-title").fill(TITLE)
     page.locator("#pin-photo-input").set_input_files([
-        photo_file("IMG_2041.JPG", (200, 60, 40)), photo_file("IMG_2042.JPG", (30, 90, 200)),
+        photo_file("IMG_2041.JPG", (200, 60, 40)),
+        photo_file("IMG_2042.JPG", (30, 90, 200), orientation=6),
         {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}])
     items = page.locator(".photo-item")
     expect(items).to_have_count(3)
@@ -127,15 +130,18 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
         ("ready", "CC-BY-SA-4.0", "Camille")] * 2
     assert [p.alt for p in photos] == [ALT, None]
     assert (photos[0].width, photos[0].height) == (1600, 1200)  # the display size
+    assert (photos[1].width, photos[1].height) == (1200, 1600)  # upright, as it was taken
     # The 2400 × 1800 JPEGs were made smaller on the phone: what the server received (kept
     # in quarantine) is 2048 px wide, and no GPS, serial or camera name ever left the phone.
     with clean_db.connect() as conn:
         hashes = conn.execute(text("SELECT original_sha256 FROM photo WHERE submission_id = :s"),
                               {"s": sub_id}).scalars().all()
+    sizes = []
     for digest in hashes:
         received = (var_dir / "photos" / "quarantine" / f"{digest}.orig").read_bytes()
         assert SERIAL.encode() not in received and b"CarteCam" not in received
-        assert Image.open(io.BytesIO(received)).size == (2048, 1536)
+        sizes.append(Image.open(io.BytesIO(received)).size)
+    assert sorted(sizes) == [(1536, 2048), (2048, 1536)]
 
     # ---- a moderator: thumbnails in the queue, full size on the item, approve ----
     moderator, _ = page_factory()
