@@ -1294,7 +1294,7 @@ def upload_photo() -> Response:
     setup = photo_setup(app)
     if not setup.decoding.acquire(timeout=float(app.config.get("PHOTO_QUEUE_WAIT_S", 0.0))):
         return problem(503, "Service Unavailable", detail=busy_text(lang),
-                       headers={"Retry-After": "2", "Content-Language": lang})
+                       headers={"Retry-After": "5", "Content-Language": lang})
     try:
         return _upload_photo(app, req, lang, setup)
     finally:

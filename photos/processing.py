@@ -71,6 +71,9 @@ class Limits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_pixels_full_decode: int = 24_000_000
+    """PNG and WebP decode at full size (no DCT scaling as for JPEG): their own, lower cap
+    keeps one photo under 200 MB (a 40 MP PNG peaked at 247 MB, a 12 MP JPEG at 105)."""
     formats: frozenset[str] = field(default_factory=lambda: frozenset(ACCEPTED))
     display_px: int = 1600
     thumb_px: int = 400
@@ -170,9 +173,11 @@ def _open(data: bytes, fmt: str, limits: Limits) -> Image.Image:
     width, height = img.size
     if width <= 0 or height <= 0:
         raise Truncated("the image declares no pixels")
-    if width * height > limits.max_pixels:
-        raise TooManyPixels(f"{width} × {height} pixels; at most {limits.max_pixels}",
-                            width=width, height=height, max=limits.max_pixels)
+    cap = limits.max_pixels if fmt == "jpeg" else min(limits.max_pixels,
+                                                      limits.max_pixels_full_decode)
+    if width * height > cap:
+        raise TooManyPixels(f"{width} × {height} pixels; at most {cap}",
+                            width=width, height=height, max=cap)
     return img
 
 

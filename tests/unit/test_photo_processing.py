@@ -110,6 +110,13 @@ def test_hostile_files_are_refused_with_their_reason(data, error, code):
     assert caught.value.code == code
 
 
+def test_png_and_webp_have_a_lower_pixel_cap_than_jpeg():
+    # No DCT scaling for them: decoded at full size, so 24 MP (about 160 MB) at most.
+    with pytest.raises(TooManyPixels) as caught:
+        process(im.pixel_flood_png(5000, 5000))
+    assert caught.value.params["max"] == 24_000_000
+
+
 def test_size_and_format_limits_come_before_decoding():
     with pytest.raises(TooLarge) as caught:
         process(im.camera_jpeg(800, 600), Limits(max_bytes=1000))
