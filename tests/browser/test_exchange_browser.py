@@ -77,3 +77,31 @@ def test_a_resident_signs_in_and_answers_an_offer_in_french(app, page_factory, l
     assert axe_violations(page, exclude=()) == []
     assert rec.page_errors == []
     assert rec.foreign(live_server) == []
+
+
+def test_the_same_answer_in_english(app, page_factory, live_server, cdb, mail_env):
+    ana = make_resident(app, "ana.lends@example.org", display_name="Ana")
+    fid = organised(cdb, ana.id, title="Ladder to lend")
+    page, rec = page_factory(locale="en-GB")
+    page.goto(f"{live_server}/#f={fid}")
+    section = page.locator("#detail-extensions [data-section=answer]")
+    section.get_by_role("heading", name="Answer").wait_for()
+    section.get_by_role("link", name="Answer (sign in by e-mail)").click()
+    page.get_by_label("Your e-mail address").fill("bob.neighbour@example.org")
+    page.get_by_role("button", name="Send me a sign-in link").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    (mail,) = deliver(cdb, mail_env, 1)
+    assert mail["Subject"] == "Your Carte citoyenne sign-in link"
+    (url,) = [u for u in links(mail) if "/auth/magic/" in u]
+    page.goto(url.replace("http://carte.test", live_server))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(rf"/#f={fid}$"))
+    box = page.locator("#detail-extensions [data-section=answer]")
+    box.get_by_label("Your message").fill("Hello Ana, could I borrow it on Saturday?")
+    box.get_by_role("button", name="Send").click()
+    box.get_by_text("Message sent.", exact=False).wait_for()
+    assert axe_violations(page, exclude=("#map_carte",)) == []
+    (to_ana,) = deliver(cdb, mail_env, 2)[1:]
+    assert to_ana["To"] == "ana.lends@example.org"
+    assert "bob.neighbour" not in to_ana.as_string()
+    assert rec.page_errors == [] and rec.foreign(live_server) == []
