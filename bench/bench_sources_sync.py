@@ -119,7 +119,7 @@ def main() -> None:
             print(json.dumps({
                 "step": f"sync round {k + 1}", "seconds": round(elapsed, 2),
                 "read": report.read, "changed": report.changed, "retired": report.retired,
-                "unchanged": report.unchanged, "new": report.new,
+                "unchanged": report.unchanged, "new": report.new, "phases": report.phases,
                 "new_versions": after["versions"] - before["versions"],
                 "new_audit_events": after["audit"] - before["audit"],
                 "dirty_tiles": after["dirty_tiles"],

@@ -128,8 +128,12 @@ class Diff:
         return len(self.gone) / self.on_map if self.on_map else 0.0
 
 
-def diff(current: Iterable[Current], known: Mapping[str, Known]) -> Diff:
+def diff(current: Iterable[Current], known: Mapping[str, Known], *,
+         settled: int = 0) -> Diff:
     """Compare the rows read now with what the source last said of each reference.
+
+    ``settled``: rows left out of both sides because they are certainly unchanged (same
+    bytes as last time, active, on the map): counted as unchanged and on the map.
 
     * ``new``: valid, never published from this source;
     * ``changed``: valid, content hash differs from the last one applied (a feature a
@@ -141,7 +145,7 @@ def diff(current: Iterable[Current], known: Mapping[str, Known]) -> Diff:
     * ``unchanged``: present with the content last applied; ``waiting``: same bytes as a
       row not published (queued or refused before); ``refused``: invalid now.
     """
-    out = Diff()
+    out = Diff(unchanged=settled, on_map=settled)
     seen: set[str] = set()
     for row in current:
         seen.add(row.ref)
@@ -265,6 +269,8 @@ class SyncReport:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    # Seconds from the start at the end of each step (read, diff, apply): where time goes.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, counts first."""
@@ -278,7 +284,7 @@ class SyncReport:
                 "would_retire": self.would_retire, "on_map": self.on_map,
                 "conflicts": self.conflicts, "import_run": self.import_run,
                 "location": self.location, "error": self.error,
-                "seconds": round(self.seconds, 2)}
+                "seconds": round(self.seconds, 2), "phases": self.phases}
 
 
 # --- reading the source (I/O) -------------------------------------------------------------
@@ -370,26 +376,53 @@ WHERE f.source = :source AND f.source_ref IS NOT NULL
 """)  # noqa: S608 - constant fragments
 
 
-def _current(session: Session, run_id: int) -> list[Current]:
-    with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute(f"""
-            SELECT ref, outcome::text,
-                   CASE WHEN outcome = 'valid' THEN {_HASH_OF.format(a='r')} END
-            FROM import_row r WHERE run_id = %(r)s""", {"r": run_id})  # noqa: S608
-        return [Current(ref, outcome, bytes(h) if h is not None else None)
-                for ref, outcome, h in cur.fetchall()]
+_ROWS = f"""
+WITH r AS (
+  SELECT r.ref, r.outcome::text AS outcome,
+         CASE WHEN r.outcome = 'valid' THEN {_HASH_OF.format(a='r')} END AS h
+  FROM import_row r WHERE r.run_id = %(run)s
+), k AS (
+  SELECT s.ref, s.feature_id, s.content_hash, s.state, f.status::text AS status
+  FROM source_row s JOIN feature f ON f.id = s.feature_id WHERE s.source = %(s)s
+), j AS MATERIALIZED (
+  SELECT r.ref AS rref, r.outcome, r.h, k.ref AS kref, k.feature_id, k.content_hash,
+         k.state, k.status,
+         coalesce(r.outcome = 'unchanged' AND k.state = 'active'
+                  AND k.status = 'published', false) AS settled
+  FROM r FULL JOIN k ON k.ref = r.ref
+)
+SELECT rref, outcome, h, kref, feature_id, content_hash, state, status FROM j
+WHERE NOT settled
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, count(*), NULL, NULL, NULL FROM j WHERE settled
+"""  # noqa: S608 - constant fragments
 
 
-def _known(session: Session, source: str) -> dict[str, Known]:
+def _rows(session: Session, source: str,
+          run_id: int | None) -> tuple[list[Current], dict[str, Known], int]:
+    """The rows read now, what the source last said, and how many rows are settled.
+
+    Settled: the same bytes as last time (the importer's ``unchanged``) for a reference
+    that is active and on the map: certainly unchanged, so the database counts them
+    instead of sending them (98 % of a daily sync); every other row of either side is
+    returned for :func:`diff`.
+    """
     if session.execute(_MISSING, {"source": source}).scalar_one():
         session.execute(_BOOTSTRAP, {"source": source})
+    current: list[Current] = []
+    known: dict[str, Known] = {}
+    settled = 0
     with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute("""
-            SELECT s.ref, s.feature_id, s.content_hash, s.state, f.status::text
-            FROM source_row s JOIN feature f ON f.id = s.feature_id
-            WHERE s.source = %(s)s""", {"s": source})
-        return {ref: Known(fid, bytes(h), state, status)
-                for ref, fid, h, state, status in cur.fetchall()}
+        cur.execute(_ROWS, {"run": run_id if run_id is not None else -1, "s": source})
+        for rref, outcome, h, kref, fid, base, state, status in cur.fetchall():
+            if rref is None and kref is None:
+                settled = int(fid)
+                continue
+            if rref is not None:
+                current.append(Current(rref, outcome, bytes(h) if h is not None else None))
+            if kref is not None:
+                known[kref] = Known(fid, bytes(base), state, status)
+    return current, known, settled
 
 
 def _start_run(session: Session, dataset: Dataset, trigger: str) -> int:
@@ -583,16 +616,17 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
             path = _download(dataset, Path(tmp), fetch) if dataset.url else dataset.file
             assert path is not None
             if _empty(path):
-                run_id, current = None, []
+                run_id = None
             else:
                 run_id, summary = _import(session, dataset, path, location=dataset.location)
+                report.phases["read"] = round(time.perf_counter() - t0, 2)
                 report.import_run, report.read = run_id, summary.read
                 report.refused, report.refused_by_reason = (summary.refused,
                                                             summary.refused_by_reason)
-                current = _current(session, run_id)
-        known = _known(session, dataset.source)
-        d = diff(current, known)
+        current, known, settled = _rows(session, dataset.source, run_id)
+        d = diff(current, known, settled=settled)
         _counts(report, d)
+        report.phases["diff"] = round(time.perf_counter() - t0, 2)
         session.execute(text(
             "UPDATE source_sync_run SET status = 'superseded', finished_at = now() "
             "WHERE source = :s AND status = 'held' AND id < :r"),
@@ -613,6 +647,7 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
             elif d.gone or d.gone_off_map:  # an empty source, nothing on the map
                 _set_state(session, dataset.source, d.gone_off_map, "retired")
             report.status = "applied"
+        report.phases["apply"] = round(time.perf_counter() - t0, 2)
         report.seconds = time.perf_counter() - t0
         _finish(session, report)
         savepoint.commit()
@@ -664,9 +699,8 @@ def confirm_run(session: Session, city: City, run: int, *, actor_id: int) -> Syn
     report.read, report.refused = int(saved.get("read", 0)), int(saved.get("refused", 0))
     report.refused_by_reason = Counter(saved.get("refused_by_reason") or {})
     t0 = time.perf_counter()
-    current = _current(session, row.import_run_id) if row.import_run_id else []
-    known = _known(session, row.source)
-    d = diff(current, known)
+    current, known, settled = _rows(session, row.source, row.import_run_id)
+    d = diff(current, known, settled=settled)
     _counts(report, d)
     if row.import_run_id is not None:
         _apply(session, dataset, d, known, row.import_run_id, report, actor_id=actor_id)
