@@ -31,7 +31,8 @@ def test_every_published_feature_as_geojson_and_nothing_else(client, od_data):  
     assert set(props) == {"id", "category", "title", "description", "starts_at", "ends_at",
                           "attributes", "arrondissement", "arrondissement_name", "quartier",
                           "quartier_name", "source", "attribution", "published_at",
-                          "updated_at"}
+                          "updated_at", "photos"}
+    assert props["photos"] == []  # none sent: an empty list, never null
     assert props["arrondissement_name"].startswith("4") or props["arrondissement"]
     assert props["published_at"].endswith("Z")
 
