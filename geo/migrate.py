@@ -34,8 +34,14 @@ def head_revision() -> str:
     Each package may add its own branch on top of ``0001`` (so that work on ingestion and
     moderation never fights over one chain); ``heads`` applies every branch.
     """
-    heads = ScriptDirectory.from_config(_config()).get_heads()
-    return "+".join(sorted(heads))
+    script = ScriptDirectory.from_config(_config())
+    # A head another branch ``depends_on`` is not stored as a head once that branch is
+    # applied (Alembic records the dependent only): leave it out, as the database does.
+    needed: set[str] = set()
+    for rev in script.walk_revisions():
+        deps = rev.dependencies or ()
+        needed.update((deps,) if isinstance(deps, str) else deps)
+    return "+".join(sorted(set(script.get_heads()) - needed))
 
 
 def current_revision(engine: Engine) -> str | None:
