@@ -40,6 +40,7 @@ from community.ledger import (
     WrongState,
 )
 
+from .api_openapi import register_operations
 from .me_views import register_me_section
 from .residents_auth import current_resident, resident_required
 from .views.i18n import current_lang
@@ -508,3 +509,69 @@ def _me_section(resident: Any, session: Session) -> dict[str, Any]:
 
 
 register_me_section("timebank", "exchange/_me_section.html", _me_section)
+
+
+# --- the OpenAPI document (GET /api/v1/openapi.json) ------------------------------------------
+
+def _problem_ref(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {
+        "schema": {"type": "object"}}}}
+
+
+_SIGN_IN = _problem_ref("sign in first (sign_in_url)")
+_HOURS = {"type": "number", "description": "units / 4"}
+register_operations({
+    "/api/v1/me/balance": {"get": {
+        "operationId": "myBalance",
+        "summary": "The signed-in resident's time bank balance (quarter-hours and hours) "
+                   "and how far below zero it may go",
+        "responses": {
+            "200": {"description": "the balance", "content": {"application/json": {
+                "schema": {"type": "object",
+                           "required": ["units", "hours", "min_units", "min_hours"],
+                           "properties": {"units": {"type": "integer"}, "hours": _HOURS,
+                                          "min_units": {"type": "integer"},
+                                          "min_hours": _HOURS}}}}},
+            "401": _SIGN_IN}}},
+    "/api/v1/me/statement": {"get": {
+        "operationId": "myStatement",
+        "summary": "A page of the signed-in resident's statement, newest first",
+        "parameters": [
+            {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
+             "description": "transfer id: the page before it (keyset)"},
+            {"name": "limit", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}}],
+        "responses": {
+            "200": {"description": "lines and the next page's URL",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["lines", "next"],
+                        "properties": {"lines": {"type": "array", "items": {
+                            "type": "object"}},
+                            "next": {"type": ["string", "null"]}}}}}},
+            "400": _problem_ref("a bad parameter (invalid_params)"),
+            "401": _SIGN_IN}}},
+    "/api/v1/me/statement.csv": {"get": {
+        "operationId": "myStatementCsv",
+        "summary": "The signed-in resident's whole statement as CSV (one row per transfer)",
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {
+            "schema": {"type": "string"}}}}, "401": _SIGN_IN}}},
+    "/api/v1/stats/exchange": {"get": {
+        "operationId": "exchangeStats",
+        "summary": "Public aggregates: hours exchanged per month per area, objects lent "
+                   "per month; cells under 3 exchanges or 3 people show \"<3\"",
+        "responses": {"200": {"description": "aggregates, never people",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object"}}}}}}},
+    "/api/v1/features/{feature_id}/exchange": {"get": {
+        "operationId": "featureExchange",
+        "summary": "What a time-exchange or lending offer's panel offers the visitor "
+                   "(answer it, the exchange or loan already open) and whether it is on "
+                   "loan until a date; never who published it",
+        "parameters": [{"name": "feature_id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {"200": {"description": "kind, signed_in, answerable, mine, "
+                                             "on_loan_until, answer_url, open",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object"}}}},
+                      "404": _problem_ref("not a published time-exchange or lending offer")}}},
+})
