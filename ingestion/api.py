@@ -60,7 +60,7 @@ from geo.events import city_zone
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
 from photos.processing import Limits, Processed, parse_formats, process
-from photos.storage import LocalStorage, stores
+from photos.storage import Storage, stores
 from photos.store import (
     LICENCES,
     PhotoMeta,
@@ -964,8 +964,8 @@ class PhotoSetup(NamedTuple):
     """The photo settings of one app, built once, and its decoding thread(s)."""
 
     limits: Limits
-    public: LocalStorage
-    quarantine: LocalStorage
+    public: Storage
+    quarantine: Storage
     max_per_item: int
     max_request: int
     decoding: threading.BoundedSemaphore
@@ -985,14 +985,15 @@ def _background_priority() -> None:
 def photo_setup(app: Flask) -> PhotoSetup:
     """Limits and stores from the ``PHOTO_*`` settings (cached per configuration)."""
     cfg = app.config
-    key = (*(cfg.get(k, v) for k, v in PHOTO_DEFAULTS.items()), str(cfg.get("VAR_DIR")))
+    key = (*(cfg.get(k, v) for k, v in PHOTO_DEFAULTS.items()), str(cfg.get("VAR_DIR")),
+           cfg.get("PHOTO_S3_BUCKET"), cfg.get("PHOTO_S3_ENDPOINT"))
     cached = app.extensions.get("photos")
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
     limits = Limits(max_bytes=int(key[0]), max_pixels=int(key[1]),
                     formats=parse_formats(str(key[4])), display_px=int(key[5]),
                     thumb_px=int(key[6]))
-    public, quarantine = stores(cfg.get("VAR_DIR") or "var")
+    public, quarantine = stores(cfg)
     decoders = max(1, int(key[8]))
     setup = PhotoSetup(limits, public, quarantine, int(key[3]), int(key[2]),
                        threading.BoundedSemaphore(decoders),

@@ -6,10 +6,11 @@ Two stores, never mixed up: the **public** store holds only our re-encodings (wh
 :class:`Storage`; the default is :class:`LocalStorage` under ``VAR_DIR/photos/public``
 and ``VAR_DIR/photos/quarantine``.
 
-An S3-compatible object store implements the same four methods with ``boto3``
-(``put_object`` is atomic per key on S3, MinIO and Garage; ``get_object``,
-``delete_object``, ``head_object``): see docs/architecture.md "Photos". It is not
-shipped: nothing here runs against an object store in the tests yet.
+:class:`S3Storage` implements the same four methods on an S3-compatible object store
+with ``boto3`` (``put_object`` is atomic per key on S3, MinIO and Garage: a reader sees
+the old object or the new one, never a part), chosen by ``PHOTO_S3_BUCKET``; the tests
+run it against moto's S3 server over HTTP. Credentials come from boto3's usual places
+(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["KEY", "LocalStorage", "Storage", "stores"]
+__all__ = ["KEY", "LocalStorage", "S3Storage", "Storage", "stores"]
 
 KEY = re.compile(r"^[0-9a-f]{64}(\.thumb)?\.(jpg|webp)$|^[0-9a-f]{64}\.orig$")
 """A key is a content hash with a known suffix: nothing a request can use to climb out
@@ -97,7 +99,74 @@ class LocalStorage:
         return self.path(key).is_file()
 
 
-def stores(var_dir: Path | str) -> tuple[LocalStorage, LocalStorage]:
-    """The public and the quarantine store under ``var_dir/photos/``."""
-    base = Path(var_dir) / "photos"
+class S3Storage:
+    """Objects of one bucket under a prefix (``public/``, ``quarantine/``).
+
+    The quarantine prefix must not be readable by the public (keep the bucket private
+    and serve ``public/`` through the app or a CDN with its own origin access).
+    """
+
+    def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None = None,
+                 region: str | None = None, client: Any = None) -> None:
+        if client is None:
+            import boto3  # only when an object store is configured
+
+            client = boto3.client("s3", endpoint_url=endpoint_url or None,
+                                  region_name=region or None)
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def _name(self, key: str) -> str:
+        return self.prefix + _checked(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        """One ``PutObject`` (atomic per key), with the content type of the suffix."""
+        kind = "image/webp" if key.endswith(".webp") else \
+            "image/jpeg" if key.endswith(".jpg") else "application/octet-stream"
+        self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data,
+                               ContentType=kind)
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or ``None``."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        body: bytes = answer["Body"].read()
+        return body
+
+    def delete(self, key: str) -> None:
+        """``DeleteObject`` (S3 answers the same whether it existed or not)."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+    def exists(self, key: str) -> bool:
+        """``HeadObject``."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+
+def stores(where: Path | str | Mapping[str, Any]) -> tuple[Storage, Storage]:
+    """The public and the quarantine store.
+
+    ``where`` is a folder (``<folder>/photos/public`` and ``…/quarantine`` on the local
+    disk) or the app's config: with ``PHOTO_S3_BUCKET`` set, the bucket's ``public/``
+    and ``quarantine/`` prefixes (``PHOTO_S3_ENDPOINT`` for MinIO, Garage, moto...),
+    else the local disk under ``VAR_DIR``.
+    """
+    if isinstance(where, Mapping):
+        bucket = where.get("PHOTO_S3_BUCKET")
+        if bucket:
+            endpoint = where.get("PHOTO_S3_ENDPOINT") or None
+            public = S3Storage(bucket, "public/", endpoint_url=endpoint)
+            return public, S3Storage(bucket, "quarantine/", client=public.client)
+        where = where.get("VAR_DIR") or "var"
+    base = Path(where) / "photos"
     return LocalStorage(base / "public"), LocalStorage(base / "quarantine")

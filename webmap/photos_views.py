@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from photos.storage import KEY, LocalStorage, stores
+from ingestion.api import photo_setup
+from photos.storage import KEY, Storage
 from photos.store import public_key
 
 from .web import engine
@@ -28,8 +29,9 @@ _TYPES = {"jpg": "image/jpeg", "webp": "image/webp"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def _public_store() -> LocalStorage:
-    return stores(current_app.config.get("VAR_DIR") or "var")[0]
+def _public_store() -> Storage:
+    # The store uploads write to (local disk or PHOTO_S3_BUCKET): one source of truth.
+    return photo_setup(current_app._get_current_object()).public  # type: ignore[attr-defined]
 
 
 def _answer(key: str, cache: str) -> Response:

@@ -202,6 +202,8 @@ class Settings:
     PHOTO_DECODERS: int = setting(1, _positive(_int), "photos decoded at once per process")
     PHOTO_QUEUE_WAIT_S: float = setting(0.0, _positive(_float),
                                         "an upload's wait for a decoder before a 503")
+    PHOTO_S3_BUCKET: str | None = setting(None, _str, "photos in this S3 bucket, not var/")
+    PHOTO_S3_ENDPOINT: str | None = setting(None, _str, "S3-compatible endpoint URL")
     # residents: magic links and relayed messages (issue 20, identity)
     MAGIC_LINK_MINUTES: int = setting(30, _positive(_int), "life of a sign-in link")
     MAGIC_LINKS_PER_HOUR: int = setting(3, _positive(_int), "sign-in links per address per hour")
