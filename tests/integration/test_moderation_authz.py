@@ -62,7 +62,11 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      # relayed messages between residents (issue 20, identity)
                      "/moderation/community/messages",
                      "/moderation/community/messages/<int:message_id>/hide",
-                     "/moderation/community/residents/<int:resident_id>/block"}
+                     "/moderation/community/residents/<int:resident_id>/block",
+                     # time bank and loans (issue 20, ledger; test_ledger.py)
+                     "/moderation/community/exchanges",
+                     "/moderation/community/exchanges/<int:exchange_id>/<action>",
+                     "/moderation/community/loans/<int:loan_id>/cancel"}
 
 
 @pytest.mark.parametrize("path", GETS)
