@@ -160,6 +160,8 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     expect(full).to_have_attribute("alt", ALT)
     expect(full).to_have_js_property("complete", True)
     assert full.evaluate("i => i.naturalWidth") == 1600
+    moderator.locator("#h-photos").scroll_into_view_if_needed()
+    screenshot(moderator, "photos-moderation-item")
     moderator.get_by_role("button", name="Approuver tel quel").click()
     with clean_db.connect() as conn:
         fid = conn.execute(text("SELECT feature_id FROM submission WHERE id = :i"),
