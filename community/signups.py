@@ -723,7 +723,7 @@ def message_signups(session: Session, feature_id: int, organiser_id: int, body: 
         ``organiser_id`` is not the organiser.
     """
     from .errors import Blocked
-    from .messages import send_message  # the relay (identity engineer's module)
+    from .messages import MessageSettings, send_message  # the relay
 
     _check_organiser(session, feature_id, organiser_id)
     statuses = ["confirmed", "waiting"] if include_waiting else ["confirmed"]
@@ -731,10 +731,16 @@ def message_signups(session: Session, feature_id: int, organiser_id: int, body: 
         "SELECT resident_id FROM signup WHERE feature_id = :f AND status = ANY(:st) "
         "AND resident_id <> :o ORDER BY created_at, id"),
         {"f": feature_id, "st": statuses, "o": organiser_id}).scalars().all()
+    # The hourly limit is for one-to-one messages: writing to one's own volunteers
+    # (who signed up) counts as one, on top of it; the spam rules still apply.
+    base = MessageSettings.from_env()
+    settings = MessageSettings(per_hour=base.per_hour + len(recipients),
+                               public_url=base.public_url)
     sent = 0
     for rid in recipients:
         try:
-            send_message(session, organiser_id, rid, body, feature_id=feature_id)
+            send_message(session, organiser_id, rid, body, feature_id=feature_id,
+                         settings=settings)
         except Blocked:  # one volunteer blocked the organiser (or the reverse): skip
             continue
         sent += 1

@@ -292,7 +292,10 @@ def test_a_sign_up_reaches_the_organiser_with_the_answers_never_the_address(
     assert client.get(f"/missions/{fid}/organiser").status_code == 403
 
 
-def test_the_organiser_writes_to_the_volunteers_through_the_relay(app, db, mail_env):
+def test_the_organiser_writes_to_the_volunteers_through_the_relay(app, db, mail_env,
+                                                                  monkeypatch):
+    # One message an hour for one-to-one messages: writing to one's volunteers is one.
+    monkeypatch.setenv("CARTE_MESSAGES_PER_HOUR", "1")
     organiser = make_resident(app, "orga@example.org", display_name="Olga")
     fid = _mission(db, needed=5, organiser=organiser.id)
     for email in ("bea@example.org", "chloe@example.org"):
