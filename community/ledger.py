@@ -37,6 +37,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from .residents import on_account_deleted
+
 __all__ = [
     "DEFAULT_MIN_BALANCE_UNITS",
     "MAX_UNITS",
@@ -579,3 +581,33 @@ def moderator_cancel_exchange(session: Session, exchange_id: int, *, actor_id: i
         INSERT INTO exchange_moderation (actor_id, action, exchange_id, reason)
         VALUES (:a, 'cancel_exchange', :e, :why)
     """), {"a": actor_id, "e": exchange_id, "why": why})
+
+
+# --- a resident deletes their account ---------------------------------------------------------
+
+@on_account_deleted
+def _forget_resident(session: Session, resident_id: int) -> None:
+    """Cancel what was waiting on them and blank the notes of their exchanges and loans.
+
+    What was booked stays booked (the ledger is the other member's history too): the
+    statement lines keep their amounts and show "a resident". A loan out stays out
+    until the lender says it is back.
+    """
+    session.execute(text("""
+        UPDATE exchange SET status = 'cancelled', cancelled_at = now()
+        WHERE (giver_id = :r OR receiver_id = :r)
+          AND status IN ('proposed', 'recorded', 'disputed')
+    """), {"r": resident_id})
+    session.execute(text("""
+        UPDATE exchange SET note = NULL, dispute_reason = NULL
+        WHERE (giver_id = :r OR receiver_id = :r)
+          AND (note IS NOT NULL OR dispute_reason IS NOT NULL)
+    """), {"r": resident_id})
+    session.execute(text("""
+        UPDATE loan SET status = CASE WHEN status IN ('requested', 'agreed') THEN 'cancelled'
+                                      ELSE status END,
+               closed_at = CASE WHEN status IN ('requested', 'agreed') THEN now()
+                                ELSE closed_at END,
+               note = NULL
+        WHERE lender_id = :r OR borrower_id = :r
+    """), {"r": resident_id})

@@ -507,3 +507,24 @@ def test_a_service_arranged_in_a_conversation_is_recorded_from_it(capp, db, mail
     carl_web = capp.test_client()
     sign_in(carl_web, "carl@example.org", display_name="Carl")
     assert carl_web.get(f"/exchange/new?thread={thread}").status_code == 404
+
+
+def test_a_deleted_account_cancels_what_waited_and_keeps_what_was_booked(db, pair):
+    from community.residents import delete_account
+
+    alice, bob, offer = pair
+    booked = _exchange(db, alice, bob, offer)
+    with Session(db) as s, s.begin():
+        ledger.confirm_exchange(s, booked, resident_id=bob)
+    waiting = _exchange(db, alice, bob, offer)
+    with Session(db) as s, s.begin():
+        delete_account(s, bob, secret="test-secret-key")
+    with Session(db) as s:
+        assert ledger.exchange_view(s, waiting).status == "cancelled"
+        assert ledger.exchange_view(s, booked).note is None  # their words go
+        lines = ledger.statement(s, alice)
+        assert [(x.units, x.other_name) for x in lines] == [(4, "")]  # shown "a resident"
+        assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (4, -4)
+    assert ledger.statement_csv(lines, unnamed="un habitant").split("\r\n")[1].split(",")[5] \
+        == "un habitant"
+    assert _check(db) == (2, 0, 0)
