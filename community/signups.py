@@ -40,6 +40,7 @@ Every function works in the caller's transaction (the caller commits).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,7 @@ __all__ = [
     "my_signups",
     "name_organiser",
     "organised_by",
+    "organiser_cancel",
     "organiser_of",
     "public_stats",
     "questions_of",
@@ -172,6 +174,8 @@ class Match:
     skills: str | None
     lon: float
     lat: float
+    my_skills: list[str] = field(default_factory=list)
+    """The resident's skills the mission's "useful skills" text names."""
 
 
 # ---------------------------------------------------------------------------- pure
@@ -356,6 +360,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "organiser_intro": "{name} participe à « {title} » ({count}).\n\n{answers}",
         "organiser_cancel_subject": "Désinscription : {title}",
         "organiser_cancel_intro": "{name} ne participe plus à « {title} » ({count}).",
+        "removed_subject": "Votre inscription est annulée : {title}",
+        "removed_intro": "L'organisateur de « {title} » a annulé votre inscription. Vous "
+                         "pouvez lui écrire par le service depuis la carte si vous pensez "
+                         "à une erreur.",
         "moderated_subject": "Votre inscription est annulée : {title}",
         "moderated_intro": "Un modérateur a annulé votre inscription à « {title} ».\n\n"
                            "Motif : {reason}",
@@ -380,6 +388,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "organiser_intro": "{name} signed up for \"{title}\" ({count}).\n\n{answers}",
         "organiser_cancel_subject": "Sign-up cancelled: {title}",
         "organiser_cancel_intro": "{name} no longer takes part in \"{title}\" ({count}).",
+        "removed_subject": "Your sign-up was cancelled: {title}",
+        "removed_intro": "The organiser of \"{title}\" cancelled your sign-up. You can "
+                         "write to them through the service from the map if you think it "
+                         "is a mistake.",
         "moderated_subject": "Your sign-up was cancelled: {title}",
         "moderated_intro": "A moderator cancelled your sign-up for \"{title}\".\n\n"
                            "Reason: {reason}",
@@ -556,8 +568,9 @@ def _cancel_row(session: Session, item: Item, signup: Any, *, by: str,
     if signup.status == "confirmed":
         after = get_item(session, item.id)
         volunteer = _resident(session, signup.resident_id)
-        _mail_organiser(session, after, volunteer, "organiser_cancel",
-                        confirmed=after.confirmed, answers={}, settings=settings)
+        if by != "organiser":  # they know: they did it
+            _mail_organiser(session, after, volunteer, "organiser_cancel",
+                            confirmed=after.confirmed, answers={}, settings=settings)
         if not after.over:
             promoted = _promote(session, after, settings)
     return promoted
@@ -664,6 +677,32 @@ def name_organiser(session: Session, feature_id: int, resident_id: int, *, user_
         INSERT INTO signup_audit (user_id, action, feature_id, resident_id, reason)
         VALUES (:u, 'name_organiser', :f, :r, :why)"""),
         {"u": user_id, "f": feature_id, "r": resident_id, "why": reason[:1000]})
+
+
+def organiser_cancel(session: Session, feature_id: int, organiser_id: int, signup_id: int,
+                     *, settings: MailSettings | None = None) -> list[int]:
+    """The organiser takes a volunteer off the list (told by e-mail); who was promoted.
+
+    Raises
+    ------
+    NotAllowed
+        ``organiser_id`` is not the organiser.
+    CommunityNotFound
+        No active sign-up ``signup_id`` for this item.
+    """
+    settings = settings or MailSettings.from_env()
+    _check_organiser(session, feature_id, organiser_id)
+    item = _lock_item(session, feature_id)
+    signup = session.execute(text(
+        "SELECT id, status, resident_id FROM signup WHERE id = :s AND feature_id = :f "
+        "AND status <> 'cancelled'"), {"s": signup_id, "f": feature_id}).first()
+    if signup is None:
+        raise CommunityNotFound("no such sign-up for this item")
+    promoted = _cancel_row(session, item, signup, by="organiser", user_id=None,
+                           reason=None, settings=settings)
+    _mail_volunteer(session, _resident(session, signup.resident_id), item,
+                    "removed", settings=settings)
+    return promoted
 
 
 def set_closed(session: Session, feature_id: int, resident_id: int, closed: bool) -> None:
@@ -895,12 +934,15 @@ def missions_for(session: Session, profile: Profile, *,
         left = None if r.capacity is None else max(r.capacity - r.confirmed, 0)
         org = attrs.get("organisation")
         skills = attrs.get("skills")
+        wanted = skills.lower() if isinstance(skills, str) else ""
         out.append(Match(id=r.id, title=r.title, category=r.category,
                          distance_m=None if r.distance_m is None else float(r.distance_m),
                          availability=list(attrs.get("availability") or []),
                          places_left=left, organisation=org if isinstance(org, str) else None,
                          skills=skills if isinstance(skills, str) else None,
-                         lon=r.lon, lat=r.lat))
+                         lon=r.lon, lat=r.lat,
+                         my_skills=[k for k in profile.skills
+                                    if k and re.search(rf"\b{re.escape(k)}\b", wanted)]))
     return out
 
 

@@ -267,6 +267,21 @@ def organiser_message(raw_id: str) -> Any:
     return redirect(f"/missions/{fid}/organiser?sent={sent}", code=303)
 
 
+@bp.post("/missions/<raw_id>/organiser/signups/<raw_signup>/cancel")
+@resident_required
+def organiser_remove(raw_id: str, raw_signup: str) -> Any:
+    """The organiser takes a volunteer off the list (they are told by e-mail)."""
+    fid, sid = _fid(raw_id), _fid(raw_signup)
+    try:
+        with _session() as s, s.begin():
+            signups.organiser_cancel(s, fid, _resident_id(), sid)
+    except NotAllowed:
+        abort(403)
+    except CommunityError:
+        abort(404)
+    return redirect(f"/missions/{fid}/organiser", code=303)
+
+
 @bp.post("/missions/<raw_id>/organiser/close")
 @resident_required
 def organiser_close(raw_id: str) -> Any:
@@ -308,7 +323,7 @@ def _match(m: signups.Match) -> dict[str, Any]:
     return {"id": m.id, "title": m.title, "category": m.category,
             "distance_m": None if m.distance_m is None else round(m.distance_m),
             "availability": m.availability, "places_left": m.places_left,
-            "organisation": m.organisation, "skills": m.skills,
+            "organisation": m.organisation, "skills": m.skills, "my_skills": m.my_skills,
             "lon": round(m.lon, 6), "lat": round(m.lat, 6),
             "join_url": f"/missions/{m.id}/join"}
 

@@ -63,7 +63,8 @@ def _publish(engine, *, title: str, category: str = "mission-benevole", lon=2.35
 
 def _mission(engine, title="Distribution de repas", *, slots=None, needed=None,
              questions=None, organiser=None, lon=2.3522, lat=48.8566) -> int:
-    attrs: dict = {"availability": slots or WEEKDAY_EVENINGS, "organisation": "Restos"}
+    attrs: dict = {"availability": slots or WEEKDAY_EVENINGS, "organisation": "Restos",
+                   "skills": "Cuisine, service"}
     if needed is not None:
         attrs["volunteers_needed"] = needed
     if questions is not None:
@@ -152,6 +153,7 @@ def test_a_mission_is_for_me_only_when_our_slots_overlap_nearest_first(app, db, 
     assert [m["id"] for m in found] == [near, far]
     assert found[0]["distance_m"] < found[1]["distance_m"]
     assert found[0]["join_url"] == f"/missions/{near}/join"
+    assert found[0]["my_skills"] == ["cuisine"]  # the mission wants "Cuisine, service"
 
     # Saturday 11:00-13:00 overlaps the Saturday mission (09:00-12:00) by one hour.
     _json(client, "PUT", "/api/v1/me/profile",
@@ -290,6 +292,18 @@ def test_a_sign_up_reaches_the_organiser_with_the_answers_never_the_address(
     assert "Béa" in page and "vélo cargo" in page and "1 sur 3" in page
     assert "bea@example.org" not in page
     assert client.get(f"/missions/{fid}/organiser").status_code == 403
+
+    # The organiser takes her off the list: she is told, the place is free again.
+    mail_env.messages.clear()
+    sid = ok.get_json()["signup_id"]
+    assert client.post(f"/missions/{fid}/organiser/signups/{sid}/cancel", data={
+        "csrf_token": csrf_of(client, f"/missions/{fid}/join")}).status_code == 403
+    removed = orga.post(f"/missions/{fid}/organiser/signups/{sid}/cancel", data={
+        "csrf_token": csrf_of(orga, f"/missions/{fid}/organiser")})
+    assert removed.status_code == 303
+    assert client.get(f"/api/v1/features/{fid}/signups").get_json()["places_left"] == 3
+    [told] = _deliver(db, mail_env, 1)
+    assert told["To"] == "bea@example.org" and "cancelled" in told["Subject"]
 
 
 def test_the_organiser_writes_to_the_volunteers_through_the_relay(app, db, mail_env,
