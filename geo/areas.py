@@ -258,16 +258,22 @@ def area_ids_sql(point: str, tolerance: str) -> str:
     """SQL of the ``area_ids`` of a point: its area at each depth, as :func:`locate` finds it.
 
     ``point`` and ``tolerance`` are SQL expressions (a geometry in EPSG:4326, degrees).
-    At each depth the area holding the point, or the nearest within the tolerance (the
-    slivers between boundaries), ties by code; ``NULL`` at a depth with none. One
-    statement can place a submission as it stores it (:mod:`ingestion.intake`).
+    At each depth the area holding the point (ties by code), else the nearest within
+    the tolerance (the slivers between boundaries); ``NULL`` at a depth with none. One
+    index scan finds the candidates of every depth; the distance to a polygon is
+    computed only for a point in none (a sliver). Measured on Paris, prepared: 0.08–0.15
+    ms a point, as the two per-column subqueries it replaced (a lateral subquery per
+    depth was 3x slower: a plan per depth), same answers on 500 random points. One
+    statement places a submission as it stores it (:mod:`ingestion.intake`).
     """
-    return f"""(SELECT coalesce(array_agg(l.id ORDER BY d.depth), '{{}}')
+    return f"""(SELECT coalesce(array_agg(x.id ORDER BY d.depth), '{{}}')
       FROM generate_series(1, (SELECT max(depth) FROM area)) AS d(depth)
-      LEFT JOIN LATERAL (
-        SELECT a.id FROM area a
-        WHERE a.depth = d.depth AND ST_DWithin(a.geom, {point}, {tolerance})
-        ORDER BY ST_Distance(a.geom, {point}), a.code LIMIT 1) l ON true)"""  # noqa: S608
+      LEFT JOIN (
+        SELECT DISTINCT ON (a.depth) a.depth, a.id FROM area a
+        WHERE a.depth >= 1 AND ST_DWithin(a.geom, {point}, {tolerance})
+        ORDER BY a.depth, CASE WHEN ST_Intersects(a.geom, {point}) THEN 0
+                               ELSE ST_Distance(a.geom, {point}) END, a.code) x
+        ON x.depth = d.depth)"""  # noqa: S608
 
 
 def feature_areas(session: Session, area_ids: Sequence[int | None]) -> Placement:
