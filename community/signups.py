@@ -511,6 +511,9 @@ def sign_up(session: Session, feature_id: int, resident_id: int, answers: Any = 
         raise ItemClosed("this item is over")
     if item.closed:
         raise ItemClosed("sign-ups to this item are closed")
+    if item.waiting and not item.full:  # places added since (a capacity raised):
+        _promote(session, item, settings)  # those waiting come first
+        item = get_item(session, feature_id)
     if item.full and not item.has_waiting_list:
         raise ItemFull("this mission is full (complet)")
     clean = clean_answers(item.questions, answers)

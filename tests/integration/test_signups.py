@@ -388,6 +388,23 @@ def test_a_full_event_keeps_a_waiting_list_and_a_cancellation_promotes_the_first
     assert ics.get_content_type() == "text/calendar"
 
 
+def test_places_added_to_a_full_event_go_to_those_waiting_before_newcomers(app, db,
+                                                                            mail_env):
+    fid = _soup(db, capacity=1)
+    a, b, c = (make_resident(app, f"{n}@example.org") for n in "abc")
+    with Session(db) as s, s.begin():
+        signups.sign_up(s, fid, a.id)
+        assert signups.sign_up(s, fid, b.id).status == "waiting"
+    with db.begin() as conn:  # the organiser found a bigger room: 2 places
+        conn.execute(text("UPDATE feature SET attributes = jsonb_set(attributes, "
+                          "'{capacity}', '2') WHERE id = :f"), {"f": fid})
+    with Session(db) as s, s.begin():
+        assert signups.sign_up(s, fid, c.id).status == "waiting"  # b took the place
+    with db.connect() as conn:
+        statuses = dict(conn.execute(text("SELECT resident_id, status FROM signup")).all())
+    assert statuses == {a.id: "confirmed", b.id: "confirmed", c.id: "waiting"}
+
+
 def test_the_confirmation_carries_a_valid_rfc5545_calendar(app, db, mail_env):
     fid = _soup(db, capacity=10)
     client = app.test_client()
