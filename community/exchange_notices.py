@@ -78,11 +78,24 @@ EVENTS: dict[str, dict[str, tuple[str, str]]] = {
     "loan.cancelled": {
         "fr": ("« {title} » : demande annulée", "{who} a annulé le prêt de « {title} »."),
         "en": ("“{title}”: request cancelled", "{who} cancelled the loan of “{title}”.")},
+    "exchange.reversed": {
+        "fr": ("Un échange de temps a été annulé par la modération",
+               "La modération a annulé l'échange de {time} (écriture inverse inscrite sur "
+               "vos deux comptes). Motif : « {reason} »."),
+        "en": ("A time exchange was reversed by the moderators",
+               "The moderators reversed the exchange of {time} (an opposite entry is "
+               "booked on both your accounts). Reason: “{reason}”.")},
+    "loan.moderated": {
+        "fr": ("« {title} » : prêt annulé par la modération",
+               "La modération a annulé le prêt de « {title} ». Motif : « {reason} »."),
+        "en": ("“{title}”: loan cancelled by the moderators",
+               "The moderators cancelled the loan of “{title}”. Reason: “{reason}”.")},
 }
 LABELS = {"fr": ("Ouvrir la page", "un habitant"), "en": ("Open the page", "a resident")}
 
 
-def notify(session: Session, event: str, *, to: int, by: int, path: str, title: str = "",
+def notify(session: Session, event: str, *, to: int, by: int | None, path: str,
+           title: str = "",
            time: str = "", reason: str = "", due: str = "",
            settings: MailSettings | None = None) -> int | None:
     """Queue the message of ``event`` to resident ``to`` about resident ``by``.

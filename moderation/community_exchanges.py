@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, redirect, render_template, request
+from flask import current_app, g, redirect, render_template, request
 from sqlalchemy import text
 
 from community import ledger, loans
+from community.exchange_notices import notify
 
 from .i18n import lang
 from .views import MODERATOR, bp
@@ -148,8 +149,14 @@ def exchange_moderate(exchange_id: int, action: str) -> Any:
     """``reverse`` a booked exchange or ``cancel`` one not booked, with a reason."""
     reason = request.form.get("reason", "")
     if action == "reverse":
-        return _act(lambda s: ledger.reverse_exchange(s, exchange_id, actor_id=g.user.id,
-                                                      reason=reason))
+        def reverse(s: Any) -> None:
+            ledger.reverse_exchange(s, exchange_id, actor_id=g.user.id, reason=reason)
+            x = ledger.exchange_view(s, exchange_id)
+            for who in (x.giver_id, x.receiver_id):  # both accounts moved: both are told
+                notify(s, "exchange.reversed", to=who, by=None, path="/exchange/",
+                       time=ledger.units_label(x.units or 0), reason=reason.strip(),
+                       settings=_mail())
+        return _act(reverse)
     if action == "cancel":
         return _act(lambda s: ledger.moderator_cancel_exchange(s, exchange_id,
                                                                actor_id=g.user.id,
@@ -161,5 +168,17 @@ def exchange_moderate(exchange_id: int, action: str) -> Any:
 @require_role(MODERATOR)
 def loan_moderate(loan_id: int) -> Any:
     """Cancel an open loan with a reason (audited)."""
-    return _act(lambda s: loans.moderator_cancel_loan(s, loan_id, actor_id=g.user.id,
-                                                      reason=request.form.get("reason", "")))
+    reason = request.form.get("reason", "")
+
+    def cancel(s: Any) -> None:
+        loans.moderator_cancel_loan(s, loan_id, actor_id=g.user.id, reason=reason)
+        view = loans.loan_view(s, loan_id)
+        for who in (view.lender_id, view.borrower_id):
+            notify(s, "loan.moderated", to=who, by=None, path=f"/loans/{loan_id}",
+                   title=view.feature_title, reason=reason.strip(), settings=_mail())
+    return _act(cancel)
+
+
+def _mail() -> Any:
+    settings = current_app.config.get("SETTINGS")
+    return settings.mail() if settings is not None else None

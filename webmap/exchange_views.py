@@ -39,6 +39,7 @@ from community.ledger import (
     NotAParty,
     WrongState,
 )
+from community.messages import thread_between
 
 from .api_openapi import register_operations
 from .me_views import register_me_section
@@ -361,11 +362,13 @@ def exchange_page(exchange_id: int) -> Any:
     me = _me()
     with Session(engine()) as s:
         view = ledger.exchange_view(s, exchange_id)
-    role = view.role_of(me)
-    if role is None:
-        raise ExchangeNotFound("no such exchange")
+        role = view.role_of(me)
+        if role is None:
+            raise ExchangeNotFound("no such exchange")
+        thread = view.thread_id or thread_between(s, view.giver_id, view.receiver_id,
+                                                  view.feature_id)
     return _page("exchange/exchange.html", x=view, role=role, today=_today().isoformat(),
-                 done=request.args.get("done"))
+                 done=request.args.get("done"), thread=thread)
 
 
 @bp.post("/exchange/<int:exchange_id>/<action>")
@@ -447,11 +450,12 @@ def loan_page(loan_id: int) -> Any:
     me = _me()
     with Session(engine()) as s:
         view = loans.loan_view(s, loan_id)
-    role = view.role_of(me)
-    if role is None:
-        raise ExchangeNotFound("no such loan")
+        role = view.role_of(me)
+        if role is None:
+            raise ExchangeNotFound("no such loan")
+        thread = thread_between(s, view.lender_id, view.borrower_id, view.feature_id)
     return _page("exchange/loan.html", loan=view, role=role, today=_today(),
-                 done=request.args.get("done"))
+                 done=request.args.get("done"), thread=thread)
 
 
 @bp.post("/loans/<int:loan_id>/<action>")

@@ -476,6 +476,11 @@ def test_moderators_see_every_exchange_and_reverse_one_with_a_reason(db, mod_web
     assert r.status_code == 303
     with Session(db) as s:
         assert (ledger.balance(s, alice), ledger.balance(s, bob)) == (0, 0)
+    with db.connect() as conn:
+        told = conn.execute(text("SELECT to_addr, subject FROM mail_outbox ORDER BY id")).all()
+    assert [tuple(t) for t in told] == [
+        ("alice@example.org", "Un échange de temps a été annulé par la modération"),
+        ("bob@example.org", "Un échange de temps a été annulé par la modération")]
     english = moderator.get("/moderation/community/exchanges?lang=en").get_data(as_text=True)
     assert "exchange reversed" in english and "Échange fictif" in english
     assert moderator.get("/moderation/community/exchanges?status=reversed").status_code == 200
