@@ -183,6 +183,8 @@ def _upload(port: int, data: bytes, stop: threading.Event, out: list[float],
         codes.append(response.status)
         if response.status == 503:
             stop.wait(float(response.getheader("Retry-After") or 2))
+            conn.close()  # idle longer than gunicorn's keep-alive: a browser reconnects
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -1294,12 +1294,27 @@ def upload_photo() -> Response:
                        detail="send multipart/form-data with a file part named 'photo'")
     setup = photo_setup(app)
     if not setup.decoding.acquire(timeout=float(app.config.get("PHOTO_QUEUE_WAIT_S", 0.0))):
+        _drain(req, setup.max_request)
         return problem(503, "Service Unavailable", detail=busy_text(lang),
                        headers={"Retry-After": "5", "Content-Language": lang})
     try:
         return _upload_photo(app, req, lang, setup)
     finally:
         setup.decoding.release()
+
+
+def _drain(req: Request, cap: int) -> None:
+    """Read the body we will not use, so the client reads our answer.
+
+    A server that closes a socket with unread request bytes makes the kernel reset the
+    connection, and a phone still sending sees a network error instead of the 503 that
+    tells it when to retry.
+    """
+    if req.content_length is None or req.content_length > cap:
+        return
+    with contextlib.suppress(OSError, RequestEntityTooLarge):
+        while req.stream.read(1 << 16):
+            pass
 
 
 def busy_text(lang: str) -> str:
