@@ -87,15 +87,14 @@ __all__ = [
 
 
 class AreaKind(enum.StrEnum):
-    """Paris's area levels, as stored in ``area.kind`` (text since ``0008_area_levels``).
+    """The one fixed value of ``area.kind``: the city's outline (depth 0).
 
-    Another city stores its own level slugs (``city.json``); code that places a point
-    asks for a ``depth`` (1: the first level, 2: the second), not for these names.
+    Every other area stores its level's slug from ``city.json`` (Paris: ``arrondissement``,
+    ``quartier``; text since ``0008_area_levels``); code asks for a ``depth`` (1: the
+    first level...), never for a city's level names.
     """
 
     city = "city"
-    arrondissement = "arrondissement"
-    quartier = "quartier"
 
 
 class CategoryKind(enum.StrEnum):

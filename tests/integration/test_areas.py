@@ -15,8 +15,7 @@ def count_by_kind(session):
 
 def test_city_arrondissements_and_quartiers_are_loaded(engine):
     with Session(engine) as s:
-        assert count_by_kind(s) == {AreaKind.city: 1, AreaKind.arrondissement: 20,
-                                    AreaKind.quartier: 80}
+        assert count_by_kind(s) == {AreaKind.city: 1, "arrondissement": 20, "quartier": 80}
 
 
 def test_loading_again_changes_nothing(engine):
@@ -25,7 +24,7 @@ def test_loading_again_changes_nothing(engine):
         load_areas(s, load_city("paris"))
     with Session(engine) as s:
         assert sorted(s.execute(select(Area.code, Area.id)).all()) == sorted(ids_before)
-        assert count_by_kind(s)[AreaKind.quartier] == 80
+        assert count_by_kind(s)["quartier"] == 80
 
 
 def test_city_area_matches_the_official_surface(engine):
