@@ -53,6 +53,7 @@ bp = Blueprint("exchange", __name__)
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 MAX_ID = 2**63 - 1
+PAGE_LINES = 20
 _STATUS = {BalanceLimit: 409, ExchangeNotFound: 404, NotAParty: 403, WrongState: 409,
            InvalidExchange: 400}
 
@@ -300,13 +301,15 @@ def feature_exchange_api(feature_id: int) -> Response:
 def home() -> Any:
     """My balance, the first page of my statement, my exchanges and loans."""
     me = _me()
+    before = _int_arg("before", None)
     with Session(engine()) as s:
         units = ledger.balance(s, me)
-        lines = ledger.statement(s, me, limit=20)
+        lines = ledger.statement(s, me, limit=PAGE_LINES, before_id=before)
         exchanges = ledger.exchanges_of(s, me)
         my_loans = loans.loans_of(s, me)
+    older = lines[-1].transfer_id if len(lines) == PAGE_LINES else None
     return _page("exchange/home.html", balance=units, lines=lines, exchanges=exchanges,
-                 loans=my_loans, me=me, floor=_min_balance())
+                 loans=my_loans, me=me, floor=_min_balance(), older=older, before=before)
 
 
 @bp.get("/exchange/offers/<int:feature_id>")

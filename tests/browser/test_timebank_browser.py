@@ -162,6 +162,15 @@ def test_the_panel_shows_an_object_on_loan_until_it_is_back(app, page_factory, l
     assert status.get_attribute("data-on-loan-until") == due.isoformat()
     assert status.inner_text().startswith("En prêt jusqu'au ")
     assert str(due.day) in status.inner_text()
+    # past its due date the panel says when it was expected back
+    with tdb.begin() as conn:
+        conn.execute(text("UPDATE feature SET attributes = attributes || "
+                          "'{\"on_loan_until\": \"2026-12-01\"}' WHERE id = :f"), {"f": drill})
+    late, _late_rec = page_factory(locale="en-GB")
+    late.goto(f"{live_server}/#f={drill}")
+    late_status = late.locator("#detail-extensions [data-section=timebank] .timebank-loan strong")
+    late_status.wait_for()
+    assert late_status.inner_text() == "On loan (due back on 1 December 2026)"
     with Session(tdb) as s, s.begin():
         loans.mark_returned(s, lid, resident_id=ana)
     english, _rec = page_factory(locale="en-GB")

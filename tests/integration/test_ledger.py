@@ -533,3 +533,23 @@ def test_a_deleted_account_cancels_what_waited_and_keeps_what_was_booked(db, pai
     assert ledger.statement_csv(lines, unnamed="un habitant").split("\r\n")[1].split(",")[5] \
         == "un habitant"
     assert _check(db) == (2, 0, 0)
+
+
+def test_the_statement_on_screen_pages_back(capp, db, mail_env):
+    from tests.resident_fixtures import sign_in
+
+    web = capp.test_client()
+    alice = sign_in(web, "alice@example.org", display_name="Alice").id
+    with db.begin() as conn:
+        bob = add_resident(conn, "Bob")
+        offer = make_offer(conn, alice)
+    for _ in range(22):
+        xid = _exchange(db, alice, bob, offer, units=1)
+        with Session(db) as s, s.begin():
+            ledger.confirm_exchange(s, xid, resident_id=bob)
+    first = web.get("/exchange/").get_data(as_text=True)
+    assert first.count("<tr><td>") == 20 and "Lignes plus anciennes" in first
+    older = re.search(r'href="(/exchange/\?before=\d+)"', first).group(1)
+    rest = web.get(older).get_data(as_text=True)
+    assert rest.count("<tr><td>") == 2 and "Dernières lignes" in rest
+    assert "<td>0 h 15</td><td>0 h 15</td>" in rest.replace("+0 h 15", "0 h 15")

@@ -199,6 +199,7 @@
   var STRINGS = {
     fr: {
       onLoan: "En prêt jusqu'au {date}",
+      late: "En prêt (retour prévu le {date})",
       available: "Disponible",
       startTime: "Proposer un échange de temps",
       borrow: "Demander à l'emprunter",
@@ -211,6 +212,7 @@
     },
     en: {
       onLoan: "On loan until {date}",
+      late: "On loan (due back on {date})",
       available: "Available",
       startTime: "Start a time exchange",
       borrow: "Ask to borrow it",
@@ -234,6 +236,16 @@
     } catch (e) { return iso; }
   }
 
+  /** Today in the city's time zone, YYYY-MM-DD (a due date is a day of the city). */
+  function today() {
+    try {
+      var parts = new Intl.DateTimeFormat("en-CA", { timeZone: C.timezone || "Europe/Paris",
+        year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date());
+      var get = function (t) { return parts.filter(function (p) { return p.type === t; })[0].value; };
+      return get("year") + "-" + get("month") + "-" + get("day");
+    } catch (e) { return new Date().toISOString().slice(0, 10); }
+  }
+
   function render(props, box) {
     var kind = CATEGORIES[props.category];
     if (!kind || props.id === undefined || props.id === null) return;
@@ -243,8 +255,9 @@
       if (!info) return;
       box.classList.add("exchange-box", "timebank-box");
       if (info.kind === "loan") {
-        var state = info.on_loan_until ? T.onLoan.replace("{date}", day(info.on_loan_until))
-                                       : T.available;
+        var due = info.on_loan_until;
+        var state = !due ? T.available
+          : (due < today() ? T.late : T.onLoan).replace("{date}", day(due));
         box.appendChild(C.el("p", null, { "class": "timebank-loan" })).appendChild(
           C.el("strong", state, { "data-on-loan-until": info.on_loan_until || "" }));
       }
