@@ -62,7 +62,7 @@ from geo.models import FeatureStatus, ModerationAction
 from geo.publish import publish_import_rows, revise_feature, set_status_many
 
 from .errors import BadSourceFile, IngestError, RunAlreadyDecided, RunNotFound
-from .filestore import _engine_of
+from .filestore import _create_run, _engine_of
 
 __all__ = ["Current", "Diff", "Known", "SyncReport", "UnknownSource", "confirm_run",
            "diff", "discard_run", "due_sources", "merge", "publish_queued", "sync_source"]
@@ -572,7 +572,8 @@ def _apply(session: Session, dataset: Dataset, d: Diff, known: Mapping[str, Know
     _set_state(session, source, d.gone + d.gone_off_map, "retired")
     session.execute(text(
         "UPDATE import_run SET status = 'published', decided_at = now(), decided_by = :a, "
-        "reason = NULL WHERE id = :r"), {"a": actor_id, "r": run_id})
+        "reason = NULL, finished_at = coalesce(finished_at, now()) WHERE id = :r"),
+        {"a": actor_id, "r": run_id})
 
 
 def _counts(report: SyncReport, d: Diff) -> None:
@@ -616,7 +617,11 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
             path = _download(dataset, Path(tmp), fetch) if dataset.url else dataset.file
             assert path is not None
             if _empty(path):
-                run_id = None
+                # An import run all the same (no rows): the decision on it is audited.
+                run_id = _create_run(_engine_of(session), source=dataset.source,
+                                     file_name=dataset.location, data=b"", crs=None,
+                                     category=None, options={"sync_run": report.run})
+                report.import_run = run_id
             else:
                 run_id, summary = _import(session, dataset, path, location=dataset.location)
                 report.phases["read"] = round(time.perf_counter() - t0, 2)
@@ -638,7 +643,8 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
         if report.status == "held":
             if run_id is not None:
                 session.execute(text(
-                    "UPDATE import_run SET status = 'failed', reason = :why WHERE id = :r"),
+                    "UPDATE import_run SET status = 'failed', reason = :why, "
+                    "finished_at = coalesce(finished_at, now()) WHERE id = :r"),
                     {"why": f"held by sync run {report.run}: waits for a moderator on "
                              "/moderation/sources", "r": run_id})
         else:

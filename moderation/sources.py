@@ -31,7 +31,7 @@ from .imports import shown
 from .views import MODERATOR, bp
 from .web import db, engine, require_role
 
-__all__ = ["RUNS_SHOWN", "latest_runs", "sources_page"]
+__all__ = ["RUNS_SHOWN", "held_count", "latest_runs", "sources_page"]
 
 RUNS_SHOWN = 50
 MAX_ID = 2**63 - 1
@@ -61,6 +61,22 @@ def _queued(session: Session, runs: list[Any]) -> dict[int, int]:
                 "WHERE f.source = :s AND f.source_ref = r.ref)"),
                 {"ir": run.import_run_id, "s": run.source}).scalar_one())
     return out
+
+
+def held_count(session: Session) -> int:
+    """How many sync runs wait for a moderator (the navigation's badge)."""
+    return int(session.execute(text(
+        "SELECT count(*) FROM source_sync_run WHERE status = 'held'")).scalar_one())
+
+
+@bp.app_context_processor
+def _nav() -> dict[str, Any]:
+    # A function, so that pages without a moderator never query it.
+    def held_syncs() -> int:
+        if "held_syncs" not in g:
+            g.held_syncs = held_count(db())
+        return int(g.held_syncs)
+    return {"held_syncs": held_syncs}
 
 
 @bp.get("/sources")

@@ -412,3 +412,42 @@ def test_a_seed_published_before_the_first_sync_is_not_published_again(db, tmp_p
     second = sync(db, city)
     assert (second.changed, second.retired, second.unchanged) == (1, 1, 2)
     assert published(db) == {"m1": "Mairie du 1er", "m2": "Mairie 2", "m3": "Mairie 3"}
+
+
+def test_moderators_see_a_held_run_discard_it_and_a_second_decision_is_a_conflict(
+        db, mod_app, moderator):
+    routes = _Routes()
+    routes["/bibliotheques.geojson"] = (200, collection(rows_v1()))
+    with serve(routes) as base:
+        city = city_with(base)
+        mod_app.config["CITY"] = city
+        sync(db, city)
+        routes["/bibliotheques.geojson"] = (200, b"")
+        held = sync(db, city)
+    assert (held.status, held.hold_reason) == ("held", "empty")
+    page = moderator.get("/moderation/sources?lang=fr").get_data(as_text=True)
+    assert "1 à décider" in page and "téléchargement vide" in page
+    english = moderator.get("/moderation/sources?lang=en").get_data(as_text=True)
+    assert "Synchronised sources" in english and "empty download" in english
+    response = post(moderator, f"/moderation/sources/{held.run}/discard",
+                    {"reason": "the partner's server was down"}, page="/moderation/sources")
+    assert response.status_code == 303
+    assert len(published(db)) == 20
+    again = post(moderator, f"/moderation/sources/{held.run}/confirm",
+                 page="/moderation/sources")
+    assert again.status_code == 409 and len(published(db)) == 20
+    assert post(moderator, "/moderation/sources/999999/confirm",
+                page="/moderation/sources").status_code == 404
+    row = db.connect().execute(text(
+        "SELECT status, error, decided_by IS NOT NULL FROM source_sync_run WHERE id = :r"),
+        {"r": held.run}).one()
+    assert tuple(row) == ("discarded", "the partner's server was down", True)
+    assert scalar(db, "SELECT count(*) FROM moderation_event WHERE action = 'refuse' "
+                      "AND actor_id IS NOT NULL AND reason LIKE :r",
+                  r=f"sync run {held.run} discarded: the partner%") == 1
+    assert "à décider" not in moderator.get("/moderation/sources").get_data(as_text=True)
+    # "Sync now" queues a job for the worker.
+    assert post(moderator, "/moderation/sources/sync", {"source": SOURCE},
+                page="/moderation/sources").status_code == 303
+    assert scalar(db, "SELECT payload->>'source' FROM job WHERE kind = 'sources.sync'") == \
+        SOURCE
