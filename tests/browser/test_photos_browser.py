@@ -82,6 +82,8 @@ def test_resident_sends_photos_a_moderator_approves_the_panel_shows_clean_copies
     # ...and a file that is not a photo is said so, in French, next to it.
     expect(items.nth(2)).to_contain_text("notes.txt : ce n'est pas une photo")
     expect(page.locator("#pin-licence-CC-BY-SA-4\\.0")).to_be_checked()
+    expect(page.locator("#pin-photo-input")).to_have_attribute(
+        "aria-describedby", "pin-photos-hint err-photo_ids")
     items.nth(0).get_by_label("Ce que montre la photo").fill(ALT)
     page.locator("#f-photos").get_by_label("Nom à citer").fill("Camille")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -279,13 +279,13 @@
     fs.appendChild(el("legend", which === "pin" ? T.legend : T.legendFix));
     var hint = el("p", T.hint, { "class": "hint", id: which + "-photos-hint" });
     fs.appendChild(hint);
+    var errorId = which === "pin" ? "err-photo_ids" : "c-err-photo_ids";  // where app.js puts /photo_ids errors
     var inputId = which + "-photo-input";
     var pick = el("label", T.choose, { "for": inputId, "class": "button-link photo-choose" });
     var input = el("input", null, { type: "file", id: inputId, accept: TYPES.join(","), multiple: "",
                                     "aria-describedby": which + "-photos-hint " + errorId, "class": "photo-input" });
     fs.appendChild(input);  // visually hidden, still focusable: the label looks like a button
     fs.appendChild(pick);
-    var errorId = which === "pin" ? "err-photo_ids" : "c-err-photo_ids";  // where app.js puts /photo_ids errors
     var notice = el("p", null, { "class": "error", id: errorId, role: "alert" });
     fs.appendChild(notice);
     var ul = el("ul", null, { "class": "photo-items" });
