@@ -79,7 +79,8 @@ def _when(value: Any) -> str:
     """A date and time in the city's zone, in the page's language ("" for none)."""
     if value is None:
         return ""
-    return format_datetime(value.astimezone(city_tz()), "full", locale=current_lang())
+    return format_datetime(value.astimezone(city_tz()), "EEEE d MMMM y, HH:mm",
+                           locale=current_lang())
 
 
 def _page(template: str, status: int = 200, **context: Any

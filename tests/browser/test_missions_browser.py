@@ -130,6 +130,20 @@ def test_a_resident_joins_a_mission_on_a_phone_in_french(
     assert rec.page_errors == []
     assert rec.foreign(live_server) == []
 
+    # Olga, the organiser, sees the sign-up and its answer against the places.
+    client = app.test_client()
+    sign_in(client, "olga@example.org")
+    orga, orga_rec = page_factory(locale="fr-FR", **PHONE)
+    orga.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
+                               "url": live_server}])
+    orga.goto(f"{live_server}/missions/{fid}/organiser")
+    main = orga.locator("main").inner_text()
+    assert "1 sur 2 places prises" in main and "Oui, à la Croix-Rouge" in main
+    assert "bea@example.org" not in orga.content()
+    assert axe_violations(orga, exclude=()) == []
+    screenshot(orga, "missions-organiser-fr-phone")
+    assert orga_rec.page_errors == []
+
 
 def test_a_full_event_takes_the_waiting_list_from_the_panel_in_english(
         app, page_factory, live_server, mdb, real_categories, mail_env):  # noqa: F811
