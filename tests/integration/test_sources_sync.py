@@ -123,10 +123,16 @@ def db(real_categories, mdb):
 
 
 def test_a_second_sync_adds_changes_and_retires_and_the_map_feed_and_downloads_follow(
-        db, mod_app, tmp_path):
+        db, mod_app, tmp_path, var_dir):
+    import gzip
+    import sqlite3
+
+    import mapbox_vector_tile
     import pyogrio.raw
 
     from opendata.exports import run_export
+    from tiles.build import build_full, build_incremental
+    from tiles.options import TileOptions
 
     routes = _Routes()
     v1 = rows_v1()
@@ -138,6 +144,8 @@ def test_a_second_sync_adds_changes_and_retires_and_the_map_feed_and_downloads_f
         assert (first.status, first.read, first.new, first.retired) == ("applied", 20, 20, 0)
         assert len(published(db)) == 20
         run_export(db, tmp_path / "before")
+        options = TileOptions(max_zoom=16)
+        build_full(db, var_dir, options, density=False)
         before_feed = client.get("/api/v1/changes?limit=1000").get_json()
         assert len(before_feed["changes"]) == 20
         next_page = before_feed["next"]
@@ -170,6 +178,21 @@ def test_a_second_sync_adds_changes_and_retires_and_the_map_feed_and_downloads_f
 
     assert {tile(1), tile(3), tile(4), tile(21)} <= dirty_z16
     assert tile(10) not in dirty_z16 and dirty > 0
+    # The point tiles, rebuilt incrementally from that queue: p3 is gone, p21 is there.
+    build_incremental(db, var_dir, options)
+    with sqlite3.connect(var_dir / "tiles" / "features.mbtiles") as mb:
+        def ids_at(i: int) -> set[int]:
+            x, y = tile(i)
+            (data,) = mb.execute("SELECT tile_data FROM tiles WHERE zoom_level = 16 AND "
+                                 "tile_column = ? AND tile_row = ?",
+                                 (x, (1 << 16) - 1 - y)).fetchone() or (None,)
+            if data is None:
+                return set()
+            layer = mapbox_vector_tile.decode(gzip.decompress(data)).get("features", {})
+            return {f["properties"].get("id", f.get("id")) for f in layer.get("features", [])}
+
+        assert by_ref(db, "p3") not in ids_at(3) and by_ref(db, "p21") in ids_at(21)
+        assert by_ref(db, "p10") in ids_at(10)
     # The map.
     api = client.get("/api/v1/features?category=bibliotheque&limit=100").get_json()
     titles = {f["properties"]["title"] for f in api["features"]}
