@@ -75,6 +75,7 @@ def test_a_resident_joins_a_mission_on_a_phone_in_french(
     box = page.locator("#detail-extensions [data-section=signup]")
     box.get_by_role("heading", name="Participer").wait_for()
     assert box.locator(".signup-places").inner_text() == "2 places restantes"
+    box.scroll_into_view_if_needed()
     screenshot(page, "missions-panel-signed-out-fr-phone")
     box.get_by_role("link", name="Je participe (connexion par e-mail)").click()
     page.wait_for_url(re.compile(r"/auth/magic\?next="))
@@ -107,6 +108,7 @@ def test_a_resident_joins_a_mission_on_a_phone_in_french(
     box = page.locator("#detail-extensions [data-section=signup]")
     box.get_by_text("Vous participez.").wait_for()
     assert box.locator(".signup-places").inner_text() == "1 place restante"
+    box.scroll_into_view_if_needed()
     screenshot(page, "missions-panel-joined-fr-phone")
 
     # Availability once; "Missions pour moi" lists the other mission, nearest first.
