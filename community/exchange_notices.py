@@ -54,6 +54,13 @@ EVENTS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("{who} would like to borrow “{title}”",
                "{who} would like to borrow “{title}”. Agree with the dates, or decline, "
                "on the loan's page.")},
+    "loan.offered": {
+        "fr": ("{who} peut vous prêter « {title} »",
+               "{who} répond à votre demande « {title} » et peut vous le prêter. Les dates "
+               "se fixent sur la page du prêt."),
+        "en": ("{who} can lend you “{title}”",
+               "{who} answered your request “{title}” and can lend it to you. The dates "
+               "are set on the loan's page.")},
     "loan.agreed": {
         "fr": ("{who} accepte : « {title} »",
                "{who} accepte votre demande pour « {title} »{due}. Indiquez sur la page du "

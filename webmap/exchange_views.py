@@ -344,7 +344,7 @@ def answer_offer(feature_id: int) -> Response:
             if before is None or loan_id > before:  # a new request, not the open one
                 view = loans.loan_view(s, loan_id)
                 other = view.lender_id if view.lender_id != me else view.borrower_id
-                _notify(s, "loan.requested" if other == view.lender_id else "loan.agreed",
+                _notify(s, "loan.requested" if other == view.lender_id else "loan.offered",
                         to=other, by=me, path=target, title=view.feature_title)
         else:
             before = s.execute(text("SELECT max(id) FROM exchange")).scalar_one()

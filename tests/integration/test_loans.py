@@ -233,3 +233,19 @@ def test_loan_dates_are_checked(db, start, due, field):
         loans.agree_loan(s, lid, resident_id=alice, starts_on=when(start), due_on=when(due),
                          today=today)
     assert err.value.name == field
+
+
+def test_answering_a_request_offers_to_lend(capp, db, mail_env):
+    ana_web, ben_web = capp.test_client(), capp.test_client()
+    ana = sign_in(ana_web, "ana@example.org", display_name="Ana").id
+    ben = sign_in(ben_web, "ben@example.org", display_name="Ben").id
+    with db.begin() as conn:
+        wanted = make_offer(conn, ana, category="pret-troc", title="Cherche une échelle",
+                            attributes={"offer_type": "request", "item": "échelle"})
+    r = _post(ben_web, f"/exchange/offers/{wanted}", f"/exchange/offers/{wanted}")
+    with Session(db) as s:
+        view = loans.loan_view(s, int(r.headers["Location"].rsplit("/", 1)[1]))
+    assert (view.lender_id, view.borrower_id, view.kind) == (ben, ana, "loan")
+    (mail,) = deliver(db, mail_env, 1)
+    assert mail["To"] == "ana@example.org" and _quotes(mail["Subject"]) == _quotes(
+        "Ben peut vous prêter « Cherche une échelle »")
