@@ -403,7 +403,21 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+_DAY_NAMES = {
+    "fr": {"mon": "lundi", "tue": "mardi", "wed": "mercredi", "thu": "jeudi",
+           "fri": "vendredi", "sat": "samedi", "sun": "dimanche"},
+    "en": {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
+           "fri": "Friday", "sat": "Saturday", "sun": "Sunday"},
+}
+
+
 def _when(item: Item, lang: str) -> str:
+    if item.starts_at is None and item.availability:  # a weekly mission: its slots
+        names = _DAY_NAMES[lang]
+        slots = ", ".join(f"{names.get(s.get('day', ''), s.get('day', ''))} "
+                          f"{s.get('from', '')}–{s.get('to', '')}"
+                          for s in item.availability if isinstance(s, dict))
+        return TEXTS[lang]["when"].format(when=slots)
     if item.starts_at is None:
         return ""
     from babel.dates import format_datetime

@@ -283,6 +283,8 @@ def test_a_sign_up_reaches_the_organiser_with_the_answers_never_the_address(
     assert f"/missions/{fid}/organiser" in to_organiser
     assert "bea@example.org" not in to_organiser
     assert by_to["bea@example.org"]["Subject"].startswith("You're in")
+    assert "When: Monday 18:00–21:00, Tuesday 18:00–21:00" in text_part(
+        by_to["bea@example.org"])  # a weekly mission's slots
     assert not list(by_to["bea@example.org"].iter_attachments())  # weekly: no date
 
     # The organiser's page lists her with her answers; someone else gets a 403.
