@@ -20,6 +20,7 @@ page shows the balance and the open exchanges (:func:`register_me_section`).
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -244,13 +245,25 @@ def statement_csv() -> Response:
         **PRIVATE, "Content-Disposition": 'attachment; filename="statement.csv"'})
 
 
+_STATS_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
+STATS_TTL_S = 60.0
+
+
 @bp.get("/api/v1/stats/exchange")
 def stats_api() -> Response:
-    """Public aggregates: hours per month per area, loans per month (small cells hidden)."""
-    with Session(engine()) as s:
-        body = stats.exchange_stats(s, timezone=_zone())
-    body["licence"] = "ODbL-1.0"
-    return json_response(body, headers={"Cache-Control": "public, max-age=300"})
+    """Public aggregates: hours per month per area, loans per month (small cells hidden).
+
+    The aggregates scan the whole ledger: each process computes them at most once a
+    minute (a public URL must not let anyone make the database scan it at will).
+    """
+    key = str(current_app.config["DATABASE_URL"])
+    hit = _STATS_CACHE.get(key)
+    if hit is None or time.monotonic() - hit[0] > STATS_TTL_S or current_app.testing:
+        with Session(engine()) as s:
+            body = stats.exchange_stats(s, timezone=_zone())
+        body["licence"] = "ODbL-1.0"
+        hit = _STATS_CACHE[key] = (time.monotonic(), body)
+    return json_response(hit[1], headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.get("/api/v1/features/<int:feature_id>/exchange")
