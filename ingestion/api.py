@@ -18,6 +18,7 @@ override them when the app is built):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
@@ -970,10 +972,24 @@ class PhotoSetup(NamedTuple):
     max_request: int
     decoding: threading.BoundedSemaphore
     executor: ThreadPoolExecutor
+    lock_dir: Path
+    decoders: int
 
     def process(self, data: bytes, limits: Limits) -> Processed:
         """Decode and re-encode on the decoding thread (lower CPU priority); wait for it."""
-        return self.executor.submit(process, data, limits).result()
+        return self.executor.submit(self._locked_process, data, limits).result()
+
+    def _locked_process(self, data: bytes, limits: Limits) -> Processed:
+        # The serving processes sharing VAR_DIR take turns: PHOTO_DECODERS decodes at
+        # once on the machine, whatever the number of gunicorn workers.
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        slot = os.getpid() % self.decoders
+        with open(self.lock_dir / f"photo-decode-{slot}.lock", "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                return process(data, limits)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _background_priority() -> None:
@@ -998,7 +1014,8 @@ def photo_setup(app: Flask) -> PhotoSetup:
     setup = PhotoSetup(limits, public, quarantine, int(key[3]), int(key[2]),
                        threading.BoundedSemaphore(decoders),
                        ThreadPoolExecutor(decoders, thread_name_prefix="photo-decode",
-                                          initializer=_background_priority))
+                                          initializer=_background_priority),
+                       Path(cfg.get("VAR_DIR") or "var") / "locks", decoders)
     app.extensions["photos"] = (key, setup)
     return setup
 

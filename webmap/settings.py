@@ -199,7 +199,8 @@ class Settings:
     PHOTO_DISPLAY_PX: int = setting(1600, _positive(_int), "long side of the display size")
     PHOTO_THUMB_PX: int = setting(400, _positive(_int), "long side of the thumbnail")
     PHOTO_UPLOAD_RATE_LIMIT: str = setting("60/600", _rate, "photo uploads per client")
-    PHOTO_DECODERS: int = setting(1, _positive(_int), "photos decoded at once per process")
+    PHOTO_DECODERS: int = setting(1, _positive(_int),
+                                  "photos decoded at once by the processes of one VAR_DIR")
     PHOTO_QUEUE_WAIT_S: float = setting(0.0, _positive(_float),
                                         "an upload's wait for a decoder before a 503")
     PHOTO_S3_BUCKET: str | None = setting(None, _str, "photos in this S3 bucket, not var/")
