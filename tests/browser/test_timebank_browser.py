@@ -162,6 +162,9 @@ def test_the_panel_shows_an_object_on_loan_until_it_is_back(app, page_factory, l
     assert status.get_attribute("data-on-loan-until") == due.isoformat()
     assert status.inner_text().startswith("En prêt jusqu'au ")
     assert str(due.day) in status.inner_text()
+    listed = page.locator(f'#list button[data-id="{drill}"] .timebank-list-loan')
+    listed.wait_for(state="attached")
+    assert listed.text_content().startswith(" · En prêt jusqu'au ")
     # past its due date the panel says when it was expected back
     with tdb.begin() as conn:
         conn.execute(text("UPDATE feature SET attributes = attributes || "

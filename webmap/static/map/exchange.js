@@ -189,6 +189,7 @@
  *     (/exchange/offers/{id}; signed out: sign in first, then come back there), the
  *     exchange or loan already open with this offer, or, for its author, their time
  *     bank page. Never who published the offer.
+ * In the list of places (Carte.listDecorators), an object out on loan says so too.
  * textContent only (C.el); strings from this block's own {fr, en} table.
  */
 (function () {
@@ -281,4 +282,17 @@
   }
 
   C.addDetailSection("timebank", render);
+
+  // The list of places: an object out on loan says so next to its title.
+  if (Array.isArray(C.listDecorators)) {
+    C.listDecorators.push(function (props, button) {
+      var attrs = props.attributes;
+      if (typeof attrs === "string") { try { attrs = JSON.parse(attrs); } catch (e) { attrs = null; } }
+      var due = attrs && attrs.on_loan_until;
+      if (!due || props.category !== "pret-troc") return;
+      var meta = button.querySelector(".meta");
+      var text = " · " + T.onLoan.replace("{date}", day(due));
+      if (meta) meta.appendChild(C.el("span", text, { "class": "timebank-list-loan" }));
+    });
+  }
 })();
