@@ -11,8 +11,9 @@ The order is the safety argument, each step refusing before the next costs anyth
    above ``max_pixels`` is refused before one pixel is decoded (Pillow's own
    decompression-bomb error is the backstop above twice its limit);
 4. **decode**: a JPEG is decoded at the smallest DCT scale still larger than the display
-   size (``draft``: a 12-megapixel photo decodes as 3 megapixels, 4× less time and
-   memory); a truncated or corrupt stream is refused;
+   size (``draft``: a 12-megapixel photo decodes as 3 megapixels; 0.13–0.15 s and a
+   57 MB peak instead of 0.24–0.32 s and 102 MB, measured); a truncated or corrupt
+   stream is refused;
 5. **rotate** by the EXIF orientation (what ``ImageOps.exif_transpose`` does, applied
    after the resize so that only the small image is turned);
 6. **colours**: an embedded ICC profile converts the pixels to sRGB, then is dropped;
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -247,6 +249,13 @@ def process(data: bytes, limits: Limits | None = None) -> Processed:
         # Long side to display_px; for a JPEG, thumbnail() first asks the decoder for
         # the smallest DCT scale above that size (draft), then resizes.
         box = (limits.display_px, limits.display_px)  # square: rotation-independent
+        scale = limits.display_px / max(img.size)
+        if fmt == "jpeg" and scale < 0.5:
+            # Decode at the smallest DCT scale (1/2, 1/4, 1/8) still at least the display
+            # size; thumbnail()'s own draft asks for twice the box and never scales a
+            # 12 MP photo down.
+            img.draft("RGB" if img.mode == "RGB" else None,
+                      (math.ceil(img.width * scale), math.ceil(img.height * scale)))
         if img.mode in ("I;16", "I;16B", "I", "F"):
             img.load()
             img = img.convert("RGB")

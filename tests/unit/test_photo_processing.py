@@ -68,6 +68,15 @@ def test_the_photo_is_turned_upright_and_sized(camera):
     assert out.display.media_type == "image/jpeg"
 
 
+def test_a_12_megapixel_photo_is_decoded_at_a_reduced_scale_and_still_right():
+    # 4000 × 3000: the JPEG is decoded at 1/2 (DCT scaling), then resized and turned.
+    out = process(im.camera_jpeg(4000, 3000))
+    assert (out.display.width, out.display.height) == (1200, 1600)
+    img = Image.open(io.BytesIO(out.display.data)).convert("RGB")
+    assert img.getpixel((img.width - 20, 20))[0] > 200 and img.getpixel((20, 20))[0] < 150
+    assert dict(img.getexif()) == {}
+
+
 def test_keys_are_the_content_hash(camera):
     out = process(camera)
     digest = hashlib.sha256(out.display.data).hexdigest()
