@@ -53,6 +53,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from geo.events import city_zone
 from mail.config import MailSettings
 from mail.outbox import enqueue_mail, normalise_lang
 
@@ -94,7 +95,11 @@ JOINABLE_KINDS = ("mission", "event")
 MAX_QUESTIONS = 5
 MAX_QUESTION = 200
 MAX_ANSWER = 500
-ZONE = ZoneInfo("Europe/Paris")
+
+
+def _zone() -> ZoneInfo:
+    """The city's time zone (``geo.events.city_zone``: the city's ``city.json``)."""
+    return city_zone()
 
 
 class ItemClosed(CommunityError):
@@ -235,9 +240,9 @@ def item_calendar(item: Item, *, host: str, url: str, lang: str) -> bytes | None
         return None
     end = item.ends_at
     if end is None:
-        local = item.starts_at.astimezone(ZONE)
+        local = item.starts_at.astimezone(_zone())
         end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
-                               tzinfo=ZONE)
+                               tzinfo=_zone())
     cal = Calendar()
     cal.add("prodid", "-//Carte citoyenne//Inscriptions//FR")
     cal.add("version", "2.0")
@@ -269,8 +274,8 @@ SELECT f.id, f.title, f.description, f.category, c.kind::text AS kind,
        coalesce(si.confirmed, 0) AS confirmed, coalesce(si.waiting, 0) AS waiting,
        si.closed_at IS NOT NULL AS closed,
        coalesce(f.ends_at < now(),
-                f.starts_at < date_trunc('day', now() AT TIME ZONE 'Europe/Paris')
-                              AT TIME ZONE 'Europe/Paris', false) AS over
+                f.starts_at < date_trunc('day', now() AT TIME ZONE :tz)
+                              AT TIME ZONE :tz, false) AS over
 FROM feature f
 JOIN category c ON c.slug = f.category
 LEFT JOIN signup_item si ON si.feature_id = f.id
@@ -298,7 +303,7 @@ def get_item(session: Session, feature_id: int) -> Item:
     CommunityNotFound
         No published mission or event has this id.
     """
-    row = session.execute(text(_ITEM), {"id": feature_id}).first()
+    row = session.execute(text(_ITEM), {"id": feature_id, "tz": _zone().key}).first()
     if row is None:
         raise CommunityNotFound(f"no published mission or event has the id {feature_id}")
     return _item(row)
@@ -423,7 +428,7 @@ def _when(item: Item, lang: str) -> str:
     from babel.dates import format_datetime
 
     return TEXTS[lang]["when"].format(when=format_datetime(
-        item.starts_at.astimezone(ZONE), "full", locale=lang))
+        item.starts_at.astimezone(_zone()), "EEEE d MMMM y, HH:mm", locale=lang))
 
 
 def _count(item: Item, confirmed: int, lang: str) -> str:
@@ -1026,7 +1031,7 @@ def public_stats(session: Session) -> dict[str, Any]:
     ``missions``: published missions, those with a capacity, and how many of those are
     filled (every place taken): counts of missions, not of people.
     ``signups_by_category``: confirmed sign-ups per category and month of confirmation
-    (Europe/Paris), including those cancelled since; a cell with fewer than three
+    (the city's time zone), including those cancelled since; a cell with fewer than three
     sign-ups or three distinct residents shows ``"<3"`` (:func:`community.stats.suppress`)
     and no total across cells is given, so nobody's sign-up can be read off the table.
     Registered in ``GET /api/v1/stats/exchange`` under these two names.
@@ -1043,12 +1048,12 @@ def public_stats(session: Session) -> dict[str, Any]:
         WHERE f.status = 'published'""")).one()
     rows = session.execute(text("""
         SELECT f.category,
-               to_char(date_trunc('month', s.confirmed_at AT TIME ZONE 'Europe/Paris'),
+               to_char(date_trunc('month', s.confirmed_at AT TIME ZONE :tz),
                        'YYYY-MM') AS month,
                count(*) AS signups, count(DISTINCT s.resident_id) AS people
         FROM signup s JOIN feature f ON f.id = s.feature_id
         WHERE s.confirmed_at IS NOT NULL
-        GROUP BY 1, 2 ORDER BY 2, 1""")).all()
+        GROUP BY 1, 2 ORDER BY 2, 1"""), {"tz": _zone().key}).all()
     return {
         "missions": {"published": missions.published,
                      "with_capacity": missions.with_capacity,
