@@ -230,9 +230,12 @@ def test_unchanged_source_touches_nothing_and_a_returning_row_comes_back(db):
         city = city_with(base)
         sync(db, city)
         before = counts(db)
+        stored = scalar(db, "SELECT count(*) FROM import_row")
         again = sync(db, city)
         assert (again.new, again.changed, again.retired, again.unchanged) == (0, 0, 0, 20)
         assert counts(db)[:2] == before[:2]
+        # The same bytes as the last applied sync: not imported again.
+        assert again.same_file and scalar(db, "SELECT count(*) FROM import_row") == stored
         gone = {k: v for k, v in v1.items() if k != "p7"}
         routes["/bibliotheques.geojson"] = (200, collection(gone))
         assert sync(db, city).retired == 1
