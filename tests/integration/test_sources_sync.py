@@ -477,3 +477,28 @@ def test_moderators_see_a_held_run_discard_it_and_a_second_decision_is_a_conflic
                 page="/moderation/sources").status_code == 303
     assert scalar(db, "SELECT payload->>'source' FROM job WHERE kind = 'sources.sync'") == \
         SOURCE
+
+
+def test_an_ogc_api_collection_is_synced_page_by_page(db):
+    rows = rows_v1(6)
+    feats = json.loads(collection(rows))["features"]
+    routes = _Routes()
+    routes["/ogc/collections/bib"] = (200, json.dumps({
+        "id": "bib", "attribution": "Réseau des bibliothèques",
+        "links": [{"rel": "items", "type": "application/geo+json",
+                   "href": "/ogc/collections/bib/items"}]}).encode())
+    routes["/ogc/collections/bib/items"] = (200, json.dumps({
+        "type": "FeatureCollection", "features": feats[:3],
+        "links": [{"rel": "next", "type": "application/geo+json",
+                   "href": "/ogc/collections/bib/items/2"}]}).encode())
+    routes["/ogc/collections/bib/items/2"] = (200, json.dumps({
+        "type": "FeatureCollection", "features": feats[3:], "links": []}).encode())
+    with serve(routes) as base:
+        city = city_with(base, "/ogc/collections/bib", format="ogcapi")
+        first = sync(db, city)
+        assert (first.status, first.read, first.new) == ("applied", 6, 6)
+        routes["/ogc/collections/bib/items/2"] = (200, json.dumps({
+            "type": "FeatureCollection", "features": feats[3:5], "links": []}).encode())
+        second = sync(db, city)
+    assert second.status == "held" and second.would_retire == 1  # 1 of 6 > 10 %
+    assert len(published(db)) == 6
