@@ -150,7 +150,9 @@ def paths(category_slugs: Sequence[str]) -> dict[str, Any]:
             "summary": "The change feed of published features (cursor-paged)",
             "description": ("Entries are created, changed or removed; a changed entry with "
                             "reason photo_removed (or photo_added) is one photo taken down "
-                            "(or put back) by a moderator: its photos are the list now."),
+                            "(or put back) by a moderator: its photos are the list now. "
+                            "A removed entry with reason removed-at-source left the "
+                            "partner or open-data source it was imported from."),
             "parameters": [_q("since", "RFC 3339 date-time", {"type": "string"}),
                            _q("cursor", "the next page's cursor", {"type": "string"}),
                            _q("limit", "page size", {"type": "integer", "minimum": 1})],
