@@ -61,7 +61,7 @@ from geo.db import get_engine, hot_engine
 from geo.events import city_zone
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
-from photos.processing import Limits, Processed, parse_formats, process
+from photos.processing import Limits, Processed, limits_from_config, process
 from photos.storage import Storage, stores
 from photos.store import (
     LICENCES,
@@ -1006,9 +1006,7 @@ def photo_setup(app: Flask) -> PhotoSetup:
     cached = app.extensions.get("photos")
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
-    limits = Limits(max_bytes=int(key[0]), max_pixels=int(key[1]),
-                    formats=parse_formats(str(key[4])), display_px=int(key[5]),
-                    thumb_px=int(key[6]))
+    limits = limits_from_config(cfg)
     public, quarantine = stores(cfg)
     decoders = max(1, int(key[8]))
     setup = PhotoSetup(limits, public, quarantine, int(key[3]), int(key[2]),

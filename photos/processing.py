@@ -32,15 +32,16 @@ import hashlib
 import io
 import math
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image, ImageCms
 
 from .errors import NotAnImage, Polyglot, TooLarge, TooManyPixels, Truncated, UnsupportedFormat
 
-__all__ = ["ACCEPTED", "Derivative", "Limits", "Processed", "parse_formats", "process",
-           "sniff"]
+__all__ = ["ACCEPTED", "Derivative", "Limits", "Processed", "limits_from_config",
+           "parse_formats", "process", "sniff"]
 
 ACCEPTED = ("jpeg", "png", "webp")
 """Formats we decode (``PHOTO_FORMATS`` may narrow them). HEIC is not among them: see
@@ -287,6 +288,16 @@ def process(data: bytes, limits: Limits | None = None) -> Processed:
                            _MEDIA[out_fmt]),
         thumb=Derivative(f"{digest}.thumb.{ext}", thumb_bytes, thumb.width, thumb.height,
                          _MEDIA[out_fmt]))
+
+
+def limits_from_config(config: Mapping[str, Any]) -> Limits:
+    """:class:`Limits` from the ``PHOTO_*`` settings (Flask config keys); defaults kept."""
+    base = Limits()
+    return Limits(max_bytes=int(config.get("PHOTO_MAX_BYTES", base.max_bytes)),
+                  max_pixels=int(config.get("PHOTO_MAX_PIXELS", base.max_pixels)),
+                  formats=parse_formats(config.get("PHOTO_FORMATS") or ",".join(ACCEPTED)),
+                  display_px=int(config.get("PHOTO_DISPLAY_PX", base.display_px)),
+                  thumb_px=int(config.get("PHOTO_THUMB_PX", base.thumb_px)))
 
 
 def parse_formats(names: Iterable[str] | str) -> frozenset[str]:

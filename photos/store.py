@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .errors import PhotoRefused, TooManyPhotos, UnknownPhoto
+from .errors import PhotoRefused, TooManyPhotos, Truncated, UnknownPhoto
 from .processing import Limits, Processed, process
 from .storage import Storage
 
@@ -38,6 +38,7 @@ __all__ = [
     "photos_of",
     "public_key",
     "receive_file",
+    "tidy",
     "unlink_submission",
 ]
 
@@ -240,3 +241,71 @@ def keys_in_use(conn: Connection, keys: Iterable[str]) -> set[str]:
         WHERE status IN ('ready', 'hidden') AND (display_key = ANY(:k) OR thumb_key = ANY(:k))
     """), {"k": wanted}).all()
     return {k for row in rows for k in row if k in wanted}
+
+
+_STUCK = text("""
+    SELECT id, original_sha256 FROM photo
+    WHERE status = 'quarantined' AND created_at < now() - make_interval(secs => :age)
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+""")
+_UNATTACHED = text("""
+    SELECT id, display_key, thumb_key, original_sha256 FROM photo
+    WHERE upload_token_hash IS NOT NULL AND submission_id IS NULL AND correction_id IS NULL
+      AND status IN ('ready', 'refused', 'quarantined')
+      AND created_at < now() - make_interval(secs => :age)
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+""")
+
+
+def tidy(conn: Connection, *, public: Storage, quarantine: Storage, limits: Limits,
+         stuck_after_s: float = 600, unattached_after_s: float = 86400, limit: int = 100
+         ) -> dict[str, int]:
+    """Housekeeping for ``carte worker``: what a crash or a resident left behind.
+
+    * A row still ``quarantined`` after ``stuck_after_s`` (the process died between
+      keeping the file and recording what it made of it) is processed again from the
+      kept original: ``ready`` or ``refused``, as the request would have left it. Its
+      original gone (never kept: too large), it is refused ``truncated``.
+    * A photo uploaded ahead (``POST /api/v1/photos``) and never attached within
+      ``unattached_after_s`` is ``removed``: its public files and its original are
+      deleted unless another row uses the same bytes. Nobody submitted it, so nothing
+      of a submission is lost, and we do not keep a stranger's file.
+
+    Rows are locked ``SKIP LOCKED`` (two workers never take the same) and each group is
+    committed. Returns the counts.
+    """
+    done = {"reprocessed": 0, "removed_unattached": 0}
+    for pid, sha in conn.execute(_STUCK, {"age": stuck_after_s, "limit": limit}).all():
+        data = quarantine.get(f"{sha}.orig") if sha else None
+        try:
+            if data is None:
+                raise Truncated("the received file was not kept")
+            result = process(data, limits)
+        except PhotoRefused as exc:
+            conn.execute(_REFUSED, {"id": pid, "code": exc.code})
+        else:
+            public.put(result.thumb.key, result.thumb.data)
+            public.put(result.display.key, result.display.data)
+            conn.execute(_READY, {"id": pid, "mt": result.display.media_type,
+                                  "w": result.display.width, "h": result.display.height,
+                                  "dk": result.display.key, "tk": result.thumb.key})
+        done["reprocessed"] += 1
+    conn.commit()
+    rows = conn.execute(_UNATTACHED, {"age": unattached_after_s, "limit": limit}).all()
+    if rows:
+        ids = [r[0] for r in rows]
+        conn.execute(text("UPDATE photo SET status = 'removed', decided_at = now() "
+                          "WHERE id = ANY(:ids)"), {"ids": ids})
+        keys = {k for r in rows for k in (r[1], r[2]) if k}
+        shared = keys_in_use(conn, keys)
+        originals = {r[3] for r in rows if r[3]}
+        kept = set(conn.execute(text(
+            "SELECT DISTINCT original_sha256 FROM photo WHERE original_sha256 = ANY(:s) "
+            "AND status <> 'removed'"), {"s": list(originals)}).scalars())
+        conn.commit()  # the rows first: a file is deleted only once no row shows it
+        for key in keys - shared:
+            public.delete(key)
+        for sha in originals - kept:
+            quarantine.delete(f"{sha}.orig")
+        done["removed_unattached"] = len(ids)
+    return done

@@ -322,3 +322,47 @@ def test_a_busy_server_says_when_to_send_the_photo_again(api, ingest_app):
     again = api.post("/api/v1/photos", data={"photo": (io.BytesIO(im.webp()), "a.webp")},
                      content_type="multipart/form-data")
     assert again.status_code == 201
+
+
+def test_the_worker_finishes_what_a_crash_left_and_forgets_unused_uploads(
+        api, ingest_app, engine):
+    from photos.storage import stores
+    from webmap.commands.worker import _tidy_photos
+
+    public, quarantine = stores(ingest_app.config)
+    # A crash between keeping the file and processing it: the row stays quarantined.
+    camera = im.camera_jpeg(640, 480, orientation=1)
+    sid = api.post(SUBMIT, json=good_submission()).get_json()["id"]
+    import hashlib
+
+    sha = hashlib.sha256(camera).hexdigest()
+    quarantine.put(f"{sha}.orig", camera)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO photo (submission_id, status, original_name, original_sha256, "
+            "position, created_at) VALUES (:s, 'quarantined', 'a.jpg', :h, 1, "
+            "now() - interval '1 hour')"), {"s": sid, "h": sha})
+    # Two uploads ahead: one attached, one left unused for two days (same bytes).
+    ids = [api.post("/api/v1/photos", data={"photo": (io.BytesIO(im.webp()), "w.webp")},
+                    content_type="multipart/form-data").get_json()["id"] for _ in range(2)]
+    assert api.post(SUBMIT, json=good_submission(title="Autre", photo_ids=ids[:1])
+                    ).status_code == 201
+    other = im.camera_jpeg(300, 200, orientation=1)
+    lone = api.post("/api/v1/photos", data={"photo": (io.BytesIO(other), "x.jpg")},
+                    content_type="multipart/form-data").get_json()["id"]
+    assert lone
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE photo SET created_at = now() - interval '2 days' "
+                          "WHERE submission_id IS NULL AND upload_token_hash IS NOT NULL"))
+    done = _tidy_photos(engine, ingest_app.config)
+    assert done == {"reprocessed": 1, "removed_unattached": 2}
+    rows = _rows(engine, "SELECT status, display_key, original_sha256, submission_id "
+                         "FROM photo ORDER BY id")
+    assert [r["status"] for r in rows] == ["ready", "ready", "removed", "removed"]
+    assert public.exists(rows[0]["display_key"])
+    # The unused WebP shares its bytes with the attached one: kept; the lone JPEG: gone.
+    assert public.exists(rows[1]["display_key"]) and quarantine.exists(
+        f"{rows[1]['original_sha256']}.orig")
+    assert not public.exists(rows[3]["display_key"])
+    assert not quarantine.exists(f"{rows[3]['original_sha256']}.orig")
+    assert _tidy_photos(engine, ingest_app.config) is None  # nothing left to do

@@ -175,7 +175,8 @@ def run_jobs(engine: Any, *, limit: int = 10, export_dir: Path | None = None,
 
 def run_tasks(engine: Any, *, secret: str, settings: Any = None,
               export_dir: Path | None = None, loan_reminder_every_h: float = 24.0,
-              time_zone: str = "Europe/Paris") -> dict[str, Any]:
+              time_zone: str = "Europe/Paris",
+              photo_config: Any = None) -> dict[str, Any]:
     """One round of every task; what each did (the CLI prints it when not idle)."""
     from sqlalchemy.orm import Session
 
@@ -195,6 +196,8 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
 
         done["loan_reminders"] = remind_late(session, timezone=time_zone, settings=settings,
                                              every_hours=loan_reminder_every_h)
+    if photo_config is not None:  # photos a crash or a resident left behind (issue 19)
+        done["photos"] = _tidy_photos(engine, photo_config)
     done["mail"] = deliver_due(engine, settings).as_dict()
     done["mail"]["purged"] = purge_sent(engine)
     if export_dir is not None:
@@ -209,9 +212,22 @@ def _city_zone(slug: str) -> str:
     return load_city(slug, check_files=False).time_zone
 
 
+def _tidy_photos(engine: Any, config: Any) -> dict[str, int] | None:
+    from photos.processing import limits_from_config
+    from photos.storage import stores
+    from photos.store import tidy
+
+    public, quarantine = stores(config)
+    with engine.connect() as conn:
+        done = tidy(conn, public=public, quarantine=quarantine,
+                    limits=limits_from_config(config))
+    return done if any(done.values()) else None
+
+
 def _busy(done: dict[str, Any]) -> bool:
     mail = done.get("mail", {})
     return bool(done.get("jobs") or done.get("announced") or done.get("digest")
+                or done.get("photos")
                 or done.get("loan_reminders")
                 or done.get("syncs_queued")
                 or mail.get("sent")
@@ -252,7 +268,8 @@ def worker(once: bool, poll: float, export_every: float) -> None:
             done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir,
                              settings=mail_settings,
                              loan_reminder_every_h=app_settings.LOAN_REMINDER_EVERY_H,
-                             time_zone=_city_zone(app_settings.CITY))
+                             time_zone=_city_zone(app_settings.CITY),
+                             photo_config=app_settings.as_config())
         except Exception:  # a task failing must not stop the others' next round
             if once:
                 raise
