@@ -659,8 +659,7 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
     t0 = time.perf_counter()
     report = SyncReport(source=dataset.source, location=dataset.location)
     # One sync of a source at a time (the CLI and the worker may both start one).
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('carte-sync:' || :s))"),
-                    {"s": dataset.source})
+    _lock(session, dataset.source)
     report.run = _start_run(session, dataset, trigger)
     savepoint = session.begin_nested()  # a failure undoes the sync, not the caller's work
     try:
@@ -722,7 +721,17 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
     return report
 
 
+def _lock(session: Session, source: str) -> None:
+    """One sync, confirmation or publication of a source at a time (CLI, worker, web)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('carte-sync:' || :s))"),
+                    {"s": source})
+
+
 def _held(session: Session, run: int) -> Any:
+    source = session.execute(text("SELECT source FROM source_sync_run WHERE id = :r"),
+                             {"r": run}).scalar_one_or_none()
+    if source is not None:
+        _lock(session, source)
     row = session.execute(text(
         "SELECT id, source, status, hold_reason, import_run_id, report "
         "FROM source_sync_run WHERE id = :r FOR UPDATE"), {"r": run}).one_or_none()
@@ -813,6 +822,7 @@ def publish_queued(session: Session, city: City, run: int, *, actor_id: int) -> 
         "AND status IN ('applied', 'confirmed')"), {"r": run}).one_or_none()
     if row is None or row.import_run_id is None:
         raise SyncRunNotFound(f"no applied sync run {run}")
+    _lock(session, row.source)
     dataset = _dataset(city, row.source)
     refs = list(session.execute(text(
         "SELECT r.ref FROM import_row r WHERE r.run_id = :ir AND r.outcome = 'valid' "
