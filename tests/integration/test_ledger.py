@@ -484,6 +484,16 @@ def test_moderators_see_every_exchange_and_reverse_one_with_a_reason(db, mod_web
     english = moderator.get("/moderation/community/exchanges?lang=en").get_data(as_text=True)
     assert "exchange reversed" in english and "Échange fictif" in english
     assert moderator.get("/moderation/community/exchanges?status=reversed").status_code == 200
+    # an exchange not booked yet is cancelled, not reversed
+    waiting = _exchange(db, alice, bob, offer)
+    r = post(moderator, f"/moderation/community/exchanges/{waiting}/cancel",
+             {"reason": "Doublon"}, page="/moderation/community/exchanges")
+    assert r.status_code == 303
+    with Session(db) as s:
+        assert ledger.exchange_view(s, waiting).status == "cancelled"
+    r = post(moderator, f"/moderation/community/exchanges/{waiting}/reverse",
+             {"reason": "encore"}, page="/moderation/community/exchanges")
+    assert r.status_code == 409
     anonymous = moderator.application.test_client()
     assert anonymous.get("/moderation/community/exchanges").status_code in (302, 303)
 

@@ -249,3 +249,26 @@ def test_answering_a_request_offers_to_lend(capp, db, mail_env):
     (mail,) = deliver(db, mail_env, 1)
     assert mail["To"] == "ana@example.org" and _quotes(mail["Subject"]) == _quotes(
         "Ben peut vous prêter « Cherche une échelle »")
+
+
+def test_a_lender_declines_and_a_borrower_withdraws(capp, db, mail_env):
+    ana_web, ben_web = capp.test_client(), capp.test_client()
+    ana = sign_in(ana_web, "ana@example.org", display_name="Ana").id
+    sign_in(ben_web, "ben@example.org", display_name="Ben")
+    with db.begin() as conn:
+        drill = make_offer(conn, ana, category="pret-troc", title="Scie sauteuse")
+    page = _post(ben_web, f"/exchange/offers/{drill}",
+                 f"/exchange/offers/{drill}").headers["Location"]
+    assert _post(ben_web, page, page + "/decline").status_code == 403  # the lender's step
+    assert _post(ana_web, page, page + "/decline").status_code == 303
+    assert 'data-status="declined"' in ben_web.get(page).get_data(as_text=True)
+    again = _post(ben_web, f"/exchange/offers/{drill}",
+                  f"/exchange/offers/{drill}").headers["Location"]
+    assert again != page
+    assert _post(ben_web, again, again + "/cancel").status_code == 303
+    assert _post(ana_web, again, again + "/agree", starts_on=date.today().isoformat(),
+                 due_on=date.today().isoformat()).status_code == 409  # gone meanwhile
+    mails = deliver(db, mail_env, 4)
+    assert [_quotes(m["Subject"]) for m in mails] == [_quotes(x) for x in (
+        "Ben aimerait emprunter « Scie sauteuse »", "Ana ne peut pas prêter « Scie sauteuse »",
+        "Ben aimerait emprunter « Scie sauteuse »", "« Scie sauteuse » : demande annulée")]
