@@ -81,6 +81,7 @@ from .messages import TITLES, form_labels, localise, pick_lang, track_labels
 from .nearby import nearby
 from .openapi import openapi_document
 from .photo_messages import photo_form_labels, photo_message, photos_detail, photos_title
+from .photo_openapi import with_photos
 from .ratelimit import hit, parse_limit
 from .spam import DEFAULT_RULES
 from .text import clean_text, forbidden_character
@@ -686,7 +687,7 @@ def openapi() -> Response:
     The app adds the operations of the other packages (``openapi_complete``).
     """
     categories, _ = _state()
-    doc = openapi_document(categories, server_url=request.host_url)
+    doc = with_photos(openapi_document(categories, server_url=request.host_url))
     complete = current_app.extensions.get("openapi_complete")
     if complete is not None:
         doc = complete(doc, sorted(categories))
