@@ -17,7 +17,7 @@ from tests.moderation_fixtures import (  # noqa: F401
 
 GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/audit",
         "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks",
-        "/moderation/community/messages"]
+        "/moderation/community/messages", "/moderation/sources"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
          *[f"/moderation/submissions/{{sid}}/{a}"
@@ -27,7 +27,10 @@ POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deact
          "/moderation/submissions/{sid}/block", "/moderation/flags/1/block",
          "/moderation/blocks/1/lift",
          # relayed messages between residents (issue 20, identity)
-         "/moderation/community/messages/1/hide", "/moderation/community/residents/1/block"]
+         "/moderation/community/messages/1/hide", "/moderation/community/residents/1/block",
+         # synchronised sources (issue 21, sync)
+         "/moderation/sources/sync", "/moderation/sources/1/confirm",
+         "/moderation/sources/1/discard"]
 ADMIN_ONLY_GETS = ["/moderation/users"]
 ADMIN_ONLY_POSTS = ["/moderation/users", "/moderation/users/{uid}/deactivate",
                     "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role"]
@@ -66,7 +69,10 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      # time bank and loans (issue 20, ledger; test_ledger.py)
                      "/moderation/community/exchanges",
                      "/moderation/community/exchanges/<int:exchange_id>/<action>",
-                     "/moderation/community/loans/<int:loan_id>/cancel"}
+                     "/moderation/community/loans/<int:loan_id>/cancel",
+                     # synchronised sources (issue 21, sync; test_sources_sync.py)
+                     "/moderation/sources", "/moderation/sources/sync",
+                     "/moderation/sources/<int:run>/<action>"}
 
 
 @pytest.mark.parametrize("path", GETS)
