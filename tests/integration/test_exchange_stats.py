@@ -106,3 +106,11 @@ def test_area_is_the_first_level_area_of_the_offer(db):
         code = s.execute(text("SELECT a.code FROM exchange e JOIN area a ON a.id = e.area_id "
                               "WHERE e.id = :x"), {"x": xid}).scalar_one()
     assert code == "75107"
+
+
+def test_one_public_endpoint_carries_every_community_aggregate(db, client):
+    """Issue 20 item 6: hours, loans, missions filled and sign-ups per category together
+    (the missions' figures come from community.signups through register_stats)."""
+    body = client.get("/api/v1/stats/exchange").get_json()
+    assert {"time_exchange", "loans", "missions", "signups_by_category"} <= set(body)
+    assert body["licence"] == "ODbL-1.0"
