@@ -147,16 +147,27 @@ def main() -> None:
                 Profile(resident_id=0, lon=x, lat=y,
                         availability=[{"day": "sun", "from": "06:00", "to": "06:30"}])
                 for x, y in pts],
+            "tue 18-21 and sat 09-12 (as the app's)": [
+                Profile(resident_id=0, lon=2.3522, lat=48.8566,
+                        availability=[{"day": "tue", "from": "18:00", "to": "21:00"},
+                                      {"day": "sat", "from": "09:00", "to": "12:00"}])
+                for _ in pts],
             "one evening (tue 19:00-21:00)": [
                 Profile(resident_id=0, lon=x, lat=y,
                         availability=[{"day": "tue", "from": "19:00", "to": "21:00"}])
                 for x, y in pts],
         }
         print(f"\nmissions_for, {args.runs} random profiles each, 50 results a page:")
-        print(f"{'shape':34} {'median ms':>10} {'p95 ms':>8} {'results':>8}")
+        print(f"{'shape':38} {'median ms':>10} {'p95 ms':>8} {'results':>8} {'overlapping':>12}")
         for name, profiles in shapes.items():
             med, p95, n = timed(engine, profiles)
-            print(f"{name:34} {med:10.2f} {p95:8.2f} {n:8.1f}")
+            with engine.connect() as conn:  # slots overlapping the first profile's week
+                over = conn.execute(text(
+                    "SELECT count(*) FROM mission_slot WHERE during && "
+                    "CAST(:w AS int4multirange)"),
+                    {"w": multirange_literal(week_ranges(profiles[0].availability))}
+                ).scalar_one()
+            print(f"{name:38} {med:10.2f} {p95:8.2f} {n:8.1f} {over:12,}")
 
         # The same through the app: a signed-in resident's GET /api/v1/me/missions.
         from webmap import create_app
