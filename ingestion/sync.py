@@ -5,6 +5,8 @@
 ``city.json``, :class:`geo.city.Dataset`: a file, or a URL of a GeoJSON file, a CSV file
 or an OGC API collection). One sync:
 
+0. a file byte for byte identical to the one the last applied sync read is not read
+   again (``same_file``: every row on the map unchanged, nothing written);
 1. **reads** the source through the ordinary importer (:func:`ingestion.importer.run_import`:
    same mappers, validation, refusals with reasons, stable references). The importer
    already marks a row whose bytes are those it had last time ``unchanged`` without
