@@ -71,6 +71,7 @@ __all__ = [
     "Match",
     "SignupResult",
     "cancel",
+    "events_for",
     "forget_resident",
     "get_item",
     "item_calendar",
@@ -966,6 +967,70 @@ def missions_for(session: Session, profile: Profile, *,
                          lon=r.lon, lat=r.lat,
                          my_skills=[k for k in profile.skills
                                     if k and re.search(rf"\b{re.escape(k)}\b", wanted)]))
+    return out
+
+
+_EVENTS = """
+SELECT f.id, f.title, f.category, f.starts_at, f.ends_at, ST_X(f.geom) AS lon,
+       ST_Y(f.geom) AS lat, carte_capacity(f.attributes) AS capacity,
+       coalesce(si.confirmed, 0) AS confirmed, coalesce(si.waiting, 0) AS waiting,
+       {distance} AS distance_m
+FROM feature f
+JOIN category c ON c.slug = f.category AND c.kind::text = 'event'
+LEFT JOIN signup_item si ON si.feature_id = f.id
+WHERE f.status = 'published' AND f.starts_at >= now() AND f.starts_at < now() + :ahead
+  AND si.closed_at IS NULL
+  AND int4range(
+        ((extract(isodow FROM f.starts_at AT TIME ZONE :tz)::int - 1) * 1440
+         + extract(hour FROM f.starts_at AT TIME ZONE :tz)::int * 60
+         + extract(minute FROM f.starts_at AT TIME ZONE :tz)::int),
+        ((extract(isodow FROM f.starts_at AT TIME ZONE :tz)::int - 1) * 1440
+         + extract(hour FROM f.starts_at AT TIME ZONE :tz)::int * 60
+         + extract(minute FROM f.starts_at AT TIME ZONE :tz)::int) + 1)
+      && CAST(:week AS int4multirange)
+  AND NOT EXISTS (SELECT 1 FROM signup s WHERE s.feature_id = f.id
+                  AND s.resident_id = :me AND s.status <> 'cancelled')
+ORDER BY {order} f.starts_at, f.id
+LIMIT :limit
+"""
+
+
+def events_for(session: Session, profile: Profile, *, resident_id: int | None = None,
+               weeks: int = 4, limit: int = 20) -> list[dict[str, Any]]:
+    """Upcoming events (next ``weeks``) that start while the resident is free.
+
+    Nearest first from the profile's point or area when it has one, else soonest; each
+    with its places left (``None``: no limit) and whether only the waiting list is open.
+    Events are few (a city's next month), so this is one plain query.
+    """
+    ranges = week_ranges(profile.availability)
+    if not ranges:
+        return []
+    params: dict[str, Any] = {"week": multirange_literal(ranges), "limit": limit,
+                              "ahead": timedelta(weeks=weeks), "tz": _zone().key,
+                              "me": resident_id or 0}
+    origin = None
+    if profile.lon is not None and profile.lat is not None:
+        origin = (profile.lon, profile.lat)
+    elif profile.area_id is not None:
+        origin = session.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+            "FROM area WHERE id = :a) q"), {"a": profile.area_id}).first()
+    if origin is not None:
+        params.update(lon=origin[0], lat=origin[1])
+        pt = "CAST(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geography)"
+        sql = _EVENTS.format(distance=f"ST_Distance(f.geom::geography, {pt})",
+                             order=f"f.geom::geography <-> {pt},")
+    else:
+        sql = _EVENTS.format(distance="NULL::float8", order="")
+    out = []
+    for r in session.execute(text(sql), params):
+        left = None if r.capacity is None else max(r.capacity - r.confirmed, 0)
+        out.append({"id": r.id, "title": r.title, "category": r.category,
+                    "starts_at": r.starts_at, "ends_at": r.ends_at, "lon": r.lon,
+                    "lat": r.lat, "places_left": left,
+                    "waiting_list_only": left == 0,
+                    "distance_m": None if r.distance_m is None else float(r.distance_m)})
     return out
 
 

@@ -172,9 +172,11 @@ def missions_page() -> tuple[str, int, dict[str, str]]:
     with _session() as s:
         profile = get_profile(s, rid)
         matches = signups.missions_for(s, profile, exclude_resident=rid)
+        events = signups.events_for(s, profile, resident_id=rid)
         mine = signups.my_signups(s, rid)
         organised = signups.organised_by(s, rid)
-    return _page("list", profile=profile, matches=matches, mine=mine, organised=organised)
+    return _page("list", profile=profile, matches=matches, events=events, mine=mine,
+                 organised=organised)
 
 
 @bp.get("/missions/<raw_id>/join")
@@ -329,6 +331,16 @@ def _match(m: signups.Match) -> dict[str, Any]:
             "join_url": f"/missions/{m.id}/join"}
 
 
+def _event(e: dict[str, Any]) -> dict[str, Any]:
+    return {"id": e["id"], "title": e["title"], "category": e["category"],
+            "starts_at": e["starts_at"].isoformat(),
+            "ends_at": e["ends_at"].isoformat() if e["ends_at"] else None,
+            "places_left": e["places_left"], "waiting_list_only": e["waiting_list_only"],
+            "distance_m": None if e["distance_m"] is None else round(e["distance_m"]),
+            "lon": round(e["lon"], 6), "lat": round(e["lat"], 6),
+            "join_url": f"/missions/{e['id']}/join"}
+
+
 def _profile(p: Profile) -> dict[str, Any]:
     return {"availability": p.availability, "skills": p.skills, "area_id": p.area_id,
             "area_name": p.area_name, "lon": p.lon, "lat": p.lat, "radius_m": p.radius_m}
@@ -346,8 +358,10 @@ def api_missions() -> Response:
         profile = get_profile(s, rid)
         matches = signups.missions_for(s, profile, near=near, limit=limit,
                                        exclude_resident=rid)
+        events = signups.events_for(s, profile, resident_id=rid)
     return json_response({"profile": _profile(profile),
-                          "missions": [_match(m) for m in matches]}, headers=PRIVATE)
+                          "missions": [_match(m) for m in matches],
+                          "events": [_event(e) for e in events]}, headers=PRIVATE)
 
 
 @bp.get("/api/v1/me/profile")
@@ -470,14 +484,23 @@ register_operations({
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}],
         "responses": {
-            "200": _json("the profile and the missions", {
-                "type": "object", "required": ["profile", "missions"],
+            "200": _json("the profile, the missions, and upcoming events (next 4 weeks) "
+                         "that start while the resident is free", {
+                "type": "object", "required": ["profile", "missions", "events"],
                 "properties": {"profile": _PROFILE, "missions": {"type": "array", "items": {
                     "type": "object", "required": ["id", "title", "join_url"],
                     "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
                                    "distance_m": _NUM, "places_left": _NUM,
                                    "availability": {"type": "array"},
-                                   "join_url": {"type": "string"}}}}}}),
+                                   "join_url": {"type": "string"}}}},
+                               "events": {"type": "array", "items": {
+                                   "type": "object",
+                                   "required": ["id", "title", "starts_at", "join_url"],
+                                   "properties": {"id": {"type": "integer"},
+                                                  "title": {"type": "string"},
+                                                  "starts_at": {"type": "string"},
+                                                  "places_left": _NUM,
+                                                  "join_url": {"type": "string"}}}}}}),
             "400": _problem("a bad near or limit (invalid_params)"),
             "401": _SIGNED_OUT}}},
     "/api/v1/me/profile": {

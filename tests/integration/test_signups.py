@@ -193,6 +193,29 @@ def test_a_mission_leaves_missions_for_me_when_unpublished_or_its_slots_change(a
         assert conn.execute(text("SELECT count(*) FROM mission_slot")).scalar_one() == 0
 
 
+def test_upcoming_events_that_start_while_i_am_free_are_listed_too(app, db):
+    client = app.test_client()
+    sign_in(client, "ana@example.org")
+    paris = ZoneInfo("Europe/Paris")
+    today = datetime.now(paris).date()
+    tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)  # next Tuesday
+    start = datetime.combine(tuesday, datetime.min.time(), tzinfo=paris).replace(hour=19)
+    soup = _publish(db, title="Disco Soupe du mardi", category="disco-soupe",
+                    attributes={"capacity": 20}, starts_at=start,
+                    ends_at=start + timedelta(hours=2))
+    _publish(db, title="Disco Soupe dans deux mois", category="disco-soupe",
+             attributes={"capacity": 20}, starts_at=start + timedelta(weeks=8),
+             ends_at=start + timedelta(weeks=8, hours=2))
+    _json(client, "PUT", "/api/v1/me/profile",
+          {"availability": [{"day": "tue", "from": "18:00", "to": "22:00"}]})
+    events = client.get("/api/v1/me/missions").get_json()["events"]
+    assert [(e["id"], e["places_left"]) for e in events] == [(soup, 20)]
+    assert "Disco Soupe du mardi" in client.get("/missions?lang=fr").get_data(as_text=True)
+    _json(client, "PUT", "/api/v1/me/profile",
+          {"availability": [{"day": "sat", "from": "18:00", "to": "22:00"}]})
+    assert client.get("/api/v1/me/missions").get_json()["events"] == []
+
+
 def test_a_radius_keeps_only_missions_within_it(app, db):
     client = app.test_client()
     sign_in(client, "ana@example.org")
