@@ -478,6 +478,27 @@ _CORRECTIONS_OF = text("""
 """)
 
 
+def _tracked_photos(conn: Any, kind: str, item_id: int, lang: str) -> list[dict[str, Any]]:
+    """The photos sent with a submission or correction, as its resident sees them.
+
+    Private like the rest of the tracking answer: the resident's own file names, each
+    photo's state (``ready`` waits for the moderator with the item, ``hidden`` and
+    ``removed`` are a moderator's decision) and, when refused, why in their language.
+    """
+    column = "submission_id" if kind == "submission" else "correction_id"
+    rows = conn.execute(text(
+        f"SELECT position, original_name, status, refusal_reason FROM photo "  # noqa: S608
+        f"WHERE {column} = :i ORDER BY position NULLS LAST, id"), {"i": item_id}).all()
+    out = []
+    for i, (position, name, status, reason) in enumerate(rows, start=1):
+        item: dict[str, Any] = {"position": position or i, "name": name, "status": status}
+        if status == "refused" and reason:
+            item["reason"] = photo_message(reason, {}, name=name or f"photo-{i}",
+                                           position=position or i, lang=lang)
+        out.append(item)
+    return out
+
+
 def _history(row: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     steps = [{"event": "received", "at": row["received_at"].isoformat(),
               "local": local_time(row["received_at"], lang)}]
@@ -515,6 +536,7 @@ def _status(token: str, lang: str = "fr") -> dict[str, Any] | None:
              "local": local_time(c["received_at"], lang), "changes": c["changes"],
              "closed": c["closed"], "reason": c["reason"]}
             for c in conn.execute(_CORRECTIONS_OF, {"f": row["feature_id"]}).mappings()]
+        photos = _tracked_photos(conn, kind, row["id"], lang)
     published = row["feature_status"] == "published" and (
         kind == "correction" or row["status"] in ("approved", "merged"))
     out = {"kind": kind, "id": row["id"], "status": row["status"],
@@ -524,7 +546,8 @@ def _status(token: str, lang: str = "fr") -> dict[str, Any] | None:
            "feature_id": row["feature_id"], "history": _history(row, lang),
            "map_url": (f"/#map=17/{row['lat']:.5f}/{row['lon']:.5f}&f={row['feature_id']}"
                        if published else None),
-           "can_withdraw": row["status"] == "pending", "corrections": corrections}
+           "can_withdraw": row["status"] == "pending", "corrections": corrections,
+           "photos": photos}
     if kind == "correction":
         out.update(changes=row["changes"], closed=row["closed"], comment=row["comment"])
     return out

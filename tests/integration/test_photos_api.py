@@ -190,6 +190,11 @@ def test_the_reason_is_said_in_english_too(api):
     assert problem["photos_refused"][0]["detail"] == \
         'Photo 1 "doc.jpg": this file is not an image'
     assert answer.headers["Content-Language"] == "en"
+    # The private tracking answer keeps saying it, later, in the resident's language.
+    token = problem["tracking_url"].rsplit("/", 1)[1]
+    tracked = api.get(f"/api/v1/track/{token}?lang=en").get_json()
+    assert tracked["photos"] == [{"position": 1, "name": "doc.jpg", "status": "refused",
+                                  "reason": 'Photo 1 "doc.jpg": this file is not an image'}]
 
 
 def test_more_than_four_photos_the_extra_ones_are_named(api, engine):
