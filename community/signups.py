@@ -87,6 +87,7 @@ __all__ = [
     "organiser_of",
     "public_stats",
     "questions_of",
+    "remind_upcoming",
     "set_closed",
     "sign_up",
     "summary",
@@ -370,6 +371,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "removed_intro": "L'organisateur de « {title} » a annulé votre inscription. Vous "
                          "pouvez lui écrire par le service depuis la carte si vous pensez "
                          "à une erreur.",
+        "reminder_subject": "Rappel : {title}",
+        "reminder_intro": "Vous participez à « {title} ».\n\n{when}Vous ne pouvez plus "
+                          "venir ? Annulez votre inscription : la place ira à quelqu'un "
+                          "d'autre.",
+        "cancel_link": "Mon inscription",
         "moderated_subject": "Votre inscription est annulée : {title}",
         "moderated_intro": "Un modérateur a annulé votre inscription à « {title} ».\n\n"
                            "Motif : {reason}",
@@ -398,6 +404,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "removed_intro": "The organiser of \"{title}\" cancelled your sign-up. You can "
                          "write to them through the service from the map if you think it "
                          "is a mistake.",
+        "reminder_subject": "Reminder: {title}",
+        "reminder_intro": "You are signed up for \"{title}\".\n\n{when}Can't come any "
+                          "more? Cancel your sign-up: the place will go to someone else.",
+        "cancel_link": "My sign-up",
         "moderated_subject": "Your sign-up was cancelled: {title}",
         "moderated_intro": "A moderator cancelled your sign-up for \"{title}\".\n\n"
                            "Reason: {reason}",
@@ -491,6 +501,43 @@ def _mail_organiser(session: Session, item: Item, volunteer: Any, kind: str, *,
 
 
 # ------------------------------------------------------------------------ actions
+
+
+def remind_upcoming(session: Session, *, settings: MailSettings | None = None,
+                    hours: float = 24.0, limit: int = 500) -> int:
+    """Remind everyone signed up for what starts within ``hours`` (once); how many.
+
+    Run by ``carte worker``. Each reminder says when, links to the resident's sign-up
+    (to cancel and free the place); sign-ups made in the last two hours are left out
+    (their confirmation just said it). Rows are claimed ``FOR UPDATE SKIP LOCKED``, so
+    several workers never remind twice.
+    """
+    settings = settings or MailSettings.from_env()
+    rows = session.execute(text("""
+        SELECT s.id, s.feature_id, s.resident_id FROM signup s
+        JOIN feature f ON f.id = s.feature_id
+        WHERE s.status = 'confirmed' AND s.reminded_at IS NULL AND f.status = 'published'
+          AND f.starts_at > now() AND f.starts_at <= now() + make_interval(secs => :secs)
+          AND s.confirmed_at <= now() - interval '2 hours'
+        ORDER BY f.starts_at, s.id LIMIT :limit
+        FOR UPDATE OF s SKIP LOCKED"""), {"secs": hours * 3600, "limit": limit}).all()
+    root = settings.public_url.rstrip("/")
+    for row in rows:
+        item = get_item(session, row.feature_id)
+        resident = _resident(session, row.resident_id)
+        if resident is not None and resident.email and not resident.deleted:
+            lang = normalise_lang(resident.lang)
+            t = TEXTS[lang]
+            enqueue_mail(session, to=resident.email, template="notice", lang=lang,
+                         settings=settings, context={
+                             "subject": t["reminder_subject"].format(title=item.title),
+                             "intro": t["reminder_intro"].format(
+                                 title=item.title, when=_when(item, lang)),
+                             "url": f"{root}/missions/{item.id}/join",
+                             "url_label": t["cancel_link"]})
+        session.execute(text("UPDATE signup SET reminded_at = now() WHERE id = :i"),
+                        {"i": row.id})
+    return len(rows)
 
 
 def _position(session: Session, feature_id: int, signup_id: int) -> int:

@@ -1002,6 +1002,7 @@ class Signup(Base):
     cancelled_by: Mapped[str | None] = mapped_column(Text)
     cancelled_by_user: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SignupAudit(Base):

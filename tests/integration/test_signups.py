@@ -430,6 +430,31 @@ def test_places_added_to_a_full_event_go_to_those_waiting_before_newcomers(app, 
     assert statuses == {a.id: "confirmed", b.id: "confirmed", c.id: "waiting"}
 
 
+def test_the_day_before_an_event_those_signed_up_are_reminded_once(app, db, mail_env):
+    start = datetime.now(UTC) + timedelta(hours=20)
+    soon = _publish(db, title="Disco Soupe de demain", category="disco-soupe",
+                    attributes={"capacity": 10}, starts_at=start,
+                    ends_at=start + timedelta(hours=2))
+    later = _soup(db, capacity=10)  # in three days: not yet
+    a = make_resident(app, "a@example.org", lang="en")
+    with Session(db) as s, s.begin():
+        signups.sign_up(s, soon, a.id)
+        signups.sign_up(s, later, a.id)
+    with Session(db) as s, s.begin():
+        assert signups.remind_upcoming(s) == 0  # signed up just now: the confirmation said
+    with db.begin() as conn:
+        conn.execute(text("UPDATE signup SET confirmed_at = now() - interval '1 day'"))
+    from webmap.commands.worker import run_tasks
+
+    done = run_tasks(db, secret="test-secret-key", settings=mail_env.settings())
+    assert done["signup_reminders"] == 1
+    with Session(db) as s, s.begin():
+        assert signups.remind_upcoming(s) == 0  # once
+    reminders = [m for m in mail_env.wait_for(3) if m["Subject"].startswith("Reminder")]
+    assert [m["Subject"] for m in reminders] == ["Reminder: Disco Soupe de demain"]
+    assert f"/missions/{soon}/join" in text_part(reminders[0])
+
+
 def test_the_confirmation_carries_a_valid_rfc5545_calendar(app, db, mail_env):
     fid = _soup(db, capacity=10)
     client = app.test_client()

@@ -11,6 +11,8 @@ One loop, every ``--poll`` seconds, each task in transactions of its own:
 * **digest**: at most every ``CARTE_MAIL_DIGEST_EVERY_S`` (default daily), the
   moderators hear of submissions waiting longer than ``CARTE_MAIL_DIGEST_AFTER_S``
   (the schedule row is claimed by one worker only);
+* **reminders**: residents signed up for an event or a dated mission starting within
+  24 h are reminded once (:func:`community.signups.remind_upcoming`);
 * **outbox**: due messages are sent through SMTP (:func:`mail.sender.deliver_due`);
   sent ones are deleted after 30 days (:func:`mail.sender.purge_sent`);
 * **exports**: the open-data files are refreshed when something published changed,
@@ -196,6 +198,10 @@ def run_tasks(engine: Any, *, secret: str, settings: Any = None,
 
         done["loan_reminders"] = remind_late(session, timezone=time_zone, settings=settings,
                                              every_hours=loan_reminder_every_h)
+    with Session(engine) as session, session.begin():  # what starts tomorrow (sign-ups)
+        from community.signups import remind_upcoming
+
+        done["signup_reminders"] = remind_upcoming(session, settings=settings)
     if photo_config is not None:  # photos a crash or a resident left behind (issue 19)
         done["photos"] = _tidy_photos(engine, photo_config)
     done["mail"] = deliver_due(engine, settings).as_dict()
@@ -228,7 +234,7 @@ def _busy(done: dict[str, Any]) -> bool:
     mail = done.get("mail", {})
     return bool(done.get("jobs") or done.get("announced") or done.get("digest")
                 or done.get("photos")
-                or done.get("loan_reminders")
+                or done.get("loan_reminders") or done.get("signup_reminders")
                 or done.get("syncs_queued")
                 or mail.get("sent")
                 or mail.get("retried") or mail.get("failed")

@@ -12,8 +12,9 @@
   originating submission) and a manual closing.
 * ``signup``: who joined what, with the answers to the item's questions; ``confirmed``,
   ``waiting`` (an event's waiting list, first come first served) or ``cancelled``
-  (by the resident, the organiser or a moderator, with the moderator's reason).
-  One active sign-up per resident and item (partial unique index).
+  (by the resident, the organiser or a moderator, with the moderator's reason);
+  ``reminded_at``: when the day-before reminder went. One active sign-up per resident
+  and item (partial unique index).
 * ``signup_audit``: what moderators did (cancel a sign-up, name an organiser), with
   their reason.
 * ``carte_week_minutes(jsonb)``: availability slots as the minutes of the week they
@@ -185,6 +186,7 @@ CREATE TABLE signup (
   cancelled_by       text CHECK (cancelled_by IN ('resident', 'organiser', 'moderator')),
   cancelled_by_user  bigint REFERENCES app_user(id),
   cancel_reason      text CHECK (length(cancel_reason) <= 1000),
+  reminded_at        timestamptz,
   CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL)),
   CHECK ((status = 'cancelled') = (cancelled_by IS NOT NULL)),
   CHECK (status <> 'confirmed' OR confirmed_at IS NOT NULL),
@@ -195,6 +197,8 @@ CREATE UNIQUE INDEX signup_active_once ON signup (feature_id, resident_id)
   WHERE status <> 'cancelled';
 CREATE INDEX signup_feature_idx ON signup (feature_id, status, created_at, id);
 CREATE INDEX signup_resident_idx ON signup (resident_id, created_at);
+CREATE INDEX signup_to_remind_idx ON signup (feature_id)
+  WHERE status = 'confirmed' AND reminded_at IS NULL;
 
 CREATE TABLE signup_audit (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
