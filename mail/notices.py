@@ -98,8 +98,7 @@ def moderators(session: Session) -> list[tuple[str, str]]:
 
 def notify_hidden(session: Session, feature_id: int, *, flags: int,
                   settings: MailSettings | None = None) -> list[int]:
-    """Alert every active moderator, in their own language, that flags hid
-    feature ``feature_id``."""
+    """Alert every active moderator, in their own language, that flags hid a feature."""
     settings = settings or MailSettings.from_env()
     row = session.execute(text(
         "SELECT title, category FROM feature WHERE id = :f"), {"f": feature_id}).one()

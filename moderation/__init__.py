@@ -33,9 +33,9 @@ def init_app(app: Any) -> None:
     """
     # imports and corrections add routes to views.bp
     from . import api, auth, corrections, guard, imports, photos, views  # noqa: F401
+    from . import community_exchanges as _exchanges  # noqa: F401 (time bank, loans)
     from . import community_messages as _messages  # noqa: F401 (relayed messages)
     from . import community_signups as _signups  # noqa: F401 (missions' sign-ups)
-    from . import community_exchanges as _exchanges  # noqa: F401 (time bank, loans)
     from . import sources as _sources  # noqa: F401 (issue 21: synchronised sources)
 
     for key, (_env, _kind, default) in SETTINGS.items():

@@ -45,14 +45,3 @@ def make_moderator(engine: Engine, email: str = "mod@example.org", *,
 
     with Session(engine) as s, s.begin():
         return create_user(s, email, UserRole.moderator, password).id
-
-
-def ensure_categories(engine: Engine) -> None:
-    """The product's categories (the offers need theirs)."""
-    from sqlalchemy.orm import Session
-
-    from geo.config import data_dir
-    from ingestion.categories import load_categories, read_categories
-
-    with Session(engine) as s, s.begin():
-        load_categories(s, read_categories(data_dir() / "categories.json"))

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.browser.conftest import axe_violations, screenshot
-from tests.ledger_fixtures import ensure_categories, make_offer
+from tests.ingestion_fixtures import categories_loaded  # noqa: F401 - a fixture
+from tests.ledger_fixtures import make_offer
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
 from tests.mail_fixtures import links
 from tests.resident_fixtures import deliver
@@ -52,8 +53,8 @@ def app(mail_env, engine, database_url, var_dir):
 
 
 @pytest.fixture
-def tdb(clean_db):
-    ensure_categories(clean_db)
+def tdb(categories_loaded, clean_db):  # noqa: F811 - the fixture
+    # the real categories, taken away afterwards (they are reference data clean_db keeps)
     return clean_db
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from community import ledger, loans, stats
-from tests.ledger_fixtures import add_resident, ensure_categories, make_moderator, make_offer
+from tests.ingestion_fixtures import categories_loaded  # noqa: F401 - a fixture
+from tests.ledger_fixtures import add_resident, make_moderator, make_offer
 
 TODAY = date.today()
 CENTRE = (2.3522, 48.8566)  # Hôtel de Ville, 4e arrondissement
@@ -19,8 +20,8 @@ EIFFEL = (2.2945, 48.8584)  # 7e arrondissement
 
 
 @pytest.fixture
-def db(clean_db):
-    ensure_categories(clean_db)
+def db(categories_loaded, clean_db):  # noqa: F811 - the fixture
+    # the real categories, taken away afterwards (they are reference data clean_db keeps)
     return clean_db
 
 

@@ -178,8 +178,12 @@ def test_no_seed_claims_accessibility_or_audiences_the_sources_do_not_state():
     assert stats["paris-marches"].hours_parsed == stats["paris-marches"].rows == 81
     assert stats["paris-espaces-verts"].hours_parsed == 161
     # Only the toilets' export states accessibility (acces_pmr) and a family use (a
-    # baby-changing table); the others say nothing about either, so nothing is claimed.
+    # baby-changing table), and the libraries' directory an access note (step-free only
+    # where the note says so without "avec aide" or "partiel"); the others say nothing
+    # about either, so nothing is claimed.
     assert {k for k, s in stats.items() if s.accessibility or s.audiences} == {
-        "paris-sanisettes"}
+        "paris-sanisettes", "paris-bibliotheques"}
     assert stats["paris-sanisettes"].accessibility == 613
+    assert stats["paris-bibliotheques"].accessibility == 34
+    assert stats["paris-bibliotheques"].audiences == 0
     assert stats["paris-sanisettes"].hours_parsed == 436

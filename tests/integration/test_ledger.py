@@ -16,14 +16,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from community import ledger
-from tests.ledger_fixtures import add_resident, ensure_categories, make_moderator, make_offer
+from tests.ingestion_fixtures import categories_loaded  # noqa: F401 - a fixture
+from tests.ledger_fixtures import add_resident, make_moderator, make_offer
 
 TODAY = date(2026, 12, 7)
 
 
 @pytest.fixture
-def db(clean_db):
-    ensure_categories(clean_db)
+def db(categories_loaded, clean_db):  # noqa: F811 - the fixture
+    # the real categories, taken away afterwards (they are reference data clean_db keeps)
     return clean_db
 
 

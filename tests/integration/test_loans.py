@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from community import loans
-from tests.ledger_fixtures import add_resident, ensure_categories, make_moderator, make_offer
+from tests.ingestion_fixtures import categories_loaded  # noqa: F401 - a fixture
+from tests.ledger_fixtures import add_resident, make_moderator, make_offer
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
 from tests.mail_fixtures import links, text_part
 from tests.resident_fixtures import *  # noqa: F403 - capp
@@ -22,8 +23,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
-def db(clean_db):
-    ensure_categories(clean_db)
+def db(categories_loaded, clean_db):  # noqa: F811 - the fixture
+    # the real categories, taken away afterwards (they are reference data clean_db keeps)
     return clean_db
 
 

@@ -17,7 +17,9 @@ from tests.moderation_fixtures import (  # noqa: F401
 
 GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/audit",
         "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks",
-        "/moderation/community/messages", "/moderation/sources"]
+        "/moderation/community/messages", "/moderation/sources",
+        "/moderation/community/exchanges", "/moderation/community/signups",
+        "/moderation/photos/1/thumb"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
          *[f"/moderation/submissions/{{sid}}/{a}"
@@ -30,7 +32,11 @@ POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deact
          "/moderation/community/messages/1/hide", "/moderation/community/residents/1/block",
          # synchronised sources (issue 21, sync)
          "/moderation/sources/sync", "/moderation/sources/1/confirm",
-         "/moderation/sources/1/discard"]
+         "/moderation/sources/1/discard",
+         # time bank and loans, sign-ups (issue 20), photos (issue 19)
+         "/moderation/community/exchanges/1/reverse", "/moderation/community/loans/1/cancel",
+         "/moderation/community/signups/1/cancel", "/moderation/community/signups/organiser",
+         "/moderation/photos/1/hide", "/moderation/photos/1/remove"]
 ADMIN_ONLY_GETS = ["/moderation/users"]
 ADMIN_ONLY_POSTS = ["/moderation/users", "/moderation/users/{uid}/deactivate",
                     "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role"]
@@ -72,7 +78,14 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/community/loans/<int:loan_id>/cancel",
                      # synchronised sources (issue 21, sync; test_sources_sync.py)
                      "/moderation/sources", "/moderation/sources/sync",
-                     "/moderation/sources/<int:run>/<action>"}
+                     "/moderation/sources/<int:run>/<action>",
+                     # sign-ups to missions and events (issue 20, missions; test_signups.py)
+                     "/moderation/community/signups",
+                     "/moderation/community/signups/<int:signup_id>/cancel",
+                     "/moderation/community/signups/organiser",
+                     # residents' photos (issue 19; test_photos_moderation.py)
+                     "/moderation/photos/<int:photo_id>/<size>",
+                     "/moderation/photos/<int:photo_id>/<action>"}
 
 
 @pytest.mark.parametrize("path", GETS)
