@@ -283,6 +283,9 @@ class Submission(Base):
     # Its areas by depth (issue 15, 0016_area_refs): [1] the first level's, [2] the second's...
     area_ids: Mapped[list[int | None]] = mapped_column(ARRAY(Integer), server_default="{}")
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("feature.id"))
+    # 0019_pending_duplicates: a near-identical submission still pending (not yet public).
+    possible_duplicate_submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL"))
     spam_score: Mapped[float] = mapped_column(Float(precision=24), server_default="0")
     spam_reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
     tracking_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)

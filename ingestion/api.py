@@ -78,7 +78,7 @@ from .errors import MalformedBody, PayloadTooLarge, RateLimited, RequestRefused
 from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .messages import TITLES, form_labels, localise, pick_lang, track_labels
-from .nearby import nearby
+from .nearby import nearby_with_pending
 from .openapi import openapi_document
 from .photo_messages import photo_form_labels, photo_message, photos_detail, photos_title
 from .photo_openapi import with_photos
@@ -694,10 +694,13 @@ def nearby_json() -> Response:
                        invalid_params=bad)
     cfg = current_app.config
     with _engine().connect() as conn:
-        items = nearby(conn, lon=lon, lat=lat, category=category,
-                       title=clean_text(title), metres=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
-                       threshold=float(cfg["INGEST_DUPLICATE_SIMILARITY"]))
-    response = Response(json.dumps({"items": items}, ensure_ascii=False),
+        found = nearby_with_pending(
+            conn, lon=lon, lat=lat, category=category, title=clean_text(title),
+            metres=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
+            threshold=float(cfg["INGEST_DUPLICATE_SIMILARITY"]))
+    # Pending submissions are only counted: their text and author are not public.
+    response = Response(json.dumps({"items": found.items, "pending": found.pending},
+                                   ensure_ascii=False),
                         mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response

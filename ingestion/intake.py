@@ -194,8 +194,17 @@ _QUEUE = f"""
         WHERE f.status = 'published' AND f.category = %(category)s
           AND ST_DWithin(f.geom, p.pt, %(deg)s)
           AND ST_DWithin(f.geom::geography, p.pt::geography, %(metres)s)
-          AND similarity(f.title, %(title)s) >= %(threshold)s
-        ORDER BY similarity(f.title, %(title)s) DESC, f.id LIMIT 1),
+          AND similarity(title_skeleton(f.title), title_skeleton(%(title)s)) >= %(threshold)s
+        ORDER BY similarity(title_skeleton(f.title), title_skeleton(%(title)s)) DESC, f.id
+        LIMIT 1),
+      possible_duplicate_submission_id = (
+        SELECT o.id FROM submission o
+        WHERE o.status = 'pending' AND o.category = %(category)s AND o.id <> %(id)s
+          AND ST_DWithin(o.geom, p.pt, %(deg)s)
+          AND ST_DWithin(o.geom::geography, p.pt::geography, %(metres)s)
+          AND similarity(title_skeleton(o.title), title_skeleton(%(title)s)) >= %(threshold)s
+        ORDER BY similarity(title_skeleton(o.title), title_skeleton(%(title)s)) DESC, o.id
+        LIMIT 1),
       spam_score = %(spam_score)s, spam_reasons = CAST(%(spam_reasons)s AS jsonb),
       tracking_token_hash = %(token_hash)s, lang = %(lang)s
     FROM p

@@ -151,7 +151,10 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                         "items": {"type": "array", "items": {"type": "object", "properties": {
                             "id": {"type": "integer"}, "title": {"type": "string"},
                             "distance_m": {"type": "integer"},
-                            "similarity": {"type": "number"}}}}}}}}},
+                            "similarity": {"type": "number"}}}},
+                        "pending": {"type": "integer", "minimum": 0, "description":
+                                    "how many similar submissions nearby still await "
+                                    "moderation (counted only: they are not public)"}}}}}},
                     "400": _problem_response("a parameter is missing or out of range")}}},
             "/api/v1/features/{id}/corrections": {"post": {
                 "operationId": "proposeCorrection",

@@ -1,0 +1,56 @@
+"""Duplicates among pending submissions, compared on look-alike-proof title skeletons.
+
+``submission.possible_duplicate_submission_id``: the intake links a new submission to a
+near-identical one still *pending* (same category, within the duplicate distance, a
+similar title), so two residents pinning the same garden the same morning reach the
+moderator as a pair, before either is published. Found through the existing GiST
+index on ``submission.geom``.
+
+``title_skeleton(text)``: what a title looks like, for comparing titles only (never
+stored or shown): compatibility-decomposed (NFKD: fullwidth "Ｊ" is "J", "é" is "e" +
+accent), lower-cased, the Cyrillic and Greek letters that look Latin mapped to the
+Latin letter they imitate ("Jаrdin" with a Cyrillic "а" is "jardin"), combining marks
+and zero-width characters removed. A small table of the two scripts residents of a
+French city can type by mistake or in bad faith, rather than Unicode's whole
+confusables list (which maps far more, e.g. "rn" to "m", and would merge real titles).
+Computed on the few rows the geometry index leaves, so no column or index is kept.
+
+A branch on ``0017_received_index`` (the newest revision altering ``submission``).
+
+Revision ID: 0019_pending_duplicates
+Revises: 0017_received_index
+Create Date: 2026-12-07
+"""
+
+from alembic import op
+
+revision = "0019_pending_duplicates"
+down_revision = "0017_received_index"
+branch_labels = None
+depends_on = None
+
+# Lower-case Cyrillic and Greek letters (after lower()) -> the Latin letter they look like.
+CONFUSABLE_FROM = "аеорсухвкмнтѕіјԁԛԝӏһґαβεζηικμνορτυχς"
+CONFUSABLE_TO = "aeopcyxbkmhtsijdqwlhrabeznikmvoptuxc"
+# Combining marks (after NFKD) and invisible characters that split a word.
+STRIP = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f" \
+        "\u200b-\u200f\u2060-\u2064\u00ad\u034f\u180e\ufeff]"
+
+
+def upgrade() -> None:
+    assert len(CONFUSABLE_FROM) == len(CONFUSABLE_TO)
+    op.execute("ALTER TABLE submission ADD COLUMN possible_duplicate_submission_id bigint "
+               "REFERENCES submission(id) ON DELETE SET NULL")
+    op.execute(f"""
+        CREATE FUNCTION title_skeleton(t text) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+          SELECT regexp_replace(translate(lower(normalize(coalesce(t, ''), NFKD)),
+                                          '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}'),
+                                '{STRIP}', '', 'g')
+        $$
+    """)
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION title_skeleton(text)")
+    op.execute("ALTER TABLE submission DROP COLUMN possible_duplicate_submission_id")

@@ -1,0 +1,101 @@
+"""Duplicates among pending submissions, and titles compared after look-alikes are undone.
+
+Against the real PostGIS: two residents pinning the same place before a moderator has
+published either reach the queue as a pair; a title typed with Cyrillic or fullwidth
+letters is compared as the Latin title it imitates (and flagged to the moderator);
+nothing a pending submission says leaks through the public answers.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+
+from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+from tests.ingestion_fixtures import good_submission
+
+CYRILLIC_A = "\u0430"
+
+
+def post(api, **over):
+    over = {"category": "jardin-partage", **over}
+    body = good_submission(starts_at=None, ends_at=None, attributes={}, **over)
+    body = {k: v for k, v in body.items() if v is not None}
+    r = api.post("/api/v1/submissions", data=json.dumps(body).encode(),
+                 content_type="application/json")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()["id"]
+
+
+def row(engine, sid):
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT possible_duplicate_of, possible_duplicate_submission_id, spam_reasons "
+            "FROM submission WHERE id = :i"), {"i": sid}).one()
+
+
+def _publish(engine, title, lon, lat, category="jardin-partage"):
+    from sqlalchemy.orm import Session
+
+    from geo.publish import FeatureDraft, publish_feature
+
+    with Session(engine) as s, s.begin():
+        return publish_feature(s, FeatureDraft(category=category, title=title, lon=lon,
+                                               lat=lat), max_zoom=2).id
+
+
+def test_two_pending_near_identical_submissions_are_linked(api, engine):
+    first = post(api, title="Jardin partagé des Deux Moulins", lon=2.3600, lat=48.8300)
+    second = post(api, title="Jardin partage des deux moulins", lon=2.3601, lat=48.8301)
+    assert row(engine, first).possible_duplicate_submission_id is None  # alone at the time
+    assert row(engine, second).possible_duplicate_submission_id == first
+    assert row(engine, second).possible_duplicate_of is None  # nothing published there
+
+
+def test_a_cyrillic_look_alike_is_linked_to_the_latin_title_published_and_pending(api, engine):
+    garden = _publish(engine, "Jardin Saint-Merri", 2.3510, 48.8590)
+    fake = f"J{CYRILLIC_A}rdin S{CYRILLIC_A}int-Merri"
+    sid = post(api, title=fake, lon=2.3511, lat=48.8590)
+    got = row(engine, sid)
+    assert got.possible_duplicate_of == garden
+    # the moderator is told why the title is suspicious
+    mixed = [r for r in got.spam_reasons if r["rule"] == "mixed_script"]
+    assert mixed and fake.split()[0] in mixed[0]["reason"]
+    # pending: a Latin title at the same spot links to the look-alike still pending,
+    # and fullwidth letters are the Latin ones too
+    latin = post(api, title="Les Ruches du Parc Kellermann", lon=2.3550, lat=48.8180)
+    wide = post(api, title="Ｌｅｓ Ｒｕｃｈｅｓ du Parc Kеllermann", lon=2.3550, lat=48.8181)
+    assert row(engine, wide).possible_duplicate_submission_id == latin
+
+
+def test_unrelated_places_are_not_linked(api, engine):
+    _publish(engine, "Jardin Saint-Merri", 2.3510, 48.8590)
+    far = post(api, title="Jardin Saint-Merri", lon=2.3700, lat=48.8700)  # ~2 km away
+    other_title = post(api, title="Potager des Archives nationales", lon=2.3510, lat=48.8590)
+    other_category = post(api, title="Jardin Saint-Merri", lon=2.3510, lat=48.8590,
+                          category="toilettes")
+    for sid in (far, other_title, other_category):
+        got = row(engine, sid)
+        assert got.possible_duplicate_of is None and \
+            got.possible_duplicate_submission_id is None, sid
+        assert not [r for r in got.spam_reasons if r["rule"] == "mixed_script"]
+
+
+def test_nothing_pending_leaks_through_public_answers(api, engine):
+    secret = "Rucher secret de Mme Dupont"
+    post(api, title=secret, lon=2.3400, lat=48.8400, description="chez moi, code 1234")
+    r = api.get("/api/v1/submissions/nearby?lon=2.3400&lat=48.8400&category=jardin-partage"
+                "&title=Rucher%20secret")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body == {"items": [], "pending": 1}  # counted, never described
+    # a different category or far away: not even counted
+    assert api.get("/api/v1/submissions/nearby?lon=2.3400&lat=48.8400&category=toilettes"
+                   ).get_json()["pending"] == 0
+    assert api.get("/api/v1/submissions/nearby?lon=2.3000&lat=48.8400"
+                   "&category=jardin-partage").get_json()["pending"] == 0
+    for url in ("/api/v1/features", "/ogc/collections/features/items",
+                "/api/v1/features?near=2.34,48.84"):
+        page = api.get(url).get_data(as_text=True)
+        assert secret not in page and "1234" not in page, url
