@@ -33,6 +33,7 @@ def init_app(app: Any) -> None:
     """
     # imports and corrections add routes to views.bp
     from . import api, auth, corrections, guard, imports, photos, views  # noqa: F401
+    from . import bulk_pages as _bulk  # noqa: F401 (issue 17: bulk decisions as jobs)
     from . import community_exchanges as _exchanges  # noqa: F401 (time bank, loans)
     from . import community_messages as _messages  # noqa: F401 (relayed messages)
     from . import community_signups as _signups  # noqa: F401 (missions' sign-ups)

@@ -19,7 +19,9 @@ GETS = ["/moderation/", "/moderation/flags", "/moderation/users", "/moderation/a
         "/moderation/submissions/{sid}", "/moderation/features/{fid}", "/moderation/blocks",
         "/moderation/community/messages", "/moderation/sources",
         "/moderation/community/exchanges", "/moderation/community/signups",
-        "/moderation/photos/1/thumb"]
+        "/moderation/photos/1/thumb",
+        # bulk decisions and exports as jobs (issue 17, jobs; test_bulk_jobs.py)
+        "/moderation/jobs/1/view"]
 POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deactivate",
          "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role",
          *[f"/moderation/submissions/{{sid}}/{a}"
@@ -36,7 +38,9 @@ POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deact
          # time bank and loans, sign-ups (issue 20), photos (issue 19)
          "/moderation/community/exchanges/1/reverse", "/moderation/community/loans/1/cancel",
          "/moderation/community/signups/1/cancel", "/moderation/community/signups/organiser",
-         "/moderation/photos/1/hide", "/moderation/photos/1/remove"]
+         "/moderation/photos/1/hide", "/moderation/photos/1/remove",
+         # bulk decisions and exports as jobs (issue 17, jobs; test_bulk_jobs.py)
+         "/moderation/bulk/all", "/moderation/exports/refresh"]
 ADMIN_ONLY_GETS = ["/moderation/users"]
 ADMIN_ONLY_POSTS = ["/moderation/users", "/moderation/users/{uid}/deactivate",
                     "/moderation/users/{uid}/activate", "/moderation/users/{uid}/role"]
@@ -85,7 +89,10 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      "/moderation/community/signups/organiser",
                      # residents' photos (issue 19; test_photos_moderation.py)
                      "/moderation/photos/<int:photo_id>/<size>",
-                     "/moderation/photos/<int:photo_id>/<action>"}
+                     "/moderation/photos/<int:photo_id>/<action>",
+                     # bulk decisions and exports as jobs (issue 17, jobs; test_bulk_jobs.py)
+                     "/moderation/bulk/all", "/moderation/exports/refresh",
+                     "/moderation/jobs/<int:job_id>/view"}
 
 
 @pytest.mark.parametrize("path", GETS)

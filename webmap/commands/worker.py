@@ -68,8 +68,12 @@ def _digest(session: Any, settings: Any) -> int | None:
     return queued
 
 
-def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
-    """Rewrite the open-data files if anything published changed; ``None``: busy."""
+def refresh_exports(engine: Any, directory: Path, *, force: bool = False
+                    ) -> dict[str, Any] | None:
+    """Rewrite the open-data files if anything published changed; ``None``: busy.
+
+    ``force`` rewrites them even when nothing changed (a moderator's "refresh now").
+    """
     from sqlalchemy import text
 
     from opendata.exports import run_export
@@ -79,7 +83,7 @@ def refresh_exports(engine: Any, directory: Path) -> dict[str, Any] | None:
                             {"k": EXPORT_LOCK}).scalar_one():
             return None
         try:
-            manifest = run_export(engine, directory, if_changed=True)
+            manifest = run_export(engine, directory, if_changed=not force)
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": EXPORT_LOCK})
             conn.commit()
@@ -93,9 +97,14 @@ def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, 
     * ``import.publish`` ``{"run_id", "actor_id", "attribution"?}``: publish a pending
       import run (:func:`ingestion.runs.publish_run`, set-based, one transaction);
     * ``import.refuse`` ``{"run_id", "actor_id", "reason"}``;
-    * ``export.refresh`` ``{}``: rewrite the open-data files now if anything changed.
+    * ``export.refresh`` ``{"forced"?}``: rewrite the open-data files now if anything
+      changed (always when ``forced``: a moderator asked from ``/moderation``);
+    * ``moderation.bulk`` ``{"action", "actor_id", "items", ...}``: decide many
+      submissions (:mod:`moderation.bulk`, one transaction, skipped when decided
+      meanwhile).
     """
     from ingestion.runs import publish_run, refuse_run
+    from moderation import bulk
 
     def publish(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
         progress(0, message="publishing")
@@ -113,7 +122,9 @@ def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, 
     def export(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
         from geo.config import var_dir
 
-        return refresh_exports(session.get_bind(), export_dir or var_dir() / "data") or {}
+        progress(0, message="exporting")
+        return refresh_exports(session.get_bind(), export_dir or var_dir() / "data",
+                               force=bool(payload.get("forced"))) or {}
 
     def sync(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
         from geo.city import load_city
@@ -126,7 +137,7 @@ def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, 
         return report.as_dict()
 
     return {"import.publish": publish, "import.refuse": refuse, "export.refresh": export,
-            "sources.sync": sync}
+            "sources.sync": sync, bulk.KIND: bulk.handler}
 
 
 def schedule_syncs(engine: Any, city: Any = None) -> list[str]:
