@@ -75,7 +75,12 @@ _ITEM_COLUMNS = """
     ST_X(f.geom) AS dup_lon, ST_Y(f.geom) AS dup_lat,
     ST_Distance(s.geom::geography, f.geom::geography) AS dup_distance_m,
     (SELECT count(*) FROM flag fl WHERE fl.feature_id = s.possible_duplicate_of
-       AND fl.status = 'open') AS dup_open_flags
+       AND fl.status = 'open') AS dup_open_flags,
+    s.possible_duplicate_submission_id AS dup_sub_id, o.title AS dup_sub_title,
+    o.status::text AS dup_sub_status, ST_X(o.geom) AS dup_sub_lon, ST_Y(o.geom) AS dup_sub_lat,
+    ST_Distance(s.geom::geography, o.geom::geography) AS dup_sub_distance_m,
+    (SELECT min(l.id) FROM submission l WHERE l.possible_duplicate_submission_id = s.id
+       AND l.status = 'pending') AS dup_later_id
 """
 _ITEM_JOINS = """
     FROM submission s
@@ -83,6 +88,7 @@ _ITEM_JOINS = """
     LEFT JOIN area a ON a.id = s.area_ids[1]
     LEFT JOIN area q ON q.id = s.area_ids[2]
     LEFT JOIN feature f ON f.id = s.possible_duplicate_of
+    LEFT JOIN submission o ON o.id = s.possible_duplicate_submission_id
     LEFT JOIN resident_address ra ON ra.id = s.resident_address_id
 """
 

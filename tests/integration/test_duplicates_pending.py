@@ -99,3 +99,28 @@ def test_nothing_pending_leaks_through_public_answers(api, engine):
                 "/api/v1/features?near=2.34,48.84"):
         page = api.get(url).get_data(as_text=True)
         assert secret not in page and "1234" not in page, url
+
+
+def test_the_moderator_sees_the_pending_pair_on_the_queue_and_both_item_pages(api, engine):
+    from tests.moderation_fixtures import _password_hash, login
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO app_user (email, role, password_hash) VALUES "
+                          "('dup-mod@example.org', 'moderator', :h)"),
+                     {"h": _password_hash()})
+    first = post(api, title="Jardin partagé des Deux Moulins", lon=2.3600, lat=48.8300)
+    second = post(api, title=f"J{CYRILLIC_A}rdin partagé des Deux Moulins", lon=2.3601,
+                  lat=48.8301)
+    mod = api.application.test_client()
+    assert login(mod, "dup-mod@example.org").status_code == 303
+    queue = mod.get("/moderation/").get_data(as_text=True)
+    assert f"Doublon possible d&#39;une proposition en attente n° {first}" in queue
+    assert f"Une proposition plus récente semble être le même lieu : n° {second}" in queue
+    page = mod.get(f"/moderation/submissions/{second}").get_data(as_text=True)
+    assert f"Doublon possible d&#39;une proposition en attente n° {first}" in page
+    assert f'href="/moderation/submissions/{first}"' in page and "à 13 m" in page
+    assert "look-alike letters from another script" in page
+    en = mod.get(f"/moderation/submissions/{second}?lang=en").get_data(as_text=True)
+    assert f"Possible duplicate of pending submission #{first}" in en
+    earlier = mod.get(f"/moderation/submissions/{first}?lang=en").get_data(as_text=True)
+    assert f"A later submission looks like the same place: #{second}" in earlier

@@ -41,6 +41,10 @@ def upgrade() -> None:
     assert len(CONFUSABLE_FROM) == len(CONFUSABLE_TO)
     op.execute("ALTER TABLE submission ADD COLUMN possible_duplicate_submission_id bigint "
                "REFERENCES submission(id) ON DELETE SET NULL")
+    # The moderator of the earlier one is told of the later ones: a lookup the other way.
+    op.execute("CREATE INDEX submission_dup_submission_idx ON submission "
+               "(possible_duplicate_submission_id) "
+               "WHERE possible_duplicate_submission_id IS NOT NULL")
     op.execute(f"""
         CREATE FUNCTION title_skeleton(t text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
