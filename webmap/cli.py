@@ -18,6 +18,7 @@ from .commands.city import city
 from .commands.db import db
 from .commands.export import export
 from .commands.ingest import categories, import_command, imports
+from .commands.jobs import jobs
 from .commands.residents import residents
 from .commands.serve import demo, serve
 from .commands.sources import sources
@@ -49,5 +50,5 @@ def main(verbose: int, quiet: int) -> None:
 
 
 for command in (db, areas, serve, demo, users, categories, import_command, imports, tiles,
-                export, city, worker, residents, sources):
+                export, city, worker, residents, sources, jobs):
     main.add_command(command)

@@ -171,12 +171,29 @@ def imports_rows(run_id: int, outcome: str | None, limit: int, offset: int) -> N
 @click.argument("run_id", type=int)
 @click.option("--by", "email", default=None, help="Account taking the decision (audited).")
 @click.option("--attribution", default=None, help="Default: the one given at import.")
-def imports_publish(run_id: int, email: str | None, attribution: str | None) -> None:
+@click.option("--background", is_flag=True,
+              help="Queue it as a job for `carte worker` and follow it (progress on stderr).")
+@click.option("--progress/--no-progress", default=None,
+              help="With --background: progress bar on stderr (default: on a terminal).")
+def imports_publish(run_id: int, email: str | None, attribution: str | None,
+                    background: bool, progress: bool | None) -> None:
     """Publish the valid rows of a pending run (changed rows revise their features)."""
     from geo.db import session_scope
     from ingestion.errors import IngestError
     from ingestion.runs import publish_run
 
+    if background:  # issue 17: as the moderation page does, then `carte jobs wait`
+        from geo.jobs import enqueue_job
+
+        from .jobs import wait_for
+
+        with session_scope() as session:
+            job_id = enqueue_job(session, "import.publish", {
+                "run_id": run_id, "actor_id": _actor(session, email),
+                "attribution": attribution})
+        echo_json({"run": run_id, "job": job_id, "status": "queued"})
+        wait_for(job_id, progress=progress)
+        return
     try:
         with session_scope() as session:
             n = publish_run(session, run_id, actor_id=_actor(session, email),

@@ -107,7 +107,12 @@ def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, 
     from moderation import bulk
 
     def publish(session: Any, payload: dict[str, Any], progress: Any) -> dict[str, Any]:
-        progress(0, message="publishing")
+        from sqlalchemy import text
+
+        valid = session.execute(text(
+            "SELECT count(*) FROM import_row WHERE run_id = :r AND outcome = 'valid'"),
+            {"r": int(payload["run_id"])}).scalar_one()
+        progress(0, valid or None, "publishing")
         n = publish_run(session, int(payload["run_id"]), actor_id=payload.get("actor_id"),
                         attribution=payload.get("attribution"))
         progress(n, n, "published")
