@@ -74,11 +74,12 @@ from photos.store import (
 
 from .categories import CategorySpec, specs_from_db
 from .corrections import receive_correction
+from .duplicate_messages import duplicate_labels
 from .errors import MalformedBody, PayloadTooLarge, RateLimited, RequestRefused
 from .hours import parse_hours
 from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .messages import TITLES, form_labels, localise, pick_lang, track_labels
-from .nearby import nearby_with_pending
+from .nearby import Nearby, nearby_with_pending
 from .openapi import openapi_document
 from .photo_messages import photo_form_labels, photo_message, photos_detail, photos_title
 from .photo_openapi import with_photos
@@ -805,8 +806,40 @@ def _form_data(form: Any, categories: Mapping[str, CategorySpec]) -> dict[str, A
         "category": slug, "starts_at": _form_datetime(form.get("starts_at")),
         "ends_at": _form_datetime(form.get("ends_at")), "email": form.get("email") or None,
         "attributes": _form_attributes(form, categories.get(slug or "")),
+        # The duplicate step's "C'est un autre lieu": the places shown, for the moderator.
+        "not_duplicate_of": _shown_duplicates(form) if form.get("different") else None,
     }
     return {k: v for k, v in data.items() if v is not None and v != {}}
+
+
+def _shown_duplicates(form: Any) -> list[int] | None:
+    """The ids of the published places the duplicate step showed (hidden fields)."""
+    ids = [int(v) for v in form.getlist("shown_duplicates")[:20] if v.isdigit() and len(v) < 16]
+    return sorted(set(ids)) or None
+
+
+def _form_duplicates(form: Any, categories: Mapping[str, CategorySpec]) -> Nearby | None:
+    """Likely duplicates of the posted pin (``None``: nothing to check, or bad values).
+
+    Bad values are left for validation to name; this step only looks when the place,
+    the category and the title are usable.
+    """
+    lon, lat = _form_number(form.get("lon")), _form_number(form.get("lat"))
+    slug, title = form.get("category") or "", form.get("title") or ""
+    if not (isinstance(lon, float) and isinstance(lat, float) and math.isfinite(lon)
+            and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90) \
+            or slug not in categories or len(title) > 200 or forbidden_character(title):
+        return None
+    cfg = current_app.config
+    with _engine().connect() as conn:
+        found = nearby_with_pending(
+            conn, lon=lon, lat=lat, category=slug, title=clean_text(title),
+            metres=float(cfg["INGEST_DUPLICATE_DISTANCE_M"]),
+            threshold=float(cfg["INGEST_DUPLICATE_SIMILARITY"]))
+    # Only a published place stops the form: a pending one is not public (it is counted
+    # beside them) and the moderator sees the two linked anyway; a resident correcting
+    # their own submission right after sending it is not held up.
+    return found if found.items else None
 
 
 def _form_key(pointer: str, slug: str | None) -> str:
@@ -883,6 +916,15 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if not form.get("charter"):
         return _render_form(422, values=values, errors=[
             {"pointer": "/charter", "code": "charter"}])
+    if not form.get("different"):
+        # The duplicate step (what the map's form asks before sending): answered again,
+        # values kept, nothing stored; the files cannot be kept by the browser, so say so.
+        found = _form_duplicates(form, categories)
+        if found is not None:
+            return _render_form(200, values=values, duplicates=found.items,
+                                duplicates_pending=found.pending,
+                                photos_again=bool(uploads),
+                                D=duplicate_labels(_lang(req)))
     try:
         outcome = _intake(app, raw, source="form", content_type=request.content_type,
                           data=_form_data(form, categories), parsed=True,

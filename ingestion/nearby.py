@@ -40,9 +40,11 @@ _NEARBY = text("""
           AND s.geom && ST_Expand(p.pt, :deg)
       ) c WHERE d <= :metres OR (sim >= :threshold AND d <= :wide)
     )
-    SELECT pend.n AS pending, c.id, c.title, c.d, c.sim FROM pend LEFT JOIN LATERAL (
-      SELECT id, title, d, sim FROM (
-        SELECT f.id, f.title, ST_Distance(f.geom::geography, p.pt::geography) AS d,
+    SELECT pend.n AS pending, c.id, c.title, c.lon, c.lat, c.d, c.sim
+    FROM pend LEFT JOIN LATERAL (
+      SELECT id, title, lon, lat, d, sim FROM (
+        SELECT f.id, f.title, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
+               ST_Distance(f.geom::geography, p.pt::geography) AS d,
                CASE WHEN :title = '' THEN 0 ELSE similarity(title_skeleton(f.title), p.skel)
                END AS sim
         FROM feature f, p
@@ -77,7 +79,8 @@ def nearby_with_pending(conn: Connection, *, lon: float, lat: float, category: s
                                   "title": title, "deg": deg, "metres": metres,
                                   "threshold": threshold, "wide": reach,
                                   "limit": limit}).all()
-    items = [{"id": r.id, "title": r.title, "distance_m": round(float(r.d)),
+    items = [{"id": r.id, "title": r.title, "lon": round(float(r.lon), 6),
+              "lat": round(float(r.lat), 6), "distance_m": round(float(r.d)),
               "similarity": round(float(r.sim), 2)} for r in rows if r.id is not None]
     return Nearby(items, int(rows[0].pending) if rows else 0)
 
@@ -85,7 +88,7 @@ def nearby_with_pending(conn: Connection, *, lon: float, lat: float, category: s
 def nearby(conn: Connection, *, lon: float, lat: float, category: str, title: str = "",
            metres: float = 50.0, threshold: float = 0.4, wide_m: float = WIDE_M,
            limit: int = 5) -> list[dict[str, Any]]:
-    """Published items of ``category`` near ``(lon, lat)``: id, title, metres, similarity."""
+    """Published items of ``category`` near ``(lon, lat)``: id, title, place, metres, similarity."""
     return nearby_with_pending(conn, lon=lon, lat=lat, category=category, title=title,
                                metres=metres, threshold=threshold, wide_m=wide_m,
                                limit=limit).items

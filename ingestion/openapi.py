@@ -150,6 +150,7 @@ def openapi_document(category_slugs: Iterable[str], *, server_url: str = "/") ->
                     "application/json": {"schema": {"type": "object", "properties": {
                         "items": {"type": "array", "items": {"type": "object", "properties": {
                             "id": {"type": "integer"}, "title": {"type": "string"},
+                            "lon": {"type": "number"}, "lat": {"type": "number"},
                             "distance_m": {"type": "integer"},
                             "similarity": {"type": "number"}}}},
                         "pending": {"type": "integer", "minimum": 0, "description":

@@ -124,3 +124,82 @@ def test_the_moderator_sees_the_pending_pair_on_the_queue_and_both_item_pages(ap
     assert f"Possible duplicate of pending submission #{first}" in en
     earlier = mod.get(f"/moderation/submissions/{first}?lang=en").get_data(as_text=True)
     assert f"A later submission looks like the same place: #{second}" in earlier
+
+
+def _with_csrf(api, form):
+    import re
+
+    html = api.get("/submit").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return {**form, "csrf_token": token}
+
+
+def _count(engine, table="submission"):
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+
+
+def test_the_no_js_form_shows_likely_duplicates_before_sending(api, engine):
+    from io import BytesIO
+
+    garden = _publish(engine, "Jardin Saint-Merri", 2.3510, 48.8590)
+    form = {"category": "jardin-partage", "title": "Jardin Saint Merri", "lon": "2.35102",
+            "lat": "48.85905", "description": "Un jardin partagé", "charter": "1",
+            "email": "alice@example.org"}
+    form = _with_csrf(api, form)
+    r = api.post("/submit?lang=fr", data=form)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "Ce lieu existe peut-être déjà" in html and "Jardin Saint-Merri" in html
+    assert "à 6 m" in html
+    assert f'href="/?lang=fr#map=18/48.859/2.351&amp;f={garden}"' in html
+    assert "Proposer une correction" in html
+    assert 'name="different"' in html and "C&#39;est un autre lieu" in html
+    assert 'value="Jardin Saint Merri"' in html and "Un jardin partagé" in html  # kept
+    assert _count(engine) == 0  # nothing stored until the resident decides
+    # photos attached: the browser cannot keep them, so the page says to choose again
+    with_photo = api.post("/submit?lang=fr", data={**form, "photos": (
+        BytesIO(b"\xff\xd8\xff\xe0 not really a jpeg"), "jardin.jpg")},
+        content_type="multipart/form-data")
+    assert with_photo.status_code == 200
+    assert "choisissez-les à nouveau" in with_photo.get_data(as_text=True)
+    assert _count(engine) == 0 and _count(engine, "photo") == 0
+    # in English
+    en = api.post("/submit?lang=en", data=form).get_data(as_text=True)
+    assert "This place may already be on the map" in en and "It is a different place" in en
+    assert "6 m away" in en and "Suggest a change" in en
+    # confirmed: sent, and the moderator is told which places the resident saw
+    ok = api.post("/submit?lang=fr", data={**form, "different": "1",
+                                           "shown_duplicates": str(garden)})
+    assert ok.status_code == 201, ok.get_data(as_text=True)
+    got = row(engine, _last_id(engine))
+    assert {"rule": "confirmed_different", "score": 0.0,
+            "reason": f"the resident confirmed it is different from #{garden}"} \
+        in got.spam_reasons
+    assert got.possible_duplicate_of == garden  # still shown beside it to the moderator
+
+
+def _last_id(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT max(id) FROM submission")).scalar()
+
+
+def test_the_no_js_form_counts_a_similar_pending_submission_without_showing_it(api, engine):
+    secret = "Rucher secret de Mme Dupont"
+    post(api, title=secret, lon=2.3400, lat=48.8400)
+    form = {"category": "jardin-partage", "title": "Rucher secret", "lon": "2.3400",
+            "lat": "48.8400", "charter": "1"}
+    form = _with_csrf(api, form)
+    # only a pending one there: not public, so the form sends (the moderator links them)
+    alone = api.post("/submit?lang=fr", data=form)
+    assert alone.status_code == 201 and secret not in alone.get_data(as_text=True)
+    assert row(engine, _last_id(engine)).possible_duplicate_submission_id is not None
+    # beside a published place, the pending ones are counted, never described
+    _publish(engine, "Rucher du square", 2.3401, 48.8400)
+    html = api.post("/submit?lang=fr", data={**form, "title": "Rucher"}).get_data(as_text=True)
+    assert "Rucher du square" in html
+    assert "propositions similaires attendent déjà la modération à cet endroit." in html
+    assert secret not in html and "Dupont" not in html
+    # an unrelated place is sent straight away
+    far = api.post("/submit?lang=fr", data={**form, "lon": "2.3000", "title": "Autre lieu"})
+    assert far.status_code == 201
