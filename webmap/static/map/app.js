@@ -1246,6 +1246,16 @@
           li.appendChild(fix);
           list.appendChild(li);
         });
+        // Similar pending submissions (duplicates engineer): a count only, never their text.
+        var pend = d.pending || 0;
+        if (pend && items.length) {
+          list.appendChild(el("li", fmt(LANG === "en"
+            ? (pend === 1 ? "{n} similar submission is already waiting for moderation here"
+                          : "{n} similar submissions are already waiting for moderation here")
+            : (pend === 1 ? "{n} proposition similaire en attente de modération ici"
+                          : "{n} propositions similaires en attente de modération ici"),
+            { n: pend }), { "class": "hint", "data-dupes-pending": String(pend) }));
+        }
         box.hidden = !items.length;
       })
       .catch(function () { if (mine === dupesRequest) { $("pin-dupes").hidden = true; dupeIds = []; } });
