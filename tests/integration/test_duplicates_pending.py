@@ -45,6 +45,18 @@ def _publish(engine, title, lon, lat, category="jardin-partage"):
                                                lat=lat), max_zoom=2).id
 
 
+def test_the_title_skeleton_undoes_look_alikes_in_any_case(engine):
+    with engine.connect() as conn:
+        def skel(t):
+            return conn.execute(text("SELECT title_skeleton(:t)"), {"t": t}).scalar()
+        assert skel("Jardin Saint-Merri") == "jardin saint-merri"
+        assert skel("J\u0430rdin S\u0410INT-MERRI") == "jardin saint-merri"  # Cyrillic а, А
+        assert skel("\u039a\u03bf\u03c1\u03bf") == "kopo"  # Greek capital and small
+        assert skel("Ｊａｒｄｉｎ") == "jardin"  # fullwidth
+        assert skel("Jar\u200bdin Cr\u00e9e") == "jardin cree"  # zero-width, accent
+        assert skel("Щи") == "щи"  # letters that look like no Latin one stay as they are
+
+
 def test_two_pending_near_identical_submissions_are_linked(api, engine):
     first = post(api, title="Jardin partagé des Deux Moulins", lon=2.3600, lat=48.8300)
     second = post(api, title="Jardin partage des deux moulins", lon=2.3601, lat=48.8301)

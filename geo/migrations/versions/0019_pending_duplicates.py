@@ -8,12 +8,13 @@ index on ``submission.geom``.
 
 ``title_skeleton(text)``: what a title looks like, for comparing titles only (never
 stored or shown): compatibility-decomposed (NFKD: fullwidth "Ｊ" is "J", "é" is "e" +
-accent), lower-cased, the Cyrillic and Greek letters that look Latin mapped to the
-Latin letter they imitate ("Jаrdin" with a Cyrillic "а" is "jardin"), combining marks
+accent), the Cyrillic and Greek letters that look Latin mapped to the Latin letter
+they imitate, lower-cased ("Jаrdin" with a Cyrillic "а" is "jardin"), combining marks
 and zero-width characters removed. A small table of the two scripts residents of a
 French city can type by mistake or in bad faith, rather than Unicode's whole
 confusables list (which maps far more, e.g. "rn" to "m", and would merge real titles).
-Computed on the few rows the geometry index leaves, so no column or index is kept.
+Computed on the few rows the geometry index leaves, so no skeleton column or trigram
+index is kept.
 
 A branch on ``0017_received_index`` (the newest revision altering ``submission``).
 
@@ -29,9 +30,12 @@ down_revision = "0017_received_index"
 branch_labels = None
 depends_on = None
 
-# Lower-case Cyrillic and Greek letters (after lower()) -> the Latin letter they look like.
-CONFUSABLE_FROM = "аеорсухвкмнтѕіјԁԛԝӏһґαβεζηικμνορτυχς"
-CONFUSABLE_TO = "aeopcyxbkmhtsijdqwlhrabeznikmvoptuxc"
+# Cyrillic and Greek letters -> the lower-case Latin letter they look like. Capitals are
+# listed too, mapped before lower(): under a "C" collation lower() leaves non-ASCII alone.
+CONFUSABLE_FROM = ("аеорсухвкмнтѕіјԁԛԝӏһґαβεζηικμνορτυχς"
+                   "АВЕКМНОРСТХЅІЈԚԜӀҺΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+CONFUSABLE_TO = ("aeopcyxbkmhtsijdqwlhrabeznikmvoptuxc"
+                 "abekmhopctxsijqwlhabezhikmnoptyx")
 # Combining marks (after NFKD) and invisible characters that split a word.
 STRIP = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f" \
         "\u200b-\u200f\u2060-\u2064\u00ad\u034f\u180e\ufeff]"
@@ -48,8 +52,8 @@ def upgrade() -> None:
     op.execute(f"""
         CREATE FUNCTION title_skeleton(t text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT regexp_replace(translate(lower(normalize(coalesce(t, ''), NFKD)),
-                                          '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}'),
+          SELECT regexp_replace(lower(translate(normalize(coalesce(t, ''), NFKD),
+                                                '{CONFUSABLE_FROM}', '{CONFUSABLE_TO}')),
                                 '{STRIP}', '', 'g')
         $$
     """)
