@@ -19,7 +19,12 @@ request each; prints the time from the last approval to the manifest of the rewr
 files counting it (``state.published`` = points + 100), and the export's own duration.
 
     .venv/bin/python bench/jobs_bench.py --part publish [--rows 100000]
+    .venv/bin/python bench/jobs_bench.py --part bulk [--submissions 5000]
     .venv/bin/python bench/jobs_bench.py --part freshness [--points 200000]
+
+``--part bulk``: ``--submissions`` waiting submissions approved by one "everything
+matching the filter" job (``POST /moderation/bulk/all``); decisions/s, and the job page
+and the API timed while it runs.
 """
 
 from __future__ import annotations
@@ -183,6 +188,53 @@ def part_publish(n_rows: int) -> None:
         }, indent=1), flush=True)
 
 
+def part_bulk(n: int) -> None:
+    """``n`` waiting submissions approved by one "everything matching" job."""
+    from geo.jobs import job_status
+
+    with cluster() as (url, root):
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            cat = conn.execute(text("SELECT slug FROM category WHERE active AND kind = "
+                                    "'place' ORDER BY slug LIMIT 1")).scalar_one()
+        pending_submissions(engine, n, cat)
+        var = root / "var"
+        client = app_and_client(url, var)
+        token = CSRF.search(client.get("/moderation/").get_data(as_text=True)).group(1)
+        worker = start_worker(url, var, "--poll", "0.2", "--export-every", "0")
+        try:
+            time.sleep(3)
+            t_req = time.perf_counter()
+            r = client.post("/moderation/bulk/all", data={
+                "csrf_token": token, "action": "approve", "confirm_count": str(n)})
+            request_ms = (time.perf_counter() - t_req) * 1000
+            assert r.status_code == 303, r.status_code
+            job_id = int(r.location.split("/")[-2])
+            during, started = [], None
+            while True:
+                with Session(engine) as s:
+                    st = job_status(s, job_id)
+                if st["status"] == "running" and started is None:
+                    started = time.perf_counter()
+                if st["status"] in ("done", "failed"):
+                    finished = time.perf_counter()
+                    break
+                if started is not None:
+                    during.append(timed_get(client, f"/moderation/jobs/{job_id}/view"))
+                    during.append(timed_get(client, "/api/v1/features?limit=100"))
+                else:
+                    time.sleep(0.02)
+        finally:
+            stop(worker)
+        assert st["status"] == "done", st
+        running = finished - (started or t_req)
+        print(json.dumps({"submissions": n, "request_ms": round(request_ms, 1),
+                          "decided": st["result"]["decided"], "job_running_s": round(running, 2),
+                          "decisions_per_s": round(st["result"]["decided"] / running),
+                          "job_page_and_api_during_job": stats(during)}, indent=1),
+              flush=True)
+
+
 def part_freshness(points: int) -> None:
     from opendata_bench import load
 
@@ -244,12 +296,16 @@ def part_freshness(points: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["publish", "freshness"], default="publish")
+    parser.add_argument("--part", choices=["publish", "bulk", "freshness"],
+                        default="publish")
+    parser.add_argument("--submissions", type=int, default=5_000)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--points", type=int, default=200_000)
     args = parser.parse_args()
     if args.part == "publish":
         part_publish(args.rows)
+    elif args.part == "bulk":
+        part_bulk(args.submissions)
     else:
         part_freshness(args.points)
 

@@ -90,7 +90,8 @@ def _progress_writer(engine: Engine, job_id: int) -> Progress:
 def _finish(session: Session, job_id: int, status: str, *, result: Any = None,
             error: str | None = None) -> None:
     session.execute(text("""
-        UPDATE job SET status = :s, finished_at = now(), result = CAST(:r AS jsonb), error = :e
+        UPDATE job SET status = :s, result = CAST(:r AS jsonb), error = :e,
+               finished_at = clock_timestamp()  -- now() would be the claim's time
         WHERE id = :i
     """), {"s": status, "r": json.dumps(result, default=str) if result is not None else None,
            "e": error, "i": job_id})

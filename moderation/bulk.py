@@ -11,10 +11,11 @@ thousands) is a job of kind :data:`KIND` run by ``carte worker``:
   carries the count shown; a count that moved in between asks to confirm again);
 * the worker decides each one through the normal audited path
   (:func:`moderation.actions.approve` / :func:`~moderation.actions.refuse`: feature
-  published, ``moderation_event`` written, the resident's mail queued), a savepoint
-  per item: an item another moderator decided meanwhile no longer has the snapshot's
-  version and is **skipped** (``Conflict``), never decided twice; any other error on
-  one item is recorded as **failed** with its reason and the others go on;
+  published, ``moderation_event`` written, the resident's mail queued): an item another
+  moderator decided meanwhile no longer has the snapshot's version and is **skipped**
+  (``Conflict``, raised before it writes anything), never decided twice; any other
+  error on one item is recorded as **failed** with its reason and the others go on
+  (savepoints, :func:`decide_many`);
 * the whole job is **one transaction**, as every job of :mod:`geo.jobs`: a worker killed
   mid-job leaves no decision applied, and the job is claimed again and redone from the
   start (the snapshot's versions make a redo safe). Why not committed chunks: a
@@ -24,13 +25,14 @@ thousands) is a job of kind :data:`KIND` run by ``carte worker``:
   moderator deciding one of the snapshot's items by hand while the job runs waits for
   the job's commit, then gets the usual conflict page.
 
-Progress (``done``/``total``) is written every :data:`PROGRESS_EVERY` items on a
+Progress (``done``/``total``) is written every :data:`CHUNK` items on a
 connection of its own; ``GET /moderation/bulk/<job id>`` shows it and the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -40,12 +42,13 @@ from . import actions
 from .errors import Conflict, InvalidInput, NotFound
 from .queue import QueueFilters
 
-__all__ = ["KIND", "LISTED", "MAX_ITEMS", "PROGRESS_EVERY", "decide_many", "handler",
+__all__ = ["CHUNK", "KIND", "LISTED", "MAX_ITEMS", "decide_many", "handler",
            "snapshot"]
 
 KIND = "moderation.bulk"
 MAX_ITEMS = 100_000  # one job; beyond, narrow the filter
-PROGRESS_EVERY = 25
+CHUNK = 25  # items a savepoint (and a progress report), at least
+SAVEPOINTS = 50  # at most, per job: PostgreSQL caches 64 subtransactions per backend
 LISTED = 200  # ids kept in the result per outcome (the counts are always exact)
 
 
@@ -64,11 +67,55 @@ def snapshot(session: Session, filters: QueueFilters) -> list[tuple[int, int]]:
         "ORDER BY s.received_at, s.id LIMIT :lim"), {**params, "lim": MAX_ITEMS + 1})]
 
 
+@contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    """A savepoint the ORM knows of (a failed flush rolls back to it, not the job)."""
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException as exc:
+        if not getattr(exc, "connection_invalidated", False):
+            session.expunge_all()  # objects of the rolled-back block
+        raise
+
+
+def _decide_one(session: Session, sid: int, version: int, *, action: str, actor_id: int,
+                reason: str, message: str) -> bool:
+    """Decide one item; ``False`` when someone else decided it (nothing written).
+
+    :func:`moderation.actions._claim` is a conditional ``UPDATE`` that matches no row
+    when the version moved, so a conflict is raised before the item wrote anything.
+    """
+    try:
+        if action == "approve":
+            actions.approve(session, sid, version, actor_id=actor_id)
+        else:
+            actions.refuse(session, sid, version, actor_id=actor_id, reason=reason,
+                           message=message)
+    except (Conflict, NotFound):
+        return False
+    return True
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, InvalidInput):
+        return "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 def decide_many(session: Session, pairs: Iterable[tuple[int, int]], *, action: str,
                 actor_id: int, reason: str = "", message: str = "",
                 progress: Callable[..., None] | None = None,
-                every: int = PROGRESS_EVERY) -> dict[str, Any]:
+                chunk: int = CHUNK) -> dict[str, Any]:
     """Decide each ``(id, seen version)`` in ``session``'s transaction; the tally.
+
+    Items go ``chunk`` at a time (more when needed to stay under :data:`SAVEPOINTS`)
+    under one savepoint: a savepoint per item made each decision slower than the last
+    inside one long transaction (measured 4 ms a decision at the start, 15 ms after
+    1,500; PostgreSQL's per-backend cache of subtransactions overflows past 64), while
+    a few dozen savepoints keep it flat (~3.5 ms). When an
+    item of a chunk fails, the chunk is rolled back and redone one savepoint per item,
+    so only the failing item is left out, with its reason.
 
     Returns ``{"action", "total", "decided", "skipped", "failed", "decided_ids",
     "skipped_ids", "failures"}``: the counts are exact, the id lists cut at
@@ -83,30 +130,40 @@ def decide_many(session: Session, pairs: Iterable[tuple[int, int]], *, action: s
                              "failures": []}
 
     def keep(key: str, value: Any) -> None:
+        tally[key.split("_")[0] if key != "failures" else "failed"] += 1
         if len(tally[key]) < LISTED:
             tally[key].append(value)
 
+    one = {"action": action, "actor_id": actor_id, "reason": reason, "message": message}
     if progress:
         progress(0, total, action)
-    for n, (sid, version) in enumerate(pairs, 1):
+    chunk = max(chunk, -(-total // SAVEPOINTS))
+    for start in range(0, total, chunk):
+        part = pairs[start:start + chunk]
         try:
-            with session.begin_nested():
-                if action == "approve":
-                    actions.approve(session, sid, version, actor_id=actor_id)
-                else:
-                    actions.refuse(session, sid, version, actor_id=actor_id, reason=reason,
-                                   message=message)
-            tally["decided"] += 1
-            keep("decided_ids", sid)
-        except (Conflict, NotFound):  # decided by someone else meanwhile (or gone)
-            tally["skipped"] += 1
-            keep("skipped_ids", sid)
-        except InvalidInput as exc:  # e.g. an edit-free approval of a point outside the city
-            tally["failed"] += 1
-            keep("failures", {"id": sid, "reason": "; ".join(
-                f"{k}: {v}" for k, v in getattr(exc, "errors", {}).items()) or str(exc)})
-        if progress and (n % every == 0 or n == total):
-            progress(n, total)
+            with _savepoint(session):
+                outcomes = [_decide_one(session, sid, v, **one) for sid, v in part]
+        except Exception as exc:
+            if getattr(exc, "connection_invalidated", False):
+                raise
+            outcomes = []
+            for sid, v in part:  # redo the chunk item by item: only the culprit fails
+                try:
+                    with _savepoint(session):
+                        outcomes.append(_decide_one(session, sid, v, **one))
+                except Exception as item_exc:
+                    if getattr(item_exc, "connection_invalidated", False):
+                        raise
+                    outcomes.append(_why(item_exc))
+        for (sid, _v), outcome in zip(part, outcomes, strict=True):
+            if outcome is True:
+                keep("decided_ids", sid)
+            elif outcome is False:
+                keep("skipped_ids", sid)
+            else:
+                keep("failures", {"id": sid, "reason": outcome})
+        if progress:
+            progress(start + len(part), total)
     return tally
 
 

@@ -181,3 +181,28 @@ def _a_reason():
     from moderation.charter import REASONS
 
     return next(iter(REASONS))
+
+
+def test_an_item_that_cannot_be_published_fails_alone_with_its_reason(mdb, moderator):
+    ids = seed(mdb, n=30)
+    # The database refuses one of them (a rule added since: a title reserved).
+    with mdb.begin() as conn:
+        conn.execute(text("ALTER TABLE feature ADD CONSTRAINT reserved_title "
+                          "CHECK (title <> 'Jardin 3') NOT VALID"))
+    try:
+        with Session(mdb) as s, s.begin():
+            uid = s.execute(text("SELECT id FROM app_user WHERE email = :m"),
+                            {"m": MOD}).scalar()
+            pairs = s.execute(text("SELECT id, version FROM submission WHERE id = ANY(:i) "
+                                   "ORDER BY id"), {"i": ids}).all()
+            result = bulk.decide_many(s, pairs, action="approve", actor_id=uid, chunk=10)
+    finally:
+        with mdb.begin() as conn:
+            conn.execute(text("ALTER TABLE feature DROP CONSTRAINT reserved_title"))
+    assert (result["decided"], result["skipped"], result["failed"]) == (29, 0, 1), \
+        result["failures"][:3]
+    assert result["failures"][0]["id"] == ids[3] and result["failures"][0]["reason"]
+    assert scalar(mdb, "SELECT status::text || version FROM submission WHERE id = :i",
+                  i=ids[3]) == "pending1"  # untouched, not even its version
+    assert scalar(mdb, "SELECT count(*) FROM moderation_event WHERE action = 'approve' "
+                       "AND submission_id = ANY(:i)", i=ids) == 29
