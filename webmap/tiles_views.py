@@ -96,6 +96,12 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
         Path(current_app.config["VAR_DIR"]), layer, z, x, y,
         if_none_match=request.headers.get("If-None-Match", ""),
         accept_encoding=request.headers.get("Accept-Encoding", ""))
+    if status == 404 and layer == "features" and _archive("features") is None:
+        # Before the first build (a new city, a fresh install) the points are drawn
+        # from the live filter index: a map with its places, not "could not be drawn".
+        address = parse_address(z, x, y)
+        if address is not None:
+            return filtered_tile(*address)
     if detail:
         response = problem(status, _TITLES[status], detail=detail)
         response.headers.extend(headers)

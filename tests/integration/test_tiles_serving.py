@@ -143,3 +143,19 @@ def test_fast_path_answers_as_the_flask_view_does(app, built, headers):
     assert fast.get("/tiles/features/0/1/0.mvt").status_code == 400
     assert fast.get("/tiles/features/13/0/0.mvt").status_code == 404
     assert fast.post(f"/tiles/features/{z}/{x}/{y}.mvt").status_code in (400, 405)
+
+
+def test_before_the_first_build_the_points_come_from_the_live_index(client, clean_db, var_dir):
+    """A fresh install or a new city shows its places before `carte tiles build` ran,
+    instead of a map that says it could not be drawn."""
+    insert_features(clean_db, 50)
+    assert not (var_dir / "tiles" / "features.mbtiles").exists()
+    z, x, y = _tile(14)
+    response = client.get(f"/tiles/features/{z}/{x}/{y}.mvt")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=30"  # live, not archived
+    layer = mapbox_vector_tile.decode(response.data)["features"]
+    assert layer["features"]
+    far = lonlat_to_tile(-60.0, -40.0, 14)  # nothing there: empty, as from an archive
+    assert client.get(f"/tiles/features/14/{int(far[0])}/{int(far[1])}.mvt").status_code == 204
+    assert client.get("/tiles/features/17/0/0.mvt").status_code == 404  # beyond max zoom
