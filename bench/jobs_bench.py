@@ -222,6 +222,7 @@ def part_bulk(n: int) -> None:
                 if started is not None:
                     during.append(timed_get(client, f"/moderation/jobs/{job_id}/view"))
                     during.append(timed_get(client, "/api/v1/features?limit=100"))
+                    time.sleep(0.1)  # a few users, not a flood: the job shares 2 cores
                 else:
                     time.sleep(0.02)
         finally:

@@ -20,8 +20,8 @@ thousands) is a job of kind :data:`KIND` run by ``carte worker``:
   mid-job leaves no decision applied, and the job is claimed again and redone from the
   start (the snapshot's versions make a redo safe). Why not committed chunks: a
   resumable job needs a cursor and makes a half-decided filter visible to moderators
-  and residents (some mails sent, others not); at ~3 ms a decision, 10,000 items are
-  ~30 s of one transaction, which PostgreSQL holds without trouble. The price: a
+  and residents (some mails sent, others not); at ~5.6 ms a decision, 10,000 items are
+  ~1 min of one transaction, which PostgreSQL holds without trouble. The price: a
   moderator deciding one of the snapshot's items by hand while the job runs waits for
   the job's commit, then gets the usual conflict page.
 
