@@ -96,6 +96,10 @@ def test_a_drill_lent_then_returned_and_the_map_follows(capp, db, mail_env):
         assert conn.execute(text("SELECT count(*) FROM tile_dirty")).scalar_one() > 0
     page = bob_web.get(loan_page).get_data(as_text=True)
     assert 'data-status="lent"' in page and "Je confirme l'avoir reçu" in page
+    months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+              "septembre", "octobre", "novembre", "décembre")
+    assert f"{due.day} {months[due.month - 1]} {due.year}" in page  # words, not ISO
+    assert due.isoformat() not in page.split("<form")[0]
     _post(bob_web, loan_page, loan_page + "/lent")  # Bob confirms he received it
     # Bob says he brought it back: still out until Alice confirms
     assert _post(bob_web, loan_page, loan_page + "/returned").status_code == 303
@@ -273,3 +277,4 @@ def test_a_lender_declines_and_a_borrower_withdraws(capp, db, mail_env):
     assert [_quotes(m["Subject"]) for m in mails] == [_quotes(x) for x in (
         "Ben aimerait emprunter « Scie sauteuse »", "Ana ne peut pas prêter « Scie sauteuse »",
         "Ben aimerait emprunter « Scie sauteuse »", "« Scie sauteuse » : demande annulée")]
+
