@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from bench.ingest_common import cluster
 from geo.city import load_city
-from geo.published import PHOTOS_SQL, area_joins, feature_json_sql
+from geo.published import area_joins, feature_json_sql, photos_sql
 from opendata.exports import run_export
 
 SEED = """
@@ -74,8 +74,8 @@ def main() -> None:
                     conn.execute(text(statement), {"n": args.features})
             photos = conn.execute(text("SELECT count(*) FILTER (WHERE status = 'ready'), "
                                        "count(*) FROM photo")).one()
-        with_field = feature_json_sql(levels)
-        without = with_field.replace(PHOTOS_SQL, "'[]'::json")
+        with_field = feature_json_sql(levels, "https://carte.example")
+        without = with_field.replace(photos_sql("https://carte.example"), "'[]'::json")
         assert without != with_field
 
         def all_json(expr: str):

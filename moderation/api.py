@@ -84,7 +84,8 @@ def changes() -> Response:
         raise InvalidInput({"limit": f"an integer from 1 to {MAX_LIMIT}"}) from exc
     settle = float(current_app.config.get("CHANGES_SETTLE_SECONDS", 2.0))
     with Session(engine()) as s:
-        page = list_changes(s, since=since, cursor=cursor, limit=limit, settle=settle)
+        page = list_changes(s, since=since, cursor=cursor, limit=limit, settle=settle,
+                            public_url=current_app.config.get("PUBLIC_URL"))  # photos' URLs
     query = {"cursor": encode_cursor(page.next)}
     if limit != DEFAULT_LIMIT:
         query["limit"] = str(limit)

@@ -93,7 +93,7 @@ def parse_since(value: str) -> datetime:
     return parsed
 
 
-def _query(levels: Sequence[AreaLevel]) -> TextClause:
+def _query(levels: Sequence[AreaLevel], public_url: str | None = None) -> TextClause:
     """The feed's query; its ``pub_*`` columns are the public fields of the version.
 
     The fields come from :func:`geo.published.public_fields` (as every other public
@@ -101,7 +101,8 @@ def _query(levels: Sequence[AreaLevel]) -> TextClause:
     area, source, attribution and first publication: a consumer can apply an entry
     without fetching the feature.
     """
-    cols = ",\n           ".join(f"{f.sql} AS pub_{f.name}" for f in public_fields(levels))
+    cols = ",\n           ".join(f"{f.sql} AS pub_{f.name}"
+                                   for f in public_fields(levels, public_url))
     return text(f"""
     SELECT v.feature_id, v.version, v.status::text AS status, v.changed_at,
            ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat,
@@ -162,8 +163,8 @@ def _entry(row: Any) -> dict[str, Any]:
 
 def list_changes(session: Session, *, since: datetime | None = None,
                  cursor: Cursor | None = None, limit: int = DEFAULT_LIMIT,
-                 settle: float = 0.0, levels: Sequence[AreaLevel] | None = None
-                 ) -> ChangePage:
+                 settle: float = 0.0, levels: Sequence[AreaLevel] | None = None,
+                 public_url: str | None = None) -> ChangePage:
     """Entries after ``cursor`` (or at/after ``since``), oldest first.
 
     Parameters
@@ -172,6 +173,8 @@ def list_changes(session: Session, *, since: datetime | None = None,
         Seconds an entry must be old to be listed (see the module docstring).
     levels
         The city's area levels (default: the configured city's).
+    public_url
+        The root of the photos' URLs (default: ``CARTE_PUBLIC_URL``).
     """
     if levels is None:
         levels = load_city(check_files=False).levels
@@ -180,7 +183,7 @@ def list_changes(session: Session, *, since: datetime | None = None,
         # (at, 0, 0) sorts before every real entry at ``since``: they are included.
         cursor = Cursor(start, 0, 0)
     limit = max(1, min(limit, MAX_LIMIT))
-    rows = session.execute(_query(levels), {"at": cursor.at, "fid": cursor.feature_id,
+    rows = session.execute(_query(levels, public_url), {"at": cursor.at, "fid": cursor.feature_id,
                                     "ver": cursor.version, "settle": settle,
                                     "lim": limit + 1}).all()
     more = len(rows) > limit

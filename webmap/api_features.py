@@ -196,7 +196,8 @@ def features() -> Response:
         # Nearest first is for "what is around me": a capped city-wide count would cost
         # more than the page (0.1-0.4 s at 1M points); a small bbox is counted anyway.
         page = feature_page(conn, flt, levels=current_city().levels, limit=limit,
-                            offset=offset, count=flt.near is None)
+                            offset=offset, count=flt.near is None,
+                            public_url=current_app.config.get("PUBLIC_URL"))  # photos' URLs
     extra: dict[str, object] = {"numberReturned": page.returned}
     if page.matched is not None:
         extra["numberMatched"] = page.matched

@@ -99,8 +99,9 @@ def test_a_submission_with_photos_is_kept_and_its_photos_published_on_approval(
     # The public feature carries them (geo.published's photos field).
     feature = api.get(f"/ogc/collections/features/items/{feature_id}",
                       headers={"Accept": "application/geo+json"}).get_json()
+    root = api.application.config["PUBLIC_URL"]  # absolute, under the site's public root
     assert [p["url"] for p in feature["properties"]["photos"]] == [
-        display, f"/photos/{rows[1]['display_key']}"]
+        root + display, f"{root}/photos/{rows[1]['display_key']}"]
 
 
 def test_form_fields_instead_of_a_json_part(api, engine):

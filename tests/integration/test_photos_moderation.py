@@ -109,7 +109,8 @@ def test_hide_and_remove_one_photo_of_a_pending_submission_audited_item_kept(
                            {"i": sid}).scalar()
     photos = moderator.get(f"/ogc/collections/features/items/{fid}?f=json").get_json()[
         "properties"]["photos"]
-    assert [p["url"] for p in photos] == [keep["url"]]
+    root = moderator.application.config["PUBLIC_URL"]
+    assert [p["url"] for p in photos] == [root + keep["url"]]
     feature_page = moderator.get(f"/moderation/features/{fid}").get_data(as_text=True)
     assert f'id="photo-{hide["id"]}"' in feature_page  # still reachable from the place
     post(moderator, f"/moderation/photos/{hide['id']}/restore", {"reason": "plaque floutée"},
@@ -117,7 +118,7 @@ def test_hide_and_remove_one_photo_of_a_pending_submission_audited_item_kept(
     assert status_of(mdb, hide["id"]) == ("ready", fid, True)
     photos = moderator.get(f"/ogc/collections/features/items/{fid}?f=json").get_json()[
         "properties"]["photos"]
-    assert [p["url"] for p in photos] == [keep["url"], hide["url"]]
+    assert [p["url"] for p in photos] == [root + keep["url"], root + hide["url"]]
     assert moderator.get(hide["url"]).status_code == 200
 
 

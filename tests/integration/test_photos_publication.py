@@ -1,14 +1,17 @@
 """Photos on the public feature: the API, OGC items, the exports and the change feed carry
-the ready photos of a published feature, with licence and credit; a photo a moderator
-hides leaves every one of them, and the feed says so."""
+the ready photos of a published feature, with licence and credit, at absolute URLs under
+the site's public root (``CARTE_PUBLIC_URL``) that a download's reader can fetch; a photo
+a moderator hides leaves every one of them, and the feed says so."""
 # ruff: noqa: F811 (pytest fixtures are imported by name from tests/moderation_fixtures.py)
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pyogrio
+import pytest
 from sqlalchemy import text
 
 from opendata.exports import run_export
@@ -23,6 +26,20 @@ from tests.moderation_fixtures import (  # noqa: F401
 from tests.photos_fixtures import SERIAL, add_photo
 
 TITLE = "Jardin Saint-Merri"
+ROOT = "https://carte.example"
+
+
+@pytest.fixture(autouse=True)
+def public_root(mod_app, monkeypatch):
+    """The site is https://carte.example: for the web app (its setting) and for the
+    exports, which read the environment as the CLI and the worker do."""
+    monkeypatch.setenv("CARTE_PUBLIC_URL", ROOT + "/")  # a trailing slash is dropped
+    mod_app.config["PUBLIC_URL"] = ROOT
+
+
+def absolute(photo):
+    """A photo of tests.photos_fixtures.add_photo as public outputs give it."""
+    return {"url": ROOT + photo["url"], "thumbnail_url": ROOT + photo["thumbnail_url"]}
 
 
 def api_photos(client, fid):
@@ -64,14 +81,17 @@ def test_published_feature_carries_its_ready_photos_in_every_output(mod_app, mdb
     add_photo(mdb, var_dir, feature_id=fid, status="quarantined", position=3)
     client = mod_app.test_client()
     expected = [
-        {"url": first["url"], "thumbnail_url": first["thumbnail_url"],
-         "width": first["width"], "height": first["height"], "licence": "CC-BY-SA-4.0",
+        {**absolute(first), "width": first["width"], "height": first["height"],
+         "licence": "CC-BY-SA-4.0",
          "author": "Camille", "alt": "Les bacs au printemps"},
-        {"url": second["url"], "thumbnail_url": second["thumbnail_url"],
-         "width": second["width"], "height": second["height"], "licence": "CC0-1.0",
+        {**absolute(second), "width": second["width"], "height": second["height"],
+         "licence": "CC0-1.0",
          "author": None, "alt": f"Photo 2 — {TITLE}"},
     ]
     assert first["width"] == 1200 and first["height"] == 900  # the display size
+    assert re.fullmatch(r"https://carte\.example/photos/[0-9a-f]{64}\.jpg", expected[0]["url"])
+    assert re.fullmatch(r"https://carte\.example/photos/[0-9a-f]{64}\.thumb\.jpg",
+                        expected[0]["thumbnail_url"])
     assert api_photos(client, fid) == expected
     assert api_photos(client, other) == []
     assert ogc_photos(client, fid) == expected
@@ -98,20 +118,20 @@ def test_a_hidden_photo_leaves_the_api_the_ogc_item_the_export_and_the_feed_says
     assert answer.headers["Location"].endswith(f"/moderation/features/{fid}#photo-{gone['id']}")
 
     [left] = api_photos(moderator, fid)
-    assert left["url"] == keep["url"]
+    assert left["url"] == ROOT + keep["url"]
     # The public route forgets it at once (its bytes stay, for a restore).
     assert moderator.get(gone["url"]).status_code == 404
     assert moderator.get(gone["thumbnail_url"]).status_code == 404
     assert moderator.get(keep["url"]).status_code == 200
-    assert [p["url"] for p in ogc_photos(moderator, fid)] == [keep["url"]]
-    assert [p["url"] for p in export_photos(mdb, tmp_path / "after", fid)] == [keep["url"]]
+    assert [p["url"] for p in ogc_photos(moderator, fid)] == [ROOT + keep["url"]]
+    assert [p["url"] for p in export_photos(mdb, tmp_path / "after", fid)] == [ROOT + keep["url"]]
 
     feed = moderator.get("/api/v1/changes").get_json()
     mine = [c for c in feed["changes"] if c["id"] == fid]
     assert [c["type"] for c in mine] == ["created", "changed"]
     takedown = mine[-1]
     assert takedown["version"] == version + 1 and takedown["reason"] == "photo_removed"
-    assert [p["url"] for p in takedown["feature"]["properties"]["photos"]] == [keep["url"]]
+    assert [p["url"] for p in takedown["feature"]["properties"]["photos"]] == [ROOT + keep["url"]]
     text_of_feed = json.dumps(feed)
     # Neither the photo nor the moderator's words about it are served again, anywhere.
     assert gone["url"] not in text_of_feed and gone["thumbnail_url"] not in text_of_feed
@@ -120,7 +140,8 @@ def test_a_hidden_photo_leaves_the_api_the_ogc_item_the_export_and_the_feed_says
     # Restored: back in the API with a new version, the feed says a photo was added.
     post(moderator, f"/moderation/photos/{gone['id']}/restore", {"reason": "flou, en fait"},
          page=f"/moderation/features/{fid}")
-    assert [p["url"] for p in api_photos(moderator, fid)] == [keep["url"], gone["url"]]
+    assert [p["url"] for p in api_photos(moderator, fid)] == [ROOT + keep["url"],
+                                                              ROOT + gone["url"]]
     last = moderator.get("/api/v1/changes").get_json()["changes"][-1]
     assert (last["id"], last["type"], last["reason"]) == (fid, "changed", "photo_added")
 
@@ -166,6 +187,6 @@ def test_the_ogc_item_page_shows_the_photos_with_their_credit(mod_app, mdb, var_
     photo = add_photo(mdb, var_dir, feature_id=fid, alt="Les <bacs> & la porte")
     html = mod_app.test_client().get(f"/ogc/collections/features/items/{fid}?f=html"
                                      ).get_data(as_text=True)
-    assert f'<a href="{photo["url"]}"><img src="{photo["thumbnail_url"]}"' in html
+    assert f'<a href="{ROOT}{photo["url"]}"><img src="{ROOT}{photo["thumbnail_url"]}"' in html
     assert 'alt="Les &lt;bacs&gt; &amp; la porte"' in html
     assert "© Camille CC-BY-SA-4.0" in " ".join(html.split())

@@ -235,7 +235,7 @@ def _from(needs_category: bool) -> str:
 
 def feature_page(conn: Connection, flt: FeatureFilter, *, levels: Sequence[AreaLevel],
                  limit: int, offset: int,
-                 count: bool = True) -> Page:
+                 count: bool = True, public_url: str | None = None) -> Page:
     """A page of published features as GeoJSON text, by id (or nearest first: ``near``).
 
     Parameters
@@ -269,7 +269,7 @@ def feature_page(conn: Connection, flt: FeatureFilter, *, levels: Sequence[AreaL
       WITH page AS MATERIALIZED (
         SELECT s.*, row_number() OVER () AS rn FROM ({rows}) s)
       SELECT (SELECT count(*) FROM page), (SELECT max(total) FROM page),
-             (SELECT string_agg({feature_json_sql(levels)}, ',' ORDER BY p.rn)
+             (SELECT string_agg({feature_json_sql(levels, public_url)}, ',' ORDER BY p.rn)
               FROM (SELECT * FROM page ORDER BY rn LIMIT :limit) p
               {area_joins(levels)})"""  # noqa: S608 (constant fragments)
     params.update(limit=limit, limit_plus=limit + 1, offset=offset)
@@ -296,10 +296,10 @@ def count_matches(conn: Connection, flt: FeatureFilter, *, cap: int = COUNT_CAP)
 
 
 def feature_item(conn: Connection, feature_id: int, *, levels: Sequence[AreaLevel],
-                 category: str | None = None) -> str | None:
+                 category: str | None = None, public_url: str | None = None) -> str | None:
     """One published feature as GeoJSON text, or ``None`` (unknown, hidden, other category)."""
     sql = f"""
-      SELECT {feature_json_sql(levels)}
+      SELECT {feature_json_sql(levels, public_url)}
       FROM (SELECT {_PAGE_COLUMNS} FROM feature f
             WHERE f.id = :id AND f.status = 'published'
               AND (CAST(:category AS text) IS NULL OR f.category = :category)) p

@@ -314,7 +314,8 @@ def items(cid: str) -> Response:
                 cats = tuple(chosen) if chosen is not None else None
             page = feature_page(conn, FeatureFilter(bbox=bbox, categories=cats,
                                                     interval=interval),
-                                levels=current_city().levels, limit=limit, offset=offset)
+                                levels=current_city().levels, limit=limit, offset=offset,
+                                public_url=current_app.config.get("PUBLIC_URL"))  # photos' URLs
     links = _page_links(cid, fmt, limit=limit, offset=offset, has_more=page.has_more,
                         returned=page.returned)
     meta: dict[str, Any] = {"numberReturned": page.returned}
@@ -343,7 +344,8 @@ def item(cid: str, fid: str) -> Response:
         else:
             feature_id = parse_feature_id(fid)
             cat = found.slug if isinstance(found, CategoryInfo) else None
-            text = feature_item(conn, feature_id, levels=current_city().levels, category=cat)
+            text = feature_item(conn, feature_id, levels=current_city().levels, category=cat,
+                                public_url=current_app.config.get("PUBLIC_URL"))  # photos' URLs
     if text is None:
         abort(404, description=f"There is no item {fid[:40]!r} in collection {cid!r}.")
     doc = jsonlib.loads(text)

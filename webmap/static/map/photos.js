@@ -117,11 +117,25 @@
       return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
     });
   }
-  /** Only our own derivatives (/photos/<hash>.<ext>) are ever put in a src. */
-  function own(url) { return typeof url === "string" && /^\/photos\/[A-Za-z0-9._-]+$/.test(url); }
+  /*
+   * Only our own derivatives (…/photos/<hash>.<ext>) are ever put in a src, and always
+   * from this page's origin: the API gives absolute URLs under the site's configured
+   * public root (CARTE_PUBLIC_URL) for open-data users, and the page shows the same
+   * path from where it was loaded (the CSP allows our own origin only, and a page
+   * opened at another address than the configured one still shows its photos).
+   */
+  var OWN_PATH = /^(\/[A-Za-z0-9._~-]+)*\/photos\/[A-Za-z0-9._-]+$/;
+  function own(url) {
+    if (typeof url !== "string") return null;
+    var u;
+    try { u = new URL(url, window.location.href); } catch (e) { return null; }
+    if (u.protocol !== "https:" && u.protocol !== "http:") return null;
+    return OWN_PATH.test(u.pathname) && !u.search && !u.hash ? u.pathname : null;
+  }
   function usable(ph) { return ph && own(ph.url) && own(ph.thumbnail_url); }
+  function local(ph) { return Object.assign({}, ph, { url: own(ph.url), thumbnail_url: own(ph.thumbnail_url) }); }
   function dimension(v) { v = Math.round(+v); return v > 0 && v < 100000 ? String(v) : null; }
-  function photosOf(props) { return Array.isArray(props.photos) ? props.photos.filter(usable) : []; }
+  function photosOf(props) { return Array.isArray(props.photos) ? props.photos.filter(usable).map(local) : []; }
 
   // Our stylesheet, next to this script.
   var me = document.currentScript && document.currentScript.src;
