@@ -26,6 +26,7 @@ from geo.db import get_engine
 from mail.errors import BadToken
 from mail.subscriptions import confirm, subscribe, unsubscribe
 
+from .residents_auth import current_resident
 from .views.i18n import current_lang
 
 __all__ = ["bp"]
@@ -101,7 +102,7 @@ def _choices(lang: str) -> tuple[list[Any], list[Any]]:
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
     lang = current_lang()
     return (render_template(f"subscriptions/{template}.html", lang=lang, t=TEXTS[lang],
-                            **context), status, PRIVATE)
+                            resident=current_resident(), **context), status, PRIVATE)
 
 
 @bp.get("/subscriptions")
