@@ -11,9 +11,13 @@ What it does
 * :func:`sign_up` — "Je participe / I'm in", with answers to the item's own questions
   (``attributes.questions``, one per line: :func:`questions_of`). Missions and events
   take sign-ups; the capacity is ``volunteers_needed`` (missions) or ``capacity``
-  (events), none means no limit. A full mission closes itself (no more sign-ups); a
-  full event puts newcomers on its **waiting list**, and a cancellation promotes the
-  first one waiting, who is told by e-mail (with the ``.ics``).
+  (events), none means no limit. A full mission or event puts newcomers on its
+  **waiting list** ("Liste d'attente / Join the waiting list"), and a cancellation
+  promotes the first one waiting, who is told by e-mail (with the ``.ics`` of a dated
+  item). A full mission leaves "Missions for me" (its places are taken) but stays
+  joinable on its waiting list from the map and its page.
+* :func:`places` — the live counts of many items at once (capacity, confirmed, full),
+  for the map's list: ``GET /api/v1/missions/places?ids=``.
 * The organiser is the resident a moderator named for the item, else the resident of
   the item's originating submission (:func:`organiser_of`); they are told of each
   sign-up by e-mail, see the sign-ups and answers, and message the volunteers through
@@ -25,14 +29,17 @@ What it does
 
 Concurrency: every change to an item's sign-ups first locks its ``signup_item`` row
 (:func:`_lock_item`), so two last-seat sign-ups are serialised and the second sees the
-seat taken; the trigger of ``signup`` refuses a confirmed sign-up beyond capacity anyway
-(:class:`ItemFull` if it ever fires).
+seat taken (and goes on the waiting list); the trigger of ``signup`` refuses a confirmed
+sign-up beyond capacity anyway (:class:`ItemFull` if it ever fires). A cancellation and
+the promotion of the first one waiting happen under the same lock, so a newcomer cannot
+take the freed seat before them.
 
 "Full" is a live count, not a published attribute: a sign-up is a resident's act, not
 a moderation decision, and publishing it would add a feature version, a tile rebuild
 and a change-feed entry (and a subscriber e-mail) per sign-up; the point tiles carry
-no attributes anyway. The panel reads :func:`summary` (one indexed row), "Missions for
-me" filters on the counters, and the public statistics count filled missions.
+no attributes anyway. The panel reads :func:`summary` (one indexed row), the map's list
+reads :func:`places` (one query for the page's missions and events), "Missions for me"
+filters on the counters, and the public statistics count filled missions.
 
 Every function works in the caller's transaction (the caller commits).
 """
@@ -85,6 +92,7 @@ __all__ = [
     "organised_by",
     "organiser_cancel",
     "organiser_of",
+    "places",
     "public_stats",
     "questions_of",
     "remind_upcoming",
@@ -109,7 +117,11 @@ class ItemClosed(CommunityError):
 
 
 class ItemFull(ItemClosed):
-    """Every place is taken (a mission closes itself when full)."""
+    """Every place is taken and no waiting list could take the sign-up.
+
+    Full items keep a waiting list, so this is only the capacity trigger refusing a
+    seat taken meanwhile (a lock bypassed), never the answer to a full item.
+    """
 
 
 @dataclass(frozen=True)
@@ -146,8 +158,8 @@ class Item:
 
     @property
     def has_waiting_list(self) -> bool:
-        """Events with a capacity keep a waiting list; missions close when full."""
-        return self.kind == "event" and self.capacity is not None
+        """Missions and events with a capacity keep a waiting list once full."""
+        return self.capacity is not None
 
     @property
     def open(self) -> bool:
@@ -560,8 +572,11 @@ def sign_up(session: Session, feature_id: int, resident_id: int, answers: Any = 
     ------
     CommunityNotFound
         No published mission or event has this id.
-    ItemClosed, ItemFull
-        Over, closed by its organiser or a moderator, or (a mission) full.
+    ItemClosed
+        Over, or closed by its organiser or a moderator (a full item takes the
+        sign-up on its waiting list instead).
+    ItemFull
+        The capacity trigger refused the seat (only if the item lock was bypassed).
     InvalidCommunityInput
         An answer missing or too long (``errors`` names ``answers/<i>``).
     """
@@ -582,7 +597,7 @@ def sign_up(session: Session, feature_id: int, resident_id: int, answers: Any = 
         _promote(session, item, settings)  # those waiting come first
         item = get_item(session, feature_id)
     if item.full and not item.has_waiting_list:
-        raise ItemFull("this mission is full (complet)")
+        raise ItemFull("this item is full (complet)")
     clean = clean_answers(item.questions, answers)
     status = "waiting" if item.full else "confirmed"
     try:
@@ -878,6 +893,40 @@ def summary(session: Session, feature_id: int, resident_id: int | None = None
             "questions": item.questions, "mine": mine, "waiting_position": position,
             "organiser": (resident_id is not None
                           and organiser_of(session, feature_id) == resident_id)}
+
+
+MAX_PLACES_IDS = 200
+"""Items asked at once from :func:`places` (the map's list shows at most 100)."""
+
+
+def places(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The live counts of the published missions and events among ``ids``.
+
+    What the map's list needs to say "Complet / Full" (and to hide full ones) without a
+    published attribute: ``{id: {capacity, confirmed, places_left, full, closed,
+    waiting_list}}``; counts only, never who. Ids that are not a published mission or
+    event are left out. One indexed query (``feature`` by primary key, ``signup_item``
+    by primary key).
+    """
+    if not ids:
+        return {}
+    rows = session.execute(text("""
+        SELECT f.id, carte_capacity(f.attributes) AS capacity,
+               coalesce(si.confirmed, 0) AS confirmed, si.closed_at IS NOT NULL AS closed
+        FROM feature f
+        JOIN category c ON c.slug = f.category AND c.kind::text IN ('mission', 'event')
+        LEFT JOIN signup_item si ON si.feature_id = f.id
+        WHERE f.id = ANY(CAST(:ids AS bigint[])) AND f.status = 'published'"""),
+        {"ids": list(ids)[:MAX_PLACES_IDS]}).all()
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        full = r.capacity is not None and r.confirmed >= r.capacity
+        out[r.id] = {"capacity": r.capacity, "confirmed": r.confirmed,
+                     "places_left": None if r.capacity is None
+                     else max(r.capacity - r.confirmed, 0),
+                     "full": full, "closed": bool(r.closed),
+                     "waiting_list": r.capacity is not None}
+    return out
 
 
 def my_signups(session: Session, resident_id: int) -> list[dict[str, Any]]:

@@ -21,7 +21,11 @@ a cross-site form cannot send without a preflight we never allow):
   list, questions; ``mine`` when signed in) that the map panel shows;
 * ``POST /api/v1/features/<id>/signups`` ``{"answers": [...]}`` → 201 (``confirmed`` or
   ``waiting`` with ``position``), 200 when already signed up, 409 full or closed;
-* ``DELETE /api/v1/features/<id>/signups/me`` withdraw (the first waiting is promoted).
+* ``DELETE /api/v1/features/<id>/signups/me`` withdraw (the first waiting is promoted);
+* ``GET /api/v1/missions/places?ids=1,2,3`` the live counts of many missions and events
+  at once (``{id: {capacity, confirmed, places_left, full, closed, waiting_list}}``),
+  public and briefly cached, for the map's list ("Complet", "only missions with places
+  left"): "full" is a live count, not a published attribute.
 """
 
 from __future__ import annotations
@@ -419,6 +423,35 @@ def api_summary(feature_id: str) -> Response:
     return json_response(body, headers=PRIVATE)
 
 
+PLACES_CACHE = {"Cache-Control": "public, max-age=15"}
+"""A list's counts may be 15 s old: the panel and the join page read them live."""
+
+
+def _parse_ids(raw: str | None) -> list[int]:
+    """``ids=1,2,3``: distinct feature ids, at most ``signups.MAX_PLACES_IDS``."""
+    if not raw:
+        raise BadParameter("ids", "give feature ids, comma-separated (ids=12,34)")
+    out: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not (part.isascii() and part.isdigit()) or len(part) > 18 or int(part) < 1:
+            raise BadParameter("ids", f"{part[:20]!r} is not a feature id")
+        if int(part) not in out:
+            out.append(int(part))
+    if len(out) > signups.MAX_PLACES_IDS:
+        raise BadParameter("ids", f"at most {signups.MAX_PLACES_IDS} ids at once")
+    return out
+
+
+@bp.get("/api/v1/missions/places")
+def api_places() -> Response:
+    """Live counts of missions and events for the map's list (counts only, no names)."""
+    ids = _parse_ids(request.args.get("ids"))
+    with _session() as s:
+        found = signups.places(s, ids)
+    return json_response({str(k): v for k, v in found.items()}, headers=PLACES_CACHE)
+
+
 @bp.post("/api/v1/features/<feature_id>/signups")
 @resident_required
 def api_sign_up(feature_id: str) -> Response:
@@ -550,7 +583,7 @@ register_operations({
                     "400": _problem("not a feature id"),
                     "404": _problem("no published mission or event has this id")}},
         "post": {"operationId": "signUp",
-                 "summary": "I'm in: sign up (or join a full event's waiting list) with "
+                 "summary": "I'm in: sign up (or join a full item's waiting list) with "
                             "answers to the item's questions; same-origin JSON only",
                  "parameters": [_ID],
                  "requestBody": {"required": True, "content": {"application/json": {
@@ -568,8 +601,30 @@ register_operations({
                      "400": _problem("an answer missing or too long (invalid_params)"),
                      "401": _SIGNED_OUT, "403": _problem("cross-site"),
                      "404": _problem("no published mission or event has this id"),
-                     "409": _problem("full (a mission), closed, or over"),
+                     "409": _problem("closed or over (a full item takes the sign-up "
+                                     "on its waiting list)"),
                      "415": _problem("not application/json")}}},
+    "/api/v1/missions/places": {"get": {
+        "operationId": "missionPlaces",
+        "summary": "Live places of published missions and events (for the map's list): "
+                   "capacity, confirmed, places left, full, closed; counts only, never "
+                   "who; ids that are not a published mission or event are left out; "
+                   "may be 15 s old",
+        "parameters": [{"name": "ids", "in": "query", "required": True,
+                        "description": "feature ids, comma-separated (at most 200)",
+                        "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+)*$"}}],
+        "responses": {
+            "200": _json("an object keyed by feature id", {
+                "type": "object", "additionalProperties": {
+                    "type": "object",
+                    "required": ["capacity", "confirmed", "places_left", "full", "closed",
+                                 "waiting_list"],
+                    "properties": {"capacity": _NUM, "confirmed": {"type": "integer"},
+                                   "places_left": _NUM, "full": {"type": "boolean"},
+                                   "closed": {"type": "boolean"},
+                                   "waiting_list": {"type": "boolean"}}}}),
+            "400": _problem("ids missing, not feature ids, or more than 200 "
+                            "(invalid_params names ids)")}}},
     "/api/v1/features/{feature_id}/signups/me": {"delete": {
         "operationId": "cancelSignup",
         "summary": "Withdraw; the first one waiting takes the place and is told by e-mail",

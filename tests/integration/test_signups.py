@@ -355,10 +355,10 @@ def test_the_organiser_writes_to_the_volunteers_through_the_relay(app, db, mail_
     assert all("orga@example.org" not in text_part(m) for m in relayed)
 
 
-def test_a_mission_closes_itself_when_full(app, db):
+def test_a_full_mission_leaves_missions_for_me_and_takes_a_waiting_list(app, db, mail_env):
     fid = _mission(db, needed=2)
     clients = []
-    for email in ("a@example.org", "b@example.org", "c@example.org"):
+    for email in ("a@example.org", "b@example.org", "c@example.org", "d@example.org"):
         c = app.test_client()
         sign_in(c, email)
         _json(c, "PUT", "/api/v1/me/profile", {"availability": WEEKDAY_EVENINGS})
@@ -367,14 +367,39 @@ def test_a_mission_closes_itself_when_full(app, db):
         "missions"]] == [fid]
     for c in clients[:2]:
         assert _json(c, "POST", f"/api/v1/features/{fid}/signups").status_code == 201
-    refused = _json(clients[2], "POST", f"/api/v1/features/{fid}/signups")
-    assert refused.status_code == 409
     summary = clients[2].get(f"/api/v1/features/{fid}/signups").get_json()
-    assert (summary["full"], summary["open"], summary["places_left"]) == (True, False, 0)
+    assert (summary["full"], summary["waiting_list"], summary["open"],
+            summary["places_left"]) == (True, True, True, 0)
     assert clients[2].get("/api/v1/me/missions").get_json()["missions"] == []
-    # A cancellation reopens it: the mission is back in "Missions for me".
-    assert clients[0].delete(f"/api/v1/features/{fid}/signups/me").status_code == 200
-    assert [m["id"] for m in clients[2].get("/api/v1/me/missions").get_json()[
+    page = clients[2].get(f"/missions/{fid}/join?lang=fr").get_data(as_text=True)
+    assert "M'inscrire en liste d'attente" in page  # not "Je participe"
+    # "I'm in" on a full mission: the waiting list, in order.
+    third = _json(clients[2], "POST", f"/api/v1/features/{fid}/signups")
+    assert third.status_code == 201
+    assert (third.get_json()["status"], third.get_json()["waiting_position"]) == (
+        "waiting", 1)
+    fourth = _json(clients[3], "POST", f"/api/v1/features/{fid}/signups").get_json()
+    assert (fourth["status"], fourth["waiting_position"]) == ("waiting", 2)
+    _deliver(db, mail_env, 4)
+    mail_env.messages.clear()
+    # A cancellation promotes the first one waiting, told by e-mail; still full.
+    assert clients[0].delete(f"/api/v1/features/{fid}/signups/me").get_json()[
+        "promoted"] == 1
+    assert clients[2].get(f"/api/v1/features/{fid}/signups").get_json()["mine"] == (
+        "confirmed")
+    assert clients[3].get(f"/api/v1/features/{fid}/signups").get_json()[
+        "waiting_position"] == 1
+    [promoted] = _deliver(db, mail_env, 1)
+    assert promoted["To"] == "c@example.org"
+    assert promoted["Subject"] == "Une place s'est libérée : Distribution de repas"
+    assert "lundi 18:00–21:00" in text_part(promoted)  # a weekly mission: its slots
+    # Withdrawing from the waiting list frees nothing; a confirmed place then does,
+    # and with nobody waiting the mission is back in "Missions for me".
+    assert clients[3].delete(f"/api/v1/features/{fid}/signups/me").get_json()[
+        "promoted"] == 0
+    assert clients[1].delete(f"/api/v1/features/{fid}/signups/me").get_json()[
+        "promoted"] == 0
+    assert [m["id"] for m in clients[3].get("/api/v1/me/missions").get_json()[
         "missions"]] == [fid]
 
 
@@ -495,8 +520,8 @@ def test_two_last_seat_sign_ups_at_once_never_overbook(app, db):
                 with s.begin():
                     result = signups.sign_up(s, fid, resident_id)
                 outcome = result.status
-            except signups.ItemFull:
-                outcome = "full"
+            except signups.ItemFull:  # only if the lock were bypassed: must not happen
+                outcome = "refused by the trigger"
         with lock:
             outcomes.append(outcome)
 
@@ -505,13 +530,20 @@ def test_two_last_seat_sign_ups_at_once_never_overbook(app, db):
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(outcomes) == ["confirmed"] + ["full"] * 7
+    # One takes the last seat; the seven others queue on the mission's waiting list.
+    assert sorted(outcomes) == ["confirmed"] + ["waiting"] * 7
     with db.connect() as conn:
         confirmed = conn.execute(text("SELECT count(*) FROM signup WHERE feature_id = :f "
                                       "AND status = 'confirmed'"), {"f": fid}).scalar_one()
-        counter = conn.execute(text("SELECT confirmed FROM signup_item WHERE feature_id = :f"),
-                               {"f": fid}).scalar_one()
-    assert confirmed == counter == 3
+        counter, waiting = conn.execute(text(
+            "SELECT confirmed, waiting FROM signup_item WHERE feature_id = :f"),
+            {"f": fid}).one()
+        queue = conn.execute(text("SELECT id FROM signup WHERE feature_id = :f "
+                                  "AND status = 'waiting' ORDER BY created_at, id"),
+                             {"f": fid}).scalars().all()
+    assert confirmed == counter == 3 and waiting == 7
+    with Session(db) as s:
+        assert [signups._position(s, fid, sid) for sid in queue] == list(range(1, 8))
 
 
 def test_the_database_itself_refuses_a_seat_beyond_capacity(app, db):
