@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .errors import MigrationError
 
-__all__ = ["current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "sync_city_zone", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -52,8 +52,31 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> str | None:
-    """Bring the schema up to ``revision``; returns the revision reached."""
-    return _run(engine, command.upgrade, revision)
+    """Bring the schema up to ``revision``; returns the revision reached.
+
+    Then SQL is given the city's time zone (:func:`sync_city_zone`), so a city whose
+    zone changed is followed by ``carte db migrate`` and ``carte demo``.
+    """
+    reached = _run(engine, command.upgrade, revision)
+    sync_city_zone(engine)
+    return reached
+
+
+def sync_city_zone(engine: Engine) -> bool:
+    """Set ``carte_city_zone()`` (migration 0021) to the city's zone; whether it changed.
+
+    Missions ending with their start day read it in triggers; nothing to do before 0021.
+    """
+    from sqlalchemy import text
+
+    from .events import city_zone
+
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT to_regprocedure('carte_set_city_zone(text)')")
+                        ).scalar() is None:
+            return False
+        return bool(conn.execute(text("SELECT carte_set_city_zone(:z)"),
+                                 {"z": city_zone().key}).scalar())
 
 
 def downgrade(engine: Engine, revision: str = "base") -> str | None:
