@@ -81,11 +81,20 @@ from .intake import IntakeSettings, Outcome, hash_token, revalidate, submit
 from .messages import TITLES, form_labels, localise, pick_lang, track_labels
 from .nearby import Nearby, nearby_with_pending
 from .openapi import openapi_document
-from .photo_messages import photo_form_labels, photo_message, photos_detail, photos_title
+from .photo_messages import (
+    photo_form_labels,
+    photo_message,
+    photo_state,
+    photo_state_label,
+    photo_track_labels,
+    photos_detail,
+    photos_title,
+)
 from .photo_openapi import with_photos
 from .ratelimit import hit, parse_limit
 from .spam import DEFAULT_RULES
 from .text import clean_text, forbidden_character
+from .track_links import read_mailed_token
 from .validation import ServiceArea
 
 __all__ = ["DEFAULTS", "SubmissionFastPath", "answer_submission", "bp", "revalidate_received"]
@@ -458,20 +467,23 @@ def local_time(value: datetime | None, lang: str) -> str:
     return f"{t.day} {month} {t.year} à {t:%H:%M}"
 
 
-_SUBMISSION_BY_TOKEN = text("""
+_SUBMISSION_SQL = """
     SELECT s.id, s.status::text AS status, s.received_at, s.title, s.category, s.reason,
            s.decided_at, s.feature_id, f.status::text AS feature_status,
            ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
     FROM submission s LEFT JOIN feature f ON f.id = s.feature_id
-    WHERE s.tracking_token_hash = :h
-""")
-_CORRECTION_BY_TOKEN = text("""
+    WHERE """
+_CORRECTION_SQL = """
     SELECT c.id, c.status, c.received_at, f.title, f.category, c.reason, c.decided_at,
            c.feature_id, f.status::text AS feature_status, ST_X(f.geom) AS lon,
            ST_Y(f.geom) AS lat, c.changes, c.closed, c.comment
     FROM correction c JOIN feature f ON f.id = c.feature_id
-    WHERE c.tracking_token_hash = :h
-""")
+    WHERE """
+_SUBMISSION_BY_TOKEN = text(_SUBMISSION_SQL + "s.tracking_token_hash = :h")
+_CORRECTION_BY_TOKEN = text(_CORRECTION_SQL + "c.tracking_token_hash = :h")
+# A link written into a message names its item, signed (ingestion.track_links).
+_SUBMISSION_BY_ID = text(_SUBMISSION_SQL + "s.id = :id")
+_CORRECTION_BY_ID = text(_CORRECTION_SQL + "c.id = :id")
 _CORRECTIONS_OF = text("""
     SELECT id, status, received_at, changes, closed, reason, decided_at FROM correction
     WHERE feature_id = :f AND status <> 'received' AND status <> 'invalid'
@@ -479,23 +491,43 @@ _CORRECTIONS_OF = text("""
 """)
 
 
-def _tracked_photos(conn: Any, kind: str, item_id: int, lang: str) -> list[dict[str, Any]]:
+def _tracked_photos(conn: Any, kind: str, item_id: int, item_status: str,
+                    lang: str) -> list[dict[str, Any]]:
     """The photos sent with a submission or correction, as its resident sees them.
 
     Private like the rest of the tracking answer: the resident's own file names, each
-    photo's state (``ready`` waits for the moderator with the item, ``hidden`` and
-    ``removed`` are a moderator's decision) and, when refused, why in their language.
+    photo's raw ``status`` and its fate in words (:func:`photo_state`): ``state`` is
+    ``published`` (on the map: ``thumbnail_url`` given), ``pending`` (waits for the
+    moderator with the item), ``not_published`` (the item was refused or withdrawn),
+    ``hidden`` or ``removed`` (a moderator's decision, ``reason`` their words) or
+    ``refused`` (at upload, ``reason`` why in the resident's language). A published
+    photo has its ``url`` and ``thumbnail_url`` (relative, like ``map_url``).
     """
     column = "submission_id" if kind == "submission" else "correction_id"
-    rows = conn.execute(text(
-        f"SELECT position, original_name, status, refusal_reason FROM photo "  # noqa: S608
-        f"WHERE {column} = :i ORDER BY position NULLS LAST, id"), {"i": item_id}).all()
+    rows = conn.execute(text(f"""
+        SELECT ph.position, ph.original_name, ph.status, ph.refusal_reason, ph.thumb_key,
+               ph.display_key,
+               (ph.status = 'ready' AND f.status = 'published') AS public
+        FROM photo ph LEFT JOIN feature f ON f.id = ph.feature_id
+        WHERE ph.{column} = :i ORDER BY ph.position NULLS LAST, ph.id"""),  # noqa: S608
+        {"i": item_id}).all()
     out = []
-    for i, (position, name, status, reason) in enumerate(rows, start=1):
-        item: dict[str, Any] = {"position": position or i, "name": name, "status": status}
-        if status == "refused" and reason:
-            item["reason"] = photo_message(reason, {}, name=name or f"photo-{i}",
-                                           position=position or i, lang=lang)
+    for i, row in enumerate(rows, start=1):
+        position = row.position or i
+        item: dict[str, Any] = {"position": position, "name": row.original_name,
+                                "status": row.status}
+        reason = row.refusal_reason
+        if row.status == "refused" and reason:
+            reason = photo_message(reason, {}, name=row.original_name or f"photo-{i}",
+                                   position=position, lang=lang)
+        state = photo_state(row.status, bool(row.public), item_status)
+        if reason and state in ("refused", "hidden", "removed"):
+            item["reason"] = reason
+        item["state"] = state
+        item["label"] = photo_state_label(state, item.get("reason"), lang)
+        if state == "published" and row.thumb_key and row.display_key:
+            item["url"] = f"/photos/{row.display_key}"
+            item["thumbnail_url"] = f"/photos/{row.thumb_key}"
         out.append(item)
     return out
 
@@ -514,30 +546,45 @@ def _history(row: Mapping[str, Any], lang: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _find_tracked(conn: Any, token: str) -> tuple[str, Mapping[str, Any]] | None:
+    """The submission or correction a tracking token names: its own, or a mailed one."""
+    digest = hash_token(token)
+    row = conn.execute(_SUBMISSION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
+    if row is not None:
+        return "submission", row
+    row = conn.execute(_CORRECTION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
+    if row is not None:
+        return "correction", row
+    mailed = read_mailed_token(current_app.config.get("SECRET_KEY"), token)
+    if mailed is None:
+        return None
+    kind, item_id = mailed
+    query = _SUBMISSION_BY_ID if kind == "submission" else _CORRECTION_BY_ID
+    row = conn.execute(query, {"id": item_id}).mappings().one_or_none()
+    return None if row is None else (kind, row)
+
+
 def _status(token: str, lang: str = "fr") -> dict[str, Any] | None:
     """What the tracking page and ``/api/v1/track/<token>`` say about one token.
 
     The token names a submission (a new pin) or a correction of a published place;
     both are answered the same way, with their history in local time, the link to the
     place on the map once it is published, and the corrections sent for that place.
+    The token is the resident's own, or one a message carried (:mod:`.track_links`).
     """
     if not _TOKEN.match(token):
         return None
-    digest = hash_token(token)
     with _engine().connect() as conn:
-        row = conn.execute(_SUBMISSION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
-        kind = "submission"
-        if row is None:
-            row = conn.execute(_CORRECTION_BY_TOKEN, {"h": digest}).mappings().one_or_none()
-            kind = "correction"
-        if row is None:
+        found = _find_tracked(conn, token)
+        if found is None:
             return None
+        kind, row = found
         corrections = [] if row["feature_id"] is None else [
             {"id": c["id"], "status": c["status"], "received_at": c["received_at"].isoformat(),
              "local": local_time(c["received_at"], lang), "changes": c["changes"],
              "closed": c["closed"], "reason": c["reason"]}
             for c in conn.execute(_CORRECTIONS_OF, {"f": row["feature_id"]}).mappings()]
-        photos = _tracked_photos(conn, kind, row["id"], lang)
+        photos = _tracked_photos(conn, kind, row["id"], row["status"], lang)
     published = row["feature_status"] == "published" and (
         kind == "correction" or row["status"] in ("approved", "merged"))
     out = {"kind": kind, "id": row["id"], "status": row["status"],
@@ -578,7 +625,7 @@ def track_page(token: str) -> Response | tuple[str, int, dict[str, str]]:
         return track_json(token)
     categories, _ = _state()
     return (render_template("ingestion/track.html", status=status, lang=lang,
-                            t=track_labels(lang), token=token,
+                            t=track_labels(lang) | photo_track_labels(lang), token=token,
                             category=categories.get(status["category"] or "")),
             200, PRIVATE_HEADERS)
 
@@ -588,16 +635,13 @@ def track_withdraw(token: str) -> Response | tuple[str, int, dict[str, str]]:
     """Take back a pending submission or correction (CSRF-checked form of the page)."""
     if not _TOKEN.match(token):
         return track_page(token)
-    digest = hash_token(token)
     with _engine().begin() as conn:
-        done = conn.execute(text(
-            "UPDATE submission SET status = 'withdrawn', decided_at = now() "
-            "WHERE tracking_token_hash = :h AND status = 'pending' RETURNING id"),
-            {"h": digest}).scalar()
-        if done is None:
+        found = _find_tracked(conn, token)
+        if found is not None:
+            table = "submission" if found[0] == "submission" else "correction"
             conn.execute(text(
-                "UPDATE correction SET status = 'withdrawn', decided_at = now() "
-                "WHERE tracking_token_hash = :h AND status = 'pending'"), {"h": digest})
+                f"UPDATE {table} SET status = 'withdrawn', decided_at = now() "  # noqa: S608
+                "WHERE id = :i AND status = 'pending'"), {"i": found[1]["id"]})
     return redirect(url_for("ingestion.track_page", token=token), 303)  # type: ignore[return-value]
 
 

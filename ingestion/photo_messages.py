@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PHOTO_MESSAGES", "photo_form_labels", "photo_message", "photos_detail",
+__all__ = ["PHOTO_MESSAGES", "PHOTO_STATES", "photo_form_labels", "photo_message",
+           "photo_state", "photo_state_label", "photo_track_labels", "photos_detail",
            "photos_title"]
 
 PHOTO_MESSAGES: dict[str, tuple[str, str]] = {
@@ -33,6 +34,13 @@ PHOTO_MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_photo": ("photo envoyée introuvable ou déjà utilisée : renvoyez-la",
                       "uploaded photo not found or already used: upload it again"),
     "bad_field": ("{field} non valable", "{field} not valid"),
+    # An iPhone's photo library gives browsers a JPEG; a HEIC file still comes from the
+    # Files app, a Mac's Finder or another system's picker: say what to do.
+    "heic": ("photo au format HEIC, que nous ne lisons pas : choisissez-la dans « Photos » "
+             "(l'iPhone l'envoie alors en JPEG) ou réglez Réglages › Appareil photo › Formats "
+             "› « Le plus compatible »", "a HEIC photo, which we cannot read: pick it from "
+             "\"Photos\" (the iPhone then sends a JPEG) or set Settings › Camera › Formats › "
+             "\"Most Compatible\""),
 }
 _FALLBACK = {"too_large": ("fichier trop lourd", "file too large"),
              "too_many_pixels": ("image trop grande", "image too large"),
@@ -60,6 +68,8 @@ def photo_message(code: str, params: Mapping[str, Any], *, name: str, position: 
         values["max_mb"] = _mb(values["max"])
     if "max" in values and code == "too_many_pixels":
         values["max_mp"] = round(int(values["max"]) / 1e6)
+    if code == "unsupported_format" and str(values.get("format", "")).upper() == "HEIC":
+        code = "heic"
     template = PHOTO_MESSAGES.get(code, PHOTO_MESSAGES["not_an_image"])[i]
     try:
         text = template.format(**values)
@@ -104,3 +114,63 @@ def photo_form_labels(lang: str, *, max_photos: int = 4, max_mb: int = 10) -> di
     """The photo part of the no-JavaScript form, in ``lang``."""
     i = 1 if lang == "en" else 0
     return {k: v[i].format(n=max_photos, mb=max_mb) for k, v in _FORM_LABELS.items()}
+
+
+# --- a photo's fate on the tracking page -----------------------------------------------
+
+PHOTO_STATES: dict[str, tuple[str, str]] = {
+    "published": ("publiée", "published"),
+    "pending": ("en attente de modération", "waiting for a moderator"),
+    "processing": ("en cours de vérification", "being checked"),
+    "not_published": ("non publiée", "not published"),
+    "hidden": ("masquée par la modération", "hidden by the moderators"),
+    "removed": ("retirée par la modération", "removed by the moderators"),
+    "refused": ("refusée", "refused"),
+}
+"""A photo's state in the resident's words (French, English)."""
+
+_ITEM_WAITING = frozenset({"received", "pending", "invalid"})
+
+
+def photo_state(status: str, public: bool, item_status: str) -> str:
+    """What became of one photo, from its row and its item's (submission or correction).
+
+    ``public`` is whether the photo is ``ready`` on a published feature. A ``ready``
+    photo that is not public waits with its item while that waits; otherwise it is not
+    published (its item was refused or withdrawn, or the place left the map since).
+    """
+    if status in ("hidden", "removed", "refused"):
+        return status
+    if status == "quarantined":
+        return "processing"
+    if public:
+        return "published"
+    return "pending" if item_status in _ITEM_WAITING else "not_published"
+
+
+def photo_state_label(state: str, reason: str | None, lang: str) -> str:
+    """"masquée par la modération : <reason>", "publiée"... in ``lang``."""
+    i = 1 if lang == "en" else 0
+    label = PHOTO_STATES.get(state, PHOTO_STATES["pending"])[i]
+    if not reason:
+        return label
+    if state == "refused":  # photo_message already names the photo: keep its reason
+        reason = reason.split(" : ", 1)[-1] if i == 0 else reason.split('": ', 1)[-1]
+    return f"{label} : {reason}" if i == 0 else f"{label}: {reason}"
+
+
+_TRACK_LABELS: dict[str, tuple[str, str]] = {
+    "photos": ("Vos photos", "Your photos"),
+    "photo_n": ("Photo {n}", "Photo {n}"),
+    "photo_alt": ("Votre photo {n}, telle que publiée", "Your photo {n}, as published"),
+    "photos_hint": ("Seules les photos publiées sont visibles par tous, sans leurs "
+                    "métadonnées (position GPS, appareil).",
+                    "Only published photos are public, without their metadata (GPS "
+                    "position, camera)."),
+}
+
+
+def photo_track_labels(lang: str) -> dict[str, str]:
+    """The photo section of the tracking page, in ``lang`` (``photo_n`` takes ``n``)."""
+    i = 1 if lang == "en" else 0
+    return {k: v[i] for k, v in _TRACK_LABELS.items()}

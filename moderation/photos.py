@@ -28,6 +28,16 @@
   entry whose ``reason`` is ``photo_removed`` (or ``photo_added``) and whose ``photos``
   no longer hold it.
 
+  The moderator's reason is also kept on the photo row (``refusal_reason``, cleared on
+  restore): the resident's tracking page shows "masquée par la modération : <reason>".
+* The resident hears of it (:func:`notify_photo`): when they left an address with the
+  submission or correction the photo came with, a hide or a removal queues a mail in
+  their language (templates ``photo_hidden``, ``photo_removed``) with the reason and a
+  signed link to their tracking page (:mod:`ingestion.track_links`: their own link is
+  stored hashed, so it cannot be written again). A restore queues a short
+  ``photo_restored`` notice: the resident was told the photo was hidden, and the last
+  word they have from us should not stay wrong (nor make them send it again).
+
 Routes are added to the moderation blueprint; the templates call :func:`photos_of` and
 :func:`queue_photos` (a context processor).
 """
@@ -45,6 +55,9 @@ from sqlalchemy.orm import Session
 
 from geo.models import Feature, FeatureStatus, ModerationAction, ModerationEvent
 from geo.publish import revise_feature
+from ingestion.track_links import mailed_token
+from mail.config import MailSettings
+from mail.outbox import enqueue_mail
 from photos.storage import KEY, Storage
 
 from .errors import InvalidInput, NotFound
@@ -52,8 +65,8 @@ from .i18n import t
 from .views import MAX_ID, MODERATOR, bp
 from .web import db, engine, require_role
 
-__all__ = ["ACTIONS", "PHOTO_REASON_CODES", "PhotoDecision", "decide_photo", "photos_of",
-           "queue_photos"]
+__all__ = ["ACTIONS", "PHOTO_REASON_CODES", "PhotoDecision", "decide_photo", "notify_photo",
+           "photos_of", "queue_photos"]
 
 MAX_REASON = 1000
 # action: (statuses it applies to, status after, public reason code)
@@ -120,13 +133,14 @@ def decide_photo(session: Session, photo_id: int, action: str, *, actor_id: int 
                                         s=before.status)})
     after = session.execute(text("""
         UPDATE photo p SET status = :status, decided_at = now(), decided_by = :actor,
+               refusal_reason = CASE WHEN :status = 'ready' THEN NULL ELSE :reason END,
                feature_id = CASE WHEN :status = 'ready' THEN coalesce(p.feature_id,
                    (SELECT s.feature_id FROM submission s
                     WHERE s.id = p.submission_id AND s.status = 'approved'))
                  ELSE p.feature_id END
         WHERE p.id = :id
         RETURNING id, status, feature_id, submission_id, correction_id
-    """), {"status": status, "actor": actor_id, "id": photo_id}).one()
+    """), {"status": status, "actor": actor_id, "id": photo_id, "reason": reason}).one()
     what = {"hide": "masquée", "restore": "rétablie", "remove": "retirée"}[action]
     audit_reason = f"{code}: photo n° {photo_id} {what} — {reason}"
     new_version = None
@@ -154,6 +168,57 @@ def decide_photo(session: Session, photo_id: int, action: str, *, actor_id: int 
         orphaned = tuple(k for k in keys if k not in still)
     session.flush()
     return PhotoDecision(photo_id, status, after.feature_id, new_version, orphaned)
+
+
+# --- the resident hears of it ---------------------------------------------------------------
+
+_OWNER = text("""
+    SELECT ph.id, ph.position, ph.original_name, ph.submission_id, ph.correction_id,
+           coalesce(s.lang, c.lang) AS lang, r.id AS address_id, r.email,
+           coalesce(s.title, f.title) AS title,
+           (ph.status = 'ready' AND pf.status = 'published') AS published,
+           (SELECT count(*) FROM photo o
+            WHERE (o.submission_id = ph.submission_id OR o.correction_id = ph.correction_id)
+              AND (coalesce(o.position, 32767), o.id)
+                  <= (coalesce(ph.position, 32767), ph.id)) AS rank
+    FROM photo ph
+    LEFT JOIN submission s ON s.id = ph.submission_id
+    LEFT JOIN correction c ON c.id = ph.correction_id
+    LEFT JOIN feature f ON f.id = c.feature_id
+    LEFT JOIN feature pf ON pf.id = ph.feature_id
+    JOIN resident_address r ON r.id = coalesce(s.resident_address_id, c.resident_address_id)
+    WHERE ph.id = :id
+""")
+_TEMPLATES = {"hide": "photo_hidden", "remove": "photo_removed", "restore": "photo_restored"}
+
+
+def notify_photo(session: Session, photo_id: int, action: str, reason: str, *,
+                 secret: str | bytes, settings: MailSettings | None = None) -> int | None:
+    """Queue the mail telling a resident what a moderator did to their photo.
+
+    In the decision's transaction, after :func:`decide_photo`; the outbox id, or
+    ``None`` when the photo came with no address (a signed-in resident's address is
+    not read here: only the one given with the item, as for decisions). The photo is
+    named as on the tracking page ("photo n° 2 « IMG_1.jpg »").
+    """
+    row = session.execute(_OWNER, {"id": photo_id}).one_or_none()
+    if row is None or action not in _TEMPLATES:
+        return None
+    settings = settings or MailSettings.from_env()
+    lang = "en" if (row.lang or "").lower().startswith("en") else "fr"
+    n = row.position or row.rank
+    name = row.original_name
+    if lang == "en":
+        photo = f'photo no. {n}' + (f' ("{name}")' if name else "")
+    else:
+        photo = f"photo n° {n}" + (f" (« {name} »)" if name else "")
+    kind = "submission" if row.submission_id is not None else "correction"
+    item_id = row.submission_id if kind == "submission" else row.correction_id
+    url = settings.url(f"/track/{mailed_token(secret, kind, item_id)}?lang={lang}")
+    context = {"title": row.title or "", "photo": photo, "reason": reason.strip(),
+               "url": url, "published": bool(row.published)}
+    return enqueue_mail(session, to=row.email, template=_TEMPLATES[action], lang=lang,
+                        context=context, address_id=row.address_id, settings=settings)
 
 
 # --- what the templates read ------------------------------------------------------------
@@ -241,9 +306,11 @@ def photo_decide(photo_id: int, action: str) -> Response:
     """Hide, remove or restore one photo (reason required), then back to the item."""
     if action not in ACTIONS or photo_id > MAX_ID:
         abort(404)
+    reason = request.form.get("reason", "")
     with Session(engine()) as s, s.begin():
-        done = decide_photo(s, photo_id, action, actor_id=g.user.id,
-                            reason=request.form.get("reason", ""))
+        done = decide_photo(s, photo_id, action, actor_id=g.user.id, reason=reason)
+        notify_photo(s, photo_id, action, reason,  # the resident hears of it (outbox)
+                     secret=current_app.config["SECRET_KEY"])
     store = public_store()
     for key in done.orphaned_keys:  # after the commit: never a row pointing at no file
         store.delete(key)

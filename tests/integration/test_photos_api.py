@@ -195,7 +195,9 @@ def test_the_reason_is_said_in_english_too(api):
     token = problem["tracking_url"].rsplit("/", 1)[1]
     tracked = api.get(f"/api/v1/track/{token}?lang=en").get_json()
     assert tracked["photos"] == [{"position": 1, "name": "doc.jpg", "status": "refused",
-                                  "reason": 'Photo 1 "doc.jpg": this file is not an image'}]
+                                  "reason": 'Photo 1 "doc.jpg": this file is not an image',
+                                  "state": "refused",
+                                  "label": "refused: this file is not an image"}]
 
 
 def test_more_than_four_photos_the_extra_ones_are_named(api, engine):
@@ -372,3 +374,16 @@ def test_the_worker_finishes_what_a_crash_left_and_forgets_unused_uploads(
     assert not public.exists(rows[3]["display_key"])
     assert not quarantine.exists(f"{rows[3]['original_sha256']}.orig")
     assert _tidy_photos(engine, ingest_app.config) is None  # nothing left to do
+
+
+def test_a_heic_file_is_refused_with_what_to_do_on_an_iphone(api):
+    # What an iPhone writes (ftyp heic); its photo library gives browsers a JPEG, but a
+    # HEIC still arrives from the Files app: the resident is told how to send it.
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(2000)
+    for lang, words in (("fr", "« Le plus compatible »"), ("en", '"Most Compatible"')):
+        answer = _send(api, good_submission(), photos=[("IMG_4242.HEIC", heic)], lang=lang)
+        assert answer.status_code == 422
+        [refused] = answer.get_json()["photos_refused"]
+        assert refused["code"] == "unsupported_format"
+        assert "HEIC" in refused["detail"] and words in refused["detail"]
+        assert "IMG_4242.HEIC" in refused["detail"]

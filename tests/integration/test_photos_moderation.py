@@ -147,7 +147,9 @@ def test_the_photo_panel_speaks_the_moderators_language(moderator, mdb, var_dir)
     sid = pending(mdb)
     add_photo(mdb, var_dir, submission_id=sid)
     en = moderator.get(f"/moderation/submissions/{sid}?lang=en").get_data(as_text=True)
-    for words in ("1 photo", "Credited author", "Alt text", "Reason (audit trail)",
+    for words in ("1 photo", "Credited author", "Alt text",
+                  "Reason (audit trail; shown to the resident, and e-mailed if they left an "
+                  "address)",
                   "Hide the photo", "Remove the photo"):
         assert words in en
     assert "Masquer la photo" not in en
