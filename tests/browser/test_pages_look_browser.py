@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from community import ledger, loans, signups
+from community.messages import send_message
 from community.profiles import save_profile
 from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot
 from tests.browser.test_missions_browser import _publish
@@ -100,6 +101,9 @@ def _seed(app, db) -> dict[str, int]:
         loans.agree_loan(s, loan, resident_id=ana.id, starts_on=today,
                          due_on=today + timedelta(days=5), today=today)
         loans.mark_lent(s, loan, resident_id=ana.id)
+        thread = send_message(s, ana.id, bea.id, "Bonjour Béa, mardi 18 h chez moi ?",
+                              feature_id=sewing)
+        send_message(s, bea.id, None, "Parfait, j'apporte le tissu.", thread_id=thread)
     evening = [{"day": "tue", "from": "18:00", "to": "22:00"}]
     meals = _publish(db, title="Distribution de repas aux Halles", category="mission-benevole",
                      attributes={"availability": evening, "organisation": "Restos du cœur",
@@ -119,7 +123,7 @@ def _seed(app, db) -> dict[str, int]:
         save_profile(s, bea.id, availability=evening, skills="cuisine, tri")
         signups.sign_up(s, meals, bea.id, ["Oui, aux Restos"])
         signups.sign_up(s, soup, ana.id)
-    return {"bea": bea.id, "exchange": done, "loan": loan, "meals": meals,
+    return {"bea": bea.id, "exchange": done, "thread": thread, "loan": loan, "meals": meals,
             "clothes": clothes, "soup": soup}
 
 
@@ -200,6 +204,10 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
                          " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
     assert ring[0] != "none" and ring[1] >= 2
 
+    page.goto(f"{live_server}/me/threads/{ids['thread']}")
+    assert page.locator(".msg.mine").inner_text().endswith("Parfait, j'apporte le tissu.")
+    _check_page(page, rec, live_server, lang, device, "conversation")
+
     page.goto(f"{live_server}/exchange/")
     assert page.locator("#balance").get_attribute("data-units") == "-6"
     _check_page(page, rec, live_server, lang, device, "timebank")
@@ -229,9 +237,12 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
     page.goto(f"{live_server}/subscriptions")
     _check_page(page, rec, live_server, lang, device, "subscriptions")
 
-    # the language switch keeps the page and swaps the language
+    # the language switch keeps the page and what it shows (here: which conversation)
+    page.goto(f"{live_server}/exchange/new?thread={ids['thread']}")
+    _check_page(page, rec, live_server, lang, device, "record-time")
     page.locator("#lang-switch").click()
     page.wait_for_load_state()
     other = "en" if lang == "fr" else "fr"
     assert page.locator("html").get_attribute("lang") == other
-    assert page.url.startswith(f"{live_server}/subscriptions?")
+    assert page.url == f"{live_server}/exchange/new?thread={ids['thread']}&lang={other}"
+    assert page.locator("#lang-switch").inner_text() == WORDS[other]["switch"]
