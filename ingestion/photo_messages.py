@@ -156,7 +156,8 @@ def photo_state_label(state: str, reason: str | None, lang: str) -> str:
         return label
     if state == "refused":  # photo_message already names the photo: keep its reason
         reason = reason.split(" : ", 1)[-1] if i == 0 else reason.split('": ', 1)[-1]
-    return f"{label} : {reason}" if i == 0 else f"{label}: {reason}"
+    # French puts a no-break space before the colon: it never starts a line.
+    return f"{label}\u00a0: {reason}" if i == 0 else f"{label}: {reason}"
 
 
 _TRACK_LABELS: dict[str, tuple[str, str]] = {

@@ -92,7 +92,7 @@ def test_the_tracking_page_shows_each_photos_fate_and_the_resident_is_mailed(
     assert labels[0] == "publiée"
     assert labels[1] == "masquée par la modération : un visage reconnaissable"
     assert labels[2] == "refusée : ce fichier n'est pas une image"
-    assert "« <bdi>facture.jpg</bdi> »" in page  # the resident's own file names, privately
+    assert "«&nbsp;<bdi>facture.jpg</bdi>&nbsp;»" in page  # the resident's own file names, privately
     # The public photo shows as its thumbnail (served); the others have none.
     thumbs = re.findall(r'<img src="(/photos/[0-9a-f]{64}\.thumb\.jpg)"', page)
     assert len(thumbs) == 1 and api.get(thumbs[0]).status_code == 200

@@ -171,7 +171,8 @@ def index() -> Response:
             "categories": categories, "quartiers": quartiers,
             "strings": js_strings(), "timezone": city_timezone(),
             "access": access_labels(), "audiences": audience_labels(),
-            "weekdays": weekday_labels()}
+            "weekdays": weekday_labels(),
+            "photos": {"max_per_item": int(current_app.config.get("PHOTO_MAX_PER_ITEM", 4))}}
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
                            city_name=current_city().name(lang),
                            built=built, data=data, categories=categories,

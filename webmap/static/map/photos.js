@@ -5,7 +5,8 @@
  *     lazy thumbnails (width/height given, so nothing jumps), a tap opens the display
  *     size in a dialog; each photo's credit "© author, licence" is text under it;
  *   - the list: Carte.listDecorators adds a small thumbnail to places with photos;
- *   - the pin form: a picker (#f-photos in map.html) for up to 4 photos, with a preview
+ *   - the pin form: a picker (#f-photos in map.html) for up to CARTE_PHOTO_MAX_PER_ITEM
+ *     photos (4 by default; the page's #carte-data carries it), with a preview
  *     (object URLs, revoked once shown), a licence (CC BY-SA 4.0 by default, or CC0), the
  *     name to credit and an alt text per photo. When the resident sends the pin,
  *     Carte.beforeSubmit uploads each file (a big JPEG made smaller first, on the phone)
@@ -35,8 +36,8 @@
       previous: "Photo précédente",
       next: "Photo suivante",
       of: "Photo {n} sur {total}",
-      legend: "Photos (facultatif, 4 au plus)",
-      legendFix: "Ajouter des photos de ce lieu (facultatif, 4 au plus)",
+      legend: "Photos (facultatif, {max} au plus)",
+      legendFix: "Ajouter des photos de ce lieu (facultatif, {max} au plus)",
       hint: "JPEG, PNG ou WebP. Avant publication, la position GPS, l'appareil et toutes les autres métadonnées sont retirées ; les modérateurs les voient d'abord.",
       choose: "Ajouter des photos",
       licence: "Licence de vos photos",
@@ -52,8 +53,9 @@
       busy: "Le serveur est occupé : nouvel essai dans {s} s…",
       sent: "Photo prête",
       progress: "Envoi de {name}",
-      tooMany: "4 photos au plus : {name} n'est pas ajoutée.",
+      tooMany: "{max} photos au plus : {name} n'est pas ajoutée.",
       notImage: "{name} : ce n'est pas une photo JPEG, PNG ou WebP.",
+      heic: "{name} : photo au format HEIC, que nous ne lisons pas. Choisissez-la dans « Photos » (l'iPhone l'envoie alors en JPEG), ou réglez Réglages › Appareil photo › Formats › « Le plus compatible ».",
       tooLarge: "{name} : le fichier est trop lourd.",
       failed: "{name} : l'envoi a échoué. Vérifiez votre connexion puis réessayez.",
       offline: "{name} : pas de connexion. Réessayez une fois connecté·e, ou retirez la photo pour garder le lieu sur cet appareil.",
@@ -73,8 +75,8 @@
       previous: "Previous photo",
       next: "Next photo",
       of: "Photo {n} of {total}",
-      legend: "Photos (optional, up to 4)",
-      legendFix: "Add photos of this place (optional, up to 4)",
+      legend: "Photos (optional, up to {max})",
+      legendFix: "Add photos of this place (optional, up to {max})",
       hint: "JPEG, PNG or WebP. Before publication the GPS position, the camera and every other piece of metadata are removed; moderators see them first.",
       choose: "Add photos",
       licence: "Licence of your photos",
@@ -90,8 +92,9 @@
       busy: "The server is busy: trying again in {s} s…",
       sent: "Photo ready",
       progress: "Sending {name}",
-      tooMany: "4 photos at most: {name} is not added.",
+      tooMany: "{max} photos at most: {name} is not added.",
       notImage: "{name}: not a JPEG, PNG or WebP photo.",
+      heic: "{name}: a HEIC photo, which we cannot read. Pick it from \"Photos\" (the iPhone then sends a JPEG), or set Settings › Camera › Formats › \"Most Compatible\".",
       tooLarge: "{name}: the file is too large.",
       failed: "{name}: sending failed. Check your connection and try again.",
       offline: "{name}: no connection. Try again once online, or remove the photo to keep the place on this device.",
@@ -104,8 +107,33 @@
     }
   };
   var T = STRINGS[C.lang] || STRINGS.fr;
-  var MAX_PHOTOS = 4;
+  /*
+   * How many photos one submission or correction may carry: the server's setting
+   * (CARTE_PHOTO_MAX_PER_ITEM), which the page's own configuration carries
+   * (#carte-data, written by webmap/views/map.py), so the picker and the server never
+   * disagree; 4, the default, if the page was built without it.
+   */
+  function maxPhotos() {
+    try {
+      var n = JSON.parse(document.getElementById("carte-data").textContent).photos.max_per_item;
+      n = Math.floor(Number(n));
+      return n >= 1 && n <= 100 ? n : 4;
+    } catch (e) { return 4; }
+  }
+  var MAX_PHOTOS = maxPhotos();
+  /*
+   * The picker's accept list, JPEG first, and no image/heic nor image/*: an iPhone's
+   * HEIC photo then arrives as a JPEG. iOS Safari (and every iOS browser: WebKit) turns
+   * a photo picked from the library into a JPEG whatever accept says; macOS Safari
+   * converts a HEIC file into the first type of accept it can write, and only when
+   * accept does not allow HEIC (with image/* it sends the HEIC as it is). A HEIC that
+   * still gets through (from the Files app, or another system) is named at once with
+   * what to do, and the server refuses it too (no HEVC decoder in the upload path).
+   */
   var TYPES = ["image/jpeg", "image/png", "image/webp"];
+  function isHeic(file) {
+    return /^image\/hei[cf]/i.test(file.type || "") || /\.hei[cf]$/i.test(file.name || "");
+  }
   var LICENCES = {
     "CC-BY-SA-4.0": { label: "CC BY-SA 4.0", url: "https://creativecommons.org/licenses/by-sa/4.0/" },
     "CC0-1.0": { label: "CC0 1.0", url: "https://creativecommons.org/publicdomain/zero/1.0/" }
@@ -290,7 +318,7 @@
     var items = [];
     var uid = 0;
     var fs = el("fieldset", null, { "class": "photos-fieldset" });
-    fs.appendChild(el("legend", which === "pin" ? T.legend : T.legendFix));
+    fs.appendChild(el("legend", fmt(which === "pin" ? T.legend : T.legendFix, { max: MAX_PHOTOS })));
     var hint = el("p", T.hint, { "class": "hint", id: which + "-photos-hint" });
     fs.appendChild(hint);
     var errorId = which === "pin" ? "err-photo_ids" : "c-err-photo_ids";  // where app.js puts /photo_ids errors
@@ -489,7 +517,7 @@
       progress.hidden = true;
       remove.addEventListener("click", function () { removeItem(item); });
       if (TYPES.indexOf(file.type) < 0) {  // said at once; nothing sent
-        item.error = fmt(T.notImage, { name: item.name });
+        item.error = fmt(isHeic(file) ? T.heic : T.notImage, { name: item.name });
         progress.hidden = true;
         setStatus(item, item.error, "error");
         item.done = Promise.resolve(item);
@@ -505,7 +533,7 @@
       notice.textContent = "";
       var refused = [];
       Array.prototype.forEach.call(input.files || [], function (file) {
-        if (items.length >= MAX_PHOTOS) { refused.push(fmt(T.tooMany, { name: file.name })); return; }
+        if (items.length >= MAX_PHOTOS) { refused.push(fmt(T.tooMany, { max: MAX_PHOTOS, name: file.name })); return; }
         add(file);
       });
       notice.textContent = refused.join(" ");
