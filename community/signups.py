@@ -7,7 +7,8 @@ What it does
   ``int4multirange``, see :mod:`community.profiles`), not over yet, not full, not
   closed, nearest first from the resident's point or area (within their radius when
   they gave one). ``mission_week`` (migration ``0014_signups``) holds each published
-  mission's slots, computed when it is written; the query walks it nearest first.
+  mission's slots, computed when it is written; the query walks it nearest first. Among
+  those nearest, missions naming more of the resident's skills come first.
 * :func:`sign_up` — "Je participe / I'm in", with answers to the item's own questions
   (``attributes.questions``, one per line: :func:`questions_of`). Missions and events
   take sign-ups; the capacity is ``volunteers_needed`` (missions) or ``capacity``
@@ -991,6 +992,10 @@ def missions_for(session: Session, profile: Profile, *,
                  exclude_resident: int | None = None) -> list[Match]:
     """"Missions for me": published missions overlapping the profile's slots, nearest first.
 
+    The ``limit`` nearest are then ordered by how many of the resident's skills each
+    one's "useful skills" names (most first), nearest first among equals: a resident
+    who cooks sees the kitchen missions around them before the others around them.
+
     Parameters
     ----------
     profile
@@ -1063,6 +1068,9 @@ def missions_for(session: Session, profile: Profile, *,
                          lon=r.lon, lat=r.lat,
                          my_skills=[k for k in profile.skills
                                     if k and re.search(rf"\b{re.escape(k)}\b", wanted)]))
+    # Among these nearest, the missions asking for more of the resident's skills come
+    # first; equal ones stay nearest first (a stable sort of at most ``limit`` rows).
+    out.sort(key=lambda m: -len(m.my_skills))
     return out
 
 

@@ -7,8 +7,17 @@
  *   - signed out: a link to /auth/magic?next=/missions/{id}/join (sign in, then join);
  *   - signed in, the item asks questions: a link to /missions/{id}/join (the form);
  *   - signed in, no question: POST /api/v1/features/{id}/signups (JSON) right here.
- * The organiser gets a link to their page of sign-ups. Text goes through textContent
- * only; the strings are this file's own {fr, en} table.
+ * The organiser gets a link to their page of sign-ups. A full item offers its waiting
+ * list ("Liste d'attente / Join the waiting list").
+ *
+ * The map's list (Carte.listDecorators): each mission or event of the list gets a line
+ * "Complet · liste d'attente" or "3 places restantes" when it has a capacity, from one
+ * GET /api/v1/missions/places?ids=... per drawing of the list (live counts, not a
+ * published attribute; answers kept 15 s here as the server's cache says). A checkbox
+ * in the filters, "Seulement les missions avec des places / Only missions with places
+ * left" (kept in this browser), hides the list's full or closed missions and events
+ * and says how many it hid. Text goes through textContent only; the strings are this
+ * file's own {fr, en} table.
  */
 (function () {
   "use strict";
@@ -30,7 +39,12 @@
       doneWaiting: "C'est complet : vous êtes en liste d'attente (position {n}).",
       failed: "L'inscription n'a pas abouti. Réessayez dans un instant.",
       fullNow: "Désolé, c'est complet.",
-      sending: "Envoi…"
+      sending: "Envoi…",
+      joinWaitingSignIn: "Liste d'attente (connexion par e-mail)",
+      listFull: "Complet", listFullWaiting: "Complet · liste d'attente",
+      listClosed: "Inscriptions closes",
+      onlyPlaces: "Seulement les missions avec des places",
+      hidden1: "1 mission complète masquée", hidden: "{n} missions complètes masquées"
     },
     en: {
       heading: "Take part",
@@ -46,7 +60,12 @@
       doneWaiting: "It is full: you are on the waiting list (number {n}).",
       failed: "The sign-up did not go through. Try again in a moment.",
       fullNow: "Sorry, it is full.",
-      sending: "Sending…"
+      sending: "Sending…",
+      joinWaitingSignIn: "Join the waiting list (sign in by e-mail)",
+      listFull: "Full", listFullWaiting: "Full · waiting list",
+      listClosed: "Sign-ups closed",
+      onlyPlaces: "Only missions with places left",
+      hidden1: "1 full mission hidden", hidden: "{n} full missions hidden"
     }
   };
   var T = STRINGS[C.lang] || STRINGS.fr;
@@ -95,12 +114,12 @@
     box.appendChild(places);
     if (info.mine) {
       box.appendChild(C.el("p", info.mine === "waiting" ? fmt(T.mineWaiting, info.waiting_position) : T.mine,
-                           { "class": "signup-mine" }));
+                           { "class": "signup-mine" + (info.mine === "waiting" ? " is-waiting" : "") }));
       box.appendChild(C.el("a", T.manage, { href: joinPath(id), "class": "signup-link" }));
     } else if (info.open) {
       var label = info.full && info.waiting_list ? T.joinWaiting : T.join;
       if (!info.signed_in) {
-        box.appendChild(C.el("a", info.full && info.waiting_list ? T.joinWaiting : T.signIn, {
+        box.appendChild(C.el("a", info.full && info.waiting_list ? T.joinWaitingSignIn : T.signIn, {
           href: "/auth/magic?next=" + encodeURIComponent(joinPath(id)), "class": "signup-button"
         }));
       } else if (info.questions && info.questions.length) {
@@ -150,4 +169,123 @@
   }
 
   C.addDetailSection("signup", render);
+
+  // ---------- the map's list: "Complet" and "only missions with places left" ----------
+  var FRESH_MS = 15000;          // the server's Cache-Control: max-age
+  var BATCH = 100;               // ids per request (the list shows at most 100)
+  var ONLY_KEY = "carte.onlyPlaces";
+  var known = {};                // id -> {p: places, at: time}
+  var pending = {};              // id -> [list buttons] waiting for counts
+  var timer = null;
+
+  function noLongerJoinable(p) { return p.full || p.closed; }
+  function badgeText(p) {
+    if (p.closed) return T.listClosed;
+    if (p.full) return p.waiting_list ? T.listFullWaiting : T.listFull;
+    if (p.places_left === null || p.places_left === undefined) return null;
+    return p.places_left === 1 ? T.left1 : fmt(T.left, p.places_left);
+  }
+  function decorate(btn, p) {
+    var old = btn.querySelector(".places-badge");
+    if (old) old.parentNode.removeChild(old);
+    var li = btn.parentNode;
+    var text = badgeText(p);
+    if (li) li.classList.toggle("is-full", noLongerJoinable(p));
+    if (!text) return;
+    var where = btn.querySelector(".title") || btn;
+    where.appendChild(C.el("span", text, { "class": "places-badge" + (noLongerJoinable(p) ? " is-full" : "") }));
+  }
+  function onlyPlaces() {
+    var box = document.getElementById("only-places");
+    return !!(box && box.checked);
+  }
+  /** Hide (or show again) the list's full missions and events; say how many are hidden. */
+  function applyHide() {
+    var list = document.getElementById("list");
+    if (!list) return;
+    var hide = onlyPlaces(), n = 0;
+    Array.prototype.forEach.call(list.children, function (li) {
+      var gone = hide && li.classList.contains("is-full");
+      li.hidden = gone;
+      if (gone) n += 1;
+    });
+    var note = document.getElementById("places-hidden");
+    if (note) note.textContent = n ? (n === 1 ? T.hidden1 : fmt(T.hidden, n)) : "";
+  }
+  function flush() {
+    timer = null;
+    var batch = pending;
+    pending = {};
+    var ids = Object.keys(batch);
+    for (var i = 0; i < ids.length; i += BATCH) fetchPlaces(ids.slice(i, i + BATCH), batch);
+  }
+  function fetchPlaces(ids, batch) {
+    fetch("/api/v1/missions/places?ids=" + ids.join(","), { headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (found) {
+        var now = Date.now();
+        ids.forEach(function (id) {
+          var p = found[id];
+          if (!p) return;
+          known[id] = { p: p, at: now };
+          batch[id].forEach(function (btn) { if (btn.isConnected) decorate(btn, p); });
+        });
+        applyHide();
+      })
+      .catch(function () { /* the list stays as it is, without counts */ });
+  }
+  C.listDecorators.push(function (props, btn) {
+    var kind = kindOf(props);
+    if (kind !== "mission" && kind !== "event") return;
+    var id = String(props.id), seen = known[id];
+    if (seen && Date.now() - seen.at < FRESH_MS) {
+      decorate(btn, seen.p);
+      if (!timer) timer = setTimeout(function () { timer = null; applyHide(); }, 0);
+      return;
+    }
+    (pending[id] = pending[id] || []).push(btn);
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(flush, 0);  // once the list is drawn: one request for all of it
+  });
+
+  // A list drawn before this script ran (its answer came from the cache first): ask for
+  // all its ids, the server answers for the missions and events among them only.
+  Array.prototype.forEach.call(document.querySelectorAll("#list li button[data-id]"), function (btn) {
+    var id = btn.getAttribute("data-id");
+    (pending[id] = pending[id] || []).push(btn);
+  });
+  if (Object.keys(pending).length) timer = setTimeout(flush, 0);
+
+  // The filter, only when the city has missions or events that can be joined.
+  var joinable = Object.keys(C.categories || {}).some(function (slug) {
+    var k = C.categories[slug].kind;
+    return k === "mission" || k === "event";
+  });
+  var filtersBox = document.getElementById("filters-box");
+  if (joinable && filtersBox) {
+    var input = C.el("input", null, { type: "checkbox", id: "only-places" });
+    var stored = null;
+    try { stored = window.localStorage.getItem(ONLY_KEY); } catch (e) { /* private mode */ }
+    input.checked = stored === "1";
+    var label = C.el("label", null, { "class": "check", "for": "only-places" });
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(" " + T.onlyPlaces));
+    var reset = document.getElementById("filters-reset");
+    filtersBox.insertBefore(label, reset && reset.parentNode === filtersBox ? reset : null);
+    input.addEventListener("change", function (e) {
+      e.stopPropagation();  // the list is already drawn: no refetch, only hide or show
+      try { window.localStorage.setItem(ONLY_KEY, input.checked ? "1" : "0"); } catch (e) { /* private mode */ }
+      applyHide();
+    });
+    if (reset) reset.addEventListener("click", function () {
+      input.checked = false;
+      try { window.localStorage.removeItem(ONLY_KEY); } catch (e) { /* private mode */ }
+      applyHide();
+    });
+    var status = document.getElementById("list-status");
+    if (status) {
+      var note = C.el("p", "", { id: "places-hidden", "class": "places-hidden" });
+      status.parentNode.insertBefore(note, status.nextSibling);
+    }
+  }
 })();
