@@ -44,8 +44,13 @@ __all__ = ["ACCEPTED", "Derivative", "Limits", "Processed", "limits_from_config"
            "parse_formats", "process", "sniff"]
 
 ACCEPTED = ("jpeg", "png", "webp")
-"""Formats we decode (``PHOTO_FORMATS`` may narrow them). HEIC is not among them: see
-docs/architecture.md (phones' browsers send JPEG from a file input)."""
+"""Formats we decode (``PHOTO_FORMATS`` may narrow them). HEIC is not among them (no
+HEVC decoder in the upload path): an iPhone's browser gives a page a JPEG of a photo
+picked from the library whatever the file input's ``accept`` says (WebKit on iOS), and
+macOS Safari converts a HEIC file to the first type of ``accept`` it can write when
+``accept`` does not allow HEIC, so the pickers list ``image/jpeg`` first and never
+``image/*`` (with which macOS Safari sends the HEIC as it is). A HEIC that still arrives
+(the Files app, another system) is refused as ``unsupported_format`` with what to do."""
 
 _PIL_NAME = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _MEDIA = {"jpeg": "image/jpeg", "webp": "image/webp"}

@@ -146,7 +146,8 @@ class Settings:
     SECRET_KEY: str | None = setting(None, _str, "signs sessions; unset: VAR_DIR/secret_key")
     PG_BINDIR: str | None = setting(None, _str, "where initdb and pg_ctl are")
     CITY: str = setting("paris", _str, "the city folder data/cities/<slug>/")
-    PUBLIC_URL: str = setting("http://127.0.0.1:5000", _str, "root of links in mails, feeds")
+    PUBLIC_URL: str = setting("http://127.0.0.1:5000", _str,
+                              "root of links in mails, feeds and photo URLs")
     TRUSTED_PROXIES: str = setting("", _proxies, "reverse proxies whose X-Forwarded-For is "
                                                  "believed (addresses or networks)")
     MAX_CONTENT_LENGTH: int = setting(64 * 1024, _int, "bytes; bigger bodies get a 413",
