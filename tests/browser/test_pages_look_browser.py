@@ -35,11 +35,13 @@ WORDS = {
     "fr": {"brand": "Carte citoyenne", "me": "Ma page", "missions": "Missions",
            "out": "Se déconnecter", "in": "Se connecter", "switch": "English",
            "confirmed": "confirmé et inscrit", "lent": "prêté", "full": "Complet",
-           "email": "Votre adresse e-mail", "send": "M'envoyer un lien de connexion"},
+           "email": "Votre adresse e-mail", "send": "M'envoyer un lien de connexion",
+           "wednesday": "Mercredi"},
     "en": {"brand": "Citizen map", "me": "My page", "missions": "Missions",
            "out": "Sign out", "in": "Sign in", "switch": "Français",
            "confirmed": "confirmed and booked", "lent": "out on loan", "full": "Full",
-           "email": "Your e-mail address", "send": "Send me a sign-in link"},
+           "email": "Your e-mail address", "send": "Send me a sign-in link",
+           "wednesday": "Wednesday"},
 }
 
 # Every visible control, with the box a finger has to hit: a checkbox's is its label's.
@@ -230,6 +232,16 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
 
     page.goto(f"{live_server}/missions/profile")
     _check_page(page, rec, live_server, lang, device, "availability")
+    # a wrong time is said next to its field, in the page's language
+    page.locator("#wed_extra").fill("19h")
+    page.locator("main form button[type=submit]").click()
+    page.locator("#wed_extra-error").wait_for()
+    assert page.locator("#wed_extra").get_attribute("aria-describedby") == "wed_extra-error"
+    assert page.locator("#wed_extra").get_attribute("aria-invalid") == "true"
+    assert w["wednesday"] in page.locator("#wed_extra-error").inner_text()
+    assert page.locator("#wed_extra").input_value() == "19h"  # what they typed stays
+    _check_page(page, rec, live_server, lang, device, "availability-error", refused_form=True)
+    rec.console_errors.clear()
 
     page.goto(f"{live_server}/missions/{ids['meals']}/join")
     _check_page(page, rec, live_server, lang, device, "join")
