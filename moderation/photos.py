@@ -177,6 +177,7 @@ _OWNER = text("""
            coalesce(s.lang, c.lang) AS lang, r.id AS address_id, r.email,
            coalesce(s.title, f.title) AS title,
            (ph.status = 'ready' AND pf.status = 'published') AS published,
+           coalesce(pf.status = 'published', false) AS on_map,
            (SELECT count(*) FROM photo o
             WHERE (o.submission_id = ph.submission_id OR o.correction_id = ph.correction_id)
               AND (coalesce(o.position, 32767), o.id)
@@ -216,7 +217,8 @@ def notify_photo(session: Session, photo_id: int, action: str, reason: str, *,
     item_id = row.submission_id if kind == "submission" else row.correction_id
     url = settings.url(f"/track/{mailed_token(secret, kind, item_id)}?lang={lang}")
     context = {"title": row.title or "", "photo": photo, "reason": reason.strip(),
-               "url": url, "published": bool(row.published)}
+               "url": url, "published": bool(row.published),
+               "on_map": bool(row.on_map)}  # the place it shows on is public
     return enqueue_mail(session, to=row.email, template=_TEMPLATES[action], lang=lang,
                         context=context, address_id=row.address_id, settings=settings)
 

@@ -92,7 +92,7 @@ def test_the_tracking_page_shows_each_photos_fate_and_the_resident_is_mailed(
     assert labels[0] == "publiée"
     assert labels[1] == "masquée par la modération : un visage reconnaissable"
     assert labels[2] == "refusée : ce fichier n'est pas une image"
-    assert "«&nbsp;<bdi>facture.jpg</bdi>&nbsp;»" in page  # the resident's own file names, privately
+    assert "«&nbsp;<bdi>facture.jpg</bdi>&nbsp;»" in page  # their own file names, privately
     # The public photo shows as its thumbnail (served); the others have none.
     thumbs = re.findall(r'<img src="(/photos/[0-9a-f]{64}\.thumb\.jpg)"', page)
     assert len(thumbs) == 1 and api.get(thumbs[0]).status_code == 200
@@ -112,6 +112,7 @@ def test_the_tracking_page_shows_each_photos_fate_and_the_resident_is_mailed(
     body_text = text_part(notice)
     assert "photo n° 2 (« IMG_0002.JPG »)" in body_text
     assert "un visage reconnaissable" in body_text
+    assert "ne sera pas publiée avec votre proposition" in body_text  # hidden while pending
     [link] = [m.group(0) for m in re.finditer(TRACK_LINK, body_text)]
     assert link in html_part(notice)
     opened = api.get(urlsplit(link).path + "?" + urlsplit(link).query)
@@ -178,3 +179,17 @@ def test_a_mailed_link_is_signed_and_does_what_the_residents_own_link_does(
                             {"s": sid}).scalar() == "withdrawn"
     assert _states(api.get(track).get_data(as_text=True)) == [
         "not_published", "not_published", "refused"]
+
+
+def test_a_photo_taken_off_a_published_place_is_said_to_leave_the_map(api, engine, mail_env):
+    sid, track = _send_three(api)
+    first, _, _ = _photo_ids(engine, sid)
+    _approve(engine, sid)
+    assert _states(api.get(track).get_data(as_text=True))[:2] == ["published", "published"]
+    _decide(_moderator(api, engine), first, "remove", "une plaque lisible", sid)
+    assert _labels(api.get(track).get_data(as_text=True))[0] == \
+        "retirée par la modération : une plaque lisible"
+    deliver_due(engine)
+    [notice] = [m for m in mail_env.wait_for(2) if "photos" in m["Subject"]]
+    assert notice["Subject"] == f"Une de vos photos de « {TITLE} » a été retirée"
+    assert "Elle est effacée de la carte et des données ouvertes." in text_part(notice)
