@@ -17,8 +17,10 @@ Then times :func:`community.signups.missions_for` (the query and the Python rows
 slots each, a random point), in four shapes: nearest first from a point; within a
 2 km radius; from an area (its centre); without any place (by id). Then the same
 request through the Flask app (test client, a signed-in resident, JSON encoding
-included), the plan of one query (EXPLAIN ANALYZE), and the nearest-first shape again
-without the GiST index (the seq scan it replaces).
+included); the live places of a page of the map's list (``places()`` and
+``GET /api/v1/missions/places`` with 100 ids); the plan of one query (EXPLAIN
+ANALYZE), and the nearest-first shape again without the GiST index (the seq scan it
+replaces).
 
     .venv/bin/python bench/bench_missions.py [--missions 50000] [--others 150000] [--runs 200]
 """
@@ -39,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from bench.ingest_common import cluster, paris_points
 from community.profiles import DAYS, Profile, multirange_literal, week_ranges
-from community.signups import missions_for
+from community.signups import missions_for, places
 
 SEED_MISSIONS = """
 INSERT INTO feature (category, title, geom, attributes, starts_at, ends_at)
@@ -156,6 +158,10 @@ def main() -> None:
                 Profile(resident_id=0, lon=x, lat=y,
                         availability=[{"day": "tue", "from": "19:00", "to": "21:00"}])
                 for x, y in pts],
+            "with skills (matching ones first)": [
+                Profile(resident_id=0, lon=x, lat=y, skills=["cuisine", "accueil"],
+                        availability=profile(rng, x, y).availability)
+                for x, y in pts],
         }
         print(f"\nmissions_for, {args.runs} random profiles each, 50 results a page:")
         print(f"{'shape':38} {'median ms':>10} {'p95 ms':>8} {'results':>8} {'overlapping':>12}")
@@ -195,6 +201,35 @@ def main() -> None:
         print(f"\nGET /api/v1/me/missions (Flask test client, signed in): median "
               f"{statistics.median(times):.2f} ms, max {max(times):.2f} ms, "
               f"{len(r.get_json()['missions'])} missions")
+
+        # The map's list: live places of a page of 100 features (a third of them
+        # missions), one request per drawing of the list (GET /api/v1/missions/places).
+        with engine.connect() as conn:
+            pool = conn.execute(text(
+                "(SELECT id FROM feature WHERE category = 'mission-benevole' "
+                " ORDER BY random() LIMIT 20000) UNION ALL "
+                "(SELECT id FROM feature WHERE category <> 'mission-benevole' "
+                " ORDER BY random() LIMIT 40000)")).scalars().all()
+        pages = [rng.sample(pool, 100) for _ in range(args.runs)]
+        times, found = [], []
+        with Session(engine) as s:
+            places(s, pages[0])
+            for ids in pages:
+                t0 = time.perf_counter()
+                found.append(len(places(s, ids)))
+                times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        print(f"\nplaces() of a list page (100 ids, ~{statistics.mean(found):.0f} missions): "
+              f"median {statistics.median(times):.2f} ms, "
+              f"p95 {times[int(len(times) * 0.95) - 1]:.2f} ms")
+        times = []
+        for ids in pages:
+            t0 = time.perf_counter()
+            r = client.get("/api/v1/missions/places?ids=" + ",".join(map(str, ids)))
+            times.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200
+        print(f"GET /api/v1/missions/places (Flask test client, 100 ids): median "
+              f"{statistics.median(times):.2f} ms, max {max(times):.2f} ms")
 
         p = shapes["nearest first from a point"][0]
         week = multirange_literal(week_ranges(p.availability))

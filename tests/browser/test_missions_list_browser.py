@@ -113,3 +113,30 @@ def test_the_list_says_full_and_hides_full_missions_on_a_phone_in_french(
                                  "ON r.id = s.resident_id WHERE r.display_name = 'Béa'")
                             ).scalar_one() == "waiting"
     assert rec2.page_errors == []
+
+
+def test_the_list_says_full_in_english_and_the_filter_is_named_so(
+        app, page_factory, live_server, mdb, real_categories, mail_env):  # noqa: F811
+    db = mdb
+    full = _publish(db, title="Evening food round", category="mission-benevole",
+                    attributes={"availability": EVENINGS, "volunteers_needed": 1})
+    one_left = _publish(db, title="Homework help", category="mission-benevole",
+                        attributes={"availability": EVENINGS, "volunteers_needed": 2},
+                        lon=2.3530, lat=48.8570)
+    ana, bob = (make_resident(app, f"{n}@example.org") for n in ("ana", "bob"))
+    with Session(db) as s, s.begin():
+        signups.sign_up(s, full, ana.id)
+        signups.sign_up(s, one_left, bob.id)
+    page, rec = page_factory(locale="en-GB", **PHONE)
+    page.goto(f"{live_server}/?lang=en#map=17/48.85660/2.35220")
+    expect(_item(page, full).locator(".places-badge")).to_have_text("Full · waiting list")
+    expect(_item(page, one_left).locator(".places-badge")).to_have_text("1 place left")
+    page.locator("#sheet-handle").click()
+    _item(page, full).scroll_into_view_if_needed()
+    screenshot(page, "missions-list-full-en-phone")
+    page.locator("#filters-box summary").click()
+    page.get_by_label("Only missions with places left").check()
+    expect(_item(page, full)).to_be_hidden()
+    expect(page.locator("#places-hidden")).to_have_text("1 full mission hidden")
+    assert axe_violations(page) == []
+    assert rec.page_errors == []
