@@ -120,7 +120,7 @@ def stats(samples: list[float]) -> dict[str, float]:
             "max_ms": round(s[-1], 1)}
 
 
-def part_publish(n_rows: int) -> None:
+def part_publish(n_rows: int, traffic: bool = True) -> None:
     from moderation_imports import seed
 
     from geo.jobs import job_status
@@ -159,7 +159,7 @@ def part_publish(n_rows: int) -> None:
                 if st["status"] in ("done", "failed"):
                     finished = now
                     break
-                if started is not None:
+                if started is not None and traffic:
                     for p in paths:
                         during[p].append(timed_get(client, p))
                 else:
@@ -175,6 +175,7 @@ def part_publish(n_rows: int) -> None:
         valid = st["result"]["changed"]
         print(json.dumps({
             "rows_in_file": n_rows, "valid_rows_published": valid, "features": published,
+            "requests_during_job": traffic,
             "request_ms": round(request_ms, 1),
             # seen running (polled every 20 ms before, between requests after) to seen
             # done: within ~0.1 s of the worker's transaction (the job table's
@@ -184,7 +185,7 @@ def part_publish(n_rows: int) -> None:
             "valid_rows_per_s": round(valid / observed_s),
             "file_rows_per_s": round(n_rows / observed_s),
             "requests_before": {p: stats(v) for p, v in before.items()},
-            "requests_during_job": {p: stats(v) for p, v in during.items() if v},
+            "latencies_during_job": {p: stats(v) for p, v in during.items() if v},
         }, indent=1), flush=True)
 
 
@@ -301,10 +302,12 @@ def main() -> None:
                         default="publish")
     parser.add_argument("--submissions", type=int, default=5_000)
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--no-traffic", action="store_true",
+                        help="publish: no requests during the job (the job's rate alone)")
     parser.add_argument("--points", type=int, default=200_000)
     args = parser.parse_args()
     if args.part == "publish":
-        part_publish(args.rows)
+        part_publish(args.rows, traffic=not args.no_traffic)
     elif args.part == "bulk":
         part_bulk(args.submissions)
     else:

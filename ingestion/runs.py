@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.publish import publish_import_rows
+from geo.publish import publish_import_rows, reserve_event_id
 
 from .errors import RunAlreadyDecided, RunNotFound
 
@@ -105,13 +105,15 @@ def _pending_run(session: Session, run_id: int) -> tuple[str, dict[str, Any]]:
 
 
 def _audit(session: Session, run_id: int, *, action: str, actor_id: int | None,
-           reason: str | None, after: dict[str, Any]) -> None:
+           reason: str | None, after: dict[str, Any], event_id: int | None = None) -> None:
     import json
 
     session.execute(text(
-        "INSERT INTO moderation_event (actor_id, action, import_run_id, reason, after) "
-        "VALUES (:a, CAST(:act AS moderation_action), :r, :reason, CAST(:after AS jsonb))"),
-        {"a": actor_id, "act": action, "r": run_id, "reason": reason,
+        "INSERT INTO moderation_event (id, actor_id, action, import_run_id, reason, after) "
+        "OVERRIDING SYSTEM VALUE VALUES (coalesce(CAST(:id AS bigint), "
+        "nextval(pg_get_serial_sequence('moderation_event', 'id'))), "
+        ":a, CAST(:act AS moderation_action), :r, :reason, CAST(:after AS jsonb))"),
+        {"id": event_id, "a": actor_id, "act": action, "r": run_id, "reason": reason,
          "after": json.dumps(after)})
 
 
@@ -128,13 +130,17 @@ def publish_run(session: Session, run_id: int, *, actor_id: int | None,
     """
     source, options = _pending_run(session, run_id)
     credit = attribution if attribution is not None else options.get("attribution")
+    # The moderator's decision is the one event the published versions point to.
+    event_id = reserve_event_id(session)
     created, revised = publish_import_rows(session, run_id=run_id, source=source,
-                                           attribution=credit, actor_id=actor_id)
+                                           attribution=credit, actor_id=actor_id,
+                                           event_id=event_id)
     session.execute(text(
         "UPDATE import_run SET status = 'published', decided_at = now(), decided_by = :a "
         "WHERE id = :r"), {"a": actor_id, "r": run_id})
     _audit(session, run_id, action="approve", actor_id=actor_id, reason=None,
-           after={"status": "published", "created": created, "revised": revised})
+           after={"status": "published", "created": created, "revised": revised},
+           event_id=event_id)
     return created + revised
 
 

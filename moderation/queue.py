@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.publish import version_snapshot_sql
+
 from .errors import InvalidInput, NotFound
 
 __all__ = [
@@ -188,15 +190,31 @@ def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
 
 def history(session: Session, *, submission_id: int | None = None,
             feature_id: int | None = None, limit: int = 100) -> list[Any]:
-    """Audit events of a submission or a feature, newest first."""
-    return session.execute(text("""
+    """Audit events of a submission or a feature, newest first.
+
+    A feature's versions written by an import point to the import's one event (no
+    feature of its own, :mod:`geo.publish`): each appears here as that event with the
+    feature's before and after, read from the version rows.
+    """
+    return session.execute(text(f"""
         SELECT e.id, e.at, e.action::text AS action, e.reason, e.before, e.after,
-               e.submission_id, e.feature_id, u.email AS actor
+               e.submission_id, e.feature_id, u.email AS actor, e.import_run_id
         FROM moderation_event e LEFT JOIN app_user u ON u.id = e.actor_id
         WHERE (CAST(:s AS bigint) IS NOT NULL AND e.submission_id = :s)
            OR (CAST(:f AS bigint) IS NOT NULL AND e.feature_id = :f)
-        ORDER BY e.at DESC, e.id DESC LIMIT :lim
-    """), {"s": submission_id, "f": feature_id, "lim": limit}).all()
+        UNION ALL
+        SELECT e.id, e.at, e.action::text, e.reason,
+               CASE WHEN pv.feature_id IS NOT NULL THEN {version_snapshot_sql("pv")} END,
+               {version_snapshot_sql("v")}, e.submission_id, v.feature_id, u.email,
+               e.import_run_id
+        FROM feature_version v
+        JOIN moderation_event e ON e.id = v.event_id AND e.feature_id IS NULL
+        LEFT JOIN feature_version pv ON pv.feature_id = v.feature_id
+                                    AND pv.version = v.version - 1
+        LEFT JOIN app_user u ON u.id = e.actor_id
+        WHERE CAST(:f AS bigint) IS NOT NULL AND v.feature_id = :f
+        ORDER BY at DESC, id DESC LIMIT :lim
+    """), {"s": submission_id, "f": feature_id, "lim": limit}).all()  # noqa: S608
 
 
 def recent_events(session: Session, *, actor: str = "", action: str = "",
@@ -204,8 +222,8 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
                   limit: int = 100) -> list[Any]:
     """The audit trail across all items, newest first (keyset on the event id).
 
-    ``runs_only``: only decisions on whole import runs (publishing a run also writes
-    one event per feature, which would otherwise bury them).
+    ``runs_only``: only events on whole import runs (their decisions, and the one
+    event an import's publication writes, which its features' versions point to).
     """
     return session.execute(text("""
         SELECT e.id, e.at, e.action::text AS action, e.reason, e.submission_id, e.feature_id,

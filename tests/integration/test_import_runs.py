@@ -133,6 +133,8 @@ def test_rows_kept_as_slices_of_the_stored_file_read_back_exactly(db, tmp_path, 
 
 
 def test_a_changed_row_revises_its_feature_and_an_unchanged_one_is_not_repeated(db, tmp_path):
+    from moderation import queue
+
     v1 = write(tmp_path / "v1.csv", ["id,title,lon,lat", "p1,Mairie du 4e,2.3522,48.8566",
                                       "p2,Bibliothèque,2.3470,48.8530"])
     first = run(db, v1, source="city", publish=True, attribution="Ville")
@@ -151,11 +153,16 @@ def test_a_changed_row_revises_its_feature_and_an_unchanged_one_is_not_repeated(
     assert [r.title for r in rows(db, "SELECT title FROM feature_version WHERE feature_id = :f "
                                       "ORDER BY version", f=fid)] == \
         ["Mairie du 4e", "Mairie du 4e (rénovée)"]
-    before, after, run_id = rows(
-        db, "SELECT before, after, import_run_id FROM moderation_event "
-            "WHERE feature_id = :f AND before IS NOT NULL", f=fid)[0]
-    assert before["title"] == "Mairie du 4e" and after["version"] == 2
-    assert run_id == again.run_id
+    # The feature's audit history shows each import's version with before and after,
+    # under the run's one import event (not one event per feature).
+    with Session(db) as session:
+        history = queue.history(session, feature_id=fid)
+    assert [(h.action, h.import_run_id) for h in history] == \
+        [("import", again.run_id), ("import", first.run_id)]
+    assert history[0].before["title"] == "Mairie du 4e" and history[0].after["version"] == 2
+    assert history[1].before is None and history[1].after["title"] == "Mairie du 4e"
+    assert rows(db, "SELECT after FROM moderation_event WHERE import_run_id = :r",
+                r=again.run_id) == [({"source": "city", "created": 1, "revised": 1},)]
     outcomes = dict(rows(db, "SELECT ref, outcome::text || CASE WHEN changed THEN '+changed' "
                              "ELSE '' END FROM import_row WHERE run_id = :r", r=again.run_id))
     assert outcomes == {"p1": "valid+changed", "p2": "unchanged", "p3": "valid"}
@@ -213,7 +220,7 @@ def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
     from datetime import UTC, datetime
 
     from geo.models import ModerationAction
-    from geo.publish import FeatureDraft, publish_feature
+    from geo.publish import FeatureDraft, publish_feature, version_snapshot_sql
 
     lines = ["id,title,description,lon,lat,opening_hours"]
     lines += [f"r{i},Lieu {i},Desc {i},{2.30 + i * 0.007:.4f},{48.84 + i * 0.003:.4f},"
@@ -221,7 +228,7 @@ def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
     s = run(db, write(tmp_path / "s.csv", lines), source="setb", publish=True,
             attribution="A", now=datetime(2026, 6, 1, tzinfo=UTC))
 
-    def state(source):
+    def state(source, after):
         feats = rows(db, "SELECT source_ref, status::text, category, title, description, "
                          "starts_at, ends_at, attributes, ST_AsText(geom), area_ids, "
                          "attribution, version, submission_id, merged_into "
@@ -229,13 +236,17 @@ def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
         versions = rows(db, "SELECT f.source_ref, v.version, v.status::text, v.category, "
                             "v.title, v.description, v.attributes, ST_AsText(v.geom), "
                             "v.changed_by, e.action::text, e.reason, e.actor_id, "
-                            "e.after - 'id', e.before FROM feature_version v "
+                            f"({after}) - 'id' FROM feature_version v "
                             "JOIN feature f ON f.id = v.feature_id "
                             "JOIN moderation_event e ON e.id = v.event_id "
                             "WHERE f.source = :s ORDER BY 1", s=source)
         return feats, versions
 
-    set_based = state("setb")
+    # The set-based path writes one event that the versions point to; each version's
+    # audited "after" (as the feature's history shows it) is its own row.
+    set_based = state("setb", version_snapshot_sql("v"))
+    assert rows(db, "SELECT count(*), min(after ->> 'created') FROM moderation_event") == \
+        [(1, "12")]
     tiles = rows(db, "SELECT z, x, y FROM tile_dirty ORDER BY 1, 2, 3")
     assert len(set_based[0]) == s.published == 12
     with db.begin() as conn:
@@ -249,7 +260,7 @@ def test_set_based_publish_writes_what_publish_feature_writes(db, tmp_path):
                                                   description=desc, attributes=attrs),
                             source="perrow", source_ref=ref, attribution="A",
                             action=ModerationAction.import_, reason="import from setb")
-    assert state("perrow") == set_based
+    assert state("perrow", "e.after") == set_based
     assert rows(db, "SELECT z, x, y FROM tile_dirty ORDER BY 1, 2, 3") == tiles
 
 
