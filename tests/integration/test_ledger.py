@@ -559,8 +559,9 @@ def test_the_statement_on_screen_pages_back(capp, db, mail_env):
         with Session(db) as s, s.begin():
             ledger.confirm_exchange(s, xid, resident_id=bob)
     first = web.get("/exchange/").get_data(as_text=True)
-    assert first.count("<tr><td>") == 20 and "Lignes plus anciennes" in first
+    assert first.count("<tr><td") == 20 and "Lignes plus anciennes" in first
     older = re.search(r'href="(/exchange/\?before=\d+)"', first).group(1)
     rest = web.get(older).get_data(as_text=True)
-    assert rest.count("<tr><td>") == 2 and "Dernières lignes" in rest
-    assert "<td>0 h 15</td><td>0 h 15</td>" in rest.replace("+0 h 15", "0 h 15")
+    assert rest.count("<tr><td") == 2 and "Dernières lignes" in rest
+    # the time and the balance cells (their tags carry a label for the phone's layout)
+    assert re.search(r">\+?0 h 15</td><td[^>]*>0 h 15</td>", rest)
