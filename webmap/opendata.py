@@ -43,11 +43,12 @@ def _stat(path: Path) -> tuple[int, str] | None:
     return st.st_size, datetime.fromtimestamp(st.st_mtime, UTC).isoformat()
 
 
-def changes_behind(manifest: dict[str, Any]) -> int | None:
-    """Features changed (published, edited, hidden, removed) since the export was built.
+def changes_behind(manifest: dict[str, Any]) -> dict[str | None, int] | None:
+    """Features changed (published, edited, hidden, removed) since the export, by category.
 
     Counted against the newest ``updated_at`` the export saw (the database's own clock),
-    through ``feature_updated_at_idx``; ``carte worker`` brings it back to 0.
+    through ``feature_updated_at_idx``; ``None`` is the total. A feature moved from one
+    category to another counts for its new one. ``carte worker`` brings it back to 0.
     """
     last = (manifest.get("state") or {}).get("last_change")
     if not manifest.get("files"):
@@ -57,16 +58,24 @@ def changes_behind(manifest: dict[str, Any]) -> int | None:
     from geo.db import get_engine
 
     with get_engine(current_app.config["DATABASE_URL"]).connect() as conn:
-        return int(conn.execute(text(
-            "SELECT count(*) FROM feature WHERE CAST(:last AS timestamptz) IS NULL "
-            "OR updated_at > CAST(:last AS timestamptz)"), {"last": last}).scalar_one())
+        rows = conn.execute(text(
+            "SELECT category, count(*) FROM feature WHERE CAST(:last AS timestamptz) IS NULL "
+            "OR updated_at > CAST(:last AS timestamptz) GROUP BY category"),
+            {"last": last}).all()
+    behind: dict[str | None, int] = {cat: int(n) for cat, n in rows}
+    behind[None] = sum(behind.values())
+    return behind
 
 
 def data_files() -> dict[str, dict[str, Any]]:
     """Every downloadable file that exists now, by name, with its description and path.
 
-    Export files carry ``built_at`` (when ``carte export``/``carte worker`` wrote them)
-    and ``changes_behind`` (features changed since); tile archives their file time.
+    Export files carry ``built_at`` (when this file's bytes were last written: a file
+    whose features did not change keeps its time across refreshes), ``checked_at``
+    (when the last refresh found it current), ``refresh`` (``kept``, ``assembled``
+    from cached parts, ``patched`` or ``written`` whole by the last refresh) and
+    ``changes_behind`` (features of the file changed since); tile archives their file
+    time.
     """
     var_dir: Path = current_app.config["VAR_DIR"]
     files: dict[str, dict[str, Any]] = {}
@@ -77,9 +86,12 @@ def data_files() -> dict[str, dict[str, Any]]:
         st = _stat(path)
         if st is None:
             continue
-        files[item["name"]] = {**item, "size": st[0], "updated_at": st[1], "path": path,
-                               "built_at": manifest.get("generated_at"),
-                               "changes_behind": behind}
+        files[item["name"]] = {
+            **item, "size": st[0], "updated_at": st[1], "path": path,
+            "built_at": item.get("built_at") or manifest.get("generated_at"),
+            "checked_at": manifest.get("generated_at"),
+            "refresh": item.get("refresh"),
+            "changes_behind": None if behind is None else behind.get(item.get("category"), 0)}
     for name, (title, media, crs) in TILE_FILES.items():
         path = var_dir / "tiles" / name
         st = _stat(path)
@@ -90,8 +102,15 @@ def data_files() -> dict[str, dict[str, Any]]:
             "title": title, "description": title, "category": None, "count": None,
             "crs": crs, "size": st[0], "updated_at": st[1], "licence": LICENCE_NAME,
             "licence_url": LICENCE_URL, "attribution": ATTRIBUTION, "path": path,
-            "built_at": st[1], "changes_behind": None}
+            "built_at": st[1], "checked_at": None, "refresh": None, "changes_behind": None}
     return files
+
+
+def _refresh(manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """When the exports were last brought up to date, and whether incrementally."""
+    manifest = manifest or {}
+    return {"generated_at": manifest.get("generated_at"),
+            "incremental": manifest.get("incremental")}
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +125,9 @@ def index() -> Response:
     files = [_public(f) for f in data_files().values()]
     body = {"title": "Carte citoyenne – données ouvertes / open data",
             "licence": LICENCE_NAME, "licence_url": LICENCE_URL, "attribution": ATTRIBUTION,
-            "ogc_api": url_for("ogc.landing", _external=True), "files": files}
+            "ogc_api": url_for("ogc.landing", _external=True),
+            **_refresh(read_manifest(current_app.config["VAR_DIR"] / "data")),
+            "files": files}
     fmt = request.args.get("f")
     if fmt not in (None, "json", "html"):
         abort(400, description="f must be json or html")
@@ -125,7 +146,9 @@ def index_json() -> Response:
     """The index as JSON, at a stable address."""
     files = [_public(f) for f in data_files().values()]
     return jsonify({"licence": LICENCE_NAME, "licence_url": LICENCE_URL,
-                    "attribution": ATTRIBUTION, "files": files})
+                    "attribution": ATTRIBUTION,
+                    **_refresh(read_manifest(current_app.config["VAR_DIR"] / "data")),
+                    "files": files})
 
 
 @bp.get("/<name>")
@@ -156,6 +179,10 @@ td.n{text-align:right}</style></head><body><main>
 <p>API : <a href="{{ doc.ogc_api }}">OGC API – Features</a>,
 <a href="/api/v1/features">/api/v1/features</a> (GeoJSON) ;
 <a href="?f=json">cet index en JSON / this index as JSON</a>.</p>
+{% if doc.generated_at %}<p>Dernière mise à jour / Last refresh : {{ doc.generated_at }}
+({{ "incrémentale : seuls les fichiers modifiés sont réécrits / incremental: only "
+    "changed files rewritten" if doc.incremental else "complète / full" }}).</p>
+{% endif %}
 {% if doc.files %}<table><thead><tr><th>Fichier / File</th><th>Description</th>
 <th>Format</th><th>Objets / Features</th><th>CRS</th><th>Taille / Size</th>
 <th>Construit / Built</th><th>Modifications depuis / Changes since</th></tr></thead>

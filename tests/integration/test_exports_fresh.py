@@ -37,9 +37,11 @@ def test_an_approval_is_counted_behind_then_in_the_files_after_one_worker_round(
             actions.approve(s, sid, 1, actor_id=uid)
     assert index(app.test_client())["features.geojson"]["changes_behind"] == 2
     done = run_tasks(mdb, secret="test-secret-key", export_dir=var_dir / "data")
-    assert done["exports"] == {"exported": True, "features": 3}
+    assert done["exports"]["exported"] is True and done["exports"]["features"] == 3
+    assert done["exports"]["incremental"] is True  # from the first export's cached parts
     assert geojson_count(var_dir) == 3
     assert index(app.test_client())["features.geojson"]["changes_behind"] == 0
+    assert index(app.test_client())["features.geojson"]["refresh"] == "assembled"
     # Nothing changed since: the next round writes nothing (a burst makes one refresh).
     assert refresh_exports(mdb, var_dir / "data") == {"exported": False, "features": 3}
     page = app.test_client().get("/data/").get_data(as_text=True)
@@ -66,3 +68,33 @@ def test_a_change_feed_entry_carries_every_public_field_the_area_and_attribution
     assert props["source"] == "partner:ville" and props["attribution"] == "Ville de Paris"
     assert props["published_at"] and props["updated_at"]
     assert {"category", "title", "description", "starts_at", "ends_at"} <= props.keys()
+
+
+def test_the_export_job_refreshes_incrementally_after_a_pause_in_publications(
+        app, mdb, var_dir):
+    """A burst of approvals waits for a pause (or the maximum wait), then one refresh."""
+    from geo.jobs import enqueue_job
+    from webmap.commands.worker import export_pending, run_jobs
+
+    data = var_dir / "data"
+    published(mdb, title="Jardin déjà là")
+    assert export_pending(mdb, data) is True  # never exported: due now
+    run_export(mdb, data)
+    assert export_pending(mdb, data) is False  # nothing new
+    uid = scalar(mdb, "SELECT id FROM app_user WHERE email = :e", e=MOD)
+    sid = pending(mdb, title="Jardin C")
+    with Session(mdb) as s, s.begin():
+        actions.approve(s, sid, 1, actor_id=uid)
+    # Just published: still within the quiet time, and the first change is fresh.
+    assert export_pending(mdb, data, quiet_s=60, max_wait_s=60) is False
+    assert export_pending(mdb, data, quiet_s=0, max_wait_s=60) is True
+    assert export_pending(mdb, data, quiet_s=60, max_wait_s=0) is True
+    # The moderator's "refresh now" job takes the same incremental path.
+    with Session(mdb) as s, s.begin():
+        enqueue_job(s, "export.refresh", {"forced": True})
+    (outcome,) = run_jobs(mdb, export_dir=data)
+    manifest = json.loads((data / "index.json").read_text())
+    assert manifest["incremental"] is True and manifest["state"]["published"] == 2
+    assert geojson_count(var_dir) == 2
+    assert export_pending(mdb, data, quiet_s=0, max_wait_s=0) is False
+    assert outcome["status"] == "done" and outcome["result"]["incremental"] is True

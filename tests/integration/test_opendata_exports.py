@@ -39,7 +39,8 @@ def test_export_writes_every_format_for_all_and_each_category(runner, var_dir, o
             assert info["features"] == count, path.name
             if fmt != "csv":
                 assert "4326" in info["crs"] or "CRS84" in info["crs"]
-    assert not [p for p in data.iterdir() if p.name.startswith(".")]  # no temporary file
+    assert not [p for p in data.iterdir() if p.name.startswith(".tmp")]  # no temporary file
+    assert [p.name for p in data.iterdir() if p.name.startswith(".")] == [".parts"]  # cache
     manifest = json.loads((data / "index.json").read_text())
     assert len(manifest["files"]) == 16 and manifest["licence"] == "ODbL-1.0"
 

@@ -15,9 +15,14 @@ One loop, every ``--poll`` seconds, each task in transactions of its own:
   24 h are reminded once (:func:`community.signups.remind_upcoming`);
 * **outbox**: due messages are sent through SMTP (:func:`mail.sender.deliver_due`);
   sent ones are deleted after 30 days (:func:`mail.sender.purge_sent`);
-* **exports**: the open-data files are refreshed when something published changed,
-  at most every ``--export-every`` seconds (a burst of approvals makes one refresh;
-  a PostgreSQL advisory lock keeps two workers from writing the same files).
+* **exports**: the open-data files are refreshed incrementally (only what changed,
+  :func:`opendata.exports.run_export`) once publications pause: when no feature
+  changed for ``--export-quiet`` seconds, or at the latest ``--export-max-wait``
+  seconds after the first change the files do not count yet (a burst of approvals
+  makes one refresh, a steady stream one every ``--export-max-wait``); every
+  ``--export-every`` seconds the fingerprints are compared anyway (catches a change
+  that moved no ``updated_at``). A PostgreSQL advisory lock keeps two workers from
+  writing the same files.
 
 Several workers may run at once. Killed at any point, a worker leaves no claim and no
 half-written state behind: every claim is a row lock of an open transaction.
@@ -40,6 +45,15 @@ __all__ = ["run_tasks", "worker"]
 log = logging.getLogger(__name__)
 
 EXPORT_LOCK = 0x0CA27E_0E  # pg advisory lock key of the export refresh
+# Coalescing of export refreshes (issue 17: fresh within 60 s of the last of a burst).
+# Worst case for the last approval of a burst: a refresh that started just before it
+# (max wait elapsed) runs to its end, then the quiet time, the poll, a second refresh:
+# 2 x refresh + quiet + poll. At 1M features a refresh is ~15-20 s (docs/benchmarks.md),
+# so 5 s of quiet keeps that within 60 s, and 20 s of max wait keeps a moderator's
+# steady stream of approvals visible in the downloads within ~40 s.
+EXPORT_QUIET_S = 5.0
+EXPORT_MAX_WAIT_S = 20.0
+EXPORT_CHECK_EVERY_S = 60.0
 SYNC_LOCK = 0x0CA27E_5C  # pg advisory lock key of the sources' schedule (issue 21)
 
 
@@ -68,11 +82,46 @@ def _digest(session: Any, settings: Any) -> int | None:
     return queued
 
 
+def export_pending(engine: Any, directory: Path, *, quiet_s: float = EXPORT_QUIET_S,
+                   max_wait_s: float = EXPORT_MAX_WAIT_S) -> bool:
+    """Whether the files are behind and the publications have paused long enough.
+
+    Due when some feature changed after the newest change the files count
+    (``state.last_change`` of the manifest) and either nothing changed for
+    ``quiet_s`` seconds or the first such change is ``max_wait_s`` old. Both ages are
+    read on the database's clock (``updated_at`` is ``now()`` of the writing
+    transaction), through ``feature_updated_at_idx``: a few index entries a poll.
+    No manifest yet: due.
+    """
+    from sqlalchemy import text
+
+    from opendata.exports import read_manifest
+
+    manifest = read_manifest(directory)
+    if manifest is None:
+        return True
+    last = (manifest.get("state") or {}).get("last_change")
+    with engine.connect() as conn:
+        n, first_age, last_age = conn.execute(text("""
+            SELECT count(*), extract(epoch FROM now() - min(updated_at)),
+                   extract(epoch FROM now() - max(updated_at))
+            FROM feature
+            WHERE CAST(:last AS timestamptz) IS NULL OR updated_at > CAST(:last AS timestamptz)
+        """), {"last": last}).one()
+    if not n:
+        return False
+    return float(last_age) >= quiet_s or float(first_age) >= max_wait_s
+
+
 def refresh_exports(engine: Any, directory: Path, *, force: bool = False
                     ) -> dict[str, Any] | None:
-    """Rewrite the open-data files if anything published changed; ``None``: busy.
+    """Bring the open-data files up to date if anything published changed; ``None``: busy.
 
-    ``force`` rewrites them even when nothing changed (a moderator's "refresh now").
+    Incremental (:func:`opendata.exports.run_export`): only the files of what changed
+    are rewritten, from cached parts. ``force`` runs the refresh even when the
+    fingerprints say nothing changed (a moderator's "refresh now"): every file is then
+    checked against its cache state, and one that is missing or was replaced is
+    rebuilt.
     """
     from sqlalchemy import text
 
@@ -87,8 +136,12 @@ def refresh_exports(engine: Any, directory: Path, *, force: bool = False
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": EXPORT_LOCK})
             conn.commit()
-    return {"exported": not manifest.get("skipped", False),
-            "features": manifest["state"]["published"]}
+    out = {"exported": not manifest.get("skipped", False),
+           "features": manifest["state"]["published"]}
+    if out["exported"]:
+        out["incremental"] = bool(manifest.get("incremental"))
+        out["seconds"] = (manifest.get("refresh") or {}).get("seconds", {}).get("total")
+    return out
 
 
 def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, Any]:
@@ -97,8 +150,9 @@ def job_handlers(export_dir: Path | None = None, city: Any = None) -> dict[str, 
     * ``import.publish`` ``{"run_id", "actor_id", "attribution"?}``: publish a pending
       import run (:func:`ingestion.runs.publish_run`, set-based, one transaction);
     * ``import.refuse`` ``{"run_id", "actor_id", "reason"}``;
-    * ``export.refresh`` ``{"forced"?}``: rewrite the open-data files now if anything
-      changed (always when ``forced``: a moderator asked from ``/moderation``);
+    * ``export.refresh`` ``{"forced"?}``: bring the open-data files up to date now,
+      incrementally (checked and repaired even when nothing changed if ``forced``: a
+      moderator asked from ``/moderation``);
     * ``moderation.bulk`` ``{"action", "actor_id", "items", ...}``: decide many
       submissions (:mod:`moderation.bulk`, one transaction, skipped when decided
       meanwhile).
@@ -261,10 +315,18 @@ def _busy(done: dict[str, Any]) -> bool:
 @click.option("--once", is_flag=True, help="One round of every task, then exit.")
 @click.option("--poll", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
               help="Seconds between rounds.")
-@click.option("--export-every", type=click.FloatRange(0, 86400), default=30.0,
+@click.option("--export-every", type=click.FloatRange(0, 86400),
+              default=EXPORT_CHECK_EVERY_S, show_default=True,
+              help="Seconds between full checks of the open-data files against the "
+                   "database (0: never refresh them).")
+@click.option("--export-quiet", type=click.FloatRange(0, 3600), default=EXPORT_QUIET_S,
               show_default=True,
-              help="Seconds between checks for stale open-data files (0: never).")
-def worker(once: bool, poll: float, export_every: float) -> None:
+              help="Refresh the open-data files once no feature changed for this long.")
+@click.option("--export-max-wait", type=click.FloatRange(0, 86400),
+              default=EXPORT_MAX_WAIT_S, show_default=True,
+              help="...or at the latest this long after the first change they miss.")
+def worker(once: bool, poll: float, export_every: float, export_quiet: float,
+           export_max_wait: float) -> None:
     """Send the mail outbox, the moderators' digest and subscriptions; refresh exports."""
     from geo.db import get_engine
 
@@ -280,12 +342,18 @@ def worker(once: bool, poll: float, export_every: float) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    last_export = 0.0
+    last_check = float("-inf")
+    data_dir = app_settings.VAR_DIR / "data"
     echo_json({"worker": "started", "poll": poll})
     while True:
         export_dir = None
-        if export_every and time.monotonic() - last_export >= export_every:
-            export_dir, last_export = app_settings.VAR_DIR / "data", time.monotonic()
+        try:
+            if export_every and (time.monotonic() - last_check >= export_every
+                                 or export_pending(engine, data_dir, quiet_s=export_quiet,
+                                                   max_wait_s=export_max_wait)):
+                export_dir, last_check = data_dir, time.monotonic()
+        except Exception:  # the database away for a moment: the next round tries again
+            log.exception("checking the exports failed")
         try:
             done = run_tasks(engine, secret=app_settings.SECRET_KEY, export_dir=export_dir,
                              settings=mail_settings,
