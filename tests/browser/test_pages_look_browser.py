@@ -187,6 +187,9 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
     page.locator("#email-error").wait_for()
     assert field.get_attribute("aria-describedby") == "email-error"
     assert field.get_attribute("aria-invalid") == "true"
+    # drawn after a POST, the switch still points at the sign-in page (it answers a GET)
+    other = "en" if lang == "fr" else "fr"
+    assert page.locator("#lang-switch").get_attribute("href") == f"/auth/magic?lang={other}"
     _check_page(page, rec, live_server, lang, device, "signin-error", signed_in=False,
                 refused_form=True)
     rec.console_errors.clear()
@@ -254,7 +257,6 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
     _check_page(page, rec, live_server, lang, device, "record-time")
     page.locator("#lang-switch").click()
     page.wait_for_load_state()
-    other = "en" if lang == "fr" else "fr"
     assert page.locator("html").get_attribute("lang") == other
     assert page.url == f"{live_server}/exchange/new?thread={ids['thread']}&lang={other}"
     assert page.locator("#lang-switch").inner_text() == WORDS[other]["switch"]
