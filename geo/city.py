@@ -44,6 +44,7 @@ __all__ = [
     "City",
     "Contact",
     "Dataset",
+    "Geocoding",
     "Problem",
     "ServiceArea",
     "check_city",
@@ -141,17 +142,70 @@ class AreaLevel:
     # "19e", "19" after "paris" for 75119); :class:`geo.geocode.Shortcuts` reads them.
     aliases: Mapping[str, tuple[str, ...]] = dc_field(
         default_factory=lambda: MappingProxyType({}))
+    # The level's word in the plural, by language (Paris: "arrondissements", "quartiers"):
+    # what pages say of the level as a whole ("hors des arrondissements"). Optional: a
+    # page without it words the sentence with ``names`` (the singular) instead.
+    plural_names: Mapping[str, str] = dc_field(default_factory=lambda: MappingProxyType({}))
+    # The level's word abbreviated, by language (Paris: "arr."), where space is short: a
+    # search result's area name ending with the level's word ("11e arrondissement") is
+    # shown with this instead ("11e arr."). Optional, any subset of the languages.
+    short_names: Mapping[str, str] = dc_field(default_factory=lambda: MappingProxyType({}))
 
     def display_name(self, key: str, name: str) -> str:
         """The name an area of key ``key`` is shown under (its file's ``name`` else)."""
         return self.display_names.get(key, name)
 
+    def label(self, language: str, *, plural: bool = False) -> str | None:
+        """The level's word in ``language`` (lower case, as configured).
+
+        ``plural=True``: the configured plural, ``None`` when the city gives none (the
+        caller words its sentence with the singular then: guessing "+s" would write
+        "citys"). A language the city does not offer falls back to its first one (the
+        names are listed in the order of the city's languages).
+        """
+        table = self.plural_names if plural else self.names
+        if not table:
+            return None if plural else self.slug
+        return table.get(language) or next(iter(table.values()))
+
+    def shorten(self, name: str, language: str) -> str:
+        """``name`` with the level's trailing word abbreviated ("11e arr."), else as is.
+
+        The area's name is in the city's language, not necessarily the page's: each
+        language's word is tried, the page's abbreviation preferred.
+        """
+        for lang, word in self.names.items():
+            short = self.short_names.get(language) or self.short_names.get(lang)
+            if short and name.lower().endswith(" " + word.lower()):
+                return f"{name[:len(name) - len(word)]}{short}"
+        return name
+
 
 SOURCE_FORMATS = ("geojson", "csv", "ogcapi")
 ON_NEW = ("publish", "queue")
 DEFAULT_MAX_RETIRE_SHARE = 0.10
+DEFAULT_MAX_UNPLACED_SHARE = 0.10
 _EVERY = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _EVERY_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclass(frozen=True)
+class Geocoding:
+    """How a source's rows are located by their address (``geocode`` of a source).
+
+    A row without coordinates is placed by the city's address file, as ``carte import``
+    places one: by default its address is the first of the columns ``address``,
+    ``adresse``, ``Adresse``, ``addr``, ``adr`` and its postcode the first of
+    ``postcode``, ``code_postal``, ``cp``, ``CP``, ``zip``, ``adrs_codepostal``
+    (``"geocode": true``). ``address``/``postcode``: a column name, or a template of
+    columns like ``carte import --title`` (``"{numero} {voie}"``).
+    ``max_unplaced_share``: a sync whose rows geocoded this time fail for more than this
+    share (and at least a few rows) waits for a moderator instead of publishing.
+    """
+
+    address: str | None = None
+    postcode: str | None = None
+    max_unplaced_share: float = DEFAULT_MAX_UNPLACED_SHARE
 
 
 @dataclass(frozen=True)
@@ -166,7 +220,8 @@ class Dataset:
     ``max_retire_share``: a sync that would retire more than this share of the source's
     rows on the map stops and waits for a moderator (a truncated download must not empty
     the map). ``every_s``: how often ``carte worker`` syncs it (``every``: ``"6h"``,
-    ``"1d"``; ``None``: only by hand).
+    ``"1d"``; ``None``: only by hand). ``geocode``: its rows are located by address
+    (:class:`Geocoding`); ``None``: the importer's defaults.
     """
 
     file: Path | None
@@ -179,6 +234,7 @@ class Dataset:
     on_new: str = "publish"
     max_retire_share: float = DEFAULT_MAX_RETIRE_SHARE
     every_s: int | None = None
+    geocode: Geocoding | None = None
 
     @property
     def location(self) -> str:
@@ -277,6 +333,14 @@ class City:
             if level.slug == slug:
                 return level
         raise KeyError(slug)
+
+    def level_labels(self, language: str) -> tuple[str, ...]:
+        """Each level's word in ``language``, first level first.
+
+        Paris: ``("arrondissement", "quartier")``. What pages call the areas, never a
+        word written in the code.
+        """
+        return tuple(level.label(language) or level.slug for level in self.levels)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -529,6 +593,41 @@ def check_city(folder: Path, *,
                 basemap_bbox=basemap_bbox, sources=tuple(partners)), []
 
 
+def _geocoding(r: _Reader, raw: Mapping[str, Any], field: str) -> Geocoding | None:
+    """A source's ``geocode``: ``true``, or ``{address, postcode, max_unplaced_share}``."""
+    value = raw.get("geocode")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Geocoding()
+    if not isinstance(value, dict):
+        r.bad(field, "expected true or an object {address, postcode, max_unplaced_share}")
+        return None
+    unknown = sorted(set(value) - {"address", "postcode", "max_unplaced_share"})
+    if unknown:
+        r.bad(field, f"unknown key(s) {', '.join(unknown)}: address, postcode, "
+              "max_unplaced_share")
+    columns = {}
+    for key in ("address", "postcode"):
+        text = r.text(value, key, f"{field}.{key}", optional=True) or None
+        if text is not None and ("{" in text or "}" in text):
+            try:
+                text.format_map({})
+            except KeyError:
+                pass  # a column name: the template is fine
+            except (ValueError, IndexError):
+                r.bad(f"{field}.{key}", f"{text!r}: a column name or a template of "
+                      "columns such as \"{numero} {voie}\"")
+        columns[key] = text
+    share = r.get(value, "max_unplaced_share", f"{field}.max_unplaced_share", (int, float),
+                  "a share between 0 and 1", DEFAULT_MAX_UNPLACED_SHARE, optional=True)
+    if not 0 <= share <= 1:
+        r.bad(f"{field}.max_unplaced_share", f"{share}: a share between 0 and 1 (0.1 is "
+              "10 %)")
+    return Geocoding(address=columns["address"], postcode=columns["postcode"],
+                     max_unplaced_share=float(share))
+
+
 def _datasets(r: _Reader, doc: Mapping[str, Any], key: str, categories: Path,
               category_slugs: set[str] | None, *, need_file: bool) -> list[Dataset]:
     """The entries of ``seeds`` (a file each) or ``sources`` (a file or a URL each)."""
@@ -564,7 +663,8 @@ def _datasets(r: _Reader, doc: Mapping[str, Any], key: str, categories: Path,
                           licence=r.text(raw, "licence", f"{field}.licence"),
                           attribution=r.text(raw, "attribution", f"{field}.attribution"),
                           url=url, format=fmt, on_new=on_new,
-                          max_retire_share=float(share), every_s=every_s)
+                          max_retire_share=float(share), every_s=every_s,
+                          geocode=_geocoding(r, raw, f"{field}.geocode"))
         if dataset.category and category_slugs is not None and \
                 dataset.category not in category_slugs:
             r.bad(f"{field}.category", f"no category {dataset.category!r} in "
@@ -674,7 +774,11 @@ def _levels(r: _Reader, areas: Mapping[str, Any],
                           parent=parent, parent_field=parent_field, expected_count=count,
                           display_names=_display_names(r, raw, f"{field}.display_names"),
                           public_name=_public_name(r, raw, f"{field}.public_name") or slug,
-                          aliases=_aliases(r, raw, f"{field}.aliases"))
+                          aliases=_aliases(r, raw, f"{field}.aliases"),
+                          plural_names=_optional_names(r, raw, "plural_names", field,
+                                                       languages, every=True),
+                          short_names=_optional_names(r, raw, "short_names", field,
+                                                      languages, every=False))
         keys[slug] = _check_boundaries(r, field, level)
         if parent is not None and parent_field and keys.get(slug) is not None and \
                 keys.get(parent) is not None:
@@ -685,6 +789,26 @@ def _levels(r: _Reader, areas: Mapping[str, Any],
                       f"match no {parent!r} by its key field {parent_key!r}: {orphans[:5]}")
         levels.append(level)
     return levels
+
+
+def _optional_names(r: _Reader, raw: Mapping[str, Any], key: str, field: str,
+                    languages: tuple[str, ...], *, every: bool) -> Mapping[str, str]:
+    """An optional ``{language: word}`` of a level; ``every``: all languages once given.
+
+    A plural is a sentence's word in every language, so a partial one is an error; an
+    abbreviation is a nicety, so any subset of the city's languages will do.
+    """
+    if key not in raw:
+        return MappingProxyType({})
+    if every:
+        return r.names(raw, key, f"{field}.{key}", languages)
+    found = r.mapping(raw, key, f"{field}.{key}")
+    bad = [k for k, v in found.items()
+           if k not in languages or not isinstance(v, str) or not v.strip()]
+    if bad:
+        r.bad(f"{field}.{key}", f"expected a non-empty word for languages of `languages` "
+              f"only, not for {bad[:5]}")
+    return MappingProxyType({k: v.strip() for k, v in found.items() if k not in bad})
 
 
 def _public_name(r: _Reader, raw: Mapping[str, Any], field: str) -> str:

@@ -23,8 +23,9 @@ from markupsafe import Markup, escape
 
 from geo.city import City, load_city
 
-__all__ = ["ACTION_WORDS", "DAY_WORDS", "LANGS", "action_word", "domain", "lang",
-           "local", "local_input", "t", "template_globals", "tn", "when", "zone"]
+__all__ = ["ACTION_WORDS", "DAY_WORDS", "LANGS", "action_word", "area_heading", "domain",
+           "lang", "local", "local_input", "outside_areas", "t", "template_globals", "tn",
+           "when", "zone"]
 
 LANGS = ("fr", "en")
 domain = Domain(translation_directories=str(Path(__file__).parent / "translations"),
@@ -105,6 +106,37 @@ def city() -> City:
     return value
 
 
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
+
+
+def area_heading(depth: int | None = None) -> str:
+    """The heading of an area column, in the city's own words and the page's language.
+
+    Every level ("Arrondissement / quartier" in Paris, "District" in a city of one
+    level), or the level of ``depth`` alone (1: the first). Never a word of the code:
+    another city's moderators read their own levels.
+    """
+    words = city().level_labels(lang())
+    if depth is not None:
+        words = words[depth - 1:depth]
+    return _capital(" / ".join(words))
+
+
+def outside_areas() -> str:
+    """What an item outside every area of the first level is said to be.
+
+    "hors des arrondissements" / "outside the arrondissements" from the first level's
+    plural; a city that configures no plural gets the singular form ("hors secteur",
+    "outside any district"), which needs none.
+    """
+    level = city().levels[0]
+    plural = level.label(lang(), plural=True)
+    if plural:
+        return t("hors des %(areas)s", areas=plural)
+    return t("hors %(area)s", area=level.label(lang()))
+
+
 def zone() -> ZoneInfo:
     """The configured city's time zone."""
     return city().zone
@@ -152,4 +184,5 @@ def template_globals() -> dict[str, Any]:
             "status_word": lambda code: word(STATUS_WORDS, code, current),
             "day_word": lambda code: word(DAY_WORDS, code, current),
             "other_lang": "en" if current == "fr" else "fr",
-            "switch_url": switch_url, "escape": escape}
+            "switch_url": switch_url, "escape": escape,
+            "area_heading": area_heading, "outside_areas": outside_areas}

@@ -72,6 +72,8 @@ _ITEM_COLUMNS = """
     s.description, s.starts_at, s.ends_at, s.attributes, ra.email, s.client_key,
     ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, s.spam_score, s.spam_reasons,
     a.code AS arr_code, a.name AS arr_name, q.code AS quartier_code, q.name AS quartier_name,
+    ARRAY(SELECT ar.name FROM unnest(s.area_ids) WITH ORDINALITY u(id, n)
+          LEFT JOIN area ar ON ar.id = u.id ORDER BY u.n) AS area_names,
     s.possible_duplicate_of AS dup_id, f.title AS dup_title, f.description AS dup_description,
     f.category AS dup_category, f.status::text AS dup_status, f.version AS dup_version,
     ST_X(f.geom) AS dup_lon, ST_Y(f.geom) AS dup_lat,
@@ -172,7 +174,9 @@ def feature_detail(session: Session, feature_id: int) -> tuple[Any, list[Any]]:
                f.description, f.starts_at, f.ends_at, f.source,
                f.attribution, f.merged_into, f.published_at, f.updated_at, f.submission_id,
                ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, a.code AS arr_code,
-               a.name AS arr_name, q.name AS quartier_name
+               a.name AS arr_name, q.name AS quartier_name,
+               ARRAY(SELECT ar.name FROM unnest(f.area_ids) WITH ORDINALITY u(id, n)
+                     LEFT JOIN area ar ON ar.id = u.id ORDER BY u.n) AS area_names
         FROM feature f LEFT JOIN category c ON c.slug = f.category
         LEFT JOIN area a ON a.id = f.area_ids[1]
         LEFT JOIN area q ON q.id = f.area_ids[2]
@@ -243,7 +247,7 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
 def area_choices(session: Session) -> list[Any]:
     """The city's areas of every level under their parents, for the area filter."""
     return session.execute(text("""
-        SELECT a.code, a.name, a.kind::text AS kind, p.code AS parent
+        SELECT a.code, a.name, a.kind::text AS kind, a.depth, p.code AS parent
         FROM area a LEFT JOIN area p ON p.id = a.parent_id
         WHERE a.depth >= 1
         ORDER BY coalesce(p.code, a.code), a.depth, a.code

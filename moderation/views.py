@@ -32,7 +32,7 @@ from .charter import LANGS, REASONS, charter_html
 from .edits import parse_edits
 from .errors import AccountError, Conflict, InvalidInput, NotFound
 from .fields import from_form, shown, widgets
-from .i18n import city, lang, t, template_globals, tn, zone
+from .i18n import city, lang, outside_areas, t, template_globals, tn, zone
 from .web import close_db, db, engine, require_role
 
 __all__ = ["bp", "public_bp"]
@@ -149,7 +149,7 @@ def _maps(rows: list[Any], size: int = 110) -> tuple[dict[int, Any], Any]:
         maps[r.id] = svg.mini_map(outline, r.lon, r.lat, frame=shared, size=size,
                                   others=others,
                                   label=f"{r.lat:.5f}, {r.lon:.5f} — "
-                                        f"{r.arr_name or t('hors arrondissement')}")
+                                        f"{r.arr_name or outside_areas()}")
     return maps, svg.defs(used)
 
 
