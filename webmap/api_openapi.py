@@ -114,7 +114,8 @@ def paths(category_slugs: Sequence[str]) -> dict[str, Any]:
             "summary": "Upcoming approved events as iCalendar (RFC 5545)",
             "parameters": [_q("category", "category slugs, comma-separated",
                               {"type": "string"}),
-                           _q("area", "an area code (arrondissement, quartier)",
+                           _q("area", "an area code, of any of the city's levels (as "
+                                      "listed at /ogc/collections/areas/items)",
                               {"type": "string"}),
                            _q("lang", "fr or en", {"type": "string"})],
             "responses": {"200": {"description": "the calendar", "content": calendar},

@@ -1,10 +1,12 @@
 """Atom 1.0 feeds (RFC 4287) of newly published items, for feed readers.
 
 ``GET /feeds/features.atom?category=&area=&lang=``: the 50 most recently published
-items, overall, of some categories (slugs, comma-separated) and/or in one area (an
-arrondissement or quartier code, e.g. ``75111`` or ``7511103``), the same parameters
-and answers as ``/api/v1/events.ics``.
+items, overall, of some categories (slugs, comma-separated) and/or in one area (the
+code of an area of any of the city's levels, e.g. Paris's ``75111`` or ``7511103``), the
+same parameters and answers as ``/api/v1/events.ics``.
 
+* Each entry's summary names its areas, deepest first, by their own names: the words
+  come from the city's data, never from the code, so another city reads its own.
 * Entry ids are tag URIs (RFC 4151) of the feature id, ``tag:<host>,2026:feature/<id>``:
   the id is the stable public identifier, so a reader never shows an item twice, and
   ``updated`` (the feature's ``updated_at``) tells it when one changed.
@@ -41,11 +43,10 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _SELECT = """
 SELECT f.id, f.title, f.description, f.category, f.published_at, f.updated_at,
        ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat, c.label_fr, c.label_en,
-       a.name AS arrondissement_name, q.name AS quartier_name
+       ARRAY(SELECT ar.name FROM unnest(f.area_ids) WITH ORDINALITY u(id, n)
+             JOIN area ar ON ar.id = u.id ORDER BY u.n DESC) AS area_names
 FROM feature f
 JOIN category c ON c.slug = f.category
-LEFT JOIN area a ON a.id = f.area_ids[1]
-LEFT JOIN area q ON q.id = f.area_ids[2]
 WHERE f.status = 'published'
 """
 
@@ -89,7 +90,7 @@ def atom_feed(rows: list[Any], *, host: str, root: str, self_url: str, lang: str
              href=f"{root}#map=17/{r.lat:.5f}/{r.lon:.5f}&f={r.id}")
         _sub(entry, "category", term=r.category,
              label=_clean(r.label_en if lang == "en" else r.label_fr))
-        where = ", ".join(p for p in (r.quartier_name, r.arrondissement_name) if p)
+        where = ", ".join(r.area_names or ())  # deepest first: "Folie-Méricourt, 11e ..."
         label = r.label_en if lang == "en" else r.label_fr
         summary = " — ".join(p for p in (label, where, r.description or "") if p)
         _sub(entry, "summary", summary, type="text")

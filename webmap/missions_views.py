@@ -135,8 +135,9 @@ def _form_state(profile: Profile) -> dict[str, Any]:
 def _areas() -> list[Any]:
     with engine().connect() as conn:
         return conn.execute(text(
-            "SELECT id, name, kind::text AS kind FROM area WHERE kind::text IN "
-            "('arrondissement', 'quartier') ORDER BY kind, code")).all()
+            # Every level of the configured city (its depth), never Paris's level names.
+            "SELECT id, name, kind::text AS kind FROM area WHERE depth > 0 "
+            "ORDER BY depth, code")).all()
 
 
 @bp.get("/missions/profile")

@@ -26,6 +26,7 @@ from geo.db import get_engine
 from mail.errors import BadToken
 from mail.subscriptions import confirm, subscribe, unsubscribe
 
+from .city import current_city
 from .residents_auth import current_resident
 from .views.i18n import current_lang
 
@@ -39,11 +40,11 @@ PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "S'abonner aux nouveautés", "email": "Votre adresse e-mail",
-        "category": "Catégorie", "area": "Arrondissement ou quartier", "any": "Toutes",
+        "category": "Catégorie", "or": "ou", "any": "Toutes",
         "any_area": "Toute la ville", "submit": "S'abonner",
         "intro": "Recevez un e-mail quand un lieu, un événement ou une offre est publié "
-                 "dans la catégorie ou le quartier de votre choix. Votre adresse n'est "
-                 "jamais publiée ; chaque message a un lien de désabonnement.",
+                 "dans la catégorie ou la partie de la ville de votre choix. Votre adresse "
+                 "n'est jamais publiée ; chaque message a un lien de désabonnement.",
         "sent_title": "Vérifiez votre boîte mail",
         "sent": "Si l'adresse est valide, un message de confirmation vient d'y être "
                 "envoyé. L'abonnement commence quand vous cliquez sur son lien.",
@@ -61,10 +62,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Subscribe to new items", "email": "Your e-mail address",
-        "category": "Category", "area": "Arrondissement or quartier", "any": "All",
+        "category": "Category", "or": "or", "any": "All",
         "any_area": "The whole city", "submit": "Subscribe",
         "intro": "Get an e-mail when a place, an event or an offer is published in the "
-                 "category or neighbourhood you choose. Your address is never published; "
+                 "category or part of the city you choose. Your address is never published; "
                  "every message has an unsubscribe link.",
         "sent_title": "Check your inbox",
         "sent": "If the address is valid, a confirmation message was just sent to it. "
@@ -84,6 +85,18 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def area_label(lang: str) -> str:
+    """The area field's label in the city's own words: its levels, "or" between the last two.
+
+    Paris: "Arrondissement ou quartier"; a city of one level: "District"; of three:
+    "Secteur, district ou îlot". From the city's configuration, never a word of the code.
+    """
+    words = list(current_city().level_labels(lang))
+    joined = words[-1] if len(words) < 2 else \
+        f"{', '.join(words[:-1])} {TEXTS[lang]['or']} {words[-1]}"
+    return joined[:1].upper() + joined[1:]
+
+
 def _engine() -> Any:
     return get_engine(current_app.config["DATABASE_URL"])
 
@@ -101,7 +114,8 @@ def _choices(lang: str) -> tuple[list[Any], list[Any]]:
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
     lang = current_lang()
-    return (render_template(f"subscriptions/{template}.html", lang=lang, t=TEXTS[lang],
+    texts = {**TEXTS[lang], "area": area_label(lang)}
+    return (render_template(f"subscriptions/{template}.html", lang=lang, t=texts,
                             resident=current_resident(), **context), status, PRIVATE)
 
 

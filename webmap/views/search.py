@@ -2,16 +2,18 @@
 
 "Buttes-Chaumont", "buttes chaumont", "Buttes Chaumont Paris 19" and "butte" all find
 the park: the query is folded (case, accents, hyphens and apostrophes), "paris",
-"de", "la"... are left out, an arrondissement ("19e", "75019", "paris 19") narrows the
-results, and each remaining word must start a word of the title. PostgreSQL answers
+"de", "la"... are left out, an area named by the city's aliases (``areas.levels[].aliases``
+of its ``city.json``: Paris's "19e", "75019", "paris 19") narrows the results, and each
+remaining word must start a word of the title. PostgreSQL answers
 with a case-insensitive regular expression per word in which every vowel and ``c``
 stands for its accented forms (``ch[aàâä]um[oôö]nt``); the trigram index on titles
 (migration ``0002_ingestion``) serves these expressions, so a million features are
 not scanned.
 
-Results whose titles read the same are told apart by arrondissement and category
-("Jardin partagé — 11e arr., Jardin partagé ou comestible"), and titles that start
-with what was typed come first.
+Results whose titles read the same are told apart by their first-level area and
+category ("Jardin partagé — 11e arr., Jardin partagé ou comestible": the level's word
+shortened as its ``short_names`` say), and titles that start with what was typed come
+first.
 
 **By type as well as by name**: a word may also name the kind of place, in French or
 English ("piscine", "swimming pool", "toilettes", "bibliothèque", "library", "wifi",
@@ -81,8 +83,12 @@ def _words(q: str) -> tuple[list[str], str | None]:
     return words, query.area
 
 
-def _short_arrondissement(name: str | None) -> str:
-    return (name or "").replace(" arrondissement", " arr.")
+def _short_area_name(name: str | None, lang: str) -> str:
+    """A first-level area's name, its level's word abbreviated as the city says ("11e arr.")."""
+    from ..city import current_city
+
+    levels = current_city().levels
+    return levels[0].shorten(name or "", lang) if levels else (name or "")
 
 
 def type_vocabulary(session: Session) -> dict[str, frozenset[str]]:
@@ -114,11 +120,11 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
     """Published, live features whose title or category holds every word of ``q``.
 
     Each word must start a word of the title or name the feature's category
-    (:func:`categories_named`). Each result carries its arrondissement and category
+    (:func:`categories_named`). Each result carries its first-level area and category
     label; when several results have the same title, ``label`` adds what tells them
     apart. ``near`` (lon, lat): nearest first.
     """
-    words, arrondissement = _words(q)
+    words, area_code = _words(q)
     if not words:
         return []
     now = datetime.now(UTC)
@@ -137,9 +143,9 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
             kinds.update(named)
         else:
             clauses.append(f"f.title ~* :w{i}")
-    if arrondissement is not None:  # the code of an area of any level (its aliases)
+    if area_code is not None:  # the code of an area of any level (its aliases)
         clauses.append("f.area_ids @> ARRAY[(SELECT id FROM area WHERE code = :arr)]")
-        params["arr"] = arrondissement
+        params["arr"] = area_code
     params["start"] = "^" + word_pattern(words[0])[2:]
     order = "(f.title ~* :start) DESC, length(f.title), f.id"
     if near is not None:
@@ -181,16 +187,20 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
             "arrondissement_name": r.arr_name, "quartier_name": r.quartier_name,
             "category_label": r.label_en if lang == "en" else r.label_fr,
             "label": r.title} for r in best]
-    _tell_apart(out)
+    _tell_apart(out, lang)
     return out
 
 
-def _tell_apart(results: list[dict[str, Any]]) -> None:
-    """Add arrondissement, category, then quartier to titles that read the same."""
+def _tell_apart(results: list[dict[str, Any]], lang: str) -> None:
+    """Add the first-level area, category, then second-level area to twin titles.
+
+    The answer's keys stay ``arrondissement_name``/``quartier_name`` (the map reads
+    them): they hold the first and second level's names of whatever city is configured.
+    """
     same = Counter(fold(r["title"]) for r in results)
     for r in results:
         if same[fold(r["title"])] > 1:
-            r["label"] = f"{r['title']} — {_short_arrondissement(r['arrondissement_name'])}" \
+            r["label"] = f"{r['title']} — {_short_area_name(r['arrondissement_name'], lang)}" \
                          f", {r['category_label']}" if r["arrondissement_name"] \
                 else f"{r['title']} — {r['category_label']}"
     again = Counter(r["label"] for r in results)
@@ -200,12 +210,12 @@ def _tell_apart(results: list[dict[str, Any]]) -> None:
 
 
 def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]]:
-    """Arrondissements and quartiers named like ``q`` (folded), or the one it designates.
+    """The city's areas (any level) named like ``q`` (folded), or the one it designates.
 
-    "19e", "75019" or "Paris 19" give the 19th arrondissement; "folie mericourt" the
-    quartier; an INSEE code (``7511101``) its area.
+    The city's aliases designate an area (Paris: "19e", "75019" or "Paris 19" give the
+    19th arrondissement); "folie mericourt" the quartier; an area's code its area.
     """
-    words, arrondissement = _words(q)
+    words, area_code = _words(q)
     clauses, params = [], {"limit": limit, "code": q.strip()}
     for i, word in enumerate(words):
         clauses.append(f"name ~* :w{i}")
@@ -213,16 +223,16 @@ def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]
     conditions = ["code = :code"]
     if clauses:
         conditions.append("(" + " AND ".join(clauses) + ")")
-    if arrondissement is not None and not words:  # "19e", "75019": the city's aliases
+    if area_code is not None and not words:  # "19e", "75019": the city's aliases
         conditions.append("code = :arr")
-        params["arr"] = arrondissement
+        params["arr"] = area_code
     rows = session.execute(text(f"""
         SELECT code, name, kind::text AS kind,
                ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat,
                ST_XMin(geom) AS w, ST_YMin(geom) AS s, ST_XMax(geom) AS e, ST_YMax(geom) AS n
         FROM area
         WHERE kind <> 'city' AND ({' OR '.join(conditions)})
-        ORDER BY kind, name
+        ORDER BY depth, name
         LIMIT :limit"""), params).all()  # noqa: S608 - fixed clauses, bound values
     return [{"code": r.code, "name": r.name, "kind": r.kind, "lon": r.lon, "lat": r.lat,
              "bbox": [r.w, r.s, r.e, r.n]} for r in rows]

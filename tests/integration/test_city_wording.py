@@ -1,0 +1,278 @@
+"""Place-level words come from the configured city, never from the code.
+
+Paris calls its areas arrondissements and quartiers; the synthetic second city of the
+tests (``tests/data/cities/lyonnaise/``) has one level, "district" in English and
+"secteur" in French. A moderator of that city reads its words in the queue's heading and
+filter, on the item and feature pages and for an item outside every district; a resident
+reads them on the subscription form and in the Atom feed; never "arrondissement" nor
+"quartier". With Paris the same pages read as they did (its levels' words, configured in
+``data/cities/paris/city.json``), in French and in English.
+"""
+# ruff: noqa: F811 (pytest fixtures are imported by name from tests/moderation_fixtures.py)
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from geo import migrate
+from geo.areas import load_areas
+from geo.city import City, check_city, load_city
+from tests.moderation_fixtures import (  # noqa: F401
+    PASSWORD,
+    login,
+    mdb,
+    mod_app,
+    moderator,
+    pending,
+    published,
+)
+
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
+LYONNAISE = TEST_DATA / "cities" / "lyonnaise"
+PARIS_LEVEL_WORDS = re.compile(r"arrondissement|quartier|\barr\.", re.IGNORECASE)
+IN_LY2 = (4.83, 45.76)  # district LY2, "Rive gauche"
+OUTSIDE = (4.95, 45.76)  # east of every district (an import row, a far pin)
+MOD_EMAIL = "mod@lyonnaise.example"
+
+
+def _shown(response) -> str:
+    """A page's visible text (tags dropped, entities read)."""
+    assert response.status_code == 200, response.status_code
+    body = response.get_data(as_text=True)
+    body = body.split("<body>", 1)[1] if "<body>" in body else body
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+
+
+def _no_paris_levels(shown: str, where: str) -> None:
+    found = PARIS_LEVEL_WORDS.findall(shown)
+    assert found == [], f"{where} says {found}"
+
+
+# --- the configuration -----------------------------------------------------------------
+
+def test_levels_carry_their_words_in_both_numbers_and_languages():
+    paris = load_city("paris", environ={})
+    arrondissement, quartier = paris.levels
+    assert paris.level_labels("fr") == ("arrondissement", "quartier")
+    assert paris.level_labels("en") == ("arrondissement", "quarter")
+    assert arrondissement.label("fr", plural=True) == "arrondissements"
+    assert quartier.label("en", plural=True) == "quarters"
+    # The short form of the word, for tight labels (the search's twin titles).
+    assert arrondissement.shorten("11e arrondissement", "fr") == "11e arr."
+    assert arrondissement.shorten("Paris Centre", "en") == "Paris Centre"
+    assert quartier.shorten("Folie-Méricourt", "fr") == "Folie-Méricourt"
+    city = load_city(folder=LYONNAISE)
+    (district,) = city.levels
+    assert city.level_labels("en") == ("district",) and city.level_labels("fr") == ("secteur",)
+    assert district.label("fr", plural=True) == "secteurs"
+    assert district.label("de") == "district"  # a language it lacks: its first one
+
+
+def test_a_level_without_plural_still_loads_and_a_partial_plural_is_refused(tmp_path):
+    folder = tmp_path / "lyonnaise"
+    shutil.copytree(LYONNAISE, folder)
+    doc = json.loads((folder / "city.json").read_text(encoding="utf-8"))
+    del doc["areas"]["levels"][0]["plural_names"]  # an older city.json
+    (folder / "city.json").write_text(json.dumps(doc), encoding="utf-8")
+    city, problems = check_city(folder)
+    assert problems == [] and city is not None
+    assert city.levels[0].label("en", plural=True) is None
+    doc["areas"]["levels"][0]["plural_names"] = {"en": "districts"}
+    doc["areas"]["levels"][0]["short_names"] = {"de": "Bz."}
+    (folder / "city.json").write_text(json.dumps(doc), encoding="utf-8")
+    city, problems = check_city(folder)
+    assert city is None
+    assert {p.field for p in problems} == {"areas.levels[0].plural_names.fr",
+                                           "areas.levels[0].short_names"}
+
+
+# --- Paris reads as before (first: the second city's fixtures set CARTE_CITY until the
+# module ends) ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lang", "heading", "outside"), [
+    ("fr", "Arrondissement / quartier", "hors des arrondissements"),
+    ("en", "Arrondissement / quarter", "outside the arrondissements"),
+])
+def test_paris_queue_and_item_use_its_arrondissements_and_quartiers(moderator, mdb, lang,
+                                                                     heading, outside):
+    inside = pending(mdb, title="Jardin des Rosiers", lon=2.3580, lat=48.8570)
+    far = pending(mdb, title="Jardin lointain", lon=2.60, lat=48.70)  # outside Paris
+    queue = _shown(moderator.get(f"/moderation/?lang={lang}"))
+    assert queue.count(heading) >= 2 and outside in queue
+    assert "4e arrondissement" in queue  # the pin's arrondissement, its quartier under it
+    quartier = _shown(moderator.get(f"/moderation/submissions/{inside}?lang={lang}"))
+    assert re.search(rf"{re.escape(heading)} 4e arrondissement — \S", quartier), quartier
+    assert f"{heading} {outside}" in _shown(
+        moderator.get(f"/moderation/submissions/{far}?lang={lang}"))
+
+
+@pytest.mark.parametrize(("lang", "label"), [("fr", "Arrondissement ou quartier"),
+                                             ("en", "Arrondissement or quarter")])
+def test_paris_subscription_form_names_arrondissements_and_quartiers(client, lang, label):
+    shown = _shown(client.get(f"/subscriptions?lang={lang}"))
+    assert label in shown and "4e arrondissement" in shown
+
+
+def test_paris_feed_names_the_quartier_then_the_arrondissement(client, mdb):
+    published(mdb, title="Jardin Saint-Merri", lon=2.3522, lat=48.8566, category="jardin-test")
+    body = client.get("/feeds/features.atom").get_data(as_text=True)
+    summary = re.search(r"<summary[^>]*>([^<]*)</summary>", body).group(1)
+    assert re.search(r"Jardin — [^,—]+, 4e arrondissement", summary), summary
+
+
+def test_paris_twin_titles_are_told_apart_by_the_short_arrondissement(app, mdb):
+    from webmap.views.search import search_features
+
+    for lon, lat in ((2.3522, 48.8566), (2.3790, 48.8640)):  # the 4th, the 11th
+        published(mdb, title="Jardin des Jumeaux", lon=lon, lat=lat, category="jardin-test")
+    with app.app_context(), Session(mdb) as session:
+        labels = sorted(r["label"] for r in search_features(session, "jumeaux", lang="fr",
+                                                            limit=5))
+    assert labels == ["Jardin des Jumeaux — 11e arr., Jardin",
+                      "Jardin des Jumeaux — 4e arr., Jardin"]
+
+
+# --- the second city -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def city_env() -> Iterator[City]:
+    """``CARTE_CITY=lyonnaise`` with the tests' data folder, for this module's city tests."""
+    saved = {k: os.environ.get(k) for k in ("CARTE_CITY", "CARTE_DATA_DIR")}
+    os.environ.update(CARTE_CITY="lyonnaise", CARTE_DATA_DIR=str(TEST_DATA))
+    try:
+        yield load_city()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def city_db(cluster, city_env: City) -> Iterator[Engine]:
+    """A database of the second city: its areas, categories and seed, one moderator."""
+    from ingestion.seed import load_seed
+    from moderation.accounts import hash_password
+
+    admin = create_engine(cluster.url.replace("/carte?", "/postgres?"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS carte_wording"))
+        conn.execute(text("CREATE DATABASE carte_wording"))
+    eng = create_engine(cluster.url.replace("/carte?", "/carte_wording?"))
+    migrate.upgrade(eng)
+    with Session(eng) as session, session.begin():
+        load_areas(session, city_env)
+        load_seed(session, city_env)
+        session.execute(text("INSERT INTO app_user (email, role, password_hash) "
+                             "VALUES (:e, 'moderator', :h)"),
+                        {"e": MOD_EMAIL, "h": hash_password(PASSWORD)})
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE carte_wording WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def city_app(city_db: Engine, city_env: City, tmp_path_factory):
+    from webmap import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": city_db.url.render_as_string(
+        hide_password=False), "VAR_DIR": tmp_path_factory.mktemp("wording-var"),
+        "SECRET_KEY": "test-secret-key"})
+    assert app.config["CITY"].slug == "lyonnaise"
+    return app
+
+
+@pytest.fixture(scope="module")
+def items(city_db: Engine) -> dict[str, int]:
+    """A pending pin in a district, one outside every district, a published garden."""
+    return {"inside": pending(city_db, title="Herb spiral", lon=IN_LY2[0], lat=IN_LY2[1],
+                              category="community-garden", description="Herbs."),
+            "outside": pending(city_db, title="Far orchard", lon=OUTSIDE[0], lat=OUTSIDE[1],
+                               category="community-garden", description="Trees."),
+            "feature": published(city_db, title="Riverbank garden", lon=IN_LY2[0],
+                                 lat=IN_LY2[1], category="community-garden")}
+
+
+@pytest.fixture(scope="module")
+def city_moderator(city_app, items):
+    client = city_app.test_client()
+    assert login(client, MOD_EMAIL).status_code == 303
+    return client
+
+
+@pytest.mark.parametrize(("lang", "heading", "outside"), [
+    ("en", "District", "outside the districts"),
+    ("fr", "Secteur", "hors des secteurs"),
+])
+def test_the_queue_speaks_the_city_s_levels(city_moderator, items, lang, heading, outside):
+    shown = _shown(city_moderator.get(f"/moderation/?lang={lang}"))
+    assert f"{heading} Tous" in shown or f"{heading} All" in shown  # the filter's label
+    assert shown.count(heading) >= 2  # the filter and the column
+    assert "Rive gauche" in shown  # the pin's district
+    assert outside in shown  # the far pin
+    _no_paris_levels(shown, f"the queue ({lang})")
+
+
+@pytest.mark.parametrize(("lang", "heading", "outside"), [
+    ("en", "District", "outside the districts"),
+    ("fr", "Secteur", "hors des secteurs"),
+])
+def test_item_and_feature_pages_speak_the_city_s_levels(city_moderator, items, lang, heading,
+                                                         outside):
+    inside = _shown(city_moderator.get(f"/moderation/submissions/{items['inside']}?lang={lang}"))
+    assert f"{heading} Rive gauche" in inside
+    _no_paris_levels(inside, f"the item page ({lang})")
+    far = _shown(city_moderator.get(f"/moderation/submissions/{items['outside']}?lang={lang}"))
+    assert f"{heading} {outside}" in far
+    _no_paris_levels(far, f"the far item's page ({lang})")
+    feature = _shown(city_moderator.get(f"/moderation/features/{items['feature']}?lang={lang}"))
+    assert f"{heading} Rive gauche" in feature
+    _no_paris_levels(feature, f"the feature page ({lang})")
+
+
+@pytest.mark.parametrize(("lang", "label", "intro"), [
+    ("en", "District", "category or part of the city you choose"),
+    ("fr", "Secteur", "catégorie ou la partie de la ville de votre choix"),
+])
+def test_the_subscription_form_names_the_city_s_level(city_app, lang, label, intro):
+    shown = _shown(city_app.test_client().get(f"/subscriptions?lang={lang}"))
+    assert f"{label} " in shown and intro in shown
+    assert "Rive gauche" in shown and "Colline" in shown  # its areas to choose from
+    _no_paris_levels(shown, f"the subscription form ({lang})")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_atom_feed_names_the_city_s_areas(city_app, items, lang):
+    client = city_app.test_client()
+    for query in (f"?lang={lang}", f"?lang={lang}&area=LY2"):
+        response = client.get("/feeds/features.atom" + query)
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        summary = re.search(r"<summary[^>]*>([^<]*)</summary>", body)
+        assert summary and "Rive gauche" in summary.group(1), body
+        _no_paris_levels(body, f"the feed {query}")
+    assert "— Rive gauche</title>" in client.get(
+        f"/feeds/features.atom?lang={lang}&area=LY2").get_data(as_text=True)
+
+
+def test_the_api_description_of_area_names_no_city_s_levels(city_app):
+    doc = city_app.test_client().get("/api/v1/openapi.json").get_json()
+    params = doc["paths"]["/api/v1/events.ics"]["get"]["parameters"]
+    (area,) = [p for p in params if p["name"] == "area"]
+    _no_paris_levels(area["description"], "the area parameter")
