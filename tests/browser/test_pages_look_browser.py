@@ -252,6 +252,16 @@ def test_the_residents_pages_share_the_maps_look(app, page_factory, live_server,
     page.goto(f"{live_server}/subscriptions")
     _check_page(page, rec, live_server, lang, device, "subscriptions")
 
+    # Ana, who organises the meals, sees Béa's sign-up as a card on a phone, a row on a desktop
+    ana_client = app.test_client()
+    sign_in(ana_client, "ana@example.org")
+    ana, ana_rec = page_factory(locale="fr-FR", **DEVICES[device])
+    ana.context.add_cookies([{"name": "session", "value": ana_client.get_cookie("session").value,
+                              "url": live_server}])
+    ana.goto(f"{live_server}/missions/{ids['meals']}/organiser{suffix}")
+    assert "Oui, aux Restos" in ana.locator("table.signups").inner_text()
+    _check_page(ana, ana_rec, live_server, lang, device, "organiser")
+
     # the language switch keeps the page and what it shows (here: which conversation)
     page.goto(f"{live_server}/exchange/new?thread={ids['thread']}")
     _check_page(page, rec, live_server, lang, device, "record-time")
