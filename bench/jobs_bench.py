@@ -13,10 +13,12 @@ time, the job's run time and rows/s (valid rows published, and the file's rows),
 the requests' latencies during the job vs. before it.
 
 ``--part freshness`` (default ``--points 200000``): ``--points`` published features
-COPYed (as ``bench/opendata_bench.py``), a first ``carte export``, then ``carte worker``
-(default ``--export-every 30``) runs while a moderator approves 100 submissions one
-request each; prints the time from the last approval to the manifest of the rewritten
-files counting it (``state.published`` = points + 100), and the export's own duration.
+COPYed (as ``bench/opendata_bench.py``), a first (full) export, then ``carte worker``
+with its defaults (coalescing: refresh once no feature changed for 5 s, at most 20 s
+after the first change) runs while a moderator approves 100 submissions one request
+each; prints the time from the last approval to the manifest counting it
+(``state.published`` = points + 100), the incremental refresh's own duration by
+format, and the first export's.
 
     .venv/bin/python bench/jobs_bench.py --part publish [--rows 100000]
     .venv/bin/python bench/jobs_bench.py --part bulk [--submissions 5000]
@@ -237,7 +239,19 @@ def part_bulk(n: int) -> None:
               flush=True)
 
 
+def _load() -> str:
+    """The load average (1, 5, 15 min): the 2 cores are shared, figures depend on it."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def part_freshness(points: int) -> None:
+    """Last of 100 approvals -> manifest counting it, with the real worker's defaults.
+
+    The worker coalesces (``--export-quiet``, ``--export-max-wait``): the burst of
+    approvals makes one incremental refresh once publications pause. Prints the
+    refresh's own duration by format (the manifest's ``refresh.seconds``), how many
+    refreshes the worker made during the burst, and the first (full) export's duration.
+    """
     from opendata_bench import load
 
     from opendata.exports import read_manifest, run_export
@@ -247,25 +261,28 @@ def part_freshness(points: int) -> None:
         print(json.dumps({"copied_features": points, "seconds": round(seconds, 1)}),
               flush=True)
         engine = create_engine(url)
-        cat = "jardin-partage"
         with engine.connect() as conn:
             cat = conn.execute(text("SELECT slug FROM category WHERE active AND kind = "
                                     "'place' ORDER BY slug LIMIT 1")).scalar_one()
         pending_submissions(engine, 100, cat)
         var = root / "var"
         data = var / "data"
+        load_before = _load()
         t0 = time.perf_counter()
-        run_export(engine, data)
+        first = run_export(engine, data)
         first_export_s = time.perf_counter() - t0
-        print(json.dumps({"first_export_s": round(first_export_s, 1)}), flush=True)
+        print(json.dumps({"first_export_s": round(first_export_s, 1),
+                          "first_export_by_format_s": first["refresh"]["seconds"],
+                          "load_average": load_before}), flush=True)
         client = app_and_client(url, var)
-        worker = start_worker(url, var)  # defaults: --poll 2 --export-every 30
+        worker = start_worker(url, var)  # defaults: --poll 2, --export-quiet 5, max wait 20
         try:
-            time.sleep(3)
+            time.sleep(5)  # up, and its first check (nothing changed) done
             with engine.connect() as conn:
                 items = conn.execute(text("SELECT id, version FROM submission WHERE "
                                           "status = 'pending' ORDER BY id")).all()
             token = CSRF.search(client.get("/moderation/").get_data(as_text=True)).group(1)
+            seen = {(read_manifest(data) or {}).get("generated_at")}
             t_first = time.perf_counter()
             approve_ms = []
             for sid, version in items:
@@ -274,25 +291,35 @@ def part_freshness(points: int) -> None:
                                 data={"csrf_token": token, "version": str(version)})
                 approve_ms.append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 303, r.status_code
+                seen.add((read_manifest(data) or {}).get("generated_at"))
             t_last = time.perf_counter()
+            load_during = _load()
             target = points + len(items)
             while True:
                 manifest = read_manifest(data) or {}
+                seen.add(manifest.get("generated_at"))
                 if manifest.get("state", {}).get("published") == target:
                     fresh = time.perf_counter()
                     break
                 if time.perf_counter() - t_last > 900:
                     raise SystemExit("exports not refreshed within 900 s")
-                time.sleep(0.2)
+                time.sleep(0.1)
         finally:
             stop(worker)
+        refresh = manifest.get("refresh", {})
         print(json.dumps({
             "published_features": target, "approvals": len(items),
             "approvals_took_s": round(t_last - t_first, 1),
             "approve_request": stats(approve_ms),
             "last_approval_to_fresh_export_s": round(fresh - t_last, 1),
+            "refreshes_during_burst": len(seen) - 1,
+            "refresh_incremental": manifest.get("incremental"),
+            "refresh_by_format_s": refresh.get("seconds"),
+            "refresh_rendered_buckets": refresh.get("rendered_buckets"),
+            "refresh_files": refresh.get("files"),
             "first_export_s": round(first_export_s, 1),
             "files": len(manifest.get("files", [])),
+            "load_average_before_after": [load_before, load_during, _load()],
         }, indent=1), flush=True)
 
 

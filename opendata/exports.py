@@ -49,7 +49,7 @@ from geo.published import PublicField, public_fields
 from .columns import arrow_signature, gdal_table, load_table
 from .geopackage import patch_geopackage, write_geopackage
 from .lines import line_formats, render_buckets, write_file
-from .parts import CACHE_DIR, PartStore, States, cache_root, drop_other_schemas
+from .parts import CACHE_DIR, PartStore, States, cache_root, clear_scratch, drop_other_schemas
 from .snapshot import BUCKET, read_snapshot, schema_key
 
 __all__ = [
@@ -458,6 +458,7 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
         old.unlink(missing_ok=True)
         run.states.forget(old.name)
     run.states.save()
+    clear_scratch(directory)  # scratch copies of a refresh killed before its rename
     _drop_unused_stores(root, formats, {t.stem for t in targets})
     drop_other_schemas(directory, schema)
     manifest = {

@@ -26,14 +26,18 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_DIR", "Part", "PartStore", "States", "cache_root"]
+__all__ = ["CACHE_DIR", "Part", "PartStore", "States", "cache_root", "clear_scratch"]
 
 CACHE_DIR = ".parts"
+SCRATCH_AGE_S = 3600.0
+"""A ``.tmp-*`` file or directory older than this is a killed refresh's leftover (a live
+one is seconds to minutes old: another process's export may be writing it)."""
 _NAME = re.compile(r"^(\d{7})-([0-9a-f]{16})-([0-9a-f]{8})-(\d+)\.part$")
 
 
@@ -119,9 +123,27 @@ class PartStore:
                 part.path.unlink(missing_ok=True)
                 del self._scan()[(b, fp)]
                 gone += 1
-        for leftover in self.root.glob(".tmp-*") if self.root.exists() else ():
-            leftover.unlink(missing_ok=True)  # a killed refresh's unfinished part
+        clear_scratch(self.root)
         return gone
+
+
+def clear_scratch(directory: Path, older_than_s: float = SCRATCH_AGE_S) -> int:
+    """Delete ``.tmp-*`` leftovers of killed refreshes in ``directory``; how many."""
+    if not directory.exists():
+        return 0
+    gone, limit = 0, time.time() - older_than_s
+    for leftover in directory.glob(".tmp-*"):
+        try:
+            if leftover.lstat().st_mtime > limit:
+                continue
+        except OSError:
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        gone += 1
+    return gone
 
 
 def _identity(path: Path) -> list[int] | None:

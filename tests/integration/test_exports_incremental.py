@@ -292,3 +292,17 @@ def test_the_data_index_never_lists_nor_serves_the_cache(od_data, client, var_di
     assert by_name["features-fete-od.geojson"]["refresh"] == "kept"
     assert by_name["features.geojson"]["changes_behind"] == 0
     assert index["incremental"] is True
+
+
+def test_carte_export_is_incremental_unless_full(runner, var_dir, od_data):  # noqa: F811
+    from webmap.cli import main
+
+    def export(*args: str) -> dict:
+        result = runner.invoke(main, ["export", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    assert export()["incremental"] is False  # the first one fills the cache
+    publish(od_data.engine, "jardin-od", "Nouveau jardin")
+    assert export()["incremental"] is True
+    assert export("--full")["incremental"] is False

@@ -17,8 +17,14 @@ __all__ = ["export"]
               help="Do nothing when no published feature changed since the last export.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="Output directory [default: $CARTE_VAR_DIR/data].")
-def export(formats: tuple[str, ...], if_changed: bool, directory: str | None) -> None:
-    """Write every published feature as GeoJSON, CSV, GeoPackage and FlatGeobuf."""
+@click.option("--full", is_flag=True,
+              help="Render everything again, ignoring the cache of incremental refreshes.")
+def export(formats: tuple[str, ...], if_changed: bool, directory: str | None,
+           full: bool) -> None:
+    """Write every published feature as GeoJSON, CSV, GeoPackage and FlatGeobuf.
+
+    Incremental: only files whose features changed are rewritten, from cached parts.
+    """
     import time
     from pathlib import Path
 
@@ -31,10 +37,11 @@ def export(formats: tuple[str, ...], if_changed: bool, directory: str | None) ->
     started = time.perf_counter()
     try:
         manifest = run_export(get_engine(), out, formats=formats or tuple(FORMATS),
-                              if_changed=if_changed, progress=echo_json)
+                              if_changed=if_changed, full=full, progress=echo_json)
     except (GeoError, OSError) as exc:
         raise fail(exc) from exc
     echo_json({"exported": not manifest.get("skipped", False), "dir": str(out),
                "files": len(manifest["files"]),
                "features": manifest["state"]["published"],
+               "incremental": manifest.get("incremental"),
                "seconds": round(time.perf_counter() - started, 2)})

@@ -342,15 +342,16 @@ def worker(once: bool, poll: float, export_every: float, export_quiet: float,
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    last_check = float("-inf")
+    last_check = retry_at = float("-inf")
     data_dir = app_settings.VAR_DIR / "data"
     echo_json({"worker": "started", "poll": poll})
     while True:
         export_dir = None
         try:
-            if export_every and (time.monotonic() - last_check >= export_every
-                                 or export_pending(engine, data_dir, quiet_s=export_quiet,
-                                                   max_wait_s=export_max_wait)):
+            if export_every and time.monotonic() >= retry_at and (
+                    time.monotonic() - last_check >= export_every
+                    or export_pending(engine, data_dir, quiet_s=export_quiet,
+                                      max_wait_s=export_max_wait)):
                 export_dir, last_check = data_dir, time.monotonic()
         except Exception:  # the database away for a moment: the next round tries again
             log.exception("checking the exports failed")
@@ -365,6 +366,8 @@ def worker(once: bool, poll: float, export_every: float, export_quiet: float,
                 raise
             log.exception("worker round failed; next round in %s s", poll)
             done = {}
+            if export_dir is not None:  # a failing export is retried every --export-every,
+                retry_at = time.monotonic() + export_every  # not every poll
         if once or _busy(done):
             echo_json({"worker": "round", **done})
         if once or stopping:
