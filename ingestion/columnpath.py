@@ -198,7 +198,7 @@ def _fast_batch(cols: CsvColumns, start: int, stop: int, plan: _Plan, ctx: _Cont
                                                                  strict=True)]
     items = _validate_batch(slow_rows, mapper=mapper, crs=ctx.crs, categories=ctx.categories,
                             area=ctx.area, now=ctx.now, config=ctx.config,
-                            geocoder=ctx.geocoder)
+                            geocoder=ctx.geocoder, previous=ctx.previous)
     # Repeated references, in file order, across every kind of row.
     fast_ref_list, unch_ref_list = fast_refs.to_pylist(), unch_refs.to_pylist()
     all_refs = fast_ref_list + unch_ref_list + [i.ref for i in items]

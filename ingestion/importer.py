@@ -109,6 +109,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
         file, :class:`geo.geocode.Geocoder`); each such row's match quality is counted
         in the summary (``geocoded``) and kept in its attributes (``address_match``);
         an address not found refuses the row (``address_not_found``, with the reason).
+        A row whose bytes are those of the source's last import is not geocoded again
+        (it is stored ``unchanged``): ``geocoded`` counts the rows placed this time.
 
     Raises
     ------
@@ -220,7 +222,8 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
             for batch in _batches(opened.rows, batch_size):
                 items = _validate_batch(batch, mapper=mapper, crs=file_crs,
                                         categories=categories, area=area, now=now,
-                                        config=config, geocoder=geocoder)
+                                        config=config, geocoder=geocoder,
+                                        previous=ctx.previous)
                 for item in items:
                     _dedupe(item, ctx)
                 writer.start([_encode_items(items, ctx)])

@@ -181,8 +181,14 @@ def _validate_items(items: list[_Row], *, crs: str, categories: Mapping[str, Cat
 def _validate_batch(batch: list[SourceRow], *, mapper: Mapper, crs: str,
                     categories: Mapping[str, CategorySpec], area: ServiceArea | None,
                     now: datetime, config: ValidationConfig,
-                    geocoder: Geocoder | None = None) -> list[_Row]:
+                    geocoder: Geocoder | None = None,
+                    previous: _Previous | None = None) -> list[_Row]:
     items = _map_rows(batch, mapper)
+    if previous:  # the same bytes as last time: stored 'unchanged', never validated or
+        for item in items:  # geocoded again (a daily sync of an address-only source)
+            if item.result is None and item.ref in previous and \
+                    previous.same(item.ref, item.row.raw):
+                item.result = []
     _validate_items(items, crs=crs, categories=categories, area=area, now=now, config=config,
                     geocoder=geocoder)
     return items
