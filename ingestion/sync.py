@@ -15,8 +15,10 @@ or an OGC API collection). One sync:
    with what the source last said of each row (``source_row``: reference → feature,
    content hash, ``active``/``retired``): ``new``, ``changed``, ``gone``, ``back``
    (retired earlier, in the source again), ``unchanged``;
-3. **guards**: an empty download, or one that would retire more than the source's
-   ``max_retire_share`` (default 10 %) of its rows on the map, is **held**: nothing is
+3. **guards**: an empty download, one that would retire more than the source's
+   ``max_retire_share`` (default 10 %) of its rows on the map, or one whose addresses
+   geocoded this time fail for more than ``geocode.max_unplaced_share`` (default 10 %,
+   at least :data:`MIN_UNPLACED_HELD` rows), is **held**: nothing is
    applied, the run waits on ``/moderation/sources`` for a moderator who confirms it
    (:func:`confirm_run`, applied then) or discards it (:func:`discard_run`). An
    unreadable download (HTTP error, truncated JSON) fails: nothing is applied either;
@@ -36,6 +38,17 @@ is reported as a conflict in the run (``conflicts``: feature, fields). A feature
 moderator took off the map stays off (``kept_off``); one retired because it left the
 source comes back when it returns (``back``). Rows that are still in the source but now
 invalid keep their feature as it was (counted under ``refused``).
+
+**Rows located by address.** A row with an address and no coordinates is placed by the
+city's address file (:class:`geo.geocode.Geocoder`), exactly as ``carte import`` places
+it: its match quality kept in ``attributes.address_match`` (``exact``, ``street``), an
+address not found refused (``address_not_found``, with the geocoder's reason: kept,
+counted in ``refused_by_reason``, the first ones listed in the report's ``unplaced``).
+The source's ``geocode`` (:class:`geo.city.Geocoding`) may name its address and postcode
+columns. Rows whose bytes are those the source gave last time are not geocoded again
+(the importer stores them ``unchanged`` before validating anything): a daily sync of
+thousands of address-only rows geocodes only its new and changed rows (``geocoded`` in
+the report counts them by match quality).
 
 The held run's import run is marked ``failed`` (reason "held by sync run N") until it is
 confirmed, so the importer's "same bytes as last time" never compares with rows that
@@ -59,7 +72,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.city import City, Dataset
+from geo.city import City, Dataset, Geocoding
+from geo.geocode import QUALITIES, Geocoder
 from geo.models import FeatureStatus, ModerationAction
 from geo.publish import publish_import_rows, revise_feature, set_status_many
 
@@ -67,9 +81,15 @@ from .errors import BadSourceFile, IngestError, RunAlreadyDecided, RunNotFound
 from .filestore import _create_run, _engine_of
 
 __all__ = ["Current", "Diff", "Known", "SyncReport", "UnknownSource", "confirm_run",
-           "diff", "discard_run", "due_sources", "merge", "publish_queued", "sync_source"]
+           "diff", "discard_run", "due_sources", "merge", "publish_queued", "sync_source",
+           "unplaced_share_exceeded"]
 
 REMOVED_AT_SOURCE = "removed-at-source"
+UNPLACED = "address_not_found"  # the importer's code for an address not found
+# A run is held for its geocoding only when at least this many rows failed: one partner
+# row with a typo in its street is a refusal, not a broken source.
+MIN_UNPLACED_HELD = 5
+UNPLACED_KEPT = 50  # unplaced rows listed in a run's report (all are in its import run)
 BACK_AT_SOURCE = "back-at-source"
 CONFLICTS_KEPT = 100
 Fetch = Callable[[str], bytes]
@@ -268,6 +288,11 @@ class SyncReport:
     would_retire: int = 0
     on_map: int = 0
     refused_by_reason: Counter[str] = field(default_factory=Counter)
+    # Rows placed by their address this time (new or changed), by match quality; rows
+    # whose bytes did not change keep last time's outcome and are not geocoded again.
+    geocoded: Counter[str] = field(default_factory=Counter)
+    # Rows refused this time because their address was not found: ref, row, reason.
+    unplaced: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
@@ -284,6 +309,8 @@ class SyncReport:
                 "retired": self.retired, "back": self.back, "unchanged": self.unchanged,
                 "refused": self.refused,
                 "refused_by_reason": dict(self.refused_by_reason.most_common()),
+                **({"geocoded": {q: self.geocoded[q] for q in QUALITIES},
+                    "unplaced": self.unplaced} if self.geocoded else {}),
                 "kept_off": self.kept_off, "waiting": self.waiting,
                 "would_retire": self.would_retire, "on_map": self.on_map,
                 "conflicts": self.conflicts, "import_run": self.import_run,
@@ -336,19 +363,92 @@ def _empty(path: Path) -> bool:
         raise BadSourceFile(f"{path}: {exc.strerror}") from exc
 
 
-def _import(session: Session, dataset: Dataset, path: Path, *,
-            location: str) -> tuple[int, Any]:
-    """Import the file's rows (not published); the import run and its summary."""
+def _cell(props: Mapping[str, Any], spec: str) -> str:
+    """A column's value, or a template of columns filled (``"{numero} {voie}"``)."""
+    if "{" in spec:
+        from collections import defaultdict
+
+        filled = spec.format_map(defaultdict(str, {
+            k: "" if v is None else v for k, v in props.items()}))
+        return " ".join(filled.split())
+    value = props.get(spec)
+    return "" if value is None else " ".join(str(value).split())
+
+
+def _located_by(mapper: Any, geocoding: Geocoding) -> Any:
+    """``mapper`` whose rows without coordinates take their address from ``geocoding``."""
+    from .mapping import ADDRESS_KEY, POSTCODE_KEY
+
+    def located(row: Any) -> Any:
+        data, ref = mapper(row)
+        if row.x is None or row.y is None:
+            if geocoding.address:
+                line = _cell(row.props, geocoding.address)
+                if line:
+                    data[ADDRESS_KEY] = line
+                else:
+                    data.pop(ADDRESS_KEY, None)
+            if geocoding.postcode:
+                data[POSTCODE_KEY] = _cell(row.props, geocoding.postcode)
+        return data, ref
+
+    located.__name__ = f"{getattr(mapper, '__name__', 'mapper')}+address"
+    return located
+
+
+def _import(session: Session, dataset: Dataset, path: Path, *, location: str,
+            geocoder: Geocoder | None) -> tuple[int, Any]:
+    """Import the file's rows (not published); the import run and its summary.
+
+    Rows with an address and no coordinates are placed by ``geocoder`` (the city's
+    address file), with the columns the source's ``geocode`` names, if any.
+    """
+    from .categories import specs_from_db
     from .importer import run_import
+    from .mapping import generic_mapper
     from .seed import MAPPERS
 
-    mapper = MAPPERS.get(dataset.source)
+    own = MAPPERS.get(dataset.source)
+    mapper = own
+    geocoding = dataset.geocode
+    if geocoding is not None and (geocoding.address or geocoding.postcode):
+        mapper = _located_by(own or generic_mapper(specs_from_db(session),
+                                                   category=dataset.category), geocoding)
     summary = run_import(path, session=session, source=dataset.source, mapper=mapper,
-                         category=None if mapper else dataset.category, publish=False,
+                         category=None if own else dataset.category, publish=False,
                          attribution=dataset.attribution,
-                         buffer_m=0.0 if mapper else 500.0, file_name=location[:1000])
+                         buffer_m=0.0 if own else 500.0, file_name=location[:1000],
+                         geocoder=geocoder)
     assert summary.run_id is not None
     return summary.run_id, summary
+
+
+def _unplaced(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The first rows of the import run refused because their address was not found."""
+    rows = session.execute(text(
+        "SELECT ref, row_number, errors->0->>'detail' AS reason FROM import_row "
+        "WHERE run_id = :r AND outcome = 'invalid' AND errors->0->>'code' = :c "
+        "ORDER BY row_number LIMIT :n"), {"r": run_id, "c": UNPLACED, "n": UNPLACED_KEPT})
+    return [{"ref": r.ref, "row": r.row_number, "reason": r.reason} for r in rows]
+
+
+def unplaced_share_exceeded(geocoded: Mapping[str, int], share: float) -> bool:
+    """Whether the rows geocoded this time failed unusually often (hold the run).
+
+    More than ``share`` of them not found, and at least :data:`MIN_UNPLACED_HELD`: a
+    changed address format, a partner's broken export or a wrong address file would
+    otherwise publish a map of refusals (or, for changed rows, freeze them unannounced).
+
+    >>> unplaced_share_exceeded({"exact": 90, "street": 2, "none": 8}, 0.1)
+    False
+    >>> unplaced_share_exceeded({"exact": 10, "none": 30}, 0.1)
+    True
+    >>> unplaced_share_exceeded({"none": 1}, 0.1)
+    False
+    """
+    done = sum(geocoded.values())
+    failed = geocoded.get("none", 0)
+    return failed >= MIN_UNPLACED_HELD and failed > share * done
 
 
 # --- state (I/O) --------------------------------------------------------------------------
@@ -646,11 +746,14 @@ def _dataset(city: City, name: str) -> Dataset:
 
 
 def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None = None,
-                trigger: str = "cli", actor_id: int | None = None) -> SyncReport:
+                trigger: str = "cli", actor_id: int | None = None,
+                geocoder: Geocoder | None = None) -> SyncReport:
     """Synchronise the source ``name`` of ``city`` now; the caller commits.
 
     Returns the report (``status``: ``applied``, ``held`` or ``failed``); a failed run is
-    already on record (committed apart) and nothing of it is applied.
+    already on record (committed apart) and nothing of it is applied. ``geocoder``
+    places rows that have an address and no coordinates (default: the city's address
+    file; its index is read only when a row needs it).
 
     Raises
     ------
@@ -658,6 +761,8 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
         The city has no seed or partner source of that name.
     """
     dataset = _dataset(city, name)
+    if geocoder is None:
+        geocoder = Geocoder.for_city(city)
     t0 = time.perf_counter()
     report = SyncReport(source=dataset.source, location=dataset.location)
     # One sync of a source at a time (the CLI and the worker may both start one).
@@ -678,11 +783,15 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
                                      category=None, options={"sync_run": report.run})
                 report.import_run = run_id
             else:
-                run_id, summary = _import(session, dataset, path, location=dataset.location)
+                run_id, summary = _import(session, dataset, path, location=dataset.location,
+                                          geocoder=geocoder)
                 report.phases["read"] = round(time.perf_counter() - t0, 2)
                 report.import_run, report.read = run_id, summary.read
                 report.refused, report.refused_by_reason = (summary.refused,
                                                             summary.refused_by_reason)
+                report.geocoded = Counter(summary.geocoded)
+                if report.geocoded.get("none"):
+                    report.unplaced = _unplaced(session, run_id)
         current, known, settled = _rows(session, dataset.source, run_id)
         d = diff(current, known, settled=settled)
         _counts(report, d)
@@ -695,6 +804,9 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
             report.status, report.hold_reason = "held", "empty"
         elif d.retire_share() > dataset.max_retire_share:
             report.status, report.hold_reason = "held", "retire_share"
+        elif unplaced_share_exceeded(report.geocoded, (
+                dataset.geocode or Geocoding()).max_unplaced_share):
+            report.status, report.hold_reason = "held", "unplaced_share"
         if report.status == "held":
             if run_id is not None:
                 session.execute(text(
@@ -769,6 +881,8 @@ def confirm_run(session: Session, city: City, run: int, *, actor_id: int) -> Syn
     saved = dict(row.report or {})
     report.read, report.refused = int(saved.get("read", 0)), int(saved.get("refused", 0))
     report.refused_by_reason = Counter(saved.get("refused_by_reason") or {})
+    report.geocoded = Counter(saved.get("geocoded") or {})
+    report.unplaced = list(saved.get("unplaced") or [])
     t0 = time.perf_counter()
     current, known, settled = _rows(session, row.source, row.import_run_id)
     d = diff(current, known, settled=settled)
