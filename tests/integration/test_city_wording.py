@@ -123,6 +123,16 @@ def test_paris_subscription_form_names_arrondissements_and_quartiers(client, lan
     assert label in shown and "4e arrondissement" in shown
 
 
+@pytest.mark.parametrize(("lang", "search", "home", "group"), [
+    ("fr", "Lieu, quartier, adresse…", "Chez moi (quartier)", "Quartiers et arrondissements"),
+    ("en", "Place, quarter, address…", "Home quarter", "Quarters and arrondissements"),
+])
+def test_paris_map_page_names_its_quartiers(client, lang, search, home, group):
+    body = html.unescape(client.get(f"/?lang={lang}").get_data(as_text=True))
+    assert f'placeholder="{search}"' in body and f">{home}</label>" in body
+    assert f'"searchAreas": "{group}"' in body
+
+
 def test_paris_feed_names_the_quartier_then_the_arrondissement(client, mdb):
     published(mdb, title="Jardin Saint-Merri", lon=2.3522, lat=48.8566, category="jardin-test")
     body = client.get("/feeds/features.atom").get_data(as_text=True)
@@ -276,3 +286,18 @@ def test_the_api_description_of_area_names_no_city_s_levels(city_app):
     params = doc["paths"]["/api/v1/events.ics"]["get"]["parameters"]
     (area,) = [p for p in params if p["name"] == "area"]
     _no_paris_levels(area["description"], "the area parameter")
+
+
+@pytest.mark.parametrize(("lang", "search", "home", "group"), [
+    ("en", "Place, district, address…", "My home district", "Districts"),
+    ("fr", "Lieu, secteur, adresse…", "Chez moi (secteur)", "Secteurs"),
+])
+def test_the_map_page_names_the_city_s_home_areas(city_app, lang, search, home, group):
+    body = html.unescape(city_app.test_client().get(f"/?lang={lang}").get_data(as_text=True))
+    assert f'placeholder="{search}"' in body and f">{home}</option>" in body
+    assert f'"searchAreas": "{group}"' in body  # the heading of areas among search results
+    visible = re.sub(r"<script.*?</script>", " ", body, flags=re.DOTALL)  # data, not words
+    # French says "quartier" for any neighbourhood (the charter's "ouverts au quartier").
+    words = re.compile(r"arrondissement" if lang == "fr" else r"arrondissement|quartier",
+                       re.IGNORECASE)
+    assert words.findall(re.sub(r"<[^>]+>", " ", visible)) == [], lang

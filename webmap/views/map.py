@@ -175,6 +175,9 @@ def index() -> Response:
             "photos": {"max_per_item": int(current_app.config.get("PHOTO_MAX_PER_ITEM", 4))}}
     body = render_template("map.html", lang=lang, other_langs=[x for x in LOCALES if x != lang],
                            city_name=current_city().name(lang),
+                           # The deepest level's word (the home areas listed are its):
+                           # Paris's "quartier", another city's own.
+                           home_area=current_city().level_labels(lang)[-1],
                            built=built, data=data, categories=categories,
                            extensions=_extensions(),
                            access=data["access"], weekdays=data["weekdays"])

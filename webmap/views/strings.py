@@ -15,7 +15,8 @@ from ingestion.messages import catalogue
 
 from .i18n import current_lang
 
-__all__ = ["access_labels", "audience_labels", "js_strings", "weekday_labels"]
+__all__ = ["access_labels", "areas_heading", "audience_labels", "js_strings",
+           "weekday_labels"]
 
 
 def access_labels() -> list[dict[str, str]]:
@@ -63,6 +64,23 @@ def weekday_labels() -> list[dict[str, str]]:
     ]
 
 
+def areas_heading() -> str:
+    """The search's group of areas in the city's words, deepest level first.
+
+    Paris: "Quartiers et arrondissements" (its levels' ``plural_names``); a city of one
+    level: "Districts". "Areas" when a level has no plural configured.
+    """
+    from ..city import current_city
+
+    lang = current_lang()
+    words = [level.label(lang, plural=True) for level in reversed(current_city().levels)]
+    if not words or not all(words):
+        return _("Areas")
+    joined = words[0] if len(words) == 1 else \
+        _("%(some)s and %(last)s", some=", ".join(w for w in words[:-1] if w), last=words[-1])
+    return joined[:1].upper() + joined[1:]
+
+
 def js_strings() -> dict[str, Any]:
     """The strings of ``static/map/app.js``, in the request's language.
 
@@ -91,7 +109,7 @@ def js_strings() -> dict[str, Any]:
         "youAreHere": _("You are here"),
         "searchNone": _("Nothing found."),
         "searchFeatures": _("Places"),
-        "searchAreas": _("Areas"),
+        "searchAreas": areas_heading(),
         "searchAddresses": _("Addresses"),
         "profileSaved": _("Your profile is saved in this browser only."),
         "walkNone": _("No matching place fits in this time. Try a longer walk or more interests."),
