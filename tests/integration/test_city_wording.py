@@ -301,3 +301,16 @@ def test_the_map_page_names_the_city_s_home_areas(city_app, lang, search, home, 
     words = re.compile(r"arrondissement" if lang == "fr" else r"arrondissement|quartier",
                        re.IGNORECASE)
     assert words.findall(re.sub(r"<[^>]+>", " ", visible)) == [], lang
+
+
+def test_the_map_draws_levels_by_depth_from_the_city_s_slugs(city_app):
+    body = city_app.test_client().get("/?lang=en").get_data(as_text=True)
+    data = json.loads(body.split('id="carte-data"', 1)[1].split(">", 1)[1].split("</script>")[0])
+    assert data["levels"] == ["district"]
+    # The renderer draws a city's boundaries and area names by depth (DATA.levels): no
+    # level is compared with Paris's names, so another city's basemap draws its own.
+    script = (Path(__file__).resolve().parents[2] / "webmap" / "static" / "map" / "layers.js")
+    code = re.sub(r"/\*.*?\*/", "", script.read_text(encoding="utf-8"), flags=re.DOTALL)
+    code = re.sub(r"^\s*//.*$", "", code, flags=re.MULTILINE)  # comments may cite Paris
+    assert "atDepth(f, 1)" in code
+    assert not re.search(r"arrondissement|quartier", code, re.IGNORECASE)

@@ -169,6 +169,9 @@ def index() -> Response:
         warm(addresses)  # ready by the time someone types an address
     data = {"lang": lang, "map": MAP_NAME, "tiles": _tiles(request.script_root),
             "categories": categories, "quartiers": quartiers,
+            # The city's level slugs, first level first: the basemap's boundaries and
+            # area names carry them (layers.js draws by depth, never by a level's name).
+            "levels": [level.slug for level in current_city().levels],
             "strings": js_strings(), "timezone": city_timezone(),
             "access": access_labels(), "audiences": audience_labels(),
             "weekdays": weekday_labels(),

@@ -16,10 +16,12 @@
  *
  * Interface
  * ---------
- * CarteLayers.init(map, {lang, categories: [{slug, colour, label}], strings, tiles?})
+ * CarteLayers.init(map, {lang, categories: [{slug, colour, label}], strings, tiles?, levels?})
  *     Creates both layers on `map` (once; a second call returns the same object).
  *     `strings` are DATA.strings (see webmap/views/strings.py); `tiles` defaults to
- *     DATA.tiles of the page (URLs and the names folium gave its layers).
+ *     DATA.tiles of the page (URLs and the names folium gave its layers); `levels`
+ *     defaults to DATA.levels, the city's area level slugs first level first (which
+ *     basemap boundaries and area names are drawn as first and second level).
  *     Returns {basemap: <protomaps layer, null without basemap (or until the TileJSON
  *     was fetched)>, places: <L.GridLayer>}.
  * CarteLayers.ready
@@ -162,14 +164,21 @@
     };
   }
 
+  // Whether a boundary or place belongs to the city's level of this depth (1: the first):
+  // the tiles carry the level's slug (Paris: arrondissement, quartier), the page the
+  // city's slugs in order (DATA.levels), so no level name is written here.
+  function atDepth(f, depth) {
+    return !!state && f.props.level === state.levels[depth - 1];
+  }
+
   function paintRules() {
     var rules = [
       { dataLayer: "water", symbolizer: new P.PolygonSymbolizer({ fill: "#b4d4ea" }) },
       { dataLayer: "parks", symbolizer: new P.PolygonSymbolizer({ fill: "#d3e8c6" }) },
-      { dataLayer: "boundaries", maxzoom: 16, filter: function (z, f) { return f.props.level === "arrondissement"; },
+      { dataLayer: "boundaries", maxzoom: 16, filter: function (z, f) { return atDepth(f, 1); },
         symbolizer: new P.LineSymbolizer({ color: "#a79cc2", width: function (z) { return z <= 13 ? 1.6 : 1.2; },
                                            dash: [6, 4], dashWidth: 1.4, dashColor: "#a79cc2", opacity: 0.9 }) },
-      { dataLayer: "boundaries", minzoom: 13, maxzoom: 16, filter: function (z, f) { return f.props.level === "quartier"; },
+      { dataLayer: "boundaries", minzoom: 13, maxzoom: 16, filter: function (z, f) { return atDepth(f, 2); },
         symbolizer: new P.LineSymbolizer({ color: "#c6bfd8", dash: [3, 3], dashWidth: 1, dashColor: "#c6bfd8", opacity: 0.9 }) }
     ];
     // Casings under every fill, from the small streets up: bigger streets cross on top.
@@ -212,12 +221,12 @@
   function labelRules() {
     var halo = "#ffffff";
     return [
-      { dataLayer: "places", maxzoom: 13, filter: function (z, f) { return f.props.level === "arrondissement"; },
+      { dataLayer: "places", maxzoom: 13, filter: function (z, f) { return atDepth(f, 1); },
         symbolizer: named(new P.CenteredTextSymbolizer({
           font: function (z) { return "600 " + (z >= 13 ? 14 : 13) + "px " + FONT; },
           fill: "#5d5280", stroke: halo, width: 2.5, maxLineChars: 14, lineHeight: 1.3 }),
-          // "17e arrondissement" -> "17e": the way Parisians name them, and short.
-          function (name, props) { return props.short || name.replace(/\s+arrondissement$/i, ""); }) },
+          // "17e arrondissement" -> "17e" (the tiles' short name: without its level's word).
+          function (name, props) { return props.short || name; }) },
       { dataLayer: "water", minzoom: 13, filter: function (z, f) { return !!f.props.name; },
         symbolizer: named(waterName({
           font: function (z) { return "italic 500 " + (z >= 15 ? 14 : 12) + "px " + FONT; },
@@ -236,7 +245,7 @@
           font: function (z) { return "500 " + (z >= 17 ? 13 : z >= 15 ? 12 : 11) + "px " + FONT; },
           fill: "#3f3f3f", stroke: halo, width: 3, position: P.LineLabelPlacement.Center,
           maxLabelChars: 60, repeatDistance: 400 })) },
-      { dataLayer: "places", minzoom: 13, maxzoom: 15, filter: function (z, f) { return f.props.level === "quartier"; },
+      { dataLayer: "places", minzoom: 13, maxzoom: 15, filter: function (z, f) { return atDepth(f, 2); },
         symbolizer: named(new P.CenteredTextSymbolizer({
           font: "italic 500 12px " + FONT, fill: "#6d6490", stroke: halo, width: 2.5,
           maxLineChars: 16, lineHeight: 1.3 })) }
@@ -894,6 +903,7 @@
     state = {
       map: map, lang: lang, tiles: tiles, categories: categories, bySlug: bySlug,
       strings: options.strings || data.strings || {}, maxzoom: tiles.maxzoom,
+      levels: options.levels || data.levels || [],
       filter: { categories: null, query: "" }, stores: new Map(), reported: new Set(),
       compact: new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 }),
       basemap: null, places: null
