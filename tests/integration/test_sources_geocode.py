@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import io
 from functools import cache
 
 import pytest
@@ -255,3 +256,50 @@ def test_the_city_reads_a_sources_geocode_entry(tmp_path):
     city, problems = check_city(folder, check_files=False)
     assert city is None and {"sources[0].geocode", "sources[0].geocode.max_unplaced_share",
                              "sources[1].geocode"} <= {p.field for p in problems}
+
+
+def test_the_paris_associations_seed_is_kept_current_by_sync(db, tmp_path):
+    """The RNA extract of the 12th (addresses only) syncs as ``carte import`` seeds it."""
+    import shutil
+
+    paris = load_city("paris", check_files=False)
+    seed = paris.source("paris-associations")
+    assert seed.file is not None and seed.url is None
+    copy = tmp_path / seed.file.name
+    shutil.copyfile(seed.file, copy)
+    city = dataclasses.replace(paris, seeds=(dataclasses.replace(seed, file=copy),),
+                               sources=())
+    first = sync_named(db, city, "paris-associations")
+    assert first.status == "applied"
+    # The figures of data/cities/paris/README.md: 1,101 inactive, 66 not found.
+    assert (first.read, first.new) == (7671, 6504)
+    assert first.refused_by_reason == {"inactive": 1101, "address_not_found": 66}
+    assert first.as_dict()["geocoded"] == {"exact": 6372, "street": 132, "none": 66}
+    assert scalar(db, "SELECT count(*) FROM feature WHERE source = 'paris-associations' "
+                      "AND status = 'published' AND attributes ? 'address_match'") == 6504
+    # One association moves (a new registered office): one row geocoded, one version.
+    lines = copy.read_text(encoding="utf-8").splitlines(keepends=True)
+    k = next(i for i, line in enumerate(lines) if "plus d'activité" not in line and i > 0
+             and ",75012," in line)
+    ref = lines[k].split(",", 1)[0]
+    fid = scalar(db, "SELECT id FROM feature WHERE source = 'paris-associations' "
+                     "AND source_ref = :r", r=ref)
+    assert fid is not None
+    fields = next(csv.reader([lines[k]]))
+    fields[6] = "181       AV  Daumesnil"  # adr2, the RNA's fixed columns
+    fields[5] = ""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(fields)
+    lines[k] = out.getvalue()
+    copy.write_text("".join(lines), encoding="utf-8")
+    versions = counts(db)[0]
+    second = sync_named(db, city, "paris-associations")
+    assert second.status == "applied" and second.changed == 1
+    assert second.as_dict()["geocoded"] == {"exact": 1, "street": 0, "none": 0}
+    assert counts(db)[0] - versions == 1
+    with db.connect() as conn:
+        lon, lat, attrs = conn.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom), attributes FROM feature WHERE id = :i"),
+            {"i": fid}).one()
+    assert (lon, lat) == pytest.approx(ban("181", "Avenue Daumesnil"), abs=1e-6)
+    assert attrs["address_match"] == "exact"
