@@ -133,6 +133,15 @@ def test_paris_map_page_names_its_quartiers(client, lang, search, home, group):
     assert f'"searchAreas": "{group}"' in body
 
 
+def test_paris_panel_reads_the_quartier_then_the_arrondissement(client):
+    body = client.get("/").get_data(as_text=True)
+    data = json.loads(body.split('id="carte-data"', 1)[1].split(">", 1)[1].split("</script>")[0])
+    assert data["levels"] == ["arrondissement", "quartier"]
+    assert data["areaNames"] == ["quartier_name", "arrondissement_name"]
+    app_js = Path(__file__).resolve().parents[2] / "webmap" / "static" / "map" / "app.js"
+    assert "p.arrondissement_name" not in app_js.read_text(encoding="utf-8")
+
+
 def test_paris_feed_names_the_quartier_then_the_arrondissement(client, mdb):
     published(mdb, title="Jardin Saint-Merri", lon=2.3522, lat=48.8566, category="jardin-test")
     body = client.get("/feeds/features.atom").get_data(as_text=True)
@@ -307,6 +316,7 @@ def test_the_map_draws_levels_by_depth_from_the_city_s_slugs(city_app):
     body = city_app.test_client().get("/?lang=en").get_data(as_text=True)
     data = json.loads(body.split('id="carte-data"', 1)[1].split(">", 1)[1].split("</script>")[0])
     assert data["levels"] == ["district"]
+    assert data["areaNames"] == ["district_name"]  # the panel's "where" of a place
     # The renderer draws a city's boundaries and area names by depth (DATA.levels): no
     # level is compared with Paris's names, so another city's basemap draws its own.
     script = (Path(__file__).resolve().parents[2] / "webmap" / "static" / "map" / "layers.js")

@@ -172,6 +172,10 @@ def index() -> Response:
             # The city's level slugs, first level first: the basemap's boundaries and
             # area names carry them (layers.js draws by depth, never by a level's name).
             "levels": [level.slug for level in current_city().levels],
+            # A place's area names in its public properties, deepest level first (the
+            # panel's "where": Paris's quartier_name, arrondissement_name).
+            "areaNames": [f"{level.public_name}_name"
+                          for level in reversed(current_city().levels)],
             "strings": js_strings(), "timezone": city_timezone(),
             "access": access_labels(), "audiences": audience_labels(),
             "weekdays": weekday_labels(),

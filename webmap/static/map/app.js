@@ -480,7 +480,9 @@
     var cat = $("detail-category");
     clear(cat);
     cat.appendChild(swatch(p.category));
-    var where = [p.quartier_name, p.arrondissement_name].filter(Boolean).join(", ");
+    // The city's area name properties, deepest level first (DATA.areaNames; Paris:
+    // quartier_name, arrondissement_name).
+    var where = (DATA.areaNames || []).map(function (k) { return p[k]; }).filter(Boolean).join(", ");
     cat.appendChild(document.createTextNode(categoryLabel(p.category) + (where ? " · " + where : "")));
     var message = $("detail-message");
     var over = p.starts_at && new Date(p.ends_at || p.starts_at) < new Date();
