@@ -194,8 +194,9 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
 def _tell_apart(results: list[dict[str, Any]], lang: str) -> None:
     """Add the first-level area, category, then second-level area to twin titles.
 
-    The answer's keys stay ``arrondissement_name``/``quartier_name`` (the map reads
-    them): they hold the first and second level's names of whatever city is configured.
+    The answer's keys stay ``arrondissement``/``arrondissement_name``/``quartier_name``
+    (the public search answer's existing consumers): they hold the first and second
+    level's code and names of whatever city is configured.
     """
     same = Counter(fold(r["title"]) for r in results)
     for r in results:
