@@ -306,3 +306,50 @@ def test_carte_export_is_incremental_unless_full(runner, var_dir, od_data):  # n
     publish(od_data.engine, "jardin-od", "Nouveau jardin")
     assert export()["incremental"] is True
     assert export("--full")["incremental"] is False
+
+
+def test_changes_that_bump_no_version_still_refresh_the_files(
+        od_data, tmp_path, monkeypatch):  # noqa: F811
+    """A source's credit line, an area renamed, another public URL: nothing stale."""
+    engine, data = od_data.engine, tmp_path / "data"
+    run_export(engine, data)
+    # ingestion.services rewrites a source's credit line without a new version.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE feature SET attribution = 'Ville de Paris · Asso' "
+                          "WHERE id = :i"), {"i": od_data.ids["soup"]})
+    m = run_export(engine, data, if_changed=True)
+    assert not m.get("skipped") and m["incremental"] is True
+    assert "Ville de Paris · Asso" in (data / "features-fete-od.csv").read_text(
+        encoding="utf-8")
+    assert_same_as_full(engine, data, tmp_path, m)
+    # An area renamed: its name is in every line of its features, not in their rows.
+    with engine.connect() as conn:
+        area_id, name = conn.execute(text(
+            "SELECT a.id, a.name FROM feature f JOIN area a ON a.id = f.area_ids[1] "
+            "WHERE f.id = :i"), {"i": od_data.ids["merri"]}).one()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE area SET name = 'Quartier renommé' WHERE id = :i"),
+                         {"i": area_id})
+        m = run_export(engine, data, if_changed=True)
+        assert not m.get("skipped") and m["incremental"] is False  # a new cache
+        assert "Quartier renommé" in (data / "features.geojson").read_text(encoding="utf-8")
+        assert_same_as_full(engine, data, tmp_path, m)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE area SET name = :n WHERE id = :i"),
+                         {"n": name, "i": area_id})
+    # Photo URLs start with the public root: another root is another cache.
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO photo (feature_id, status, display_key, thumb_key, width, height) "
+            "VALUES (:f, 'ready', 'cd.webp', 'cd.thumb.webp', 800, 600)"),
+            {"f": od_data.ids["html"]})
+    run_export(engine, data)
+    monkeypatch.setenv("CARTE_PUBLIC_URL", "https://carte.example.org")
+    m = run_export(engine, data, if_changed=True)
+    assert not m.get("skipped") and m["incremental"] is False
+    assert "https://carte.example.org/photos/cd.webp" in (data / "features.csv").read_text(
+        encoding="utf-8")
+    assert len(list((data / CACHE_DIR).iterdir())) == 1  # the old root's cache dropped
+    assert_same_as_full(engine, data, tmp_path, m)
