@@ -210,7 +210,10 @@ def test_a_source_whose_addresses_mostly_fail_is_held_not_published(db, mod_app,
     assert feature(db, "ok") is None
     page = moderator.get("/moderation/sources").get_data(as_text=True)
     assert f"/moderation/sources/{held.run}/confirm" in page
-    assert "adresses introuvables" in page
+    assert "trop d'adresses introuvables" in page.replace("&#39;", "'")
+    assert "retenue au-delà de 20 % d" in page  # the source's own share, in its row
+    english = moderator.get("/moderation/sources?lang=en").get_data(as_text=True)
+    assert "too many addresses not found" in english and "Addresses not found" in english
     # A moderator who confirms it gets what can be placed; the rest stays refused, and
     # the features of rows now unplaceable keep their last position.
     response = post(moderator, f"/moderation/sources/{held.run}/confirm",
@@ -303,3 +306,39 @@ def test_the_paris_associations_seed_is_kept_current_by_sync(db, tmp_path):
             {"i": fid}).one()
     assert (lon, lat) == pytest.approx(ban("181", "Avenue Daumesnil"), abs=1e-6)
     assert attrs["address_match"] == "exact"
+
+
+def test_a_geojson_source_without_geometries_uses_the_importers_address_columns(db):
+    """``"geocode": true``: the columns ``carte import`` reads (``adresse``, ``code_postal``)."""
+    import json
+
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "s1", "geometry": None,
+         "properties": {"nom": "Point d'accès au droit", "adresse": "40 rue de Reuilly",
+                        "code_postal": "75012"}},
+        {"type": "Feature", "id": "s2", "geometry": None,
+         "properties": {"nom": "Relais information familles", "adresse": "rue de Reuilly",
+                        "code_postal": "75012"}},
+        {"type": "Feature", "id": "s3",  # coordinates win over the address, as on import
+         "geometry": {"type": "Point", "coordinates": [2.3800, 48.8400]},
+         "properties": {"nom": "Antenne", "adresse": "181 avenue Daumesnil",
+                        "code_postal": "75012"}},
+    ]}
+    routes = _Routes()
+    routes["/services.geojson"] = (200, json.dumps(doc).encode())
+    with serve(routes) as base:
+        paris = load_city("paris", check_files=False)
+        source = Dataset(file=None, source=SOURCE, category="acteur-local",
+                         licence="Licence Ouverte 2.0", attribution="Partenaire",
+                         url=base + "/services.geojson", geocode=Geocoding())
+        geocoder = CountingGeocoder()
+        report = sync(db, dataclasses.replace(paris, sources=(source,)), geocoder=geocoder)
+    assert (report.status, report.new, report.refused) == ("applied", 3, 0)
+    assert geocoder.asked == ["40 rue de Reuilly", "rue de Reuilly"]
+    assert report.as_dict()["geocoded"] == {"exact": 1, "street": 1, "none": 0}
+    s1, s2, s3 = (feature(db, ref) for ref in ("s1", "s2", "s3"))
+    assert (s1.lon, s1.lat) == pytest.approx(ban("40", "Rue de Reuilly"), abs=1e-6)
+    assert (s1.attributes["address_match"], s2.attributes["address_match"]) == \
+        ("exact", "street")
+    assert (s3.lon, s3.lat) == pytest.approx((2.38, 48.84)) and "address_match" not in \
+        s3.attributes

@@ -52,6 +52,8 @@ def sources_sync(name: str | None) -> None:
 @sources.command("list")
 def sources_list() -> None:
     """Each configured source with its schedule and its last sync, one JSON line each."""
+    import dataclasses
+
     from sqlalchemy import text
 
     from geo.city import load_city
@@ -66,6 +68,7 @@ def sources_list() -> None:
             run = last.get(d.source)
             echo_json({"source": d.source, "location": d.location, "on_new": d.on_new,
                        "max_retire_share": d.max_retire_share, "every_s": d.every_s,
+                       "geocode": dataclasses.asdict(d.geocode) if d.geocode else None,
                        "last_run": run.id if run else None,
                        "last_status": run.status if run else None,
                        "last_at": run.started_at if run else None})
