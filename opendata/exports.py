@@ -442,6 +442,12 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
         if if_changed and previous is not None and not gone \
                 and set(previous.get("formats", [])) >= set(formats) \
                 and not any(run.stale(fmt, t) for fmt in formats for t in targets):
+            if previous.get("state") != state:
+                # Something changed that no file shows (an unpublished feature edited):
+                # the manifest moves its state on, so changes_behind and the worker's
+                # pause rule stop counting it (else: a refresh every poll, for nothing).
+                previous = {**previous, "state": state, "generated_at": _now()}
+                _write_manifest(directory, previous)
             return {**previous, "skipped": True}
         incremental = bool(run.states.data)
         run.seconds["snapshot"] = round(time.perf_counter() - started, 3)
@@ -473,9 +479,13 @@ def run_export(engine: Engine, directory: Path, *, formats: Iterable[str] = FORM
         "licence": LICENCE_NAME, "licence_url": LICENCE_URL, "attribution": ATTRIBUTION,
         "files": [asdict(f) for f in run.files],
     }
+    _write_manifest(directory, manifest)
+    return manifest
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     with atomic_path(directory / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    return manifest
 
 
 def _gone_files(directory: Path, formats: Iterable[str], stems: set[str],

@@ -98,3 +98,23 @@ def test_the_export_job_refreshes_incrementally_after_a_pause_in_publications(
     assert geojson_count(var_dir) == 2
     assert export_pending(mdb, data, quiet_s=0, max_wait_s=0) is False
     assert outcome["status"] == "done" and outcome["result"]["incremental"] is True
+
+
+def test_a_change_no_file_shows_is_not_pending_after_one_check(app, mdb, var_dir):
+    """An unpublished feature edited: one refresh finds nothing to write, then quiet."""
+    from webmap.commands.worker import export_pending
+
+    data = var_dir / "data"
+    fid = published(mdb, title="Jardin retiré")
+    with mdb.begin() as conn:
+        conn.execute(text("UPDATE feature SET status = 'unpublished', version = version + 1,"
+                          " updated_at = now() WHERE id = :i"), {"i": fid})
+    run_export(mdb, data)
+    with mdb.begin() as conn:
+        conn.execute(text("UPDATE feature SET title = 'Toujours retiré', "
+                          "version = version + 1, updated_at = now() WHERE id = :i"),
+                     {"i": fid})
+    assert export_pending(mdb, data, quiet_s=0) is True
+    assert refresh_exports(mdb, data) == {"exported": False, "features": 0}
+    assert export_pending(mdb, data, quiet_s=0) is False
+    assert index(app.test_client())["features.geojson"]["changes_behind"] == 0
