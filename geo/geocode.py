@@ -171,6 +171,32 @@ def shortcuts_of(city: City) -> Shortcuts:
 
 NO_SHORTCUTS = Shortcuts(MappingProxyType({}), frozenset({"france"}), MappingProxyType({}),
                          frozenset())
+# Geocoding reads the street part of a line (:func:`street_part`): the town and country
+# are already cut off, so no word is dropped as a city word ("Avenue de France").
+_STREET_ONLY = Shortcuts(MappingProxyType({}), frozenset(), MappingProxyType({}),
+                         frozenset())
+_POSTCODE_IN_LINE = re.compile(r"(?<!\d)\d{5}(?!\d)")
+
+
+def street_part(address: str) -> tuple[str, str]:
+    """The number and street of a one-line postal address, and the postcode written in it.
+
+    A partner writes "12, rue de Reuilly, 75012 Paris, France": what follows the postcode
+    (town, country) and the parts after the street's comma are not the street.
+
+    >>> street_part("12, rue de Reuilly, 75012 Paris, France")
+    ('12, rue de Reuilly', '75012')
+    >>> street_part("150 avenue de France")
+    ('150 avenue de France', '')
+    """
+    m = _NUMBER.match(address)
+    start = m.end() if m and len(address) > m.end() else 0
+    rest, code = address[start:], ""
+    found = _POSTCODE_IN_LINE.search(rest)
+    if found:
+        code, rest = found.group(0), rest[:found.start()]
+    first = rest.split(",")[0]
+    return (address[:start] + (first if first.strip() else rest)).strip(), code
 
 
 class Query(NamedTuple):
@@ -338,7 +364,8 @@ class AddressIndex:
         or the line has none, and the point is the street's middle number; ``none``: no
         street, or several equally good streets that the number cannot tell apart.
         """
-        q = parse_query(address.strip() + " ")
+        line, written = street_part(address.strip())
+        q = parse_query(line + " ", _STREET_ONLY)
         if not q.words:
             return Match("none", None, None, "", "no street name in the address")
         found: set[int] | None = None
@@ -346,7 +373,8 @@ class AddressIndex:
             forms = {word, word + "s", word + "x", word[:-1] if word[-1:] in "sx" else word}
             streets_of = set().union(*(self._postings.get(f, set()) for f in forms))
             found = streets_of if found is None else found & streets_of
-        postcodes = {postcode.strip()} if postcode.strip() else set(q.postcodes)
+        postcodes = {postcode.strip()} if postcode.strip() else \
+            ({written} if written else set(q.postcodes))
         streets = [self._streets[i] for i in sorted(found or ())]
         if postcodes:
             streets = [st for st in streets if st.postcode in postcodes]

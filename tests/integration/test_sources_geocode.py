@@ -342,3 +342,29 @@ def test_a_geojson_source_without_geometries_uses_the_importers_address_columns(
         ("exact", "street")
     assert (s3.lon, s3.lat) == pytest.approx((2.38, 48.84)) and "address_match" not in \
         s3.attributes
+
+
+def test_one_line_postal_addresses_are_placed(db):
+    """A partner's single address column, town and country included, as people write it."""
+    lines = {"f1": "12, rue de Reuilly, 75012 Paris, France",
+             "f2": "150 avenue de France, 75013 Paris",   # "France" is the street here
+             "f3": "181 avenue Daumesnil 75012 PARIS",
+             "f4": "40 rue de Reuilly, Paris"}
+    csv_body = "id;nom;adresse\n" + "".join(f"{ref};Lieu {ref};{line}\n"
+                                           for ref, line in lines.items())
+    routes = _Routes()
+    routes["/lieux.csv"] = (200, csv_body.encode())
+    with serve(routes) as base:
+        paris = load_city("paris", check_files=False)
+        source = Dataset(file=None, source=SOURCE, category="acteur-local",
+                         licence="Licence Ouverte 2.0", attribution="Partenaire",
+                         url=base + "/lieux.csv", geocode=Geocoding())
+        report = sync(db, dataclasses.replace(paris, sources=(source,)))
+    assert (report.status, report.new, report.refused) == ("applied", 4, 0)
+    expected = {"f1": ban("12", "Rue de Reuilly"),
+                "f2": ban("150", "Avenue de France", "75013"),
+                "f3": ban("181", "Avenue Daumesnil"), "f4": ban("40", "Rue de Reuilly")}
+    for ref, point in expected.items():
+        f = feature(db, ref)
+        assert (f.lon, f.lat) == pytest.approx(point, abs=1e-6), ref
+        assert f.attributes["address_match"] == "exact"
