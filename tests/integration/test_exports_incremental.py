@@ -359,3 +359,29 @@ def test_changes_that_bump_no_version_still_refresh_the_files(
         encoding="utf-8")
     assert len(list((data / CACHE_DIR).iterdir())) == 1  # the old root's cache dropped
     assert_same_as_full(engine, data, tmp_path, m)
+
+
+def test_a_refresh_killed_while_writing_a_text_file_leaves_it_whole(
+        od_data, tmp_path, monkeypatch):  # noqa: F811
+    engine, data = od_data.engine, tmp_path / "data"
+    run_export(engine, data)
+    publish(engine, "atelier-od", "Atelier du crash", at_id=5 * BUCKET)
+    served = (data / "features.geojson").read_bytes()
+    real = exports.write_file
+
+    def killed(conn, fmt, levels, path, *args, **kwargs):
+        real(conn, fmt, levels, path, *args, **kwargs)
+        with open(path, "r+b") as fh:  # half written when the worker was killed
+            fh.truncate(path.stat().st_size // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exports, "write_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(engine, data)
+    assert (data / "features.geojson").read_bytes() == served
+    json.loads(served)  # still one whole document
+    monkeypatch.setattr(exports, "write_file", real)
+    m = run_export(engine, data)
+    assert m["incremental"] is True
+    assert m["refresh"]["rendered_buckets"]["geojson"] == 0  # the new part was kept
+    assert_same_as_full(engine, data, tmp_path, m)
