@@ -112,9 +112,9 @@ def check_geopackage(path: Path, count: int) -> None:
     finally:
         db.close()
     assert pyogrio.read_info(path)["features"] == count
-    # GDAL's own validator (validate_gpkg.py of gdal-utils): the requirements of the
-    # GeoPackage specification, its extra checks and warnings counted as errors.
-    from osgeo_utils.samples.validate_gpkg import check
+    # GDAL's own validator (validate_gpkg.py of gdal-utils, vendored under tests/vendor):
+    # the GeoPackage specification's requirements, its extra checks, warnings as errors.
+    from tests.vendor.validate_gpkg import check
 
     assert check(str(path), abort_at_first_error=False, extra_checks=True,
                  warning_as_error=True, myprint=lambda *a: None) == []
