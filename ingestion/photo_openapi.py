@@ -28,6 +28,25 @@ _REFUSED = {"type": "array", "items": {"type": "object", "properties": {
                       "bad_field"]},
     "detail": {"type": "string", "description": "in the resident's language"}}}}
 
+_TRACKED = {"type": "array", "description": "the photos sent with the item, as the "
+            "resident sees them (the tracking answer is private)", "items": {
+    "type": "object", "required": ["position", "status", "state", "label"], "properties": {
+        "position": {"type": "integer", "minimum": 1},
+        "name": {"type": ["string", "null"], "description": "the file's name as sent"},
+        "status": {"enum": ["quarantined", "ready", "refused", "hidden", "removed"]},
+        "state": {"enum": ["published", "pending", "processing", "not_published", "hidden",
+                           "removed", "refused"],
+                  "description": "its fate: on the map, waiting with its item, not "
+                                 "published with it, or a moderator's or the upload's "
+                                 "refusal"},
+        "label": {"type": "string", "description": "the state in words, with the reason, "
+                                                   "in the resident's language"},
+        "reason": {"type": "string", "description": "why it was refused at upload, or the "
+                                                    "moderator's reason for hiding or "
+                                                    "removing it"},
+        "url": {"type": "string", "description": "published only: the display size"},
+        "thumbnail_url": {"type": "string", "description": "published only"}}}}
+
 
 def _problem(description: str, retry: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"description": description, "content": {
@@ -91,4 +110,5 @@ def with_photos(doc: dict[str, Any]) -> dict[str, Any]:
             "429": _problem("too many uploads from this client", retry=True),
             "503": _problem("every decoder is busy: send it again after Retry-After",
                             retry=True)}}}
+    schemas["Status"]["properties"]["photos"] = _TRACKED
     return doc

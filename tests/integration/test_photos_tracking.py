@@ -14,6 +14,7 @@ import html
 import re
 from urllib.parse import urlsplit
 
+import jsonschema
 from sqlalchemy import text
 
 from ingestion.track_links import mailed_token, read_mailed_token
@@ -102,6 +103,8 @@ def test_the_tracking_page_shows_each_photos_fate_and_the_resident_is_mailed(
     assert [(p["state"], p.get("reason")) for p in body["photos"][:2]] == [
         ("published", None), ("hidden", "un visage reconnaissable")]
     assert body["photos"][0]["thumbnail_url"] == thumbs[0]
+    schema = api.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Status"]
+    jsonschema.validate(body["photos"], schema["properties"]["photos"])  # as documented
 
     # The worker sends the decision and the photo notice; the notice's link opens the page.
     deliver_due(engine)
