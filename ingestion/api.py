@@ -758,7 +758,8 @@ def openapi() -> Response:
     The app adds the operations of the other packages (``openapi_complete``).
     """
     categories, _ = _state()
-    doc = with_photos(openapi_document(categories, server_url=request.host_url))
+    doc = with_photos(openapi_document(categories, server_url=request.host_url),
+                      max_per_item=photo_setup(_here()[0]).max_per_item)
     complete = current_app.extensions.get("openapi_complete")
     if complete is not None:
         doc = complete(doc, sorted(categories))

@@ -56,30 +56,34 @@ def _problem(description: str, retry: bool = False) -> dict[str, Any]:
     return out
 
 
-def _multipart(json_part: str) -> dict[str, Any]:
+def _multipart(json_part: str, max_per_item: int) -> dict[str, Any]:
     return {"schema": {"type": "object", "properties": {
         json_part: {"type": "string", "contentMediaType": "application/json",
                     "description": "the JSON body (or, for a submission, the same fields "
                                    "as form fields)"},
-        "photos": {"type": "array", "maxItems": 4,
+        "photos": {"type": "array", "maxItems": max_per_item,
                    "items": {"type": "string", "contentMediaType": "image/*"},
                    "description": "JPEG, PNG or WebP files"},
         **_META}}}
 
 
-def with_photos(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` with photos: multipart bodies, ``photo_ids``, ``POST /api/v1/photos``."""
+def with_photos(doc: dict[str, Any], *, max_per_item: int = 4) -> dict[str, Any]:
+    """``doc`` with photos: multipart bodies, ``photo_ids``, ``POST /api/v1/photos``.
+
+    ``max_per_item`` is ``PHOTO_MAX_PER_ITEM``: the document states the server's limit.
+    """
     doc = copy.deepcopy(doc)
+    photo_ids = {**_PHOTO_IDS, "maxItems": max_per_item}
     paths = doc["paths"]
     schemas = doc["components"]["schemas"]
-    schemas["Submission"]["properties"]["photo_ids"] = _PHOTO_IDS
+    schemas["Submission"]["properties"]["photo_ids"] = photo_ids
     for path, part in (("/api/v1/submissions", "submission"),
                        ("/api/v1/features/{id}/corrections", "correction")):
         op = paths[path]["post"]
-        op["requestBody"]["content"]["multipart/form-data"] = _multipart(part)
+        op["requestBody"]["content"]["multipart/form-data"] = _multipart(part, max_per_item)
         json_schema = op["requestBody"]["content"]["application/json"]["schema"]
         if "properties" in json_schema:
-            json_schema["properties"]["photo_ids"] = _PHOTO_IDS
+            json_schema["properties"]["photo_ids"] = photo_ids
         op["responses"]["413"] = _problem("a JSON body over 64 KiB, or a request with "
                                           "photos over PHOTO_MAX_REQUEST_BYTES")
         op["responses"]["422"] = _problem(

@@ -196,3 +196,13 @@ def test_a_photo_taken_off_a_published_place_is_said_to_leave_the_map(api, engin
     [notice] = [m for m in mail_env.wait_for(2) if "photos" in m["Subject"]]
     assert notice["Subject"] == f"Une de vos photos de « {TITLE} » a été retirée"
     assert "Elle est effacée de la carte et des données ouvertes." in text_part(notice)
+
+
+def test_the_api_document_states_the_servers_photo_limit(api, ingest_app):
+    ingest_app.config["PHOTO_MAX_PER_ITEM"] = 6
+    doc = api.get("/api/v1/openapi.json").get_json()
+    assert doc["components"]["schemas"]["Submission"]["properties"]["photo_ids"][
+        "maxItems"] == 6
+    form = doc["paths"]["/api/v1/submissions"]["post"]["requestBody"]["content"][
+        "multipart/form-data"]["schema"]["properties"]
+    assert form["photos"]["maxItems"] == 6
