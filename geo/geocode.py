@@ -219,8 +219,12 @@ class Query(NamedTuple):
 def parse_query(text: str, shortcuts: Shortcuts = NO_SHORTCUTS) -> Query:
     """Take a free-form query apart ("10, r de Rivoli 75004 Paris").
 
-    >>> parse_query("10, r de Rivoli 75004 Paris").words
-    ('rue', 'rivoli')
+    Without the city's :class:`Shortcuts`, "Paris" is a word like any other; with
+    them, the city's name is left out and "75004" names an area.
+
+    >>> q = parse_query("10, r de Rivoli 75004 Paris")
+    >>> q.number, q.words, sorted(q.postcodes)
+    ('10', ('rue', 'rivoli', 'paris'), ['75004'])
     """
     number = None
     m = _NUMBER.match(text)
