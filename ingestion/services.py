@@ -45,6 +45,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.city import City, city_slug, load_city
+from geo.models import ModerationAction
+from geo.publish import revise_feature
 
 from .hours import day_columns_hours, parse_hours
 from .mapping import Mapped, RefuseRow
@@ -515,17 +517,21 @@ def apply_credits(session: Session, city: City) -> int:
     if not credits:
         return 0
     rows = session.execute(text(
-        "SELECT id, attributes->'sources' FROM feature WHERE source = ANY(:s) "
+        "SELECT id, version, attribution, attributes->'sources' FROM feature "
+        "WHERE source = ANY(:s) "
         "AND jsonb_array_length(coalesce(attributes->'sources', '[]'::jsonb)) > 1"),
         {"s": list(credits)}).all()
     changed = 0
-    for fid, sources in rows:
+    for fid, version, current, sources in rows:
         parts: list[str] = []
         for s in sources:
             if credits.get(s) and credits[s] not in parts:
                 parts.append(credits[s])
         credit = " · ".join(parts)
-        changed += session.execute(text(
-            "UPDATE feature SET attribution = :a WHERE id = :i AND attribution "
-            "IS DISTINCT FROM :a"), {"a": credit, "i": fid}).rowcount
+        if credit != current:
+            # a new version like any change: the change feed, tiles and downloads follow
+            revise_feature(session, fid, {"attribution": credit}, expected_version=version,
+                           action=ModerationAction.import_,
+                           reason="credits of the sources merged into this place")
+            changed += 1
     return changed
