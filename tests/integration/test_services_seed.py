@@ -56,6 +56,11 @@ def test_a_merged_library_carries_what_each_source_adds_and_every_credit(seeded,
     assert attrs["hours_period"] == "à partir du 02/09/25"
     assert attrs["opening_hours_declared"]  # the directory's text, kept beside
     assert "BnF" in credit and "Îlots de fraîcheur" in credit and "Paris Wi-Fi" in credit
+    # The credit is a change like any other: a new version, which the change feed and
+    # the incremental downloads notice.
+    (versions,) = features(engine, "SELECT count(*) FROM feature_version v JOIN feature f "
+                           "ON f.id = v.feature_id WHERE f.title ILIKE '%Benjamin Rabier%'")[0]
+    assert versions >= 2
 
 
 def test_a_renamed_library_keeps_its_old_name_and_is_published_once(seeded, engine):
