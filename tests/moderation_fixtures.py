@@ -102,7 +102,7 @@ def real_categories(mdb):
 
     specs = read_categories(Path(__file__).parents[1] / "data" / "categories.json")
     with mdb.begin() as conn:
-        before = set(conn.execute(text("SELECT slug FROM category")).scalars())
+        before = dict(conn.execute(text("SELECT slug, active FROM category")).all())
     with Session(mdb) as s, s.begin():
         load_categories(s, specs)
     yield {spec.slug: spec for spec in specs}
@@ -111,6 +111,11 @@ def real_categories(mdb):
         added = [spec.slug for spec in specs if spec.slug not in before]
         if added:
             conn.execute(text("DELETE FROM category WHERE slug = ANY(:s)"), {"s": added})
+        # load_categories deactivated the others (other packages' test categories): put
+        # them back as they were, or a later test finds its categories gone.
+        for slug, active in before.items():
+            conn.execute(text("UPDATE category SET active = :a WHERE slug = :s"),
+                         {"a": active, "s": slug})
 
 
 def pending(engine, *, title: str = "Jardin des Rosiers", lon: float = 2.3580,
