@@ -11,18 +11,21 @@ function to an SMTP server running in-process.
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
 from urllib.parse import urlsplit
 
 import jsonschema
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from ingestion.track_links import mailed_token, read_mailed_token
 from mail.sender import deliver_due
 from tests import photo_images as im
 from tests.ingestion_fixtures import *  # noqa: F403 - api, engine
 from tests.ingestion_fixtures import good_submission
-from tests.integration.test_photos_api import _approve, _send
+from tests.integration.test_photos_api import _approve, _files, _send
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
 from tests.mail_fixtures import html_part, text_part
 from tests.moderation_fixtures import MOD, _password_hash, login, post
@@ -48,8 +51,8 @@ def _moderator(api, engine):
     return client
 
 
-def _decide(moderator, photo_id, action, reason, sid):
-    page = f"/moderation/submissions/{sid}"
+def _decide(moderator, photo_id, action, reason, sid, page=None):
+    page = page or f"/moderation/submissions/{sid}"
     answer = post(moderator, f"/moderation/photos/{photo_id}/{action}",
                   {"reason": reason, "back": page}, page=page)
     assert answer.status_code == 303, answer.get_data(as_text=True)
@@ -206,3 +209,36 @@ def test_the_api_document_states_the_servers_photo_limit(api, ingest_app):
     form = doc["paths"]["/api/v1/submissions"]["post"]["requestBody"]["content"][
         "multipart/form-data"]["schema"]["properties"]
     assert form["photos"]["maxItems"] == 6
+
+
+def test_a_corrections_photo_notice_goes_to_its_author_with_the_corrections_link(
+        api, engine, mail_env):
+    from moderation.corrections import approve_correction
+
+    fid = _approve(engine, api.post("/api/v1/submissions", json=good_submission(
+        email=None)).get_json()["id"])
+    answer = api.post(f"/api/v1/features/{fid}/corrections", data={
+        "correction": (io.BytesIO(json.dumps({"comment": "The place today",
+                                              "email": "dana@example.org"}).encode()),
+                       "c.json", "application/json"),
+        "photos": _files(("today.jpg", im.camera_jpeg(640, 480, orientation=1)))},
+        content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    cid = answer.get_json()["id"]
+    moderator = _moderator(api, engine)
+    with engine.connect() as conn:
+        uid = conn.execute(text("SELECT id FROM app_user WHERE email = :e"), {"e": MOD}).scalar()
+        photo = conn.execute(text("SELECT id FROM photo WHERE correction_id = :c"),
+                             {"c": cid}).scalar_one()
+    with Session(engine) as session, session.begin():
+        approve_correction(session, cid, actor_id=uid)
+    _decide(moderator, photo, "hide", "a face", None, page=f"/moderation/features/{fid}")
+    deliver_due(engine)
+    [notice] = [m for m in mail_env.wait_for(2) if "photos" in m["Subject"]]
+    assert notice["To"] == "dana@example.org"
+    assert notice["Subject"] == f'One of your photos of "{TITLE}" was hidden'
+    assert "It no longer shows on the map or in the open data." in text_part(notice)
+    link = re.search(TRACK_LINK, text_part(notice)).group(0)
+    assert "/track/mc" in link  # the correction's own page
+    page = api.get(urlsplit(link).path + "?" + urlsplit(link).query).get_data(as_text=True)
+    assert _states(page) == ["hidden"] and _labels(page) == ["hidden by the moderators: a face"]
