@@ -194,7 +194,7 @@ def _snapshot_sql(f: str) -> str:
 
 def _expand(sql: str) -> str:
     """Fill the constant fragments ``{snapshot:alias}`` and ``{version_columns}``."""
-    for alias in ("f", "ins", "upd"):
+    for alias in ("f", "upd"):
         sql = sql.replace("{snapshot:" + alias + "}", _snapshot_sql(alias))
     return sql.replace("{version_columns}", _VERSION_COLUMNS)
 

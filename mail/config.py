@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from geo.published import DEFAULT_PUBLIC_URL, public_root
+
 __all__ = ["MailSettings"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -44,7 +46,7 @@ class MailSettings:
     smtp_starttls: bool = False
     smtp_timeout_s: float = 10.0
     mail_from: str = "Carte citoyenne <carte@localhost>"
-    public_url: str = "http://127.0.0.1:5000"
+    public_url: str = DEFAULT_PUBLIC_URL
     retry_base_s: float = 30.0
     retry_cap_s: float = 3600.0
     digest_after_s: float = 86400.0
@@ -62,7 +64,7 @@ class MailSettings:
             smtp_password=env.get("CARTE_SMTP_PASSWORD") or None,
             smtp_starttls=(env.get("CARTE_SMTP_STARTTLS") or "").strip().lower() in _TRUE,
             mail_from=env.get("CARTE_MAIL_FROM") or d.mail_from,
-            public_url=(env.get("CARTE_PUBLIC_URL") or d.public_url).rstrip("/"),
+            public_url=public_root(env),
             retry_base_s=float(env.get("CARTE_MAIL_RETRY_BASE_S") or d.retry_base_s),
             retry_cap_s=float(env.get("CARTE_MAIL_RETRY_CAP_S") or d.retry_cap_s),
             digest_after_s=float(env.get("CARTE_MAIL_DIGEST_AFTER_S") or d.digest_after_s),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from geo.clients import parse_proxies
 from geo.config import normalise_url
+from geo.published import DEFAULT_PUBLIC_URL
 
 from .errors import SettingsError
 
@@ -146,7 +147,7 @@ class Settings:
     SECRET_KEY: str | None = setting(None, _str, "signs sessions; unset: VAR_DIR/secret_key")
     PG_BINDIR: str | None = setting(None, _str, "where initdb and pg_ctl are")
     CITY: str = setting("paris", _str, "the city folder data/cities/<slug>/")
-    PUBLIC_URL: str = setting("http://127.0.0.1:5000", _str,
+    PUBLIC_URL: str = setting(DEFAULT_PUBLIC_URL, _str,
                               "root of links in mails, feeds and photo URLs")
     TRUSTED_PROXIES: str = setting("", _proxies, "reverse proxies whose X-Forwarded-For is "
                                                  "believed (addresses or networks)")
