@@ -34,13 +34,12 @@ def serve(database_url: str, var_dir: Path) -> Iterator[str]:
 
 
 def main(database_url: str, var_dir: str) -> None:
-    from werkzeug.serving import make_server
-
+    from tests.wsgi_server import make_test_server
     from webmap import create_app
 
     app = create_app({"DATABASE_URL": database_url, "VAR_DIR": var_dir,
                       "SECRET_KEY": "test-secret-key"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_test_server(app)
     print("port", server.server_port, flush=True)
     server.serve_forever()
 

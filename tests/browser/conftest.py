@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.wsgi_server import make_test_server
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -39,7 +40,7 @@ def browser():
 @pytest.fixture
 def live_server(app) -> Iterator[str]:
     """The test app served by werkzeug on a free port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_test_server(app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
