@@ -40,6 +40,7 @@ from geo.publish import revise_feature
 from mail import enqueue_mail
 from mail.config import MailSettings
 
+from .i18n import N_, language, t
 from .ledger import (
     ExchangeNotFound,
     InvalidExchange,
@@ -73,20 +74,15 @@ LENDING = "pret-troc"
 MAX_LOAN_DAYS = 366
 OPEN = ("requested", "agreed", "lent")
 
-REMINDER = {
-    "fr": {"subject": "Rappel : « {title} » était à rendre le {due}",
-           "intro": "Vous avez emprunté « {title} » via la Carte citoyenne ; il était à rendre "
-                    "le {due}.\n\nPensez à le rapporter à son propriétaire, ou écrivez-lui "
-                    "via le service pour convenir d'une nouvelle date. Quand c'est fait, "
-                    "indiquez-le sur la page du prêt : les rappels s'arrêtent.",
-           "label": "Voir le prêt"},
-    "en": {"subject": "Reminder: “{title}” was due back on {due}",
-           "intro": "You borrowed “{title}” through Carte citoyenne; it was due back on "
-                    "{due}.\n\nPlease bring it back to its owner, or write to them through "
-                    "the service to agree a new date. Once done, say so on the loan's page: "
-                    "the reminders stop.",
-           "label": "Open the loan"},
-}
+REMINDER_SUBJECT = N_("Rappel : « {title} » était à rendre le {due}")
+REMINDER_INTRO = N_(
+    "Vous avez emprunté « {title} » via la Carte citoyenne ; il était à rendre le {due}.\n\n"
+    "Pensez à le rapporter à son propriétaire, ou écrivez-lui via le service pour convenir "
+    "d'une nouvelle date. Quand c'est fait, indiquez-le sur la page du prêt : les rappels "
+    "s'arrêtent.")
+REMINDER_LABEL = N_("Voir le prêt")
+DUE_FORMAT = N_("%d/%m/%Y")
+"""How a due date is written in a reminder (a ``strftime`` format, translated)."""
 
 
 @dataclass(frozen=True)
@@ -357,13 +353,13 @@ def remind_late(session: Session, *, timezone: str = "Europe/Paris",
     settings = settings or MailSettings.from_env()
     root = settings.public_url.rstrip("/")
     for row in rows:
-        lang = row.lang if row.lang in REMINDER else "fr"
-        words = REMINDER[lang]
-        due = row.due_on.strftime("%d/%m/%Y") if lang == "fr" else row.due_on.isoformat()
+        lang = language(row.lang)  # French when no catalogue has the resident's language
+        due = row.due_on.strftime(t(lang, DUE_FORMAT))
         enqueue_mail(session, to=row.email, template="notice", lang=lang, context={
-            "subject": words["subject"].format(title=row.title, due=due),
-            "intro": words["intro"].format(title=row.title, due=due),
-            "url": f"{root}/loans/{row.id}", "url_label": words["label"]}, settings=settings)
+            "subject": t(lang, REMINDER_SUBJECT).format(title=row.title, due=due),
+            "intro": t(lang, REMINDER_INTRO).format(title=row.title, due=due),
+            "url": f"{root}/loans/{row.id}", "url_label": t(lang, REMINDER_LABEL)},
+            settings=settings)
         session.execute(text("UPDATE loan SET reminded_at = now(), reminders = reminders + 1 "
                              "WHERE id = :i"), {"i": row.id})
     return len(rows)

@@ -34,6 +34,7 @@ from mail.outbox import enqueue_mail, normalise_lang
 from mail.residents import email_hash, forget
 
 from .errors import InvalidCommunityInput, MagicLinkInvalid, TooManyRequests
+from .i18n import N_, Phrase, t
 
 __all__ = [
     "ANONYMOUS",
@@ -53,8 +54,10 @@ __all__ = [
     "update_profile",
 ]
 
-ANONYMOUS = {"fr": "un·e habitant·e", "en": "a resident"}
-"""How a resident without a display name (or a deleted account) is named."""
+ANONYMOUS = Phrase(N_("un·e habitant·e"))
+"""How a resident without a display name (or a deleted account) is named.
+
+``ANONYMOUS[lang]`` / ``ANONYMOUS.get(lang)`` (the ``community`` catalogue)."""
 
 MAX_NAME = 60
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -79,7 +82,7 @@ class Resident:
     def public_name(self, lang: str = "fr") -> str:
         """The display name, or "a resident" in ``lang`` (never the address)."""
         if self.deleted or not self.display_name:
-            return ANONYMOUS.get(lang, ANONYMOUS["fr"])
+            return ANONYMOUS[lang]
         return self.display_name
 
 
@@ -155,20 +158,12 @@ class MagicLinkRequest:
     per_client_per_hour: int = 20
 
 
-_LINK_TEXTS = {
-    "fr": {"subject": "Votre lien de connexion à Carte citoyenne",
-           "intro": "Pour vous connecter à Carte citoyenne, ouvrez ce lien puis appuyez sur "
-                    "« Se connecter ». Il fonctionne une seule fois, pendant {m} minutes.",
-           "url_label": "Se connecter",
-           "outro": "Si vous n'avez rien demandé, ignorez ce message : sans ce lien, "
-                    "personne ne peut se connecter avec votre adresse."},
-    "en": {"subject": "Your Carte citoyenne sign-in link",
-           "intro": "To sign in to Carte citoyenne, open this link and press \"Sign in\". "
-                    "It works once, for {m} minutes.",
-           "url_label": "Sign in",
-           "outro": "If you did not ask for it, ignore this message: without this link "
-                    "nobody can sign in with your address."},
-}
+_LINK_SUBJECT = N_("Votre lien de connexion à Carte citoyenne")
+_LINK_INTRO = N_("Pour vous connecter à Carte citoyenne, ouvrez ce lien puis appuyez sur "
+                 "« Se connecter ». Il fonctionne une seule fois, pendant {m} minutes.")
+_LINK_LABEL = N_("Se connecter")
+_LINK_OUTRO = N_("Si vous n'avez rien demandé, ignorez ce message : sans ce lien, personne ne "
+                 "peut se connecter avec votre adresse.")
 
 
 def request_magic_link(session: Session, email: str, *, secret: str, client_key: str,
@@ -217,11 +212,11 @@ def request_magic_link(session: Session, email: str, *, secret: str, client_key:
         VALUES (:t, :h, :e, :c, :n, :l, now() + make_interval(mins => :m))
     """), {"t": hash_token(token), "h": ehash, "e": email, "c": client_key,
            "n": next_path, "l": lang, "m": settings.ttl_minutes})
-    words = _LINK_TEXTS[lang]
     enqueue_mail(session, to=email, template="notice", lang=lang, context={
-        "subject": words["subject"], "intro": words["intro"].format(m=settings.ttl_minutes),
+        "subject": t(lang, _LINK_SUBJECT),
+        "intro": t(lang, _LINK_INTRO).format(m=settings.ttl_minutes),
         "url": settings.public_url.rstrip("/") + f"/auth/magic/{token}",
-        "url_label": words["url_label"], "outro": words["outro"]})
+        "url_label": t(lang, _LINK_LABEL), "outro": t(lang, _LINK_OUTRO)})
     return True
 
 

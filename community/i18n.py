@@ -1,0 +1,80 @@
+"""The community texts in a recipient's language, from gettext catalogues, without Flask.
+
+Mails of exchanges, loans and sign-in links are written by a worker or inside a
+request for *another* person, so the language is always passed explicitly (the
+recipient's ``resident.lang``), never read from a request. Catalogues live in
+``community/translations/<lang>/LC_MESSAGES/community.po`` (domain ``community``),
+compiled to ``.mo`` beside them and committed, like the ``messages`` (webmap) and
+``moderation`` catalogues. As in ``moderation``, texts are written in French in the
+code (the source language) and translated from French.
+
+Adding a language is adding its ``.po`` (copy ``en``'s, translate every ``msgstr``)
+and compiling it::
+
+    .venv/bin/pybabel compile -D community -d community/translations
+
+Strings stay ``str.format`` templates (``"{who} a confirmé : {time}…"``): callers
+fill them after translation, so a translation may move the placeholders around.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["DOMAIN", "LOCALEDIR", "N_", "SOURCE", "Phrase", "language", "languages", "t"]
+
+DOMAIN = "community"
+LOCALEDIR = Path(__file__).parent / "translations"
+SOURCE = "fr"
+"""The language the code's strings are written in (no catalogue needed)."""
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it yet (tables of texts)."""
+    return message
+
+
+@lru_cache(maxsize=1)
+def languages() -> tuple[str, ...]:
+    """The source language, then every language that has a compiled catalogue."""
+    found = sorted(p.parents[1].name for p in LOCALEDIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+    return (SOURCE, *(lang for lang in found if lang != SOURCE))
+
+
+def language(lang: str | None) -> str:
+    """``lang`` when the texts exist in it, else the source language (French)."""
+    return lang if lang in languages() else SOURCE
+
+
+@lru_cache(maxsize=16)
+def _translations(lang: str) -> gettext.NullTranslations:
+    # fallback=True: the source language has no catalogue and reads the msgids as is.
+    return gettext.translation(DOMAIN, str(LOCALEDIR), languages=[lang], fallback=True)
+
+
+def t(lang: str | None, message: str) -> str:
+    """``message`` (French source text) in ``lang``; French for an unknown language."""
+    return _translations(language(lang)).gettext(message)
+
+
+class Phrase:
+    """One source text read by language like the old ``{"fr": ..., "en": ...}`` tables.
+
+    ``phrase["en"]`` and ``phrase.get(lang, default)`` translate; kept so that modules
+    which indexed such a table by language keep working unchanged.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getitem__(self, lang: str) -> str:
+        return t(lang, self.message)
+
+    def get(self, lang: str | None, default: str | None = None) -> str:
+        """The text in ``lang`` (French when the language has no catalogue)."""
+        return t(lang, self.message)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.message!r})"
