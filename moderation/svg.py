@@ -1,4 +1,4 @@
-"""Small server-rendered maps: a point inside its arrondissement outline, as inline SVG.
+"""Small server-rendered maps: a point inside its first-level area's outline, as inline SVG.
 
 No tiles, no script, nothing from another host: the outlines (simplified to ~10 m) are
 read once per process and drawn in one shared frame (an equirectangular projection
@@ -45,13 +45,18 @@ class Frame:
 
 
 class Outline(NamedTuple):
-    """An area's outline as an SVG path in the shared frame, with its bounds."""
+    """An area's outline as an SVG path in the shared frame, with its bounds.
+
+    ``kind`` is the area's level as the city's ``city.json`` names it (Paris:
+    ``arrondissement``), or ``city`` for the service area's outline: required, so that
+    no city's word stands in for another's.
+    """
 
     code: str
     name: str
     path: str
     bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy (SVG units)
-    kind: str = "arrondissement"  # or "city": the service area's outline
+    kind: str  # the level's slug (area.kind), or "city"
 
 
 def city_outline(found: dict[str, Outline]) -> Outline | None:
@@ -70,7 +75,7 @@ def _path(geom: MultiPolygon | Polygon, frame: Frame) -> str:
 
 
 def outlines(session: Session, cache_key: str, frame: Frame) -> dict[str, Outline]:
-    """Arrondissement and city outlines by area code (cached per database and frame)."""
+    """City and first-level area outlines by area code (cached per database and frame)."""
     with _lock:
         cached = _cache.get((cache_key, frame))
     if cached:
