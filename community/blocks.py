@@ -3,16 +3,37 @@
 A block is private: the blocked resident is not told (a message they try to send is
 refused with the same answer as any block, without saying who blocked whom). Blocks
 are rows of ``resident_block``; unblocking deletes the row.
+
+A resident manages their blocks on ``/me`` (:func:`blocked_residents`): whom they
+blocked, by display name (never an address), since when, and the latest conversation
+with them (two people without a display name are both "a resident": the conversation
+tells them apart).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from .errors import CommunityNotFound, InvalidCommunityInput
+from .residents import ANONYMOUS
 
-__all__ = ["block", "blocked_ids", "is_blocked_between", "unblock"]
+__all__ = ["BlockedResident", "block", "blocked_ids", "blocked_residents",
+           "is_blocked_between", "unblock"]
+
+
+@dataclass(frozen=True)
+class BlockedResident:
+    """One line of "People I blocked": what the blocker may see of them."""
+
+    id: int
+    name: str
+    since: datetime
+    thread_id: int | None
+    feature_title: str | None
 
 
 def block(session: Session, blocker_id: int, blocked_id: int) -> None:
@@ -58,3 +79,28 @@ def blocked_ids(session: Session, blocker_id: int) -> set[int]:
     return set(session.execute(text(
         "SELECT blocked_id FROM resident_block WHERE blocker_id = :a"),
         {"a": blocker_id}).scalars())
+
+
+def blocked_residents(session: Session, blocker_id: int, *, lang: str = "fr",
+                      limit: int = 200) -> list[BlockedResident]:
+    """Whom ``blocker_id`` blocked, the latest first: display name, since, last thread."""
+    rows = session.execute(text("""
+        SELECT b.blocked_id, b.created_at, r.display_name, r.deleted_at IS NOT NULL AS gone,
+               t.id AS thread_id, f.title AS feature_title
+        FROM resident_block b
+        JOIN resident r ON r.id = b.blocked_id
+        LEFT JOIN LATERAL (
+          SELECT id, feature_id FROM message_thread
+          WHERE (starter_id = b.blocker_id AND recipient_id = b.blocked_id)
+             OR (starter_id = b.blocked_id AND recipient_id = b.blocker_id)
+          ORDER BY last_message_at DESC, id DESC LIMIT 1) t ON true
+        LEFT JOIN feature f ON f.id = t.feature_id
+        WHERE b.blocker_id = :a
+        ORDER BY b.created_at DESC, b.blocked_id DESC
+        LIMIT :n
+    """), {"a": blocker_id, "n": limit}).all()
+    anonymous = ANONYMOUS.get(lang, ANONYMOUS["fr"])
+    return [BlockedResident(id=r.blocked_id,
+                            name=anonymous if r.gone or not r.display_name else r.display_name,
+                            since=r.created_at, thread_id=r.thread_id,
+                            feature_title=r.feature_title) for r in rows]

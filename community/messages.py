@@ -16,6 +16,12 @@ The recipient then gets an e-mail (:func:`mail.outbox.enqueue_mail`, their langu
 with the text, the sender's *display name* (or "a resident") and a link to reply on
 ``/me/threads/<id>``. The sender's address is never in it; the mail comes from the
 service, and a reply goes through the site.
+
+A resident may *report* a message they received (:func:`report_message`, an optional
+reason, once per message, :attr:`MessageSettings.reports_per_day` a day). The
+moderators' page lists messages with open reports first (:func:`reported_messages`);
+hiding the message or stopping its sender resolves them, or a moderator dismisses them
+with a reason (:func:`dismiss_reports`, audited in ``community_moderation``).
 """
 
 from __future__ import annotations
@@ -46,15 +52,20 @@ from .residents import ANONYMOUS, get_resident
 
 __all__ = [
     "MAX_BODY",
+    "REPORT_REASON_MAX",
     "SPAM_REFUSE",
     "MessageSettings",
     "MessageView",
     "ModeratedMessage",
     "ThreadSummary",
     "ThreadView",
+    "dismiss_reports",
     "moderation_log",
+    "open_report_count",
     "organiser_of",
     "recent_messages",
+    "report_message",
+    "reported_messages",
     "send_message",
     "set_message_hidden",
     "set_messaging_blocked",
@@ -73,10 +84,15 @@ SPAM_RULES = ("links", "repeated_text", "shouting", "mixed_script")
 
 @dataclass(frozen=True)
 class MessageSettings:
-    """How many messages a resident may send per hour; the root of reply links."""
+    """How many messages a resident may send per hour; the root of reply links.
+
+    ``reports_per_day``: messages one resident may report per rolling 24 hours; enough
+    for someone harassed by several people, too few to flood the moderators' page.
+    """
 
     per_hour: int = 20
     public_url: str = "http://127.0.0.1:5000"
+    reports_per_day: int = 10
 
     @classmethod
     def from_env(cls) -> MessageSettings:
@@ -292,7 +308,10 @@ class ThreadSummary:
 
 @dataclass(frozen=True)
 class MessageView:
-    """A message as a party to the thread sees it (hidden ones without their text)."""
+    """A message as a party to the thread sees it (hidden ones without their text).
+
+    ``reported``: the viewer reported this message to the moderators.
+    """
 
     id: int
     mine: bool
@@ -300,6 +319,7 @@ class MessageView:
     body: str | None
     created_at: datetime
     hidden: bool
+    reported: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,9 +392,11 @@ def thread_for(session: Session, thread_id: int, resident_id: int, *,
         "SELECT EXISTS (SELECT 1 FROM resident_block WHERE blocker_id = :a "
         "AND blocked_id = :b)"), {"a": resident_id, "b": other_id}).scalar_one()
     msgs = session.execute(text("""
-        SELECT id, sender_id, body, created_at, hidden_at IS NOT NULL AS hidden
-        FROM message WHERE thread_id = :t ORDER BY created_at, id
-    """), {"t": thread_id}).all()
+        SELECT m.id, m.sender_id, m.body, m.created_at, m.hidden_at IS NOT NULL AS hidden,
+               EXISTS (SELECT 1 FROM message_report r WHERE r.message_id = m.id
+                       AND r.reporter_id = :me) AS reported
+        FROM message m WHERE m.thread_id = :t ORDER BY m.created_at, m.id
+    """), {"t": thread_id, "me": resident_id}).all()
     other_name = other.public_name(lang)
     my_name = me.public_name(lang) if me else ANONYMOUS.get(lang, ANONYMOUS["fr"])
     return ThreadView(
@@ -385,7 +407,7 @@ def thread_for(session: Session, thread_id: int, resident_id: int, *,
         messages=[MessageView(id=m.id, mine=m.sender_id == resident_id,
                               author=my_name if m.sender_id == resident_id else other_name,
                               body=None if m.hidden else m.body, created_at=m.created_at,
-                              hidden=m.hidden) for m in msgs])
+                              hidden=m.hidden, reported=m.reported) for m in msgs])
 
 
 # --- moderation (item 5): every message is visible to moderators, who may hide one or
@@ -394,7 +416,13 @@ def thread_for(session: Session, thread_id: int, resident_id: int, *,
 
 @dataclass(frozen=True)
 class ModeratedMessage:
-    """A message as moderators see it (names and ids, never addresses)."""
+    """A message as moderators see it (names and ids, never addresses).
+
+    ``reports`` / ``report_reasons`` / ``reported_at``: the open reports of this message
+    (the reasons residents gave, blank ones left out; the latest report's time).
+    ``sender_reports``: open reports of every message of its sender, so a moderator
+    sees a pattern before stopping someone.
+    """
 
     id: int
     thread_id: int
@@ -410,37 +438,190 @@ class ModeratedMessage:
     spam_score: float
     hidden: bool
     hidden_reason: str | None
+    reports: int = 0
+    report_reasons: tuple[str, ...] = ()
+    reported_at: datetime | None = None
+    sender_reports: int = 0
 
 
-def recent_messages(session: Session, *, resident_id: int | None = None,
-                    thread_id: int | None = None, limit: int = 200) -> list[ModeratedMessage]:
-    """The latest messages, optionally of one resident (sent or received) or one thread."""
-    rows = session.execute(text("""
-        SELECT m.id, m.thread_id, t.feature_id, f.title AS feature_title, m.sender_id,
-               sr.display_name AS sender_name, sr.messaging_blocked_at IS NOT NULL AS sb,
-               CASE WHEN t.starter_id = m.sender_id THEN t.recipient_id
-                    ELSE t.starter_id END AS recipient_id,
-               m.body, m.created_at, m.spam_score, m.hidden_at IS NOT NULL AS hidden,
-               m.hidden_reason
-        FROM message m
-        JOIN message_thread t ON t.id = m.thread_id
-        JOIN resident sr ON sr.id = m.sender_id
-        LEFT JOIN feature f ON f.id = t.feature_id
-        WHERE (CAST(:r AS bigint) IS NULL OR t.starter_id = :r OR t.recipient_id = :r)
-          AND (CAST(:t AS bigint) IS NULL OR t.id = :t)
-        ORDER BY m.created_at DESC, m.id DESC
-        LIMIT :n
-    """), {"r": resident_id, "t": thread_id, "n": limit}).all()
+_MODERATED = """
+SELECT m.id, m.thread_id, t.feature_id, f.title AS feature_title, m.sender_id,
+       sr.display_name AS sender_name, sr.messaging_blocked_at IS NOT NULL AS sb,
+       CASE WHEN t.starter_id = m.sender_id THEN t.recipient_id
+            ELSE t.starter_id END AS recipient_id,
+       m.body, m.created_at, m.spam_score, m.hidden_at IS NOT NULL AS hidden,
+       m.hidden_reason, rep.n AS reports, rep.reasons, rep.at AS reported_at
+FROM {source}
+JOIN message_thread t ON t.id = m.thread_id
+JOIN resident sr ON sr.id = m.sender_id
+LEFT JOIN feature f ON f.id = t.feature_id
+LEFT JOIN LATERAL (
+  SELECT count(*) AS n, max(r.created_at) AS at,
+         array_remove(array_agg(r.reason ORDER BY r.created_at), NULL) AS reasons
+  FROM message_report r WHERE r.message_id = m.id AND r.resolved_at IS NULL
+) rep ON true
+WHERE (CAST(:r AS bigint) IS NULL OR t.starter_id = :r OR t.recipient_id = :r)
+  AND (CAST(:t AS bigint) IS NULL OR t.id = :t)
+  {where}
+ORDER BY {order}
+LIMIT :n
+"""
+"""A page of messages for moderators; ``where`` narrows it (to the messages with open
+reports, found through ``message_report_open_idx``, or to the others)."""
+
+
+def _moderated(session: Session, rows: list[Any]) -> list[ModeratedMessage]:
+    if not rows:
+        return []
     names = dict(session.execute(text(
         "SELECT id, display_name FROM resident WHERE id = ANY(:ids)"),
-        {"ids": list({r.recipient_id for r in rows})}).all()) if rows else {}
+        {"ids": list({r.recipient_id for r in rows})}).all())
+    by_sender = dict(session.execute(text("""
+        SELECT m.sender_id, count(*) FROM message_report r JOIN message m ON m.id = r.message_id
+        WHERE r.resolved_at IS NULL AND m.sender_id = ANY(:ids) GROUP BY m.sender_id
+    """), {"ids": list({r.sender_id for r in rows})}).all())
     return [ModeratedMessage(
         id=r.id, thread_id=r.thread_id, feature_id=r.feature_id,
         feature_title=r.feature_title, sender_id=r.sender_id, sender_name=r.sender_name,
         sender_blocked=r.sb, recipient_id=r.recipient_id,
         recipient_name=names.get(r.recipient_id), body=r.body, created_at=r.created_at,
-        spam_score=r.spam_score, hidden=r.hidden, hidden_reason=r.hidden_reason)
+        spam_score=r.spam_score, hidden=r.hidden, hidden_reason=r.hidden_reason,
+        reports=r.reports, report_reasons=tuple(r.reasons or ()),
+        reported_at=r.reported_at, sender_reports=by_sender.get(r.sender_id, 0))
         for r in rows]
+
+
+def reported_messages(session: Session, *, resident_id: int | None = None,
+                      thread_id: int | None = None, limit: int = 200
+                      ) -> list[ModeratedMessage]:
+    """Messages with open reports, the most recently reported first (same filters)."""
+    sql = _MODERATED.format(
+        source="message m",
+        where="AND m.id IN (SELECT rr.message_id FROM message_report rr "
+              "WHERE rr.resolved_at IS NULL)",
+        order="rep.at DESC, m.id DESC")
+    return _moderated(session, list(session.execute(text(sql), {
+        "r": resident_id, "t": thread_id, "n": limit}).all()))
+
+
+def recent_messages(session: Session, *, resident_id: int | None = None,
+                    thread_id: int | None = None, limit: int = 200,
+                    reported_first: bool = False) -> list[ModeratedMessage]:
+    """The latest messages, optionally of one resident (sent or received) or one thread.
+
+    With ``reported_first``, the messages with open reports come first (all of them,
+    however old, up to ``limit``), then the latest others.
+    """
+    first = (reported_messages(session, resident_id=resident_id, thread_id=thread_id,
+                               limit=limit) if reported_first else [])
+    where = ("AND NOT EXISTS (SELECT 1 FROM message_report x WHERE x.message_id = m.id "
+             "AND x.resolved_at IS NULL)") if reported_first else ""
+    sql = _MODERATED.format(source="message m", where=where,
+                            order="m.created_at DESC, m.id DESC")
+    rest = _moderated(session, list(session.execute(text(sql), {
+        "r": resident_id, "t": thread_id, "n": max(limit - len(first), 0)}).all()))
+    return first + rest
+
+
+def open_report_count(session: Session) -> int:
+    """How many reports wait for a moderator (the partial index holds only those)."""
+    return int(session.execute(text(
+        "SELECT count(*) FROM message_report WHERE resolved_at IS NULL")).scalar_one())
+
+
+REPORT_REASON_MAX = 1000
+
+
+def report_message(session: Session, message_id: int, reporter_id: int,
+                   reason: str | None = None, *,
+                   settings: MessageSettings | None = None) -> bool:
+    """``reporter_id`` reports a message they received; whether it is a new report.
+
+    The reason is optional. Reporting the same message again changes nothing (and is
+    not counted). The sender is not told. Runs in the caller's transaction.
+
+    Raises
+    ------
+    CommunityNotFound
+        No such message, or the reporter is not in its conversation (the same answer).
+    InvalidCommunityInput
+        Their own message, or a reason too long.
+    NotAllowed
+        The reporter's account no longer exists.
+    TooManyRequests
+        ``reports_per_day`` reports in the last 24 hours (``retry_after``).
+    """
+    settings = settings or MessageSettings.from_env()
+    reason = (reason or "").replace("\r\n", "\n").replace("\x00", "").strip() or None
+    if reason is not None and len(reason) > REPORT_REASON_MAX:
+        raise InvalidCommunityInput({"reason": f"at most {REPORT_REASON_MAX:,} characters"})
+    row = session.execute(text("""
+        SELECT m.sender_id, t.starter_id, t.recipient_id
+        FROM message m JOIN message_thread t ON t.id = m.thread_id WHERE m.id = :m
+    """), {"m": message_id}).one_or_none()
+    if row is None or reporter_id not in (row.starter_id, row.recipient_id):
+        raise CommunityNotFound("no such message")
+    if row.sender_id == reporter_id:
+        raise InvalidCommunityInput({"message": "you cannot report your own message"})
+    # The reporter's row is the lock of their rate: two reports at once count in turn.
+    live = session.execute(text(
+        "SELECT 1 FROM resident WHERE id = :r AND deleted_at IS NULL FOR UPDATE"),
+        {"r": reporter_id}).scalar_one_or_none()
+    if live is None:
+        raise NotAllowed("your account no longer exists")
+    if session.execute(text(
+            "SELECT 1 FROM message_report WHERE message_id = :m AND reporter_id = :r"),
+            {"m": message_id, "r": reporter_id}).scalar_one_or_none():
+        return False
+    recent, wait = session.execute(text("""
+        SELECT count(*),
+               ceil(extract(epoch FROM min(created_at) + interval '1 day' - now()))::int
+        FROM message_report WHERE reporter_id = :r AND created_at > now() - interval '1 day'
+    """), {"r": reporter_id}).one()
+    if recent >= settings.reports_per_day:
+        raise TooManyRequests(f"you reported {recent} messages in the last day, the most "
+                              "allowed; the moderators are reading them",
+                              retry_after=wait or 3600)
+    session.execute(text("""
+        INSERT INTO message_report (message_id, reporter_id, reason) VALUES (:m, :r, :why)
+    """), {"m": message_id, "r": reporter_id, "why": reason})
+    return True
+
+
+def _resolve(session: Session, *, moderator_id: int, resolution: str,
+             message_id: int | None = None, sender_id: int | None = None) -> int:
+    """Close the open reports of a message (or of every message of a sender)."""
+    return session.execute(text("""
+        UPDATE message_report r SET resolved_at = now(), resolved_by = :u, resolution = :how
+        FROM message m
+        WHERE m.id = r.message_id AND r.resolved_at IS NULL
+          AND (CAST(:m AS bigint) IS NULL OR m.id = :m)
+          AND (CAST(:s AS bigint) IS NULL OR m.sender_id = :s)
+    """), {"u": moderator_id, "how": resolution, "m": message_id,
+           "s": sender_id}).rowcount
+
+
+def dismiss_reports(session: Session, message_id: int, *, moderator_id: int,
+                    reason: str) -> int:
+    """A moderator finds a message's reports unfounded: close them, audited; how many.
+
+    Raises
+    ------
+    InvalidCommunityInput
+        No reason given.
+    CommunityNotFound
+        No open report on this message.
+    """
+    reason = _reason(reason)
+    done = _resolve(session, moderator_id=moderator_id, resolution="dismissed",
+                    message_id=message_id)
+    if not done:
+        raise CommunityNotFound("no open report on this message")
+    session.execute(text("""
+        INSERT INTO community_moderation (actor_id, action, message_id, resident_id, reason)
+        SELECT :u, 'dismiss_report', m.id, m.sender_id, :why FROM message m WHERE m.id = :m
+    """), {"u": moderator_id, "m": message_id, "why": reason})
+    return done
 
 
 def _reason(reason: str | None) -> str:
@@ -455,6 +636,8 @@ def _reason(reason: str | None) -> str:
 def set_message_hidden(session: Session, message_id: int, *, moderator_id: int,
                        reason: str, hidden: bool = True) -> None:
     """Hide (or show again) a message, audited with the moderator and the reason.
+
+    Hiding resolves the message's open reports (``hidden``, with who and when).
 
     Raises
     ------
@@ -477,11 +660,16 @@ def set_message_hidden(session: Session, message_id: int, *, moderator_id: int,
         SELECT :u, :a, m.id, m.sender_id, :why FROM message m WHERE m.id = :m
     """), {"u": moderator_id, "a": "hide_message" if hidden else "show_message",
            "m": message_id, "why": reason})
+    if hidden:  # the reports of this message are answered
+        _resolve(session, moderator_id=moderator_id, resolution="hidden",
+                 message_id=message_id)
 
 
 def set_messaging_blocked(session: Session, resident_id: int, *, moderator_id: int,
                           reason: str, blocked: bool = True) -> None:
     """Stop (or allow again) every message from a resident, audited.
+
+    Stopping resolves the open reports of every message they sent (``stopped``).
 
     Raises
     ------
@@ -503,6 +691,9 @@ def set_messaging_blocked(session: Session, resident_id: int, *, moderator_id: i
         VALUES (:u, :a, :r, :why)
     """), {"u": moderator_id, "a": "block_resident" if blocked else "unblock_resident",
            "r": resident_id, "why": reason})
+    if blocked:  # the reports of every message they sent are answered
+        _resolve(session, moderator_id=moderator_id, resolution="stopped",
+                 sender_id=resident_id)
 
 
 def moderation_log(session: Session, *, limit: int = 50) -> list[Any]:

@@ -60,6 +60,7 @@ __all__ = [
     "MailSchedule",
     "MailSubscription",
     "Message",
+    "MessageReport",
     "MessageThread",
     "MissionSlot",
     "MissionWeek",
@@ -817,6 +818,28 @@ class CommunityModeration(Base):
                                                               ondelete="SET NULL"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
     reason: Mapped[str] = mapped_column(Text)
+
+
+# ---- issue 17 wave 5: a resident reports a message (residents engineer) ----
+
+
+class MessageReport(Base):
+    """A resident reports a message they received (0023_message_reports), once each.
+
+    Open until a moderator hides the message, stops its sender or dismisses it.
+    """
+
+    __tablename__ = "message_report"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 # ---- issue 20: time bank ledger, loans (ledger engineer) ----

@@ -9,7 +9,11 @@
 * ``POST /auth/signout``.
 * ``/me``: display name and language, my submissions, my conversations, the sections
   other features register (:func:`register_me_section`), delete my account.
-* ``/me/threads/<id>``: read and reply; block or unblock the other person.
+* ``/me/threads/<id>``: read and reply; block or unblock the other person;
+  ``POST /me/threads/<id>/messages/<mid>/report`` reports a received message to the
+  moderators (optional reason, optionally blocking its sender too; a few a day).
+* ``/me`` lists the people the resident blocked (display name, never an address) with
+  "Unblock" (``POST /me/blocks/<resident id>/unblock``).
 * ``GET /api/v1/features/<id>/contact``: whether a place can be answered, and by whom
   (``signed_in``, ``mine``, ``thread_url``): never who organises it.
 * ``POST /api/v1/features/<id>/messages`` ``{"body": ...}``: answer a place's organiser
@@ -42,7 +46,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from community import signups as _signups
-from community.blocks import block, unblock
+from community.blocks import block, blocked_residents, unblock
 from community.errors import (
     CommunityError,
     CommunityNotFound,
@@ -54,6 +58,7 @@ from community.errors import (
 from community.messages import (
     MessageSettings,
     organiser_of,
+    report_message,
     send_message,
     thread_between,
     thread_for,
@@ -198,8 +203,10 @@ def _public_url() -> str:
 
 
 def _message_settings() -> MessageSettings:
-    return MessageSettings(per_hour=int(current_app.config.get("MESSAGES_PER_HOUR", 20)),
-                           public_url=_public_url())
+    cfg = current_app.config
+    return MessageSettings(per_hour=int(cfg.get("MESSAGES_PER_HOUR", 20)),
+                           public_url=_public_url(),
+                           reports_per_day=int(cfg.get("MESSAGE_REPORTS_PER_DAY", 10)))
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
@@ -316,10 +323,11 @@ def _me_page(resident: Resident, status: int = 200, **extra: Any
     with db_session() as s:
         submissions = _my_submissions(s, resident.id)
         threads = threads_of(s, resident.id, lang=lang)
+        blocks = blocked_residents(s, resident.id, lang=lang)
         sections = _render_sections(resident, s, lang)
         s.rollback()
     return _page("me/index.html", status, me=resident, submissions=submissions,
-                 threads=threads, sections=sections, **extra)
+                 threads=threads, blocks=blocks, sections=sections, **extra)
 
 
 @bp.get("/me")
@@ -429,16 +437,69 @@ def thread_reply(thread_id: int) -> Response | tuple[str, int, dict[str, str]]:
 def thread_block(thread_id: int) -> Response | tuple[str, int, dict[str, str]]:
     """Block (or with ``action=unblock``, unblock) the other person of a conversation."""
     resident: Resident = current_resident()  # type: ignore[assignment]
+    lifting = request.form.get("action") == "unblock"
     try:
         with db_session() as s, s.begin():
             view = thread_for(s, thread_id, resident.id)
-            if request.form.get("action") == "unblock":
+            if lifting:
                 unblock(s, resident.id, view.other_id)
             else:
                 block(s, resident.id, view.other_id)
     except CommunityNotFound:
         return _thread_page(resident, thread_id)
-    return redirect(f"/me/threads/{thread_id}", code=303)
+    return redirect(f"/me/threads/{thread_id}?{'unblocked' if lifting else 'blocked'}=1",
+                    code=303)
+
+
+@bp.post("/me/threads/<int:thread_id>/messages/<int:message_id>/report")
+@resident_required
+def message_report(thread_id: int, message_id: int
+                   ) -> Response | tuple[str, int, dict[str, str]]:
+    """Report a received message to the moderators; the sender is not told.
+
+    ``reason`` is optional; ``block=yes`` blocks the sender too.
+    """
+    from flask_babel import gettext as _
+
+    resident: Resident = current_resident()  # type: ignore[assignment]
+    reason = request.form.get("reason", "")
+    try:
+        with db_session() as s, s.begin():
+            view = thread_for(s, thread_id, resident.id)
+            if message_id not in {m.id for m in view.messages}:
+                raise CommunityNotFound("no such message in this conversation")
+            report_message(s, message_id, resident.id, reason,
+                           settings=_message_settings())
+            also_block = request.form.get("block") == "yes"
+            if also_block:
+                block(s, resident.id, view.other_id)
+    except CommunityNotFound:
+        return _thread_page(resident, thread_id, 404,
+                            report_error=_("This message cannot be reported."))
+    except TooManyRequests as exc:
+        html, status, headers = _thread_page(
+            resident, thread_id, 429, report_for=message_id, typed_reason=reason,
+            report_error=_("You reported many messages today: the moderators are reading "
+                           "them. Try again tomorrow."))
+        return html, status, {**headers, "Retry-After": str(exc.retry_after)}
+    except InvalidCommunityInput:
+        return _thread_page(resident, thread_id, 400, report_for=message_id,
+                            typed_reason=reason,
+                            report_error=_("The reason can be at most 1,000 characters, "
+                                           "and you cannot report your own message."))
+    done = "reported_blocked" if also_block else "reported"
+    return redirect(f"/me/threads/{thread_id}?{done}={message_id}#message-{message_id}",
+                    code=303)
+
+
+@bp.post("/me/blocks/<int:blocked_id>/unblock")
+@resident_required
+def me_unblock(blocked_id: int) -> Response:
+    """Lift a block from ``/me`` (only the resident's own: nothing else is touched)."""
+    resident: Resident = current_resident()  # type: ignore[assignment]
+    with db_session() as s, s.begin():
+        done = unblock(s, resident.id, blocked_id)
+    return redirect(f"/me?unblocked={1 if done else 0}#blocks-h", code=303)
 
 
 # --- the answer API (the map page's "Answer" section) ---------------------------------------
