@@ -25,54 +25,41 @@ from sqlalchemy import text
 from community import ledger, loans
 from community.exchange_notices import notify
 
-from .i18n import lang
+from .i18n import domain, t
 from .views import MODERATOR, bp
 from .web import db, require_role
 
 __all__ = ["exchanges_page"]
+
+tp = domain.pgettext  # a word whose English depends on what it qualifies
 
 PAGE = "/moderation/community/exchanges"
 EXCHANGE_STATES = ("proposed", "recorded", "confirmed", "disputed", "cancelled", "reversed")
 LOAN_STATES = ("requested", "agreed", "lent", "returned", "completed", "declined",
                "cancelled")
 
-_TEXT = {
-    "fr": {"title": "Échanges de temps et prêts", "exchanges": "Échanges de temps",
-           "loans": "Prêts et trocs", "none": "Aucun.", "offer": "Offre",
-           "giver": "Donne", "receiver": "Reçoit", "lender": "Prête",
-           "borrower": "Emprunte", "time": "Temps", "date": "Date", "state": "État",
-           "note": "Note", "dispute": "Contestation", "dates": "Dates",
-           "reverse": "Contre-passer (écriture inverse)", "cancel": "Annuler",
-           "reason": "Motif (gardé au journal)", "log": "Journal", "by": "par",
-           "need_reason": "Donnez un motif.", "done": "C'est fait.",
-           "refused": "Impossible : l'élément a changé d'état ou n'existe pas.",
-           "filter": "Filtrer", "all": "Tous les états", "late": "en retard",
-           "reverse_exchange": "échange contre-passé", "cancel_exchange": "échange annulé",
-           "cancel_loan": "prêt annulé", "resident": "habitant·e",
-           "states": {"proposed": "répondu", "recorded": "enregistré",
-                      "confirmed": "confirmé", "disputed": "contesté",
-                      "cancelled": "annulé", "reversed": "contre-passé",
-                      "requested": "demandé", "agreed": "accepté", "lent": "prêté",
-                      "returned": "rendu", "completed": "remis", "declined": "refusé"}},
-    "en": {"title": "Time exchanges and loans", "exchanges": "Time exchanges",
-           "loans": "Loans and barter", "none": "None.", "offer": "Offer",
-           "giver": "Gives", "receiver": "Receives", "lender": "Lends",
-           "borrower": "Borrows", "time": "Time", "date": "Date", "state": "Status",
-           "note": "Note", "dispute": "Dispute", "dates": "Dates",
-           "reverse": "Reverse (opposite entry)", "cancel": "Cancel",
-           "reason": "Reason (kept in the log)", "log": "Log", "by": "by",
-           "need_reason": "Give a reason.", "done": "Done.",
-           "refused": "Not possible: the item changed state or does not exist.",
-           "filter": "Filter", "all": "Every status", "late": "late",
-           "reverse_exchange": "exchange reversed", "cancel_exchange": "exchange cancelled",
-           "cancel_loan": "loan cancelled", "resident": "resident",
-           "states": {"proposed": "answered", "recorded": "recorded",
-                      "confirmed": "confirmed", "disputed": "disputed",
-                      "cancelled": "cancelled", "reversed": "reversed",
-                      "requested": "requested", "agreed": "agreed", "lent": "lent",
-                      "returned": "returned", "completed": "handed over",
-                      "declined": "declined"}},
-}
+
+def _x() -> dict[str, Any]:
+    """The page's words in the moderator's language (``moderation`` catalogue)."""
+    return {"title": t("Échanges de temps et prêts"), "exchanges": t("Échanges de temps"),
+            "loans": t("Prêts et trocs"), "none": t("Aucun."), "offer": t("Offre"),
+            "giver": t("Donne"), "receiver": t("Reçoit"), "lender": t("Prête"),
+            "borrower": t("Emprunte"), "time": t("Temps"), "date": t("Date"), "state": t("État"),
+            "note": t("Note"), "dispute": t("Contestation"), "dates": t("Dates"),
+            "reverse": t("Contre-passer (écriture inverse)"), "cancel": t("Annuler"),
+            "reason": t("Motif (gardé au journal)"), "log": t("Journal"), "by": t("par"),
+            "need_reason": t("Donnez un motif."), "done": t("C'est fait."),
+            "refused": t("Impossible : l'élément a changé d'état ou n'existe pas."),
+            "filter": t("Filtrer"), "all": t("Tous les états"), "late": t("en retard"),
+            "reverse_exchange": t("échange contre-passé"), "cancel_exchange": t("échange annulé"),
+            "cancel_loan": t("prêt annulé"), "resident": t("habitant·e"),
+            "states": {"proposed": t("répondu"), "recorded": t("enregistré"),
+                       "confirmed": t("confirmé"), "disputed": t("contesté"),
+                       "cancelled": t("annulé"), "reversed": t("contre-passé"),
+                       "requested": t("demandé"), "agreed": t("accepté"), "lent": t("prêté"),
+                       "returned": t("rendu"), "completed": t("remis"),
+                       "declined": tp("état d'un prêt", "refusé")}}
+
 
 _EXCHANGES = text("""
     SELECT e.id, e.status, e.units, e.happened_on, e.note, e.dispute_reason, e.created_at,
@@ -98,10 +85,6 @@ _LOG = text("""
     FROM exchange_moderation m JOIN app_user u ON u.id = m.actor_id
     ORDER BY m.id DESC LIMIT 50
 """)
-
-
-def _x() -> dict[str, Any]:
-    return _TEXT["en" if lang() == "en" else "fr"]
 
 
 def _page(status: int = 200, error: str | None = None) -> tuple[str, int]:

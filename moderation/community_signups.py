@@ -24,7 +24,7 @@ from community import signups
 from community.errors import CommunityError, InvalidCommunityInput
 from community.residents import resident_by_email
 
-from .i18n import lang
+from .i18n import t
 from .views import MODERATOR, bp
 from .web import db, require_role
 
@@ -33,34 +33,20 @@ __all__ = ["signups_page"]
 STATUSES = ("confirmed", "waiting", "cancelled")
 PAGE = "/moderation/community/signups"
 
-_TEXT = {
-    "fr": {"title": "Inscriptions aux missions et événements", "none": "Aucune inscription.",
-           "item": "Mission ou événement", "who": "Habitant·e", "status": "État",
-           "answers": "Réponses", "when": "Le", "cancel": "Annuler l'inscription",
-           "reason": "Motif (envoyé à l'habitant·e, gardé au journal)",
-           "cancelled": "annulée", "confirmed": "inscrite", "waiting": "en attente",
-           "by": "par", "filter": "Filtrer", "all": "Tous les états",
-           "feature": "N° de l'élément", "organiser": "Nommer l'organisateur d'un élément",
-           "resident": "Habitant·e (n° ou adresse e-mail)",
-           "organiser_reason": "Motif (gardé au journal)", "name": "Nommer",
-           "need_reason": "Donnez un motif.", "done": "C'est fait.",
-           "unknown": "Élément ou habitant·e introuvable."},
-    "en": {"title": "Sign-ups to missions and events", "none": "No sign-up.",
-           "item": "Mission or event", "who": "Resident", "status": "Status",
-           "answers": "Answers", "when": "On", "cancel": "Cancel the sign-up",
-           "reason": "Reason (sent to the resident, kept in the log)",
-           "cancelled": "cancelled", "confirmed": "signed up", "waiting": "waiting",
-           "by": "by", "filter": "Filter", "all": "Every status",
-           "feature": "Item id", "organiser": "Name the organiser of an item",
-           "resident": "Resident (id or e-mail address)",
-           "organiser_reason": "Reason (kept in the log)", "name": "Name",
-           "need_reason": "Give a reason.", "done": "Done.",
-           "unknown": "No such item or resident."},
-}
-
 
 def _x() -> dict[str, str]:
-    return _TEXT["en" if lang() == "en" else "fr"]
+    """The page's words in the moderator's language (``moderation`` catalogue)."""
+    return {"title": t("Inscriptions aux missions et événements"), "none": t("Aucune inscription."),
+            "item": t("Mission ou événement"), "who": t("Habitant·e"), "status": t("État"),
+            "answers": t("Réponses"), "when": t("Le"), "cancel": t("Annuler l'inscription"),
+            "reason": t("Motif (envoyé à l'habitant·e, gardé au journal)"),
+            "cancelled": t("annulée"), "confirmed": t("inscrite"), "waiting": t("en attente"),
+            "by": t("par"), "filter": t("Filtrer"), "all": t("Tous les états"),
+            "feature": t("N° de l'élément"), "organiser": t("Nommer l'organisateur d'un élément"),
+            "resident": t("Habitant·e (n° ou adresse e-mail)"),
+            "organiser_reason": t("Motif (gardé au journal)"), "name": t("Nommer"),
+            "need_reason": t("Donnez un motif."), "done": t("C'est fait."),
+            "unknown": t("Élément ou habitant·e introuvable.")}
 
 
 def _int(raw: str | None) -> int | None:

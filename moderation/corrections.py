@@ -28,32 +28,35 @@ from mail.notices import notify_correction
 from photos.store import link_correction
 
 from .errors import InvalidInput, NotFound
-from .i18n import lang
+from .i18n import domain, lang, t
 from .views import MODERATOR, bp
 from .web import db, require_role
 
 __all__ = ["approve_correction", "pending_corrections", "refuse_correction"]
 
-_TEXT = {
-    "fr": {"title": "Corrections proposées", "none": "Aucune correction en attente.",
-           "field": "Champ", "current": "Actuel", "proposed": "Proposé",
-           "closed": "Signalé fermé par un habitant", "comment": "Commentaire",
-           "approve": "Approuver la correction", "refuse": "Refuser",
-           "reason": "Raison (lue par l'habitant)", "approved": "Correction n° {id} appliquée.",
-           "refused": "Correction n° {id} refusée.", "place": "Lieu",
-           "received": "Reçue le", "need_reason": "Donnez une raison au refus."},
-    "en": {"title": "Suggested changes", "none": "No change waiting.",
-           "field": "Field", "current": "Current", "proposed": "Proposed",
-           "closed": "Reported closed by a resident", "comment": "Comment",
-           "approve": "Approve the change", "refuse": "Refuse",
-           "reason": "Reason (the resident reads it)", "approved": "Change #{id} applied.",
-           "refused": "Change #{id} refused.", "place": "Place",
-           "received": "Received", "need_reason": "Give a reason for refusing."},
-}
-_BASE = {"title": ("Titre", "Title"), "description": ("Description", "Description"),
-         "starts_at": ("Début", "Start"), "ends_at": ("Fin", "End"),
-         "audiences": ("Pour qui", "Who for"), "accessibility": ("Accessibilité", "Accessibility"),
-         "accessibility_lacks": ("Accessibilité (absente)", "Accessibility (absent)")}
+tp = domain.pgettext  # a word whose English depends on what it qualifies
+
+
+def _texts() -> dict[str, Any]:
+    """The page's words in the moderator's language (``moderation`` catalogue)."""
+    return {"title": t("Corrections proposées"), "none": t("Aucune correction en attente."),
+            "field": t("Champ"), "current": t("Actuel"), "proposed": t("Proposé"),
+            "closed": t("Signalé fermé par un habitant"), "comment": t("Commentaire"),
+            "approve": t("Approuver la correction"), "refuse": t("Refuser"),
+            "reason": t("Raison (lue par l'habitant)"),
+            "approved": t("Correction n° {id} appliquée."),
+            "refused": t("Correction n° {id} refusée."), "place": t("Lieu"),
+            "received": tp("correction", "Reçue le"),
+            "need_reason": t("Donnez une raison au refus.")}
+
+
+def _base_label(key: str) -> str:
+    """The label of a field every category has (title, dates...); the key if unknown."""
+    labels = {"title": t("Titre"), "description": t("Description"),
+              "starts_at": tp("champ d'un lieu", "Début"), "ends_at": t("Fin"),
+              "audiences": t("Pour qui"), "accessibility": t("Accessibilité"),
+              "accessibility_lacks": t("Accessibilité (absente)")}
+    return labels.get(key, key)
 
 
 def pending_corrections(session: Session) -> list[dict[str, Any]]:
@@ -75,7 +78,7 @@ def pending_corrections(session: Session) -> list[dict[str, Any]]:
                 label = field.label_en if language == "en" else field.label_fr
                 current = (r["attributes"] or {}).get(key)
             else:
-                label = _BASE.get(key, (key, key))[1 if language == "en" else 0]
+                label = _base_label(key)
                 current = r[key] if key in ("title", "description", "starts_at",
                                             "ends_at") else (r["attributes"] or {}).get(key)
             rows.append({"label": label or key, "current": _shown(current),
@@ -165,14 +168,14 @@ def refuse_correction(session: Session, correction_id: int, *, actor_id: int,
 def corrections_page() -> str:
     """The queue of residents' corrections and closures, each as a diff."""
     return render_template("moderation/corrections.html", items=pending_corrections(db()),
-                           x=_TEXT["en" if lang() == "en" else "fr"])
+                           x=_texts())
 
 
 @bp.post("/corrections/<int:correction_id>/<action>")
 @require_role(MODERATOR)
 def correction_decide(correction_id: int, action: str) -> Response:
     """Approve or refuse one correction (a CSRF-checked form of the page above)."""
-    x = _TEXT["en" if lang() == "en" else "fr"]
+    x = _texts()
     s = db()
     try:
         if action == "approve":
