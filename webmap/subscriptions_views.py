@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext, pgettext
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -37,52 +38,37 @@ bp = Blueprint("subscriptions", __name__)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
-TEXTS: dict[str, dict[str, str]] = {
-    "fr": {
-        "title": "S'abonner aux nouveautés", "email": "Votre adresse e-mail",
-        "category": "Catégorie", "or": "ou", "any": "Toutes",
-        "any_area": "Toute la ville", "submit": "S'abonner",
-        "intro": "Recevez un e-mail quand un lieu, un événement ou une offre est publié "
-                 "dans la catégorie ou la partie de la ville de votre choix. Votre adresse "
-                 "n'est jamais publiée ; chaque message a un lien de désabonnement.",
-        "sent_title": "Vérifiez votre boîte mail",
-        "sent": "Si l'adresse est valide, un message de confirmation vient d'y être "
-                "envoyé. L'abonnement commence quand vous cliquez sur son lien.",
-        "confirm_title": "Confirmer l'abonnement", "confirm": "Confirmer mon abonnement",
-        "confirmed_title": "Abonnement confirmé",
-        "confirmed": "C'est fait : vous recevrez les nouveautés par e-mail.",
-        "unsub_title": "Se désabonner", "unsub": "Me désabonner",
-        "unsubbed_title": "Désabonné", "unsubbed": "Vous ne recevrez plus ces messages.",
-        "bad_title": "Lien non valide",
-        "bad": "Ce lien n'est pas valide ou l'abonnement n'existe plus.",
-        "err_email": "Indiquez une adresse e-mail valide.",
-        "err_what": "Choisissez une catégorie, un lieu, ou les deux.",
-        "err_category": "Cette catégorie n'existe pas.", "err_area": "Ce lieu n'existe pas.",
-        "feed": "Ou suivez le flux Atom",
-    },
-    "en": {
-        "title": "Subscribe to new items", "email": "Your e-mail address",
-        "category": "Category", "or": "or", "any": "All",
-        "any_area": "The whole city", "submit": "Subscribe",
-        "intro": "Get an e-mail when a place, an event or an offer is published in the "
-                 "category or part of the city you choose. Your address is never published; "
-                 "every message has an unsubscribe link.",
-        "sent_title": "Check your inbox",
-        "sent": "If the address is valid, a confirmation message was just sent to it. "
-                "The subscription starts when you click its link.",
-        "confirm_title": "Confirm the subscription", "confirm": "Confirm my subscription",
-        "confirmed_title": "Subscription confirmed",
-        "confirmed": "Done: new items will reach you by e-mail.",
-        "unsub_title": "Unsubscribe", "unsub": "Unsubscribe me",
-        "unsubbed_title": "Unsubscribed", "unsubbed": "You will receive no more of these.",
-        "bad_title": "Invalid link",
-        "bad": "This link is not valid, or the subscription no longer exists.",
-        "err_email": "Give a valid e-mail address.",
-        "err_what": "Choose a category, a place, or both.",
-        "err_category": "This category does not exist.", "err_area": "This place does not exist.",
-        "feed": "Or follow the Atom feed",
-    },
-}
+
+def texts() -> dict[str, str]:
+    """The pages' words in the request's language (the ``messages`` catalogue)."""
+    return {"title": gettext("Subscribe to new items"),
+            "email": gettext("Your e-mail address"),
+            "category": gettext("Category"),
+            "or": gettext("or"),
+            "any": pgettext("categories", "All"),
+            "any_area": gettext("The whole city"),
+            "submit": gettext("Subscribe"),
+            "intro": gettext("Get an e-mail when a place, an event or an offer is published in "
+                             "the category or part of the city you choose. Your address is "
+                             "never published; every message has an unsubscribe link."),
+            "sent_title": gettext("Check your inbox"),
+            "sent": gettext("If the address is valid, a confirmation message was just sent to it. "
+                            "The subscription starts when you click its link."),
+            "confirm_title": gettext("Confirm the subscription"),
+            "confirm": gettext("Confirm my subscription"),
+            "confirmed_title": gettext("Subscription confirmed"),
+            "confirmed": gettext("Done: new items will reach you by e-mail."),
+            "unsub_title": gettext("Unsubscribe"),
+            "unsub": gettext("Unsubscribe me"),
+            "unsubbed_title": gettext("Unsubscribed"),
+            "unsubbed": gettext("You will receive no more of these."),
+            "bad_title": gettext("Invalid link"),
+            "bad": gettext("This link is not valid, or the subscription no longer exists."),
+            "err_email": gettext("Give a valid e-mail address."),
+            "err_what": gettext("Choose a category, a place, or both."),
+            "err_category": gettext("This category does not exist."),
+            "err_area": gettext("This place does not exist."),
+            "feed": gettext("Or follow the Atom feed")}
 
 
 def area_label(lang: str) -> str:
@@ -93,7 +79,7 @@ def area_label(lang: str) -> str:
     """
     words = list(current_city().level_labels(lang))
     joined = words[-1] if len(words) < 2 else \
-        f"{', '.join(words[:-1])} {TEXTS[lang]['or']} {words[-1]}"
+        f"{', '.join(words[:-1])} {gettext('or')} {words[-1]}"
     return joined[:1].upper() + joined[1:]
 
 
@@ -114,8 +100,8 @@ def _choices(lang: str) -> tuple[list[Any], list[Any]]:
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
     lang = current_lang()
-    texts = {**TEXTS[lang], "area": area_label(lang)}
-    return (render_template(f"subscriptions/{template}.html", lang=lang, t=texts,
+    words = {**texts(), "area": area_label(lang)}
+    return (render_template(f"subscriptions/{template}.html", lang=lang, t=words,
                             resident=current_resident(), **context), status, PRIVATE)
 
 
@@ -130,7 +116,7 @@ def form() -> tuple[str, int, dict[str, str]]:
 def subscribe_post() -> tuple[str, int, dict[str, str]]:
     """Record a subscription and send its confirmation (double opt-in)."""
     lang = current_lang()
-    t = TEXTS[lang]
+    t = texts()
     f = request.form
     email = (f.get("email") or "").strip()
     category = (f.get("category") or "").strip() or None
@@ -158,7 +144,7 @@ def subscribe_post() -> tuple[str, int, dict[str, str]]:
 
 
 def _token_page(purpose: str, token: str) -> tuple[str, int, dict[str, str]]:
-    t = TEXTS[current_lang()]
+    t = texts()
     if purpose == "confirm":
         return _page("action", heading=t["confirm_title"], button=t["confirm"], token=token,
                      action=f"/subscriptions/confirm/{token}")
@@ -191,7 +177,7 @@ def _apply(purpose: str, token: str) -> bool:
 @bp.post("/subscriptions/confirm/<token>")
 def confirm_post(token: str) -> tuple[str, int, dict[str, str]]:
     """Confirm the subscription."""
-    t = TEXTS[current_lang()]
+    t = texts()
     if not _apply("confirm", token):
         return _page("message", 404, heading=t["bad_title"], message=t["bad"])
     return _page("message", heading=t["confirmed_title"], message=t["confirmed"])
@@ -200,7 +186,7 @@ def confirm_post(token: str) -> tuple[str, int, dict[str, str]]:
 @bp.post("/subscriptions/unsubscribe/<token>")
 def unsubscribe_post(token: str) -> tuple[str, int, dict[str, str]]:
     """Unsubscribe (from the page's button)."""
-    t = TEXTS[current_lang()]
+    t = texts()
     try:
         with Session(_engine()) as session, session.begin():
             unsubscribe(session, token, secret=current_app.config["SECRET_KEY"])
