@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["paths", "register_operations"]
+__all__ = ["SEARCH_ANSWER", "paths", "register_operations"]
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
 
@@ -44,6 +44,60 @@ FIELD_PROBLEM = {
                    "status": {"type": "integer"}, "detail": {"type": "string"},
                    "errors": {"type": "object", "additionalProperties": {"type": "string"}}},
 }
+
+
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_AREA_REF = {
+    "type": "object", "required": ["level", "level_label", "code", "name"],
+    "properties": {
+        "level": {"type": "string", "description": "the level's slug in the city's "
+                                                   "city.json (its areas.levels[].slug)"},
+        "level_label": {"type": "string",
+                        "description": "the level's word in the answer's language"},
+        "code": {"type": "string", "description": "the area's code (as listed at "
+                                                  "/ogc/collections/areas/items)"},
+        "name": {"type": "string"}}}
+SEARCH_ANSWER: dict[str, Any] = {
+    "type": "object", "required": ["features", "areas", "addresses"],
+    "properties": {
+        "features": {"type": "array", "items": {
+            "type": "object",
+            "required": ["id", "title", "category", "lon", "lat", "areas", "category_label",
+                         "label"],
+            "properties": {
+                "id": {"type": "integer"}, "title": {"type": "string"},
+                "category": {"type": "string"}, "lon": {"type": "number"},
+                "lat": {"type": "number"},
+                "areas": {"type": "array", "items": _AREA_REF,
+                          "description": "the feature's areas, first level first (none "
+                                         "outside every area)"},
+                "category_label": {"type": "string"},
+                "label": {"type": "string", "description": "the title, with what tells "
+                                                           "same-titled results apart"},
+                "arrondissement": {**_TEXT_OR_NULL, "deprecated": True,
+                                   "description": "the first level's area code: read "
+                                                  "areas[0].code"},
+                "arrondissement_name": {**_TEXT_OR_NULL, "deprecated": True,
+                                        "description": "the first level's area name: "
+                                                       "read areas[0].name"},
+                "quartier_name": {**_TEXT_OR_NULL, "deprecated": True,
+                                  "description": "the second level's area name: read "
+                                                 "areas[1].name"}}}},
+        "areas": {"type": "array", "items": {
+            "type": "object", "required": ["code", "name", "level", "level_label", "lon",
+                                           "lat", "bbox"],
+            "properties": {
+                "code": {"type": "string"}, "name": {"type": "string"},
+                "level": {"type": "string", "description": "the level's slug"},
+                "level_label": {"type": "string"},
+                "kind": {"type": "string", "description": "the level's slug (as level)"},
+                "lon": {"type": "number"}, "lat": {"type": "number"},
+                "bbox": {"type": "array", "items": {"type": "number"},
+                         "minItems": 4, "maxItems": 4}}}},
+        "addresses": {"type": "array", "items": {
+            "type": "object", "required": ["label", "lon", "lat"],
+            "properties": {"label": {"type": "string"}, "lon": {"type": "number"},
+                           "lat": {"type": "number"}}}}}}
 
 
 def _q(name: str, description: str, schema: dict[str, Any], *,
@@ -131,11 +185,19 @@ def paths(category_slugs: Sequence[str]) -> dict[str, Any]:
         "/api/v1/search": {"get": {
             "operationId": "search",
             "summary": "Published features, areas and addresses matching q",
+            "description": ("Each feature lists its areas, first level first, with the "
+                            "level's slug and word as the city configures them. The keys "
+                            "arrondissement, arrondissement_name and quartier_name are "
+                            "deprecated: they hold the first level's code and name and the "
+                            "second level's name, whatever the city calls its levels; read "
+                            "areas instead."),
             "parameters": [_q("q", "what to look for (at most 100 characters)",
+                              {"type": "string"}),
+                           _q("near", "lon,lat: nearest features first",
                               {"type": "string"}),
                            _q("lang", "fr or en", {"type": "string"})],
             "responses": {"200": {"description": "matches", "content": {
-                "application/json": {"schema": {"type": "object"}}}}, **_common()}}},
+                "application/json": {"schema": SEARCH_ANSWER}}}, **_common()}}},
         "/api/v1/walk": {"get": {
             "operationId": "walk",
             "summary": "An ordered walk from a point through matching places",

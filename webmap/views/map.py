@@ -231,8 +231,9 @@ def search() -> Response:
 
     Forgiving (:mod:`webmap.views.search`, :mod:`geo.geocode`): case,
     accents, hyphens, abbreviated street types, "paris", postcodes and arrondissements
-    ("19e") are understood. Features carry ``arrondissement_name``, ``category_label``
-    and a ``label`` that tells same-titled results apart.
+    ("19e") are understood. Features carry their ``areas`` (first level first, each
+    ``{level, level_label, code, name}``), ``category_label`` and a ``label`` that tells
+    same-titled results apart (``arrondissement*``/``quartier_name``: deprecated).
     """
     q = request.args.get("q", "").strip()
     if len(q) > 100:
@@ -247,7 +248,7 @@ def search() -> Response:
     with _session() as session:
         features = search_features(session, q, lang=current_lang(), limit=SEARCH_LIMIT,
                                    near=near if isinstance(near, tuple) else None)
-        areas = search_areas(session, q, limit=SEARCH_LIMIT)
+        areas = search_areas(session, q, limit=SEARCH_LIMIT, lang=current_lang())
     addresses = address_file(current_city())
     index = ready_index(addresses) if addresses is not None else None
     addresses = (index.search(q, limit=SEARCH_LIMIT, locality=current_city().name(),

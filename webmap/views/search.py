@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 from geo.events import city_zone, live_sql, local_midnight
 from geo.geocode import STOP_WORDS, fold, parse_query, shortcuts_of
 
-__all__ = ["TYPE_WORDS", "categories_named", "search_areas", "search_features",
-           "type_vocabulary", "word_pattern"]
+__all__ = ["TYPE_WORDS", "area_keys", "categories_named", "search_areas",
+           "search_features", "type_vocabulary", "word_pattern"]
 
 # Words for a kind of place the category labels do not hold (folded, singular).
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
@@ -158,12 +158,13 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
     # Only fixed clauses with bound parameters are joined in: no value enters the text.
     rows = session.execute(text(f"""
         SELECT f.id, f.title, f.category, ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
-               a.code AS arr_code, a.name AS arr_name, q.name AS quartier_name,
-               c.label_fr, c.label_en
+               ar.areas, c.label_fr, c.label_en
         FROM feature f
         JOIN category c ON c.slug = f.category
-        LEFT JOIN area a ON a.id = f.area_ids[1]
-        LEFT JOIN area q ON q.id = f.area_ids[2]
+        LEFT JOIN LATERAL (
+          SELECT json_agg(json_build_array(a.depth, a.kind::text, a.code, a.name)
+                          ORDER BY a.depth) AS areas
+          FROM area a WHERE a.id = ANY(f.area_ids) AND a.depth >= 1) ar ON true
         WHERE {' AND '.join(clauses)}
         ORDER BY {order}
         LIMIT :limit"""), params).all()  # noqa: S608
@@ -183,39 +184,74 @@ def search_features(session: Session, q: str, *, lang: str, limit: int,
     best = sorted(rows, key=rank)[:limit] if near is None else \
         sorted(rows, key=whole_name)[:limit]  # rows come nearest first
     out = [{"id": r.id, "title": r.title, "category": r.category, "lon": r.lon,
-            "lat": r.lat, "arrondissement": r.arr_code,
-            "arrondissement_name": r.arr_name, "quartier_name": r.quartier_name,
+            "lat": r.lat, **area_keys(r.areas or [], lang),
             "category_label": r.label_en if lang == "en" else r.label_fr,
             "label": r.title} for r in best]
     _tell_apart(out, lang)
     return out
 
 
+def area_keys(rows: list[list[Any]], lang: str) -> dict[str, Any]:
+    """A result's areas, the generic list and the older Paris-named keys.
+
+    ``rows``: ``[depth, level slug, code, name]`` of each of the feature's areas, first
+    level first. ``areas`` lists them as ``{level, level_label, code, name}``: ``level``
+    the level's slug of the city's ``city.json`` (Paris: ``arrondissement``,
+    ``quartier``; a one-level city: its one slug), ``level_label`` the level's word in
+    ``lang``. The keys ``arrondissement`` (code) and ``arrondissement_name`` (the first
+    level's) and ``quartier_name`` (the second level's) stay for the search answer's
+    existing consumers, whatever the city calls its levels (deprecated in the OpenAPI
+    document; ``null`` when the city has no such level or the point none).
+    """
+    from ..city import current_city
+
+    city = current_city()
+    areas = []
+    by_depth: dict[int, dict[str, Any]] = {}
+    for depth, slug, code, name in rows:
+        try:
+            label = city.level(slug).label(lang) or slug
+        except KeyError:  # an area of a level the city no longer configures
+            label = slug
+        area = {"level": slug, "level_label": label, "code": code, "name": name}
+        areas.append(area)
+        by_depth.setdefault(int(depth), area)
+    first, second = by_depth.get(1, {}), by_depth.get(2, {})
+    return {"areas": areas, "arrondissement": first.get("code"),
+            "arrondissement_name": first.get("name"), "quartier_name": second.get("name")}
+
+
 def _tell_apart(results: list[dict[str, Any]], lang: str) -> None:
     """Add the first-level area, category, then second-level area to twin titles.
 
-    The answer's keys stay ``arrondissement``/``arrondissement_name``/``quartier_name``
-    (the public search answer's existing consumers): they hold the first and second
-    level's code and names of whatever city is configured.
+    Read from the result's ``areas`` (first level first), whatever the city calls them.
     """
     same = Counter(fold(r["title"]) for r in results)
     for r in results:
+        first = r["areas"][0]["name"] if r["areas"] else None
         if same[fold(r["title"])] > 1:
-            r["label"] = f"{r['title']} — {_short_area_name(r['arrondissement_name'], lang)}" \
-                         f", {r['category_label']}" if r["arrondissement_name"] \
+            r["label"] = f"{r['title']} — {_short_area_name(first, lang)}" \
+                         f", {r['category_label']}" if first \
                 else f"{r['title']} — {r['category_label']}"
     again = Counter(r["label"] for r in results)
     for r in results:
-        if again[r["label"]] > 1 and r["quartier_name"]:
-            r["label"] = f"{r['label']} ({r['quartier_name']})"
+        second = r["areas"][1]["name"] if len(r["areas"]) > 1 else None
+        if again[r["label"]] > 1 and second:
+            r["label"] = f"{r['label']} ({second})"
 
 
-def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]]:
+def search_areas(session: Session, q: str, *, limit: int,
+                 lang: str | None = None) -> list[dict[str, Any]]:
     """The city's areas (any level) named like ``q`` (folded), or the one it designates.
 
     The city's aliases designate an area (Paris: "19e", "75019" or "Paris 19" give the
-    19th arrondissement); "folie mericourt" the quartier; an area's code its area.
+    19th arrondissement); "folie mericourt" the quartier; an area's code its area. Each
+    carries its ``level`` (the level's slug, also under the older key ``kind``) and
+    ``level_label``, the level's word in ``lang`` (default: the city's language).
     """
+    from ..city import current_city
+
+    city = current_city()
     words, area_code = _words(q)
     clauses, params = [], {"limit": limit, "code": q.strip()}
     for i, word in enumerate(words):
@@ -235,5 +271,12 @@ def search_areas(session: Session, q: str, *, limit: int) -> list[dict[str, Any]
         WHERE kind <> 'city' AND ({' OR '.join(conditions)})
         ORDER BY depth, name
         LIMIT :limit"""), params).all()  # noqa: S608 - fixed clauses, bound values
-    return [{"code": r.code, "name": r.name, "kind": r.kind, "lon": r.lon, "lat": r.lat,
+    def label(slug: str) -> str:
+        try:
+            return city.level(slug).label(lang or city.default_language) or slug
+        except KeyError:  # a level the city no longer configures
+            return slug
+
+    return [{"code": r.code, "name": r.name, "kind": r.kind, "level": r.kind,
+             "level_label": label(r.kind), "lon": r.lon, "lat": r.lat,
              "bbox": [r.w, r.s, r.e, r.n]} for r in rows]
