@@ -16,7 +16,8 @@ What it does
   **waiting list** ("Liste d'attente / Join the waiting list"), and a cancellation
   promotes the first one waiting, who is told by e-mail (with the ``.ics`` of a dated
   item). A full mission leaves "Missions for me" (its places are taken) but stays
-  joinable on its waiting list from the map and its page.
+  joinable on its waiting list from the map, its page and "Missions for me", which
+  lists it after the ones with places (:func:`waiting_missions_for`).
 * :func:`places` — the live counts of many items at once (capacity, confirmed, full),
   for the map's list: ``GET /api/v1/missions/places?ids=``.
 * The organiser is the resident a moderator named for the item, else the resident of
@@ -100,6 +101,7 @@ __all__ = [
     "set_closed",
     "sign_up",
     "summary",
+    "waiting_missions_for",
 ]
 
 JOINABLE_KINDS = ("mission", "event")
@@ -196,6 +198,8 @@ class Match:
     lat: float
     my_skills: list[str] = field(default_factory=list)
     """The resident's skills the mission's "useful skills" text names."""
+    full: bool = False
+    """Every place taken: "I'm in" puts the resident on its waiting list."""
 
 
 # ---------------------------------------------------------------------------- pure
@@ -963,7 +967,7 @@ FROM (
   SELECT m.feature_id, m.capacity, m.confirmed, m.geog
   FROM mission_week m
   WHERE m.week && CAST(:week AS int4multirange)
-    AND NOT m.closed AND m.confirmed < coalesce(m.capacity, 2147483647)
+    AND NOT m.closed AND {places}
     AND (m.live_until IS NULL OR m.live_until >= now())
     {within}
   ORDER BY {order}
@@ -972,9 +976,17 @@ FROM (
 JOIN feature f ON f.id = k.feature_id
 ORDER BY {outer_order} f.id
 """
-"""Published missions overlapping ``:week``, not over, not full, not closed: one walk
-of ``mission_week`` (nearest first, GiST KNN on ``geog``, when ordered by distance),
-then the page's features."""
+"""Published missions overlapping ``:week``, not over, not closed, with places (or only
+the full ones, ``places``): one walk of ``mission_week`` (nearest first, GiST KNN on
+``geog``, when ordered by distance), then the page's features."""
+_WITH_PLACES = "m.confirmed < coalesce(m.capacity, 2147483647)"
+_FULL = "m.capacity IS NOT NULL AND m.confirmed >= m.capacity"
+"""The predicate of ``mission_week_full_idx`` (0023): the few full missions."""
+_FEW_FULL = """
+SELECT count(*) FROM (SELECT 1 FROM mission_week m
+                      WHERE m.capacity IS NOT NULL AND m.confirmed >= m.capacity
+                      LIMIT :probe) x
+"""
 
 
 PROBE = 1000
@@ -1005,6 +1017,26 @@ def missions_for(session: Session, profile: Profile, *,
     exclude_resident
         Leave out the missions this resident already joined.
     """
+    return _missions(session, profile, near=near, limit=limit,
+                     exclude_resident=exclude_resident, full=False)
+
+
+def waiting_missions_for(session: Session, profile: Profile, *,
+                         near: tuple[float, float] | None = None, limit: int = 20,
+                         exclude_resident: int | None = None) -> list[Match]:
+    """The full missions that would fit the resident: their waiting list is open.
+
+    The same match as :func:`missions_for` (slots, radius, not over, not closed,
+    nearest first, skills first among them), but only missions whose places are all
+    taken (``Match.full``). "Missions for me" lists them after the ones with places:
+    a resident who waits may still get a place when someone withdraws.
+    """
+    return _missions(session, profile, near=near, limit=limit,
+                     exclude_resident=exclude_resident, full=True)
+
+
+def _missions(session: Session, profile: Profile, *, near: tuple[float, float] | None,
+              limit: int, exclude_resident: int | None, full: bool) -> list[Match]:
     ranges = week_ranges(profile.availability)
     if not ranges:
         return []
@@ -1040,13 +1072,22 @@ def missions_for(session: Session, profile: Profile, *,
                          "SET LOCAL enable_bitmapscan = off"))
     # Few missions overlap (a rare slot): take exactly those from mission_slot and sort
     # them; many do: walk nearest first, the walk stops at the page size.
-    few = session.execute(text(_FEW), {"week": params["week"], "probe": PROBE}
-                          ).scalar_one() < PROBE
+    # Full missions: when few are full, take them from their partial index and sort
+    # them (none full: an empty index scan, not a walk of every mission).
+    few_full = full and session.execute(text(_FEW_FULL), {"probe": PROBE}
+                                        ).scalar_one() < PROBE
+    few = not few_full and session.execute(
+        text(_FEW), {"week": params["week"], "probe": PROBE}).scalar_one() < PROBE
     if few:
         within += (" AND m.feature_id IN (SELECT s.feature_id FROM mission_slot s "
                    "WHERE s.during && CAST(:week AS int4multirange))")
+    if few_full:
+        # An order no index gives (not ``<->``, not the primary key): the planner then
+        # reads the few full ones from mission_week_full_idx and sorts them, instead of
+        # walking every mission nearest first to find them.
+        order = f"ST_Distance(m.geog, {pt})" if origin is not None else "m.feature_id + 0"
     sql = _MATCH.format(distance=distance, order=order, outer_order=outer_order,
-                        within=within)
+                        within=within, places=_FULL if full else _WITH_PLACES)
     # The planner cannot estimate how many missions a week overlaps (a multirange's
     # statistics see one bounding range), so it may scan and sort every live mission
     # (~20 ms at 50,000) where the index walk stops at the page size; the choice is
@@ -1065,7 +1106,7 @@ def missions_for(session: Session, profile: Profile, *,
                          availability=list(attrs.get("availability") or []),
                          places_left=left, organisation=org if isinstance(org, str) else None,
                          skills=skills if isinstance(skills, str) else None,
-                         lon=r.lon, lat=r.lat,
+                         lon=r.lon, lat=r.lat, full=full,
                          my_skills=[k for k in profile.skills
                                     if k and re.search(rf"\b{re.escape(k)}\b", wanted)]))
     # Among these nearest, the missions asking for more of the resident's skills come

@@ -3,8 +3,9 @@
 Pages (French or English, CSRF-checked forms, signed-in residents only):
 
 * ``GET /missions`` "Missions pour moi / Missions for me": the resident's profile, the
-  published missions whose slots overlap theirs (nearest first), their sign-ups and
-  the items they organise. ``GET|POST /missions/profile`` availability, skills, area
+  published missions whose slots overlap theirs (nearest first), then the full ones
+  that would fit ("Complet · liste d'attente", joinable on their waiting list), their
+  sign-ups and the items they organise. ``GET|POST /missions/profile`` availability, skills, area
   (also shown on ``/me`` as a section).
 * ``GET|POST /missions/<id>/join`` "Je participe / I'm in" with the item's questions;
   ``POST /missions/<id>/cancel``.
@@ -177,6 +178,8 @@ def missions_page() -> tuple[str, int, dict[str, str]]:
     with _session() as s:
         profile = get_profile(s, rid)
         matches = signups.missions_for(s, profile, exclude_resident=rid)
+        # full ones after those with places: their waiting list is open
+        matches += signups.waiting_missions_for(s, profile, exclude_resident=rid)
         events = signups.events_for(s, profile, resident_id=rid)
         mine = signups.my_signups(s, rid)
         organised = signups.organised_by(s, rid)
@@ -332,8 +335,8 @@ def _match(m: signups.Match) -> dict[str, Any]:
             "distance_m": None if m.distance_m is None else round(m.distance_m),
             "availability": m.availability, "places_left": m.places_left,
             "organisation": m.organisation, "skills": m.skills, "my_skills": m.my_skills,
-            "lon": round(m.lon, 6), "lat": round(m.lat, 6),
-            "join_url": f"/missions/{m.id}/join"}
+            "lon": round(m.lon, 6), "lat": round(m.lat, 6), "full": m.full,
+            "waiting_list": m.full, "join_url": f"/missions/{m.id}/join"}
 
 
 def _event(e: dict[str, Any]) -> dict[str, Any]:
@@ -363,9 +366,12 @@ def api_missions() -> Response:
         profile = get_profile(s, rid)
         matches = signups.missions_for(s, profile, near=near, limit=limit,
                                        exclude_resident=rid)
+        waiting = signups.waiting_missions_for(s, profile, near=near,
+                                               limit=min(limit, 20), exclude_resident=rid)
         events = signups.events_for(s, profile, resident_id=rid)
     return json_response({"profile": _profile(profile),
                           "missions": [_match(m) for m in matches],
+                          "waiting_list_missions": [_match(m) for m in waiting],
                           "events": [_event(e) for e in events]}, headers=PRIVATE)
 
 
@@ -510,7 +516,9 @@ register_operations({
     "/api/v1/me/missions": {"get": {
         "operationId": "missionsForMe",
         "summary": "Missions for me: published missions whose weekly slots overlap the "
-                   "signed-in resident's availability, not full, not over, nearest first",
+                   "signed-in resident's availability, not over, nearest first: "
+                   "'missions' with places left, 'waiting_list_missions' the full ones "
+                   "whose waiting list takes sign-ups (at most 20)",
         "parameters": [
             {"name": "near", "in": "query", "required": False,
              "description": "lon,lat to order from instead of the profile's point or area",
@@ -525,8 +533,20 @@ register_operations({
                     "type": "object", "required": ["id", "title", "join_url"],
                     "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
                                    "distance_m": _NUM, "places_left": _NUM,
+                                   "full": {"type": "boolean"},
+                                   "waiting_list": {"type": "boolean"},
                                    "availability": {"type": "array"},
                                    "join_url": {"type": "string"}}}},
+                               "waiting_list_missions": {"type": "array", "items": {
+                                   "type": "object",
+                                   "required": ["id", "title", "full", "join_url"],
+                                   "properties": {"id": {"type": "integer"},
+                                                  "title": {"type": "string"},
+                                                  "distance_m": _NUM,
+                                                  "places_left": {"const": 0},
+                                                  "full": {"const": True},
+                                                  "waiting_list": {"const": True},
+                                                  "join_url": {"type": "string"}}}},
                                "events": {"type": "array", "items": {
                                    "type": "object",
                                    "required": ["id", "title", "starts_at", "join_url"],
