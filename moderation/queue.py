@@ -9,6 +9,7 @@ submissions, so its cost does not grow with the queue (10,000 pending: see bench
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,8 +23,11 @@ from .errors import InvalidInput, NotFound
 
 __all__ = [
     "PAGE_SIZE",
+    "AreaGroup",
+    "AreaOption",
     "QueueFilters",
     "area_choices",
+    "area_groups",
     "category_choices",
     "feature_detail",
     "flagged_features",
@@ -245,13 +249,92 @@ def recent_events(session: Session, *, actor: str = "", action: str = "",
 
 
 def area_choices(session: Session) -> list[Any]:
-    """The city's areas of every level under their parents, for the area filter."""
+    """The city's areas of every level, each right after its parent, for the area filter.
+
+    Depth first, whatever the number of levels (Paris: an arrondissement, then its
+    quartiers; a city of three levels: a sector, a district, its blocks, the next
+    district...). Each row: ``code``, ``name``, ``kind`` (the level's slug), ``depth``,
+    ``parent`` (code) and ``has_children``. An area whose parent is missing starts a
+    group of its own rather than vanishing from the filter.
+    """
     return session.execute(text("""
-        SELECT a.code, a.name, a.kind::text AS kind, a.depth, p.code AS parent
-        FROM area a LEFT JOIN area p ON p.id = a.parent_id
-        WHERE a.depth >= 1
-        ORDER BY coalesce(p.code, a.code), a.depth, a.code
+        WITH RECURSIVE tree AS (
+            SELECT a.id, a.code, a.name, a.kind::text AS kind, a.depth,
+                   CAST(NULL AS text) AS parent, ARRAY[a.code] AS path
+            FROM area a
+            WHERE a.depth >= 1 AND NOT EXISTS (
+                SELECT 1 FROM area p WHERE p.id = a.parent_id AND p.depth >= 1)
+            UNION ALL
+            SELECT c.id, c.code, c.name, c.kind::text, c.depth, t.code, t.path || c.code
+            FROM area c JOIN tree t ON c.parent_id = t.id
+            WHERE c.depth > t.depth
+        )
+        SELECT code, name, kind, depth, parent,
+               EXISTS (SELECT 1 FROM area ch WHERE ch.parent_id = tree.id) AS has_children
+        FROM tree ORDER BY path
     """)).all()
+
+
+@dataclass(frozen=True)
+class AreaOption:
+    """One choice of the area filter: the area's code and what the option says."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AreaGroup:
+    """A first-level area with every area under it, as one ``<optgroup>``.
+
+    ``label`` is ``None`` for a first-level area without children (a lone option).
+    """
+
+    label: str | None
+    options: tuple[AreaOption, ...]
+
+
+# What indents an option one level deeper inside its group: no-break spaces survive
+# the browser's trimming of option text and are not read aloud.
+_INDENT = "\u00a0" * 4
+
+
+def area_groups(rows: Iterable[Any], level_word: Callable[[str], str],
+                whole: Callable[[str], str]) -> list[AreaGroup]:
+    """The area filter's groups from :func:`area_choices` rows (already depth first).
+
+    Pure, so every city's shape is tested without a database. Each first-level area with
+    children becomes a group labelled with its name, whose first option is the area as
+    a whole ("4e arrondissement (arrondissement en entier)": ``whole(level word)``), then
+    every area under it, indented by depth and named with its level's word ("Saint-Gervais
+    (quartier)"). ``level_word(kind)`` gives the city's word of a level (city.json, in the
+    page's language), never a word written in the code.
+    """
+    groups: list[AreaGroup] = []
+    label: str | None = None
+    options: list[AreaOption] = []
+    top_depth = 1
+
+    def close() -> None:
+        if options:
+            groups.append(AreaGroup(label, tuple(options)))
+
+    for row in rows:
+        if row.parent is None:
+            close()
+            top_depth = row.depth
+            if row.has_children:
+                label = row.name
+                options = [AreaOption(row.code, f"{row.name} ({whole(level_word(row.kind))})")]
+            else:
+                label, options = None, [AreaOption(row.code, row.name)]
+                close()
+                options = []
+            continue
+        indent = _INDENT * max(0, row.depth - top_depth - 1)
+        options.append(AreaOption(row.code, f"{indent}{row.name} ({level_word(row.kind)})"))
+    close()
+    return groups
 
 
 def category_choices(session: Session) -> list[Any]:

@@ -155,6 +155,14 @@ def _maps(rows: list[Any], size: int = 110) -> tuple[dict[int, Any], Any]:
 
 # --- queue -------------------------------------------------------------------------------
 
+def _area_groups(s: Session) -> list[queue.AreaGroup]:
+    """The area filter's choices: every level under its parent, in the city's words."""
+    language = lang()
+    words = {level.slug: level.label(language) or level.slug for level in city().levels}
+    return queue.area_groups(queue.area_choices(s), lambda kind: words.get(kind, kind),
+                             lambda level: t("%(level)s en entier", level=level))
+
+
 @bp.get("/")
 @require_role(MODERATOR)
 def queue_page() -> str:
@@ -174,7 +182,7 @@ def queue_page() -> str:
     return render_template(
         "moderation/queue.html", rows=rows, total=total, filters=filters, maps=maps,
         fields=fields,
-        defs=defs, next_after=next_after, areas=queue.area_choices(s),
+        defs=defs, next_after=next_after, area_groups=_area_groups(s),
         categories=queue.category_choices(s), sources=queue.source_choices(s),
         flagged=queue.flagged_features(s, limit=20), reasons=REASONS.values())
 

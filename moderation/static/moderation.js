@@ -1,3 +1,16 @@
+// The top bar's links fold under "Menu" on a narrow screen: the page opens with the menu
+// closed there (open without script, so every link stays reachable), and always open on
+// a wider screen, where the summary is not drawn (moderation.css, 48rem).
+(function () {
+  "use strict";
+  var menu = document.getElementById("menu");
+  if (!menu || !window.matchMedia) { return; }
+  var wide = window.matchMedia("(min-width: 48rem)");
+  function fit() { menu.open = wide.matches; }
+  fit();
+  if (wide.addEventListener) { wide.addEventListener("change", fit); }
+})();
+
 // Drag the point of the edit map to move it; typed coordinates move the point too.
 // Progressive enhancement only: every action works with the keyboard and no script.
 (function () {
