@@ -10,13 +10,15 @@ their display name only; no address ever appears.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mail import enqueue_mail
 from mail.config import MailSettings
 
-from .i18n import N_, language, t
+from .i18n import N_, day, language, t
 
 __all__ = ["EVENTS", "notify"]
 
@@ -71,18 +73,21 @@ EVENTS: dict[str, tuple[str, str]] = {
         N_("« {title} » : prêt annulé par la modération"),
         N_("La modération a annulé le prêt de « {title} ». Motif : « {reason} ».")),
 }
+UNTIL = N_("(jusqu'au {day})")
 OPEN_PAGE = N_("Ouvrir la page")
 SOMEONE = N_("un habitant")
 
 
 def notify(session: Session, event: str, *, to: int, by: int | None, path: str,
            title: str = "",
-           time: str = "", reason: str = "", due: str = "",
+           time: str = "", reason: str = "", due: str = "", due_on: date | None = None,
            settings: MailSettings | None = None) -> int | None:
     """Queue the message of ``event`` to resident ``to`` about resident ``by``.
 
-    ``path`` is the page to act on (``/exchange/12``); ``None`` when the recipient has
-    no address any more (a deleted account).
+    ``path`` is the page to act on (``/exchange/12``); ``due_on`` (an agreed loan's
+    return day) is written " (until …)" in the recipient's language, in place of a
+    ready-made ``due``. ``None`` when the recipient has no address any more (a deleted
+    account).
     """
     row = session.execute(text(
         "SELECT r.email, r.lang, (SELECT display_name FROM resident WHERE id = :b) AS who "
@@ -92,6 +97,8 @@ def notify(session: Session, event: str, *, to: int, by: int | None, path: str,
         return None
     lang = language(row.lang)  # French when the catalogue lacks the resident's language
     subject, intro = (t(lang, text_) for text_ in EVENTS[event])
+    if due_on is not None:
+        due = " " + t(lang, UNTIL).format(day=day(lang, due_on))
     words = {"who": row.who or t(lang, SOMEONE), "title": title, "time": time, "reason": reason,
              "due": due}
     settings = settings or MailSettings.from_env()

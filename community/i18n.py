@@ -20,6 +20,7 @@ fill them after translation, so a translation may move the placeholders around.
 from __future__ import annotations
 
 import gettext
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +58,16 @@ def _translations(lang: str) -> gettext.NullTranslations:
 def t(lang: str | None, message: str) -> str:
     """``message`` (French source text) in ``lang``; French for an unknown language."""
     return _translations(language(lang)).gettext(message)
+
+
+DATE_FORMAT = N_("%d/%m/%Y")
+"""How a day is written in a mail (a ``strftime`` format, translated: ``%Y-%m-%d`` in
+English)."""
+
+
+def day(lang: str | None, value: date) -> str:
+    """``value`` written the way ``lang`` writes a day (``07/12/2026``, ``2026-12-07``)."""
+    return value.strftime(t(lang, DATE_FORMAT))
 
 
 class Phrase:

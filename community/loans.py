@@ -40,7 +40,7 @@ from geo.publish import revise_feature
 from mail import enqueue_mail
 from mail.config import MailSettings
 
-from .i18n import N_, language, t
+from .i18n import N_, day, language, t
 from .ledger import (
     ExchangeNotFound,
     InvalidExchange,
@@ -81,8 +81,6 @@ REMINDER_INTRO = N_(
     "d'une nouvelle date. Quand c'est fait, indiquez-le sur la page du prêt : les rappels "
     "s'arrêtent.")
 REMINDER_LABEL = N_("Voir le prêt")
-DUE_FORMAT = N_("%d/%m/%Y")
-"""How a due date is written in a reminder (a ``strftime`` format, translated)."""
 
 
 @dataclass(frozen=True)
@@ -354,7 +352,7 @@ def remind_late(session: Session, *, timezone: str = "Europe/Paris",
     root = settings.public_url.rstrip("/")
     for row in rows:
         lang = language(row.lang)  # French when no catalogue has the resident's language
-        due = row.due_on.strftime(t(lang, DUE_FORMAT))
+        due = day(lang, row.due_on)
         enqueue_mail(session, to=row.email, template="notice", lang=lang, context={
             "subject": t(lang, REMINDER_SUBJECT).format(title=row.title, due=due),
             "intro": t(lang, REMINDER_INTRO).format(title=row.title, due=due),

@@ -154,12 +154,6 @@ def _notify(session: Session, event: str, **kw: Any) -> None:
     notify(session, event, settings=settings.mail() if settings is not None else None, **kw)
 
 
-def _lang_of(resident_id: int, session: Session) -> str:
-    lang = session.execute(text("SELECT lang FROM resident WHERE id = :r"),
-                           {"r": resident_id}).scalar_one_or_none()
-    return lang if lang in ("fr", "en") else "fr"
-
-
 def _units_from_form(form: Any) -> int:
     """Hours and quarter-hours from the form (``hours`` + ``minutes``) or ``units``."""
     if form.get("units"):
@@ -508,12 +502,9 @@ def loan_action(loan_id: int, action: str) -> Response:
             raise ExchangeNotFound("no such action")
         if event:
             after = loans.loan_view(s, loan_id)
-            due = ""
-            if event == "loan.agreed" and after.due_on:
-                due = (f" (jusqu'au {after.due_on:%d/%m/%Y})" if _lang_of(other, s) == "fr"
-                       else f" (until {after.due_on.isoformat()})")
-            _notify(s, event, to=other, by=me, path=f"/loans/{loan_id}",
-                    title=after.feature_title, due=due)
+            _notify(s, event, to=other, by=me, path=f"/loans/{loan_id}",  # due: their words
+                    title=after.feature_title,
+                    due_on=after.due_on if event == "loan.agreed" else None)
     return redirect(f"/loans/{loan_id}?done={action}", code=303)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -66,13 +67,20 @@ def test_exchange_notices_reach_each_resident_in_their_language(mdb):
                title="Cours de couture")
         notify(s, "loan.moderated", to=alice, by=None, path="/loans/1", title="Perceuse",
                reason="Doublon")
+        for who in (alice, bob):  # the return day in each one's own way of writing it
+            notify(s, "loan.agreed", to=who, by=None, path="/loans/1", title="Perceuse",
+                   due_on=date(2026, 12, 24))
     with mdb.connect() as conn:
         told = conn.execute(text(
             "SELECT to_addr, lang, subject, body_text FROM mail_outbox ORDER BY id")).all()
     assert [(m.to_addr, m.lang, m.subject) for m in told] == [
         ("alice@example.org", "en", "Bob answered your offer “Cours de couture”"),
         ("bob@example.org", "fr", "Alice répond à votre annonce « Cours de couture »"),
-        ("alice@example.org", "en", "“Perceuse”: loan cancelled by the moderators")]
+        ("alice@example.org", "en", "“Perceuse”: loan cancelled by the moderators"),
+        ("alice@example.org", "en", "a resident agreed: “Perceuse”"),
+        ("bob@example.org", "fr", "un habitant accepte : « Perceuse »")]
     assert "Open the page" in told[0].body_text
     assert "Ouvrir la page" in told[1].body_text
     assert "Reason: “Doublon”" in told[2].body_text
+    assert "your request for “Perceuse” (until 2026-12-24). Say" in told[3].body_text
+    assert "demande pour « Perceuse » (jusqu'au 24/12/2026). Indiquez" in told[4].body_text
