@@ -8,10 +8,13 @@ compiled to ``.mo`` beside them and committed, like the ``messages`` (webmap) an
 ``moderation`` catalogues. As in ``moderation``, texts are written in French in the
 code (the source language) and translated from French.
 
-Adding a language is adding its ``.po`` (copy ``en``'s, translate every ``msgstr``)
-and compiling it::
+Adding a language is adding its ``.po`` (copy ``en``'s and translate every ``msgstr``,
+or ``pybabel init`` from a template extracted as ``community/translations/babel.cfg``
+says) and compiling it; the ``.mo`` is committed beside it::
 
     .venv/bin/pybabel compile -D community -d community/translations
+
+``tests/unit/test_translations.py`` fails on a missing, fuzzy or uncompiled entry.
 
 Strings stay ``str.format`` templates (``"{who} a confirmé : {time}…"``): callers
 fill them after translation, so a translation may move the placeholders around.
