@@ -38,6 +38,7 @@ from geo.city import City
 
 __all__ = [
     "NO_SHORTCUTS",
+    "PREFIX_WORDS",
     "QUALITIES",
     "STOP_WORDS",
     "STREET_TYPES",
@@ -49,6 +50,7 @@ __all__ = [
     "Shortcuts",
     "address_file",
     "fold",
+    "house_lines",
     "load_index",
     "parse_query",
     "ready_index",
@@ -199,6 +201,105 @@ def street_part(address: str) -> tuple[str, str]:
     return (address[:start] + (first if first.strip() else rest)).strip(), code
 
 
+# Words that open what comes before the street in an address line: a building, a stair,
+# a floor, a flat, a residence ("Bât. B, 12 rue X", "Escalier 3, 5 rue Y"), or where the
+# place stands from a door ("face au 118 boulevard de Clichy"), folded.
+PREFIX_WORDS = frozenset({
+    "bat", "batiment", "bt", "bloc", "esc", "escalier", "etage", "etg", "et", "niveau",
+    "niv", "appartement", "appart", "appt", "apt", "app", "porte", "hall", "entree",
+    "immeuble", "imm", "tour", "residence", "res", "cour", "bureau", "bureaux", "local",
+    "lot", "logement", "log", "chez", "co", "rdc", "box", "face", "oppose", "opposee",
+    "devant", "angle", "vis", "pres", "derriere", "cote"})
+# Building words that may also close a line after its street ("12 rue X bât. B"); only
+# unambiguous ones ("tour", "porte", "cour" name streets).
+_SUFFIX_WORDS = frozenset({"bat", "batiment", "esc", "escalier", "etage", "etg", "appt",
+                           "apt", "appartement", "residence"})
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2011": "-", "\u2010": "-",
+                         "\u2212": "-"})
+_REP_TEXT = r"(bis|ter|quater|[a-z](?![a-z]))"
+# "12-14", "12/14", "12 à 14", "12 et 14", "12 bis-14" and "10?18" (a dash an export
+# could not encode) at the start of a line: a range of house numbers.
+_RANGE = re.compile(rf"^\s*(\d+)\s*{_REP_TEXT}?\s*(?:-|/|\?|\bet\b|\bà\b|\ba\b|\bau\b)"
+                    rf"\s*(\d+)\s*{_REP_TEXT}?(?=[\s,]|$)", re.IGNORECASE)
+_DIGITS = re.compile(r"(?<![\w])\d+")
+
+
+# A door at the start of a text: number, "bis" or a letter (not "r", the street type), a
+# range ("-14", "/14", "à 14"), then the next word (a street type, for :func:`_opens_street`).
+_DOOR = re.compile(r"^\d+\s*(?:bis|ter|quater|(?!r\b)[a-z](?![a-z]))?\s*(?:(?:-|/|\?|\bet\b|"
+                   r"\bà\b|\ba\b|\bau\b)\s*\d+\s*(?:bis|ter|quater|(?!r\b)[a-z](?![a-z]))?)?"
+                   r"[\s,]+([^\s,]+)", re.IGNORECASE)
+
+
+def _opens_street(text: str) -> bool:
+    """Whether ``text`` starts with a door: "12 rue...", "12 bis-14 av...", "3, bd...".
+
+    >>> _opens_street("118 boulevard de Clichy"), _opens_street("3 40 rue de Reuilly")
+    (True, False)
+    """
+    m = _DOOR.match(text)
+    if m is None:
+        return False
+    word = fold(m.group(1))
+    return word in _TYPE_WORDS or word in _TYPE_ABBREVIATIONS
+
+
+def _prefix_dropped(line: str) -> str:
+    """``line`` without what comes before its house number and street.
+
+    Leading comma-separated parts that open with a :data:`PREFIX_WORDS` word or name a
+    floor ("3e étage") are dropped while a part is left; then a line that does not
+    start with a number is read from its first "number street-type" on, when it has one
+    ("Bât B 12 rue X", "face au 118 boulevard de Clichy"). A line without such a door
+    ("Square du 8 Mai 1945") is left as it is.
+    """
+    parts = line.split(",")
+    while len(parts) > 1:
+        words = fold(parts[0]).split()
+        if not words or not (words[0] in PREFIX_WORDS or {"etage", "etg"} & set(words)):
+            break
+        parts = parts[1:]
+    line = ",".join(parts).strip()
+    if line[:1].isdigit():
+        return line
+    for m in _DIGITS.finditer(line):
+        if _opens_street(line[m.start():]):
+            return line[m.start():]
+    return line
+
+
+def house_lines(address: str) -> list[str]:
+    """The readings of an address line to try, best first.
+
+    Its building, floor or position prefix dropped (:func:`_prefix_dropped`); a range
+    of numbers read as its first number, then its last ("12-14 rue W"), each keeping
+    its "bis"/"ter"; a trailing building part cut off last ("12 rue X bât. B").
+
+    >>> house_lines("Bât. B, 12 rue X")
+    ['12 rue X']
+    >>> house_lines("Escalier 3, 5 rue Y")
+    ['5 rue Y']
+    >>> house_lines("12 bis-14 rue W")
+    ['12 bis rue W', '14 rue W']
+    >>> house_lines("face au 40-42 rue Beauregard")
+    ['40 rue Beauregard', '42 rue Beauregard']
+    """
+    line = _prefix_dropped(address.translate(_DASHES).strip())
+    out = [line]
+    m = _RANGE.match(line)
+    if m:
+        rest = line[m.end():].lstrip(" ,")
+        first = " ".join(x for x in (m.group(1), m.group(2)) if x)
+        last = " ".join(x for x in (m.group(3), m.group(4)) if x)
+        out = [f"{first} {rest}", f"{last} {rest}"]
+    words = line.split()
+    for k, word in enumerate(words[2:], start=2):
+        if fold(word) in _SUFFIX_WORDS:
+            out.append(" ".join(words[:k]).rstrip(" ,"))
+            break
+    return out
+
+
 class Query(NamedTuple):
     """What a free-form search says, once folded and taken apart.
 
@@ -281,6 +382,8 @@ def _core(folded: str) -> str:
 
 _TYPE_WORDS = frozenset(STREET_TYPES.values()) | {"villa", "cite", "voie", "sentier",
                                                   "hameau", "port", "pont", "galerie"}
+# Street-type abbreviations ("r", "av", "bd"), not the other shortened words ("st").
+_TYPE_ABBREVIATIONS = frozenset(k for k, v in STREET_TYPES.items() if v in _TYPE_WORDS)
 
 
 class AddressIndex:
@@ -296,6 +399,8 @@ class AddressIndex:
                 postings.setdefault(token, set()).add(i)
         self._postings = postings
         self._words = sorted(postings)
+        self._postcodes = frozenset(s.postcode for s in streets)
+        self._departments = frozenset(code[:2] for code in self._postcodes)
 
     def __len__(self) -> int:
         return sum(len(s.numbers) for s in self._streets)
@@ -367,8 +472,26 @@ class AddressIndex:
         when "bis"/"ter" is unknown there); ``street``: the street has no such number,
         or the line has none, and the point is the street's middle number; ``none``: no
         street, or several equally good streets that the number cannot tell apart.
+
+        A building, floor or position before the address ("Bât. B, 12 rue X",
+        "Escalier 3, 5 rue Y", "face au 3 rue Z") is left out, a range of numbers
+        ("12-14 rue W") is tried at its first number then its last, "bis"/"ter" kept
+        (:func:`house_lines`); the best reading wins. A postcode of the city's
+        department that no street of the file has (a CEDEX, "75706") does not narrow.
         """
-        line, written = street_part(address.strip())
+        best: Match | None = None
+        for line in house_lines(address.strip()):
+            found = self._geocode_line(line, postcode, locality=locality)
+            if found.quality == "exact":
+                return found
+            if best is None or QUALITIES.index(found.quality) < QUALITIES.index(best.quality):
+                best = found
+        assert best is not None
+        return best
+
+    def _geocode_line(self, address: str, postcode: str, *, locality: str) -> Match:
+        """:meth:`geocode` of one reading of the line (:func:`house_lines`)."""
+        line, written = street_part(address)
         q = parse_query(line + " ", _STREET_ONLY)
         if not q.words:
             return Match("none", None, None, "", "no street name in the address")
@@ -379,6 +502,9 @@ class AddressIndex:
             found = streets_of if found is None else found & streets_of
         postcodes = {postcode.strip()} if postcode.strip() else \
             ({written} if written else set(q.postcodes))
+        if postcodes and not postcodes & self._postcodes and \
+                {code[:2] for code in postcodes} <= self._departments:
+            postcodes = set()  # a CEDEX ("75706"): the city's, but no street's postcode
         streets = [self._streets[i] for i in sorted(found or ())]
         if postcodes:
             streets = [st for st in streets if st.postcode in postcodes]
