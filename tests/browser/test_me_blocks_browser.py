@@ -19,6 +19,7 @@ from sqlalchemy import text
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_pages_look_browser import TARGETS
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
+from tests.moderation_fixtures import mdb, real_categories  # noqa: F401 - fixtures
 from tests.resident_fixtures import *  # noqa: F403 - cdb
 from tests.resident_fixtures import organised, sign_in
 
@@ -121,3 +122,50 @@ def test_report_block_and_unblock_on_a_phone(app, cdb, page_factory, live_server
     _check(page, rec, live_server, "me-unblocked", lang)
     with cdb.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM resident_block")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_full_mission_offers_its_waiting_list_in_missions_for_me_on_a_phone(
+        app, mdb, real_categories, page_factory, live_server, mail_env, lang):  # noqa: F811
+    from sqlalchemy.orm import Session
+
+    from community import signups
+    from community.profiles import save_profile
+    from tests.browser.test_missions_browser import _publish
+    from tests.resident_fixtures import make_resident
+
+    evening = [{"day": "tue", "from": "18:00", "to": "22:00"}]
+    taken = make_resident(app, "deja.inscrit@example.org")
+    open_one = _publish(mdb, title="Distribution de repas", category="mission-benevole",
+                        attributes={"availability": evening, "volunteers_needed": 3,
+                                    "organisation": "Restos du cœur"}, lon=2.3600, lat=48.8600)
+    full_one = _publish(mdb, title="Maraude du soir", category="mission-benevole",
+                        attributes={"availability": evening, "volunteers_needed": 1,
+                                    "organisation": "Secours populaire"})
+    client = app.test_client()
+    bea = sign_in(client, "bea@example.org", display_name="Béa")
+    with Session(mdb) as s, s.begin():
+        signups.sign_up(s, full_one, taken.id)
+        save_profile(s, bea.id, availability=evening, lon=2.3522, lat=48.8566)
+    page, rec = page_factory(locale="fr-FR" if lang == "fr" else "en-GB", **PHONE)
+    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
+                               "url": live_server}])
+    page.goto(f"{live_server}/missions?lang={lang}")
+    cards = page.locator(".missions .mission")
+    # the one with places first although farther, then the full one with its waiting list
+    expect(cards.locator("h2")).to_have_text(["Distribution de repas", "Maraude du soir"])
+    full = cards.nth(1)
+    expect(full.locator(".badge.full")).to_have_text(
+        "Complet · liste d'attente" if lang == "fr" else "Full · waiting list")
+    join = full.get_by_role("link", name="M'inscrire en liste d'attente" if lang == "fr"
+                            else "Join the waiting list")
+    full.scroll_into_view_if_needed()
+    _check(page, rec, live_server, "missions-full", lang)
+    join.click()
+    page.wait_for_url(f"**/missions/{full_one}/join")
+    page.get_by_role("button", name="M'inscrire en liste d'attente" if lang == "fr"
+                     else "Join the waiting list").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "vous êtes sur la liste d'attente" if lang == "fr" else "waiting list")
+    _check(page, rec, live_server, "missions-waiting", lang)
+    assert open_one != full_one
