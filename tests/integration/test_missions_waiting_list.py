@@ -112,6 +112,14 @@ def test_full_missions_stay_listed_after_those_with_places_with_their_waiting_li
     assert [(m["id"], m["full"], m["waiting_list"], m["places_left"])
             for m in body["waiting_list_missions"]] == [
         (ids["full_near"], True, True, 0), (ids["full_far"], True, True, 0)]
+    # ... as the OpenAPI document says (a valid 3.1 document, checked elsewhere).
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schema = doc["paths"]["/api/v1/me/missions"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    Draft202012Validator(schema).validate(body)
+    assert "waiting_list_missions" in schema["properties"]
 
     # Joining from the list: the waiting list; the mission then leaves the list and
     # shows among "Mes inscriptions" as waiting.
