@@ -21,7 +21,9 @@ A resident may *report* a message they received (:func:`report_message`, an opti
 reason, once per message, :attr:`MessageSettings.reports_per_day` a day). The
 moderators' page lists messages with open reports first (:func:`reported_messages`);
 hiding the message or stopping its sender resolves them, or a moderator dismisses them
-with a reason (:func:`dismiss_reports`, audited in ``community_moderation``).
+with a reason (:func:`dismiss_reports`, audited in ``community_moderation``). Moderators
+are mailed when a report arrives (at most one alert per :data:`REPORT_ALERT_QUIET`: the
+page lists every open report), with a link to their page and no text, name or address.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session
 from ingestion.spam import SpamContext, score
 from ingestion.types import Record
 from mail.config import MailSettings
+from mail.notices import moderators
 from mail.outbox import enqueue_mail
 
 from .blocks import is_blocked_between
@@ -52,6 +55,7 @@ from .residents import ANONYMOUS, get_resident
 
 __all__ = [
     "MAX_BODY",
+    "REPORT_ALERT_QUIET",
     "REPORT_REASON_MAX",
     "SPAM_REFUSE",
     "MessageSettings",
@@ -117,6 +121,20 @@ _TEXTS = {
            "outro": "Reply from Carte citoyenne: e-mail addresses are never shared, "
                     "neither yours nor theirs. You can block someone from the "
                     "conversation."},
+}
+
+
+_REPORT_ALERT = {
+    "fr": {"subject": "Un message entre habitant·e·s a été signalé",
+           "intro": "Un·e habitant·e a signalé un message reçu. Signalements à traiter : {n}.",
+           "url_label": "Voir les messages signalés",
+           "outro": "Masquer le message ou bloquer ses messages traite le signalement ; "
+                    "sinon, classez-le avec un motif."},
+    "en": {"subject": "A message between residents was reported",
+           "intro": "A resident reported a message they received. Reports to decide: {n}.",
+           "url_label": "See the reported messages",
+           "outro": "Hiding the message or blocking their messages resolves the report; "
+                    "otherwise, dismiss it with a reason."},
 }
 
 
@@ -585,7 +603,34 @@ def report_message(session: Session, message_id: int, reporter_id: int,
     session.execute(text("""
         INSERT INTO message_report (message_id, reporter_id, reason) VALUES (:m, :r, :why)
     """), {"m": message_id, "r": reporter_id, "why": reason})
+    _alert_moderators(session, settings)
     return True
+
+
+REPORT_ALERT_QUIET = "15 minutes"
+"""After a report alert, the next reports within this time send none (the moderators'
+page lists them all): a burst of reports is one mail per moderator, not one each."""
+
+
+def _alert_moderators(session: Session, settings: MessageSettings) -> int:
+    """Mail every active moderator that a report waits, unless one was just told."""
+    recent = session.execute(text("""
+        SELECT count(*) FROM message_report
+        WHERE resolved_at IS NULL AND created_at > now() - CAST(:quiet AS interval)
+          AND created_at <> now()
+    """), {"quiet": REPORT_ALERT_QUIET}).scalar_one()
+    if recent:
+        return 0
+    waiting = open_report_count(session)
+    url = settings.public_url.rstrip("/") + "/moderation/community/messages"
+    sent = 0
+    for to, lang in moderators(session):
+        words = _REPORT_ALERT.get(lang, _REPORT_ALERT["fr"])
+        enqueue_mail(session, to=to, template="notice", lang=lang, context={
+            "subject": words["subject"], "intro": words["intro"].format(n=waiting),
+            "url": url, "url_label": words["url_label"], "outro": words["outro"]})
+        sent += 1
+    return sent
 
 
 def _resolve(session: Session, *, moderator_id: int, resolution: str,

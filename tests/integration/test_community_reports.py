@@ -220,3 +220,35 @@ def test_stopping_a_resident_resolves_every_report_and_dismissing_needs_a_reason
     with Session(cdb) as s, s.begin():
         delete_account(s, bob.id, secret=capp.config["SECRET_KEY"])
     assert rows(cdb, "SELECT count(*) FROM message_report") == [(0,)]
+
+
+def test_moderators_are_mailed_once_per_burst_of_reports_without_the_text(
+        capp, cdb, mail_env):
+    from tests.mail_fixtures import links, text_part
+    from tests.resident_fixtures import deliver
+
+    ana_client, _ana, _bob_client, bob, _fid, thread_url = setup(capp, cdb, messages=3)
+    first, second, third = message_ids(cdb, bob.id)
+    deliver(cdb, mail_env, 3)  # Ana's notices of Bob's three messages
+    mail_env.messages.clear()
+    report(ana_client, thread_url, first, reason="Il me harcèle")
+    (alert,) = deliver(cdb, mail_env, 1)
+    assert alert["To"] == MOD
+    assert alert["Subject"] == "Un message entre habitant·e·s a été signalé"
+    body = text_part(alert)
+    assert "Signalements à traiter : 1." in body
+    assert "http://carte.test/moderation/community/messages" in links(alert)
+    for private in ("Il me harcèle", "Message numéro", "Bob", "Ana", ANA, BOB):
+        assert private not in alert.as_string(), private
+    # A second report a minute later: the page lists it, no second mail.
+    report(ana_client, thread_url, second)
+    assert rows(cdb, "SELECT count(*) FROM mail_outbox WHERE to_addr = :e", e=MOD) == [(1,)]
+    # A quarter of an hour later, a new report alerts again (in the moderator's language).
+    with cdb.begin() as conn:
+        conn.execute(text("UPDATE message_report SET created_at = now() - interval '20 min'"))
+        conn.execute(text("UPDATE app_user SET lang = 'en' WHERE email = :e"), {"e": MOD})
+    mail_env.messages.clear()
+    report(ana_client, thread_url, third)
+    (again,) = deliver(cdb, mail_env, 1)
+    assert again["Subject"] == "A message between residents was reported"
+    assert "Reports to decide: 3." in text_part(again)
