@@ -40,6 +40,7 @@ __all__ = [
     "NO_SHORTCUTS",
     "PREFIX_WORDS",
     "QUALITIES",
+    "RULES",
     "STOP_WORDS",
     "STREET_TYPES",
     "AddressIndex",
@@ -49,6 +50,7 @@ __all__ = [
     "Query",
     "Shortcuts",
     "address_file",
+    "file_sha256",
     "fold",
     "house_lines",
     "load_index",
@@ -570,8 +572,18 @@ def _read(path: Path) -> AddressIndex:
     return AddressIndex(list(streets.values()))
 
 
-_cache: dict[Path, AddressIndex] = {}
+# path -> (the file's size and modification time when read, its index): a replaced
+# address file (the city publishes a new BAN) is read again, not served stale.
+_cache: dict[Path, tuple[tuple[int, int], AddressIndex]] = {}
 _lock = threading.Lock()
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def address_file(city: City) -> Path | None:
@@ -583,12 +595,18 @@ def address_file(city: City) -> Path | None:
 
 
 def load_index(path: Path) -> AddressIndex:
-    """The index of ``path``, read once per process (later calls reuse it)."""
+    """The index of ``path``, read once per version of the file (later calls reuse it).
+
+    A file replaced since it was read (another size or modification time) is read
+    again: a worker that runs for weeks places addresses with the city's new file, as
+    the fingerprint its syncs record says (:meth:`Geocoder.fingerprint`).
+    """
+    signature = _signature(path)
     with _lock:
-        index = _cache.get(path)
-        if index is None:
-            index = _cache[path] = _read(path)
-        return index
+        got = _cache.get(path)
+        if got is None or got[0] != signature:
+            got = _cache[path] = (signature or (0, 0), _read(path))
+        return got[1]
 
 
 def ready_index(path: Path) -> AddressIndex | None:
@@ -597,16 +615,17 @@ def ready_index(path: Path) -> AddressIndex | None:
     A search never waits the second or so the index takes to build: it answers with
     features and areas meanwhile.
     """
-    index = _cache.get(path)
-    if index is None:
-        warm(path)
-    return index
+    got = _cache.get(path)
+    if got is None or got[0] != _signature(path):
+        warm(path)  # the file was replaced: the old index answers until the new is read
+    return got[1] if got is not None else None
 
 
 def warm(path: Path) -> None:
     """Build the index of ``path`` in a background thread, unless it is built or underway."""
     with _lock:
-        if path in _cache or path in _warming:
+        got = _cache.get(path)
+        if (got is not None and got[0] == _signature(path)) or path in _warming:
             return
         _warming.add(path)
 
@@ -620,6 +639,32 @@ def warm(path: Path) -> None:
 
 
 _warming: set[Path] = set()
+
+
+RULES = 2
+"""The version of the geocoder's reading rules, part of :meth:`Geocoder.fingerprint`.
+
+Raise it with any change that may place an address line elsewhere (2: building, floor
+and position prefixes, ranges, CEDEX postcodes): the next ``carte sources sync`` of a
+source then places its rows located by address again, as after a new address file.
+"""
+_FINGERPRINTS: dict[tuple[Path, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of ``path`` (hex), computed once per size and modification time."""
+    import hashlib
+
+    st = path.stat()
+    key = (path.resolve(), st.st_size, st.st_mtime_ns)
+    found = _FINGERPRINTS.get(key)
+    if found is None:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        found = _FINGERPRINTS[key] = digest.hexdigest()
+    return found
 
 
 class Geocoder:
@@ -636,6 +681,14 @@ class Geocoder:
     def __call__(self, address: str, postcode: str = "") -> Match:
         """:meth:`AddressIndex.geocode` of the city's index."""
         return load_index(self.path).geocode(address, postcode, locality=self.locality)
+
+    def fingerprint(self) -> dict[str, str | int]:
+        """What places an address here: the address file's SHA-256 and :data:`RULES`.
+
+        A sync stores it with its run: a later sync whose fingerprint differs knows that
+        the rows it placed by address may now lie elsewhere (a new BAN file, new rules).
+        """
+        return {"file": self.path.name, "sha256": file_sha256(self.path), "rules": RULES}
 
     @classmethod
     def for_city(cls, city: City) -> Geocoder | None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -80,7 +80,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
                config: ValidationConfig | None = None, batch_size: int = 25_000,
                progress: Callable[[int], None] | None = None, fast: bool = True,
                file_name: str | None = None,
-               geocoder: Geocoder | None = None) -> ImportSummary:
+               geocoder: Geocoder | None = None,
+               forget: Collection[str] = ()) -> ImportSummary:
     """Import one file; the caller's session holds the rows' transaction (it commits).
 
     The run and the file itself are committed first, apart: if anything fails later,
@@ -111,6 +112,10 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
         an address not found refuses the row (``address_not_found``, with the reason).
         A row whose bytes are those of the source's last import is not geocoded again
         (it is stored ``unchanged``): ``geocoded`` counts the rows placed this time.
+    forget
+        References whose bytes from earlier imports are not compared: validated (and
+        geocoded) again even if unchanged (a sync re-places rows after a new address
+        file).
 
     Raises
     ------
@@ -142,7 +147,8 @@ def run_import(path: Path, *, session: Session, source: str, crs: str | None = N
             category=category, publish=publish, attribution=attribution,
             title_template=title_template, mapper=mapper, refused_path=refused_path,
             buffer_m=buffer_m, now=now, config=config, batch_size=batch_size,
-            progress=progress, fast=fast, categories=categories, geocoder=geocoder)
+            progress=progress, fast=fast, categories=categories, geocoder=geocoder,
+            forget=forget)
         stored.join()
     except BaseException as exc:
         try:
@@ -167,7 +173,8 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
                  now: datetime, config: ValidationConfig, batch_size: int,
                  progress: Callable[[int], None] | None, fast: bool,
                  categories: Mapping[str, CategorySpec],
-                 geocoder: Geocoder | None = None) -> tuple[ImportSummary, str, str]:
+                 geocoder: Geocoder | None = None,
+                 forget: Collection[str] = ()) -> tuple[ImportSummary, str, str]:
     prefer_xy = bool(crs) and crs.upper() not in ("EPSG:4326", "OGC:CRS84")  # type: ignore[union-attr]
     opened = open_source(path, prefer_xy=prefer_xy, data=data)
     file_crs = crs or opened.crs or "EPSG:4326"
@@ -190,7 +197,9 @@ def _import_rows(path: Path, data: bytes, *, session: Session, run_id: int, sour
     def load() -> None:
         try:
             loaded["areas"] = AreaIndex(session)
-            loaded["previous"] = _previous(session, source, run_id)
+            loaded["previous"] = previous = _previous(session, source, run_id)
+            for ref in forget:
+                previous.pop(ref, None)
         except BaseException as exc:  # re-raised below, in this thread
             loaded["error"] = exc
 

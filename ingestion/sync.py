@@ -48,7 +48,15 @@ The source's ``geocode`` (:class:`geo.city.Geocoding`) may name its address and 
 columns. Rows whose bytes are those the source gave last time are not geocoded again
 (the importer stores them ``unchanged`` before validating anything): a daily sync of
 thousands of address-only rows geocodes only its new and changed rows (``geocoded`` in
-the report counts them by match quality).
+the report counts them by match quality). A changed row whose address line and postcode
+are those its feature was placed from (a renamed place, a new phone number) keeps that
+placement without asking the geocoder (``placements_kept``, :class:`_KeptPlacements`).
+Each run stores the fingerprint of what placed its addresses (``address_file``: the
+address file's SHA-256 and the geocoder's rules version, :data:`geo.geocode.RULES`);
+when it differs from the last applied run's, every row last placed by address (or
+refused as not found) is read and geocoded again, unchanged bytes or not
+(``re_placed``): only the features whose point moved get a version, rows now found are
+new, rows now lost keep their feature and are refused.
 
 The held run's import run is marked ``failed`` (reason "held by sync run N") until it is
 confirmed, so the importer's "same bytes as last time" never compares with rows that
@@ -293,6 +301,14 @@ class SyncReport:
     geocoded: Counter[str] = field(default_factory=Counter)
     # Rows refused this time because their address was not found: ref, row, reason.
     unplaced: list[dict[str, Any]] = field(default_factory=list)
+    # Changed rows whose address did not change: their last placement kept, the
+    # geocoder not asked (counted in ``geocoded`` too, by that placement's quality).
+    placements_kept: int = 0
+    # What placed addresses in this run (:meth:`geo.geocode.Geocoder.fingerprint`: the
+    # address file's SHA-256 and the rules' version); ``None`` without an address file.
+    address_file: dict[str, Any] | None = None
+    # Rows placed by address before a new address file (or new rules), placed again.
+    re_placed: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
@@ -310,7 +326,10 @@ class SyncReport:
                 "refused": self.refused,
                 "refused_by_reason": dict(self.refused_by_reason.most_common()),
                 **({"geocoded": {q: self.geocoded[q] for q in QUALITIES},
+                    "placements_kept": self.placements_kept,
                     "unplaced": self.unplaced} if self.geocoded else {}),
+                **({"address_file": self.address_file} if self.address_file else {}),
+                **({"re_placed": self.re_placed} if self.re_placed else {}),
                 "kept_off": self.kept_off, "waiting": self.waiting,
                 "would_retire": self.would_retire, "on_map": self.on_map,
                 "conflicts": self.conflicts, "import_run": self.import_run,
@@ -397,11 +416,16 @@ def _located_by(mapper: Any, geocoding: Geocoding) -> Any:
 
 
 def _import(session: Session, dataset: Dataset, path: Path, *, location: str,
-            geocoder: Geocoder | None) -> tuple[int, Any]:
-    """Import the file's rows (not published); the import run and its summary.
+            geocoder: Geocoder | None, fingerprint: Mapping[str, Any] | None = None,
+            forget: list[str] | None = None) -> tuple[int, Any, int]:
+    """Import the file's rows (not published); the import run, its summary, rows kept.
 
     Rows with an address and no coordinates are placed by ``geocoder`` (the city's
-    address file), with the columns the source's ``geocode`` names, if any.
+    address file), with the columns the source's ``geocode`` names, if any; a changed
+    row whose address is the one its feature was placed from keeps that placement
+    (:class:`_KeptPlacements`, for sources located by address: a ``geocode`` entry or
+    their own mapper). ``forget``: references placed again even if their bytes are
+    unchanged (the address file changed).
     """
     from .categories import specs_from_db
     from .importer import run_import
@@ -414,13 +438,138 @@ def _import(session: Session, dataset: Dataset, path: Path, *, location: str,
     if geocoding is not None and (geocoding.address or geocoding.postcode):
         mapper = _located_by(own or generic_mapper(specs_from_db(session),
                                                    category=dataset.category), geocoding)
-    summary = run_import(path, session=session, source=dataset.source, mapper=mapper,
+    kept: _KeptPlacements | None = None
+    if geocoder is not None and fingerprint is not None and (
+            own is not None or geocoding is not None):
+        # The generic mapper named here is the importer's own (same category, no title
+        # template); naming it only costs the column path, which address rows skip.
+        kept = _KeptPlacements(session, dataset.source, fingerprint, geocoder,
+                               mapper or generic_mapper(specs_from_db(session),
+                                                        category=dataset.category))
+    summary = run_import(path, session=session, source=dataset.source,
+                         mapper=kept.mapper if kept is not None else mapper,
                          category=None if own else dataset.category, publish=False,
                          attribution=dataset.attribution,
                          buffer_m=0.0 if own else 500.0, file_name=location[:1000],
-                         geocoder=geocoder)
+                         geocoder=kept if kept is not None else geocoder,  # type: ignore[arg-type]
+                         forget=forget or ())
     assert summary.run_id is not None
-    return summary.run_id, summary
+    return summary.run_id, summary, kept.kept if kept is not None else 0
+
+
+class _KeptPlacements:
+    """The geocoder of one sync: a changed row whose address did not change keeps its place.
+
+    The importer geocodes every row whose bytes changed. A partner who renames a place,
+    fixes its phone or its hours has not moved it: its feature keeps the point its
+    address gave last time, and the geocoder is not asked. "Its address did not change"
+    is decided by the source's own mapper, the judge of what the address is: the row
+    the feature was last placed from (``source_row``'s import row, read back with
+    ``import_row_raw``) is mapped again, and its address line and postcode compared
+    with the new row's. Only placements made with the same address file and rules
+    (the ``address_file`` fingerprint of the sync run that imported that row) are kept.
+
+    :meth:`mapper` wraps the source's mapper (it notes which reference gave which
+    address); the instance is the geocoder the importer calls with that address.
+    """
+
+    def __init__(self, session: Session, source: str, fingerprint: Mapping[str, Any],
+                 geocoder: Geocoder, inner: Any) -> None:
+        self._session, self._source, self._geocoder = session, source, geocoder
+        self._fingerprint = fingerprint
+        self._inner = inner
+        self._based: dict[str, tuple[int, int]] | None = None
+        self._pending: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        self._csv: dict[tuple[str, ...], tuple[list[str], str] | None] = {}
+        self.kept = 0
+        self.calls = 0
+
+    def _bases(self) -> dict[str, tuple[int, int]]:
+        """Each reference's import row its feature was placed from, same address file."""
+        if self._based is None:
+            rows = self._session.execute(text(
+                "SELECT s.ref, s.run_id, s.row_number FROM source_row s "
+                "JOIN source_sync_run w ON w.import_run_id = s.run_id AND w.source = s.source "
+                "WHERE s.source = :s AND w.status IN ('applied', 'confirmed') "
+                "AND w.report->'address_file'->>'sha256' = :sha "
+                "AND w.report->'address_file'->>'rules' = :rules"),
+                {"s": self._source, "sha": str(self._fingerprint.get("sha256")),
+                 "rules": str(self._fingerprint.get("rules"))}).all()
+            self._based = {r.ref: (r.run_id, r.row_number) for r in rows}
+        return self._based
+
+    def _reader(self, row: Any) -> Any:
+        """How to read a row's older bytes like this one's: ``"json"`` or (header, sep)."""
+        if row.raw[:1] == b"{":
+            return "json"
+        header = tuple(row.props)
+        if header not in self._csv:
+            from .readers import _split
+
+            record = row.raw.decode("utf-8", "replace")
+            values = [str(v) for v in row.props.values()]
+            self._csv[header] = next(((list(header), sep) for sep in (";", ",", "\t", "|")
+                                      if _split(record, sep) == values), None)
+        return self._csv[header]
+
+    def mapper(self, row: Any) -> Any:
+        """The source's mapper, noting the address of each row placed by address before."""
+        from .mapping import ADDRESS_KEY, POSTCODE_KEY
+
+        data, ref = self._inner(row)
+        line = data.get(ADDRESS_KEY)
+        if line and (row.x is None or row.y is None) and ref in self._bases():
+            reader = self._reader(row)
+            if reader is not None:
+                key = (str(line), str(data.get(POSTCODE_KEY) or ""))
+                self._pending.setdefault(key, []).append((ref, reader))
+        return data, ref
+
+    def __call__(self, address: str, postcode: str = "") -> Any:
+        """The last placement of a row that had this address, else the geocoder's."""
+        for ref, reader in self._pending.pop((address, postcode), ()):
+            match = self._last_placement(ref, reader, address, postcode)
+            if match is not None:
+                self.kept += 1
+                return match
+        self.calls += 1
+        return self._geocoder(address, postcode)
+
+    def _last_placement(self, ref: str, reader: Any, address: str, postcode: str) -> Any:
+        from geo.geocode import Match
+
+        from .mapping import ADDRESS_KEY, POSTCODE_KEY
+        from .readers import SourceRow, csv_row
+
+        run_id, row_number = self._bases()[ref]
+        got = self._session.execute(text(
+            "SELECT import_row_raw(run_id, row_number) AS raw, ST_X(geom) AS lon, "
+            "ST_Y(geom) AS lat, attributes->>'address' AS label, "
+            "attributes->>'address_match' AS quality FROM import_row "
+            "WHERE run_id = :r AND row_number = :n AND outcome = 'valid' "
+            "AND attributes ? 'address_match'"), {"r": run_id, "n": row_number}).one_or_none()
+        if got is None or got.raw is None or got.quality not in QUALITIES:
+            return None
+        raw = bytes(got.raw)
+        try:
+            if reader == "json":
+                obj = json.loads(raw)
+                props = obj.get("properties") if isinstance(obj.get("properties"), dict) \
+                    else obj
+                props = dict(props)
+                if obj.get("type") == "Feature" and obj.get("id") is not None:
+                    props.setdefault("id", obj["id"])
+                before = SourceRow(0, raw, props, None, None)
+            else:
+                header, sep = reader
+                before = csv_row(0, raw, raw.decode("utf-8"), header, sep, prefer_xy=False)
+            data, _ = self._inner(before)
+        except Exception:  # unreadable as this row is read: geocode it
+            return None
+        if (str(data.get(ADDRESS_KEY) or ""), str(data.get(POSTCODE_KEY) or "")) != \
+                (address, postcode):
+            return None
+        return Match(got.quality, got.lon, got.lat, got.label or "")
 
 
 def _unplaced(session: Session, run_id: int) -> list[dict[str, Any]]:
@@ -736,6 +885,52 @@ def _nothing_new(session: Session, report: SyncReport, last: Mapping[str, Any],
     return report
 
 
+def _fingerprint(geocoder: Any) -> dict[str, Any] | None:
+    """What places this sync's addresses (:meth:`geo.geocode.Geocoder.fingerprint`)."""
+    fingerprint = getattr(geocoder, "fingerprint", None)
+    if not callable(fingerprint):
+        return None
+    try:
+        return dict(fingerprint())
+    except OSError:  # no address file to read: nothing placed by it either
+        return None
+
+
+_PLACED_BY_ADDRESS = text("""
+SELECT ref FROM (
+  SELECT DISTINCT ON (r.ref) r.ref, r.outcome::text AS outcome, r.attributes, r.errors
+  FROM import_row r JOIN import_run u ON u.id = r.run_id
+  WHERE u.source = :s AND u.status <> 'failed' AND r.outcome <> 'unchanged'
+  ORDER BY r.ref, r.run_id DESC, r.row_number) last
+WHERE (outcome = 'valid' AND attributes ? 'address_match')
+   OR (outcome = 'invalid' AND errors->0->>'code' = :unplaced)
+""")
+
+
+def _placed_again(session: Session, source: str,
+                  fingerprint: Mapping[str, Any] | None) -> list[str]:
+    """The references to place again: the address file or rules changed since last time.
+
+    The last applied sync that recorded a fingerprint is compared with this one; when the
+    address file's bytes or the rules differ, every reference whose last row was placed
+    by address (or refused because its address was not found) is read and geocoded
+    again, unchanged bytes or not. A source never synced with a fingerprint (before
+    this check existed) is not re-placed wholesale: its rows are placed again as they
+    change.
+    """
+    if fingerprint is None:
+        return []
+    last = session.execute(text(
+        "SELECT report->'address_file' FROM source_sync_run WHERE source = :s "
+        "AND status IN ('applied', 'confirmed') AND report ? 'address_file' "
+        "ORDER BY id DESC LIMIT 1"), {"s": source}).scalar_one_or_none()
+    if not isinstance(last, dict) or (str(last.get("sha256")), str(last.get("rules"))) == \
+            (str(fingerprint.get("sha256")), str(fingerprint.get("rules"))):
+        return []
+    return list(session.execute(_PLACED_BY_ADDRESS, {"s": source, "unplaced": UNPLACED})
+                .scalars())
+
+
 def _dataset(city: City, name: str) -> Dataset:
     try:
         return city.source(name)
@@ -764,7 +959,8 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
     if geocoder is None:
         geocoder = Geocoder.for_city(city)
     t0 = time.perf_counter()
-    report = SyncReport(source=dataset.source, location=dataset.location)
+    report = SyncReport(source=dataset.source, location=dataset.location,
+                        address_file=_fingerprint(geocoder))
     # One sync of a source at a time (the CLI and the worker may both start one).
     _lock(session, dataset.source)
     report.run = _start_run(session, dataset, trigger)
@@ -773,7 +969,8 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
         with tempfile.TemporaryDirectory(prefix="carte-sync-") as tmp:
             path = _download(dataset, Path(tmp), fetch) if dataset.url else dataset.file
             assert path is not None
-            last = _same_file(session, dataset.source, path)
+            again = _placed_again(session, dataset.source, report.address_file)
+            last = None if again else _same_file(session, dataset.source, path)
             if last is not None:
                 return _nothing_new(session, report, last, savepoint, t0)
             if _empty(path):
@@ -783,8 +980,10 @@ def sync_source(session: Session, city: City, name: str, *, fetch: Fetch | None 
                                      category=None, options={"sync_run": report.run})
                 report.import_run = run_id
             else:
-                run_id, summary = _import(session, dataset, path, location=dataset.location,
-                                          geocoder=geocoder)
+                run_id, summary, report.placements_kept = _import(
+                    session, dataset, path, location=dataset.location, geocoder=geocoder,
+                    fingerprint=report.address_file, forget=again)
+                report.re_placed = len(again)
                 report.phases["read"] = round(time.perf_counter() - t0, 2)
                 report.import_run, report.read = run_id, summary.read
                 report.refused, report.refused_by_reason = (summary.refused,
@@ -883,6 +1082,9 @@ def confirm_run(session: Session, city: City, run: int, *, actor_id: int) -> Syn
     report.refused_by_reason = Counter(saved.get("refused_by_reason") or {})
     report.geocoded = Counter(saved.get("geocoded") or {})
     report.unplaced = list(saved.get("unplaced") or [])
+    report.placements_kept = int(saved.get("placements_kept") or 0)
+    report.address_file = saved.get("address_file")  # what placed the held rows
+    report.re_placed = int(saved.get("re_placed") or 0)
     t0 = time.perf_counter()
     current, known, settled = _rows(session, row.source, row.import_run_id)
     d = diff(current, known, settled=settled)
