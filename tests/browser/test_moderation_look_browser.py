@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot
 from tests.moderation_fixtures import (  # noqa: F401
+    ADMIN,
     MOD,
     PASSWORD,
     mdb,
@@ -29,6 +30,7 @@ from tests.moderation_fixtures import (  # noqa: F401
     real_categories,
 )
 
+LOCALES = {"fr": "fr-FR", "en": "en-GB"}
 DEVICES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 GREEN = "rgb(20, 83, 45)"  # the map's top bar, #14532d
 APPROVE_GREEN = "rgb(23, 105, 47)"  # moderation.css --ok
@@ -181,3 +183,33 @@ def test_queue_and_item_share_the_maps_look(page_factory, live_server, mdb,
     page.goto(f"{live_server}/moderation/features/{fid}")
     expect(page.locator(".flag-list .badge")).to_have_count(1)
     _check_look(page, rec, live_server, lang, device, "feature")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_other_moderation_page_fits_a_phone(page_factory, live_server, mdb,
+                                                  real_categories, lang):
+    """Sign-in, flags, imports, sources, audit, accounts, blocks, password: the same bar,
+    no sideways scroll at 390 px, 44 px targets, no axe violation."""
+    sid = pending(mdb, title="Jardin des Rosiers")
+    fid = published(mdb, title="Jardin Saint-Merri")
+    with mdb.begin() as conn:
+        conn.execute(text("INSERT INTO flag (feature_id, reason, client_key) VALUES "
+                          "(:f, 'Ce point n''existe plus', 'ck-a')"), {"f": fid})
+        conn.execute(text("INSERT INTO client_block (client_key, until, reason, created_by, "
+                          "submission_id) SELECT 'ck123', now() + interval '7 days', "
+                          "'Pourriel répété', id, :s FROM app_user WHERE email = :e"),
+                     {"s": sid, "e": ADMIN})
+    page, rec = page_factory(locale=LOCALES[lang], **DEVICES["phone"])
+    page.goto(f"{live_server}/auth/login")
+    expect(page.locator("header#topbar details#menu")).to_have_count(0)  # signed out
+    _check_look(page, rec, live_server, lang, "phone", "login")
+    page.locator("#email").fill(ADMIN)
+    page.locator("#password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/moderation/"))
+    for name in ("flags", "imports", "sources", "audit", "users", "blocks", "corrections"):
+        page.goto(f"{live_server}/moderation/{name}")
+        _check_look(page, rec, live_server, lang, "phone", name)
+    page.goto(f"{live_server}/auth/password")
+    expect(page.locator("header#topbar details#menu")).to_have_count(1)  # signed in
+    _check_look(page, rec, live_server, lang, "phone", "password")
