@@ -264,3 +264,30 @@ def test_a_renamed_row_is_geocoded_after_the_address_file_changed(db, tmp_path):
     geocoder.asked.clear()
     second = sync(db, city, geocoder)
     assert "40 Rue de Reuilly" in geocoder.asked and second.placements_kept == 0
+
+
+def test_a_confirmed_held_run_keeps_the_address_file_it_placed_with(db, tmp_path):
+    """Held (it would retire a quarter of the rows) after a new address file, confirmed:
+    the next sync knows the rows were placed with the new file and places none again."""
+    from sqlalchemy.orm import Session
+
+    from ingestion.sync import confirm_run
+
+    rows = ban_rows(STREETS)
+    addresses = write_addresses(tmp_path / "adresses.csv", rows)
+    geocoder = CountingGeocoder(addresses)
+    source = tmp_path / "lieux.csv"
+    write_csv(source, ROWS)
+    city = city_of(source)
+    sync(db, city, geocoder)
+    write_addresses(addresses, rows[:-1])  # a new address file
+    write_csv(source, {ref: row for ref, row in ROWS.items() if ref != "a3"})
+    held = sync(db, city, geocoder)
+    assert (held.status, held.hold_reason, held.re_placed) == ("held", "retire_share", 4)
+    moderator = scalar(db, "SELECT id FROM app_user WHERE role = 'moderator'")
+    with Session(db) as session, session.begin():
+        confirmed = confirm_run(session, city, held.run, actor_id=moderator)
+    assert confirmed.as_dict()["address_file"] == held.as_dict()["address_file"]
+    geocoder.asked.clear()
+    again = sync(db, city, geocoder)  # the same partner file and address file
+    assert (again.same_file, again.re_placed, geocoder.asked) == (True, 0, [])
