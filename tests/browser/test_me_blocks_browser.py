@@ -169,3 +169,49 @@ def test_a_full_mission_offers_its_waiting_list_in_missions_for_me_on_a_phone(
         "vous êtes sur la liste d'attente" if lang == "fr" else "waiting list")
     _check(page, rec, live_server, "missions-waiting", lang)
     assert open_one != full_one
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_moderators_see_the_reported_message_first_and_dismiss_it(
+        app, mdb, page_factory, live_server, mail_env, lang):  # noqa: F811
+    import re
+
+    from sqlalchemy.orm import Session
+
+    from community.messages import report_message, send_message
+    from tests.moderation_fixtures import MOD, PASSWORD
+    from tests.resident_fixtures import make_resident
+
+    ana = make_resident(app, ANA, display_name="Ana")
+    bob = make_resident(app, BOB, display_name="Bob")
+    with Session(mdb) as s, s.begin():
+        thread = send_message(s, bob.id, ana.id, "Donnez-moi votre numéro.")
+        send_message(s, ana.id, None, "Non merci.", thread_id=thread)
+        reported = s.execute(text("SELECT min(id) FROM message")).scalar_one()
+        report_message(s, reported, ana.id, "Il insiste pour avoir mon numéro.")
+        send_message(s, bob.id, None, "Dernier message, promis.", thread_id=thread)
+    page, rec = page_factory(locale="fr-FR" if lang == "fr" else "en-GB")
+    page.goto(f"{live_server}/auth/login")
+    page.locator("#email").fill(MOD)
+    page.locator("#password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/moderation/$"))
+    page.goto(f"{live_server}/moderation/community/messages")
+    rows = page.locator("table.messages tbody tr")
+    expect(rows).to_have_count(3)
+    first = rows.first
+    expect(first).to_have_id(f"message-{reported}")
+    expect(first).to_contain_text("Signalé (1)" if lang == "fr" else "Reported (1)")
+    expect(first).to_contain_text("Il insiste pour avoir mon numéro.")
+    expect(page.locator(".reports-count")).to_contain_text(
+        "Signalements à traiter : 1" if lang == "fr" else "Reports to decide: 1")
+    assert axe_violations(page, exclude=()) == []
+    screenshot(page, f"me-blocks-moderation-reported-{lang}")
+    first.get_by_label("Motif (gardé au journal)" if lang == "fr"
+                       else "Reason (kept in the log)").last.fill("Demande polie")
+    first.get_by_role("button", name="Classer le signalement" if lang == "fr"
+                      else "Dismiss the report").click()
+    expect(page.locator(".reports-count")).to_have_text(
+        "Aucun signalement à traiter." if lang == "fr" else "No report to decide.")
+    assert axe_violations(page, exclude=()) == []
+    assert rec.page_errors == [] and rec.foreign(live_server) == []
