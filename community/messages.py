@@ -51,7 +51,7 @@ from .errors import (
     SpamRefused,
     TooManyRequests,
 )
-from .residents import ANONYMOUS, get_resident
+from .residents import ANONYMOUS, get_resident, on_account_deleted
 
 __all__ = [
     "MAX_BODY",
@@ -605,6 +605,16 @@ def report_message(session: Session, message_id: int, reporter_id: int,
     """), {"m": message_id, "r": reporter_id, "why": reason})
     _alert_moderators(session, settings)
     return True
+
+
+@on_account_deleted
+def _forget_report_reasons(session: Session, resident_id: int) -> None:
+    """A deleted account's reports stay counted; the reasons they wrote are erased.
+
+    (Reports *of* their messages go with the messages, ``ON DELETE CASCADE``.)
+    """
+    session.execute(text("UPDATE message_report SET reason = NULL WHERE reporter_id = :r"),
+                    {"r": resident_id})
 
 
 REPORT_ALERT_QUIET = "15 minutes"

@@ -115,6 +115,19 @@ def test_a_report_without_reason_that_also_blocks_in_english(capp, cdb, mail_env
     assert answer(_bob_client, fid, "Pourquoi ?").status_code == 403
 
 
+def test_a_deleted_reporters_reasons_are_erased_and_the_report_stays_counted(
+        capp, cdb, mail_env):
+    from community.residents import delete_account
+
+    ana_client, ana, _bob_client, bob, _fid, thread_url = setup(capp, cdb)
+    (mid,) = message_ids(cdb, bob.id)
+    report(ana_client, thread_url, mid, reason="Mon voisin du 3e me harcèle")
+    with Session(cdb) as s, s.begin():
+        delete_account(s, ana.id, secret=capp.config["SECRET_KEY"])
+    assert rows(cdb, "SELECT message_id, reporter_id, reason, resolved_at FROM "
+                     "message_report") == [(mid, ana.id, None, None)]
+
+
 def test_reports_are_limited_per_resident(capp, cdb, mail_env):
     capp.config["MESSAGE_REPORTS_PER_DAY"] = 2
     ana_client, ana, _bob_client, bob, _fid, thread_url = setup(capp, cdb, messages=3)
