@@ -322,6 +322,7 @@ class ThreadSummary:
     last_message_at: datetime
     messages: int
     awaiting_reply: bool = False  # the latest message is the other person's
+    blocked_by_me: bool = False  # the resident blocked the other person
 
 
 @dataclass(frozen=True)
@@ -369,7 +370,9 @@ def threads_of(session: Session, resident_id: int, *, lang: str = "fr",
                o.display_name, o.deleted_at IS NOT NULL AS deleted,
                (SELECT count(*) FROM message m WHERE m.thread_id = t.id) AS messages,
                (SELECT m.sender_id FROM message m WHERE m.thread_id = t.id
-                ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_sender
+                ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_sender,
+               EXISTS (SELECT 1 FROM resident_block b
+                       WHERE b.blocker_id = :r AND b.blocked_id = o.id) AS blocked_by_me
         FROM message_thread t
         JOIN resident o ON o.id = CASE WHEN t.starter_id = :r THEN t.recipient_id
                                        ELSE t.starter_id END
@@ -381,7 +384,8 @@ def threads_of(session: Session, resident_id: int, *, lang: str = "fr",
     return [ThreadSummary(id=r.id, other_name=_name(r.display_name, r.deleted, lang),
                           feature_id=r.feature_id, feature_title=r.feature_title,
                           last_message_at=r.last_message_at, messages=r.messages,
-                          awaiting_reply=r.last_sender not in (None, resident_id))
+                          awaiting_reply=r.last_sender not in (None, resident_id),
+                          blocked_by_me=r.blocked_by_me)
             for r in rows]
 
 

@@ -68,6 +68,8 @@ def test_block_from_a_conversation_then_unblock_from_my_page(capp, cdb, mail_env
     assert "Bob" in section and "Débloquer" in section and f'href="{thread_url}"' in section
     assert BOB not in html and "bob.voisin" not in html
     assert f'action="/me/blocks/{bob.id}/unblock"' in section
+    threads = html[html.index('id="threads-h"'):html.index('id="blocks-h"')]
+    assert "vous avez bloqué cette personne" in threads
     assert "Vous n'avez bloqué personne" in blocks_section(
         bob_client.get("/me").get_data(as_text=True))
 
@@ -84,6 +86,7 @@ def test_block_from_a_conversation_then_unblock_from_my_page(capp, cdb, mail_env
     html = ana_client.get("/me?unblocked=1").get_data(as_text=True)
     assert "Débloqué : vous pouvez de nouveau vous écrire." in html
     assert "Vous n'avez bloqué personne" in blocks_section(html)
+    assert "vous avez bloqué cette personne" not in html
     again = bob_client.post(thread_url, data={"csrf_token": csrf(bob_client, thread_url),
                                               "body": "Merci, à samedi !"})
     assert again.status_code == 303
