@@ -914,9 +914,9 @@ def _placed_again(session: Session, source: str,
     The last applied sync that recorded a fingerprint is compared with this one; when the
     address file's bytes or the rules differ, every reference whose last row was placed
     by address (or refused because its address was not found) is read and geocoded
-    again, unchanged bytes or not. A source never synced with a fingerprint (before
-    this check existed) is not re-placed wholesale: its rows are placed again as they
-    change.
+    again, unchanged bytes or not. Rows placed before any sync recorded a fingerprint
+    (a seed, ``carte import``, a sync by an older release) are placed again once too:
+    nothing says which file and rules placed them.
     """
     if fingerprint is None:
         return []
@@ -924,7 +924,7 @@ def _placed_again(session: Session, source: str,
         "SELECT report->'address_file' FROM source_sync_run WHERE source = :s "
         "AND status IN ('applied', 'confirmed') AND report ? 'address_file' "
         "ORDER BY id DESC LIMIT 1"), {"s": source}).scalar_one_or_none()
-    if not isinstance(last, dict) or (str(last.get("sha256")), str(last.get("rules"))) == \
+    if isinstance(last, dict) and (str(last.get("sha256")), str(last.get("rules"))) == \
             (str(fingerprint.get("sha256")), str(fingerprint.get("rules"))):
         return []
     return list(session.execute(_PLACED_BY_ADDRESS, {"s": source, "unplaced": UNPLACED})

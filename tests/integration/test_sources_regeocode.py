@@ -291,3 +291,20 @@ def test_a_confirmed_held_run_keeps_the_address_file_it_placed_with(db, tmp_path
     geocoder.asked.clear()
     again = sync(db, city, geocoder)  # the same partner file and address file
     assert (again.same_file, again.re_placed, geocoder.asked) == (True, 0, [])
+
+
+def test_rows_placed_before_any_fingerprint_are_placed_again_once(db, tmp_path,
+                                                                  ban_geocoder):
+    """A seed, ``carte import`` or an older release placed them: with which file is unknown."""
+    source = tmp_path / "lieux.csv"
+    write_csv(source, ROWS)
+    city = city_of(source)
+    sync(db, city, ban_geocoder)
+    with db.begin() as conn:  # as an older release left its runs
+        conn.execute(text("UPDATE source_sync_run SET report = report - 'address_file'"))
+    ban_geocoder.asked.clear()
+    once = sync(db, city, ban_geocoder)
+    assert (once.re_placed, len(ban_geocoder.asked), once.changed) == (4, 4, 0)
+    ban_geocoder.asked.clear()
+    then = sync(db, city, ban_geocoder)
+    assert (then.same_file, then.re_placed, ban_geocoder.asked) == (True, 0, [])
