@@ -14,6 +14,7 @@ import re
 from types import SimpleNamespace
 
 from moderation.queue import AreaGroup, AreaOption, area_groups
+from tests.integration.test_three_levels import city_db, city_env  # noqa: F401
 from tests.moderation_fixtures import mdb, mod_app, moderator, pending  # noqa: F401
 
 NBSP4 = "\u00a0" * 4
@@ -81,3 +82,27 @@ def test_paris_arrondissements_group_their_quartiers_in_both_languages(moderator
     page = moderator.get(f"/moderation/?area={quartier}").get_data(as_text=True)
     assert f'<option value="{quartier}" selected>' in page
     assert f'name="items" value="{sid}:' in page
+
+
+def test_a_city_of_three_levels_nests_blocks_under_districts_under_sectors(city_db):
+    """The recursive query on a real three-level city, then the groups the page draws."""
+    from sqlalchemy.orm import Session
+
+    from moderation.queue import area_choices
+
+    _, eng = city_db
+    with Session(eng) as session:
+        rows = area_choices(session)
+    groups = _groups(rows)
+    assert [g.label for g in groups] == [r.name for r in rows if r.depth == 1]
+    for group in groups:
+        codes = [o.code for o in group.options]
+        assert len(codes) == 7  # the sector, its two districts, their four blocks
+        depth = {r.code: r.depth for r in rows}
+        assert [depth[c] for c in codes] == [1, 2, 3, 3, 2, 3, 3]  # each under its parent
+        parent = {r.code: r.parent for r in rows}
+        assert all(parent[c] == (codes[1] if i in (2, 3) else codes[4])
+                   for i, c in enumerate(codes) if i in (2, 3, 5, 6))
+        assert group.options[0].text.endswith("(secteur en entier)")
+        assert [o.text.startswith(NBSP4) for o in group.options] == \
+            [False, False, True, True, False, True, True]
