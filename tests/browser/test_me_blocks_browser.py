@@ -190,7 +190,9 @@ def test_moderators_see_the_reported_message_first_and_dismiss_it(
         reported = s.execute(text("SELECT min(id) FROM message")).scalar_one()
         report_message(s, reported, ana.id, "Il insiste pour avoir mon numéro.")
         send_message(s, bob.id, None, "Dernier message, promis.", thread_id=thread)
-    page, rec = page_factory(locale="fr-FR" if lang == "fr" else "en-GB")
+    # French on a desktop, English on a phone (where each message is a card)
+    size = {"width": 1280, "height": 800} if lang == "fr" else PHONE
+    page, rec = page_factory(locale="fr-FR" if lang == "fr" else "en-GB", **size)
     page.goto(f"{live_server}/auth/login")
     page.locator("#email").fill(MOD)
     page.locator("#password").fill(PASSWORD)
@@ -206,9 +208,13 @@ def test_moderators_see_the_reported_message_first_and_dismiss_it(
     expect(page.locator(".reports-count")).to_contain_text(
         "Signalements à traiter : 1" if lang == "fr" else "Reports to decide: 1")
     assert axe_violations(page, exclude=()) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    first.scroll_into_view_if_needed()
     screenshot(page, f"me-blocks-moderation-reported-{lang}")
-    first.get_by_label("Motif (gardé au journal)" if lang == "fr"
-                       else "Reason (kept in the log)").last.fill("Demande polie")
+    reason = first.locator(f"#dismiss-reason-{reported}")
+    expect(reason).to_have_accessible_name("Motif (gardé au journal)" if lang == "fr"
+                                           else "Reason (kept in the log)")
+    reason.fill("Demande polie")
     first.get_by_role("button", name="Classer le signalement" if lang == "fr"
                       else "Dismiss the report").click()
     expect(page.locator(".reports-count")).to_have_text(
