@@ -32,6 +32,7 @@ POSTS = ["/moderation/bulk", "/moderation/users", "/moderation/users/{uid}/deact
          "/moderation/blocks/1/lift",
          # relayed messages between residents (issue 20, identity)
          "/moderation/community/messages/1/hide", "/moderation/community/residents/1/block",
+         "/moderation/community/messages/1/dismiss",  # reports (issue 17 wave 5)
          # synchronised sources (issue 21, sync)
          "/moderation/sources/sync", "/moderation/sources/1/confirm",
          "/moderation/sources/1/discard",
@@ -75,6 +76,7 @@ def test_every_moderation_route_is_covered_here(mod_app):
                      # relayed messages between residents (issue 20, identity)
                      "/moderation/community/messages",
                      "/moderation/community/messages/<int:message_id>/hide",
+                     "/moderation/community/messages/<int:message_id>/dismiss",
                      "/moderation/community/residents/<int:resident_id>/block",
                      # time bank and loans (issue 20, ledger; test_ledger.py)
                      "/moderation/community/exchanges",
