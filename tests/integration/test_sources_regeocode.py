@@ -308,3 +308,21 @@ def test_rows_placed_before_any_fingerprint_are_placed_again_once(db, tmp_path,
     ban_geocoder.asked.clear()
     then = sync(db, city, ban_geocoder)
     assert (then.same_file, then.re_placed, ban_geocoder.asked) == (True, 0, [])
+
+
+def test_after_a_new_address_file_a_renamed_row_keeps_its_new_placement(db, tmp_path):
+    """Rows placed again at the same point count as placed with the new file."""
+    rows = ban_rows(STREETS)
+    addresses = write_addresses(tmp_path / "adresses.csv", rows)
+    geocoder = CountingGeocoder(addresses)
+    source = tmp_path / "lieux.csv"
+    write_csv(source, ROWS)
+    city = city_of(source)
+    sync(db, city, geocoder)
+    write_addresses(addresses, rows[:-1])  # another file: every row placed again
+    replaced = sync(db, city, geocoder)
+    assert replaced.re_placed == 4 and replaced.changed == 0
+    write_csv(source, dict(ROWS, a3=("Club de lecture Diderot", "9", "Boulevard Diderot")))
+    geocoder.asked.clear()
+    renamed = sync(db, city, geocoder)
+    assert (renamed.changed, renamed.placements_kept, geocoder.asked) == (1, 1, [])
