@@ -482,7 +482,6 @@ class _KeptPlacements:
         self._pending: dict[tuple[str, str], list[tuple[str, Any]]] = {}
         self._csv: dict[tuple[str, ...], tuple[list[str], str] | None] = {}
         self.kept = 0
-        self.calls = 0
 
     def _bases(self) -> dict[str, tuple[int, int]]:
         """Each reference's import row its feature was placed from, same address file."""
@@ -532,7 +531,6 @@ class _KeptPlacements:
             if match is not None:
                 self.kept += 1
                 return match
-        self.calls += 1
         return self._geocoder(address, postcode)
 
     def _last_placement(self, ref: str, reader: Any, address: str, postcode: str) -> Any:
