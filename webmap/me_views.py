@@ -206,7 +206,7 @@ def _message_settings() -> MessageSettings:
     cfg = current_app.config
     return MessageSettings(per_hour=int(cfg.get("MESSAGES_PER_HOUR", 20)),
                            public_url=_public_url(),
-                           reports_per_day=int(cfg.get("MESSAGE_REPORTS_PER_DAY", 10)))
+                           reports_per_day=int(cfg["MESSAGE_REPORTS_PER_DAY"]))
 
 
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:

@@ -213,6 +213,8 @@ class Settings:
     MAGIC_LINKS_PER_CLIENT_HOUR: int = setting(20, _positive(_int),
                                                "sign-in link requests per client per hour")
     MESSAGES_PER_HOUR: int = setting(20, _positive(_int), "messages a resident sends per hour")
+    MESSAGE_REPORTS_PER_DAY: int = setting(10, _positive(_int),
+                                           "messages a resident may report per 24 hours")
     # ---- issue 20: time bank and loans (ledger engineer) ----
     TIMEBANK_MIN_BALANCE_UNITS: int = setting(-40, _int, "lowest balance, in quarter-hours "
                                                          "(-40: 10 h in debt; >0 counts as 0)")
