@@ -51,6 +51,7 @@ from .errors import (
     SpamRefused,
     TooManyRequests,
 )
+from .i18n import N_, t
 from .residents import ANONYMOUS, get_resident, on_account_deleted
 
 __all__ = [
@@ -106,36 +107,32 @@ class MessageSettings:
                    public_url=MailSettings.from_env().public_url)
 
 
+# The mail to the recipient of a message and the moderators' alert of a report: French
+# texts translated by the ``community`` catalogue (:mod:`community.i18n`) into the
+# recipient's language; {name}, {title}, {body}, {n} are filled in after translation.
 _TEXTS = {
-    "fr": {"subject": "{name} vous a écrit sur Carte citoyenne",
-           "subject_about": "{name} vous a écrit à propos de « {title} »",
-           "intro": "{name} vous a écrit :\n\n{body}",
-           "url_label": "Lire et répondre",
-           "outro": "Répondez depuis Carte citoyenne : les adresses e-mail ne sont jamais "
-                    "communiquées, ni la vôtre ni la sienne. Vous pouvez bloquer une "
-                    "personne depuis la conversation."},
-    "en": {"subject": "{name} wrote to you on Carte citoyenne",
-           "subject_about": "{name} wrote to you about \"{title}\"",
-           "intro": "{name} wrote to you:\n\n{body}",
-           "url_label": "Read and reply",
-           "outro": "Reply from Carte citoyenne: e-mail addresses are never shared, "
-                    "neither yours nor theirs. You can block someone from the "
-                    "conversation."},
+    "subject": N_("{name} vous a écrit sur Carte citoyenne"),
+    "subject_about": N_("{name} vous a écrit à propos de « {title} »"),
+    "intro": N_("{name} vous a écrit :\n\n{body}"),
+    "url_label": N_("Lire et répondre"),
+    "outro": N_("Répondez depuis Carte citoyenne : les adresses e-mail ne sont jamais "
+                "communiquées, ni la vôtre ni la sienne. Vous pouvez bloquer une "
+                "personne depuis la conversation."),
 }
 
 
 _REPORT_ALERT = {
-    "fr": {"subject": "Un message entre habitant·e·s a été signalé",
-           "intro": "Un·e habitant·e a signalé un message reçu. Signalements à traiter : {n}.",
-           "url_label": "Voir les messages signalés",
-           "outro": "Masquer le message ou bloquer ses messages traite le signalement ; "
-                    "sinon, classez-le avec un motif."},
-    "en": {"subject": "A message between residents was reported",
-           "intro": "A resident reported a message they received. Reports to decide: {n}.",
-           "url_label": "See the reported messages",
-           "outro": "Hiding the message or blocking their messages resolves the report; "
-                    "otherwise, dismiss it with a reason."},
+    "subject": N_("Un message entre habitant·e·s a été signalé"),
+    "intro": N_("Un·e habitant·e a signalé un message reçu. Signalements à traiter : {n}."),
+    "url_label": N_("Voir les messages signalés"),
+    "outro": N_("Masquer le message ou bloquer ses messages traite le signalement ; "
+                "sinon, classez-le avec un motif."),
 }
+
+
+def _words(table: dict[str, str], lang: str | None) -> dict[str, str]:
+    """``table``'s texts in ``lang`` (French when its catalogue is missing)."""
+    return {key: t(lang, message) for key, message in table.items()}
 
 
 def _clean_body(body: str | None) -> str:
@@ -295,7 +292,7 @@ def _notify(session: Session, recipient_id: int, name: str, body: str, thread_id
             settings: MessageSettings) -> None:
     if not email:
         return
-    words = _TEXTS.get(lang, _TEXTS["fr"])
+    words = _words(_TEXTS, lang)
     title = None
     if feature_id is not None:
         title = session.execute(text("SELECT title FROM feature WHERE id = :f"),
@@ -639,7 +636,7 @@ def _alert_moderators(session: Session, settings: MessageSettings) -> int:
     url = settings.public_url.rstrip("/") + "/moderation/community/messages"
     sent = 0
     for to, lang in moderators(session):
-        words = _REPORT_ALERT.get(lang, _REPORT_ALERT["fr"])
+        words = _words(_REPORT_ALERT, lang)
         enqueue_mail(session, to=to, template="notice", lang=lang, context={
             "subject": words["subject"], "intro": words["intro"].format(n=waiting),
             "url": url, "url_label": words["url_label"], "outro": words["outro"]})

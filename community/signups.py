@@ -67,8 +67,9 @@ from mail.config import MailSettings
 from mail.outbox import enqueue_mail, normalise_lang
 
 from .errors import CommunityError, CommunityNotFound, InvalidCommunityInput, NotAllowed
+from .i18n import N_, t
 from .profiles import Profile, multirange_literal, week_ranges
-from .residents import on_account_deleted
+from .residents import ANONYMOUS, on_account_deleted
 from .stats import register_stats, suppress
 
 __all__ = [
@@ -360,110 +361,84 @@ def _resident(session: Session, resident_id: int) -> Any:
 
 def _name(row: Any, lang: str) -> str:
     if row is None or row.deleted or not row.display_name:
-        return "un·e habitant·e" if lang == "fr" else "a resident"
+        return ANONYMOUS[lang]
     return str(row.display_name)
 
 
 # --------------------------------------------------------------------------- mail
 
-TEXTS: dict[str, dict[str, str]] = {
-    "fr": {
-        "confirmed_subject": "Inscription confirmée : {title}",
-        "confirmed_intro": "Vous participez à « {title} ». Merci !\n\n{when}"
-                           "L'organisateur a été prévenu ; il peut vous écrire par le "
-                           "service (votre adresse ne lui est pas donnée).",
-        "ics_note": "Le fichier joint (.ics) ajoute la date à votre agenda.",
-        "waiting_subject": "Liste d'attente : {title}",
-        "waiting_intro": "« {title} » est complet : vous êtes sur la liste d'attente, en "
-                         "position {position}. Si une place se libère, la première "
-                         "personne en attente est inscrite et prévenue par e-mail.",
-        "promoted_subject": "Une place s'est libérée : {title}",
-        "promoted_intro": "Une place s'est libérée pour « {title} » : vous êtes inscrit·e."
-                          "\n\n{when}",
-        "organiser_subject": "Nouvelle inscription : {title}",
-        "organiser_intro": "{name} participe à « {title} » ({count}).\n\n{answers}",
-        "organiser_cancel_subject": "Désinscription : {title}",
-        "organiser_cancel_intro": "{name} ne participe plus à « {title} » ({count}).",
-        "removed_subject": "Votre inscription est annulée : {title}",
-        "removed_intro": "L'organisateur de « {title} » a annulé votre inscription. Vous "
-                         "pouvez lui écrire par le service depuis la carte si vous pensez "
-                         "à une erreur.",
-        "reminder_subject": "Rappel : {title}",
-        "reminder_intro": "Vous participez à « {title} ».\n\n{when}Vous ne pouvez plus "
-                          "venir ? Annulez votre inscription : la place ira à quelqu'un "
-                          "d'autre.",
-        "cancel_link": "Mon inscription",
-        "moderated_subject": "Votre inscription est annulée : {title}",
-        "moderated_intro": "Un modérateur a annulé votre inscription à « {title} ».\n\n"
-                           "Motif : {reason}",
-        "count": "{n} inscrit·e·s sur {cap}",
-        "count_open": "{n} inscrit·e·s",
-        "open": "Voir sur la carte", "manage": "Voir les inscriptions",
-        "mine": "Mes missions", "when": "Quand : {when}\n\n",
-    },
-    "en": {
-        "confirmed_subject": "You're in: {title}",
-        "confirmed_intro": "You are signed up for \"{title}\". Thank you!\n\n{when}"
-                           "The organiser was told; they can write to you through the "
-                           "service (your address is not given to them).",
-        "ics_note": "The attached file (.ics) adds the date to your calendar.",
-        "waiting_subject": "Waiting list: {title}",
-        "waiting_intro": "\"{title}\" is full: you are on the waiting list, number "
-                         "{position}. If a place frees up, the first person waiting is "
-                         "signed up and told by e-mail.",
-        "promoted_subject": "A place freed up: {title}",
-        "promoted_intro": "A place freed up for \"{title}\": you are signed up.\n\n{when}",
-        "organiser_subject": "New sign-up: {title}",
-        "organiser_intro": "{name} signed up for \"{title}\" ({count}).\n\n{answers}",
-        "organiser_cancel_subject": "Sign-up cancelled: {title}",
-        "organiser_cancel_intro": "{name} no longer takes part in \"{title}\" ({count}).",
-        "removed_subject": "Your sign-up was cancelled: {title}",
-        "removed_intro": "The organiser of \"{title}\" cancelled your sign-up. You can "
-                         "write to them through the service from the map if you think it "
-                         "is a mistake.",
-        "reminder_subject": "Reminder: {title}",
-        "reminder_intro": "You are signed up for \"{title}\".\n\n{when}Can't come any "
-                          "more? Cancel your sign-up: the place will go to someone else.",
-        "cancel_link": "My sign-up",
-        "moderated_subject": "Your sign-up was cancelled: {title}",
-        "moderated_intro": "A moderator cancelled your sign-up for \"{title}\".\n\n"
-                           "Reason: {reason}",
-        "count": "{n} signed up of {cap}",
-        "count_open": "{n} signed up",
-        "open": "See it on the map", "manage": "See the sign-ups",
-        "mine": "My missions", "when": "When: {when}\n\n",
-    },
+# Mails of sign-ups: French texts translated by the ``community`` catalogue
+# (:mod:`community.i18n`) into the recipient's language; {title}, {when}, {name},
+# {count}, {position}, {answers}, {reason}, {n}, {cap} are filled in after translation.
+TEXTS: dict[str, str] = {
+    "confirmed_subject": N_("Inscription confirmée : {title}"),
+    "confirmed_intro": N_("Vous participez à « {title} ». Merci !\n\n{when}"
+                          "L'organisateur a été prévenu ; il peut vous écrire par le "
+                          "service (votre adresse ne lui est pas donnée)."),
+    "ics_note": N_("Le fichier joint (.ics) ajoute la date à votre agenda."),
+    "waiting_subject": N_("Liste d'attente : {title}"),
+    "waiting_intro": N_("« {title} » est complet : vous êtes sur la liste d'attente, en "
+                        "position {position}. Si une place se libère, la première "
+                        "personne en attente est inscrite et prévenue par e-mail."),
+    "promoted_subject": N_("Une place s'est libérée : {title}"),
+    "promoted_intro": N_("Une place s'est libérée pour « {title} » : vous êtes inscrit·e."
+                         "\n\n{when}"),
+    "organiser_subject": N_("Nouvelle inscription : {title}"),
+    "organiser_intro": N_("{name} participe à « {title} » ({count}).\n\n{answers}"),
+    "organiser_cancel_subject": N_("Désinscription : {title}"),
+    "organiser_cancel_intro": N_("{name} ne participe plus à « {title} » ({count})."),
+    "removed_subject": N_("Votre inscription est annulée : {title}"),
+    "removed_intro": N_("L'organisateur de « {title} » a annulé votre inscription. Vous "
+                        "pouvez lui écrire par le service depuis la carte si vous pensez "
+                        "à une erreur."),
+    "reminder_subject": N_("Rappel : {title}"),
+    "reminder_intro": N_("Vous participez à « {title} ».\n\n{when}Vous ne pouvez plus "
+                         "venir ? Annulez votre inscription : la place ira à quelqu'un "
+                         "d'autre."),
+    "cancel_link": N_("Mon inscription"),
+    "moderated_subject": N_("Votre inscription est annulée : {title}"),
+    "moderated_intro": N_("Un modérateur a annulé votre inscription à « {title} ».\n\n"
+                          "Motif : {reason}"),
+    "count": N_("{n} inscrit·e·s sur {cap}"),
+    "count_open": N_("{n} inscrit·e·s"),
+    "open": N_("Voir sur la carte"), "manage": N_("Voir les inscriptions"),
+    "mine": N_("Mes missions"), "when": N_("Quand : {when}\n\n"),
 }
 
 
-_DAY_NAMES = {
-    "fr": {"mon": "lundi", "tue": "mardi", "wed": "mercredi", "thu": "jeudi",
-           "fri": "vendredi", "sat": "samedi", "sun": "dimanche"},
-    "en": {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
-           "fri": "Friday", "sat": "Saturday", "sun": "Sunday"},
-}
+_DAY_NAMES = {"mon": N_("lundi"), "tue": N_("mardi"), "wed": N_("mercredi"),
+              "thu": N_("jeudi"), "fri": N_("vendredi"), "sat": N_("samedi"),
+              "sun": N_("dimanche")}
+
+
+def _texts(lang: str) -> dict[str, str]:
+    """The mail texts in ``lang`` (French when its catalogue is missing)."""
+    return {key: t(lang, message) for key, message in TEXTS.items()}
+
+
+def _day(code: str, lang: str) -> str:
+    """A weekday code (``mon``) as a word in ``lang``; an unknown code as it is."""
+    return t(lang, _DAY_NAMES[code]) if code in _DAY_NAMES else code
 
 
 def _when(item: Item, lang: str) -> str:
     if item.starts_at is None and item.availability:  # a weekly mission: its slots
-        names = _DAY_NAMES[lang]
-        slots = ", ".join(f"{names.get(s.get('day', ''), s.get('day', ''))} "
+        slots = ", ".join(f"{_day(s.get('day', ''), lang)} "
                           f"{s.get('from', '')}–{s.get('to', '')}"
                           for s in item.availability if isinstance(s, dict))
-        return TEXTS[lang]["when"].format(when=slots)
+        return t(lang, TEXTS["when"]).format(when=slots)
     if item.starts_at is None:
         return ""
     from babel.dates import format_datetime
 
-    return TEXTS[lang]["when"].format(when=format_datetime(
+    return t(lang, TEXTS["when"]).format(when=format_datetime(
         item.starts_at.astimezone(_zone()), "EEEE d MMMM y, HH:mm", locale=lang))
 
 
 def _count(item: Item, confirmed: int, lang: str) -> str:
-    t = TEXTS[lang]
     if item.capacity is None:
-        return t["count_open"].format(n=confirmed)
-    return t["count"].format(n=confirmed, cap=item.capacity)
+        return t(lang, TEXTS["count_open"]).format(n=confirmed)
+    return t(lang, TEXTS["count"]).format(n=confirmed, cap=item.capacity)
 
 
 def _map_url(root: str, item: Item) -> str:
@@ -476,9 +451,9 @@ def _mail_volunteer(session: Session, resident: Any, item: Item, kind: str, *,
     if resident is None or not resident.email or resident.deleted:
         return
     lang = normalise_lang(resident.lang)
-    t = TEXTS[lang]
+    words = _texts(lang)
     root = settings.public_url.rstrip("/")
-    intro = t[f"{kind}_intro"].format(title=item.title, position=position,
+    intro = words[f"{kind}_intro"].format(title=item.title, position=position,
                                       when=_when(item, lang), reason=reason or "")
     attachments: list[tuple[str, str, bytes]] = []
     if kind in ("confirmed", "promoted"):
@@ -487,11 +462,11 @@ def _mail_volunteer(session: Session, resident: Any, item: Item, kind: str, *,
         if ics is not None:
             attachments.append((f"evenement-{item.id}.ics",
                                 "text/calendar; method=PUBLISH", ics))
-            intro += "\n\n" + t["ics_note"]
+            intro += "\n\n" + words["ics_note"]
     enqueue_mail(session, to=resident.email, template="notice", lang=lang, settings=settings,
-                 context={"subject": t[f"{kind}_subject"].format(title=item.title),
+                 context={"subject": words[f"{kind}_subject"].format(title=item.title),
                           "intro": intro, "url": _map_url(root, item),
-                          "url_label": t["open"]},
+                          "url_label": words["open"]},
                  attachments=[(n, m.split(";")[0], c) for n, m, c in attachments])
 
 
@@ -505,16 +480,16 @@ def _mail_organiser(session: Session, item: Item, volunteer: Any, kind: str, *,
     if organiser is None or not organiser.email or organiser.deleted:
         return
     lang = normalise_lang(organiser.lang)
-    t = TEXTS[lang]
+    words = _texts(lang)
     lines = "\n".join(f"{q}\n→ {a}" for q, a in answers.items())
-    intro = t[f"{kind}_intro"].format(name=_name(volunteer, lang), title=item.title,
+    intro = words[f"{kind}_intro"].format(name=_name(volunteer, lang), title=item.title,
                                       count=_count(item, confirmed, lang), answers=lines)
     enqueue_mail(session, to=organiser.email, template="notice", lang=lang,
                  settings=settings,
-                 context={"subject": t[f"{kind}_subject"].format(title=item.title),
+                 context={"subject": words[f"{kind}_subject"].format(title=item.title),
                           "intro": intro.strip(),
                           "url": f"{settings.public_url.rstrip('/')}/missions/{item.id}/organiser",
-                          "url_label": t["manage"]})
+                          "url_label": words["manage"]})
 
 
 # ------------------------------------------------------------------------ actions
@@ -544,14 +519,14 @@ def remind_upcoming(session: Session, *, settings: MailSettings | None = None,
         resident = _resident(session, row.resident_id)
         if resident is not None and resident.email and not resident.deleted:
             lang = normalise_lang(resident.lang)
-            t = TEXTS[lang]
+            words = _texts(lang)
             enqueue_mail(session, to=resident.email, template="notice", lang=lang,
                          settings=settings, context={
-                             "subject": t["reminder_subject"].format(title=item.title),
-                             "intro": t["reminder_intro"].format(
+                             "subject": words["reminder_subject"].format(title=item.title),
+                             "intro": words["reminder_intro"].format(
                                  title=item.title, when=_when(item, lang)),
                              "url": f"{root}/missions/{item.id}/join",
-                             "url_label": t["cancel_link"]})
+                             "url_label": words["cancel_link"]})
         session.execute(text("UPDATE signup SET reminded_at = now() WHERE id = :i"),
                         {"i": row.id})
     return len(rows)
