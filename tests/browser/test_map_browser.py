@@ -7,9 +7,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from geo.city import load_city
 from geo.geocode import address_file, load_index
+from geo.publish import FeatureDraft, publish_feature
 from tests.browser.conftest import axe_violations, build_tiles, click_lonlat, screenshot
 from tests.map_fixtures import NASTY_TITLE, drop_map_data, seed_map_features
 from tiles.raster import BASE_ZOOMS
@@ -176,3 +178,21 @@ def test_english_page_and_script_strings(page_factory, live_server, ids):
     expect(page.locator(".leaflet-control-layers")).to_be_attached()
     assert axe_violations(page) == []
     screenshot(page, "map-english")
+
+
+def test_search_tells_two_places_of_one_title_apart_by_their_area(page_factory,
+                                                                  live_server, ids,
+                                                                  clean_db):
+    with Session(clean_db) as s, s.begin():
+        publish_feature(s, FeatureDraft(category="jardin-map", title="Jardin Saint-Merri",
+                                        lon=2.3950, lat=48.8720), max_zoom=2)
+    page, rec = page_factory()
+    page.goto(live_server + "/" + HOTEL_DE_VILLE)
+    page.locator("#search").fill("Jardin Saint-Merri")
+    options = page.locator("#search-results [role=option]", has_text="Jardin Saint-Merri")
+    expect(options).to_have_count(2)
+    texts = options.all_inner_texts()
+    # Each names its own arrondissement, so a resident knows which one to open.
+    assert len(set(texts)) == 2, texts
+    assert any("4e" in t for t in texts) and any("20e" in t for t in texts), texts
+    assert rec.page_errors == []

@@ -861,7 +861,10 @@
       });
     }
     group(S.searchFeatures, data.features, function (f) {
-      return { text: f.title + " — " + categoryLabel(f.category), lat: f.lat, lon: f.lon, zoom: 17, feature: f };
+      // Two places of the same title: the server's label tells them apart by area
+      // ("Jardin partagé — 11e, Shared garden"); otherwise title and category.
+      var text = f.label && f.label !== f.title ? f.label : f.title + " — " + categoryLabel(f.category);
+      return { text: text, lat: f.lat, lon: f.lon, zoom: 17, feature: f };
     });
     group(S.searchAreas, data.areas, function (a) { return { text: a.name, bbox: a.bbox }; });
     group(S.searchAddresses, data.addresses, function (a) { return { text: a.label, lat: a.lat, lon: a.lon, zoom: 18 }; });
