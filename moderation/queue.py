@@ -33,6 +33,7 @@ __all__ = [
     "flagged_features",
     "history",
     "nearby_features",
+    "neighbour",
     "pending_page",
     "recent_events",
     "source_choices",
@@ -68,6 +69,31 @@ class QueueFilters:
             where.append("s.source = :source")
             params["source"] = self.source
         return "".join(" AND " + w for w in where), params
+
+    def query(self) -> dict[str, str]:
+        """The filters that are set, as query parameters (links and hidden fields)."""
+        return {k: v for k, v in (("area", self.area), ("category", self.category),
+                                  ("source", self.source)) if v}
+
+    @classmethod
+    def of(cls, values: Any, prefix: str = "") -> QueueFilters:
+        """The filters of a query string or a form (a mapping with ``get``), cut to size.
+
+        Forms carry them as ``f_area``… (``prefix="f_"``): an item's edit form has a
+        ``category`` field of its own.
+        """
+        return cls(area=(values.get(prefix + "area") or "")[:16],
+                   category=(values.get(prefix + "category") or "")[:64],
+                   source=(values.get(prefix + "source") or "")[:64])
+
+
+def _area(session: Session, code: str) -> tuple[str, int] | bool | None:
+    """The area filter's ``(kind, id)``; ``None`` without one, ``False`` if unknown."""
+    if not code:
+        return None
+    found = session.execute(text("SELECT kind, id FROM area WHERE code = :c AND depth > 0"),
+                            {"c": code}).one_or_none()
+    return False if found is None else (found[0], found[1])
 
 
 _ITEM_COLUMNS = """
@@ -105,13 +131,9 @@ def pending_page(session: Session, filters: QueueFilters, *,
                  after: tuple[datetime, int] | None = None,
                  limit: int = PAGE_SIZE) -> tuple[list[Any], int]:
     """Pending submissions oldest first (after the keyset ``after``), and how many match."""
-    area = None
-    if filters.area:
-        area = session.execute(text("SELECT kind, id FROM area WHERE code = :c AND depth > 0"),
-                               {"c": filters.area}).one_or_none()
-        if area is None:
-            return [], 0
-        area = (area[0], area[1])
+    area = _area(session, filters.area)
+    if area is False:
+        return [], 0
     where, params = filters.sql(area)
     keyset = ""
     if after is not None:
@@ -124,6 +146,36 @@ def pending_page(session: Session, filters: QueueFilters, *,
         f"SELECT count(*) FROM submission s WHERE s.status = 'pending'{where}"),  # noqa: S608
         params).scalar_one()
     return rows, total
+
+
+def neighbour(session: Session, filters: QueueFilters, submission_id: int, *,
+              forward: bool = True, wrap: bool = False) -> int | None:
+    """The waiting submission after (or before) ``submission_id`` in the queue's order.
+
+    The queue's order is oldest first, ``(received_at, id)``, under the same filters, so
+    "next" on an item page is the row below it in the queue. ``submission_id`` itself
+    may be decided already (its place in the order stays). ``wrap``: past the end, the
+    oldest (or, backwards, the newest) other waiting one: after deciding the last row,
+    the moderator goes on with the rows skipped above it rather than to an empty page.
+    ``None`` when nothing else waits.
+    """
+    area = _area(session, filters.area)
+    if area is False:
+        return None
+    where, params = filters.sql(area)
+    params["sid"] = submission_id
+    cmp, order = (">", "") if forward else ("<", " DESC")
+    found = session.execute(text(
+        f"SELECT s.id FROM submission s, submission me WHERE me.id = :sid "  # noqa: S608
+        f"AND s.status = 'pending'{where} "
+        f"AND (s.received_at, s.id) {cmp} (me.received_at, me.id) "
+        f"ORDER BY s.received_at{order}, s.id{order} LIMIT 1"), params).scalar()
+    if found is None and wrap:
+        found = session.execute(text(
+            f"SELECT s.id FROM submission s WHERE s.status = 'pending'{where} "  # noqa: S608
+            f"AND s.id <> :sid ORDER BY s.received_at{order}, s.id{order} LIMIT 1"),
+            params).scalar()
+    return found
 
 
 def submission_detail(session: Session, submission_id: int) -> Any:

@@ -8,6 +8,7 @@ errors (400). Every route is wrapped by :func:`~moderation.web.require_role`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -28,7 +29,7 @@ from ingestion.categories import CategorySpec, specs_from_db
 
 from . import actions, blocks, queue, svg
 from .accounts import create_user, end_user_sessions
-from .charter import LANGS, REASONS, charter_html
+from .charter import LANGS, REASONS, Reason, charter_html
 from .edits import parse_edits
 from .errors import AccountError, Conflict, InvalidInput, NotFound
 from .fields import from_form, shown, widgets
@@ -69,11 +70,20 @@ def _not_found(exc: NotFound) -> tuple[str, int]:
                            message=str(exc), back="/moderation/"), 404
 
 
+def _field_word(name: str) -> str:
+    """A form field as the moderator reads it on the form, not its code."""
+    words = {"reason": t("Raison (charte)"), "message": t("Message au contributeur"),
+             "into": t("N° du point à garder"), "items": t("Sélection"),
+             "version": t("Version"), "action": t("Action"), "then": t("Après la décision"),
+             "after": t("Position dans la file")}
+    return words.get(name, name)
+
+
 @bp.errorhandler(InvalidInput)
 def _invalid(exc: InvalidInput) -> tuple[str, int]:
     return render_template("moderation/message.html", status=400,
                            title=t("Formulaire incorrect"),
-                           message="", errors=exc.errors,
+                           message="", errors={_field_word(k): v for k, v in exc.errors.items()},
                            back=request.referrer if _local(request.referrer) else "/moderation/"
                            ), 400
 
@@ -166,10 +176,13 @@ def _area_groups(s: Session) -> list[queue.AreaGroup]:
 @bp.get("/")
 @require_role(MODERATOR)
 def queue_page() -> str:
-    """Pending submissions, oldest first, with filters; flagged features alongside."""
-    filters = queue.QueueFilters(area=request.args.get("area", "")[:16],
-                                 category=request.args.get("category", "")[:64],
-                                 source=request.args.get("source", "")[:64])
+    """Pending submissions, oldest first, with filters; flagged features alongside.
+
+    Each row decides on its own (approve, or refuse with a reason): the forms post to
+    the item's decision route with ``then=queue``, which comes back here at the same
+    filters, scrolled to the next row (``#item-<id>``).
+    """
+    filters = queue.QueueFilters.of(request.args)
     after = queue.parse_after(request.args.get("after"))
     s = db()
     rows, total = queue.pending_page(s, filters, after=after)
@@ -183,6 +196,7 @@ def queue_page() -> str:
         "moderation/queue.html", rows=rows, total=total, filters=filters, maps=maps,
         fields=fields,
         defs=defs, next_after=next_after, area_groups=_area_groups(s),
+        after_raw=request.args.get("after", "") if after else "", flow_qs=_query(filters),
         categories=queue.category_choices(s), sources=queue.source_choices(s),
         flagged=queue.flagged_features(s, limit=20), reasons=REASONS.values())
 
@@ -236,12 +250,82 @@ def bulk() -> Response:
         "/moderation/") else "/moderation/", code=303)
 
 
+# --- the moderator's flow: back to the queue where they were, or on to the next item --------
+
+THEN = ("queue", "next")
+
+
+def _query(filters: queue.QueueFilters, **more: str) -> str:
+    """``?area=…&category=…`` of the filters that are set (and ``more``), or ``""``."""
+    query = filters.query() | {k: v for k, v in more.items() if v}
+    return "?" + urlencode(query) if query else ""
+
+
+def _flow() -> tuple[str, queue.QueueFilters, str]:
+    """Where the decision form asked to go next: ``(then, filters, after)``.
+
+    Checked before deciding, so a forged field never follows a decision already made.
+    ``then``: ``queue`` (the queue's own buttons), ``next`` (the item page), or ``""``
+    (older forms, scripts: the queue, as before).
+    """
+    form = request.form
+    then = form.get("then", "")
+    if then not in ("", *THEN):
+        raise InvalidInput({"then": "queue | next"})
+    after = form.get("f_after", "")[:80]
+    queue.parse_after(after)  # InvalidInput when forged
+    return then, queue.QueueFilters.of(form, prefix="f_"), after
+
+
+def _short_title(submission_id: int) -> str:
+    """The item's title for the notice, cut at 80 characters."""
+    title = db().execute(text("SELECT title FROM submission WHERE id = :i"),
+                         {"i": submission_id}).scalar() or ""
+    return title if len(title) <= 80 else title[:79] + "…"
+
+
+def _onwards(submission_id: int, flow: tuple[str, queue.QueueFilters, str]) -> Response:
+    """After a decision: the queue at the same filters and place, or the next item.
+
+    ``then=queue``: the queue (its page, ``after``, kept), scrolled to the row that
+    followed the decided one (or the one before it, at the end). ``then=next``: the
+    next waiting item of the same filters, oldest first, wrapping to the oldest one
+    skipped above; the queue when nothing else waits.
+    """
+    then, filters, after = flow
+    s = db()
+    if then == "queue":
+        anchor = (queue.neighbour(s, filters, submission_id)
+                  or queue.neighbour(s, filters, submission_id, forward=False))
+        query = _query(filters, after=after)
+        return redirect(f"/moderation/{query}" + (f"#item-{anchor}" if anchor else ""),
+                        code=303)
+    if then == "next":
+        following = queue.neighbour(s, filters, submission_id, wrap=True)
+        if following is not None:
+            flash(t("Suivante dans la file : n° %(id)s.", id=following), "ok")
+            return redirect(f"/moderation/submissions/{following}{_query(filters)}", code=303)
+        flash(t("Rien en attente avec ces filtres.") if filters.query()
+              else t("Rien en attente."), "ok")
+        return redirect(f"/moderation/{_query(filters)}", code=303)
+    return redirect("/moderation/", code=303)
+
+
+def _reason_word(code: str) -> str:
+    reason = REASONS.get(code) or Reason(code, code, code)
+    return reason.en if lang() == "en" else reason.fr
+
+
 # --- one submission ------------------------------------------------------------------------
 
 def _submission_page(submission_id: int, *, errors: dict[str, str] | None = None,
                      form: Any = None, status: int = 200) -> tuple[str, int]:
     s = db()
     item = queue.submission_detail(s, submission_id)
+    # The queue's filters travel with the item (links and forms), so "next" stays in
+    # the moderator's selection; a refused edit keeps them from its form.
+    filters = (queue.QueueFilters.of(request.form, prefix="f_") if request.method == "POST"
+               else queue.QueueFilters.of(request.args))
     values = dict(form) if form is not None else {}
     nearby = queue.nearby_features(s, item.lon, item.lat, title=item.title or "")
     maps, defs = _maps([item], size=320)
@@ -249,7 +333,10 @@ def _submission_page(submission_id: int, *, errors: dict[str, str] | None = None
         "moderation/submission.html", item=item, nearby=nearby, map=maps[item.id], defs=defs,
         categories=queue.category_choices(s), reasons=REASONS.values(),
         events=queue.history(s, submission_id=submission_id), errors=errors or {},
-        values=values, blocked=_blocked(item.client_key), **_fields_of(item, form)), status
+        values=values, blocked=_blocked(item.client_key), filters=filters,
+        flow_qs=_query(filters), next_id=queue.neighbour(s, filters, submission_id),
+        prev_id=queue.neighbour(s, filters, submission_id, forward=False),
+        **_fields_of(item, form)), status
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -264,11 +351,17 @@ def submission_page(submission_id: int) -> tuple[str, int]:
 @bp.post("/submissions/<int:submission_id>/<action>")
 @require_role(MODERATOR)
 def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
-    """Approve | edit (then approve) | refuse | merge | reopen."""
+    """Approve | edit (then approve) | refuse | merge | reopen.
+
+    The item page and the queue's own buttons post here alike (one code path: same
+    checks, audit, mail to the resident, publication); their ``then`` field says where
+    to go afterwards (:func:`_onwards`). The notice names what was decided.
+    """
     if action not in ("approve", "edit", "refuse", "merge", "reopen") or submission_id > MAX_ID:
         abort(404)
     form = request.form
     version = _int("version", form.get("version"))
+    flow = _flow()
     uid = g.user.id
     if action == "edit":
         try:
@@ -277,18 +370,21 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
                 fid = actions.approve(s, submission_id, version, actor_id=uid, edits=edits)
         except InvalidInput as exc:
             return _submission_page(submission_id, errors=exc.errors, form=form, status=400)
-        flash(t("Soumission n° %(sid)s corrigée et publiée (point n° %(fid)s).",
-                sid=submission_id, fid=fid), "ok")
+        flash(t("n° %(sid)s « %(title)s » corrigé et approuvé : publié sur la carte "
+                "(point n° %(fid)s).", sid=submission_id, title=_short_title(submission_id),
+                fid=fid), "ok")
     elif action == "approve":
         with _write() as s, s.begin():
             fid = actions.approve(s, submission_id, version, actor_id=uid)
-        flash(t("Soumission n° %(sid)s publiée (point n° %(fid)s).", sid=submission_id,
-                fid=fid), "ok")
+        flash(t("n° %(sid)s « %(title)s » approuvé : publié sur la carte (point n° %(fid)s).",
+                sid=submission_id, title=_short_title(submission_id), fid=fid), "ok")
     elif action == "refuse":
+        reason = form.get("reason", "")
         with _write() as s, s.begin():
             actions.refuse(s, submission_id, version, actor_id=uid,
-                           reason=form.get("reason", ""), message=form.get("message", ""))
-        flash(t("Soumission n° %(sid)s refusée.", sid=submission_id), "ok")
+                           reason=reason, message=form.get("message", ""))
+        flash(t("n° %(sid)s « %(title)s » refusé : %(reason)s.", sid=submission_id,
+                title=_short_title(submission_id), reason=_reason_word(reason.strip())), "ok")
     elif action == "merge":
         into = _int("into", form.get("into"))
         into_version = _int("into_version", form.get("into_version")) \
@@ -296,14 +392,14 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
         with _write() as s, s.begin():
             actions.merge_submission(s, submission_id, version, actor_id=uid, into=into,
                                      into_version=into_version, take=form.getlist("take"))
-        flash(t("Soumission n° %(sid)s fusionnée dans le point n° %(fid)s.",
-                sid=submission_id, fid=into), "ok")
+        flash(t("n° %(sid)s « %(title)s » fusionné dans le point n° %(fid)s.",
+                sid=submission_id, title=_short_title(submission_id), fid=into), "ok")
     else:
         with _write() as s, s.begin():
             actions.reopen(s, submission_id, version, actor_id=uid)
         flash(t("Soumission n° %(sid)s remise dans la file.", sid=submission_id), "ok")
         return redirect(f"/moderation/submissions/{submission_id}", code=303)
-    return redirect("/moderation/", code=303)
+    return _onwards(submission_id, flow)
 
 
 # --- features and flags -------------------------------------------------------------------

@@ -92,7 +92,8 @@ def test_flash_messages_and_errors_follow_the_language(moderator, mdb):
     moderator.get("/moderation/?lang=en")
     response = post(moderator, f"/moderation/submissions/{sid}/approve", {"version": "1"})
     assert response.status_code == 303
-    assert f"Submission {sid} published" in text_of(moderator, "/moderation/")
+    assert f"Submission {sid} “Jardin des Rosiers” approved: published" in text_of(
+        moderator, "/moderation/")
     response = post(moderator, "/moderation/bulk", {"action": "refuse", "items": f"{sid}:2"})
     assert response.status_code == 400
     assert "pick a reason of the charter" in html.unescape(response.get_data(as_text=True))
