@@ -34,60 +34,26 @@ from community.messages import (
     set_messaging_blocked,
 )
 
-from .i18n import lang
+from .i18n import N_, t
 from .views import MODERATOR, bp
 from .web import db, require_role
 
-__all__ = ["messages_page"]
+__all__ = ["ACTIONS", "action_text", "messages_page"]
 
 PAGE = "/moderation/community/messages"
 
-_TEXT = {
-    "fr": {"title": "Messages entre habitant·e·s", "none": "Aucun message.",
-           "about": "À propos de", "from": "De", "to": "À", "text": "Message",
-           "when": "Le", "spam": "Score de spam", "hidden": "masqué",
-           "hide": "Masquer", "show": "Réafficher", "block": "Bloquer ses messages",
-           "unblock": "Débloquer ses messages", "blocked": "messages bloqués",
-           "reason": "Motif (gardé au journal)", "resident": "N° d'habitant·e",
-           "thread": "N° de conversation", "filter": "Filtrer", "log": "Journal",
-           "need_reason": "Donnez un motif.", "unknown": "Message ou habitant·e introuvable.",
-           "done": "C'est fait.", "anonymous": "un·e habitant·e",
-           "reported": "Signalé", "reports_open": "Signalements à traiter : {n}",
-           "no_reports": "Aucun signalement à traiter.",
-           "report_reasons": "Motif donné", "no_reason": "(sans motif)",
-           "sender_reports": "signalements ouverts sur ses messages : {n}",
-           "dismiss": "Classer le signalement",
-           "resolve_hint": "Masquer le message ou bloquer ses messages traite le "
-                           "signalement ; sinon, classez-le.",
-           "actions": {"hide_message": "message masqué", "show_message": "message réaffiché",
-                       "block_resident": "messages bloqués",
-                       "unblock_resident": "messages débloqués",
-                       "dismiss_report": "signalement classé"}},
-    "en": {"title": "Messages between residents", "none": "No message.",
-           "about": "About", "from": "From", "to": "To", "text": "Message",
-           "when": "On", "spam": "Spam score", "hidden": "hidden",
-           "hide": "Hide", "show": "Show again", "block": "Block their messages",
-           "unblock": "Unblock their messages", "blocked": "messages blocked",
-           "reason": "Reason (kept in the log)", "resident": "Resident id",
-           "thread": "Conversation id", "filter": "Filter", "log": "Log",
-           "need_reason": "Give a reason.", "unknown": "No such message or resident.",
-           "done": "Done.", "anonymous": "a resident",
-           "reported": "Reported", "reports_open": "Reports to decide: {n}",
-           "no_reports": "No report to decide.",
-           "report_reasons": "Reason given", "no_reason": "(no reason)",
-           "sender_reports": "open reports on their messages: {n}",
-           "dismiss": "Dismiss the report",
-           "resolve_hint": "Hiding the message or blocking their messages resolves the "
-                           "report; otherwise, dismiss it.",
-           "actions": {"hide_message": "message hidden", "show_message": "message shown",
-                       "block_resident": "messages blocked",
-                       "unblock_resident": "messages unblocked",
-                       "dismiss_report": "report dismissed"}},
+ACTIONS = {
+    "hide_message": N_("message masqué"), "show_message": N_("message réaffiché"),
+    "block_resident": N_("messages bloqués"), "unblock_resident": N_("messages débloqués"),
+    "dismiss_report": N_("signalement classé"),
 }
+"""The audited actions of the page's log as words (French msgids of the ``moderation``
+catalogue); the template's own words are ``t(...)`` calls in the template."""
 
 
-def _x() -> dict[str, Any]:
-    return _TEXT["en" if lang() == "en" else "fr"]
+def action_text(code: str) -> str:
+    """An audited action of the log in the page's language; an unknown code as it is."""
+    return t(ACTIONS[code]) if code in ACTIONS else code
 
 
 def _int(raw: str | None) -> int | None:
@@ -104,15 +70,15 @@ def _page(status: int = 200, message: str | None = None, error: str | None = Non
     open_reports = open_report_count(s)
     s.rollback()
     return render_template("moderation/community_messages.html", rows=rows, log=log,
-                           x=_x(), resident=resident, thread=thread, message=message,
-                           error=error, open_reports=open_reports), status
+                           action_text=action_text, resident=resident, thread=thread,
+                           message=message, error=error, open_reports=open_reports), status
 
 
 @bp.get("/community/messages")
 @require_role(MODERATOR)
 def messages_page() -> tuple[str, int]:
     """The latest messages, filterable by resident or conversation."""
-    return _page(message=_x()["done"] if request.args.get("done") else None)
+    return _page(message=t("C'est fait.") if request.args.get("done") else None)
 
 
 def _act(action: Any) -> Any:
@@ -122,10 +88,10 @@ def _act(action: Any) -> Any:
         s.commit()
     except InvalidCommunityInput:
         s.rollback()
-        return _page(400, error=_x()["need_reason"])
+        return _page(400, error=t("Donnez un motif."))
     except CommunityNotFound:
         s.rollback()
-        return _page(404, error=_x()["unknown"])
+        return _page(404, error=t("Message ou habitant·e introuvable."))
     return redirect(f"{PAGE}?done=1", 303)
 
 

@@ -18,16 +18,18 @@ from typing import Any, Protocol
 
 from ingestion.categories import CategorySpec, FieldSpec
 
-from .i18n import ACCESS_WORDS, AUDIENCE_WORDS, DAY_WORDS
+from .i18n import ACCESS_WORDS, AUDIENCE_WORDS, DAY_WORDS, N_, NP_, translate
 
 __all__ = ["RESERVED", "Shown", "Widget", "from_form", "input_name", "shown", "widgets"]
 
 DAYS = tuple(DAY_WORDS)
 RESERVED = ("audiences", "accessibility", "accessibility_lacks")
-RESERVED_LABELS = {"audiences": ("Publics", "Audiences"),
-                   "accessibility": ("Accessibilité (présente)", "Accessibility (present)"),
-                   "accessibility_lacks": ("Accessibilité (absente)",
-                                           "Accessibility (known absent)")}
+RESERVED_CONTEXT = "champ commun"
+"""The catalogue context of :data:`RESERVED_LABELS` (a correction's "Accessibilité
+(absente)" is translated otherwise)."""
+RESERVED_LABELS = {"audiences": NP_("champ commun", "Publics"),
+                   "accessibility": NP_("champ commun", "Accessibilité (présente)"),
+                   "accessibility_lacks": NP_("champ commun", "Accessibilité (absente)")}
 EMPTY_SLOTS = 2  # blank rows offered after a field's slots, to add some
 
 
@@ -62,8 +64,13 @@ class Widget:
     required: bool = False
 
 
-def _pick(pair: tuple[str, str], lang: str) -> str:
-    return pair[1] if lang == "en" else pair[0]
+def _pick(table: Mapping[str, str], code: str, lang: str) -> str:
+    """The word of ``code`` in ``table`` (French msgids) in ``lang``; else the code."""
+    return translate(table[code], lang) if code in table else code
+
+
+def _reserved_label(name: str, lang: str) -> str:
+    return translate(RESERVED_LABELS[name], lang, context=RESERVED_CONTEXT)
 
 
 def _label(spec: FieldSpec, lang: str) -> str:
@@ -85,13 +92,13 @@ def week(slots: Any, lang: str) -> str:
             by_day.setdefault(str(slot.get("day")), []).append(
                 f"{slot.get('from')}–{slot.get('to')}")
     order = [d for d in DAYS if d in by_day] + [d for d in by_day if d not in DAYS]
-    return " ; ".join(f"{_pick(DAY_WORDS[d], lang) if d in DAY_WORDS else d} "
+    return " ; ".join(f"{_pick(DAY_WORDS, d, lang)} "
                       f"{', '.join(by_day[d])}" for d in order)
 
 
 def _value_text(spec: FieldSpec, value: Any, lang: str) -> str:
     if spec.type == "boolean" and isinstance(value, bool):
-        return ("yes" if value else "no") if lang == "en" else ("oui" if value else "non")
+        return translate(N_("oui") if value else N_("non"), lang)
     if spec.type == "enum" and isinstance(value, str):
         return spec.label_of(value, lang)
     if spec.type == "tags" and isinstance(value, list):
@@ -107,7 +114,7 @@ def _tags_text(name: str, value: Any, lang: str) -> str:
     table = AUDIENCE_WORDS if name == "audiences" else ACCESS_WORDS
     if not isinstance(value, list):
         return str(value)
-    return ", ".join(_pick(table[v], lang) if v in table else str(v) for v in value)
+    return ", ".join(_pick(table, str(v), lang) for v in value)
 
 
 def shown(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lang: str
@@ -130,7 +137,7 @@ def shown(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lang:
     for name in RESERVED:
         value = attributes.get(name)
         empty = value in (None, "", [])
-        out.append(Shown(name, _pick(RESERVED_LABELS[name], lang),
+        out.append(Shown(name, _reserved_label(name, lang),
                          "—" if empty else _tags_text(name, value, lang), empty))
     for name, value in attributes.items():
         if name not in known:
@@ -138,9 +145,9 @@ def shown(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lang:
     return out
 
 
-def _choices(table: Mapping[str, tuple[str, str]], allowed: tuple[str, ...], lang: str
+def _choices(table: Mapping[str, str], allowed: tuple[str, ...], lang: str
              ) -> list[tuple[str, str]]:
-    return [(v, _pick(table[v], lang) if v in table else v) for v in allowed]
+    return [(v, _pick(table, v, lang)) for v in allowed]
 
 
 def widgets(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lang: str
@@ -158,7 +165,7 @@ def widgets(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lan
             slots = [dict(s) for s in value if isinstance(s, Mapping)] \
                 if isinstance(value, list) else []
             w.slots = slots + [{"day": "", "from": "", "to": ""}] * EMPTY_SLOTS
-            w.choices = [(d, _pick(DAY_WORDS[d], lang)) for d in DAYS]
+            w.choices = [(d, _pick(DAY_WORDS, d, lang)) for d in DAYS]
         out.append(w)
     if spec is not None:
         for name, table, allowed in (("audiences", AUDIENCE_WORDS, spec.audiences),
@@ -166,7 +173,7 @@ def widgets(spec: CategorySpec | None, attributes: Mapping[str, Any] | None, lan
                                      ("accessibility_lacks", ACCESS_WORDS,
                                       spec.accessibility)):
             if allowed:
-                out.append(Widget(name, input_name(name), _pick(RESERVED_LABELS[name], lang),
+                out.append(Widget(name, input_name(name), _reserved_label(name, lang),
                                   "checks", attributes.get(name) or [],
                                   _choices(table, allowed, lang)))
     return out

@@ -3,7 +3,9 @@
 The language is the one the map chooses (``?lang=``, then the ``lang`` cookie, then
 ``Accept-Language``, then French: Flask-Babel's locale selector is installed by the
 web app). Strings are written in French in the code and templates and translated to
-English through the ``moderation`` Flask-Babel domain (``moderation/translations``).
+English through the ``moderation`` Flask-Babel domain (``moderation/translations``):
+``t``/``tn``/``tp`` in a request; :func:`translate` for a language given explicitly
+(and for tables of codes, whose French words are marked with :func:`N_`).
 
 Times are stored in UTC and shown in the city's time zone (``app.config["CITY"]``),
 formatted for the language by Babel.
@@ -11,7 +13,9 @@ formatted for the language by Babel.
 
 from __future__ import annotations
 
+import gettext
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,52 +27,79 @@ from markupsafe import Markup, escape
 
 from geo.city import City, load_city
 
-__all__ = ["ACTION_WORDS", "DAY_WORDS", "LANGS", "action_word", "area_heading", "domain",
-           "lang", "local", "local_input", "outside_areas", "t", "template_globals", "tn",
-           "when", "zone"]
+__all__ = ["ACCESS_WORDS", "ACTION_WORDS", "AUDIENCE_WORDS", "DAY_WORDS", "DOMAIN", "LANGS",
+           "LOCALEDIR", "NP_", "N_", "STATUS_WORDS", "action_word", "area_heading",
+           "domain", "lang", "local", "local_input", "outside_areas", "t",
+           "template_globals", "tn", "tp", "translate", "when", "word", "zone"]
 
 LANGS = ("fr", "en")
-domain = Domain(translation_directories=str(Path(__file__).parent / "translations"),
-                domain="moderation")
+LOCALEDIR = Path(__file__).parent / "translations"
+DOMAIN = "moderation"
+domain = Domain(translation_directories=str(LOCALEDIR), domain=DOMAIN)
 t = domain.gettext
 tn = domain.ngettext
+tp = domain.pgettext  # a word whose English depends on what it qualifies
 
-# Audit actions as words (past participle: what happened), by language.
+
+def N_(message: str) -> str:
+    """Mark ``message`` (French) for the catalogue without translating it yet (tables)."""
+    return message
+
+
+def NP_(context: str, message: str) -> str:
+    """:func:`N_` for a word read with a ``context`` (``translate(..., context=)``)."""
+    return message
+
+
+@lru_cache(maxsize=8)
+def _catalogue(language: str) -> gettext.NullTranslations:
+    # The same compiled catalogue Flask-Babel reads, opened without a request so that
+    # pure functions given a language (fields, tests, the CLI) translate too; French,
+    # the source language, has none (fallback: the msgid itself).
+    return gettext.translation(DOMAIN, str(LOCALEDIR), languages=[language], fallback=True)
+
+
+def translate(message: str, language: str | None = None, context: str | None = None
+              ) -> str:
+    """``message`` (French, marked with :func:`N_`) in ``language`` (the page's if none).
+
+    French for a language without a catalogue, as the pages themselves.
+    """
+    catalogue = _catalogue(language or lang())
+    return catalogue.pgettext(context, message) if context else catalogue.gettext(message)
+
+
+# Codes as words, French msgids translated by the ``moderation`` catalogue (:func:`word`).
+# Audit actions (past participle: what happened).
 ACTION_WORDS = {
-    "approve": ("Approuvé", "Approved"), "refuse": ("Refusé", "Refused"),
-    "edit": ("Modifié", "Edited"), "merge": ("Fusionné", "Merged"),
-    "unpublish": ("Retiré", "Unpublished"), "restore": ("Rétabli", "Restored"),
-    "hide": ("Masqué (signalements)", "Hidden (flags)"),
-    "dismiss_flags": ("Signalements rejetés", "Flags dismissed"),
-    "import": ("Importé", "Imported"), "block": ("Client bloqué", "Client blocked"),
-    "unblock": ("Blocage levé", "Block lifted"),
+    "approve": N_("Approuvé"), "refuse": N_("Refusé"), "edit": N_("Modifié"),
+    "merge": N_("Fusionné"), "unpublish": N_("Retiré"), "restore": N_("Rétabli"),
+    "hide": N_("Masqué (signalements)"), "dismiss_flags": N_("Signalements rejetés"),
+    "import": N_("Importé"), "block": N_("Client bloqué"), "unblock": N_("Blocage levé"),
 }
 DAY_WORDS = {
-    "mon": ("lundi", "Monday"), "tue": ("mardi", "Tuesday"), "wed": ("mercredi", "Wednesday"),
-    "thu": ("jeudi", "Thursday"), "fri": ("vendredi", "Friday"), "sat": ("samedi", "Saturday"),
-    "sun": ("dimanche", "Sunday"),
+    "mon": N_("lundi"), "tue": N_("mardi"), "wed": N_("mercredi"), "thu": N_("jeudi"),
+    "fri": N_("vendredi"), "sat": N_("samedi"), "sun": N_("dimanche"),
 }
 AUDIENCE_WORDS = {
-    "children": ("Enfants", "Children"), "families": ("Familles", "Families"),
-    "seniors": ("Seniors", "Seniors"), "everyone": ("Tout public", "Everyone"),
+    "children": N_("Enfants"), "families": N_("Familles"), "seniors": N_("Seniors"),
+    "everyone": N_("Tout public"),
 }
 ACCESS_WORDS = {
-    "step_free_access": ("Accès de plain-pied", "Step-free access"),
-    "adapted_toilets": ("Toilettes adaptées", "Adapted toilets"),
-    "seating": ("Places assises", "Seating"),
-    "hearing_loop": ("Boucle magnétique", "Hearing loop"),
-    "braille_or_large_print": ("Braille ou gros caractères", "Braille or large print"),
-    "quiet_space": ("Espace calme", "Quiet space"),
-    "assistance_dogs_welcome": ("Chiens d'assistance acceptés", "Assistance dogs welcome"),
+    "step_free_access": N_("Accès de plain-pied"),
+    "adapted_toilets": N_("Toilettes adaptées"),
+    "seating": N_("Places assises"),
+    "hearing_loop": N_("Boucle magnétique"),
+    "braille_or_large_print": N_("Braille ou gros caractères"),
+    "quiet_space": N_("Espace calme"),
+    "assistance_dogs_welcome": N_("Chiens d'assistance acceptés"),
 }
 STATUS_WORDS = {
-    "pending": ("en attente", "waiting"), "approved": ("approuvée", "approved"),
-    "refused": ("refusée", "refused"), "merged": ("fusionnée", "merged"),
-    "published": ("publié", "published"), "hidden": ("masqué (signalements)",
-                                                     "hidden (flags)"),
-    "unpublished": ("retiré", "unpublished"), "open": ("ouvert", "open"),
-    "upheld": ("retenu", "upheld"), "dismissed": ("rejeté", "dismissed"),
-    "moderator": ("modérateur", "moderator"), "admin": ("administrateur", "administrator"),
+    "pending": N_("en attente"), "approved": N_("approuvée"), "refused": N_("refusée"),
+    "merged": N_("fusionnée"), "published": N_("publié"),
+    "hidden": N_("masqué (signalements)"), "unpublished": N_("retiré"),
+    "open": N_("ouvert"), "upheld": N_("retenu"), "dismissed": N_("rejeté"),
+    "moderator": N_("modérateur"), "admin": N_("administrateur"),
 }
 
 
@@ -81,15 +112,12 @@ def lang() -> str:
     return chosen if chosen in LANGS else "fr"
 
 
-def word(table: dict[str, tuple[str, str]], code: str | None, language: str | None = None
-         ) -> str:
+def word(table: dict[str, str], code: str | None, language: str | None = None) -> str:
     """The word of ``code`` in ``table`` in the language; the code itself if unknown."""
     if code is None:
         return ""
-    pair = table.get(code)
-    if pair is None:
-        return code
-    return pair[1] if (language or lang()) == "en" else pair[0]
+    message = table.get(code)
+    return code if message is None else translate(message, language)
 
 
 def action_word(code: str | None, language: str | None = None) -> str:
@@ -179,8 +207,8 @@ def switch_url(other: str) -> str:
 def template_globals() -> dict[str, Any]:
     """What every moderation template may call (a blueprint context processor)."""
     current = lang()
-    return {"t": t, "tn": tn, "lang": current, "when": when, "local_input": local_input,
-            "action_word": action_word,
+    return {"t": t, "tn": tn, "tp": tp, "lang": current, "when": when,
+            "local_input": local_input, "action_word": action_word,
             "status_word": lambda code: word(STATUS_WORDS, code, current),
             "day_word": lambda code: word(DAY_WORDS, code, current),
             "other_lang": "en" if current == "fr" else "fr",

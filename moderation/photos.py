@@ -61,7 +61,7 @@ from mail.outbox import enqueue_mail
 from photos.storage import KEY, Storage
 
 from .errors import InvalidInput, NotFound
-from .i18n import t
+from .i18n import N_, t, translate
 from .views import MAX_ID, MODERATOR, bp
 from .web import db, engine, require_role
 
@@ -209,10 +209,8 @@ def notify_photo(session: Session, photo_id: int, action: str, reason: str, *,
     lang = "en" if (row.lang or "").lower().startswith("en") else "fr"
     n = row.position or row.rank
     name = row.original_name
-    if lang == "en":
-        photo = f'photo no. {n}' + (f' ("{name}")' if name else "")
-    else:
-        photo = f"photo n° {n}" + (f" (« {name} »)" if name else "")
+    photo = (translate(N_("photo n° %(n)s (« %(name)s »)"), lang) if name
+             else translate(N_("photo n° %(n)s"), lang)) % {"n": n, "name": name}
     kind = "submission" if row.submission_id is not None else "correction"
     item_id = row.submission_id if kind == "submission" else row.correction_id
     url = settings.url(f"/track/{mailed_token(secret, kind, item_id)}?lang={lang}")

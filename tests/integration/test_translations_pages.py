@@ -36,6 +36,9 @@ def _shown(client, path: str) -> str:
      ["Sign-ups to missions and events", "No sign-up.", "Name the organiser of an item"]),
     ("/moderation/corrections", ["Corrections proposées", "Aucune correction en attente."],
      ["Suggested changes", "No change waiting."]),
+    ("/moderation/community/messages", ["Messages entre habitant·e·s", "Aucun message.",
+                                        "Aucun signalement à traiter.", "N° d'habitant·e"],
+     ["Messages between residents", "No message.", "No report to decide.", "Resident id"]),
 ])
 def test_community_moderation_pages_speak_the_moderators_language(moderator, path, french,
                                                                   english):
