@@ -1,8 +1,9 @@
 """Every text the product shows is in a gettext catalogue, complete in every language.
 
 A city that wants a third language adds one ``.po`` per domain and translates it; that
-only works if no module keeps its own ``{"fr": ..., "en": ...}`` table of strings and
-if every catalogue is complete (an untranslated or fuzzy entry would show French, or
+only works if no module or template keeps words in French and English side by side (a
+``{"fr": ..., "en": ...}`` table, ``(French, English)`` pairs, ``"…" if lang == "en"
+else "…"``) and if every catalogue is complete (an untranslated or fuzzy entry would show French, or
 English, in the middle of a Spanish page or mail). Three domains:
 
 * ``messages`` (``webmap/translations``): English msgids, the map and residents' pages;
@@ -282,8 +283,6 @@ def test_every_string_of_the_code_is_in_every_catalogue(domain):
     found: dict[tuple[str | None, str], str] = {}
     for method, pattern in sources:
         for path in sorted(ROOT.glob(pattern)):
-            if path.relative_to(ROOT).as_posix() in NOT_MOVED_YET:
-                continue
             for line, message, _comments, context in extract_from_file(
                     method, str(path), keywords=keywords):
                 msgid = message if isinstance(message, str) else message[0]
