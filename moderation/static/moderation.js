@@ -78,3 +78,37 @@
   }
   window.setTimeout(poll, 2000);
 })();
+
+// Keyboard shortcuts of an item page (documented in its "?" help, #shortcuts):
+// j = next waiting item, k = previous one (the links of #item-nav, which keep the
+// queue's filters), ? = open or close the help. Never while the moderator types in a
+// field or a key is held with Ctrl/Alt/Meta (the browser's own shortcuts stay theirs).
+(function () {
+  "use strict";
+  var nav = document.getElementById("item-nav");
+  var help = document.getElementById("shortcuts");
+  if (!nav || !help) { return; }
+  function typing(el) {
+    if (!el || el === document.body) { return false; }
+    if (el.isContentEditable) { return true; }
+    var tag = el.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT") { return true; }
+    if (tag !== "INPUT") { return false; }
+    var type = (el.getAttribute("type") || "text").toLowerCase();
+    return ["checkbox", "radio", "button", "submit", "reset", "image", "hidden"].indexOf(type) < 0;
+  }
+  document.addEventListener("keydown", function (ev) {
+    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) { return; }
+    if (typing(ev.target)) { return; }
+    var link = null;
+    if (ev.key === "j") { link = nav.querySelector('a[data-key="j"]'); }
+    else if (ev.key === "k") { link = nav.querySelector('a[data-key="k"]'); }
+    else if (ev.key === "?") {
+      ev.preventDefault();
+      help.open = !help.open;
+      if (help.open) { help.querySelector("summary").focus(); }
+      return;
+    } else { return; }
+    if (link) { ev.preventDefault(); window.location.assign(link.href); }
+  });
+})();

@@ -75,7 +75,9 @@ def test_every_moderation_page_is_accessible_in_both_languages(
     # Decide something, so the audit has a line.
     page.get_by_role("button", name="Approuver tel quel" if lang == "fr"
                      else "Approve as is").click()
-    page.wait_for_url(re.compile(r"/moderation/$"))
+    # on to the next waiting item (the Fête de la rue), told what was decided
+    page.wait_for_url(re.compile(r"/moderation/submissions/\d+$"))
+    check("submission-next", None)
     check("feature", f"/moderation/features/{fid}")
     expect(page.locator('[data-field="offer_type"]').first).to_have_text(
         "Prêt" if lang == "fr" else "Loan")
