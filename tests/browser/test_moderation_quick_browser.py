@@ -167,3 +167,33 @@ def test_keys_walk_the_waiting_items_but_not_while_typing(
         f"Next in the queue: submission {second}.")
     screenshot(page, "moderation-quick-next-phone")
     assert rec.page_errors == [] and rec.console_errors == []
+
+
+def test_the_sources_page_says_how_addresses_were_placed(page_factory, live_server, mdb):
+    """A sync's re-placements in words, in the run's row, on a phone: axe-clean."""
+    import json
+    from collections import Counter
+
+    from ingestion.sync import SyncReport
+
+    report = SyncReport(source="partner-jardins", location="https://example.org/j.csv",
+                        read=120, changed=7, unchanged=100, placements_kept=5, re_placed=42,
+                        geocoded=Counter(exact=40, street=2, none=1),
+                        address_file={"file": "adresses-75.csv.gz", "sha256": "ab" * 32,
+                                      "rules": 2})
+    with mdb.begin() as conn:
+        conn.execute(text("INSERT INTO source_sync_run (source, location, status, report, "
+                          "finished_at) VALUES (:s, :l, 'applied', CAST(:r AS jsonb), now())"),
+                     {"s": report.source, "l": report.location,
+                      "r": json.dumps(report.as_dict())})
+    page, rec = page_factory(locale="fr-FR", **PHONE)
+    _login(page, live_server)
+    for lang, words in (("fr", "42 lignes replacées"), ("en", "42 rows placed again")):
+        page.goto(f"{live_server}/moderation/sources?lang={lang}")
+        cell = page.locator("td.placing")
+        expect(cell).to_contain_text(words)
+        cell.scroll_into_view_if_needed()
+        _fits(page)
+        assert axe_violations(page, exclude=()) == []
+        screenshot(page, f"moderation-quick-sources-{lang}-phone")
+    assert rec.page_errors == [] and rec.console_errors == []
