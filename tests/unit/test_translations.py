@@ -43,9 +43,6 @@ NOT_MOVED_YET = {
     "webmap/calendar_views.py": "the calendar's name (X-WR-CALNAME), chosen before any "
                                 "template; webmap's messages catalogue, not moved yet",
     "webmap/feeds.py": "the feed's title; webmap's messages catalogue, not moved yet",
-    "moderation/templates/moderation/base.html": "site name and three navigation links "
-                                                 "(wave 5b: the moderator flow engineer's "
-                                                 "file, left to them)",
 }
 
 # domain -> (folder, source language, keywords, [(extraction method, glob)])
