@@ -112,3 +112,37 @@
     if (link) { ev.preventDefault(); window.location.assign(link.href); }
   });
 })();
+
+// Back on the queue after a decision (#item-<id> of the next row): keyboard focus goes
+// to that row's title link, where the eyes already are (Enter opens it; never to a
+// decision button, so a second Enter cannot decide the next row by accident).
+(function () {
+  "use strict";
+  var m = /^#item-(\d+)$/.exec(window.location.hash);
+  if (!m) { return; }
+  var row = document.getElementById("item-" + m[1]);
+  var link = row && row.querySelector(".item-title a");
+  if (!link) { return; }
+  // after the browser's own scroll to the fragment, which would take the focus back
+  function focus() { window.setTimeout(function () { link.focus({preventScroll: true}); }, 0); }
+  if (document.readyState === "complete") { focus(); } else { window.addEventListener("load", focus); }
+})();
+
+// A decision is sent once: a second tap while the page loads would only meet the
+// "already decided" conflict page. Forms are free again when the page comes back from
+// the browser's history.
+(function () {
+  "use strict";
+  var DECISION = /\/moderation\/submissions\/\d+\/(approve|refuse|edit|merge)$/;
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form || !DECISION.test(form.getAttribute("action") || "")) { return; }
+    if (form.getAttribute("data-sent")) { ev.preventDefault(); return; }
+    form.setAttribute("data-sent", "1");
+  });
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) { return; }
+    var sent = document.querySelectorAll("form[data-sent]");
+    for (var i = 0; i < sent.length; i++) { sent[i].removeAttribute("data-sent"); }
+  });
+})();

@@ -88,6 +88,8 @@ def test_a_moderator_approves_and_refuses_from_the_queue_on_a_phone(
     assert 0 < top < 250, top
     expect(page.locator(".flash.ok")).to_be_in_viewport()
     assert page.locator(".flash.ok").evaluate("e => e.getBoundingClientRect().bottom") <= top
+    # the keyboard is there too: on the next row's title (Enter opens it, decides nothing)
+    expect(page.locator(f"tr#item-{second} .item-title a")).to_be_focused()
     screenshot(page, "moderation-quick-approved-phone")
 
     # Refuse: the reason opens under the card; without one, the browser asks for it.
