@@ -225,6 +225,9 @@ def test_the_item_page_leads_to_the_next_item_of_the_same_filters(moderator, mdb
     assert f'href="/moderation/submissions/{a1}?category=jardin-test" rel="prev"' in body
     assert f'href="/moderation/?category=jardin-test#item-{a2}"' in body
     assert 'id="shortcuts"' in body and "<kbd>j</kbd>" in body  # the visible help
+    # below the decisions too (a phone reads the whole item before deciding)
+    assert re.search(rf'<p class="skip-on"><a href="/moderation/submissions/{a3}\?category='
+                     rf'jardin-test">Passer sans décider', body)
     unfiltered = moderator.get(f"/moderation/submissions/{a1}").get_data(as_text=True)
     assert f'href="/moderation/submissions/{b}" rel="next"' in unfiltered
     assert 'rel="prev"' not in unfiltered  # the oldest has none before it
