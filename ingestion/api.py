@@ -920,10 +920,23 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
     city = current_app.config.get("CITY")  # the app's City (its centre: the example)
     if not isinstance(city, City):
         city = load_city(city or None, check_files=False)
+    # The list at the top links each message to its field (ids of submit.html); a message
+    # about no one field ("top", a rate limit) is listed without a link.
+    cat = categories.get(slug or "")
+    targets = {"category", "title", "description", "lon", "starts_at", "ends_at", "email",
+               "charter", "photos"}
+    if cat:
+        targets.update(f"attr.{slug}.{f.name}" for f in cat.fields if not f.imported)
+        targets.update(f"attr.{slug}.{group}" for group in ("audiences", "accessibility")
+                       if getattr(cat, group))
+    summary = []
+    for e in errors:
+        key = _form_key(str(e.get("pointer", "")), slug)
+        summary.append({"detail": e["detail"], "target": key if key in targets else None})
     return render_template("ingestion/submit.html", categories=list(categories.values()),
                            photo_labels=_photo_labels(lang),
                            lang=lang, errors=errors, field_errors=by_field,
-                           first_error=first, labels=form_labels(lang),
+                           first_error=first, labels=form_labels(lang), summary=summary,
                            centre=city.centre, **context), status
 
 
@@ -988,7 +1001,12 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if uploads and not outcome.replayed:
         _, refused = receive_photos(app, files=uploads, tokens=[], form=form,
                                     lang=_lang(req), submission_id=outcome.id)
-    return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id,
+    lang = _lang(req)
+    # the language switch leads to the tracking page (the form's address would lose the link)
+    other = urlencode({"lang": "en" if lang == "fr" else "fr"})
+    return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id, lang=lang,
+                            lang_switch_url=url_for("ingestion.track_page",
+                                                    token=outcome.tracking_token) + "?" + other,
                             photos_refused=refused), 422 if refused else 201,
             PRIVATE_HEADERS)
 

@@ -42,6 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_moderation(app)
     from ingestion.api import bp as ingestion_bp  # submissions, form, tracking, categories
     app.register_blueprint(ingestion_bp)
+    from .residents_auth import name_ingestion_resident  # their bar: who is signed in
+    app.before_request(name_ingestion_resident)
     from .views import init_app as init_map  # the map page, search, walk, languages
     init_map(app)
     from . import api_features, opendata

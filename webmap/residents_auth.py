@@ -31,8 +31,8 @@ from moderation.redirects import local_path
 
 from .web import engine, problem
 
-__all__ = ["SESSION_KEY", "current_resident", "resident_required", "safe_next", "sign_in",
-           "sign_out"]
+__all__ = ["SESSION_KEY", "current_resident", "name_ingestion_resident", "resident_required",
+           "safe_next", "sign_in", "sign_out"]
 
 SESSION_KEY = "resident_id"
 
@@ -51,6 +51,19 @@ def current_resident() -> Resident | None:
                 resident = get_resident(s, rid)
         g.resident = resident
     return g.resident  # type: ignore[no-any-return]
+
+
+def name_ingestion_resident() -> None:
+    """``g.resident_name`` for ingestion's pages (``_page.html``'s bar reads it).
+
+    Ingestion may not import webmap, so its pages (the form, its confirmation, the
+    tracking page) cannot ask :func:`current_resident`; this ``before_request`` does it
+    for them, on their pages only (not the APIs, not the tiles: no lookup there).
+    """
+    if request.blueprint == "ingestion" and not request.path.startswith("/api/"):
+        resident = current_resident()
+        g.resident_name = resident.public_name(request.args.get("lang", "fr")) \
+            if resident else None
 
 
 def sign_in(resident: Resident) -> None:
