@@ -37,7 +37,7 @@ def test_search_never_returns_unpublished_features_nor_personal_data(client, cle
     assert body["features"] == []
     assert set(client.get("/api/v1/search?q=soupe").get_json()["features"][0]) == {
         "id", "title", "category", "lon", "lat", "arrondissement", "arrondissement_name",
-        "quartier_name", "category_label", "label"}
+        "quartier_name", "category_label", "label", "areas"}
 
 
 def test_search_treats_like_wildcards_as_text_and_refuses_long_queries(client, ids):
