@@ -908,8 +908,10 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
     errors = localise(raw_errors, categories.get(slug or ""), lang) if raw_errors and \
         "code" in raw_errors[0] else raw_errors
     by_field: dict[str, list[str]] = {}
-    for e in errors:
-        by_field.setdefault(_form_key(str(e.get("pointer", "")), slug), []).append(e["detail"])
+    for e in errors:  # once each (longitude and latitude share one message and one place)
+        said = by_field.setdefault(_form_key(str(e.get("pointer", "")), slug), [])
+        if e["detail"] not in said:
+            said.append(e["detail"])
     order = ["top", "category", "title", "description", "lon", "starts_at", "ends_at"]
     fields = [f"attr.{slug}.{f.name}" for f in categories[slug].fields] \
         if slug in categories else []
@@ -929,10 +931,12 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
         targets.update(f"attr.{slug}.{f.name}" for f in cat.fields if not f.imported)
         targets.update(f"attr.{slug}.{group}" for group in ("audiences", "accessibility")
                        if getattr(cat, group))
-    summary = []
+    summary: list[dict[str, Any]] = []
     for e in errors:
         key = _form_key(str(e.get("pointer", "")), slug)
-        summary.append({"detail": e["detail"], "target": key if key in targets else None})
+        line = {"detail": e["detail"], "target": key if key in targets else None}
+        if line not in summary:
+            summary.append(line)
     return render_template("ingestion/submit.html", categories=list(categories.values()),
                            photo_labels=_photo_labels(lang),
                            lang=lang, errors=errors, field_errors=by_field,

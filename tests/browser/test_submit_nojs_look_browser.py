@@ -159,7 +159,7 @@ def test_the_form_fills_refuses_by_field_and_sends(ingest_app, engine, browser, 
         page.fill("#lat", "48,0")
         page.fill("[id='attr.mission-benevole.availability']", "whenever you like")
         page.check("#charter")
-        page.click("button[type=submit]")
+        page.click("#submit-form button[type=submit]")
         summary = page.locator("#errors")
         summary.wait_for()
         assert summary.locator("h2").inner_text() == w["fix"]
@@ -190,7 +190,7 @@ def test_the_form_fills_refuses_by_field_and_sends(ingest_app, engine, browser, 
         page.fill("#lat", "48,8726")
         if not page.locator("#charter").is_checked():
             page.check("#charter")
-        page.click("button[type=submit]")
+        page.click("#submit-form button[type=submit]")
         page.locator("#tracking-url").wait_for()
         assert page.locator("h1").inner_text() == w["thanks"]
         button = page.get_by_role("link", name=w["follow"])
@@ -224,7 +224,7 @@ def test_a_signed_in_resident_sees_their_links_on_the_form_and_the_tracking_page
         page.fill("#lon", "2.3601")
         page.fill("#lat", "48.8726")
         page.check("#charter")
-        page.click("button[type=submit]")
+        page.click("#submit-form button[type=submit]")
         page.locator("#tracking-url").wait_for()
         _check(page, rec, live_server, lang="fr", shot="submit-done-signed-in-nojs-fr-phone",
                signed_in=True)
