@@ -10,7 +10,8 @@ database and the thank-you page gives the tracking link as a button and "see the
 On a 390 px phone and a desktop, in French and English, with scripts on and off: nothing
 scrolls sideways, every control is a 44 px target, axe-core finds no WCAG 2.1 AA
 violation and nothing is fetched from another host. A signed-in resident sees their own
-links in the bar of the form and of the tracking page (not "Sign in").
+links in the bar of the form and of the tracking page (not "Sign in"); a place already
+published there is shown first, in a card, with "it is a different place" to send anyway.
 Screenshots: ``submit-<step>-<js|nojs>-<lang>-<device>.png`` in tests/browser/artifacts/.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import text
 
 from tests.browser.conftest import ARTIFACTS, Recorder, axe_violations
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
+from tests.integration.test_duplicates_pending import _publish
 from tests.resident_fixtures import sign_in
 
 DEVICES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -210,6 +212,7 @@ def test_the_form_fills_refuses_by_field_and_sends(ingest_app, engine, browser, 
 
 def test_a_signed_in_resident_sees_their_links_on_the_form_and_the_tracking_page(
         ingest_app, engine, browser, live_server):
+    _publish(engine, "Potager du square", 2.3601, 48.8726)
     client = ingest_app.test_client()
     sign_in(client, "nour@example.org", display_name="Nour")
     context, page, rec = _open(browser, js=False, lang="fr", device="phone")
@@ -224,6 +227,14 @@ def test_a_signed_in_resident_sees_their_links_on_the_form_and_the_tracking_page
         page.fill("#lon", "2.3601")
         page.fill("#lat", "48.8726")
         page.check("#charter")
+        page.click("#submit-form button[type=submit]")
+        # a published place of the same name there: the duplicate step first, as a card
+        page.locator("#duplicates").wait_for()
+        assert "Potager du square" in page.locator("#duplicates").inner_text()
+        assert page.locator("#title").input_value() == "Potager du square Nour"  # kept
+        _check(page, rec, live_server, lang="fr", shot="submit-duplicates-signed-in-nojs-fr-phone",
+               signed_in=True)
+        page.check("#different")
         page.click("#submit-form button[type=submit]")
         page.locator("#tracking-url").wait_for()
         _check(page, rec, live_server, lang="fr", shot="submit-done-signed-in-nojs-fr-phone",
