@@ -51,7 +51,9 @@ DOMAINS = {
                  {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
                   "lazy_gettext": None},
                  [("python", "webmap/**/*.py"),
-                  ("jinja2.ext:babel_extract", "webmap/templates/**/*.html")]),
+                  ("jinja2.ext:babel_extract", "webmap/templates/**/*.html"),
+                  # rendered by the webmap app with its catalogue (submit, done, track)
+                  ("jinja2.ext:babel_extract", "ingestion/templates/**/*.html")]),
     "moderation": ("moderation", "fr",
                    {"t": None, "tn": (1, 2), "tp": ((1, "c"), 2), "N_": None,
                     "NP_": ((1, "c"), 2)},
