@@ -121,6 +121,32 @@ def axe_violations(page, *, exclude: tuple[str, ...] = ("#map_carte",)) -> list[
         }""", list(exclude))
 
 
+# Every visible control with the box a finger has to hit (a checkbox's is its label's).
+# Links inside a sentence are exempt (WCAG 2.5.8 "inline"); links that stand on their own
+# (bar, tabs, lists, actions, "back") are blocks or inline-flex boxes and are counted.
+_TARGETS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll(
+      'a[href], button, select, input:not([type=hidden]), textarea, summary')) {
+    const box = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
+      ? el.closest('label') : el;
+    const r = box.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.matches('.skip, .skip-link')) continue;
+    if (el.tagName === 'A' && getComputedStyle(el).display === 'inline') continue;
+    if (r.width < 44 || r.height < 44)
+      out.push(el.tagName + ' ' + (el.textContent || el.name || el.id).trim().slice(0, 40)
+               + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+  }
+  return out;
+}"""
+
+
+def small_targets(page) -> list[str]:
+    """Controls smaller than 44 × 44 px (WCAG 2.5.5), named with their size."""
+    return page.evaluate(_TARGETS)
+
+
 @pytest.fixture(scope="session")
 def base_tiles(engine, tmp_path_factory) -> Path:
     """The offline base layer, rendered once per session (it takes ~10 s)."""

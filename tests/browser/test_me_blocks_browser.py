@@ -16,8 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.test_pages_look_browser import TARGETS
+from tests.browser.conftest import axe_violations, screenshot, small_targets
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
 from tests.moderation_fixtures import mdb, real_categories  # noqa: F401 - fixtures
 from tests.resident_fixtures import *  # noqa: F403 - cdb
@@ -55,8 +54,7 @@ def _check(page, rec, live_server, name: str, lang: str) -> None:
     """Fits the phone, big targets, axe-clean, quiet, local; then a screenshot."""
     assert page.locator("html").get_attribute("lang") == lang
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
-    small = [t for t in page.evaluate(TARGETS)
-             if not t["inline"] and (t["h"] < 44 or t["w"] < 44)]
+    small = small_targets(page)
     assert small == [], (name, small)
     assert axe_violations(page, exclude=()) == [], name
     assert rec.console_errors == [] and rec.page_errors == [], name

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot
+from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot, small_targets
 from tests.moderation_fixtures import (  # noqa: F401
     ADMIN,
     MOD,
@@ -44,23 +44,6 @@ WORDS = {
            "waiting": "waiting", "select": "Select no. ", "whole": "whole"},
 }
 
-# Every visible control with the box a finger has to hit (a checkbox's is its label's);
-# links inside a sentence or a table cell's text are exempt (WCAG 2.5.8 "inline").
-TARGETS = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll(
-      'a[href], button, select, input:not([type=hidden]), textarea, summary')) {
-    const box = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
-    if (el.matches('.skip')) continue;
-    const inline = el.tagName === 'A' && getComputedStyle(el).display === 'inline';
-    out.push({what: el.tagName + ' ' + (el.textContent || el.name || el.id).trim().slice(0, 40),
-              w: Math.round(r.width), h: Math.round(r.height), inline});
-  }
-  return out;
-}"""
 
 # What sticks out on the right of the window (to say what pushed the page sideways).
 OVERFLOW = """() => [...document.querySelectorAll('body *')]
@@ -93,8 +76,7 @@ def _check_look(page, rec, live_server: str, lang: str, device: str, name: str) 
     screenshot(page, f"moderation-{name}-{lang}-{device}")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
         (name, page.evaluate(OVERFLOW))
-    small = [t for t in page.evaluate(TARGETS)
-             if not t["inline"] and (t["h"] < 44 or t["w"] < 44)]
+    small = small_targets(page)
     assert small == [], (name, small)
     assert axe_violations(page, exclude=()) == [], name
     assert rec.page_errors == [] and rec.console_errors == [], name
@@ -135,8 +117,7 @@ def test_queue_and_item_share_the_maps_look(page_factory, live_server, mdb,
         expect(queue_link).to_be_visible()
         assert queue_link.get_attribute("aria-current") == "page"
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        small = [t for t in page.evaluate(TARGETS)
-                 if not t["inline"] and (t["h"] < 44 or t["w"] < 44)]
+        small = small_targets(page)
         assert small == [], small
         screenshot(page, f"moderation-menu-{lang}-phone")
         summary.click()

@@ -18,27 +18,11 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.conftest import axe_violations, screenshot, small_targets
 from tests.moderation_fixtures import MOD, PASSWORD, mdb, pending, real_categories  # noqa: F401
 
 PHONE = {"width": 390, "height": 844}
 
-# Every visible control with the box a finger has to hit (as in the look test).
-TARGETS = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll(
-      'a[href], button, select, input:not([type=hidden]), textarea, summary')) {
-    const box = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
-    if (el.matches('.skip')) continue;
-    const inline = el.tagName === 'A' && getComputedStyle(el).display === 'inline';
-    if (!inline && (r.width < 44 || r.height < 44))
-      out.push(el.tagName + ' ' + (el.textContent || el.name || el.id).trim().slice(0, 40));
-  }
-  return out;
-}"""
 
 
 def _status(engine, sid: int) -> str:
@@ -57,7 +41,7 @@ def _login(page, live_server: str) -> None:
 
 def _fits(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert page.evaluate(TARGETS) == []
+    assert small_targets(page) == []
 
 
 def test_a_moderator_approves_and_refuses_from_the_queue_on_a_phone(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from community import ledger, loans, signups
 from community.messages import send_message
 from community.profiles import save_profile
-from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot
+from tests.browser.conftest import ARTIFACTS, axe_violations, screenshot, small_targets
 from tests.browser.test_missions_browser import _publish
 from tests.ledger_fixtures import make_offer
 from tests.mail_fixtures import *  # noqa: F403 - smtp, mail_env
@@ -44,25 +44,6 @@ WORDS = {
            "wednesday": "Wednesday"},
 }
 
-# Every visible control, with the box a finger has to hit: a checkbox's is its label's.
-# Links inside a sentence are exempt (WCAG 2.5.8 "inline"); links that stand on their
-# own (bar, tabs, lists, actions, "back") are blocks or inline-flex boxes and are counted.
-TARGETS = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll(
-      'a[href], button, select, input:not([type=hidden]), textarea, summary')) {
-    const box = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
-    if (el.matches('.skip-link')) continue;
-    const inline = el.tagName === 'A' && getComputedStyle(el).display === 'inline';
-    out.push({what: el.tagName + ' ' + (el.textContent || el.name || el.id).trim().slice(0, 40),
-              w: Math.round(r.width), h: Math.round(r.height), inline,
-              header: !!el.closest('header')});
-  }
-  return out;
-}"""
 
 
 @pytest.fixture
@@ -156,8 +137,7 @@ def _check_page(page, rec, live_server, lang: str, device: str, name: str, *,
     column = page.locator("main#main").evaluate("e => e.getBoundingClientRect().width")
     assert column <= (640 if device == "desktop" else DEVICES["phone"]["width"])
     # targets: every button, field and main link at least 44 px
-    small = [t for t in page.evaluate(TARGETS)
-             if not t["inline"] and (t["h"] < 44 or t["w"] < 44)]
+    small = small_targets(page)
     assert small == [], (name, small)
     assert axe_violations(page, exclude=()) == [], name
     # the one console line a refused form leaves is the browser noting its 4xx answer

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.browser.conftest import ARTIFACTS, Recorder, axe_violations
+from tests.browser.conftest import ARTIFACTS, Recorder, axe_violations, small_targets
 from tests.ingestion_fixtures import *  # noqa: F403 - the fixtures
 from tests.integration.test_duplicates_pending import _publish
 from tests.resident_fixtures import sign_in
@@ -38,24 +38,6 @@ WORDS = {
            "follow": "Follow my submission", "map": "See the map", "in": "Sign in",
            "me": "My page", "out": "Sign out", "switch": "Français"},
 }
-# Every visible control with the box a finger hits (a checkbox's is its label's); links
-# inside a sentence are exempt (WCAG 2.5.8 "inline"), as in test_pages_look_browser.
-TARGETS = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll(
-      'a[href], button, select, input:not([type=hidden]), textarea, summary')) {
-    const box = (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
-      ? el.closest('label') : el;
-    const r = box.getBoundingClientRect();
-    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
-    if (el.matches('.skip-link')) continue;
-    if (el.tagName === 'A' && getComputedStyle(el).display === 'inline') continue;
-    if (r.height < 44 || r.width < 44)
-      out.push(el.tagName + ' ' + (el.textContent || el.name || el.id).trim().slice(0, 40)
-               + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
-  }
-  return out;
-}"""
 
 
 def _open(browser, *, js: bool, lang: str, device: str):
@@ -110,7 +92,7 @@ def _check(page, rec, live_server, *, lang: str, shot: str, signed_in: bool = Fa
     assert sheets == [f"{live_server}/static/pages/pages.css"]
     assert page.locator("style, [style]").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), shot
-    assert page.evaluate(TARGETS) == [], shot
+    assert small_targets(page) == [], shot
     assert axe_violations(page, exclude=()) == [], shot
     assert rec.page_errors == [], shot
     assert rec.foreign(live_server) == [], shot
