@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from geo import migrate
 from geo.areas import load_areas
 from geo.city import City, check_city, load_city
+from tests.city_fixtures import TEST_DATA, city_database, city_environment
 from tests.moderation_fixtures import (  # noqa: F401
     PASSWORD,
     login,
@@ -37,7 +36,6 @@ from tests.moderation_fixtures import (  # noqa: F401
     published,
 )
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 LYONNAISE = TEST_DATA / "cities" / "lyonnaise"
 PARIS_LEVEL_WORDS = re.compile(r"arrondissement|quartier|\barr\.", re.IGNORECASE)
 IN_LY2 = (4.83, 45.76)  # district LY2, "Rive gauche"
@@ -166,16 +164,8 @@ def test_paris_twin_titles_are_told_apart_by_the_short_arrondissement(app, mdb):
 @pytest.fixture(scope="module")
 def city_env() -> Iterator[City]:
     """``CARTE_CITY=lyonnaise`` with the tests' data folder, for this module's city tests."""
-    saved = {k: os.environ.get(k) for k in ("CARTE_CITY", "CARTE_DATA_DIR")}
-    os.environ.update(CARTE_CITY="lyonnaise", CARTE_DATA_DIR=str(TEST_DATA))
-    try:
-        yield load_city()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with city_environment("lyonnaise") as city:
+        yield city
 
 
 @pytest.fixture(scope="module")
@@ -184,26 +174,14 @@ def city_db(cluster, city_env: City) -> Iterator[Engine]:
     from ingestion.seed import load_seed
     from moderation.accounts import hash_password
 
-    admin = create_engine(cluster.url.replace("/carte?", "/postgres?"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS carte_wording"))
-        conn.execute(text("CREATE DATABASE carte_wording"))
-    eng = create_engine(cluster.url.replace("/carte?", "/carte_wording?"))
-    migrate.upgrade(eng)
-    with Session(eng) as session, session.begin():
-        load_areas(session, city_env)
-        load_seed(session, city_env)
-        session.execute(text("INSERT INTO app_user (email, role, password_hash) "
-                             "VALUES (:e, 'moderator', :h)"),
-                        {"e": MOD_EMAIL, "h": hash_password(PASSWORD)})
-    try:
+    with city_database(cluster, "carte_wording") as eng:
+        with Session(eng) as session, session.begin():
+            load_areas(session, city_env)
+            load_seed(session, city_env)
+            session.execute(text("INSERT INTO app_user (email, role, password_hash) "
+                                 "VALUES (:e, 'moderator', :h)"),
+                            {"e": MOD_EMAIL, "h": hash_password(PASSWORD)})
         yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE carte_wording WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

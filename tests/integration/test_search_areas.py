@@ -12,21 +12,18 @@ whose answer carries no Paris key value and no second level.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import jsonschema
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from geo import migrate
 from geo.areas import load_areas, locate
-from geo.city import City, load_city
+from geo.city import City
+from tests.city_fixtures import city_database, city_environment
 from tests.moderation_fixtures import mdb, published  # noqa: F401
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 IN_4E = (2.3522, 48.8566)  # Saint-Merri, 4e arrondissement
 IN_LY2 = (4.83, 45.76)  # district LY2, "Rive gauche"
 
@@ -121,16 +118,8 @@ def test_the_openapi_document_describes_the_answer_and_deprecates_the_old_keys(c
 @pytest.fixture(scope="module")
 def city_env() -> Iterator[City]:
     """``CARTE_CITY=lyonnaise`` with the tests' data folder, until this module ends."""
-    saved = {k: os.environ.get(k) for k in ("CARTE_CITY", "CARTE_DATA_DIR")}
-    os.environ.update(CARTE_CITY="lyonnaise", CARTE_DATA_DIR=str(TEST_DATA))
-    try:
-        yield load_city()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with city_environment("lyonnaise") as city:
+        yield city
 
 
 @pytest.fixture(scope="module")
@@ -138,25 +127,13 @@ def city_db(cluster, city_env: City) -> Iterator[Engine]:
     """A database of the one-level city: its areas, categories and one published garden."""
     from ingestion.seed import load_seed
 
-    admin = create_engine(cluster.url.replace("/carte?", "/postgres?"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS carte_search_areas"))
-        conn.execute(text("CREATE DATABASE carte_search_areas"))
-    eng = create_engine(cluster.url.replace("/carte?", "/carte_search_areas?"))
-    migrate.upgrade(eng)
-    with Session(eng) as session, session.begin():
-        load_areas(session, city_env)
-        load_seed(session, city_env)
-    published(eng, title="Riverbank garden", lon=IN_LY2[0], lat=IN_LY2[1],
-              category="community-garden")
-    try:
+    with city_database(cluster, "carte_search_areas") as eng:
+        with Session(eng) as session, session.begin():
+            load_areas(session, city_env)
+            load_seed(session, city_env)
+        published(eng, title="Riverbank garden", lon=IN_LY2[0], lat=IN_LY2[1],
+                  category="community-garden")
         yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE carte_search_areas WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -15,22 +15,20 @@ import csv
 import gzip
 import io
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from geo import migrate
 from geo.areas import load_areas
 from geo.city import City, load_city
 from geo.tilemath import lonlat_to_tile
+from tests.city_fixtures import TEST_DATA, city_database, city_environment
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 LYONNAISE = TEST_DATA / "cities" / "lyonnaise"
 PARIS_WORDS = ("Paris", "paris", "arrondissement", "quartier", "75056", "Europe/Paris",
                "Ville de Paris", "2.35", "48.8")
@@ -40,16 +38,8 @@ GARDEN = (4.83, 45.76)  # in district LY2, "Rive gauche"
 @pytest.fixture(scope="module")
 def city_env() -> Iterator[City]:
     """``CARTE_CITY=lyonnaise`` with the tests' data folder, for this module only."""
-    saved = {k: os.environ.get(k) for k in ("CARTE_CITY", "CARTE_DATA_DIR")}
-    os.environ.update(CARTE_CITY="lyonnaise", CARTE_DATA_DIR=str(TEST_DATA))
-    try:
-        yield load_city()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with city_environment("lyonnaise") as city:
+        yield city
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +47,14 @@ def city_db(cluster, city_env: City) -> Iterator[tuple[str, Engine]]:
     """A database of its own, loaded as ``carte demo`` loads a city."""
     from ingestion.seed import load_seed
 
-    admin = create_engine(cluster.url.replace("/carte?", "/postgres?"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS carte_lyonnaise"))
-        conn.execute(text("CREATE DATABASE carte_lyonnaise"))
-    url = cluster.url.replace("/carte?", "/carte_lyonnaise?")
-    eng = create_engine(url)
-    migrate.upgrade(eng)
-    with Session(eng) as session, session.begin():
-        report = load_areas(session, city_env)
-        assert report.as_dict() == {"city": 1, "districts": 3}
-        summaries = load_seed(session, city_env)
-        assert [(s.source, s.published) for s in summaries] == [("lyonnaise-gardens", 3)]
-    try:
+    with city_database(cluster, "carte_lyonnaise") as eng:
+        url = eng.url.render_as_string(hide_password=False)
+        with Session(eng) as session, session.begin():
+            report = load_areas(session, city_env)
+            assert report.as_dict() == {"city": 1, "districts": 3}
+            summaries = load_seed(session, city_env)
+            assert [(s.source, s.published) for s in summaries] == [("lyonnaise-gardens", 3)]
         yield url, eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE carte_lyonnaise WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

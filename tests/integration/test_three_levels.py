@@ -14,63 +14,41 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from geo import migrate
 from geo.areas import feature_areas, load_areas, locate
-from geo.city import City, load_city
+from geo.city import City
 from geo.tilemath import lonlat_to_tile
+from tests.city_fixtures import city_database, city_environment
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 GARDEN = (4.86, 45.73)  # sector S2 (east), district S2D1 (south), block S2D1I1 (west half)
 LEVELS = ("S2", "S2D1", "S2D1I1")
 
 
 @pytest.fixture(scope="module")
 def city_env() -> Iterator[City]:
-    saved = {k: os.environ.get(k) for k in ("CARTE_CITY", "CARTE_DATA_DIR")}
-    os.environ.update(CARTE_CITY="troisniveaux", CARTE_DATA_DIR=str(TEST_DATA))
-    try:
-        yield load_city()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with city_environment("troisniveaux") as city:
+        yield city
 
 
 @pytest.fixture(scope="module")
 def city_db(cluster, city_env: City) -> Iterator[tuple[str, Engine]]:
     from ingestion.seed import load_seed
 
-    admin = create_engine(cluster.url.replace("/carte?", "/postgres?"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS carte_troisniveaux"))
-        conn.execute(text("CREATE DATABASE carte_troisniveaux"))
-    url = cluster.url.replace("/carte?", "/carte_troisniveaux?")
-    eng = create_engine(url)
-    migrate.upgrade(eng)
-    with Session(eng) as session, session.begin():
-        report = load_areas(session, city_env)
-        assert report.as_dict() == {"city": 1, "secteurs": 2, "districts": 4, "ilots": 8}
-        summaries = load_seed(session, city_env)
-        assert [(s.source, s.published) for s in summaries] == [("troisniveaux-gardens", 2)]
-    try:
+    with city_database(cluster, "carte_troisniveaux") as eng:
+        url = eng.url.render_as_string(hide_password=False)
+        with Session(eng) as session, session.begin():
+            report = load_areas(session, city_env)
+            assert report.as_dict() == {"city": 1, "secteurs": 2, "districts": 4, "ilots": 8}
+            summaries = load_seed(session, city_env)
+            assert [(s.source, s.published) for s in summaries] == [("troisniveaux-gardens", 2)]
         yield url, eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE carte_troisniveaux WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
