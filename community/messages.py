@@ -56,6 +56,7 @@ from .residents import ANONYMOUS, get_resident, on_account_deleted
 
 __all__ = [
     "MAX_BODY",
+    "OUTCOMES",
     "REPORT_ALERT_QUIET",
     "REPORT_REASON_MAX",
     "SPAM_REFUSE",
@@ -68,6 +69,7 @@ __all__ = [
     "moderation_log",
     "open_report_count",
     "organiser_of",
+    "outcome_notice",
     "recent_messages",
     "report_message",
     "reported_messages",
@@ -646,15 +648,75 @@ def _alert_moderators(session: Session, settings: MessageSettings) -> int:
 
 def _resolve(session: Session, *, moderator_id: int, resolution: str,
              message_id: int | None = None, sender_id: int | None = None) -> int:
-    """Close the open reports of a message (or of every message of a sender)."""
-    return session.execute(text("""
+    """Close the open reports of a message (or of every message of a sender); how many.
+
+    Each reporter is told the outcome (:func:`_tell_reporters`): only reports still
+    open are closed here, so a report is answered at most once.
+    """
+    closed = session.execute(text("""
         UPDATE message_report r SET resolved_at = now(), resolved_by = :u, resolution = :how
         FROM message m
         WHERE m.id = r.message_id AND r.resolved_at IS NULL
           AND (CAST(:m AS bigint) IS NULL OR m.id = :m)
           AND (CAST(:s AS bigint) IS NULL OR m.sender_id = :s)
+        RETURNING r.reporter_id, m.thread_id
     """), {"u": moderator_id, "how": resolution, "m": message_id,
-           "s": sender_id}).rowcount
+           "s": sender_id}).all()
+    _tell_reporters(session, closed, resolution)
+    return len(closed)
+
+
+# --- the reporter hears the outcome ------------------------------------------------------
+# One short mail per reporter and decision (so at most one per report), in the reporter's
+# language: the report was read and, in words, what was done. Never the sender's address,
+# the moderator's name or the moderator's reason (written for the moderators' log).
+
+_OUTCOME = {
+    "subject": N_("Votre signalement a été examiné"),
+    "one": N_("Les modérateurs ont examiné le message que vous avez signalé."),
+    "many": N_("Les modérateurs ont examiné les {n} messages que vous avez signalés."),
+    "url_label": N_("Voir la conversation"),
+    "outro": N_("Merci d'avoir signalé ce message. Vous pouvez aussi bloquer une personne "
+                "depuis la conversation."),
+}
+OUTCOMES = {
+    "hidden": N_("Le message a été masqué : plus personne ne peut le lire."),
+    "stopped": N_("La personne qui vous a écrit ne peut plus envoyer de messages."),
+    "dismissed": N_("Après lecture, nous n'avons pas retenu le signalement : le message "
+                    "reste visible."),
+}
+"""What was done, per ``message_report.resolution``, as the reporter reads it."""
+
+
+def outcome_notice(lang: str | None, resolution: str, reports: int) -> tuple[str, str]:
+    """``(subject, intro)`` of the outcome mail in ``lang`` (pure: no address, no name)."""
+    words = _words(_OUTCOME, lang)
+    head = words["one"] if reports == 1 else words["many"].format(n=reports)
+    return words["subject"], head + "\n\n" + t(lang, OUTCOMES[resolution])
+
+
+def _tell_reporters(session: Session, closed: list[Any], resolution: str) -> int:
+    """Queue one outcome mail per reporter of ``closed`` ``(reporter_id, thread_id)``."""
+    if not closed or resolution not in OUTCOMES:
+        return 0
+    threads: dict[int, list[int]] = {}
+    for reporter_id, thread_id in closed:
+        threads.setdefault(reporter_id, []).append(thread_id)
+    people = session.execute(text("""
+        SELECT id, email, lang FROM resident
+        WHERE id = ANY(:ids) AND deleted_at IS NULL AND coalesce(email, '') <> ''
+    """), {"ids": list(threads)}).all()
+    base = MailSettings.from_env().public_url.rstrip("/")
+    for who in people:
+        subject, intro = outcome_notice(who.lang, resolution, len(threads[who.id]))
+        # A stopped or dismissed message is still in the conversation; a hidden one
+        # shows "hidden by the moderators" there: the link is the reporter's own page.
+        enqueue_mail(session, to=who.email, template="notice", lang=who.lang, context={
+            "subject": subject, "intro": intro,
+            "url": f"{base}/me/threads/{min(threads[who.id])}",
+            "url_label": t(who.lang, _OUTCOME["url_label"]),
+            "outro": t(who.lang, _OUTCOME["outro"])})
+    return len(people)
 
 
 def dismiss_reports(session: Session, message_id: int, *, moderator_id: int,

@@ -265,3 +265,68 @@ def test_moderators_are_mailed_once_per_burst_of_reports_without_the_text(
     (again,) = deliver(cdb, mail_env, 1)
     assert again["Subject"] == "A message between residents was reported"
     assert "Reports to decide: 3." in text_part(again)
+
+
+def test_the_reporter_hears_the_outcome_once_in_their_language(capp, cdb, mail_env):
+    """Hiding, stopping or dismissing tells each reporter, once, in their language, what
+    was done; never the sender's address or name, the moderator or the moderator's reason."""
+    from tests.mail_fixtures import links, text_part
+    from tests.resident_fixtures import deliver
+
+    ana_client, ana, bob_client, bob, _fid, thread_url = setup(capp, cdb, messages=2)
+    first, second = message_ids(cdb, bob.id)
+    zoe_client = capp.test_client()
+    zoe = sign_in(zoe_client, "zoe@example.org", display_name="Zoé", lang="en")
+    other_thread = answer(bob_client, organised(cdb, zoe.id, title="Escabeau"),
+                          "Bonjour Zoé").get_json()["thread_url"]
+    (third,) = [m for m in message_ids(cdb, bob.id) if m not in (first, second)]
+    report(ana_client, thread_url, first, reason="insultes")
+    report(zoe_client, other_thread, third, reason="je ne le connais pas")
+    deliver(cdb, mail_env, 4)  # Ana's and Zoé's notices of Bob's messages, the alert
+    mail_env.messages.clear()
+    mod = capp.test_client()
+    assert login(mod).status_code == 303
+    token = CSRF.search(mod.get(PAGE).get_data(as_text=True)).group(1)
+
+    def outcome(to: str, after) -> str:
+        """``after`` queues exactly one mail, to ``to``; its text, delivered."""
+        before = rows(cdb, "SELECT count(*) FROM mail_outbox")[0][0]
+        after()
+        queued = rows(cdb, "SELECT to_addr, template FROM mail_outbox ORDER BY id")[before:]
+        assert queued == [(to, "notice")]
+        mail_env.messages.clear()
+        (mail,) = deliver(cdb, mail_env, 1)
+        for private in (BOB, "Bob", MOD, "insultes", "harcèlement", "message poli",
+                        "Message numéro", "Bonjour Zoé"):
+            assert private not in mail.as_string(), private
+        assert mail["To"] == to
+        return mail["Subject"] + "\n" + text_part(mail) + "\n" + " ".join(links(mail))
+
+    # Hiding the message Ana reported: Ana is told, in French.
+    body = outcome(ANA, lambda: mod.post(f"{PAGE}/{first}/hide", data={
+        "csrf_token": token, "reason": "insultes confirmées"}))
+    assert "Votre signalement a été examiné" in body
+    assert "Le message a été masqué" in body
+    assert f"http://carte.test{thread_url}" in body
+    # Hiding it again answers nobody twice.
+    assert mod.post(f"{PAGE}/{first}/hide", data={"csrf_token": token, "reason": "encore"}
+                    ).status_code == 303
+    # Dismissing Zoé's report: Zoé is told, in English.
+    body = outcome("zoe@example.org", lambda: mod.post(f"{PAGE}/{third}/dismiss", data={
+        "csrf_token": token, "reason": "message poli"}))
+    assert "Your report was reviewed" in body
+    assert "we did not uphold the report" in body and "masqué" not in body
+    # Ana reports the second message; stopping Bob answers that report (Zoé's and the
+    # first one are already answered: no second mail for them).
+    report(ana_client, thread_url, second)
+    mail_env.messages.clear()
+    deliver(cdb, mail_env, 0)
+    body = outcome(ANA, lambda: mod.post(
+        f"{PAGE.rsplit('/', 1)[0]}/residents/{bob.id}/block",
+        data={"csrf_token": token, "reason": "harcèlement"}))
+    assert "ne peut plus envoyer de messages" in body
+    assert rows(cdb, "SELECT to_addr, count(*) FROM mail_outbox WHERE template = 'notice' "
+                     "AND to_addr IN (:a, :z) AND (subject LIKE '%signalement a été%' OR "
+                     "subject LIKE '%report was%') GROUP BY to_addr ORDER BY to_addr",
+                a=ANA, z="zoe@example.org") == [(ANA, 2), ("zoe@example.org", 1)]
+    assert ana.lang == "fr" and zoe.lang == "en"
