@@ -173,6 +173,30 @@ def _area_groups(s: Session) -> list[queue.AreaGroup]:
                              lambda level: t("%(level)s en entier", level=level))
 
 
+SPAM_HIGH = 0.5
+"""Spam score from which the queue marks a row as spam (red in ``_spam.html``) and no
+longer offers to approve it in one click."""
+
+
+def quick_approve_risks(item: Any) -> list[str]:
+    """Why ``item`` (a queue row or submission) must be read before it is approved.
+
+    ``[]`` when one click is fine. A possible duplicate (of a published place or of
+    another proposal) or a spam score at or above :data:`SPAM_HIGH` is approved only
+    from the item's page, where the duplicate sits beside it; the queue shows a link to
+    that page instead of its button, and :func:`decide` refuses a forged quick approval.
+    """
+    why = []
+    if item.dup_id:
+        why.append(t("doublon possible du point n° %(id)s", id=item.dup_id))
+    if item.dup_sub_id:
+        why.append(t("doublon possible de la proposition n° %(id)s", id=item.dup_sub_id))
+    if (item.spam_score or 0) >= SPAM_HIGH:
+        why.append(t("score de spam %(score)s (seuil %(limit)s)",
+                     score=f"{item.spam_score:.2f}", limit=f"{SPAM_HIGH:.2f}"))
+    return why
+
+
 @bp.get("/")
 @require_role(MODERATOR)
 def queue_page() -> str:
@@ -198,7 +222,8 @@ def queue_page() -> str:
         defs=defs, next_after=next_after, area_groups=_area_groups(s),
         after_raw=request.args.get("after", "") if after else "", flow_qs=_query(filters),
         categories=queue.category_choices(s), sources=queue.source_choices(s),
-        flagged=queue.flagged_features(s, limit=20), reasons=REASONS.values())
+        flagged=queue.flagged_features(s, limit=20), reasons=REASONS.values(),
+        risks={r.id: quick_approve_risks(r) for r in rows})
 
 
 @bp.post("/bulk")
@@ -311,6 +336,23 @@ def _onwards(submission_id: int, flow: tuple[str, queue.QueueFilters, str]) -> R
     return redirect("/moderation/", code=303)
 
 
+def _quick_approve_refused(submission_id: int, filters: queue.QueueFilters
+                           ) -> tuple[str, int] | None:
+    """The 409 page when the queue's one-click approval is not for this item, else None.
+
+    Checked on the server (a forged or stale queue form gets the same answer): the
+    message names why, and links to the item page where it can be approved.
+    """
+    why = quick_approve_risks(queue.submission_detail(db(), submission_id))
+    if not why:
+        return None
+    return render_template(
+        "moderation/message.html", status=409, title=t("Approbation en un clic refusée"),
+        message=t("n° %(sid)s n'est pas approuvé : %(why)s. Ouvrez la soumission pour la "
+                  "comparer avant d'approuver.", sid=submission_id, why=" ; ".join(why)),
+        back=f"/moderation/submissions/{submission_id}{_query(filters)}"), 409
+
+
 def _reason_word(code: str) -> str:
     reason = REASONS.get(code) or Reason(code, code, code)
     return reason.en if lang() == "en" else reason.fr
@@ -374,6 +416,10 @@ def decide(submission_id: int, action: str) -> Response | tuple[str, int]:
                 "(point n° %(fid)s).", sid=submission_id, title=_short_title(submission_id),
                 fid=fid), "ok")
     elif action == "approve":
+        if flow[0] == "queue":
+            refused = _quick_approve_refused(submission_id, flow[1])
+            if refused is not None:
+                return refused
         with _write() as s, s.begin():
             fid = actions.approve(s, submission_id, version, actor_id=uid)
         flash(t("n° %(sid)s « %(title)s » approuvé : publié sur la carte (point n° %(fid)s).",

@@ -288,3 +288,88 @@ def test_a_forged_destination_decides_nothing(moderator, mdb):
     assert response.status_code == 400
     assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=sid) == \
         "pending"
+
+
+def conflict_text(response) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", re.search(
+        r'<p role="alert" class="conflict">(.*?)</p>', response.get_data(as_text=True),
+        re.S).group(1)))
+
+
+def test_a_risky_row_is_reviewed_before_approving(moderator, mdb):
+    """A possible duplicate or a likely spam gets no one-click approval: the row links to
+    its page instead, the server refuses a forged quick approval naming why, refusing
+    stays one disclosure away, and the item page still approves it."""
+    place = published(mdb, title="Jardin Saint-Merri", lon=2.3581, lat=48.8570)
+    dup = pending(mdb, title="Jardin St-Merri", duplicate_of=place, age_minutes=50)
+    spam = pending(mdb, title="Promo promo", spam=0.5, age_minutes=40)
+    twin = pending(mdb, title="Jardin St-Merri bis", age_minutes=30)
+    with mdb.begin() as conn:
+        conn.execute(text("UPDATE submission SET possible_duplicate_submission_id = :d "
+                          "WHERE id = :t"), {"d": dup, "t": twin})
+    fine = pending(mdb, title="Jardin du Marais", spam=0.49, age_minutes=20)
+
+    page = moderator.get("/moderation/?category=jardin-test").get_data(as_text=True)
+    forms = forms_of(page)
+    for sid in (dup, spam, twin):
+        # no approve button nor form for the row; its page instead, with the filter kept
+        assert f"qa-{sid}" not in forms and f'form="qa-{sid}"' not in page
+        assert re.search(rf'<a href="/moderation/submissions/{sid}\?category=jardin-test" '
+                         rf'class="review"[^>]*>Voir avant d&#39;approuver<span class="sr"> '
+                         rf'n° {sid}</span></a>', page)
+        assert forms[f"qr-{sid}"]["action"] == f"/moderation/submissions/{sid}/refuse"
+    assert f"qa-{fine}" in forms and page.count('class="review"') == 3
+    why = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert f"doublon possible du point n° {place}" in why
+    assert "score de spam 0.50 (seuil 0.50)" in why
+    assert f"doublon possible de la proposition n° {dup}" in why
+    english = moderator.get("/moderation/?lang=en").get_data(as_text=True)
+    assert english.count("Review before approving") == 3
+    assert f"possible duplicate of item {place}" in english
+    moderator.get("/moderation/?lang=fr")  # the language chosen is kept in the session
+
+    # A forged quick approval (the row's refuse form posted to approve) decides nothing
+    # and says why.
+    for sid, reason in ((dup, f"doublon possible du point n° {place}"),
+                        (spam, "score de spam 0.50 (seuil 0.50)"),
+                        (twin, f"doublon possible de la proposition n° {dup}")):
+        fields = forms[f"qr-{sid}"]["fields"]
+        assert fields["then"] == "queue"
+        response = moderator.post(f"/moderation/submissions/{sid}/approve", data=fields)
+        assert response.status_code == 409
+        message = conflict_text(response)
+        assert message.startswith(f"n° {sid} n'est pas approuvé : ") and reason in message
+        assert (f'href="/moderation/submissions/{sid}?category=jardin-test"'
+                in response.get_data(as_text=True))
+        assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=sid) == \
+            "pending"
+        assert audit(mdb, sid) == []
+    assert outbox(mdb) == []
+    fields = forms_of(english)[f"qr-{spam}"]["fields"]
+    response = moderator.post(f"/moderation/submissions/{spam}/approve?lang=en", data=fields)
+    assert response.status_code == 409
+    assert conflict_text(response) == (
+        f"Submission {spam} was not approved: spam score 0.50 (threshold 0.50). Open the "
+        "submission to compare it before approving.")
+
+    # Refusing stays one click away from the queue.
+    response = moderator.post(forms[f"qr-{spam}"]["action"], data={
+        **forms[f"qr-{spam}"]["fields"], "reason": "advertising"})
+    assert response.status_code == 303
+    assert audit(mdb, spam) == [("refuse", MOD, "advertising")]
+
+    # The item page approves the duplicate after the moderator has seen it.
+    body = moderator.get(f"/moderation/submissions/{dup}?category=jardin-test").get_data(
+        as_text=True)
+    form = next(f for f in forms_of(body).values()
+                if f["action"] == f"/moderation/submissions/{dup}/approve")
+    response = moderator.post(form["action"], data=form["fields"])
+    assert response.status_code == 303
+    assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=dup) == \
+        "approved"
+    assert audit(mdb, dup) == [("approve", MOD, None)]
+    # The row below the threshold is still approved in one click.
+    form = forms_of(moderator.get("/moderation/").get_data(as_text=True))[f"qa-{fine}"]
+    assert moderator.post(form["action"], data=form["fields"]).status_code == 303
+    assert scalar(mdb, "SELECT status::text FROM submission WHERE id = :i", i=fine) == \
+        "approved"
