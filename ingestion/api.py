@@ -59,6 +59,7 @@ from geo.city import City, load_city
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
+from geo.geocode import Geocoder, Match
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
 from photos.processing import Limits, Processed, limits_from_config, process
@@ -899,6 +900,41 @@ def _form_key(pointer: str, slug: str | None) -> str:
     return parts[0] or "top"
 
 
+def _form_city() -> City:
+    """The app's City (``CITY``: a City, or the name of one to load)."""
+    city = current_app.config.get("CITY")
+    return city if isinstance(city, City) else load_city(city or None, check_files=False)
+
+
+# The form's "where" card: an address line ("12 rue de Rivoli") placed with the city's
+# address file, as ``carte import`` places an address column (geo.geocode: the index is
+# read once per process and file version, ~0.6 s for Paris, then a lookup is ~0.1 ms).
+ADDRESS_MAX = 200
+ADDRESS_NOT_FOUND = "address_not_found"  # the template's words for it (submit.html ``W``)
+
+
+def _form_place(form: Any) -> Match | None:
+    """Where the form's address is, when it gives an address and no coordinates.
+
+    ``None``: nothing to place (coordinates typed, or no address: validation names what
+    is missing). A ``none`` match: not found, ambiguous, or the city has no address file
+    (never an exception: the raw body must still be stored by the intake that follows).
+    """
+    address = (form.get("address") or "").strip()
+    if not address or (form.get("lon") or "").strip() or (form.get("lat") or "").strip():
+        return None
+    if len(address) > ADDRESS_MAX:
+        return Match("none", None, None, "", "address too long")
+    geocoder = Geocoder.for_city(_form_city())
+    if geocoder is None:
+        return Match("none", None, None, "", "the city has no address file")
+    try:
+        return geocoder(address)
+    except (OSError, ValueError, KeyError) as exc:  # an unreadable file: not found, logged
+        log.warning("address file unreadable for the form: %s", exc)
+        return Match("none", None, None, "", "address file unreadable")
+
+
 def _render_form(status: int, **context: Any) -> tuple[str, int]:
     categories, _ = _state()
     lang = _lang(request._get_current_object())  # type: ignore[attr-defined]
@@ -912,21 +948,20 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
         said = by_field.setdefault(_form_key(str(e.get("pointer", "")), slug), [])
         if e["detail"] not in said:
             said.append(e["detail"])
-    order = ["top", "category", "title", "description", "lon", "starts_at", "ends_at"]
+    order = ["top", "category", "title", "description", "address", "lon", "starts_at",
+             "ends_at"]
     fields = [f"attr.{slug}.{f.name}" for f in categories[slug].fields] \
         if slug in categories else []
     order += [*fields, f"attr.{slug}.audiences", f"attr.{slug}.accessibility", "email",
               "charter"]
     first = min(by_field, key=lambda k: order.index(k) if k in order else len(order),
                 default=None)  # the first faulty field in the page's order gets the focus
-    city = current_app.config.get("CITY")  # the app's City (its centre: the example)
-    if not isinstance(city, City):
-        city = load_city(city or None, check_files=False)
+    city = _form_city()  # its centre: the coordinates' example; its name: the address error
     # The list at the top links each message to its field (ids of submit.html); a message
     # about no one field ("top", a rate limit) is listed without a link.
     cat = categories.get(slug or "")
-    targets = {"category", "title", "description", "lon", "starts_at", "ends_at", "email",
-               "charter", "photos"}
+    targets = {"category", "title", "description", "address", "lon", "starts_at", "ends_at",
+               "email", "charter", "photos"}
     if cat:
         targets.update(f"attr.{slug}.{f.name}" for f in cat.fields if not f.imported)
         targets.update(f"attr.{slug}.{group}" for group in ("audiences", "accessibility")
@@ -941,7 +976,8 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
                            photo_labels=_photo_labels(lang),
                            lang=lang, errors=errors, field_errors=by_field,
                            first_error=first, labels=form_labels(lang), summary=summary,
-                           centre=city.centre, **context), status
+                           centre=city.centre, city_name=city.name(lang),
+                           address_not_found=ADDRESS_NOT_FOUND, **context), status
 
 
 def _photo_labels(lang: str) -> dict[str, str]:
@@ -978,18 +1014,27 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if not form.get("charter"):
         return _render_form(422, values=values, errors=[
             {"pointer": "/charter", "code": "charter"}])
+    # An address and no coordinates: the city's address file places it; the fields the
+    # intake reads get its point, the raw body (stored first) keeps what was typed.
+    place = _form_place(form)
+    placed = form
+    if place is not None and place.lon is not None and place.lat is not None:
+        placed = form.copy()
+        placed["lon"], placed["lat"] = repr(place.lon), repr(place.lat)
+    where = {"placed_at": place.label, "placed_on_street": place.quality == "street"} \
+        if place is not None and place.quality != "none" else {}
     if not form.get("different"):
         # The duplicate step (what the map's form asks before sending): answered again,
         # values kept, nothing stored; the files cannot be kept by the browser, so say so.
-        found = _form_duplicates(form, categories)
+        found = _form_duplicates(placed, categories)
         if found is not None:
             return _render_form(200, values=values, duplicates=found.items,
                                 duplicates_pending=found.pending,
                                 photos_again=bool(uploads),
-                                D=duplicate_labels(_lang(req)))
+                                D=duplicate_labels(_lang(req)), **where)
     try:
         outcome = _intake(app, raw, source="form", content_type=request.content_type,
-                          data=_form_data(form, categories), parsed=True,
+                          data=_form_data(placed, categories), parsed=True,
                           ckey=_client_key(app, req), lang=_lang(req))
         _link_resident(app, req, outcome)
     except RateLimited as exc:
@@ -997,9 +1042,15 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             {"pointer": "", "detail": retry_text(exc.retry_after, _lang(req))}])
         return html, 429, {"Retry-After": str(exc.retry_after)}
     if outcome.errors:
+        errors = outcome.errors
+        if place is not None and place.quality == "none":
+            # not found: the address is what to fix, not the coordinates left empty
+            errors = [e for e in errors if str(e.get("pointer")) not in ("/lon", "/lat")]
+            errors.append({"pointer": "/address", "code": "form_address",
+                           "detail": ADDRESS_NOT_FOUND})
         again = [{"pointer": "/photos", "detail": photo_form_labels(_lang(req))["again"]}] \
             if uploads else []
-        return _render_form(422, values=values, errors=outcome.errors + again)
+        return _render_form(422, values=values, errors=errors + again)
     url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
     refused: list[dict[str, Any]] = []
     if uploads and not outcome.replayed:
@@ -1011,7 +1062,7 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     return (render_template("ingestion/done.html", tracking_url=url, id=outcome.id, lang=lang,
                             lang_switch_url=url_for("ingestion.track_page",
                                                     token=outcome.tracking_token) + "?" + other,
-                            photos_refused=refused), 422 if refused else 201,
+                            photos_refused=refused, **where), 422 if refused else 201,
             PRIVATE_HEADERS)
 
 
