@@ -21,7 +21,8 @@ A resident may *report* a message they received (:func:`report_message`, an opti
 reason, once per message, :attr:`MessageSettings.reports_per_day` a day). The
 moderators' page lists messages with open reports first (:func:`reported_messages`);
 hiding the message or stopping its sender resolves them, or a moderator dismisses them
-with a reason (:func:`dismiss_reports`, audited in ``community_moderation``). Moderators
+with a reason (:func:`dismiss_reports`, audited in ``community_moderation``); each
+reporter is then mailed, once, what was done (:func:`outcome_notice`). Moderators
 are mailed when a report arrives (at most one alert per :data:`REPORT_ALERT_QUIET`: the
 page lists every open report), with a link to their page and no text, name or address.
 """
@@ -752,10 +753,11 @@ def _reason(reason: str | None) -> str:
 
 
 def set_message_hidden(session: Session, message_id: int, *, moderator_id: int,
-                       reason: str, hidden: bool = True) -> None:
-    """Hide (or show again) a message, audited with the moderator and the reason.
+                       reason: str, hidden: bool = True) -> int:
+    """Hide (or show again) a message, audited; how many reports this answered.
 
-    Hiding resolves the message's open reports (``hidden``, with who and when).
+    Hiding resolves the message's open reports (``hidden``, with who and when) and
+    tells each reporter.
 
     Raises
     ------
@@ -778,16 +780,19 @@ def set_message_hidden(session: Session, message_id: int, *, moderator_id: int,
         SELECT :u, :a, m.id, m.sender_id, :why FROM message m WHERE m.id = :m
     """), {"u": moderator_id, "a": "hide_message" if hidden else "show_message",
            "m": message_id, "why": reason})
-    if hidden:  # the reports of this message are answered
-        _resolve(session, moderator_id=moderator_id, resolution="hidden",
-                 message_id=message_id)
+    if not hidden:
+        return 0
+    # the reports of this message are answered
+    return _resolve(session, moderator_id=moderator_id, resolution="hidden",
+                    message_id=message_id)
 
 
 def set_messaging_blocked(session: Session, resident_id: int, *, moderator_id: int,
-                          reason: str, blocked: bool = True) -> None:
-    """Stop (or allow again) every message from a resident, audited.
+                          reason: str, blocked: bool = True) -> int:
+    """Stop (or allow again) every message from a resident, audited; reports answered.
 
-    Stopping resolves the open reports of every message they sent (``stopped``).
+    Stopping resolves the open reports of every message they sent (``stopped``) and
+    tells each reporter.
 
     Raises
     ------
@@ -809,9 +814,11 @@ def set_messaging_blocked(session: Session, resident_id: int, *, moderator_id: i
         VALUES (:u, :a, :r, :why)
     """), {"u": moderator_id, "a": "block_resident" if blocked else "unblock_resident",
            "r": resident_id, "why": reason})
-    if blocked:  # the reports of every message they sent are answered
-        _resolve(session, moderator_id=moderator_id, resolution="stopped",
-                 sender_id=resident_id)
+    if not blocked:
+        return 0
+    # the reports of every message they sent are answered
+    return _resolve(session, moderator_id=moderator_id, resolution="stopped",
+                    sender_id=resident_id)
 
 
 def moderation_log(session: Session, *, limit: int = 50) -> list[Any]:

@@ -13,6 +13,9 @@
 * Hiding a message resolves its reports; stopping a resident resolves the reports of
   every message they sent; ``POST /moderation/community/messages/<id>/dismiss`` with a
   reason closes a message's reports as unfounded.
+* Each reporter whose report is answered this way gets one short mail in their language
+  saying what was done (:func:`community.messages.outcome_notice`), never the
+  moderator's name or reason; the page says how many were told.
 
 Every action is audited (``community_moderation``: who, when, what, why). Routes are
 added to the moderation blueprint; the logic is in :mod:`community.messages`.
@@ -34,7 +37,7 @@ from community.messages import (
     set_messaging_blocked,
 )
 
-from .i18n import N_, t
+from .i18n import N_, t, tn
 from .views import MODERATOR, bp
 from .web import db, require_role
 
@@ -78,13 +81,19 @@ def _page(status: int = 200, message: str | None = None, error: str | None = Non
 @require_role(MODERATOR)
 def messages_page() -> tuple[str, int]:
     """The latest messages, filterable by resident or conversation."""
-    return _page(message=t("C'est fait.") if request.args.get("done") else None)
+    told = _int(request.args.get("told")) or 0
+    return _page(message=(
+        tn("C'est fait. %(num)s signalement traité : la personne qui l'avait fait en est "
+           "informée par e-mail, sans votre nom ni votre motif.",
+           "C'est fait. %(num)s signalements traités : les personnes qui les avaient faits "
+           "en sont informées par e-mail, sans votre nom ni votre motif.", told)
+        if told else t("C'est fait.") if request.args.get("done") else None))
 
 
 def _act(action: Any) -> Any:
     s = db()
     try:
-        action(s)
+        answered = action(s)  # reports answered (their reporters are mailed)
         s.commit()
     except InvalidCommunityInput:
         s.rollback()
@@ -92,7 +101,7 @@ def _act(action: Any) -> Any:
     except CommunityNotFound:
         s.rollback()
         return _page(404, error=t("Message ou habitant·e introuvable."))
-    return redirect(f"{PAGE}?done=1", 303)
+    return redirect(f"{PAGE}?done=1" + (f"&told={answered}" if answered else ""), 303)
 
 
 @bp.post("/community/messages/<int:message_id>/hide")

@@ -291,7 +291,12 @@ def test_the_reporter_hears_the_outcome_once_in_their_language(capp, cdb, mail_e
     def outcome(to: str, after) -> str:
         """``after`` queues exactly one mail, to ``to``; its text, delivered."""
         before = rows(cdb, "SELECT count(*) FROM mail_outbox")[0][0]
-        after()
+        done = after()
+        # the moderator is told that the reporter is told, and what is not in the mail
+        assert done.status_code == 303 and done.headers["Location"] == f"{PAGE}?done=1&told=1"
+        said = unescape(mod.get(done.headers["Location"]).get_data(as_text=True))
+        assert ("C'est fait. 1 signalement traité : la personne qui l'avait fait en est "
+                "informée par e-mail, sans votre nom ni votre motif.") in said
         queued = rows(cdb, "SELECT to_addr, template FROM mail_outbox ORDER BY id")[before:]
         assert queued == [(to, "notice")]
         mail_env.messages.clear()
@@ -309,8 +314,8 @@ def test_the_reporter_hears_the_outcome_once_in_their_language(capp, cdb, mail_e
     assert "Le message a été masqué" in body
     assert f"http://carte.test{thread_url}" in body
     # Hiding it again answers nobody twice.
-    assert mod.post(f"{PAGE}/{first}/hide", data={"csrf_token": token, "reason": "encore"}
-                    ).status_code == 303
+    again = mod.post(f"{PAGE}/{first}/hide", data={"csrf_token": token, "reason": "encore"})
+    assert again.headers["Location"] == f"{PAGE}?done=1"
     # Dismissing Zoé's report: Zoé is told, in English.
     body = outcome("zoe@example.org", lambda: mod.post(f"{PAGE}/{third}/dismiss", data={
         "csrf_token": token, "reason": "message poli"}))
