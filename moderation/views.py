@@ -174,8 +174,9 @@ def _area_groups(s: Session) -> list[queue.AreaGroup]:
 
 
 SPAM_HIGH = 0.5
-"""Spam score from which the queue marks a row as spam (red in ``_spam.html``) and no
-longer offers to approve it in one click."""
+"""Spam score from which the queue marks a row as spam (red in ``_spam.html``, which
+reads it as ``spam_high``) and no longer offers to approve it in one click."""
+bp.context_processor(lambda: {"spam_high": SPAM_HIGH})
 
 
 def quick_approve_risks(item: Any) -> list[str]:

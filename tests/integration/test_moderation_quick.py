@@ -319,6 +319,9 @@ def test_a_risky_row_is_reviewed_before_approving(moderator, mdb):
                          rf'n° {sid}</span></a>', page)
         assert forms[f"qr-{sid}"]["action"] == f"/moderation/submissions/{sid}/refuse"
     assert f"qa-{fine}" in forms and page.count('class="review"') == 3
+    # one threshold: the rows marked as spam are exactly those reviewed for spam
+    assert re.findall(r'<span class="spam high">([\d.]+)</span>', page) == ["0.50"]
+    assert '<span class="spam low">0.49</span>' in page
     why = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert f"doublon possible du point n° {place}" in why
     assert "score de spam 0.50 (seuil 0.50)" in why
