@@ -59,7 +59,7 @@ from geo.city import City, load_city
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
-from geo.geocode import Geocoder, Match
+from geo.geocode import Geocoder, Match, address_file, warm
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
 from photos.processing import Limits, Processed, limits_from_config, process
@@ -957,6 +957,9 @@ def _render_form(status: int, **context: Any) -> tuple[str, int]:
     first = min(by_field, key=lambda k: order.index(k) if k in order else len(order),
                 default=None)  # the first faulty field in the page's order gets the focus
     city = _form_city()  # its centre: the coordinates' example; its name: the address error
+    path = address_file(city)
+    if path is not None and path.exists():
+        warm(path)  # built in the background while the resident types (once per process)
     # The list at the top links each message to its field (ids of submit.html); a message
     # about no one field ("top", a rate limit) is listed without a link.
     cat = categories.get(slug or "")

@@ -233,3 +233,66 @@ def test_a_signed_in_resident_sees_their_links_on_the_form_and_the_tracking_page
             "SELECT r.display_name FROM submission s JOIN resident r ON r.id = s.resident_id "
             "WHERE s.title = 'Potager du square Nour'")).scalar()
     assert linked == "Nour"
+
+
+ADDRESS_WORDS = {
+    "fr": {"label": "Adresse", "or": "ou coordonnées",
+           "missing": "Adresse : introuvable dans Paris — vérifiez le numéro et la rue, ou "
+                      "donnez les coordonnées",
+           "placed": "Placé au : 12 Rue de Rivoli, 75004 Paris"},
+    "en": {"label": "Address", "or": "or coordinates",
+           "missing": "Address: not found in Paris — check the number and the street, or "
+                      "give the coordinates",
+           "placed": "Placed at: 12 Rue de Rivoli, 75004 Paris"},
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_without_javascript_a_typed_address_places_the_pin(ingest_app, engine, browser,
+                                                           live_server, lang):
+    """No coordinates to know: the resident types the street address, as on a letter.
+
+    12 rue de Rivoli is a door of the city's address file (data/cities/paris/
+    adresses-75.csv.gz, the BAN): the pin lands on it. A street the file does not know
+    comes back with the error on the address field, what was typed kept.
+    """
+    w = ADDRESS_WORDS[lang]
+    title = f"Jardin du Marais {lang}"
+    context, page, rec = _open(browser, js=False, lang=lang, device="phone")
+    try:
+        page.goto(f"{live_server}/submit?lang={lang}")
+        where = page.locator("section[aria-labelledby='h-where']")
+        assert where.locator("label").first.inner_text().startswith(w["label"])
+        assert where.locator("h3").inner_text() == w["or"]
+        page.select_option("#category", "jardin-partage")
+        page.fill("#title", title)
+        page.fill("#address", "12 rue des Licornes Bleues")
+        page.check("#charter")
+        page.click("#submit-form button[type=submit]")
+        page.locator("#errors").wait_for()
+        assert page.locator("#errors a").all_inner_texts() == [w["missing"]]
+        assert page.locator("#address-error").inner_text() == w["missing"]
+        assert page.locator("#address").input_value() == "12 rue des Licornes Bleues"
+        assert page.locator("#address").get_attribute("aria-invalid") == "true"
+        assert page.locator("#title").input_value() == title
+        _check(page, rec, live_server, lang=lang, shot=f"submit-address-error-nojs-{lang}-phone")
+
+        page.fill("#address", "12 rue de Rivoli")
+        if not page.locator("#charter").is_checked():
+            page.check("#charter")
+        page.click("#submit-form button[type=submit]")
+        page.locator("#tracking-url").wait_for()
+        assert page.locator("#placed-at").inner_text() == w["placed"]
+        assert page.locator("#placed-street").count() == 0  # at the door itself
+        _check(page, rec, live_server, lang=lang, shot=f"submit-address-done-nojs-{lang}-phone")
+    finally:
+        context.close()
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT status::text, ST_X(geom) AS lon, ST_Y(geom) AS lat, raw FROM submission "
+            "WHERE convert_from(raw, 'UTF8') LIKE :t ORDER BY id"),
+            {"t": f"%Marais+{lang}%"}).mappings().all()
+    # the refused send is kept as received (invalid, raw body), the fixed one placed
+    assert [r["status"] for r in rows] == ["invalid", "pending"]
+    assert b"Licornes" in bytes(rows[0]["raw"]) and b"Rivoli" in bytes(rows[1]["raw"])
+    assert (rows[1]["lon"], rows[1]["lat"]) == pytest.approx((2.35995, 48.855602), abs=1e-7)
