@@ -97,6 +97,23 @@ def test_an_address_not_found_names_the_field_and_keeps_what_was_typed(api, engi
     assert typed["address"] == ["12 rue des Licornes Bleues"]
 
 
+@pytest.mark.parametrize("line", ["12 rue de Rivoli Paris", "12 R. de Rivoli, 75004 PARIS",
+                                  "12 rue de Rivoli Paris 75004 France"])
+def test_the_town_written_after_the_street_is_read_as_on_a_letter(api, engine, line):
+    r = api.post("/submit?lang=fr", data=_form(api, "fr", address=line))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert "Placé au : 12 Rue de Rivoli, 75004 Paris" in r.get_data(as_text=True)
+    (row,) = _rows(engine)
+    assert (row["lon"], row["lat"]) == pytest.approx(RIVOLI_12, abs=1e-7)
+
+
+@pytest.mark.parametrize("line", ["Paris", "paris, France", "rue de Paris"])
+def test_a_line_naming_no_street_of_the_city_is_not_found(api, engine, line):
+    r = api.post("/submit?lang=en", data=_form(api, "en", address=line))
+    assert r.status_code == 422 and 'id="address-error"' in r.get_data(as_text=True)
+    assert _published(engine) == 0 and [x["status"] for x in _rows(engine)] == ["invalid"]
+
+
 def test_a_street_without_that_number_is_placed_on_the_street_and_says_so(api, engine):
     r = api.post("/submit?lang=fr", data=_form(api, "fr", address="999 rue de la Paix"))
     html = r.get_data(as_text=True)
