@@ -1092,7 +1092,7 @@ def submit_form_post() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
                            "detail": ADDRESS_NOT_FOUND})
         again = [{"pointer": "/photos", "detail": photo_form_labels(_lang(req))["again"]}] \
             if uploads else []
-        return _render_form(422, values=values, errors=errors + again)
+        return _render_form(422, values=values, errors=errors + again, **where)
     url = url_for("ingestion.track_page", token=outcome.tracking_token, _external=True)
     refused: list[dict[str, Any]] = []
     if uploads and not outcome.replayed:

@@ -124,6 +124,14 @@ def test_a_street_without_that_number_is_placed_on_the_street_and_says_so(api, e
     assert row["status"] == "pending" and 2.32 < row["lon"] < 2.34
 
 
+def test_a_placed_address_is_shown_when_another_field_must_be_fixed(api, engine):
+    r = api.post("/submit?lang=en", data=_form(api, "en", title="", address="999 rue de la Paix"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="title-error"' in html
+    assert "Placed at: Rue de la Paix, 75002 Paris (on the street, not at the door)" in html
+    assert 'value="999 rue de la Paix"' in html and 'id="address-error"' not in html
+
+
 def test_coordinates_still_work_and_win_over_the_address(api, engine):
     form = _form(api, "en", address="12 rue de Rivoli", lon="2,3700", lat="48,8650")
     r = api.post("/submit?lang=en", data=form)
