@@ -29,7 +29,7 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -273,6 +273,45 @@ def _prefix_dropped(line: str) -> str:
     return line
 
 
+_LINE_WORD = re.compile(r"[^\s,]+")
+
+
+def town_dropped(address: str, towns: Iterable[str]) -> str:
+    """The line without the town written at its end ("12 rue de Rivoli Paris").
+
+    People write the town after the street, as on a letter; the address file's streets
+    hold no town, and without a comma the street reading takes it for a word of the
+    street's name. Any of ``towns`` (accents and case aside) and "France" are dropped
+    from the end, a postcode among them kept (it narrows the street), but not a town
+    that names the street ("rue de Paris"). ``""`` when nothing but the town is left
+    ("Paris", "75004 Paris"); the line unchanged when it does not end with a town.
+
+    >>> town_dropped("12 rue de Rivoli Paris 75004 France", ["Paris"])
+    '12 rue de Rivoli 75004'
+    >>> town_dropped("12 rue de Paris", ["Paris"])
+    '12 rue de Paris'
+    >>> town_dropped("75004 Paris", ["Paris"])
+    ''
+    """
+    folded = {fold(t) for t in towns if t.strip()} | {"france"}
+    kept: list[str] = []
+    words = list(_LINE_WORD.finditer(address))
+    while words:
+        for town in folded:
+            k = len(town.split())
+            if len(words) >= k and fold(" ".join(m.group() for m in words[-k:])) == town \
+                    and (len(words) == k or fold(words[-k - 1].group()) not in STOP_WORDS):
+                del words[-k:]
+                break
+        else:
+            if not (words[-1].group().isdigit() and len(words[-1].group()) == 5):
+                break
+            kept.insert(0, words.pop().group())  # a postcode after the town
+    if not words:
+        return ""
+    return " ".join([address[:words[-1].end()], *kept])
+
+
 def house_lines(address: str) -> list[str]:
     """The readings of an address line to try, best first.
 
@@ -486,9 +525,20 @@ class AddressIndex:
         ("12-14 rue W") is tried at its first number then its last, "bis"/"ter" kept
         (:func:`house_lines`); the best reading wins. A postcode of the city's
         department that no street of the file has (a CEDEX, "75706") does not narrow.
+        With ``locality`` (the city's name), the town written after the street is left
+        out ("12 rue de Rivoli Paris", :func:`town_dropped`), and a line that is only the
+        town is not found.
         """
         best: Match | None = None
-        for line in house_lines(address.strip()):
+        lines = house_lines(address.strip())
+        if locality:
+            bare = town_dropped(address.strip(), [locality])
+            if not bare:  # "Paris": no street in it (a word search would find one)
+                return Match("none", None, None, "", "only the town, no street")
+            if bare != address.strip():  # its readings first, the line as written last
+                first = house_lines(bare)
+                lines = [*first, *(x for x in lines if x not in first)]
+        for line in lines:
             found = self._geocode_line(line, postcode, locality=locality)
             if found.quality == "exact":
                 return found
@@ -647,11 +697,12 @@ def warm(path: Path) -> None:
 _warming: set[Path] = set()
 
 
-RULES = 2
+RULES = 3
 """The version of the geocoder's reading rules, part of :meth:`Geocoder.fingerprint`.
 
 Raise it with any change that may place an address line elsewhere (2: building, floor
-and position prefixes, ranges, CEDEX postcodes): the next ``carte sources sync`` of a
+and position prefixes, ranges, CEDEX postcodes; 3: the town after the street, a line
+that is only the town): the next ``carte sources sync`` of a
 source then places its rows located by address again, as after a new address file.
 """
 _FINGERPRINTS: dict[tuple[Path, int, int], str] = {}

@@ -59,7 +59,7 @@ from geo.city import City, load_city
 from geo.clients import request_key
 from geo.db import get_engine, hot_engine
 from geo.events import city_zone
-from geo.geocode import STOP_WORDS, Geocoder, Match, address_file, fold, warm
+from geo.geocode import Geocoder, Match, address_file, warm
 from geo.problems import PROBLEM_JSON, problem_body
 from photos.errors import BadPhotoField, PhotoError, TooManyPhotos
 from photos.processing import Limits, Processed, limits_from_config, process
@@ -929,49 +929,11 @@ def _form_place(form: Any) -> Match | None:
     geocoder = Geocoder.for_city(city)
     if geocoder is None:
         return Match("none", None, None, "", "the city has no address file")
-    bare = _town_dropped(address, city)
-    if not bare:  # "Paris", "75004 Paris": no street in it (the file would find one by word)
-        return Match("none", None, None, "", "only the town")
-    try:
-        found = geocoder(address)
-        if found.quality == "none" and bare != address:
-            again = geocoder(bare)
-            found = again if again.quality != "none" else found
-        return found
+    try:  # the town after the street and a town alone are read by the geocoder
+        return geocoder(address)
     except (OSError, ValueError, KeyError) as exc:  # an unreadable file: not found, logged
         log.warning("address file unreadable for the form: %s", exc)
         return Match("none", None, None, "", "address file unreadable")
-
-
-_WORD = re.compile(r"[^\s,]+")
-
-
-def _town_dropped(address: str, city: City) -> str:
-    """The line without the town at its end: "12 rue de Rivoli Paris" -> "12 rue de Rivoli".
-
-    People write the town after the street, as on a letter; the address file's streets
-    hold no town, and without a comma the geocoder reads it as a word of the street. The
-    city's names (any language, accents and case aside) and "France" are dropped from the
-    end, a postcode among them kept (it narrows the street); "" when nothing else is left.
-    """
-    towns = {fold(n) for n in city.names.values()} | {"france"}
-    kept: list[str] = []
-    words = list(_WORD.finditer(address))
-    while words:
-        for town in towns:
-            k = len(town.split())
-            if len(words) >= k and fold(" ".join(m.group() for m in words[-k:])) == town \
-                    and (len(words) == k or fold(words[-k - 1].group()) not in STOP_WORDS):
-                # (not "rue de Paris": a street named after the town)
-                del words[-k:]
-                break
-        else:
-            if not (words[-1].group().isdigit() and len(words[-1].group()) == 5):
-                break
-            kept.insert(0, words.pop().group())  # a postcode after the town
-    if not words:
-        return ""  # nothing but the town (and its postcode)
-    return " ".join([address[:words[-1].end()], *kept])
 
 
 def _render_form(status: int, **context: Any) -> tuple[str, int]:

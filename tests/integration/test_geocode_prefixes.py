@@ -16,7 +16,7 @@ from functools import cache
 import pytest
 
 from geo.city import load_city
-from geo.geocode import address_file, house_lines, load_index
+from geo.geocode import address_file, house_lines, load_index, town_dropped
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,24 @@ def test_a_cedex_postcode_does_not_narrow_the_streets(index):
 def test_another_department_s_postcode_still_narrows_to_nothing(index):
     match = index.geocode("11 rue des Champs", "94380")  # Bonneuil-sur-Marne
     assert (match.quality, match.lon) == ("none", None)
+
+
+@pytest.mark.parametrize("line", ["40 rue de Reuilly Paris", "40 rue de Reuilly PARIS",
+                                  "40 rue de Reuilly 75012 Paris",
+                                  "40 rue de Reuilly Paris 75012 France"])
+def test_the_town_written_after_the_street_is_left_out(index, line):
+    # As on a letter, without a comma: the town is not a word of the street's name.
+    assert at(index.geocode(line, locality="Paris")) == pytest.approx(
+        ban("40", "Rue de Reuilly", "75012"))
+
+
+@pytest.mark.parametrize("line", ["Paris", "75004 Paris", "Paris, France"])
+def test_a_line_that_is_only_the_town_is_not_found(index, line):
+    # Without the rule a word search places "Paris" on a street named after it.
+    assert index.geocode(line, locality="Paris").quality == "none"
+
+
+def test_a_street_named_after_the_town_keeps_its_name():
+    assert town_dropped("12 rue de Paris", ["Paris"]) == "12 rue de Paris"
+    assert town_dropped("12 avenue de la Porte de Paris Paris", ["Paris"]) == \
+        "12 avenue de la Porte de Paris"
